@@ -1,0 +1,188 @@
+"""Executing blocks: the proposer's selection and every validator's re-execution.
+
+Both are pure over (committed state view, state tree): the result is a `BlockExecution`
+holding the block's overlay, results, tree updates and the state root after the block. The
+shell commits it (`MemoryState.commit`, `StateTree.update`) once consensus decides the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from corridor.ledger.block import (
+    ZERO_HASH,
+    Block,
+    BlockHeader,
+    Commit,
+    ValidatorSet,
+    result_root,
+    tx_root,
+)
+from corridor.ledger.context import ApplyContext
+from corridor.ledger.errors import RejectCode, Rejection
+from corridor.ledger.keys import address_of
+from corridor.ledger.limits import BLOCK_TXS_MAX
+from corridor.ledger.results import TxResult
+from corridor.ledger.rules.v1 import apply_into
+from corridor.ledger.state import Overlay, StateView
+from corridor.ledger.statetree import StateTree
+from corridor.ledger.tx import SignedTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class BlockExecution:
+    """A block's effect, not yet committed."""
+
+    state: Overlay
+    txs: tuple[SignedTransaction, ...]
+    results: tuple[TxResult, ...]
+    tree_updates: tuple[tuple[bytes, bytes | None], ...]
+    state_root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a proposer could include, and what it had to leave out and why."""
+
+    execution: BlockExecution
+    rejected: tuple[tuple[SignedTransaction, Rejection], ...]
+
+
+def _finish(
+    block_state: Overlay,
+    tree: StateTree,
+    txs: list[SignedTransaction],
+    results: list[TxResult],
+) -> BlockExecution:
+    updates = tuple(block_state.tree_updates())
+    return BlockExecution(block_state, tuple(txs), tuple(results), updates, tree.root_with(updates))
+
+
+def select_txs(
+    state: StateView,
+    tree: StateTree,
+    candidates: Iterable[SignedTransaction],
+    ctx: ApplyContext,
+    *,
+    max_txs: int = BLOCK_TXS_MAX,
+    verified: frozenset[bytes] | set[bytes] = frozenset(),
+) -> Selection:
+    """Applies candidates in order, keeping those that succeed (up to `max_txs`).
+
+    `verified` holds the tx ids whose signatures the caller already checked (mempool admission
+    or a parallel verifier); everything else is verified here.
+    """
+    block_state = Overlay(state)
+    txs: list[SignedTransaction] = []
+    results: list[TxResult] = []
+    rejected: list[tuple[SignedTransaction, Rejection]] = []
+    for stx in candidates:
+        if len(txs) >= max_txs:
+            break
+        scratch = Overlay(block_state)
+        outcome = apply_into(scratch, stx, ctx, signatures_verified=stx.tx_id in verified)
+        if isinstance(outcome, Rejection):
+            rejected.append((stx, outcome))
+            continue
+        block_state.absorb(scratch)
+        txs.append(stx)
+        results.append(outcome)
+    return Selection(_finish(block_state, tree, txs, results), tuple(rejected))
+
+
+def execute_block(
+    state: StateView,
+    tree: StateTree,
+    txs: tuple[SignedTransaction, ...],
+    ctx: ApplyContext,
+    *,
+    verified: frozenset[bytes] | set[bytes] = frozenset(),
+) -> BlockExecution | Rejection:
+    """Re-executes a block's transactions; any rejection makes the whole block invalid."""
+    if len(txs) > BLOCK_TXS_MAX:
+        return Rejection(RejectCode.LIMIT_EXCEEDED, f"more than {BLOCK_TXS_MAX} transactions")
+    block_state = Overlay(state)
+    results: list[TxResult] = []
+    for index, stx in enumerate(txs):
+        scratch = Overlay(block_state)
+        outcome = apply_into(scratch, stx, ctx, signatures_verified=stx.tx_id in verified)
+        if isinstance(outcome, Rejection):
+            return Rejection(
+                RejectCode.BAD_BLOCK, f"transaction {index} is invalid: {outcome}", index
+            )
+        block_state.absorb(scratch)
+        results.append(outcome)
+    return _finish(block_state, tree, list(txs), results)
+
+
+def make_block(
+    previous: BlockHeader,
+    execution: BlockExecution,
+    *,
+    time_ms: int,
+    validators: ValidatorSet,
+    proposer_key: bytes,
+    last_commit: Commit | None,
+) -> Block:
+    """Assembles the block whose contents `execution` describes, on top of `previous`."""
+    header = BlockHeader(
+        chain_id=previous.chain_id,
+        height=previous.height + 1,
+        time_ms=time_ms,
+        previous_hash=previous.hash(),
+        last_commit_hash=ZERO_HASH if last_commit is None else last_commit.hash(),
+        tx_count=len(execution.txs),
+        tx_root=tx_root(execution.txs),
+        result_root=result_root(execution.results),
+        state_root=execution.state_root,
+        validator_set_hash=validators.hash(),
+        proposer=address_of(proposer_key),
+    )
+    return Block(header=header, txs=execution.txs, last_commit=last_commit)
+
+
+def validate_block(
+    state: StateView,
+    tree: StateTree,
+    block: Block,
+    previous: BlockHeader,
+    validators: ValidatorSet,
+    *,
+    verified: frozenset[bytes] | set[bytes] = frozenset(),
+) -> BlockExecution | Rejection:
+    """Checks a block against its parent and re-executes it: every root must match.
+
+    The previous block's commit certificate is checked by the caller, which knows the
+    validator set of that height (`verify_commit`).
+    """
+    h = block.header
+    problems = []
+    if h.chain_id != previous.chain_id:
+        problems.append("wrong chain id")
+    if h.height != previous.height + 1:
+        problems.append(f"height {h.height} does not follow {previous.height}")
+    if h.previous_hash != previous.hash():
+        problems.append("previous_hash does not match the parent")
+    if h.time_ms <= previous.time_ms:
+        problems.append("block time must increase")
+    if h.validator_set_hash != validators.hash():
+        problems.append("validator set hash mismatch")
+    if h.tx_count != len(block.txs) or h.tx_root != tx_root(block.txs):
+        problems.append("tx root mismatch")
+    expected_commit = ZERO_HASH if block.last_commit is None else block.last_commit.hash()
+    if h.last_commit_hash != expected_commit:
+        problems.append("last commit hash mismatch")
+    if not any(v.address == h.proposer for v in validators.validators):
+        problems.append("the proposer is not a validator")
+    if problems:
+        return Rejection(RejectCode.BAD_BLOCK, "; ".join(problems))
+    ctx = ApplyContext(chain_id=h.chain_id, height=h.height, time_ms=h.time_ms)
+    execution = execute_block(state, tree, block.txs, ctx, verified=verified)
+    if isinstance(execution, Rejection):
+        return execution
+    if result_root(execution.results) != h.result_root:
+        return Rejection(RejectCode.BAD_BLOCK, "result root mismatch")
+    if execution.state_root != h.state_root:
+        return Rejection(RejectCode.BAD_BLOCK, "state root mismatch")
+    return execution

@@ -1,0 +1,1 @@
+"""Protocol rule versions, chosen by height. v2 would override only what changed."""

@@ -1,0 +1,438 @@
+"""Rules v1: the state transition of one transaction.
+
+`apply_tx` is pure: it reads a `StateView`, and returns either a new view (an `Overlay` of its
+writes) and a `TxResult`, or the unchanged view and a `Rejection`. Operations are atomic: the
+writes of a failed transaction live only in a scratch overlay that is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+
+from corridor.ledger import keys
+from corridor.ledger.assets import Asset
+from corridor.ledger.context import ApplyContext
+from corridor.ledger.errors import RejectCode, Rejection
+from corridor.ledger.limits import AMOUNT_MAX, HOLDINGS_MAX, SIGNERS_MAX
+from corridor.ledger.records import Account, AssetInfo, Escrow, Holding, asset_sort_key
+from corridor.ledger.results import OpResult, TxResult
+from corridor.ledger.state import Overlay, StateView
+from corridor.ledger.tx import (
+    Clawback,
+    EscrowCancel,
+    EscrowCreate,
+    EscrowFinish,
+    HolderAction,
+    IssueAsset,
+    OpenAccount,
+    Operation,
+    OpType,
+    Payment,
+    SetHolder,
+    SetSigners,
+    SignedTransaction,
+    Signer,
+)
+
+R = RejectCode
+_U16 = struct.Struct(">H")
+
+
+def apply_tx(
+    state: StateView,
+    stx: SignedTransaction,
+    ctx: ApplyContext,
+    *,
+    signatures_verified: bool = False,
+) -> tuple[StateView, TxResult | Rejection]:
+    """Applies one signed transaction. `signatures_verified=True` means the caller has already
+    checked every signature with `verify_signatures` (for example on several threads)."""
+    scratch = Overlay(state)
+    outcome = apply_into(scratch, stx, ctx, signatures_verified=signatures_verified)
+    if isinstance(outcome, Rejection):
+        return state, outcome
+    return scratch, outcome
+
+
+def verify_signatures(stx: SignedTransaction) -> bool:
+    """True iff every signature is a valid BIP-340 signature of the transaction id."""
+    tx_id = stx.tx_id
+    verify = keys.verify
+    return all(verify(s.public_key, tx_id, s.signature) for s in stx.signatures)
+
+
+def apply_into(
+    out: Overlay, stx: SignedTransaction, ctx: ApplyContext, *, signatures_verified: bool
+) -> TxResult | Rejection:
+    """Applies `stx` by writing into `out`, a scratch overlay the caller drops on rejection."""
+    tx = stx.tx
+    if tx.chain_id != ctx.chain_id:
+        return Rejection(R.WRONG_CHAIN, f"signed for chain {tx.chain_id!r}, not {ctx.chain_id!r}")
+    if ctx.time_ms < tx.not_before_ms:
+        return Rejection(R.NOT_YET_VALID, f"valid from {tx.not_before_ms} ms, now {ctx.time_ms}")
+    if ctx.time_ms > tx.not_after_ms:
+        return Rejection(R.EXPIRED, f"valid until {tx.not_after_ms} ms, now {ctx.time_ms}")
+    source = out.account(tx.source)
+    if source is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the source account does not exist")
+    if tx.sequence != source.sequence + 1:
+        if tx.sequence <= source.sequence:
+            return Rejection(R.BAD_SEQUENCE, f"sequence {tx.sequence} already used")
+        return Rejection(
+            R.FUTURE_SEQUENCE, f"sequence {tx.sequence}, expected {source.sequence + 1}"
+        )
+    if not signatures_verified and not verify_signatures(stx):
+        return Rejection(R.BAD_SIGNATURE, "a signature does not verify")
+    refused = _check_weight(out, stx, source)
+    if refused is not None:
+        return refused
+    op_results = []
+    for index, op in enumerate(tx.operations):
+        result = _HANDLERS[op.TYPE](out, op, op.source or tx.source, ctx, stx.tx_id, index)
+        if isinstance(result, Rejection):
+            return Rejection(result.code, result.message, index)
+        op_results.append(result)
+    src = out.account(tx.source)
+    assert src is not None
+    out.accounts[tx.source] = Account(
+        src.address, tx.sequence, src.threshold, src.signers, src.holdings
+    )
+    return TxResult(stx.tx_id, tuple(op_results))
+
+
+def _check_weight(out: Overlay, stx: SignedTransaction, source: Account) -> Rejection | None:
+    signed = {s.public_key for s in stx.signatures}
+    used: set[bytes] = set()
+    for address in stx.tx.sources():
+        acct = source if address == stx.tx.source else out.account(address)
+        if acct is None:
+            return Rejection(R.UNKNOWN_ACCOUNT, "an operation's source account does not exist")
+        weight = 0
+        for signer in acct.signers:
+            if signer.public_key in signed:
+                weight += signer.weight
+                used.add(signer.public_key)
+        if weight < acct.threshold:
+            return Rejection(
+                R.INSUFFICIENT_WEIGHT,
+                f"signatures carry weight {weight} of the {acct.threshold} needed",
+            )
+    if len(used) != len(signed):
+        return Rejection(R.EXTRA_SIGNATURE, "a signature is from no signer of any source")
+    return None
+
+
+# --- holdings -------------------------------------------------------------------------------
+
+
+def _find(acct: Account, asset: Asset) -> int:
+    for i, h in enumerate(acct.holdings):
+        if h.asset == asset:
+            return i
+    return -1
+
+
+def _put_holding(out: Overlay, acct: Account, index: int, holding: Holding) -> None:
+    """Writes `acct` with `holding` replacing position `index` (or inserted, if -1)."""
+    hs = acct.holdings
+    if index >= 0:
+        holdings = (*hs[:index], holding, *hs[index + 1 :])
+    else:
+        key = asset_sort_key(holding.asset)
+        at = 0
+        while at < len(hs) and asset_sort_key(hs[at].asset) < key:
+            at += 1
+        holdings = (*hs[:at], holding, *hs[at:])
+    out.accounts[acct.address] = Account(
+        acct.address, acct.sequence, acct.threshold, acct.signers, holdings
+    )
+
+
+def _debit(out: Overlay, address: bytes, info: AssetInfo, amount: int) -> Rejection | None:
+    acct = out.account(address)
+    assert acct is not None  # callers pass existing accounts
+    i = _find(acct, info.asset)
+    if i < 0:
+        return Rejection(R.INSUFFICIENT_BALANCE, f"holds no {info.asset.code}")
+    h = acct.holdings[i]
+    if not h.authorised:
+        return Rejection(R.NOT_AUTHORISED, f"not authorised for {info.asset.code}")
+    if h.frozen:
+        return Rejection(R.FROZEN, f"the {info.asset.code} holding is frozen")
+    if h.balance < amount:
+        return Rejection(R.INSUFFICIENT_BALANCE, f"balance {h.balance} < {amount}")
+    _put_holding(out, acct, i, Holding(h.asset, h.balance - amount, True, False))
+    return None
+
+
+def _credit(out: Overlay, address: bytes, info: AssetInfo, amount: int) -> Rejection | None:
+    acct = out.account(address)
+    if acct is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the destination account does not exist")
+    i = _find(acct, info.asset)
+    if i < 0:
+        if info.auth_required:
+            return Rejection(R.NOT_AUTHORISED, f"destination not authorised for {info.asset.code}")
+        if len(acct.holdings) >= HOLDINGS_MAX:
+            return Rejection(R.TOO_MANY_HOLDINGS, f"an account holds at most {HOLDINGS_MAX}")
+        _put_holding(out, acct, -1, Holding(info.asset, amount, True, False))
+        return None
+    h = acct.holdings[i]
+    if not h.authorised:
+        return Rejection(R.NOT_AUTHORISED, f"destination not authorised for {info.asset.code}")
+    if h.frozen:
+        return Rejection(R.FROZEN, f"the destination's {info.asset.code} holding is frozen")
+    _put_holding(out, acct, i, Holding(h.asset, h.balance + amount, True, False))
+    return None
+
+
+def _set_supply(out: Overlay, info: AssetInfo, supply: int) -> None:
+    out.assets[info.asset] = AssetInfo(
+        info.asset, info.decimals, info.auth_required, info.freezable, info.clawback, supply
+    )
+
+
+def _move(out: Overlay, src: bytes, dst: bytes, info: AssetInfo, amount: int) -> Rejection | None:
+    """Moves value from `src` to `dst`; the issuer on either side mints or burns."""
+    issuer = info.asset.issuer
+    if src == issuer:
+        if info.supply > AMOUNT_MAX - amount:
+            return Rejection(R.LIMIT_EXCEEDED, f"supply would exceed {AMOUNT_MAX}")
+        refused = _credit(out, dst, info, amount)
+        if refused is None:
+            _set_supply(out, info, info.supply + amount)
+        return refused
+    refused = _debit(out, src, info, amount)
+    if refused is not None:
+        return refused
+    if dst == issuer:
+        _set_supply(out, info, info.supply - amount)
+        return None
+    return _credit(out, dst, info, amount)
+
+
+# --- operations -----------------------------------------------------------------------------
+
+_Handler = Callable[[Overlay, Operation, bytes, ApplyContext, bytes, int], OpResult | Rejection]
+
+
+def _open_account(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, OpenAccount)
+    address = keys.address_of(op.public_key)
+    if out.account(address) is not None:
+        return Rejection(R.ACCOUNT_EXISTS, "an account with that key's address exists")
+    out.accounts[address] = Account(address, 0, 1, (Signer(public_key=op.public_key, weight=1),), ())
+    return OpResult(created_id=address)
+
+
+def _payment(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, Payment)
+    if op.destination == src:
+        return Rejection(R.SELF_PAYMENT, "source and destination are the same account")
+    info = out.asset(op.asset)
+    if info is None:
+        return Rejection(R.UNKNOWN_ASSET, f"no asset {op.asset.code} from that issuer")
+    if out.account(op.destination) is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the destination account does not exist")
+    refused = _move(out, src, op.destination, info, op.amount)
+    return refused if refused is not None else OpResult(delivered=op.amount)
+
+
+def _set_signers(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, SetSigners)
+    keys_ = [s.public_key for s in op.signers]
+    if not 1 <= len(keys_) <= SIGNERS_MAX or any(a >= b for a, b in zip(keys_, keys_[1:])):
+        return Rejection(R.BAD_SIGNERS, f"1-{SIGNERS_MAX} signers, sorted, each key once")
+    if any(len(k) != keys.PUBLIC_KEY_LEN for k in keys_) or any(s.weight < 1 for s in op.signers):
+        return Rejection(R.BAD_SIGNERS, "signer keys are 32 bytes and weights at least 1")
+    total = sum(s.weight for s in op.signers)
+    if not 1 <= op.threshold <= total:
+        return Rejection(R.BAD_SIGNERS, f"threshold must be 1..{total}, the total weight")
+    acct = out.account(src)
+    assert acct is not None
+    out.accounts[src] = Account(src, acct.sequence, op.threshold, op.signers, acct.holdings)
+    return OpResult()
+
+
+def _issue_asset(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, IssueAsset)
+    asset = Asset(op.code, src)
+    if out.asset(asset) is not None:
+        return Rejection(R.ASSET_EXISTS, f"{op.code} is already issued by this account")
+    out.assets[asset] = AssetInfo(
+        asset, op.decimals, op.auth_required, op.freezable, op.clawback, 0
+    )
+    return OpResult()
+
+
+def _set_holder(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, SetHolder)
+    info = out.asset(Asset(op.code, src))
+    if info is None:
+        return Rejection(R.UNKNOWN_ASSET, f"the source issues no asset {op.code}")
+    if op.holder == src:
+        return Rejection(R.ISSUER_HOLDING, "an issuer does not hold its own asset")
+    acct = out.account(op.holder)
+    if acct is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the holder account does not exist")
+    action = op.action
+    if action in (HolderAction.AUTHORISE, HolderAction.REVOKE) and not info.auth_required:
+        return Rejection(R.FLAG_NOT_SET, f"{op.code} does not require authorisation")
+    if action in (HolderAction.FREEZE, HolderAction.UNFREEZE) and not info.freezable:
+        return Rejection(R.FLAG_NOT_SET, f"{op.code} is not freezable")
+    i = _find(acct, info.asset)
+    if i < 0:
+        if action in (HolderAction.REVOKE, HolderAction.UNFREEZE):
+            return OpResult()  # nothing to take away: idempotent
+        if len(acct.holdings) >= HOLDINGS_MAX:
+            return Rejection(R.TOO_MANY_HOLDINGS, f"an account holds at most {HOLDINGS_MAX}")
+        h = Holding(info.asset, 0, not info.auth_required, False)
+    else:
+        h = acct.holdings[i]
+    if action is HolderAction.AUTHORISE:
+        h = Holding(h.asset, h.balance, True, h.frozen)
+    elif action is HolderAction.REVOKE:
+        h = Holding(h.asset, h.balance, False, h.frozen)
+    elif action is HolderAction.FREEZE:
+        h = Holding(h.asset, h.balance, h.authorised, True)
+    else:
+        h = Holding(h.asset, h.balance, h.authorised, False)
+    _put_holding(out, acct, i, h)
+    return OpResult()
+
+
+def _clawback(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, Clawback)
+    info = out.asset(Asset(op.code, src))
+    if info is None:
+        return Rejection(R.UNKNOWN_ASSET, f"the source issues no asset {op.code}")
+    if not info.clawback:
+        return Rejection(R.FLAG_NOT_SET, f"{op.code} was not issued with clawback")
+    acct = out.account(op.holder)
+    if acct is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the holder account does not exist")
+    i = _find(acct, info.asset)
+    if i < 0 or acct.holdings[i].balance < op.amount:
+        return Rejection(R.INSUFFICIENT_BALANCE, "the holder has less than the amount")
+    h = acct.holdings[i]
+    # Clawback works on frozen and unauthorised holdings: that is what it is for.
+    _put_holding(out, acct, i, Holding(h.asset, h.balance - op.amount, h.authorised, h.frozen))
+    _set_supply(out, info, info.supply - op.amount)
+    return OpResult(delivered=op.amount)
+
+
+def escrow_id_of(tx_id: bytes, op_index: int) -> bytes:
+    """The id of the escrow created by operation `op_index` of transaction `tx_id`."""
+    return hashlib.sha256(b"corridor:escrow:" + tx_id + _U16.pack(op_index)).digest()
+
+
+def _escrow_create(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, EscrowCreate)
+    if op.hashlock is None and op.finish_after_ms is None and op.cancel_after_ms is None:
+        return Rejection(R.BAD_ESCROW, "an escrow needs a hash lock or a time condition")
+    if op.cancel_after_ms is not None:
+        if op.cancel_after_ms <= ctx.time_ms:
+            return Rejection(R.BAD_ESCROW, "cancel_after_ms is already past")
+        if op.finish_after_ms is not None and op.cancel_after_ms <= op.finish_after_ms:
+            return Rejection(R.BAD_ESCROW, "cancel_after_ms must be after finish_after_ms")
+    info = out.asset(op.asset)
+    if info is None:
+        return Rejection(R.UNKNOWN_ASSET, f"no asset {op.asset.code} from that issuer")
+    if out.account(op.destination) is None:
+        return Rejection(R.UNKNOWN_ACCOUNT, "the destination account does not exist")
+    if src == info.asset.issuer:
+        if info.supply > AMOUNT_MAX - op.amount:
+            return Rejection(R.LIMIT_EXCEEDED, f"supply would exceed {AMOUNT_MAX}")
+        _set_supply(out, info, info.supply + op.amount)  # minted into the escrow
+    else:
+        refused = _debit(out, src, info, op.amount)
+        if refused is not None:
+            return refused
+    escrow_id = escrow_id_of(tx_id, index)
+    out.escrows[escrow_id] = Escrow(
+        escrow_id,
+        src,
+        op.destination,
+        op.asset,
+        op.amount,
+        op.hashlock,
+        op.finish_after_ms,
+        op.cancel_after_ms,
+    )
+    return OpResult(created_id=escrow_id)
+
+
+def _release(out: Overlay, escrow: Escrow, to: bytes) -> Rejection | None:
+    """Pays an escrow's amount to `to` (burning it if `to` is the issuer) and deletes it."""
+    info = out.asset(escrow.asset)
+    assert info is not None  # assets are never deleted
+    if to == info.asset.issuer:
+        _set_supply(out, info, info.supply - escrow.amount)
+    else:
+        refused = _credit(out, to, info, escrow.amount)
+        if refused is not None:
+            return refused
+    out.escrows[escrow.escrow_id] = None
+    return None
+
+
+def _escrow_finish(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, EscrowFinish)
+    escrow = out.escrow(op.escrow_id)
+    if escrow is None:
+        return Rejection(R.UNKNOWN_ESCROW, "no such escrow (finished, cancelled or never made)")
+    if escrow.cancel_after_ms is not None and ctx.time_ms >= escrow.cancel_after_ms:
+        return Rejection(R.ESCROW_EXPIRED, "cancel_after_ms has passed: it can only be cancelled")
+    if escrow.finish_after_ms is not None and ctx.time_ms < escrow.finish_after_ms:
+        return Rejection(R.ESCROW_NOT_FINISHABLE, f"finishable from {escrow.finish_after_ms} ms")
+    if escrow.hashlock is not None:
+        if op.preimage is None or hashlib.sha256(op.preimage).digest() != escrow.hashlock:
+            return Rejection(R.WRONG_PREIMAGE, "the preimage does not hash to the lock")
+    elif op.preimage is not None:
+        return Rejection(R.WRONG_PREIMAGE, "this escrow has no hash lock; give no preimage")
+    refused = _release(out, escrow, escrow.destination)
+    return refused if refused is not None else OpResult(delivered=escrow.amount)
+
+
+def _escrow_cancel(
+    out: Overlay, op: Operation, src: bytes, ctx: ApplyContext, tx_id: bytes, index: int
+) -> OpResult | Rejection:
+    assert isinstance(op, EscrowCancel)
+    escrow = out.escrow(op.escrow_id)
+    if escrow is None:
+        return Rejection(R.UNKNOWN_ESCROW, "no such escrow (finished, cancelled or never made)")
+    if escrow.cancel_after_ms is None or ctx.time_ms < escrow.cancel_after_ms:
+        return Rejection(R.ESCROW_NOT_CANCELLABLE, "cancel_after_ms not reached (or not set)")
+    refused = _release(out, escrow, escrow.owner)
+    return refused if refused is not None else OpResult(delivered=escrow.amount)
+
+
+_HANDLERS: dict[OpType, _Handler] = {
+    OpType.OPEN_ACCOUNT: _open_account,
+    OpType.PAYMENT: _payment,
+    OpType.SET_SIGNERS: _set_signers,
+    OpType.ISSUE_ASSET: _issue_asset,
+    OpType.SET_HOLDER: _set_holder,
+    OpType.CLAWBACK: _clawback,
+    OpType.ESCROW_CREATE: _escrow_create,
+    OpType.ESCROW_FINISH: _escrow_finish,
+    OpType.ESCROW_CANCEL: _escrow_cancel,
+}

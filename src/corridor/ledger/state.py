@@ -1,0 +1,121 @@
+"""Views of the ledger state.
+
+`apply_tx` and `apply_block` read a `StateView` and return a new view; they never mutate the
+one they were given. The new view is an `Overlay`: the writes of the transaction or block on
+top of its parent. The node shell owns the committed `MemoryState` (or its on-disk twin) and
+merges a block's overlay into it when the block commits; only then are older overlays stale.
+This is what lets a validator execute a proposed block speculatively and throw it away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from corridor.ledger.assets import Asset
+from corridor.ledger.records import (
+    Account,
+    AssetInfo,
+    Escrow,
+    account_key,
+    asset_key,
+    escrow_key,
+    value_hash,
+)
+
+
+class StateView(Protocol):
+    """Read access to accounts, assets and escrows: the port the state transition needs."""
+
+    def account(self, address: bytes) -> Account | None: ...
+
+    def asset(self, asset: Asset) -> AssetInfo | None: ...
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None: ...
+
+
+_MISSING = object()
+
+
+class Overlay:
+    """Writes layered over a parent view. Escrows map to None once finished or cancelled."""
+
+    __slots__ = ("accounts", "assets", "escrows", "parent")
+
+    def __init__(self, parent: StateView) -> None:
+        self.parent = parent
+        self.accounts: dict[bytes, Account] = {}
+        self.assets: dict[Asset, AssetInfo] = {}
+        self.escrows: dict[bytes, Escrow | None] = {}
+
+    def account(self, address: bytes) -> Account | None:
+        found = self.accounts.get(address)
+        return found if found is not None else self.parent.account(address)
+
+    def asset(self, asset: Asset) -> AssetInfo | None:
+        found = self.assets.get(asset)
+        return found if found is not None else self.parent.asset(asset)
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        found = self.escrows.get(escrow_id, _MISSING)
+        if found is _MISSING:
+            return self.parent.escrow(escrow_id)
+        assert found is None or isinstance(found, Escrow)
+        return found
+
+    def absorb(self, child: Overlay) -> None:
+        """Takes a child overlay's writes as its own (used inside `apply_block` only)."""
+        self.accounts.update(child.accounts)
+        self.assets.update(child.assets)
+        self.escrows.update(child.escrows)
+
+    def is_empty(self) -> bool:
+        return not (self.accounts or self.assets or self.escrows)
+
+    def tree_updates(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """(state key, value hash or None for a deletion) for every write: the tree's input."""
+        for address, acct in self.accounts.items():
+            yield account_key(address), value_hash(acct.encode())
+        for asset, info in self.assets.items():
+            yield asset_key(asset), value_hash(info.encode())
+        for escrow_id, escrow in self.escrows.items():
+            yield escrow_key(escrow_id), None if escrow is None else value_hash(escrow.encode())
+
+
+class MemoryState:
+    """The committed state in memory: plain dicts, mutated only by the shell via `commit`."""
+
+    __slots__ = ("accounts", "assets", "escrows")
+
+    def __init__(self) -> None:
+        self.accounts: dict[bytes, Account] = {}
+        self.assets: dict[Asset, AssetInfo] = {}
+        self.escrows: dict[bytes, Escrow] = {}
+
+    def account(self, address: bytes) -> Account | None:
+        return self.accounts.get(address)
+
+    def asset(self, asset: Asset) -> AssetInfo | None:
+        return self.assets.get(asset)
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        return self.escrows.get(escrow_id)
+
+    def commit(self, overlay: Overlay) -> None:
+        """Merges a block's writes. Every overlay built on the old contents is now stale."""
+        self.accounts.update(overlay.accounts)
+        self.assets.update(overlay.assets)
+        for escrow_id, escrow in overlay.escrows.items():
+            if escrow is None:
+                self.escrows.pop(escrow_id, None)
+            else:
+                self.escrows[escrow_id] = escrow
+
+    def tree_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every (state key, value hash): the input of a full state-tree build."""
+        for address, acct in self.accounts.items():
+            yield account_key(address), value_hash(acct.encode())
+        for asset, info in self.assets.items():
+            yield asset_key(asset), value_hash(info.encode())
+        for escrow_id, escrow in self.escrows.items():
+            yield escrow_key(escrow_id), value_hash(escrow.encode())
