@@ -48,6 +48,9 @@ class RejectCode(enum.IntEnum):
     BAD_ESCROW = 55  # no condition, or cancel_after <= finish_after
     # Blocks.
     BAD_BLOCK = 60
+    # Node admission (mempool): not ledger rules, but part of the same stable code space.
+    MEMPOOL_FULL = 70
+    DUPLICATE = 71  # this transaction, or another with the same source and sequence, is pending
 
     @property
     def permanent(self) -> bool:
@@ -69,6 +72,7 @@ _TRANSIENT = frozenset(
         RejectCode.UNKNOWN_ESCROW,
         RejectCode.ESCROW_NOT_FINISHABLE,
         RejectCode.ESCROW_NOT_CANCELLABLE,
+        RejectCode.MEMPOOL_FULL,
     }
 )
 
