@@ -1,0 +1,65 @@
+"""Starting a node process: storage, core, consensus runner and RPC server on one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from corridor.node.core import NodeCore
+from corridor.node.home import Home
+from corridor.node.rpc import create_app
+from corridor.node.runner import NodeRunner, RunnerConfig
+from corridor.node.storage import SqliteStore
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    rpc_host: str = "127.0.0.1"
+    rpc_port: int = 26657
+    runner: RunnerConfig = RunnerConfig()
+    debug_invariants: bool = False
+
+
+def open_core(home: Home, options: NodeOptions) -> NodeCore:
+    genesis = home.genesis()
+    home.db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(home.db_path, genesis=genesis.header())
+    return NodeCore(genesis, store, store, key=home.validator_key(),
+                    debug_invariants=options.debug_invariants)
+
+
+async def serve(home: Home, options: NodeOptions,
+                on_ready: Callable[[NodeCore, str], None] | None = None) -> None:
+    """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly."""
+    core = open_core(home, options)
+    runner = NodeRunner(core, options.runner)
+    app = create_app(runner)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=options.rpc_host, port=options.rpc_port, log_level="warning",
+        access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+    ))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, runner.stop)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        serving.result()  # raises the bind error, if that is what happened
+    if on_ready is not None:
+        on_ready(core, f"http://{options.rpc_host}:{options.rpc_port}")
+    try:
+        await runner.run()
+    finally:
+        server.should_exit = True
+        await serving
+        core.blocks.close()
+        logging.getLogger("corridor.node").info("stopped at height %d", core.head.height)

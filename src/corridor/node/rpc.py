@@ -1,0 +1,302 @@
+"""The node's HTTP JSON RPC (OpenAPI at /docs and /openapi.json).
+
+Bad input never changes anything and always gets a 4xx with a stable error code:
+{"error": {"code": "...", "message": "...", ...}}. Every request is bounded: body size,
+batch size, page size.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Protocol
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from corridor.ledger import keys
+from corridor.ledger.assets import Asset
+from corridor.ledger.errors import DecodeError
+from corridor.ledger.proofs import prove_account, prove_tx
+from corridor.node import views
+from corridor.node.core import NodeCore
+from corridor.node.events import EventHub, sse
+from corridor.node.limits import (
+    EVENTS_HEARTBEAT_S,
+    RPC_BATCH_MAX,
+    RPC_BLOCKS_PAGE_MAX,
+    RPC_BODY_BYTES_MAX,
+    RPC_PAGE_MAX,
+)
+
+
+class NodeHandle(Protocol):
+    """What the RPC needs from the running node."""
+
+    core: NodeCore
+    events: EventHub
+
+    def transactions_arrived(self) -> None: ...
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+class SubmitRequest(BaseModel):
+    """One transaction (`tx`) or a batch (`txs`), each the hex of its canonical encoding."""
+
+    tx: str | None = Field(default=None, max_length=2 * 64 * 1024)
+    txs: list[Annotated[str, Field(max_length=2 * 64 * 1024)]] | None = Field(
+        default=None, max_length=RPC_BATCH_MAX
+    )
+
+
+def _hex(value: str, what: str, length: int | None = None) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise ApiError(400, "bad_hex", f"{what} is not hexadecimal") from None
+    if length is not None and len(raw) != length:
+        raise ApiError(400, "bad_hex", f"{what} must be {length} bytes")
+    return raw
+
+
+def _address(text: str) -> bytes:
+    try:
+        return keys.decode_address(text)
+    except DecodeError as exc:
+        raise ApiError(400, "bad_address", exc.message) from None
+
+
+def create_app(node: NodeHandle) -> FastAPI:
+    app = FastAPI(
+        title="Corridor node RPC",
+        version="1",
+        description="Submit transactions, follow their status, read accounts, blocks and proofs.",
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        body = {"code": exc.code, "message": exc.message, **exc.extra}
+        return JSONResponse({"error": body}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        body = {"code": "invalid_request", "message": "the request is not valid", "fields": fields}
+        return JSONResponse({"error": body}, status_code=422)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > RPC_BODY_BYTES_MAX):
+            body = {"code": "body_too_large", "message": f"at most {RPC_BODY_BYTES_MAX} bytes"}
+            return JSONResponse({"error": body}, status_code=413)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            body = {"code": "length_required", "message": "send a Content-Length header"}
+            return JSONResponse({"error": body}, status_code=411)
+        return await call_next(request)
+
+    core = node.core
+
+    @app.post("/v1/txs", summary="Submit one transaction or a batch")
+    async def submit(req: SubmitRequest) -> dict[str, Any]:
+        if (req.tx is None) == (req.txs is None):
+            raise ApiError(400, "invalid_request", "give exactly one of 'tx' or 'txs'")
+        raws = [req.tx] if req.tx is not None else req.txs or []
+        now_ms = int(time.time() * 1000)
+        out = []
+        accepted = 0
+        for i, text in enumerate(raws):
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                out.append({"index": i, "accepted": False, "tx_id": None,
+                            "error": {"code": "bad_hex", "message": "not hexadecimal"}})
+                continue
+            tx_id, rejection = core.submit(raw, now_ms)
+            entry: dict[str, Any] = {"index": i, "accepted": rejection is None,
+                                     "tx_id": None if tx_id is None else tx_id.hex()}
+            if rejection is not None:
+                entry["error"] = views.rejection_view(rejection)
+            else:
+                accepted += 1
+            out.append(entry)
+        if accepted:
+            node.transactions_arrived()
+        if req.tx is not None:
+            single = out[0]
+            if not single["accepted"]:
+                raise ApiError(400, single["error"]["code"], single["error"]["message"],
+                               tx_id=single["tx_id"],
+                               permanent=single["error"].get("permanent", True))
+            return single
+        return {"results": out, "accepted": accepted}
+
+    @app.get("/v1/txs/{tx_id}", summary="Status and result of a transaction")
+    async def tx_status(tx_id: str) -> dict[str, Any]:
+        status = core.tx_status(_hex(tx_id, "tx_id", 32))
+        body: dict[str, Any] = {"tx_id": tx_id.lower(), "status": status.status}
+        if status.status == "committed":
+            block = core.blocks.block(status.height)
+            assert block is not None
+            body.update(height=status.height, index=status.index,
+                        transaction=views.tx_view(block.txs[status.index]))
+            if status.result is not None:
+                body["result"] = views.result_view(status.result)
+        elif status.status == "rejected" and status.rejection is not None:
+            body["error"] = views.rejection_view(status.rejection)
+        elif status.status == "unknown":
+            raise ApiError(404, "unknown_tx", "no such transaction (never seen or forgotten)")
+        return body
+
+    @app.get("/v1/txs/{tx_id}/proof", summary="Merkle proof that a transaction is in its block")
+    async def tx_proof(tx_id: str) -> dict[str, Any]:
+        where = core.blocks.locate_tx(_hex(tx_id, "tx_id", 32))
+        if where is None:
+            raise ApiError(404, "unknown_tx", "the transaction is not committed")
+        block = core.blocks.block(where[0])
+        assert block is not None
+        proof = prove_tx(block, where[1])
+        return {"height": proof.height, "index": proof.index, "tx": proof.tx_bytes.hex(),
+                "path": [p.hex() for p in proof.path],
+                "header": views.header_view(block.header)}
+
+    @app.get("/v1/accounts/{address}", summary="Account state: balances, sequence, signers")
+    async def account(address: str) -> dict[str, Any]:
+        acct = core.account(_address(address))
+        if acct is None:
+            raise ApiError(404, "unknown_account", "no such account")
+        return {"height": core.head.height, **views.account_view(acct)}
+
+    @app.get("/v1/accounts/{address}/proof", summary="Merkle proof of an account's state")
+    async def account_proof(address: str) -> dict[str, Any]:
+        raw = _address(address)
+        proof = prove_account(core.state, core.tree, raw)
+        return {"height": core.head.height, "header": views.header_view(core.head),
+                "account": None if proof.account_bytes is None else proof.account_bytes.hex(),
+                "proof": proof.proof.encode().hex()}
+
+    @app.get("/v1/accounts/{address}/txs", summary="Transactions touching an account (paged)")
+    async def account_txs(
+        address: str,
+        limit: Annotated[int, Query(ge=1, le=RPC_PAGE_MAX)] = 20,
+        before: Annotated[str | None, Query(pattern=r"^\d+:\d+$")] = None,
+    ) -> dict[str, Any]:
+        raw = _address(address)
+        cursor = None
+        if before is not None:
+            h, i = before.split(":")
+            cursor = (int(h), int(i))
+        rows = core.blocks.account_txs(raw, before=cursor, limit=limit)
+        items = []
+        for height, index in rows:
+            block = core.blocks.block(height)
+            assert block is not None
+            items.append({"height": height, "index": index, "time_ms": block.header.time_ms,
+                          **views.tx_view(block.txs[index])})
+        nxt = f"{rows[-1][0]}:{rows[-1][1]}" if len(rows) == limit else None
+        return {"items": items, "next": nxt}
+
+    def _block_at(ref: str) -> int:
+        if ref.isdigit():
+            return int(ref)
+        height = core.blocks.height_of(_hex(ref, "block hash", 32))
+        if height is None:
+            raise ApiError(404, "unknown_block", "no block with that hash")
+        return height
+
+    @app.get("/v1/blocks", summary="Latest blocks, newest first")
+    async def latest_blocks(
+        limit: Annotated[int, Query(ge=1, le=RPC_BLOCKS_PAGE_MAX)] = 10,
+    ) -> dict[str, Any]:
+        top = core.head.height
+        headers = []
+        for h in range(top, max(0, top - limit), -1):
+            header = core.header(h)
+            assert header is not None
+            headers.append(views.header_view(header))
+        return {"height": top, "blocks": headers}
+
+    @app.get("/v1/blocks/{ref}", summary="A block by height or hash, with results")
+    async def block(ref: str) -> dict[str, Any]:
+        height = _block_at(ref)
+        blk = core.blocks.block(height) if height else None
+        if blk is None:
+            raise ApiError(404, "unknown_block", f"no block at height {height}")
+        return views.block_view(blk, core.blocks.results(height))
+
+    @app.get("/v1/headers/{height}", summary="A header with the commit that finalised it")
+    async def header(height: int) -> dict[str, Any]:
+        hdr = core.header(height)
+        if hdr is None:
+            raise ApiError(404, "unknown_block", f"no block at height {height}")
+        cert = core.blocks.commit(height) if height else None
+        return {"header": views.header_view(hdr),
+                "commit": None if cert is None else views.commit_view(cert)}
+
+    @app.get("/v1/assets", summary="Assets with their issuers and outstanding supply")
+    async def assets() -> dict[str, Any]:
+        infos = sorted(core.state.assets.values(), key=lambda i: (i.asset.code, i.asset.issuer))
+        return {"height": core.head.height, "assets": [views.asset_view(i) for i in infos]}
+
+    @app.get("/v1/assets/{code}/{issuer}", summary="One asset's supply")
+    async def asset(code: str, issuer: str) -> dict[str, Any]:
+        info = core.state.asset(Asset(code, _address(issuer)))
+        if info is None:
+            raise ApiError(404, "unknown_asset", "no such asset")
+        return views.asset_view(info)
+
+    @app.get("/v1/status", summary="Chain, height, mempool and validators")
+    async def status() -> dict[str, Any]:
+        return {
+            "chain_id": core.genesis.chain_id,
+            "height": core.head.height,
+            "latest_hash": core.head.hash().hex(),
+            "latest_time_ms": core.head.time_ms,
+            "state_root": core.head.state_root.hex(),
+            "mempool": {"txs": len(core.mempool), "bytes": core.mempool.size_bytes},
+            "validators": [
+                {"public_key": keys.encode_public_key(v.public_key), "power": v.power,
+                 "address": keys.encode_address(v.address)}
+                for v in core.genesis.validators.validators
+            ],
+            "validator": None if core.key is None else keys.encode_address(core.key.address),
+        }
+
+    @app.get("/v1/events", summary="Server-sent events: blocks and results, resumable")
+    async def events(
+        request: Request,
+        from_height: Annotated[int | None, Query(ge=1)] = None,
+    ) -> StreamingResponse:
+        last_id = request.headers.get("last-event-id")
+        start = from_height or core.head.height + 1
+        if last_id is not None and last_id.isdigit():
+            start = int(last_id) + 1
+
+        async def stream() -> AsyncIterator[str]:
+            nxt = start
+            while not await request.is_disconnected():
+                while nxt <= node.events.height:
+                    blk = core.blocks.block(nxt)
+                    if blk is None:
+                        break
+                    body = views.block_view(blk, core.blocks.results(nxt))
+                    body["dropped"] = [{"tx_id": t.hex(), "error": views.rejection_view(r)}
+                                       for t, r in node.events.drops(nxt)]
+                    yield sse("block", nxt, json.dumps(body, separators=(",", ":")))
+                    nxt += 1
+                if not await node.events.wait_beyond(nxt - 1, EVENTS_HEARTBEAT_S):
+                    yield ": heartbeat\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    return app

@@ -1,0 +1,172 @@
+"""JSON views of ledger values for the RPC and CLI.
+
+Amounts are strings of integer minor units (JSON numbers lose precision above 2**53 in many
+clients); hashes are lowercase hex; addresses and keys are their checksummed text forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corridor.ledger import keys
+from corridor.ledger.block import Block, BlockHeader, Commit
+from corridor.ledger.errors import Rejection
+from corridor.ledger.records import Account, AssetInfo
+from corridor.ledger.results import TxResult
+from corridor.ledger.tx import (
+    Clawback,
+    EscrowCancel,
+    EscrowCreate,
+    EscrowFinish,
+    IssueAsset,
+    OpenAccount,
+    Operation,
+    Payment,
+    SetHolder,
+    SetSigners,
+    SignedTransaction,
+)
+
+
+def rejection_view(r: Rejection) -> dict[str, Any]:
+    return {
+        "code": r.code.name.lower(),
+        "message": r.message,
+        "permanent": r.permanent,
+        "operation": r.op_index if r.op_index >= 0 else None,
+    }
+
+
+def account_view(acct: Account) -> dict[str, Any]:
+    return {
+        "address": keys.encode_address(acct.address),
+        "sequence": acct.sequence,
+        "threshold": acct.threshold,
+        "signers": [
+            {"public_key": keys.encode_public_key(s.public_key), "weight": s.weight}
+            for s in acct.signers
+        ],
+        "balances": [
+            {
+                "code": h.asset.code,
+                "issuer": keys.encode_address(h.asset.issuer),
+                "balance": str(h.balance),
+                "authorised": h.authorised,
+                "frozen": h.frozen,
+            }
+            for h in acct.holdings
+        ],
+    }
+
+
+def asset_view(info: AssetInfo) -> dict[str, Any]:
+    return {
+        "code": info.asset.code,
+        "issuer": keys.encode_address(info.asset.issuer),
+        "decimals": info.decimals,
+        "auth_required": info.auth_required,
+        "freezable": info.freezable,
+        "clawback": info.clawback,
+        "supply": str(info.supply),
+    }
+
+
+def _addr(raw: bytes | None) -> str | None:
+    return None if raw is None else keys.encode_address(raw)
+
+
+def operation_view(op: Operation) -> dict[str, Any]:
+    view: dict[str, Any] = {"type": op.TYPE.name.lower(), "source": _addr(op.source)}
+    if isinstance(op, OpenAccount):
+        view["public_key"] = keys.encode_public_key(op.public_key)
+        view["address"] = keys.encode_address(keys.address_of(op.public_key))
+    elif isinstance(op, Payment | EscrowCreate):
+        view.update(destination=_addr(op.destination), code=op.asset.code,
+                    issuer=_addr(op.asset.issuer), amount=str(op.amount))
+        if isinstance(op, EscrowCreate):
+            view.update(hashlock=op.hashlock.hex() if op.hashlock else None,
+                        finish_after_ms=op.finish_after_ms, cancel_after_ms=op.cancel_after_ms)
+    elif isinstance(op, SetSigners):
+        view.update(threshold=op.threshold, signers=[
+            {"public_key": keys.encode_public_key(s.public_key), "weight": s.weight}
+            for s in op.signers])
+    elif isinstance(op, IssueAsset):
+        view.update(code=op.code, decimals=op.decimals, auth_required=op.auth_required,
+                    freezable=op.freezable, clawback=op.clawback)
+    elif isinstance(op, SetHolder):
+        view.update(holder=_addr(op.holder), code=op.code, action=op.action.name.lower())
+    elif isinstance(op, Clawback):
+        view.update(holder=_addr(op.holder), code=op.code, amount=str(op.amount))
+    elif isinstance(op, EscrowFinish):
+        view.update(escrow_id=op.escrow_id.hex(),
+                    preimage=None if op.preimage is None else op.preimage.hex())
+    elif isinstance(op, EscrowCancel):
+        view["escrow_id"] = op.escrow_id.hex()
+    return view
+
+
+def tx_view(stx: SignedTransaction) -> dict[str, Any]:
+    tx = stx.tx
+    return {
+        "tx_id": stx.tx_id.hex(),
+        "chain_id": tx.chain_id,
+        "source": keys.encode_address(tx.source),
+        "sequence": tx.sequence,
+        "not_before_ms": tx.not_before_ms,
+        "not_after_ms": tx.not_after_ms,
+        "memo": tx.memo.hex(),
+        "operations": [operation_view(op) for op in tx.operations],
+        "signers": [keys.encode_public_key(s.public_key) for s in stx.signatures],
+        "encoded": stx.encode().hex(),
+    }
+
+
+def result_view(result: TxResult) -> dict[str, Any]:
+    return {
+        "code": "success" if result.code == 0 else result.code,
+        "operations": [
+            {"delivered": str(r.delivered), "created_id": r.created_id.hex() or None}
+            for r in result.op_results
+        ],
+    }
+
+
+def header_view(h: BlockHeader) -> dict[str, Any]:
+    return {
+        "hash": h.hash().hex(),
+        "chain_id": h.chain_id,
+        "height": h.height,
+        "time_ms": h.time_ms,
+        "previous_hash": h.previous_hash.hex(),
+        "last_commit_hash": h.last_commit_hash.hex(),
+        "tx_count": h.tx_count,
+        "tx_root": h.tx_root.hex(),
+        "result_root": h.result_root.hex(),
+        "state_root": h.state_root.hex(),
+        "validator_set_hash": h.validator_set_hash.hex(),
+        "proposer": keys.encode_address(h.proposer),
+        "encoded": h.encode().hex(),
+    }
+
+
+def commit_view(c: Commit) -> dict[str, Any]:
+    return {
+        "height": c.height,
+        "round": c.round,
+        "block_hash": c.block_hash.hex(),
+        "signatures": [
+            {"public_key": keys.encode_public_key(s.public_key), "signature": s.signature.hex()}
+            for s in c.signatures
+        ],
+        "encoded": c.encode().hex(),
+    }
+
+
+def block_view(block: Block, results: tuple[TxResult, ...] | None) -> dict[str, Any]:
+    txs = []
+    for i, stx in enumerate(block.txs):
+        view = tx_view(stx)
+        if results is not None:
+            view["result"] = result_view(results[i])
+        txs.append(view)
+    return {"header": header_view(block.header), "transactions": txs}
