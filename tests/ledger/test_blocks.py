@@ -146,7 +146,7 @@ def test_commit_certificate_needs_two_thirds_of_power():
 
 def test_light_client_proofs():
     g = make_genesis()
-    tree, previous, sel, block = _build(g, _payments(7))
+    tree, previous, _sel, block = _build(g, _payments(7))
     execution = validate_block(g.state, tree, block, previous, g.validators)
     assert not isinstance(execution, Rejection)
     g.state.commit(execution.state)

@@ -373,7 +373,7 @@ def test_escrow_time_locks(g):
     cancel = tx("alice", 2, EscrowCancel(escrow_id=eid))
     expect(s, cancel, R.ESCROW_NOT_CANCELLABLE, time_ms=T0 + 19_999)
     expect(s, finish, R.ESCROW_EXPIRED, time_ms=T0 + 20_000)
-    s2, res = ok(s, cancel, time_ms=T0 + 20_000)
+    s2, _res = ok(s, cancel, time_ms=T0 + 20_000)
     assert s2.account(addr("alice")).balance(USD) == 100_000
     expect(s2, tx("alice", 3, EscrowCancel(escrow_id=eid)), R.UNKNOWN_ESCROW, time_ms=T0 + 20_000)
 
@@ -392,7 +392,7 @@ def test_escrow_needs_a_sane_condition(g):
 
 
 def test_issuer_escrow_mints_into_escrow(g):
-    s, res = ok(
+    s, _res = ok(
         g.state,
         tx("bank", 1, EscrowCreate(destination=addr("bob"), asset=USD, amount=10, hashlock=LOCK)),
     )

@@ -178,7 +178,6 @@ def ledger_demo() -> None:
     chain = DemoChain(_genesis(), console)
     addr = {n: demo_key(n).address for n in NAMES}
     usd, cny = Asset("USD", addr["usd-bank"]), Asset("CNY", addr["cny-bank"])
-    flags = {"decimals": 2, "auth_required": True, "freezable": True, "clawback": True}
 
     def authorise(bank: str, code: str, *holders: str) -> SignedTransaction:
         return chain.tx(
@@ -189,8 +188,24 @@ def ledger_demo() -> None:
     chain.block(
         "issuers declare USD and CNY (KYC-gated, freezable, clawback)",
         [
-            ("usd-bank issues USD", chain.tx("usd-bank", IssueAsset(code="USD", **flags))),
-            ("cny-bank issues CNY", chain.tx("cny-bank", IssueAsset(code="CNY", **flags))),
+            (
+                "usd-bank issues USD",
+                chain.tx(
+                    "usd-bank",
+                    IssueAsset(
+                        code="USD", decimals=2, auth_required=True, freezable=True, clawback=True
+                    ),
+                ),
+            ),
+            (
+                "cny-bank issues CNY",
+                chain.tx(
+                    "cny-bank",
+                    IssueAsset(
+                        code="CNY", decimals=2, auth_required=True, freezable=True, clawback=True
+                    ),
+                ),
+            ),
         ],
     )
     chain.block(

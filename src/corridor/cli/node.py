@@ -35,12 +35,21 @@ def init(home: HomeOpt = DEFAULT_HOME) -> None:
     typer.echo(f"initialised {created.path} (chain {created.genesis().chain_id})")
 
 
-def _start(home: Home, rpc_host: str, rpc_port: int, block_interval_ms: int,
-           empty_blocks: bool, debug_invariants: bool, banner: bool) -> None:
+def _start(
+    home: Home,
+    rpc_host: str,
+    rpc_port: int,
+    block_interval_ms: int,
+    empty_blocks: bool,
+    debug_invariants: bool,
+    banner: bool,
+) -> None:
     from corridor.node.app import NodeOptions, serve
 
     options = NodeOptions(
-        rpc_host=rpc_host, rpc_port=rpc_port, debug_invariants=debug_invariants,
+        rpc_host=rpc_host,
+        rpc_port=rpc_port,
+        debug_invariants=debug_invariants,
         runner=RunnerConfig(block_interval_ms=block_interval_ms, empty_blocks=empty_blocks),
     )
 
@@ -67,12 +76,18 @@ def _start(home: Home, rpc_host: str, rpc_port: int, block_interval_ms: int,
 
 
 def _print_demo_hint(home: Home, url: str) -> None:
-    wallets = {n: keys.encode_address(keys.keypair_from_keyfile_json(
-        home.wallet_path(n).read_text()).address) for n in DEMO_CUSTOMERS}
+    wallets = {
+        n: keys.encode_address(
+            keys.keypair_from_keyfile_json(home.wallet_path(n).read_text()).address
+        )
+        for n in DEMO_CUSTOMERS
+    }
     typer.echo("\nDemo wallets: " + ", ".join(f"{n} {a}" for n, a in wallets.items()))
     typer.echo("Send a payment (in another terminal):")
-    typer.echo(f"  .venv/bin/corridor tx pay --home {home.path} --from alice --to bob "
-               f"--amount 12.50 --currency USD --rpc {url}")
+    typer.echo(
+        f"  .venv/bin/corridor tx pay --home {home.path} --from alice --to bob "
+        f"--amount 12.50 --currency USD --rpc {url}"
+    )
     typer.echo(f"  .venv/bin/corridor account show {wallets['bob']} --rpc {url}")
 
 
@@ -81,13 +96,26 @@ def start(
     home: HomeOpt = DEFAULT_HOME,
     rpc_host: Annotated[str, typer.Option(help="Address the RPC listens on.")] = "127.0.0.1",
     rpc_port: Annotated[int, typer.Option(help="RPC port.")] = 26657,
-    block_interval_ms: Annotated[int, typer.Option(min=10, help="Minimum time between blocks.")] = 250,
-    empty_blocks: Annotated[bool, typer.Option(help="Make blocks even with no transactions.")] = False,
-    debug_invariants: Annotated[bool, typer.Option(help="Check ledger invariants on every block.")] = False,
+    block_interval_ms: Annotated[
+        int, typer.Option(min=10, help="Minimum time between blocks.")
+    ] = 250,
+    empty_blocks: Annotated[
+        bool, typer.Option(help="Make blocks even with no transactions.")
+    ] = False,
+    debug_invariants: Annotated[
+        bool, typer.Option(help="Check ledger invariants on every block.")
+    ] = False,
 ) -> None:
     """Run the node in HOME in the foreground."""
-    _start(Home(home), rpc_host, rpc_port, block_interval_ms, empty_blocks, debug_invariants,
-           banner=False)
+    _start(
+        Home(home),
+        rpc_host,
+        rpc_port,
+        block_interval_ms,
+        empty_blocks,
+        debug_invariants,
+        banner=False,
+    )
 
 
 def up(

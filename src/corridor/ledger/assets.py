@@ -10,7 +10,7 @@ from corridor.ledger.errors import DecodeError, RejectCode
 from corridor.ledger.keys import ADDRESS_LEN
 from corridor.ledger.limits import ASSET_CODE_LEN_MAX
 
-_CODE_RE = re.compile(r"[A-Z0-9]{1,%d}" % ASSET_CODE_LEN_MAX)
+_CODE_RE = re.compile(rf"[A-Z0-9]{{1,{ASSET_CODE_LEN_MAX}}}")
 
 
 class Asset(NamedTuple):

@@ -86,7 +86,9 @@ class ValidatorSet:
         return decode_all(data, read)
 
 
-def vote_sign_bytes(chain_id: str, vote_type: int, height: int, round_: int, block_hash: bytes) -> bytes:
+def vote_sign_bytes(
+    chain_id: str, vote_type: int, height: int, round_: int, block_hash: bytes
+) -> bytes:
     """The 32 bytes a validator signs for a vote; `block_hash` is ZERO_HASH for a nil vote."""
     w = Writer().text(chain_id).u8(vote_type).u64(height).u32(round_).fixed(block_hash, HASH_LEN)
     return hashlib.sha256(b"corridor:vote:v1" + w.getvalue()).digest()

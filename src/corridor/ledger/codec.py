@@ -9,6 +9,7 @@ unsorted or duplicate set members.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable
 from typing import TypeVar
@@ -171,6 +172,6 @@ def decode_all(data: bytes, read: Callable[[Reader], T]) -> T:
 
 def require_strictly_sorted(keys: list[bytes] | tuple[bytes, ...], what: str) -> None:
     """Sets are encoded sorted and without duplicates: the only canonical order."""
-    for a, b in zip(keys, keys[1:], strict=False):
+    for a, b in itertools.pairwise(keys):
         if not a < b:
             raise DecodeError(RejectCode.NON_CANONICAL, f"{what} must be sorted and unique")

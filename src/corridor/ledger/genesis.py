@@ -192,12 +192,17 @@ def _add_balance(state: MemoryState, entry: Any, where: str) -> None:
         raise _bad(f"{where}.amount must be 0..{AMOUNT_MAX} in total")
     if acct.holding(asset) is not None or len(acct.holdings) >= HOLDINGS_MAX:
         raise _bad(f"{where} repeats a holding or exceeds {HOLDINGS_MAX} holdings")
-    holdings = sorted((*acct.holdings, Holding(asset, amount, True, False)),
-                      key=lambda h: asset_sort_key(h.asset))
+    holdings = sorted(
+        (*acct.holdings, Holding(asset, amount, True, False)), key=lambda h: asset_sort_key(h.asset)
+    )
     state.accounts[holder] = Account(
         acct.address, acct.sequence, acct.threshold, acct.signers, tuple(holdings)
     )
     state.assets[asset] = AssetInfo(
-        asset, info.decimals, info.auth_required, info.freezable, info.clawback,
+        asset,
+        info.decimals,
+        info.auth_required,
+        info.freezable,
+        info.clawback,
         info.supply + amount,
     )

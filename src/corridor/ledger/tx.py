@@ -448,9 +448,9 @@ class SignedTransaction:
 
 
 def _read_signed(r: Reader) -> SignedTransaction:
-    start = r._pos  # noqa: SLF001 - the body's exact bytes are the hashed bytes
+    start = r._pos
     tx = Transaction.read(r)
-    body = r._data[start : r._pos]  # noqa: SLF001
+    body = r._data[start : r._pos]
     signatures = r.items(SIGNATURES_MAX, "signatures", Signature.read)
     if not signatures:
         raise DecodeError(RejectCode.MALFORMED, "a transaction needs at least one signature")

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 
 import uvicorn
 
@@ -18,11 +18,20 @@ from corridor.node.runner import NodeRunner, RunnerConfig
 from corridor.node.storage import SqliteStore
 
 
+class _Server(uvicorn.Server):
+    """The node owns SIGINT/SIGTERM (a clean stop of consensus and storage); uvicorn's own
+    capture would re-raise the signal after shutdown and end the process uncleanly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
 @dataclass(frozen=True)
 class NodeOptions:
     rpc_host: str = "127.0.0.1"
     rpc_port: int = 26657
-    runner: RunnerConfig = RunnerConfig()
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
     debug_invariants: bool = False
 
 
@@ -30,21 +39,29 @@ def open_core(home: Home, options: NodeOptions) -> NodeCore:
     genesis = home.genesis()
     home.db_path.parent.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(home.db_path, genesis=genesis.header())
-    return NodeCore(genesis, store, store, key=home.validator_key(),
-                    debug_invariants=options.debug_invariants)
+    return NodeCore(
+        genesis, store, store, key=home.validator_key(), debug_invariants=options.debug_invariants
+    )
 
 
-async def serve(home: Home, options: NodeOptions,
-                on_ready: Callable[[NodeCore, str], None] | None = None) -> None:
+async def serve(
+    home: Home, options: NodeOptions, on_ready: Callable[[NodeCore, str], None] | None = None
+) -> None:
     """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly."""
     core = open_core(home, options)
     runner = NodeRunner(core, options.runner)
     app = create_app(runner)
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=options.rpc_host, port=options.rpc_port, log_level="warning",
-        access_log=False, lifespan="off", timeout_graceful_shutdown=2,
-    ))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=options.rpc_host,
+            port=options.rpc_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

@@ -53,6 +53,7 @@ class BuildInput:
     candidates: tuple[SignedTransaction, ...]
     verified: frozenset[bytes]
     max_txs: int
+    last_commit: Commit | None  # read here: storage belongs to the main thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,9 @@ class NodeCore:
     # --- start-up ------------------------------------------------------------------------
 
     def _open(self) -> tuple[MemoryState, StateTree]:
-        if self.states.applied_height() == 0 and self.blocks.height() == 0:
-            if self.states.state_root() != self.genesis_header.state_root:
-                self.states.initialise(self.genesis.state, self.genesis_header.state_root)
+        fresh = self.states.applied_height() == 0 and self.blocks.height() == 0
+        if fresh and self.states.state_root() != self.genesis_header.state_root:
+            self.states.initialise(self.genesis.state, self.genesis_header.state_root)
         state = self.states.load()
         tree = StateTree.from_items(state.tree_items())
 
@@ -100,7 +101,9 @@ class NodeCore:
             previous = self._header_at(block.header.height - 1)
             execution = validate_block(state, tree, block, previous, self.genesis.validators)
             if isinstance(execution, Rejection):
-                raise StorageCorrupt(f"stored block {block.header.height} does not replay: {execution}")
+                raise StorageCorrupt(
+                    f"stored block {block.header.height} does not replay: {execution}"
+                )
             state.commit(execution.state)
             tree.update(execution.tree_updates)
             return execution.state, execution.state_root
@@ -178,6 +181,7 @@ class NodeCore:
             candidates=tuple(self.mempool.reap(max_txs, BLOCK_BYTES_MAX)),
             verified=frozenset(self.mempool.verified_ids()),
             max_txs=max_txs,
+            last_commit=self.blocks.commit(self.head.height) if self.head.height else None,
         )
 
     def build_block(self, job: BuildInput) -> tuple[Block, BlockExecution, Selection]:
@@ -186,8 +190,12 @@ class NodeCore:
         only, never during a build)."""
         assert self.key is not None
         selection = select_txs(
-            self.state, self.tree, job.candidates, job.ctx,
-            max_txs=job.max_txs, verified=job.verified,
+            self.state,
+            self.tree,
+            job.candidates,
+            job.ctx,
+            max_txs=job.max_txs,
+            verified=job.verified,
         )
         block = make_block(
             self.head,
@@ -195,7 +203,7 @@ class NodeCore:
             time_ms=job.ctx.time_ms,
             validators=self.genesis.validators,
             proposer_key=self.key.public_key,
-            last_commit=self.blocks.commit(self.head.height) if self.head.height else None,
+            last_commit=job.last_commit,
         )
         return block, selection.execution, selection
 
@@ -208,7 +216,11 @@ class NodeCore:
 
     def validate_proposal(self, block: Block) -> BlockExecution | Rejection:
         return validate_block(
-            self.state, self.tree, block, self.head, self.genesis.validators,
+            self.state,
+            self.tree,
+            block,
+            self.head,
+            self.genesis.validators,
             verified=self.mempool.verified_ids(),
         )
 
@@ -229,9 +241,7 @@ class NodeCore:
         dropped = self.mempool.update([stx.tx_id for stx in block.txs], self.state, ctx)
         for stx, rejection in dropped:
             self._remember_rejection(stx.tx_id, rejection)
-        return Committed(
-            block, commit, execution.results, tuple((s.tx_id, r) for s, r in dropped)
-        )
+        return Committed(block, commit, execution.results, tuple((s.tx_id, r) for s, r in dropped))
 
     # --- queries ---------------------------------------------------------------------------
 

@@ -113,18 +113,27 @@ def create_app(node: NodeHandle) -> FastAPI:
             raise ApiError(400, "invalid_request", "give exactly one of 'tx' or 'txs'")
         raws = [req.tx] if req.tx is not None else req.txs or []
         now_ms = int(time.time() * 1000)
-        out = []
+        out: list[dict[str, Any]] = []
         accepted = 0
         for i, text in enumerate(raws):
             try:
                 raw = bytes.fromhex(text)
             except ValueError:
-                out.append({"index": i, "accepted": False, "tx_id": None,
-                            "error": {"code": "bad_hex", "message": "not hexadecimal"}})
+                out.append(
+                    {
+                        "index": i,
+                        "accepted": False,
+                        "tx_id": None,
+                        "error": {"code": "bad_hex", "message": "not hexadecimal"},
+                    }
+                )
                 continue
             tx_id, rejection = core.submit(raw, now_ms)
-            entry: dict[str, Any] = {"index": i, "accepted": rejection is None,
-                                     "tx_id": None if tx_id is None else tx_id.hex()}
+            entry: dict[str, Any] = {
+                "index": i,
+                "accepted": rejection is None,
+                "tx_id": None if tx_id is None else tx_id.hex(),
+            }
             if rejection is not None:
                 entry["error"] = views.rejection_view(rejection)
             else:
@@ -135,9 +144,14 @@ def create_app(node: NodeHandle) -> FastAPI:
         if req.tx is not None:
             single = out[0]
             if not single["accepted"]:
-                raise ApiError(400, single["error"]["code"], single["error"]["message"],
-                               tx_id=single["tx_id"],
-                               permanent=single["error"].get("permanent", True))
+                error: dict[str, Any] = single["error"]
+                raise ApiError(
+                    400,
+                    error["code"],
+                    error["message"],
+                    tx_id=single["tx_id"],
+                    permanent=error.get("permanent", True),
+                )
             return single
         return {"results": out, "accepted": accepted}
 
@@ -148,8 +162,11 @@ def create_app(node: NodeHandle) -> FastAPI:
         if status.status == "committed":
             block = core.blocks.block(status.height)
             assert block is not None
-            body.update(height=status.height, index=status.index,
-                        transaction=views.tx_view(block.txs[status.index]))
+            body.update(
+                height=status.height,
+                index=status.index,
+                transaction=views.tx_view(block.txs[status.index]),
+            )
             if status.result is not None:
                 body["result"] = views.result_view(status.result)
         elif status.status == "rejected" and status.rejection is not None:
@@ -166,9 +183,13 @@ def create_app(node: NodeHandle) -> FastAPI:
         block = core.blocks.block(where[0])
         assert block is not None
         proof = prove_tx(block, where[1])
-        return {"height": proof.height, "index": proof.index, "tx": proof.tx_bytes.hex(),
-                "path": [p.hex() for p in proof.path],
-                "header": views.header_view(block.header)}
+        return {
+            "height": proof.height,
+            "index": proof.index,
+            "tx": proof.tx_bytes.hex(),
+            "path": [p.hex() for p in proof.path],
+            "header": views.header_view(block.header),
+        }
 
     @app.get("/v1/accounts/{address}", summary="Account state: balances, sequence, signers")
     async def account(address: str) -> dict[str, Any]:
@@ -181,9 +202,12 @@ def create_app(node: NodeHandle) -> FastAPI:
     async def account_proof(address: str) -> dict[str, Any]:
         raw = _address(address)
         proof = prove_account(core.state, core.tree, raw)
-        return {"height": core.head.height, "header": views.header_view(core.head),
-                "account": None if proof.account_bytes is None else proof.account_bytes.hex(),
-                "proof": proof.proof.encode().hex()}
+        return {
+            "height": core.head.height,
+            "header": views.header_view(core.head),
+            "account": None if proof.account_bytes is None else proof.account_bytes.hex(),
+            "proof": proof.proof.encode().hex(),
+        }
 
     @app.get("/v1/accounts/{address}/txs", summary="Transactions touching an account (paged)")
     async def account_txs(
@@ -201,8 +225,14 @@ def create_app(node: NodeHandle) -> FastAPI:
         for height, index in rows:
             block = core.blocks.block(height)
             assert block is not None
-            items.append({"height": height, "index": index, "time_ms": block.header.time_ms,
-                          **views.tx_view(block.txs[index])})
+            items.append(
+                {
+                    "height": height,
+                    "index": index,
+                    "time_ms": block.header.time_ms,
+                    **views.tx_view(block.txs[index]),
+                }
+            )
         nxt = f"{rows[-1][0]}:{rows[-1][1]}" if len(rows) == limit else None
         return {"items": items, "next": nxt}
 
@@ -240,8 +270,10 @@ def create_app(node: NodeHandle) -> FastAPI:
         if hdr is None:
             raise ApiError(404, "unknown_block", f"no block at height {height}")
         cert = core.blocks.commit(height) if height else None
-        return {"header": views.header_view(hdr),
-                "commit": None if cert is None else views.commit_view(cert)}
+        return {
+            "header": views.header_view(hdr),
+            "commit": None if cert is None else views.commit_view(cert),
+        }
 
     @app.get("/v1/assets", summary="Assets with their issuers and outstanding supply")
     async def assets() -> dict[str, Any]:
@@ -265,8 +297,11 @@ def create_app(node: NodeHandle) -> FastAPI:
             "state_root": core.head.state_root.hex(),
             "mempool": {"txs": len(core.mempool), "bytes": core.mempool.size_bytes},
             "validators": [
-                {"public_key": keys.encode_public_key(v.public_key), "power": v.power,
-                 "address": keys.encode_address(v.address)}
+                {
+                    "public_key": keys.encode_public_key(v.public_key),
+                    "power": v.power,
+                    "address": keys.encode_address(v.address),
+                }
                 for v in core.genesis.validators.validators
             ],
             "validator": None if core.key is None else keys.encode_address(core.key.address),
@@ -290,8 +325,10 @@ def create_app(node: NodeHandle) -> FastAPI:
                     if blk is None:
                         break
                     body = views.block_view(blk, core.blocks.results(nxt))
-                    body["dropped"] = [{"tx_id": t.hex(), "error": views.rejection_view(r)}
-                                       for t, r in node.events.drops(nxt)]
+                    body["dropped"] = [
+                        {"tx_id": t.hex(), "error": views.rejection_view(r)}
+                        for t, r in node.events.drops(nxt)
+                    ]
                     yield sse("block", nxt, json.dumps(body, separators=(",", ":")))
                     nxt += 1
                 if not await node.events.wait_beyond(nxt - 1, EVENTS_HEARTBEAT_S):

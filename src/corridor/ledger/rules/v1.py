@@ -8,6 +8,7 @@ writes of a failed transaction live only in a scratch overlay that is dropped.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
 from collections.abc import Callable
 
@@ -225,7 +226,9 @@ def _open_account(
     address = keys.address_of(op.public_key)
     if out.account(address) is not None:
         return Rejection(R.ACCOUNT_EXISTS, "an account with that key's address exists")
-    out.accounts[address] = Account(address, 0, 1, (Signer(public_key=op.public_key, weight=1),), ())
+    out.accounts[address] = Account(
+        address, 0, 1, (Signer(public_key=op.public_key, weight=1),), ()
+    )
     return OpResult(created_id=address)
 
 
@@ -249,7 +252,7 @@ def _set_signers(
 ) -> OpResult | Rejection:
     assert isinstance(op, SetSigners)
     keys_ = [s.public_key for s in op.signers]
-    if not 1 <= len(keys_) <= SIGNERS_MAX or any(a >= b for a, b in zip(keys_, keys_[1:])):
+    if not 1 <= len(keys_) <= SIGNERS_MAX or any(a >= b for a, b in itertools.pairwise(keys_)):
         return Rejection(R.BAD_SIGNERS, f"1-{SIGNERS_MAX} signers, sorted, each key once")
     if any(len(k) != keys.PUBLIC_KEY_LEN for k in keys_) or any(s.weight < 1 for s in op.signers):
         return Rejection(R.BAD_SIGNERS, "signer keys are 32 bytes and weights at least 1")

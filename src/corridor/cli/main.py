@@ -1,0 +1,59 @@
+"""`corridor`: the command line. One typer app; each area adds a sub-app (`bench`, later
+`demo`, `keys`, `node`). Commands import their implementation lazily so `--help` is fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="corridor", help="Corridor: a payment ledger and its platform.", no_args_is_help=True
+)
+bench = typer.Typer(help="Measure performance on this machine.", no_args_is_help=True)
+app.add_typer(bench, name="bench")
+
+
+@bench.command("ledger")
+def bench_ledger(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-ledger.json"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller states, fewer rounds: seconds, not a minute.")
+    ] = False,
+) -> None:
+    """Signature verification, transaction apply and state-root speed of the ledger."""
+    from corridor.bench import ledger_bench, report
+
+    config = ledger_bench.QUICK if quick else ledger_bench.FULL
+    figures = ledger_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = ledger_bench.table_rows(figures)
+    title = "corridor bench ledger" + (
+        " --quick: smaller states, not the headline" if quick else ""
+    )
+    report.print_table(rows, title)
+    report.write_json_atomic(json_path, ledger_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
+if __name__ == "__main__":
+    app()
+
+
+def _register() -> None:
+    """Sub-apps that live in their own modules."""
+    from corridor.cli import demo, node, wallet
+
+    app.add_typer(demo.app, name="demo")
+    app.add_typer(node.app, name="node")
+    app.command("up")(node.up)
+    app.add_typer(wallet.keys_app, name="keys")
+    app.add_typer(wallet.genesis_app, name="genesis")
+    app.add_typer(wallet.tx_app, name="tx")
+    app.add_typer(wallet.account_app, name="account")
+    app.add_typer(wallet.block_app, name="block")
+
+
+_register()
