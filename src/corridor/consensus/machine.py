@@ -1,0 +1,773 @@
+"""Tendermint BFT consensus as a pure state machine: `step(state, event) -> (state, actions)`.
+
+The algorithm is Algorithm 1 of "The latest gossip on BFT consensus" (Buchman, Kwon and
+Milosevic, 2018); comments cite its line numbers (L22 ...). One process p at height h_p:
+
+- StartRound(r): the proposer of (h, r) proposes validValue if it has one, else a new block
+  (BuildBlock -> BlockProposed); everyone else starts the propose timeout.
+- L22/L28: on the round's proposal, prevote it if it is valid and p is not locked on another
+  block (or the proposal carries a proof of lock from a round >= p's lock); else prevote nil.
+- L34/L47: > 2/3 of the power prevoted (precommitted) anything: start the prevote
+  (precommit) timeout.
+- L36: the proposal plus > 2/3 prevotes for it: lock on it and precommit it (if still at the
+  prevote step); remember it as validValue.
+- L44: > 2/3 prevotes for nil: precommit nil.
+- L49: a proposal plus > 2/3 precommits for it, in any round: decide (one-block finality).
+- L55: messages of a higher round from > 1/3 of the power: jump to that round.
+- Timeouts: propose -> prevote nil; prevote -> precommit nil; precommit -> next round.
+
+"2f+1" is "more than 2/3 of the total power" and "f+1" is "more than 1/3".
+
+Choices the paper leaves open, made here:
+
+- Own messages. The machine applies its own proposal and votes to its state at once, in the
+  same step that emits their Broadcast; the shell must not feed them back (if it does, they
+  are duplicates and are ignored).
+- Heights. Deciding ends the height (step COMMITTED); the shell commits the block, then sends
+  StartHeight(h + 1). Messages of other heights are ignored: the shell buffers the next
+  height's messages and syncs blocks when far behind.
+- Rule order. After each event the rules are re-evaluated until none fires, deciding first and
+  scheduling timeouts last, so a single validator commits without any timer.
+- The proposer does not start a propose timeout (as in the paper): the shell must answer every
+  BuildBlock of the current round with BlockProposed.
+- Never sign twice. Before signing a vote (or proposal) the machine looks for one of its own
+  already recorded for that slot, e.g. replayed by the shell after a restart, and re-sends
+  that one instead. An own non-nil precommit replayed from outside restores the lock it implies.
+- Bounded memory. Rounds up to round_p + 1 are kept in full. Beyond that ("far" rounds) each
+  validator's messages are kept for its highest such round only; that is all L55 needs, and a
+  faulty validator cannot fill memory by voting in millions of rounds. At most
+  PROPOSALS_PER_ROUND_MAX distinct proposals are kept per round (only the first one is
+  prevoted on; the others can still complete a decision, L49).
+
+What the shell must do: answer BuildBlock; fetch and validate proposed blocks before feeding
+ProposalReceived; keep the blocks it proposed or received until Decide (always the last
+action of its step) names one; buffer messages of the next height(s) and replay them after
+StartHeight; sync blocks (with verify_commit) when peers are heights ahead; and, before it
+sends any Broadcast, durably log the events of the current height (a write-ahead log): after
+a crash, replaying them from `initial_state` re-creates the same state and the same
+signatures, so the node never signs two different votes for one slot.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Final, Literal, assert_never
+
+from corridor.consensus.evidence import DuplicateVoteEvidence
+from corridor.consensus.messages import (
+    NIL,
+    NO_POL_ROUND,
+    PRECOMMIT,
+    PREVOTE,
+    ROUND_MAX,
+    Proposal,
+    Vote,
+)
+from corridor.ledger.block import Commit, CommitSig, ValidatorSet
+from corridor.ledger.keys import KeyPair
+
+PROPOSALS_PER_ROUND_MAX: Final = 4  # distinct block hashes per round; an honest proposer sends 1
+
+TimeoutKind = Literal["propose", "prevote", "precommit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """What a node runs consensus with; `key` None makes a follower that never signs."""
+
+    chain_id: str
+    validators: ValidatorSet
+    key: KeyPair | None
+    timeout_propose_ms: int = 1000
+    timeout_propose_delta_ms: int = 500
+    timeout_prevote_ms: int = 500
+    timeout_prevote_delta_ms: int = 250
+    timeout_precommit_ms: int = 500
+    timeout_precommit_delta_ms: int = 250
+
+    def __post_init__(self) -> None:
+        timeouts = (
+            self.timeout_propose_ms,
+            self.timeout_propose_delta_ms,
+            self.timeout_prevote_ms,
+            self.timeout_prevote_delta_ms,
+            self.timeout_precommit_ms,
+            self.timeout_precommit_delta_ms,
+        )
+        assert all(t >= 0 for t in timeouts), "timeouts cannot be negative"
+
+    def timeout_ms(self, kind: TimeoutKind, round_: int) -> int:
+        """Timeouts grow linearly with the round, so rounds eventually outlast network delays."""
+        base, delta = {
+            "propose": (self.timeout_propose_ms, self.timeout_propose_delta_ms),
+            "prevote": (self.timeout_prevote_ms, self.timeout_prevote_delta_ms),
+            "precommit": (self.timeout_precommit_ms, self.timeout_precommit_delta_ms),
+        }[kind]
+        return base + round_ * delta
+
+
+# --- Events (inputs) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartHeight:
+    """Start `height` (after the previous one is committed, or synced past)."""
+
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockProposed:
+    """The shell's answer to BuildBlock: it built (and keeps) the block `block_hash`."""
+
+    height: int
+    round: int
+    block_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalReceived:
+    """A proposal whose block the shell has fetched; `valid`: it executes and its roots match.
+
+    The machine checks the signature and that the signer is the round's proposer.
+    """
+
+    proposal: Proposal
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoteReceived:
+    """A vote from the network; the machine checks signature and membership."""
+
+    vote: Vote
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutFired:
+    """A timer set by ScheduleTimeout expired."""
+
+    kind: TimeoutKind
+    height: int
+    round: int
+
+
+Event = StartHeight | BlockProposed | ProposalReceived | VoteReceived | TimeoutFired
+
+
+# --- Actions (outputs) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BuildBlock:
+    """Build a block for (height, round) and answer with BlockProposed."""
+
+    height: int
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send to all peers (the machine has already applied it to its own state)."""
+
+    message: Proposal | Vote
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimeout:
+    """Feed TimeoutFired(kind, height, round) after `duration_ms`."""
+
+    kind: TimeoutKind
+    height: int
+    round: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """`block_hash` is final at `height`; `commit` proves it (ledger.block.verify_commit)."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    commit: Commit
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvidence:
+    """A validator double-signed; reported once per (validator, vote type, round)."""
+
+    evidence: DuplicateVoteEvidence
+
+
+Action = BuildBlock | Broadcast | ScheduleTimeout | Decide | ReportEvidence
+
+
+# --- Proposer selection ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _weighted_round_robin(weights: tuple[tuple[bytes, int], ...], index: int) -> bytes:
+    """The `index`-th proposer of the smooth weighted round robin over `weights`.
+
+    With total power T, validator i (power w_i) owns the T/w_i-spaced slots at times
+    (2m + 1) * T / (2 * w_i), m = 0 .. w_i - 1, inside each period [0, T) (Webster's divisor
+    order). Sorting all T slots by time, ties by public key, gives the schedule: every window
+    of T consecutive indices starting at a multiple of T holds exactly w_i turns of validator i,
+    spread evenly, as Tendermint's proposer priority does. It is a function of the index alone,
+    so no state is carried between heights, and costs O(n log T) (binary search on time), not
+    O(T) (powers go up to 2**48). A memo; pure.
+    """
+    total = sum(w for _, w in weights)
+    k = index % total
+
+    def slots_by(x: int) -> list[int]:
+        # Slots of each validator with time <= x: #{m < w : (2m + 1) T <= 2 w x}.
+        return [min(w, (2 * w * x + total) // (2 * total)) for _, w in weights]
+
+    lo, hi = 1, total  # smallest x with more than k slots at or before x; slots_by(T) sums to T
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sum(slots_by(mid)) > k:
+            hi = mid
+        else:
+            lo = mid + 1
+    before, upto = slots_by(lo - 1), slots_by(lo)
+    # Slots of one validator are >= 1 apart, so each has at most one in (lo - 1, lo].
+    bucket = sorted(
+        (Fraction(2 * c - 1, w), pk)
+        for (pk, w), b, c in zip(weights, before, upto, strict=True)
+        if c > b
+    )
+    assert all(c - b <= 1 for b, c in zip(before, upto, strict=True))
+    return bucket[k - sum(before)][1]
+
+
+# --- State -----------------------------------------------------------------------------------
+
+
+class Step(enum.IntEnum):
+    PROPOSE = 1
+    PREVOTE = 2
+    PRECOMMIT = 3
+    COMMITTED = 4  # decided `height` (height 0: genesis); waiting for StartHeight(height + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The validator set as consensus uses it: O(1) power lookups, the quorum thresholds."""
+
+    weights: tuple[tuple[bytes, int], ...]
+    power: Mapping[bytes, int]
+    total: int
+
+    @classmethod
+    def of(cls, validators: ValidatorSet) -> Roster:
+        weights = tuple((v.public_key, v.power) for v in validators.validators)
+        return cls(weights=weights, power=dict(weights), total=validators.total_power)
+
+    def is_quorum(self, power: int) -> bool:
+        """More than 2/3 of the total power ("2f + 1")."""
+        return 3 * power > 2 * self.total
+
+    def is_one_third(self, power: int) -> bool:
+        """More than 1/3 of the total power ("f + 1"): at least one honest validator."""
+        return 3 * power > self.total
+
+    def proposer(self, height: int, round_: int) -> bytes:
+        """The proposer of (height, round): index height - 1 + round of the weighted schedule.
+
+        As in Tendermint, each height advances the schedule by one and so does each round.
+        """
+        return _weighted_round_robin(self.weights, height - 1 + round_)
+
+
+def proposer_of(validators: ValidatorSet, height: int, round_: int) -> bytes:
+    """The public key of the proposer of (height, round) for `validators`."""
+    return Roster.of(validators).proposer(height, round_)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTally:
+    """The first vote of each validator, of one type in one round, and the power per block.
+
+    Updating copies two dicts of at most n entries: O(n) per vote, never O(n^2).
+    """
+
+    votes: Mapping[bytes, Vote] = field(default_factory=dict)
+    power_by_hash: Mapping[bytes, int] = field(default_factory=dict)
+    power: int = 0
+    reported: frozenset[bytes] = frozenset()  # validators already reported for equivocating
+
+    def with_vote(self, vote: Vote, power: int) -> VoteTally:
+        assert vote.validator not in self.votes
+        by_hash = dict(self.power_by_hash)
+        by_hash[vote.block_hash] = by_hash.get(vote.block_hash, 0) + power
+        return replace(
+            self,
+            votes={**self.votes, vote.validator: vote},
+            power_by_hash=by_hash,
+            power=self.power + power,
+        )
+
+    def without(self, validator: bytes, power: int) -> VoteTally:
+        vote = self.votes.get(validator)
+        if vote is None:
+            return self
+        votes = dict(self.votes)
+        del votes[validator]
+        by_hash = dict(self.power_by_hash)
+        by_hash[vote.block_hash] -= power
+        if by_hash[vote.block_hash] == 0:
+            del by_hash[vote.block_hash]
+        return replace(self, votes=votes, power_by_hash=by_hash, power=self.power - power)
+
+    def quorum_hash(self, roster: Roster) -> bytes | None:
+        """The block (or NIL) with more than 2/3 of the power, if any (at most one can)."""
+        for block_hash, power in self.power_by_hash.items():
+            if roster.is_quorum(power):
+                return block_hash
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RoundMessages:
+    """What arrived for one round: proposals (arrival order, distinct blocks) and votes."""
+
+    proposals: tuple[tuple[Proposal, bool], ...] = ()  # (proposal, block valid)
+    prevotes: VoteTally = VoteTally()
+    precommits: VoteTally = VoteTally()
+
+    def tally(self, vote_type: int) -> VoteTally:
+        return self.prevotes if vote_type == PREVOTE else self.precommits
+
+    def with_tally(self, vote_type: int, tally: VoteTally) -> RoundMessages:
+        if vote_type == PREVOTE:
+            return replace(self, prevotes=tally)
+        return replace(self, precommits=tally)
+
+    def proposal_for(self, block_hash: bytes) -> tuple[Proposal, bool] | None:
+        for entry in self.proposals:
+            if entry[0].block_hash == block_hash:
+                return entry
+        return None
+
+    def senders(self) -> set[bytes]:
+        return {
+            *self.prevotes.votes,
+            *self.precommits.votes,
+            *(p.proposer for p, _ in self.proposals),
+        }
+
+    def without_sender(self, sender: bytes, power: int) -> RoundMessages:
+        return RoundMessages(
+            proposals=tuple(e for e in self.proposals if e[0].proposer != sender),
+            prevotes=self.prevotes.without(sender, power),
+            precommits=self.precommits.without(sender, power),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.proposals or self.prevotes.votes or self.precommits.votes)
+
+
+_EMPTY_ROUND: Final = RoundMessages()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsensusState:
+    """The whole state of one process: the paper's variables plus the message log of h_p."""
+
+    config: Config
+    roster: Roster
+    me: bytes | None  # our public key if we are in the validator set
+    height: int
+    round: int
+    step: Step
+    locked_value: bytes | None = None
+    locked_round: int = -1
+    valid_value: bytes | None = None
+    valid_round: int = -1
+    decision: bytes | None = None  # the block decided at `height`, once COMMITTED
+    rounds: Mapping[int, RoundMessages] = field(default_factory=dict)
+    far_round_of: Mapping[bytes, int] = field(default_factory=dict)  # see the module docstring
+    # The paper's "for the first time" guards, for the current round.
+    prevote_timeout_started: bool = False  # L34
+    polka_handled: bool = False  # L36
+    precommit_timeout_started: bool = False  # L47
+
+    def messages(self, round_: int) -> RoundMessages:
+        return self.rounds.get(round_, _EMPTY_ROUND)
+
+
+def initial_state(config: Config) -> ConsensusState:
+    """A process that has committed genesis (height 0) and waits for StartHeight(1)."""
+    roster = Roster.of(config.validators)
+    me = config.key.public_key if config.key is not None else None
+    return ConsensusState(
+        config=config,
+        roster=roster,
+        me=me if me is not None and me in roster.power else None,
+        height=0,
+        round=0,
+        step=Step.COMMITTED,
+    )
+
+
+# --- The transition --------------------------------------------------------------------------
+
+
+def step(state: ConsensusState, event: Event) -> tuple[ConsensusState, tuple[Action, ...]]:
+    """Apply one event; return the new state and the actions for the shell, in order.
+
+    Pure and deterministic (signatures are deterministic too), so replaying the same events
+    from `initial_state` rebuilds the same state and re-creates the same signed messages.
+    """
+    out: list[Action] = []
+    touched: int | None = None  # the round a received message was stored in
+    if isinstance(event, VoteReceived):
+        new = _on_vote(state, out, event.vote)
+        touched = event.vote.round
+    elif isinstance(event, ProposalReceived):
+        new = _on_proposal(state, out, event.proposal, event.valid)
+        touched = event.proposal.round
+    elif isinstance(event, TimeoutFired):
+        new = _on_timeout(state, out, event)
+    elif isinstance(event, BlockProposed):
+        new = _on_block_proposed(state, out, event)
+    elif isinstance(event, StartHeight):
+        new = _on_start_height(state, out, event.height)
+    else:
+        assert_never(event)
+    if new is not state:
+        new = _run_rules(new, out, touched)
+    return new, tuple(out)
+
+
+def _on_start_height(st: ConsensusState, out: list[Action], height: int) -> ConsensusState:
+    if height <= st.height:
+        return st  # a repeat, or a height already passed
+    fresh = replace(initial_state(st.config), roster=st.roster, height=height, step=Step.PROPOSE)
+    return _start_round(fresh, out, 0)
+
+
+def _on_block_proposed(st: ConsensusState, out: list[Action], ev: BlockProposed) -> ConsensusState:
+    assert ev.block_hash != NIL, "the shell built a block whose hash is the nil hash"
+    if (
+        (ev.height, ev.round) != (st.height, st.round)
+        or st.step is not Step.PROPOSE
+        or st.me is None
+        or st.roster.proposer(st.height, st.round) != st.me
+        or st.messages(st.round).proposals  # already proposed this round
+    ):
+        return st  # a late answer to an earlier BuildBlock
+    return _propose(st, out, ev.block_hash, NO_POL_ROUND)
+
+
+def _on_proposal(
+    st: ConsensusState, out: list[Action], proposal: Proposal, valid: bool
+) -> ConsensusState:
+    if (
+        st.step is Step.COMMITTED
+        or proposal.height != st.height
+        or proposal.proposer != st.roster.proposer(st.height, proposal.round)
+    ):
+        return st
+    msgs = st.messages(proposal.round)
+    if msgs.proposal_for(proposal.block_hash) is not None:
+        return st  # a duplicate
+    if len(msgs.proposals) >= PROPOSALS_PER_ROUND_MAX:
+        return st
+    if not proposal.verify_signature(st.config.chain_id):
+        return st
+    admitted = _admit(st, proposal.proposer, proposal.round)
+    if admitted is None:
+        return st
+    return _store_proposal(admitted, proposal, valid)
+
+
+def _on_vote(st: ConsensusState, out: list[Action], vote: Vote) -> ConsensusState:
+    power = st.roster.power.get(vote.validator, 0)
+    if st.step is Step.COMMITTED or vote.height != st.height or power == 0:
+        return st
+    tally = st.messages(vote.round).tally(vote.vote_type)
+    first = tally.votes.get(vote.validator)
+    if first is not None:
+        if first.block_hash == vote.block_hash or vote.validator in tally.reported:
+            return st  # a duplicate (or another signature over the same vote)
+        if not vote.verify_signature(st.config.chain_id):
+            return st
+        out.append(ReportEvidence(DuplicateVoteEvidence.of(first, vote)))
+        reported = replace(tally, reported=tally.reported | {vote.validator})
+        return _with_round(
+            st, vote.round, st.messages(vote.round).with_tally(vote.vote_type, reported)
+        )
+    if not vote.verify_signature(st.config.chain_id):
+        return st
+    admitted = _admit(st, vote.validator, vote.round)
+    if admitted is None:
+        return st
+    st = _store_vote(admitted, vote)
+    if vote.validator == st.me:
+        st = _recover_own_vote(st, vote)
+    return st
+
+
+def _recover_own_vote(st: ConsensusState, vote: Vote) -> ConsensusState:
+    """Our own vote from outside (a restart): a non-nil precommit means we were locked on it."""
+    if vote.vote_type == PRECOMMIT and not vote.is_nil and vote.round > st.locked_round:
+        return replace(st, locked_value=vote.block_hash, locked_round=vote.round)
+    return st
+
+
+def _on_timeout(st: ConsensusState, out: list[Action], ev: TimeoutFired) -> ConsensusState:
+    if (ev.height, ev.round) != (st.height, st.round) or st.step is Step.COMMITTED:
+        return st  # stale
+    if ev.kind == "propose" and st.step is Step.PROPOSE:
+        return replace(_vote(st, out, PREVOTE, NIL), step=Step.PREVOTE)
+    if ev.kind == "prevote" and st.step is Step.PREVOTE:
+        return replace(_vote(st, out, PRECOMMIT, NIL), step=Step.PRECOMMIT)
+    if ev.kind == "precommit" and st.round < ROUND_MAX:  # 2**32 rounds: stay in the last
+        return _start_round(st, out, st.round + 1)
+    return st
+
+
+# --- Rules (the paper's "upon" clauses) ------------------------------------------------------
+
+
+def _run_rules(st: ConsensusState, out: list[Action], touched: int | None) -> ConsensusState:
+    """Fire enabled rules until none is: each firing advances the state, so this ends.
+
+    Every rule looks at O(1) rounds, so a step costs O(n) however many rounds the height has
+    seen: L49 can only become enabled in a round a message was just added to, which is the
+    received message's round (`touched`) or, for our own messages, the current round.
+    """
+    rules = (
+        _skip_round,
+        _prevote_on_proposal,
+        _lock_on_polka,
+        _precommit_nil,
+        _start_prevote_timeout,
+        _start_precommit_timeout,
+    )
+    while st.step is not Step.COMMITTED:
+        decided = _decide(st, out, touched)
+        if decided is not None:
+            return decided
+        for rule in rules:
+            fired = rule(st, out)
+            if fired is not None:
+                st = fired
+                break
+        else:
+            return st
+    return st
+
+
+def _decide(st: ConsensusState, out: list[Action], touched: int | None) -> ConsensusState | None:
+    """L49: a valid proposal of round r and > 2/3 precommits for it in r (any r): decide."""
+    for round_ in sorted({st.round} if touched is None else {st.round, touched}):
+        msgs = st.messages(round_)
+        block_hash = msgs.precommits.quorum_hash(st.roster)
+        if block_hash is None or block_hash == NIL:
+            continue
+        entry = msgs.proposal_for(block_hash)
+        if entry is None or not entry[1]:
+            continue
+        signatures = tuple(
+            CommitSig(v.validator, v.signature)
+            for _, v in sorted(msgs.precommits.votes.items())
+            if v.block_hash == block_hash
+        )
+        assert st.roster.is_quorum(sum(st.roster.power[s.public_key] for s in signatures))
+        commit = Commit(st.height, round_, block_hash, signatures)
+        out.append(Decide(st.height, round_, block_hash, commit))
+        return replace(st, step=Step.COMMITTED, decision=block_hash, rounds={}, far_round_of={})
+    return None
+
+
+def _skip_round(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L55: messages of a round r > round_p from > 1/3 of the power: start round r.
+
+    The only rounds above round_p with messages are round_p + 1 and the far rounds.
+    """
+    candidates = {st.round + 1, *st.far_round_of.values()}
+    for round_ in sorted(candidates, reverse=True):
+        senders = st.messages(round_).senders()
+        if st.roster.is_one_third(sum(st.roster.power[s] for s in senders)):
+            return _start_round(st, out, round_)
+    return None
+
+
+def _prevote_on_proposal(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L22 (fresh proposal) and L28 (proposal with a proof of lock from round vr)."""
+    if st.step is not Step.PROPOSE:
+        return None
+    for proposal, valid in st.messages(st.round).proposals:
+        v, vr = proposal.block_hash, proposal.pol_round
+        if vr == NO_POL_ROUND:
+            acceptable = valid and (st.locked_round == -1 or st.locked_value == v)
+        elif st.messages(vr).prevotes.quorum_hash(st.roster) == v:
+            acceptable = valid and (st.locked_round <= vr or st.locked_value == v)
+        else:
+            continue  # L28 waits for the proof-of-lock prevotes
+        st = _vote(st, out, PREVOTE, v if acceptable else NIL)
+        return replace(st, step=Step.PREVOTE)
+    return None
+
+
+def _lock_on_polka(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L36: a valid proposal and > 2/3 prevotes for it this round, at prevote step or later."""
+    if st.polka_handled or st.step < Step.PREVOTE:
+        return None
+    msgs = st.messages(st.round)
+    v = msgs.prevotes.quorum_hash(st.roster)
+    if v is None or v == NIL:
+        return None
+    entry = msgs.proposal_for(v)
+    if entry is None or not entry[1]:
+        return None
+    if st.step is Step.PREVOTE:
+        st = replace(st, locked_value=v, locked_round=st.round)
+        st = replace(_vote(st, out, PRECOMMIT, v), step=Step.PRECOMMIT)
+    return replace(st, valid_value=v, valid_round=st.round, polka_handled=True)
+
+
+def _precommit_nil(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L44: > 2/3 prevotes for nil this round, at prevote step: precommit nil."""
+    if st.step is not Step.PREVOTE:
+        return None
+    if not st.roster.is_quorum(st.messages(st.round).prevotes.power_by_hash.get(NIL, 0)):
+        return None
+    return replace(_vote(st, out, PRECOMMIT, NIL), step=Step.PRECOMMIT)
+
+
+def _start_prevote_timeout(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L34: > 2/3 prevotes for anything this round, at prevote step, the first time."""
+    if st.step is not Step.PREVOTE or st.prevote_timeout_started:
+        return None
+    if not st.roster.is_quorum(st.messages(st.round).prevotes.power):
+        return None
+    out.append(_timeout(st, "prevote"))
+    return replace(st, prevote_timeout_started=True)
+
+
+def _start_precommit_timeout(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """L47: > 2/3 precommits for anything this round, the first time."""
+    if st.precommit_timeout_started:
+        return None
+    if not st.roster.is_quorum(st.messages(st.round).precommits.power):
+        return None
+    out.append(_timeout(st, "precommit"))
+    return replace(st, precommit_timeout_started=True)
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _start_round(st: ConsensusState, out: list[Action], round_: int) -> ConsensusState:
+    """StartRound (L11): propose if we are the proposer, else start the propose timeout."""
+    st = replace(
+        st,
+        round=round_,
+        step=Step.PROPOSE,
+        prevote_timeout_started=False,
+        polka_handled=False,
+        precommit_timeout_started=False,
+        far_round_of={v: r for v, r in st.far_round_of.items() if r > round_ + 1},
+    )
+    if st.me is None or st.roster.proposer(st.height, round_) != st.me:
+        out.append(_timeout(st, "propose"))
+        return st
+    own = st.messages(round_).proposals
+    if own:  # signed before a restart and replayed: send it again, never sign another
+        out.append(Broadcast(own[0][0]))
+        return st
+    if st.valid_value is not None:
+        return _propose(st, out, st.valid_value, st.valid_round)
+    out.append(BuildBlock(st.height, round_))
+    return st
+
+
+def _propose(
+    st: ConsensusState, out: list[Action], block_hash: bytes, pol_round: int
+) -> ConsensusState:
+    assert st.config.key is not None and st.me is not None
+    proposal = Proposal.signed(
+        st.config.chain_id,
+        st.config.key,
+        height=st.height,
+        round_=st.round,
+        block_hash=block_hash,
+        pol_round=pol_round,
+    )
+    out.append(Broadcast(proposal))
+    # Our own block (built by our shell, or validValue, which passed validation) is valid.
+    return _store_proposal(st, proposal, True)
+
+
+def _vote(
+    st: ConsensusState, out: list[Action], vote_type: int, block_hash: bytes
+) -> ConsensusState:
+    """Sign, record and broadcast our vote for this round (a follower only changes step)."""
+    if st.me is None:
+        return st
+    assert st.config.key is not None
+    earlier = st.messages(st.round).tally(vote_type).votes.get(st.me)
+    if earlier is not None:  # signed before a restart and replayed: never sign another
+        out.append(Broadcast(earlier))
+        return st
+    vote = Vote.signed(
+        st.config.chain_id,
+        st.config.key,
+        vote_type=vote_type,
+        height=st.height,
+        round_=st.round,
+        block_hash=block_hash,
+    )
+    out.append(Broadcast(vote))
+    return _store_vote(st, vote)
+
+
+def _timeout(st: ConsensusState, kind: TimeoutKind) -> ScheduleTimeout:
+    return ScheduleTimeout(kind, st.height, st.round, st.config.timeout_ms(kind, st.round))
+
+
+def _admit(st: ConsensusState, sender: bytes, round_: int) -> ConsensusState | None:
+    """Apply the far-round bound to a verified message; None if it is to be dropped."""
+    if round_ <= st.round + 1:
+        return st
+    current = st.far_round_of.get(sender)
+    if current is not None and round_ <= current:
+        return st if round_ == current else None
+    if current is not None:  # the sender moved further ahead: forget its older far round
+        st = _with_round(
+            st, current, st.messages(current).without_sender(sender, st.roster.power[sender])
+        )
+    return replace(st, far_round_of={**st.far_round_of, sender: round_})
+
+
+def _store_vote(st: ConsensusState, vote: Vote) -> ConsensusState:
+    msgs = st.messages(vote.round)
+    tally = msgs.tally(vote.vote_type).with_vote(vote, st.roster.power[vote.validator])
+    return _with_round(st, vote.round, msgs.with_tally(vote.vote_type, tally))
+
+
+def _store_proposal(st: ConsensusState, proposal: Proposal, valid: bool) -> ConsensusState:
+    msgs = st.messages(proposal.round)
+    return _with_round(
+        st, proposal.round, replace(msgs, proposals=(*msgs.proposals, (proposal, valid)))
+    )
+
+
+def _with_round(st: ConsensusState, round_: int, msgs: RoundMessages) -> ConsensusState:
+    rounds = dict(st.rounds)
+    if msgs.is_empty:
+        rounds.pop(round_, None)
+    else:
+        rounds[round_] = msgs
+    return replace(st, rounds=rounds)
