@@ -1,0 +1,39 @@
+"""Node limits: every bound of the node shell in one place (STYLE 12).
+
+Unlike `corridor.ledger.limits`, these are local policy: changing one changes what this node
+holds or accepts, never which blocks are valid.
+"""
+
+from __future__ import annotations
+
+from corridor.ledger.limits import BLOCK_BYTES_MAX, BLOCK_TXS_MAX, TX_BYTES_MAX
+
+# --- mempool ---------------------------------------------------------------------------------
+MEMPOOL_TXS_MAX = 50_000  # pending transactions, ready and held
+MEMPOOL_BYTES_MAX = 64 * 1024 * 1024  # sum of their encoded sizes
+MEMPOOL_FUTURE_SEQUENCES_MAX = 16  # how far past its ready run an account's sequence may run
+MEMPOOL_ACCOUNT_TXS_MAX = 1_000  # pending per source account: one sender cannot fill the pool
+
+assert MEMPOOL_TXS_MAX >= BLOCK_TXS_MAX  # the pool can always fill a block
+assert MEMPOOL_BYTES_MAX >= BLOCK_BYTES_MAX
+assert MEMPOOL_BYTES_MAX >= MEMPOOL_TXS_MAX * 1024  # typical (< 1 KiB) txs hit the count first
+assert TX_BYTES_MAX <= BLOCK_BYTES_MAX <= MEMPOOL_BYTES_MAX
+assert 1 <= MEMPOOL_FUTURE_SEQUENCES_MAX <= MEMPOOL_ACCOUNT_TXS_MAX <= MEMPOOL_TXS_MAX
+
+# --- block production --------------------------------------------------------------------
+BLOCK_INTERVAL_MS_DEFAULT = 250  # at most one block per interval; none while idle
+BLOCK_TXS_DEFAULT = 5_000  # per block, below the protocol's BLOCK_TXS_MAX
+REJECTED_REMEMBERED_MAX = 100_000  # rejected tx ids kept for status queries (oldest forgotten)
+
+assert BLOCK_TXS_DEFAULT <= BLOCK_TXS_MAX
+
+# --- RPC ---------------------------------------------------------------------------------
+RPC_BODY_BYTES_MAX = 8 * 1024 * 1024  # a full batch of hex-encoded transactions fits
+RPC_BATCH_MAX = 1_000  # transactions per submit request
+RPC_PAGE_MAX = 100  # items per page of account transactions
+RPC_BLOCKS_PAGE_MAX = 100  # headers per "latest blocks" page
+EVENTS_HEARTBEAT_S = 15.0  # an SSE comment this often keeps idle connections alive
+EVENTS_RECENT_DROPS_MAX = 1_000  # blocks whose mempool drops the event stream remembers
+
+assert RPC_BATCH_MAX * 2 * 1024 <= RPC_BODY_BYTES_MAX  # 1 KiB txs, hex-encoded, fit a batch
+assert RPC_BATCH_MAX <= MEMPOOL_TXS_MAX
