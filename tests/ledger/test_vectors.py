@@ -40,26 +40,44 @@ def _transactions():
     bob, alice = key("bob").address, key("alice").address
     usd = asset("USD")
     lock = hashlib.sha256(b"secret").digest()
-    signers = tuple(sorted((Signer(public_key=key(n).public_key, weight=w)
-                            for n, w in (("alice", 2), ("m1", 1))), key=lambda s: s.public_key))
+    signers = tuple(
+        sorted(
+            (Signer(public_key=key(n).public_key, weight=w) for n, w in (("alice", 2), ("m1", 1))),
+            key=lambda s: s.public_key,
+        )
+    )
     return {
         "open_account": tx("alice", 1, OpenAccount(public_key=key("carol").public_key)),
-        "payment": tx("alice", 1, Payment(destination=bob, asset=usd, amount=12_345),
-                      memo=b"invoice 42"),
-        "two_leg_payment": tx("alice", 1,
-                              Payment(destination=bob, asset=usd, amount=1000),
-                              Payment(destination=alice, asset=asset("CNY"), amount=7000,
-                                      source=bob),
-                              signers=("alice", "bob")),
+        "payment": tx(
+            "alice", 1, Payment(destination=bob, asset=usd, amount=12_345), memo=b"invoice 42"
+        ),
+        "two_leg_payment": tx(
+            "alice",
+            1,
+            Payment(destination=bob, asset=usd, amount=1000),
+            Payment(destination=alice, asset=asset("CNY"), amount=7000, source=bob),
+            signers=("alice", "bob"),
+        ),
         "set_signers": tx("alice", 1, SetSigners(signers=signers, threshold=2)),
-        "issue_asset": tx("bank", 1, IssueAsset(code="SGD", decimals=2, auth_required=True,
-                                                freezable=True, clawback=False)),
-        "set_holder": tx("bank", 1, SetHolder(holder=bob, code="USD",
-                                              action=HolderAction.FREEZE)),
+        "issue_asset": tx(
+            "bank",
+            1,
+            IssueAsset(code="SGD", decimals=2, auth_required=True, freezable=True, clawback=False),
+        ),
+        "set_holder": tx("bank", 1, SetHolder(holder=bob, code="USD", action=HolderAction.FREEZE)),
         "clawback": tx("bank", 1, Clawback(holder=alice, code="USD", amount=5)),
-        "escrow_create": tx("alice", 1, EscrowCreate(destination=bob, asset=usd, amount=500,
-                                                     hashlock=lock, finish_after_ms=T0 + 1,
-                                                     cancel_after_ms=T0 + 86_400_000)),
+        "escrow_create": tx(
+            "alice",
+            1,
+            EscrowCreate(
+                destination=bob,
+                asset=usd,
+                amount=500,
+                hashlock=lock,
+                finish_after_ms=T0 + 1,
+                cancel_after_ms=T0 + 86_400_000,
+            ),
+        ),
         "escrow_finish": tx("bob", 1, EscrowFinish(escrow_id=b"\x11" * 32, preimage=b"secret")),
         "escrow_cancel": tx("alice", 1, EscrowCancel(escrow_id=b"\x11" * 32)),
     }
@@ -68,12 +86,23 @@ def _transactions():
 def _block() -> Block:
     g = make_genesis()
     tree = g.tree()
-    candidates = [tx("alice", i + 1, Payment(destination=key("bob").address, asset=asset("USD"),
-                                             amount=100 * (i + 1))) for i in range(3)]
+    candidates = [
+        tx(
+            "alice",
+            i + 1,
+            Payment(destination=key("bob").address, asset=asset("USD"), amount=100 * (i + 1)),
+        )
+        for i in range(3)
+    ]
     sel = select_txs(g.state, tree, candidates, ctx())
-    return make_block(g.header(tree), sel.execution, time_ms=T0 + 1000,
-                      validators=g.validators, proposer_key=key("v1").public_key,
-                      last_commit=None)
+    return make_block(
+        g.header(tree),
+        sel.execution,
+        time_ms=T0 + 1000,
+        validators=g.validators,
+        proposer_key=key("v1").public_key,
+        last_commit=None,
+    )
 
 
 def generate() -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """A node's home directory: what a node needs on disk, in one documented layout.
 
-    HOME/genesis.json          the network's genesis document (shared by every node)
-    HOME/validator_key.json    this node's validator key (corridor-key-v1, mode 0600)
-    HOME/data/chain.db         blocks, results and state (SQLite)
-    HOME/wallets/NAME.json     demo wallets created by `init_demo_home` (mode 0600)
+HOME/genesis.json          the network's genesis document (shared by every node)
+HOME/validator_key.json    this node's validator key (corridor-key-v1, mode 0600)
+HOME/data/chain.db         blocks, results and state (SQLite)
+HOME/wallets/NAME.json     demo wallets created by `init_demo_home` (mode 0600)
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class Home:
         try:
             return parse_genesis(self.genesis_path.read_text())
         except FileNotFoundError:
-            raise HomeError(f"no genesis at {self.genesis_path} (run `corridor node init`)") from None
+            raise HomeError(
+                f"no genesis at {self.genesis_path} (run `corridor node init`)"
+            ) from None
         except DecodeError as exc:
             raise HomeError(f"{self.genesis_path}: {exc.message}") from None
 
@@ -103,18 +105,28 @@ def init_demo_home(path: Path, *, genesis_time_ms: int) -> Home:
         "chain_id": DEMO_CHAIN_ID,
         "genesis_time_ms": genesis_time_ms,
         "validators": [{"public_key": keys.encode_public_key(validator.public_key), "power": 1}],
-        "accounts": [{"public_key": keys.encode_public_key(kp.public_key)}
-                     for kp in wallets.values()],
+        "accounts": [
+            {"public_key": keys.encode_public_key(kp.public_key)} for kp in wallets.values()
+        ],
         "assets": [
-            {"code": code, "issuer": issuer, "decimals": decimals, "auth_required": True,
-             "freezable": True, "clawback": True}
+            {
+                "code": code,
+                "issuer": issuer,
+                "decimals": decimals,
+                "auth_required": True,
+                "freezable": True,
+                "clawback": True,
+            }
             for code, decimals in DEMO_CURRENCIES
         ],
         "balances": [
-            {"holder": keys.encode_address(wallets[holder].address), "code": code,
-             "issuer": issuer, "amount": amount}
-            for holder, amount in (("treasury", 1_000_000_000), ("alice", 1_000_000),
-                                   ("bob", 0))
+            {
+                "holder": keys.encode_address(wallets[holder].address),
+                "code": code,
+                "issuer": issuer,
+                "amount": amount,
+            }
+            for holder, amount in (("treasury", 1_000_000_000), ("alice", 1_000_000), ("bob", 0))
             for code, _ in DEMO_CURRENCIES
         ],
     }

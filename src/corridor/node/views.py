@@ -81,25 +81,43 @@ def operation_view(op: Operation) -> dict[str, Any]:
         view["public_key"] = keys.encode_public_key(op.public_key)
         view["address"] = keys.encode_address(keys.address_of(op.public_key))
     elif isinstance(op, Payment | EscrowCreate):
-        view.update(destination=_addr(op.destination), code=op.asset.code,
-                    issuer=_addr(op.asset.issuer), amount=str(op.amount))
+        view.update(
+            destination=_addr(op.destination),
+            code=op.asset.code,
+            issuer=_addr(op.asset.issuer),
+            amount=str(op.amount),
+        )
         if isinstance(op, EscrowCreate):
-            view.update(hashlock=op.hashlock.hex() if op.hashlock else None,
-                        finish_after_ms=op.finish_after_ms, cancel_after_ms=op.cancel_after_ms)
+            view.update(
+                hashlock=op.hashlock.hex() if op.hashlock else None,
+                finish_after_ms=op.finish_after_ms,
+                cancel_after_ms=op.cancel_after_ms,
+            )
     elif isinstance(op, SetSigners):
-        view.update(threshold=op.threshold, signers=[
-            {"public_key": keys.encode_public_key(s.public_key), "weight": s.weight}
-            for s in op.signers])
+        view.update(
+            threshold=op.threshold,
+            signers=[
+                {"public_key": keys.encode_public_key(s.public_key), "weight": s.weight}
+                for s in op.signers
+            ],
+        )
     elif isinstance(op, IssueAsset):
-        view.update(code=op.code, decimals=op.decimals, auth_required=op.auth_required,
-                    freezable=op.freezable, clawback=op.clawback)
+        view.update(
+            code=op.code,
+            decimals=op.decimals,
+            auth_required=op.auth_required,
+            freezable=op.freezable,
+            clawback=op.clawback,
+        )
     elif isinstance(op, SetHolder):
         view.update(holder=_addr(op.holder), code=op.code, action=op.action.name.lower())
     elif isinstance(op, Clawback):
         view.update(holder=_addr(op.holder), code=op.code, amount=str(op.amount))
     elif isinstance(op, EscrowFinish):
-        view.update(escrow_id=op.escrow_id.hex(),
-                    preimage=None if op.preimage is None else op.preimage.hex())
+        view.update(
+            escrow_id=op.escrow_id.hex(),
+            preimage=None if op.preimage is None else op.preimage.hex(),
+        )
     elif isinstance(op, EscrowCancel):
         view["escrow_id"] = op.escrow_id.hex()
     return view
