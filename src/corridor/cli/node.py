@@ -44,7 +44,7 @@ def _start(
     debug_invariants: bool,
     banner: bool,
 ) -> None:
-    from corridor.node.app import NodeOptions, serve
+    from corridor.node.app import NodeFailed, NodeOptions, serve
 
     options = NodeOptions(
         rpc_host=rpc_host,
@@ -67,7 +67,7 @@ def _start(
 
     try:
         asyncio.run(serve(home, options, on_ready=ready))
-    except (HomeError, StorageCorrupt) as exc:
+    except (HomeError, StorageCorrupt, NodeFailed) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot serve on {rpc_host}:{rpc_port}: {exc.strerror}") from None

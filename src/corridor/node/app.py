@@ -18,6 +18,10 @@ from corridor.node.runner import NodeRunner, RunnerConfig
 from corridor.node.storage import SqliteStore
 
 
+class NodeFailed(Exception):
+    """A node task died; the process must exit non-zero so a supervisor notices."""
+
+
 class _Server(uvicorn.Server):
     """The node owns SIGINT/SIGTERM (a clean stop of consensus and storage); uvicorn's own
     capture would re-raise the signal after shutdown and end the process uncleanly."""
@@ -80,3 +84,5 @@ async def serve(
         await serving
         core.blocks.close()
         logging.getLogger("corridor.node").info("stopped at height %d", core.head.height)
+    if runner.failure is not None:
+        raise NodeFailed(f"the node stopped on an internal error: {runner.failure!r}")

@@ -65,6 +65,7 @@ class NodeRunner:
         self._last_commit_monotonic = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
         self.evidence: list[object] = []
+        self.failure: BaseException | None = None  # set when a node task died: exit non-zero
 
     # --- RPC hook ------------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class NodeRunner:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("node task failed", exc_info=task.exception())
+            self.failure = task.exception()
             self.stop()
 
     async def _build(self, height: int, round_: int) -> None:
