@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and starts Corridor on its embedded defaults.
-# Today "the whole system" is the ledger core, so this runs its demonstration scenario;
-# when the node lands this becomes `corridor up` (a local network plus its endpoints).
+# Today "the whole system" is a one-validator network in .corridor/local (created on first
+# run with demo issuers, currencies and wallets); the platform joins it in later issues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-exec .venv/bin/corridor demo ledger "$@"
+exec .venv/bin/corridor up "$@"
