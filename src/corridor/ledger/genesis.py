@@ -21,7 +21,7 @@ from typing import Any
 
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset, is_valid_asset_code
-from corridor.ledger.block import ZERO_HASH, BlockHeader, Validator, ValidatorSet
+from corridor.ledger.block import POWER_MAX, ZERO_HASH, BlockHeader, Validator, ValidatorSet
 from corridor.ledger.errors import DecodeError, RejectCode
 from corridor.ledger.limits import (
     AMOUNT_MAX,
@@ -30,6 +30,7 @@ from corridor.ledger.limits import (
     HOLDINGS_MAX,
     SIGNER_WEIGHT_MAX,
     SIGNERS_MAX,
+    VALIDATORS_MAX,
 )
 from corridor.ledger.merkle import merkle_root
 from corridor.ledger.records import Account, AssetInfo, Holding, asset_sort_key
@@ -111,6 +112,10 @@ def parse_genesis(text: str) -> Genesis:
         doc = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _bad(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _bad("JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's digit limit
+        raise _bad(f"not acceptable JSON ({exc})") from None
     return genesis_from_document(doc)
 
 
@@ -118,15 +123,24 @@ def genesis_from_document(doc: Any) -> Genesis:
     if not isinstance(doc, dict):
         raise _bad("the document must be a JSON object")
     chain_id = _field(doc, "chain_id", str, "genesis")
-    if not 1 <= len(chain_id.encode()) <= CHAIN_ID_LEN_MAX:
+    try:
+        chain_id_bytes = chain_id.encode()
+    except UnicodeEncodeError:
+        raise _bad("chain_id is not valid Unicode text") from None
+    if not 1 <= len(chain_id_bytes) <= CHAIN_ID_LEN_MAX:
         raise _bad(f"chain_id must be 1-{CHAIN_ID_LEN_MAX} bytes")
     time_ms = _field(doc, "genesis_time_ms", int, "genesis")
-    if time_ms < 0:
-        raise _bad("genesis_time_ms must not be negative")
+    if not 0 <= time_ms < 2**64:
+        raise _bad("genesis_time_ms must be 0..2**64-1")
     validators = []
-    for i, v in enumerate(_field(doc, "validators", list, "genesis")):
+    raw_validators = _field(doc, "validators", list, "genesis")
+    if len(raw_validators) > VALIDATORS_MAX:
+        raise _bad(f"at most {VALIDATORS_MAX} validators")
+    for i, v in enumerate(raw_validators):
         pk = keys.decode_public_key(_field(v, "public_key", str, f"validators[{i}]"))
         power = _field(v, "power", int, f"validators[{i}]")
+        if not 1 <= power <= POWER_MAX:
+            raise _bad(f"validators[{i}].power must be 1..{POWER_MAX}")
         validators.append(Validator(pk, power))
     validators.sort(key=lambda v: v.public_key)
     vkeys = [v.public_key for v in validators]
@@ -141,10 +155,12 @@ def genesis_from_document(doc: Any) -> Genesis:
             raise _bad(f"{where} repeats an account")
         signers, threshold = _signers(entry, where, pk)
         state.accounts[address] = Account(address, 0, threshold, signers, ())
-    for i, entry in enumerate(doc.get("assets", [])):
-        _add_asset(state, entry, f"assets[{i}]")
-    for i, entry in enumerate(doc.get("balances", [])):
-        _add_balance(state, entry, f"balances[{i}]")
+    for section, add in (("assets", _add_asset), ("balances", _add_balance)):
+        entries = doc.get(section, [])
+        if not isinstance(entries, list):
+            raise _bad(f"{section} must be a list")
+        for i, entry in enumerate(entries):
+            add(state, entry, f"{section}[{i}]")
     return Genesis(
         chain_id=chain_id,
         genesis_time_ms=time_ms,
