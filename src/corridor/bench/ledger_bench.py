@@ -1,0 +1,626 @@
+"""The ledger's throughput on this machine: `corridor bench ledger [--json PATH] [--quick]`.
+
+All figures come from one run, so their ratios compare like with like:
+
+- `verify_per_s`: BIP-340 verifications per second on one core through `keys.verify`, over
+  distinct keys and messages with the key cache warm: the physical limit of the apply loop.
+  `verify_candidates` measures the same for the schemes considered (decision 0001).
+- `apply_signed_per_s`: signed one-payment transactions applied per second on one core,
+  signatures verified inside the loop, in blocks of BLOCK_TXS over APPLY_ACCOUNTS accounts.
+  The loop mirrors `chain.select_txs` (block overlay, scratch overlay per transaction,
+  absorbed on success) but stops before `_finish`: the state root is measured on its own.
+- `apply_parallel_per_s`: the same transactions, their signatures verified ahead by one
+  worker process per core (`ParallelVerifier`, pipelined) while the main thread applies with
+  `signatures_verified=True`. `apply_parallel_threads_per_s`: the same with worker threads,
+  kept to show why processes (see `corridor.bench.parallel`).
+- `state_root_per_block_ms_*`: a block's `Overlay.tree_updates()` (encoding and hashing the
+  touched accounts) + `StateTree.update` + `.root`, at two state sizes.
+
+Signing, building states and committing blocks are never timed. Timings are medians.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import importlib
+import os
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice, repeat
+from typing import Any
+
+import coincurve
+
+from corridor.bench.parallel import ParallelVerifier
+from corridor.bench.report import Row, Target, targets_json
+from corridor.ledger import chain, keys
+from corridor.ledger.assets import Asset
+from corridor.ledger.context import ApplyContext
+from corridor.ledger.errors import Rejection
+from corridor.ledger.invariants import check_state
+from corridor.ledger.keys import KeyPair
+from corridor.ledger.records import Account, AssetInfo, Holding
+from corridor.ledger.results import TxResult
+from corridor.ledger.rules.v1 import apply_into
+from corridor.ledger.state import MemoryState, Overlay
+from corridor.ledger.statetree import StateTree
+from corridor.ledger.tx import (
+    Payment,
+    Signature,
+    SignedTransaction,
+    Signer,
+    Transaction,
+    compute_tx_id,
+)
+
+CHAIN_ID = "corridor-bench"
+T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+BLOCK_TXS = 5_000
+APPLY_ACCOUNTS = 100_000
+INITIAL_BALANCE_MINOR = 1_000_000_000
+PAYMENT_MINOR_MAX = 10_000
+_SIGNATURE_PLACEHOLDER = bytes(keys.SIGNATURE_LEN)
+
+TARGET_APPLY_RATIO = Target(op=">=", value=0.8)
+TARGET_APPLY_PARALLEL_RATIO = Target(op=">=", value=1.6)
+TARGET_STATE_ROOT_GROWTH = Target(op="<", value=2.0)
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BenchConfig:
+    """How much work each measurement does. `QUICK` keeps the whole run to seconds."""
+
+    quick: bool
+    verify_keys: int  # distinct (key, message) pairs per verification round
+    verify_rounds: int
+    apply_accounts: int
+    apply_blocks: int  # blocks of BLOCK_TXS per apply round
+    apply_rounds: int  # each round: once on one core, once with the parallel verifier
+    state_root_accounts: tuple[int, int]  # (small, large) state sizes
+    state_root_blocks: int
+
+
+FULL = BenchConfig(
+    quick=False,
+    verify_keys=2_000,
+    verify_rounds=5,
+    apply_accounts=APPLY_ACCOUNTS,
+    apply_blocks=4,
+    apply_rounds=3,
+    state_root_accounts=(100_000, 1_000_000),
+    state_root_blocks=5,
+)
+QUICK = BenchConfig(
+    quick=True,
+    verify_keys=300,
+    verify_rounds=3,
+    apply_accounts=APPLY_ACCOUNTS,
+    apply_blocks=1,
+    apply_rounds=2,
+    state_root_accounts=(20_000, 200_000),
+    state_root_blocks=3,
+)
+
+
+def _digest(*parts: bytes) -> bytes:
+    return hashlib.sha256(b"corridor-bench:" + b":".join(parts)).digest()
+
+
+def _index_bytes(i: int) -> bytes:
+    return i.to_bytes(8, "big")
+
+
+def _median_rate(count: int, seconds: Iterable[float]) -> float:
+    return count / statistics.median(seconds)
+
+
+# --- signature verification -----------------------------------------------------------------
+
+
+def _corridor_bip340(n: int) -> Callable[[], None]:
+    """n verifications through `keys.verify`; its key cache is warmed by signing."""
+    items = []
+    for i in range(n):
+        kp = KeyPair.from_seed(_digest(b"verify-key", _index_bytes(i)))
+        message = _digest(b"verify-message", _index_bytes(i))
+        items.append((kp.public_key, message, kp.sign(message)))  # sign() verifies: warm
+    verify = keys.verify
+
+    def run() -> None:
+        for public_key, message, signature in items:
+            if not verify(public_key, message, signature):
+                raise AssertionError("a benchmark signature does not verify")
+
+    return run
+
+
+def _coincurve_bip340(n: int) -> Callable[[], None]:
+    """n verifications straight on coincurve, keys parsed beforehand."""
+    items = []
+    for i in range(n):
+        secret = _digest(b"verify-key", _index_bytes(i))
+        message = _digest(b"verify-message", _index_bytes(i))
+        signature = coincurve.PrivateKey(secret).sign_schnorr(message, bytes(32))
+        items.append((coincurve.PublicKeyXOnly.from_secret(secret), message, signature))
+
+    def run() -> None:
+        for key, message, signature in items:
+            if not key.verify(signature, message):
+                raise AssertionError("a benchmark signature does not verify")
+
+    return run
+
+
+def _coincurve_ecdsa(n: int) -> Callable[[], None]:
+    """n ECDSA verifications of 32-byte digests on coincurve, keys parsed beforehand."""
+    items = []
+    for i in range(n):
+        private = coincurve.PrivateKey(_digest(b"verify-key", _index_bytes(i)))
+        message = _digest(b"verify-message", _index_bytes(i))
+        public = coincurve.PublicKey(private.public_key.format())
+        items.append((public, message, private.sign(message, hasher=None)))
+
+    def run() -> None:
+        for key, message, signature in items:
+            if not key.verify(signature, message, hasher=None):
+                raise AssertionError("a benchmark signature does not verify")
+
+    return run
+
+
+def _libsodium_ed25519(n: int) -> Callable[[], None] | None:
+    """n Ed25519 verifications through PyNaCl's libsodium binding; None if not installed."""
+    try:
+        # Imported by name: PyNaCl is an optional benchmark extra, absent from type checking.
+        sodium: Any = importlib.import_module("nacl.bindings")
+    except ImportError:
+        return None
+    items = []
+    for i in range(n):
+        public, secret = sodium.crypto_sign_seed_keypair(_digest(b"verify-key", _index_bytes(i)))
+        message = _digest(b"verify-message", _index_bytes(i))
+        signed = sodium.crypto_sign(message, secret)  # signature || message
+        items.append((signed, public))
+    open_signed = sodium.crypto_sign_open
+
+    def run() -> None:
+        for signed, public in items:
+            open_signed(signed, public)  # raises BadSignatureError if it does not verify
+
+    return run
+
+
+VERIFY_CANDIDATES: dict[str, Callable[[int], Callable[[], None] | None]] = {
+    "secp256k1_bip340_coincurve": _coincurve_bip340,
+    "ed25519_libsodium": _libsodium_ed25519,
+    "ecdsa_secp256k1_coincurve": _coincurve_ecdsa,
+}
+
+
+def _time_rounds(run: Callable[[], None], rounds: int) -> list[float]:
+    run()  # warm-up: caches, branch predictors, lazy imports
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def measure_verify(config: BenchConfig) -> tuple[float, dict[str, float | None]]:
+    """(`keys.verify` per second, {candidate: verifications per second or None})."""
+    n = config.verify_keys
+    verify_per_s = _median_rate(n, _time_rounds(_corridor_bip340(n), config.verify_rounds))
+    candidates: dict[str, float | None] = {}
+    for name, make in VERIFY_CANDIDATES.items():
+        run = make(n)
+        candidates[name] = (
+            None if run is None else _median_rate(n, _time_rounds(run, config.verify_rounds))
+        )
+    return verify_per_s, candidates
+
+
+# --- a state of many accounts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class World:
+    """A state of `len(addresses)` accounts, each holding `usd`, and its one issuer."""
+
+    state: MemoryState
+    usd: Asset
+    addresses: tuple[bytes, ...]
+    public_keys: tuple[bytes, ...]
+
+
+def _placeholder_key(i: int) -> bytes:
+    # Deriving a real key costs ~36 µs; accounts that never sign (the whole state-root
+    # state, the receivers here) get a hash instead: the same length, so the same encoding.
+    return _digest(b"placeholder-key", _index_bytes(i))
+
+
+def build_world(n_accounts: int, real_keys: dict[int, KeyPair]) -> World:
+    """`n_accounts` accounts authorised for USD with INITIAL_BALANCE_MINOR each.
+
+    Account i is signed for by `real_keys[i]` if given, else by a placeholder key. Built
+    record by record rather than from a genesis document: parsing 10^6 text addresses would
+    take longer than everything measured. Supply is kept consistent (checked by the caller).
+    """
+    issuer = KeyPair.from_seed(_digest(b"issuer"))
+    usd = Asset("USD", issuer.address)
+    state = MemoryState()
+    state.accounts[issuer.address] = Account(
+        issuer.address, 0, 1, (Signer(public_key=issuer.public_key, weight=1),), ()
+    )
+    # One shared Holding and tuple: identical values, and 10^6 copies would only cost memory.
+    holdings = (Holding(usd, INITIAL_BALANCE_MINOR, True, False),)
+    addresses, public_keys = [], []
+    for i in range(n_accounts):
+        kp = real_keys.get(i)
+        public_key = kp.public_key if kp is not None else _placeholder_key(i)
+        address = keys.address_of(public_key)
+        state.accounts[address] = Account(
+            address, 0, 1, (Signer(public_key=public_key, weight=1),), holdings
+        )
+        addresses.append(address)
+        public_keys.append(public_key)
+    assert len(state.accounts) == n_accounts + 1, "two bench accounts share an address"
+    state.assets[usd] = AssetInfo(usd, 2, True, True, True, n_accounts * INITIAL_BALANCE_MINOR)
+    return World(state=state, usd=usd, addresses=tuple(addresses), public_keys=tuple(public_keys))
+
+
+def copy_state(state: MemoryState) -> MemoryState:
+    """An independent committed state with the same records (records are immutable)."""
+    twin = MemoryState()
+    twin.accounts = dict(state.accounts)
+    twin.assets = dict(state.assets)
+    twin.escrows = dict(state.escrows)
+    return twin
+
+
+def plan_payments(rng: random.Random, n_accounts: int, n_txs: int) -> list[tuple[int, int, int]]:
+    """(sender, receiver, amount) of `n_txs` payments between random distinct accounts."""
+    plan = []
+    for _ in range(n_txs):
+        sender = rng.randrange(n_accounts)
+        receiver = rng.randrange(n_accounts - 1)
+        receiver += receiver >= sender
+        plan.append((sender, receiver, rng.randint(1, PAYMENT_MINOR_MAX)))
+    return plan
+
+
+def _payments(
+    world: World, plan: Sequence[tuple[int, int, int]]
+) -> Iterator[tuple[int, Transaction]]:
+    """(sender index, transaction) per planned payment, each with its sender's next sequence."""
+    next_sequence: dict[int, int] = {}
+    for sender, receiver, amount in plan:
+        sequence = next_sequence.get(sender, 1)
+        next_sequence[sender] = sequence + 1
+        yield (
+            sender,
+            Transaction(
+                chain_id=CHAIN_ID,
+                source=world.addresses[sender],
+                sequence=sequence,
+                not_before_ms=0,
+                not_after_ms=T0_MS + 3_600_000,
+                operations=(
+                    Payment(destination=world.addresses[receiver], asset=world.usd, amount=amount),
+                ),
+            ),
+        )
+
+
+def _unsigned(world: World, sender: int, tx: Transaction) -> SignedTransaction:
+    """A transaction carrying its signer's key but no real signature: only for loops that
+    pass `signatures_verified=True` (the state-root measurement), to avoid signing 10^4 txs."""
+    body = tx.encode()
+    signature = Signature(public_key=world.public_keys[sender], signature=_SIGNATURE_PLACEHOLDER)
+    return SignedTransaction(tx=tx, signatures=(signature,), tx_id=compute_tx_id(body), body=body)
+
+
+def _context() -> ApplyContext:
+    return ApplyContext(chain_id=CHAIN_ID, height=1, time_ms=T0_MS + 1_000)
+
+
+# --- applying blocks ------------------------------------------------------------------------
+
+
+def apply_block(
+    state: MemoryState, txs: Iterable[tuple[SignedTransaction, bool]], ctx: ApplyContext
+) -> tuple[Overlay, list[TxResult]]:
+    """`chain.select_txs`'s loop, without `_finish`: (block overlay, results).
+
+    Each item is a transaction and whether its signatures were verified already. Every
+    transaction must succeed: the bench only makes valid ones.
+    """
+    block_state = Overlay(state)
+    applied: list[SignedTransaction] = []
+    results: list[TxResult] = []
+    for stx, verified in txs:
+        scratch = Overlay(block_state)
+        outcome = apply_into(scratch, stx, ctx, signatures_verified=verified)
+        if isinstance(outcome, Rejection):
+            raise AssertionError(f"a benchmark transaction was rejected: {outcome}")
+        block_state.absorb(scratch)
+        applied.append(stx)
+        results.append(outcome)
+    return block_state, results
+
+
+def _apply_round(
+    base: MemoryState,
+    blocks: Sequence[Sequence[SignedTransaction]],
+    verifier: ParallelVerifier | None,
+) -> float:
+    """Seconds to apply `blocks` in turn on a copy of `base`; commits are not timed."""
+    state, ctx = copy_state(base), _context()
+    if verifier is None:
+        flagged: Iterator[tuple[SignedTransaction, bool]] = (
+            pair for block in blocks for pair in zip(block, repeat(False))
+        )
+    else:
+        flagged = verifier.verified_in_order(stx for block in blocks for stx in block)
+    seconds = 0.0
+    for block in blocks:
+        started = time.perf_counter()
+        block_state, results = apply_block(state, islice(flagged, len(block)), ctx)
+        seconds += time.perf_counter() - started
+        assert len(results) == len(block)
+        state.commit(block_state)
+    return seconds
+
+
+def _check_against_chain(base: MemoryState, block: Sequence[SignedTransaction]) -> None:
+    """Assert in pairs: the bench's loop writes what `chain.select_txs` writes. Skipped while
+    the chain module needs a `StateTree.root_with` that does not exist yet."""
+    if not hasattr(StateTree, "root_with"):
+        return
+    state, ctx = copy_state(base), _context()
+    ours, _ = apply_block(state, zip(block, repeat(False)), ctx)
+    selection = chain.select_txs(state, StateTree(), block, ctx)
+    assert not selection.rejected
+    assert selection.execution.state.accounts == ours.accounts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyFigures:
+    signed_per_s: float  # one core, verifying inside the loop
+    parallel_per_s: float  # verified ahead by worker processes
+    parallel_threads_per_s: float  # verified ahead by worker threads
+    txs: int
+    workers: int
+
+
+def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFigures:
+    """Signed payments applied per second on one core, then with parallel verifiers.
+
+    Rounds interleave the three ways, so a change in the machine's load hits all alike.
+    """
+    n_txs = config.apply_blocks * BLOCK_TXS
+    plan = plan_payments(rng, config.apply_accounts, n_txs)
+    senders = sorted({sender for sender, _, _ in plan})
+    log(f"deriving {len(senders):,} keys, building {config.apply_accounts:,} accounts")
+    real_keys = {i: KeyPair.from_seed(_digest(b"account-key", _index_bytes(i))) for i in senders}
+    world = build_world(config.apply_accounts, real_keys)
+    log(f"signing {n_txs:,} payments")
+    stxs = [tx.sign(real_keys[sender]) for sender, tx in _payments(world, plan)]
+    blocks = [stxs[at : at + BLOCK_TXS] for at in range(0, n_txs, BLOCK_TXS)]
+    _check_against_chain(world.state, blocks[0])
+    seconds: dict[str, list[float]] = {"single": [], "processes": [], "threads": []}
+    with (
+        ParallelVerifier(processes=True) as processes,
+        ParallelVerifier(processes=False) as threads,
+    ):
+        # Not timed: starts the worker processes and warms their key caches, as signing
+        # warmed this process's.
+        assert len(processes.verify_batch(stxs)) == n_txs
+        gc.collect()
+        for round_ in range(config.apply_rounds):
+            log(f"applying {n_txs:,} payments 3 ways, round {round_ + 1}/{config.apply_rounds}")
+            seconds["single"].append(_apply_round(world.state, blocks, None))
+            seconds["processes"].append(_apply_round(world.state, blocks, processes))
+            seconds["threads"].append(_apply_round(world.state, blocks, threads))
+        workers = processes.workers
+    return ApplyFigures(
+        signed_per_s=_median_rate(n_txs, seconds["single"]),
+        parallel_per_s=_median_rate(n_txs, seconds["processes"]),
+        parallel_threads_per_s=_median_rate(n_txs, seconds["threads"]),
+        txs=n_txs,
+        workers=workers,
+    )
+
+
+# --- state root -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateRootFigures:
+    per_block_ms: float  # tree_updates() + StateTree.update + root
+    tree_updates_ms: float  # of which: encoding and hashing the touched records
+    updates_per_block: float
+
+
+def measure_state_root(
+    n_accounts: int, blocks: int, rng: random.Random, log: Log, *, check: bool
+) -> StateRootFigures:
+    """Median ms per block of BLOCK_TXS payments to bring the state tree up to date.
+
+    `check` rebuilds the tree from the final state and compares roots (costly at 10^6).
+    """
+    log(f"building {n_accounts:,} accounts and their state tree")
+    world = build_world(n_accounts, {})
+    tree = StateTree.from_items(world.state.tree_items())
+    _ = tree.root
+    ctx = _context()
+    plan = plan_payments(rng, n_accounts, blocks * BLOCK_TXS)
+    payments = _payments(world, plan)
+    total_ms, encode_ms, updates = [], [], []
+    gc.collect()
+    for _ in range(blocks):
+        block = [_unsigned(world, sender, tx) for sender, tx in islice(payments, BLOCK_TXS)]
+        block_state, _results = apply_block(world.state, zip(block, repeat(True)), ctx)
+        started = time.perf_counter()
+        writes = tuple(block_state.tree_updates())
+        encoded = time.perf_counter()
+        tree.update(writes)
+        _ = tree.root
+        finished = time.perf_counter()
+        total_ms.append((finished - started) * 1e3)
+        encode_ms.append((encoded - started) * 1e3)
+        updates.append(len(writes))
+        world.state.commit(block_state)
+    if check:
+        assert tree.root == StateTree.from_items(world.state.tree_items()).root
+        assert check_state(world.state) == []
+    return StateRootFigures(
+        per_block_ms=statistics.median(total_ms),
+        tree_updates_ms=statistics.median(encode_ms),
+        updates_per_block=statistics.median(updates),
+    )
+
+
+# --- the whole run --------------------------------------------------------------------------
+
+
+def _short(n: int) -> str:
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1_000}k"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerFigures:
+    """Everything one run measured."""
+
+    config: BenchConfig
+    verify_per_s: float
+    verify_candidates: dict[str, float | None]
+    apply: ApplyFigures
+    state_root_small: StateRootFigures
+    state_root_large: StateRootFigures
+    load_avg_1m: float  # at the start: other work on the machine skews every figure
+    elapsed_s: float
+
+
+def run(config: BenchConfig, log: Log = lambda _: None, seed: int = 1) -> LedgerFigures:
+    """Runs every measurement (a few seconds when quick, about a minute otherwise)."""
+    started = time.perf_counter()
+    load_avg_1m = os.getloadavg()[0]
+    rng = random.Random(seed)
+    log("measuring signature verification")
+    verify_per_s, candidates = measure_verify(config)
+    apply = measure_apply(config, rng, log)
+    small_n, large_n = config.state_root_accounts
+    small = measure_state_root(small_n, config.state_root_blocks, rng, log, check=True)
+    gc.collect()
+    large = measure_state_root(large_n, config.state_root_blocks, rng, log, check=False)
+    gc.collect()
+    return LedgerFigures(
+        config=config,
+        verify_per_s=verify_per_s,
+        verify_candidates=candidates,
+        apply=apply,
+        state_root_small=small,
+        state_root_large=large,
+        load_avg_1m=load_avg_1m,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def table_rows(f: LedgerFigures) -> list[Row]:
+    """The table: every headline figure, with its target where it has one."""
+    small_n, large_n = f.config.state_root_accounts
+    small, large, apply = f.state_root_small, f.state_root_large, f.apply
+    size = " (quick: smaller state)" if f.config.quick else ""
+    return [
+        Row(name="verify_per_s", value=f.verify_per_s, unit="/s", note="keys.verify, one core"),
+        *(
+            Row(name=f"verify[{name}]", value=rate, unit="/s", note="one core")
+            for name, rate in f.verify_candidates.items()
+        ),
+        Row(
+            name="apply_signed_per_s",
+            value=apply.signed_per_s,
+            unit="tx/s",
+            note=f"{apply.txs:,} txs over {f.config.apply_accounts:,} accounts, one core",
+        ),
+        Row(
+            name="apply_ratio", value=apply.signed_per_s / f.verify_per_s, target=TARGET_APPLY_RATIO
+        ),
+        Row(
+            name="apply_parallel_per_s",
+            value=apply.parallel_per_s,
+            unit="tx/s",
+            note=f"verified ahead by {apply.workers} processes",
+        ),
+        Row(
+            name="apply_parallel_ratio",
+            value=apply.parallel_per_s / apply.signed_per_s,
+            target=TARGET_APPLY_PARALLEL_RATIO,
+        ),
+        Row(
+            name="apply_parallel_threads_per_s",
+            value=apply.parallel_threads_per_s,
+            unit="tx/s",
+            note=f"verified ahead by {apply.workers} threads (GIL-bound)",
+        ),
+        Row(
+            name="state_root_per_block_ms_100k",
+            value=small.per_block_ms,
+            unit="ms",
+            note=f"{small_n:,} accounts{size}, {small.updates_per_block:,.0f} updates",
+        ),
+        Row(
+            name="state_root_per_block_ms_1m",
+            value=large.per_block_ms,
+            unit="ms",
+            note=f"{large_n:,} accounts{size}, {large.updates_per_block:,.0f} updates",
+        ),
+        Row(
+            name="state_root_growth",
+            value=large.per_block_ms / small.per_block_ms,
+            target=TARGET_STATE_ROOT_GROWTH,
+            note=f"{_short(large_n)} / {_short(small_n)}",
+        ),
+        Row(
+            name="load_avg_1m",
+            value=f.load_avg_1m,
+            note="at start; above ~0.5 other work skews the figures",
+        ),
+    ]
+
+
+def json_document(f: LedgerFigures, rows: Sequence[Row]) -> dict[str, Any]:
+    """The JSON file: headline figures as top-level numbers, then details."""
+    headline = {row.name: row.value for row in rows if not row.name.startswith("verify[")}
+    small_n, large_n = f.config.state_root_accounts
+    return {
+        "quick": f.config.quick,
+        **headline,
+        "verify_candidates": f.verify_candidates,
+        "apply_txs": f.apply.txs,
+        "apply_accounts": f.config.apply_accounts,
+        "apply_workers": f.apply.workers,
+        "block_txs": BLOCK_TXS,
+        "state_root_accounts_small": small_n,
+        "state_root_accounts_large": large_n,
+        "state_root_tree_updates_ms_100k": f.state_root_small.tree_updates_ms,
+        "state_root_tree_updates_ms_1m": f.state_root_large.tree_updates_ms,
+        "state_root_updates_per_block_100k": f.state_root_small.updates_per_block,
+        "state_root_updates_per_block_1m": f.state_root_large.updates_per_block,
+        "elapsed_s": f.elapsed_s,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+        },
+        "targets": targets_json(rows),
+    }

@@ -1,0 +1,113 @@
+"""`corridor bench ledger --quick` runs end to end and writes every figure.
+
+Timings depend on the machine and its load: no test here asserts a timing or a ratio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corridor.bench.parallel import VERIFY_CHUNK_TXS, ParallelVerifier
+from corridor.bench.report import Row, Target, render_table, write_json_atomic
+from corridor.cli.main import app
+from corridor.ledger.assets import Asset
+from corridor.ledger.keys import KeyPair
+from corridor.ledger.tx import Payment, Signature, SignedTransaction, Transaction
+
+FIGURES = (
+    "verify_per_s",
+    "apply_signed_per_s",
+    "apply_ratio",
+    "apply_parallel_per_s",
+    "apply_parallel_ratio",
+    "state_root_per_block_ms_100k",
+    "state_root_per_block_ms_1m",
+    "state_root_growth",
+)
+CANDIDATES = ("secp256k1_bip340_coincurve", "ed25519_libsodium", "ecdsa_secp256k1_coincurve")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "bench-ledger.json"
+    result = CliRunner().invoke(app, ["bench", "ledger", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    for key in FIGURES:
+        assert _is_number(document[key]), key
+        assert document[key] > 0, key
+        assert key in result.stdout  # the table names every figure
+    assert document["quick"] is True
+    assert set(document["verify_candidates"]) == set(CANDIDATES)
+    for name, rate in document["verify_candidates"].items():
+        assert rate is None or _is_number(rate), name  # None: PyNaCl is not installed
+    assert document["verify_candidates"]["secp256k1_bip340_coincurve"] is not None
+    assert document["machine"]["cpus"] >= 1
+    assert isinstance(document["machine"]["python"], str)
+    assert set(document["targets"]) == {"apply_ratio", "apply_parallel_ratio", "state_root_growth"}
+    for target in document["targets"].values():
+        assert target["op"] in (">=", "<")
+        assert isinstance(target["met"], bool)
+    assert list(tmp_path.joinpath("out").iterdir()) == [out]  # no temporary file left behind
+
+
+def _payment(kp: KeyPair, sequence: int) -> Transaction:
+    return Transaction(
+        chain_id="corridor-test",
+        source=kp.address,
+        sequence=sequence,
+        not_before_ms=0,
+        not_after_ms=1,
+        operations=(Payment(destination=bytes(20), asset=Asset("USD", bytes(20)), amount=1),),
+    )
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_parallel_verifier_finds_bad_signatures(processes: bool) -> None:
+    kp = KeyPair.from_seed(hashlib.sha256(b"corridor-test-parallel").digest())
+    good = [_payment(kp, sequence).sign(kp) for sequence in range(1, VERIFY_CHUNK_TXS + 3)]
+    # A real signature, but of another transaction.
+    forged = SignedTransaction(
+        tx=_payment(kp, 10_000),
+        signatures=(
+            Signature(public_key=kp.public_key, signature=good[0].signatures[0].signature),
+        ),
+        tx_id=_payment(kp, 10_000).tx_id(),
+        body=_payment(kp, 10_000).encode(),
+    )
+    stxs = [*good[:5], forged, *good[5:]]  # more than one chunk
+    with ParallelVerifier(2, processes=processes) as verifier:
+        assert verifier.verify_batch(stxs) == {stx.tx_id for stx in good}
+        flags = list(verifier.verified_in_order(iter(stxs)))
+    assert [stx for stx, _ in flags] == stxs
+    assert [ok for _, ok in flags] == [stx is not forged for stx in stxs]
+
+
+def test_table_and_atomic_json(tmp_path: Path) -> None:
+    rows = [
+        Row(name="a_ratio", value=0.5, target=Target(op=">=", value=0.8)),
+        Row(name="b_per_s", value=12_345.6, unit="/s", note="one core"),
+        Row(name="c_missing", value=None),
+    ]
+    lines = render_table(rows, "title").splitlines()
+    assert lines[0] == "title"
+    assert "NO" in lines[3] and "12,346 /s" in lines[4] and "n/a" in lines[5]
+    width = len("c_missing")
+    for row, line in zip(rows, lines[3:], strict=True):
+        assert line.startswith(row.name.ljust(width) + "  ")  # the name column is aligned
+    path = tmp_path / "figures.json"
+    write_json_atomic(path, {"x": 1})
+    assert json.loads(path.read_text()) == {"x": 1}
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"x": math.nan})
+    assert json.loads(path.read_text()) == {"x": 1}  # the old file stays whole
+    assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]
