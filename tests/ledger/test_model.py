@@ -109,7 +109,10 @@ OP_KINDS = (
     *("set_holder",) * 3,
 )
 # Freezing and authorising change most; revoking and unfreezing are often no-ops.
-HOLDER_ACTIONS = (*(HolderAction.FREEZE, HolderAction.AUTHORISE) * 3, *HolderAction)
+HOLDER_ACTIONS = (
+    *(HolderAction.FREEZE, HolderAction.AUTHORISE, HolderAction.REVOKE) * 2,
+    *HolderAction,
+)
 ISSUE_CODES = ("USD", "EUR", "NEW1", "NEW2")  # re-issuing an existing code is ASSET_EXISTS
 UNKNOWN_ASSETS = (Asset("XYZ", key("bank").address), Asset("USD", key("alice").address))
 
@@ -360,8 +363,9 @@ class LedgerModel(RuleBasedStateMachine):
         escrow = self.ref.state.escrows.get(escrow_id)
         right = None if escrow is None or escrow.hashlock is None else LOCK_SECRET[escrow.hashlock]
         preimage = right
-        if one_in(data, 5, "wrong preimage"):
-            preimage = data.draw(st.sampled_from((None, *SECRETS)), "preimage")
+        if one_in(data, 3, "wrong preimage"):
+            wrong = SECRETS if right is None else (None, *SECRETS)
+            preimage = data.draw(st.sampled_from(wrong), "preimage")
         return EscrowFinish(escrow_id=escrow_id, preimage=preimage)
 
     def draw_escrow_cancel(self, data: st.DataObject, src: str) -> EscrowCancel:
@@ -384,6 +388,9 @@ class LedgerModel(RuleBasedStateMachine):
         """Mostly an account holding the asset, sometimes any account, the issuer, a ghost."""
         asset = Asset(code, key(src).address)
         holders = [n for n in self.account_names() if self.balance(n, asset) > 0]
+        blocked = [n for n in holders if self.blocked(n, asset)]
+        if blocked and one_in(data, 3, "blocked holder"):
+            return data.draw(st.sampled_from(blocked), "holder")  # frozen *and* unauthorised
         if holders and not one_in(data, 3, "any holder"):
             return data.draw(st.sampled_from(holders), "holder")
         if one_in(data, 10, "issuer as holder"):
@@ -392,11 +399,8 @@ class LedgerModel(RuleBasedStateMachine):
 
     def draw_set_holder(self, data: st.DataObject, src: str) -> SetHolder:
         action = data.draw(st.sampled_from(HOLDER_ACTIONS), "action")
-        flag = (
-            "auth_required"
-            if action in (HolderAction.AUTHORISE, HolderAction.REVOKE)
-            else ("freezable")
-        )
+        authorising = action in (HolderAction.AUTHORISE, HolderAction.REVOKE)
+        flag = "auth_required" if authorising else "freezable"
         code = self.draw_code(data, src, flag)
         holder = self.draw_holder(data, src, code)
         return SetHolder(holder=key(holder).address, code=code, action=action)

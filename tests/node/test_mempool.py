@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
@@ -38,15 +39,15 @@ def fresh_state() -> MemoryState:
 
 
 def pay(
-    source: str, sequence: int, amount: int = 1, to: str | None = None, **kw: object
+    source: str, sequence: int, amount: int = 1, to: str | None = None, **kw: Any
 ) -> SignedTransaction:
     to = to or ("carol" if source != "carol" else "alice")
     op = Payment(destination=addr(to), asset=USD, amount=amount)
-    return tx(source, sequence, op, **kw)  # type: ignore[arg-type]
+    return tx(source, sequence, op, **kw)
 
 
-def clawback(sequence: int, holder: str, amount: int, **kw: object) -> SignedTransaction:
-    return tx("bank", sequence, Clawback(holder=addr(holder), code="USD", amount=amount), **kw)  # type: ignore[arg-type]
+def clawback(sequence: int, holder: str, amount: int, **kw: Any) -> SignedTransaction:
+    return tx("bank", sequence, Clawback(holder=addr(holder), code="USD", amount=amount), **kw)
 
 
 def seq_of(state: StateView, name: str) -> int:
@@ -462,7 +463,11 @@ TestMempoolMachine.settings = settings(
 
 
 @pytest.mark.slow
-def test_reap_timing_from_a_full_pool() -> None:
+def test_reap_timing_from_a_full_pool(request: pytest.FixtureRequest) -> None:
+    """Fills a 50k pool (about a minute: every tx is signed, then verified on admission) and
+    prints timings. Runs only under `-s`, where the print can be seen."""
+    if request.config.getoption("capture") != "no":
+        pytest.skip("a timing: run with -s to see it")
     accounts, per_account = 500, 100
     names = tuple(f"h{i}" for i in range(accounts))
     state = make_genesis(

@@ -515,18 +515,26 @@ def test_sqlite_refuses_another_chain_genesis_or_schema(tmp_path: Path, chain: C
         SqliteStore(foreign, genesis=chain.genesis_header)
 
 
-def test_sqlite_undecodable_state_row_is_corrupt_on_load(tmp_path: Path, chain: Chain) -> None:
+@pytest.mark.parametrize(("bad", "expected"), [("garbage", "does not decode"),
+                                              ("alice's", "holds another record")])  # fmt: skip
+def test_sqlite_bad_state_row_is_corrupt_on_load(
+    tmp_path: Path, chain: Chain, bad: str, expected: str
+) -> None:
     path = tmp_path / "chain.db"
     stores = Stores("sqlite", path, chain.genesis_header)
     commit_steps(stores, chain, 1)
     stores.close()
+    bob = key("bob").address
+    record = b"\x00" if bad == "garbage" else chain.state.accounts[key("alice").address].encode()
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE accounts SET record = x'00' WHERE address = ?", (key("bob").address,))
+    raw.execute("UPDATE accounts SET record = ? WHERE address = ?", (record, bob))
     raw.commit()
     raw.close()
     store = SqliteStore(path, genesis=chain.genesis_header)
     try:
-        with pytest.raises(StorageCorrupt, match=f"account {key('bob').address.hex()} does not"):
+        with pytest.raises(
+            StorageCorrupt, match=f"chain.db: the accounts row {bob.hex()} {expected}"
+        ):
             store.load()
     finally:
         store.close()

@@ -362,13 +362,13 @@ class Mempool:
         if expected != account:
             self._resync(queue, account, state, ctx, dropped)
             return
-        for sequence in sorted(queue.txs):
-            if sequence > committed:
-                break
-            reason = Rejection(R.BAD_SEQUENCE, f"sequence {sequence} used by a committed tx")
-            self._drop(queue, sequence, reason, dropped)  # a foreign tx, same effect
+        # The run predicted this record, so sequences up to `committed` were ready: committed
+        # ones are gone already; any left were beaten by a foreign tx with the same effect.
         for sequence in range(queue.next_sequence, committed + 1):
             del queue.after[sequence]
+            if sequence in queue.txs:
+                reason = Rejection(R.BAD_SEQUENCE, f"sequence {sequence} used by a committed tx")
+                self._drop(queue, sequence, reason, dropped)
         queue.next_sequence = committed + 1
         queue.base = account
         entry = queue.txs.get(queue.next_sequence)
