@@ -105,8 +105,9 @@ WEIGHTS = st.sampled_from((1, 1, 1, 2, 3, 0))  # weight 0 is BAD_SIGNERS
 OP_KINDS = (
     *("payment",) * 6,
     *("escrow_create",) * 3,
-    *("escrow_finish", "escrow_cancel", "clawback", "set_signers", "issue_asset", "open_account"),
+    *("escrow_finish", "escrow_cancel", "clawback", "issue_asset", "open_account"),
     *("set_holder",) * 3,
+    *("set_signers",) * 2,
 )
 # Freezing and authorising change most; revoking and unfreezing are often no-ops.
 HOLDER_ACTIONS = (
@@ -271,7 +272,11 @@ class LedgerModel(RuleBasedStateMachine):
     def draw_amount(self, data: st.DataObject, src: str, asset: Asset) -> int:
         balance = self.balance(src, asset)
         if one_in(data, 4, "edge amount"):
-            edges = (max(1, balance), max(1, balance), balance + 1, limits.AMOUNT_MAX)
+            edges = [max(1, balance), max(1, balance), balance + 1, limits.AMOUNT_MAX]
+            info = self.ref.state.assets.get(asset)
+            if info is not None and asset.issuer == key(src).address:
+                room = limits.AMOUNT_MAX - info.supply  # a mint of exactly the room, or one more
+                edges = [max(1, room), min(room + 1, limits.AMOUNT_MAX)]
             return data.draw(st.sampled_from(edges), "amount")
         return data.draw(st.integers(1, max(1, min(balance, 2_000))), "amount")
 
@@ -287,9 +292,19 @@ class LedgerModel(RuleBasedStateMachine):
         return asset.issuer if name == "issuer" else key(name).address
 
     def draw_escrow_id(self, data: st.DataObject, due: list[bytes]) -> bytes:
-        """Mostly an open escrow, preferably one that is `due` (its time has come); sometimes
-        one already finished or cancelled, or an id that never was an escrow."""
+        """Mostly an open escrow, preferably one at a time boundary (now is within a
+        millisecond of its finish or cancel time) or one that is `due` (its time has come);
+        sometimes one already finished or cancelled, or an id that never was an escrow."""
         open_ids = sorted(self.ref.state.escrows)
+        escrows = self.ref.state.escrows
+        boundary = [
+            escrow_id
+            for escrow_id in open_ids
+            for t in (escrows[escrow_id].finish_after_ms, escrows[escrow_id].cancel_after_ms)
+            if t is not None and abs(self.now - t) <= 1
+        ]
+        if boundary and one_in(data, 2, "escrow at a boundary"):
+            return data.draw(st.sampled_from(boundary), "escrow id")
         if due and not one_in(data, 3, "not a due escrow"):
             return data.draw(st.sampled_from(due), "escrow id")
         if open_ids and not one_in(data, 4, "not an open escrow"):
@@ -303,7 +318,7 @@ class LedgerModel(RuleBasedStateMachine):
 
     def draw_operation(self, data: st.DataObject, tx_source: str) -> Operation:
         kind = data.draw(st.sampled_from(OP_KINDS), "kind")
-        if self.ref.state.escrows and one_in(data, 4, "settle an escrow"):
+        if self.ref.state.escrows and one_in(data, 3, "settle an escrow"):
             kind = data.draw(st.sampled_from(("escrow_finish", "escrow_cancel")), "kind")
         elif kind in ("escrow_finish", "escrow_cancel") and not self.ref.state.escrows:
             # Nothing to settle yet: usually make something to settle instead.
@@ -423,7 +438,7 @@ class LedgerModel(RuleBasedStateMachine):
             signers.reverse()
         total = sum(s.weight for s in signers)
         threshold = data.draw(st.integers(1, max(1, total)), "threshold")
-        if one_in(data, 12, "unreachable threshold"):
+        if one_in(data, 6, "unreachable threshold"):
             threshold = data.draw(st.sampled_from((0, total + 1)), "threshold")
         return SetSigners(signers=tuple(signers), threshold=threshold)
 
@@ -507,6 +522,34 @@ class LedgerModel(RuleBasedStateMachine):
             target = data.draw(st.sampled_from(times)) + data.draw(st.sampled_from((0, -1, 1)))
             self.now = max(self.now, target)  # block time never goes back
             self.height += 1
+
+    @rule(data=st.data())
+    def issuer_revokes_and_freezes(self, data: st.DataObject) -> None:
+        """Both flags on one funded holding, so that which check comes first shows."""
+        pairs = [
+            (NAME_OF_ADDRESS[asset.issuer], name, asset)
+            for asset, info in sorted(self.ref.state.assets.items())
+            if info.auth_required and info.freezable
+            for name in self.account_names()
+            if self.balance(name, asset) > 0
+        ]
+        if not pairs:
+            return
+        issuer, holder, asset = data.draw(st.sampled_from(pairs), "holding")
+        ops = tuple(
+            SetHolder(holder=key(holder).address, code=asset.code, action=action)
+            for action in (HolderAction.REVOKE, HolderAction.FREEZE)
+        )
+        sequence = self.ref.state.accounts[key(issuer).address].sequence + 1
+        body = Transaction(
+            chain_id=CHAIN,
+            source=key(issuer).address,
+            sequence=sequence,
+            not_before_ms=0,
+            not_after_ms=self.now + 3_600_000,
+            operations=ops,
+        )
+        self.apply(self.sign(data, body))
 
     @rule(data=st.data())
     def submit(self, data: st.DataObject) -> None:

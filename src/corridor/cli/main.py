@@ -38,10 +38,6 @@ def bench_ledger(
     typer.echo(f"wrote {json_path}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 def _register() -> None:
     """Sub-apps that live in their own modules."""
     from corridor.cli import demo, node, wallet
@@ -57,3 +53,7 @@ def _register() -> None:
 
 
 _register()
+
+
+if __name__ == "__main__":
+    app()

@@ -238,7 +238,12 @@ class NodeCore:
         assert self.tree.root == block.header.state_root
         self.head = block.header
         ctx = self.next_context(block.header.time_ms + 1)
-        dropped = self.mempool.update([stx.tx_id for stx in block.txs], self.state, ctx)
+        dropped = self.mempool.update(
+            [stx.tx_id for stx in block.txs],
+            self.state,
+            ctx,
+            touched_accounts=execution.state.accounts.keys(),
+        )
         for stx, rejection in dropped:
             self._remember_rejection(stx.tx_id, rejection)
         return Committed(block, commit, execution.results, tuple((s.tx_id, r) for s, r in dropped))

@@ -156,7 +156,10 @@ class Mempool:
         """check_tx: admits `stx` or says why not (and then adds nothing).
 
         `state` is the committed state and `ctx` the context of the next block (time = now).
-        Cheap checks run before the signature, and the signature before the rules.
+        Cheap checks run before the signature, and the signature before the rules. Held txs
+        that this one releases but that fail to apply are dropped, and reported by the next
+        `update`; so are txs dropped when the first admission after a block re-validates the
+        account's ready run (its cached state is rebuilt lazily: O(the account's pending txs)).
         """
         tx = stx.tx
         if stx.tx_id in self._entries:
@@ -286,12 +289,8 @@ class Mempool:
             if queue is None:
                 continue
             account = state.account(address)
-            if account is None:  # accounts are never deleted; a pool built on another state
-                for sequence in sorted(queue.txs):
-                    reason = Rejection(R.UNKNOWN_ACCOUNT, "the source account does not exist")
-                    self._drop(queue, sequence, reason, dropped)
-            else:
-                self._settle(queue, account, state, ctx, dropped)
+            assert account is not None, "accounts are never deleted: is this another chain?"
+            self._settle(queue, account, state, ctx, dropped)
             if not queue.txs:
                 del self._accounts[address]
         self._compact_expiry()
