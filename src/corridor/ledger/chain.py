@@ -24,7 +24,7 @@ from corridor.ledger.errors import RejectCode, Rejection
 from corridor.ledger.keys import address_of
 from corridor.ledger.limits import BLOCK_TXS_MAX
 from corridor.ledger.results import TxResult
-from corridor.ledger.rules.v1 import apply_into
+from corridor.ledger.rules.v1 import apply_into, verify_signatures
 from corridor.ledger.state import Overlay, StateView
 from corridor.ledger.statetree import StateTree
 from corridor.ledger.tx import SignedTransaction
@@ -59,6 +59,20 @@ def _finish(
     return BlockExecution(block_state, tuple(txs), tuple(results), updates, tree.root_with(updates))
 
 
+def _verify_first(
+    txs: tuple[SignedTransaction, ...] | list[SignedTransaction],
+    verified: frozenset[bytes] | set[bytes],
+) -> set[bytes]:
+    """Verifies, in one pass before any applying, every signature not verified already.
+
+    Same work as verifying inside each apply, but the verifier's tables stay hot in the CPU
+    caches: measured 0.81 vs 0.77 of raw verification speed (docs/decisions/0002).
+    A transaction whose signatures fail is simply not in the result; applying it then
+    verifies again and rejects it with BAD_SIGNATURE.
+    """
+    return {stx.tx_id for stx in txs if stx.tx_id in verified or verify_signatures(stx)}
+
+
 def select_txs(
     state: StateView,
     tree: StateTree,
@@ -77,6 +91,8 @@ def select_txs(
     txs: list[SignedTransaction] = []
     results: list[TxResult] = []
     rejected: list[tuple[SignedTransaction, Rejection]] = []
+    candidates = list(candidates)  # callers pass bounded lists (the mempool reaps max_txs)
+    verified = _verify_first(candidates, verified)
     for stx in candidates:
         if len(txs) >= max_txs:
             break
@@ -104,6 +120,7 @@ def execute_block(
         return Rejection(RejectCode.LIMIT_EXCEEDED, f"more than {BLOCK_TXS_MAX} transactions")
     block_state = Overlay(state)
     results: list[TxResult] = []
+    verified = _verify_first(txs, verified)
     for index, stx in enumerate(txs):
         scratch = Overlay(block_state)
         outcome = apply_into(scratch, stx, ctx, signatures_verified=stx.tx_id in verified)

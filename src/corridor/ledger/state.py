@@ -40,21 +40,36 @@ _MISSING = object()
 class Overlay:
     """Writes layered over a parent view. Escrows map to None once finished or cancelled."""
 
-    __slots__ = ("accounts", "assets", "escrows", "parent")
+    __slots__ = (
+        "_parent_account",
+        "_parent_asset",
+        "accounts",
+        "assets",
+        "bump_address",
+        "bump_sequence",
+        "escrows",
+        "parent",
+    )
 
     def __init__(self, parent: StateView) -> None:
         self.parent = parent
+        self._parent_account = parent.account  # bound once: lookups walk the layers often
+        self._parent_asset = parent.asset
         self.accounts: dict[bytes, Account] = {}
         self.assets: dict[Asset, AssetInfo] = {}
         self.escrows: dict[bytes, Escrow | None] = {}
+        # While a transaction applies: its source and new sequence, so the source account is
+        # rebuilt once (with its balances and its sequence) rather than twice.
+        self.bump_address = b""
+        self.bump_sequence = 0
 
     def account(self, address: bytes) -> Account | None:
         found = self.accounts.get(address)
-        return found if found is not None else self.parent.account(address)
+        return found if found is not None else self._parent_account(address)
 
     def asset(self, asset: Asset) -> AssetInfo | None:
         found = self.assets.get(asset)
-        return found if found is not None else self.parent.asset(asset)
+        return found if found is not None else self._parent_asset(asset)
 
     def escrow(self, escrow_id: bytes) -> Escrow | None:
         found = self.escrows.get(escrow_id, _MISSING)
@@ -66,8 +81,10 @@ class Overlay:
     def absorb(self, child: Overlay) -> None:
         """Takes a child overlay's writes as its own (used inside `apply_block` only)."""
         self.accounts.update(child.accounts)
-        self.assets.update(child.assets)
-        self.escrows.update(child.escrows)
+        if child.assets:
+            self.assets.update(child.assets)
+        if child.escrows:
+            self.escrows.update(child.escrows)
 
     def is_empty(self) -> bool:
         return not (self.accounts or self.assets or self.escrows)

@@ -61,7 +61,10 @@ def verify_signatures(stx: SignedTransaction) -> bool:
     """True iff every signature is a valid BIP-340 signature of the transaction id."""
     tx_id = stx.tx_id
     verify = keys.verify
-    return all(verify(s.public_key, tx_id, s.signature) for s in stx.signatures)
+    sigs = stx.signatures
+    if len(sigs) == 1:  # the common case, without a generator
+        return verify(sigs[0].public_key, tx_id, sigs[0].signature)
+    return all(verify(s.public_key, tx_id, s.signature) for s in sigs)
 
 
 def apply_into(
@@ -89,22 +92,44 @@ def apply_into(
     refused = _check_weight(out, stx, source)
     if refused is not None:
         return refused
+    out.bump_address, out.bump_sequence = tx.source, tx.sequence
     op_results = []
     for index, op in enumerate(tx.operations):
         result = _HANDLERS[op.TYPE](out, op, op.source or tx.source, ctx, stx.tx_id, index)
         if isinstance(result, Rejection):
             return Rejection(result.code, result.message, index)
         op_results.append(result)
-    src = out.account(tx.source)
-    assert src is not None
-    out.accounts[tx.source] = Account(
-        src.address, tx.sequence, src.threshold, src.signers, src.holdings
-    )
+    if tx.source not in out.accounts:  # no operation rewrote it: bump the sequence alone
+        out.accounts[tx.source] = Account(
+            source.address, tx.sequence, source.threshold, source.signers, source.holdings
+        )
+    assert out.accounts[tx.source].sequence == tx.sequence
     return TxResult(stx.tx_id, tuple(op_results))
 
 
+def _write(
+    out: Overlay,
+    acct: Account,
+    threshold: int,
+    signers: tuple[Signer, ...],
+    holdings: tuple[Holding, ...],
+) -> None:
+    """Writes a new version of `acct`; the transaction's source also gets its new sequence."""
+    address = acct.address
+    sequence = out.bump_sequence if address == out.bump_address else acct.sequence
+    out.accounts[address] = Account(address, sequence, threshold, signers, holdings)
+
+
 def _check_weight(out: Overlay, stx: SignedTransaction, source: Account) -> Rejection | None:
-    signed = {s.public_key for s in stx.signatures}
+    sigs = stx.signatures
+    ops = stx.tx.operations
+    if len(sigs) == 1 and len(ops) == 1 and ops[0].source is None:
+        # The common case: one signature, one source. Same verdicts as the general path.
+        key = sigs[0].public_key
+        for signer in source.signers:
+            if signer.public_key == key and signer.weight >= source.threshold:
+                return None
+    signed = {s.public_key for s in sigs}
     used: set[bytes] = set()
     for address in stx.tx.sources():
         acct = source if address == stx.tx.source else out.account(address)
@@ -146,9 +171,9 @@ def _put_holding(out: Overlay, acct: Account, index: int, holding: Holding) -> N
         while at < len(hs) and asset_sort_key(hs[at].asset) < key:
             at += 1
         holdings = (*hs[:at], holding, *hs[at:])
-    out.accounts[acct.address] = Account(
-        acct.address, acct.sequence, acct.threshold, acct.signers, holdings
-    )
+    address = acct.address  # inlined _write: this is the hottest write
+    sequence = out.bump_sequence if address == out.bump_address else acct.sequence
+    out.accounts[address] = Account(address, sequence, acct.threshold, acct.signers, holdings)
 
 
 def _debit(out: Overlay, address: bytes, info: AssetInfo, amount: int) -> Rejection | None:
@@ -168,8 +193,11 @@ def _debit(out: Overlay, address: bytes, info: AssetInfo, amount: int) -> Reject
     return None
 
 
-def _credit(out: Overlay, address: bytes, info: AssetInfo, amount: int) -> Rejection | None:
-    acct = out.account(address)
+def _credit(
+    out: Overlay, address: bytes, info: AssetInfo, amount: int, acct: Account | None = None
+) -> Rejection | None:
+    if acct is None:
+        acct = out.account(address)
     if acct is None:
         return Rejection(R.UNKNOWN_ACCOUNT, "the destination account does not exist")
     i = _find(acct, info.asset)
@@ -195,13 +223,15 @@ def _set_supply(out: Overlay, info: AssetInfo, supply: int) -> None:
     )
 
 
-def _move(out: Overlay, src: bytes, dst: bytes, info: AssetInfo, amount: int) -> Rejection | None:
+def _move(
+    out: Overlay, src: bytes, dst: bytes, info: AssetInfo, amount: int, dst_acct: Account
+) -> Rejection | None:
     """Moves value from `src` to `dst`; the issuer on either side mints or burns."""
     issuer = info.asset.issuer
     if src == issuer:
         if info.supply > AMOUNT_MAX - amount:
             return Rejection(R.LIMIT_EXCEEDED, f"supply would exceed {AMOUNT_MAX}")
-        refused = _credit(out, dst, info, amount)
+        refused = _credit(out, dst, info, amount, dst_acct)
         if refused is None:
             _set_supply(out, info, info.supply + amount)
         return refused
@@ -211,7 +241,7 @@ def _move(out: Overlay, src: bytes, dst: bytes, info: AssetInfo, amount: int) ->
     if dst == issuer:
         _set_supply(out, info, info.supply - amount)
         return None
-    return _credit(out, dst, info, amount)
+    return _credit(out, dst, info, amount, dst_acct)
 
 
 # --- operations -----------------------------------------------------------------------------
@@ -241,9 +271,10 @@ def _payment(
     info = out.asset(op.asset)
     if info is None:
         return Rejection(R.UNKNOWN_ASSET, f"no asset {op.asset.code} from that issuer")
-    if out.account(op.destination) is None:
+    dst_acct = out.account(op.destination)
+    if dst_acct is None:
         return Rejection(R.UNKNOWN_ACCOUNT, "the destination account does not exist")
-    refused = _move(out, src, op.destination, info, op.amount)
+    refused = _move(out, src, op.destination, info, op.amount, dst_acct)
     return refused if refused is not None else OpResult(delivered=op.amount)
 
 
@@ -261,7 +292,7 @@ def _set_signers(
         return Rejection(R.BAD_SIGNERS, f"threshold must be 1..{total}, the total weight")
     acct = out.account(src)
     assert acct is not None
-    out.accounts[src] = Account(src, acct.sequence, op.threshold, op.signers, acct.holdings)
+    _write(out, acct, op.threshold, op.signers, acct.holdings)
     return OpResult()
 
 
