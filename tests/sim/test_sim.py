@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.ledger.errors import Rejection
+from corridor.ledger.errors import RejectCode, Rejection
 from corridor.ledger.statetree import StateTree
 from corridor.sim import MIXES, FaultMix, Simulation, simulate
 from corridor.sim.byzantine import EQUIVOCATE, GARBAGE, WITHHOLD
@@ -197,9 +197,9 @@ def test_soak_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert case_of(41)["faults"] is MIXES[CASES[1][0]]
 
 
-def test_sim_nodes_check_the_last_commit_node_core_does_not() -> None:
-    """NodeCore.validate_proposal leaves the carried last commit unchecked (validate_block
-    leaves it to the caller); the sim node checks it. When NodeCore does, drop the sim's."""
+def test_a_forged_last_commit_is_rejected() -> None:
+    """A proposal whose carried certificate lacks > 2/3 of the power is refused, by NodeCore
+    itself and by the sim node."""
     sim = Simulation(4).start(schedule_faults=False)
     node = sim.honest[0]
     sim.run_until(60_000, stop=lambda: node.blocks.height() >= 2)
@@ -208,5 +208,13 @@ def test_sim_nodes_check_the_last_commit_node_core_does_not() -> None:
     forged = dataclasses.replace(block.last_commit, signatures=block.last_commit.signatures[:1])
     header = dataclasses.replace(block.header, last_commit_hash=forged.hash())
     bad = dataclasses.replace(block, header=header, last_commit=forged)
-    assert not isinstance(node.core.validate_proposal(bad), Rejection)  # the gap
+    refused = node.core.validate_proposal(bad)
+    assert isinstance(refused, Rejection)
+    assert refused.code is RejectCode.INSUFFICIENT_WEIGHT
     assert isinstance(node._validate(bad), Rejection)
+    missing = dataclasses.replace(
+        block, header=dataclasses.replace(block.header, last_commit_hash=bytes(32)),
+        last_commit=None,
+    )
+    assert isinstance(node.core.validate_proposal(missing), Rejection)
+    assert not isinstance(node.core.validate_proposal(block), Rejection)

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from corridor.ledger.block import Block, BlockHeader, Commit
+from corridor.ledger.block import Block, BlockHeader, Commit, verify_commit
 from corridor.ledger.chain import (
     BlockExecution,
     Selection,
@@ -21,7 +21,7 @@ from corridor.ledger.chain import (
     validate_block,
 )
 from corridor.ledger.context import ApplyContext
-from corridor.ledger.errors import DecodeError, Rejection
+from corridor.ledger.errors import DecodeError, RejectCode, Rejection
 from corridor.ledger.genesis import Genesis
 from corridor.ledger.invariants import check_transition
 from corridor.ledger.keys import KeyPair
@@ -144,8 +144,6 @@ class NodeCore:
 
     def submit_decoded(self, stx: SignedTransaction, now_ms: int) -> Rejection | None:
         if self.blocks.locate_tx(stx.tx_id) is not None:
-            from corridor.ledger.errors import RejectCode
-
             return Rejection(RejectCode.DUPLICATE, "already committed")
         rejection = self.mempool.add(stx, self.state, self.next_context(now_ms))
         if rejection is not None and rejection.code.permanent:
@@ -215,6 +213,10 @@ class NodeCore:
             self.mempool.remove(stx.tx_id)
 
     def validate_proposal(self, block: Block) -> BlockExecution | Rejection:
+        """A proposed block: its carried commit must certify our head, then it re-executes."""
+        refused = self.check_last_commit(block)
+        if refused is not None:
+            return refused
         return validate_block(
             self.state,
             self.tree,
@@ -222,6 +224,23 @@ class NodeCore:
             self.head,
             self.genesis.validators,
             verified=self.mempool.verified_ids(),
+        )
+
+    def check_last_commit(self, block: Block) -> Rejection | None:
+        """Block 1 carries no commit; every later block carries our head's certificate."""
+        head = self.head
+        if head.height == 0:
+            if block.last_commit is None:
+                return None
+            return Rejection(RejectCode.BAD_BLOCK, "block 1 cannot carry a last commit")
+        if block.last_commit is None:
+            return Rejection(RejectCode.BAD_BLOCK, "the block lacks the previous block's commit")
+        return verify_commit(
+            self.genesis.chain_id,
+            self.genesis.validators,
+            block.last_commit,
+            head.hash(),
+            head.height,
         )
 
     def commit_block(self, block: Block, execution: BlockExecution, commit: Commit) -> Committed:
