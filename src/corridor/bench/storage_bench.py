@@ -6,8 +6,10 @@
 `append`: creates DB with `--accounts` accounts, then commits 2 x `--blocks` blocks of `--txs`
 signed one-payment transactions between distinct accounts (2 x txs accounts touched per
 block) as the node does: `append` (synchronous=FULL), then `apply`; every other block
-appends at synchronous=NORMAL instead, for comparison. Prints medians in ms. Building, signing
-and executing blocks is not timed.
+appends at synchronous=NORMAL instead, for comparison. Prints medians in ms (and the slowest
+apply: a checkpoint on the commit path shows there), the largest WAL file seen after a block,
+and how many checkpoints the store's background thread ran. Building, signing and executing
+blocks is not timed.
 
 `load`: `SqliteStore.load()` of DB in this fresh process: seconds and resident memory growth
 (VmRSS before and after; the loaded MemoryState is kept alive while measuring).
@@ -87,7 +89,8 @@ def _certify(header: BlockHeader, validator: KeyPair) -> Commit:
 
 def append_apply(db: Path, n_txs: int, blocks: int, n_accounts: int) -> dict[str, float]:
     """Median ms of append (FULL), append (NORMAL) and apply for blocks of `n_txs` payments,
-    wall clock, and CPU time of this process for append and apply (all blocks)."""
+    wall clock, and CPU time of this process for append and apply (all blocks); the slowest
+    apply, the largest WAL and the background checkpoints."""
     genesis, signing = build_genesis(2 * n_txs, max(n_accounts, 2 * n_txs))
     tree = genesis.tree()
     head = genesis.header(tree)
@@ -104,6 +107,7 @@ def append_apply(db: Path, n_txs: int, blocks: int, n_accounts: int) -> dict[str
         name: [] for name in ("append_full", "append_normal", "apply", "append_cpu", "apply_cpu")
     }
     last_commit = None
+    wal_mib_max = 0.0
     for b in range(2 * blocks):
         # Alternate FULL and NORMAL appends so that drift in machine load hits both alike.
         # NORMAL is for this measurement only: an append not fsynced can be lost on power loss.
@@ -134,13 +138,19 @@ def append_apply(db: Path, n_txs: int, blocks: int, n_accounts: int) -> dict[str
         timings["apply"].append((t2 - t1) * 1e3)
         timings["append_cpu"].append((c1 - c0) * 1e3)
         timings["apply_cpu"].append((c2 - c1) * 1e3)
+        wal = Path(f"{db}-wal")
+        wal_mib_max = max(wal_mib_max, wal.stat().st_size / 2**20 if wal.exists() else 0.0)
         genesis.state.commit(sel.execution.state)
         tree.update(sel.execution.tree_updates)
         head, last_commit = block.header, commit
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    checkpoints = {"checkpoints": checkpointer.passive, "restarts": checkpointer.restarts}
     store.close()
     print(f"block bytes {len(block.encode()):,}; file {db.stat().st_size / 2**20:.0f} MiB",
           file=sys.stderr)  # fmt: skip
-    return {name: statistics.median(values) for name, values in timings.items()}
+    figures = {name: statistics.median(values) for name, values in timings.items()}
+    return figures | {"apply_max": max(timings["apply"]), "wal_mib_max": wal_mib_max} | checkpoints
 
 
 def _rss_mib() -> float:

@@ -57,15 +57,21 @@ class Account(NamedTuple):
         return 0 if h is None else h.balance
 
     def encode(self) -> bytes:
-        w = Writer().fixed(self.address, ADDRESS_LEN).u64(self.sequence).u16(self.threshold)
-        w.count(len(self.signers))
+        """The canonical encoding (codec rules), packed with struct rather than a Writer:
+        every block encodes each account it touches twice (state tree, state store), and a
+        node's start encodes all of them. Same bytes, same failures on bad values."""
+        assert len(self.address) == ADDRESS_LEN
+        parts = [_ACCOUNT_HEAD.pack(self.address, self.sequence, self.threshold, len(self.signers))]
         for s in self.signers:
-            s.encode_into(w)
-        w.count(len(self.holdings))
-        for h in self.holdings:
-            h.asset.encode_into(w)
-            w.u64(h.balance).boolean(h.authorised).boolean(h.frozen)
-        return w.getvalue()
+            assert len(s.public_key) == PUBLIC_KEY_LEN and 0 <= s.weight <= 0xFF, s
+            parts.append(_SIGNER.pack(s.public_key, s.weight))
+        parts.append(_U16.pack(len(self.holdings)))
+        for asset, balance, authorised, frozen in self.holdings:
+            code = asset.code.encode()
+            assert len(asset.issuer) == ADDRESS_LEN
+            parts += (_U16.pack(len(code)), code, asset.issuer)
+            parts.append(_HOLDING_TAIL.pack(balance, 1 if authorised else 0, 1 if frozen else 0))
+        return b"".join(parts)
 
     @staticmethod
     def decode(data: bytes, assets: AssetCache | None = None) -> Account:
