@@ -38,6 +38,33 @@ def bench_ledger(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("node")
+def bench_node(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-node.json"),
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", min=1.0, help="Seconds each throughput phase is measured."),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Short phases, 20k-account state: under 90 s.")
+    ] = False,
+) -> None:
+    """A real node process under load: committed tx/s, commit latency, memory at 10^6 accounts."""
+    from corridor.bench import node_bench, report
+
+    config = node_bench.QUICK if quick else node_bench.FULL
+    figures = node_bench.run(
+        config, log=lambda line: typer.echo(line, err=True), duration_s=duration
+    )
+    rows = node_bench.table_rows(figures)
+    title = "corridor bench node" + (" --quick: short phases, small state" if quick else "")
+    report.print_table(rows, title)
+    report.write_json_atomic(json_path, node_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 def _register() -> None:
     """Sub-apps that live in their own modules."""
     from corridor.cli import demo, node, wallet
