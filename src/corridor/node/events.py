@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from corridor.ledger.errors import Rejection
-from corridor.node.limits import EVENTS_RECENT_DROPS_MAX
+from corridor.node.limits import EVENTS_CACHED_BLOCKS_MAX, EVENTS_RECENT_DROPS_MAX
 
 
 class EventHub:
@@ -20,6 +20,16 @@ class EventHub:
         self.height = height
         self._changed = asyncio.Event()
         self._drops: OrderedDict[int, tuple[tuple[bytes, Rejection], ...]] = OrderedDict()
+        # Recent blocks' event text, built once for all subscribers (not once per subscriber).
+        self._texts: OrderedDict[int, str] = OrderedDict()
+
+    def cached_text(self, height: int) -> str | None:
+        return self._texts.get(height)
+
+    def cache_text(self, height: int, text: str) -> None:
+        self._texts[height] = text
+        while len(self._texts) > EVENTS_CACHED_BLOCKS_MAX:
+            self._texts.popitem(last=False)
 
     def published(self, height: int, dropped: tuple[tuple[bytes, Rejection], ...]) -> None:
         self.height = height

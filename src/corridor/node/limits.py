@@ -34,6 +34,30 @@ RPC_PAGE_MAX = 100  # items per page of account transactions
 RPC_BLOCKS_PAGE_MAX = 100  # headers per "latest blocks" page
 EVENTS_HEARTBEAT_S = 15.0  # an SSE comment this often keeps idle connections alive
 EVENTS_RECENT_DROPS_MAX = 1_000  # blocks whose mempool drops the event stream remembers
+EVENTS_CACHED_BLOCKS_MAX = 64  # recent blocks' event text shared by all subscribers
 
 assert RPC_BATCH_MAX * 2 * 1024 <= RPC_BODY_BYTES_MAX  # 1 KiB txs, hex-encoded, fit a batch
 assert RPC_BATCH_MAX <= MEMPOOL_TXS_MAX
+
+# --- p2p ---------------------------------------------------------------------------------
+# A frame is u32 length + type byte + payload; the largest is a proposal (its block) or a
+# block-sync answer, whose blocks are packed only up to this bound (one always fits).
+P2P_FRAME_BYTES_MAX = BLOCK_BYTES_MAX + 1024 * 1024
+P2P_SEND_QUEUE_MAX = 4_096  # frames waiting for one slow peer; beyond, gossip is dropped
+P2P_SEEN_MAX = 100_000  # gossip hashes remembered for de-duplication (LRU)
+P2P_PEERS_MAX = 64  # entries of peers.json
+P2P_HANDSHAKE_TIMEOUT_S = 5.0
+P2P_RECONNECT_MS_MIN = 200  # first redial delay; doubles per failure ...
+P2P_RECONNECT_MS_MAX = 5_000  # ... up to this
+P2P_BAN_MS_MIN = 2_000  # a peer that sent garbage is refused this long; doubles per offence
+P2P_BAN_MS_MAX = 60_000
+P2P_SYNC_BLOCKS_MAX = 32  # blocks per block-sync answer
+P2P_GOSSIP_TXS_MAX = 5_000  # mempool transactions relayed per gossip pass
+CONSENSUS_WAL_BYTES_MAX = 256 * 1024 * 1024  # the per-height consensus log (refuses beyond)
+CONSENSUS_BUFFER_HEIGHTS_MAX = 2  # messages of heights h+1 .. h+2 are kept while at h
+CONSENSUS_BUFFER_PER_HEIGHT_MAX = 1_024
+CONSENSUS_CANDIDATES_MAX = 64  # distinct proposed blocks validated per height
+
+assert P2P_FRAME_BYTES_MAX >= BLOCK_BYTES_MAX + 64 * 1024  # a proposal with a full block fits
+assert P2P_RECONNECT_MS_MIN <= P2P_RECONNECT_MS_MAX and P2P_BAN_MS_MIN <= P2P_BAN_MS_MAX
+assert P2P_GOSSIP_TXS_MAX <= MEMPOOL_TXS_MAX

@@ -321,15 +321,19 @@ def create_app(node: NodeHandle) -> FastAPI:
             nxt = start
             while not await request.is_disconnected():
                 while nxt <= node.events.height:
-                    blk = core.blocks.block(nxt)
-                    if blk is None:
-                        break
-                    body = views.block_view(blk, core.blocks.results(nxt))
-                    body["dropped"] = [
-                        {"tx_id": t.hex(), "error": views.rejection_view(r)}
-                        for t, r in node.events.drops(nxt)
-                    ]
-                    yield sse("block", nxt, json.dumps(body, separators=(",", ":")))
+                    text = node.events.cached_text(nxt)
+                    if text is None:
+                        blk = core.blocks.block(nxt)
+                        if blk is None:
+                            break
+                        body = views.block_view(blk, core.blocks.results(nxt))
+                        body["dropped"] = [
+                            {"tx_id": t.hex(), "error": views.rejection_view(r)}
+                            for t, r in node.events.drops(nxt)
+                        ]
+                        text = sse("block", nxt, json.dumps(body, separators=(",", ":")))
+                        node.events.cache_text(nxt, text)
+                    yield text
                     nxt += 1
                 if not await node.events.wait_beyond(nxt - 1, EVENTS_HEARTBEAT_S):
                     yield ": heartbeat\n\n"

@@ -1,0 +1,612 @@
+"""Peer-to-peer transport: TCP with mutual TLS 1.3, pinned identities, bounded frames.
+
+Identity. Each node has a self-signed certificate over an EC P-256 key (HOME/p2p_key.pem,
+mode 0600, and HOME/p2p_cert.pem). A peer *is* the SHA-256 fingerprint of its certificate's
+DER encoding. HOME/peers.json lists the network's nodes:
+
+    [{"address": "host:port", "fingerprint": hex, "validator_public_key": "p..." | null,
+      "certificate": PEM}]
+
+The pinned certificates are the TLS trust store on both sides (they are self-signed, so each
+is its own anchor) and, after the handshake, the fingerprint of what the peer presented must
+be one of the pinned ones: any other certificate is refused. Our own entry gives our listen
+address.
+
+Connections. Between two nodes the one with the lower fingerprint dials (with backoff) and
+the other accepts, so each pair has one connection; an accepted connection from a peer that
+already has one replaces it (the peer restarted).
+
+Frames: u32 length (of what follows) + one type byte + payload, at most P2P_FRAME_BYTES_MAX.
+Payloads are the canonical encodings (`encode_message`, `Block.encode`, `Commit.encode`,
+`SignedTransaction.encode`). Every frame is decoded before use; a peer that sends an
+undecodable frame, an oversized length or an unknown type is disconnected and refused for a
+while (P2P_BAN_MS_MIN, doubling per offence). Gossip (proposals, votes, transactions) is
+de-duplicated by the hash of the frame in a bounded LRU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import hashlib
+import json
+import logging
+import os
+import ssl
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from corridor.consensus.messages import Proposal, Vote, decode_message, encode_message
+from corridor.ledger import keys
+from corridor.ledger.block import Block, Commit
+from corridor.ledger.codec import Reader, Writer, decode_all
+from corridor.ledger.errors import DecodeError, RejectCode
+from corridor.ledger.tx import SignedTransaction, decode_transaction
+from corridor.node.limits import (
+    P2P_BAN_MS_MAX,
+    P2P_BAN_MS_MIN,
+    P2P_FRAME_BYTES_MAX,
+    P2P_HANDSHAKE_TIMEOUT_S,
+    P2P_PEERS_MAX,
+    P2P_RECONNECT_MS_MAX,
+    P2P_RECONNECT_MS_MIN,
+    P2P_SEEN_MAX,
+    P2P_SEND_QUEUE_MAX,
+    P2P_SYNC_BLOCKS_MAX,
+)
+
+log = logging.getLogger("corridor.p2p")
+
+KEY_FILE: Final = "p2p_key.pem"
+CERT_FILE: Final = "p2p_cert.pem"
+PEERS_FILE: Final = "peers.json"
+
+# --- identity --------------------------------------------------------------------------------
+
+
+class P2PConfigError(Exception):
+    """A missing or malformed p2p identity or peers.json: one clear message for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """This node's TLS identity: key and certificate files, and the certificate's pin."""
+
+    key_path: Path
+    cert_path: Path
+    cert_pem: str
+    fingerprint: str  # sha256 of the certificate's DER, lower-case hex
+
+
+def fingerprint_of_pem(pem: str) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def ensure_identity(home: Path) -> Identity:
+    """Loads HOME's p2p identity, creating it on first use (key file mode 0600)."""
+    key_path, cert_path = home / KEY_FILE, home / CERT_FILE
+    if not cert_path.exists():
+        _generate(key_path, cert_path)
+    pem = cert_path.read_text()
+    try:
+        fp = fingerprint_of_pem(pem)
+    except ValueError as exc:
+        raise P2PConfigError(f"{cert_path}: not a PEM certificate ({exc})") from None
+    return Identity(key_path=key_path, cert_path=cert_path, cert_pem=pem, fingerprint=fp)
+
+
+def _generate(key_path: Path, cert_path: Path) -> None:
+    # Imported here: only nodes that talk to peers need it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corridor-node")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365 * 100))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key_pem)
+    tmp = cert_path.with_suffix(".tmp")
+    tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, cert_path)
+
+
+# --- peers.json -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerInfo:
+    """One node of the network as peers.json lists it."""
+
+    host: str
+    port: int
+    fingerprint: str
+    certificate: str  # PEM; its fingerprint is `fingerprint`
+    validator_public_key: bytes | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def peer_entry(peer: PeerInfo) -> dict[str, object]:
+    vpk = peer.validator_public_key
+    return {
+        "address": peer.address,
+        "fingerprint": peer.fingerprint,
+        "validator_public_key": None if vpk is None else keys.encode_public_key(vpk),
+        "certificate": peer.certificate,
+    }
+
+
+def parse_peers(text: str) -> tuple[PeerInfo, ...]:
+    """peers.json -> peers; every problem at once in one P2PConfigError."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise P2PConfigError(f"not JSON: {exc}") from None
+    if not isinstance(doc, list) or len(doc) > P2P_PEERS_MAX:
+        raise P2PConfigError(f"expected a list of at most {P2P_PEERS_MAX} peers")
+    problems: list[str] = []
+    peers: list[PeerInfo] = []
+    for i, entry in enumerate(doc):
+        peer = _parse_peer(entry, f"[{i}]", problems)
+        if peer is not None:
+            peers.append(peer)
+    if len({p.fingerprint for p in peers}) != len(peers):
+        problems.append("a fingerprint is listed twice")
+    if problems:
+        raise P2PConfigError("; ".join(problems))
+    return tuple(peers)
+
+
+def _parse_peer(entry: object, where: str, problems: list[str]) -> PeerInfo | None:
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: not an object")
+        return None
+    before = len(problems)
+    address, fp, cert = entry.get("address"), entry.get("fingerprint"), entry.get("certificate")
+    host, _, port_text = str(address).rpartition(":")
+    if not isinstance(address, str) or not host or not port_text.isdigit():
+        problems.append(f"{where}.address: expected host:port")
+    elif not 0 < int(port_text) < 65536:
+        problems.append(f"{where}.address: port out of range")
+    if not isinstance(fp, str) or len(fp) != 64 or fp.lower() != fp:
+        problems.append(f"{where}.fingerprint: expected 64 lower-case hex digits")
+    if not isinstance(cert, str):
+        problems.append(f"{where}.certificate: expected a PEM certificate")
+    else:
+        try:
+            if fingerprint_of_pem(cert) != fp:
+                problems.append(f"{where}.certificate: does not match the fingerprint")
+        except ValueError:
+            problems.append(f"{where}.certificate: not a PEM certificate")
+    vpk_text, vpk = entry.get("validator_public_key"), None
+    if vpk_text is not None:
+        try:
+            vpk = keys.decode_public_key(str(vpk_text))
+        except DecodeError as exc:
+            problems.append(f"{where}.validator_public_key: {exc.message}")
+    if len(problems) > before:
+        return None
+    assert isinstance(fp, str) and isinstance(cert, str)
+    return PeerInfo(
+        host=host, port=int(port_text), fingerprint=fp, certificate=cert, validator_public_key=vpk
+    )
+
+
+def load_peers(home: Path) -> tuple[PeerInfo, ...] | None:
+    """HOME/peers.json, or None when the home has none (a single-node network)."""
+    path = home / PEERS_FILE
+    if not path.exists():
+        return None
+    try:
+        return parse_peers(path.read_text())
+    except P2PConfigError as exc:
+        raise P2PConfigError(f"{path}: {exc}") from None
+
+
+# --- messages and frames ---------------------------------------------------------------------
+
+MSG_VOTE: Final = 1
+MSG_PROPOSAL: Final = 2
+MSG_TX: Final = 3
+MSG_STATUS: Final = 4
+MSG_SYNC_REQUEST: Final = 5
+MSG_SYNC_RESPONSE: Final = 6
+GOSSIP_TYPES: Final = frozenset({MSG_VOTE, MSG_PROPOSAL, MSG_TX})
+_LEN: Final = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class VoteMsg:
+    vote: Vote
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalMsg:
+    """A proposal and the block it names (the receiver checks that the hashes agree)."""
+
+    proposal: Proposal
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class TxMsg:
+    tx: SignedTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMsg:
+    """The sender's committed height."""
+
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequestMsg:
+    """Send me committed blocks from `from_height` on."""
+
+    from_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResponseMsg:
+    """Committed blocks in height order, each with its commit certificate."""
+
+    blocks: tuple[tuple[Block, Commit], ...]
+
+
+P2PMessage = VoteMsg | ProposalMsg | TxMsg | StatusMsg | SyncRequestMsg | SyncResponseMsg
+
+
+def encode_payload(msg: P2PMessage) -> tuple[int, bytes]:
+    if isinstance(msg, VoteMsg):
+        return MSG_VOTE, encode_message(msg.vote)
+    if isinstance(msg, ProposalMsg):
+        body = encode_message(msg.proposal)
+        return MSG_PROPOSAL, Writer().u32(len(body)).raw(body).raw(msg.block.encode()).getvalue()
+    if isinstance(msg, TxMsg):
+        return MSG_TX, msg.tx.encode()
+    if isinstance(msg, StatusMsg):
+        return MSG_STATUS, Writer().u64(msg.height).getvalue()
+    if isinstance(msg, SyncRequestMsg):
+        return MSG_SYNC_REQUEST, Writer().u64(msg.from_height).getvalue()
+    w = Writer().u16(len(msg.blocks))
+    for block, commit in msg.blocks:
+        b, c = block.encode(), commit.encode()
+        w.u32(len(b)).raw(b).u32(len(c)).raw(c)
+    return MSG_SYNC_RESPONSE, w.getvalue()
+
+
+def encode_frame(msg: P2PMessage) -> bytes:
+    kind, payload = encode_payload(msg)
+    frame = _LEN.pack(1 + len(payload)) + bytes([kind]) + payload
+    assert len(frame) - 4 <= P2P_FRAME_BYTES_MAX, "an oversized frame: pack fewer blocks"
+    return frame
+
+
+def sync_response(pairs: list[tuple[Block, Commit]]) -> SyncResponseMsg:
+    """The longest prefix of `pairs` (at most P2P_SYNC_BLOCKS_MAX) that fits in one frame."""
+    size, taken = 1 + 2, []
+    for block, commit in pairs[:P2P_SYNC_BLOCKS_MAX]:
+        size += 8 + len(block.encode()) + len(commit.encode())
+        if size > P2P_FRAME_BYTES_MAX and taken:
+            break
+        taken.append((block, commit))
+    return SyncResponseMsg(tuple(taken))
+
+
+def decode_payload(kind: int, payload: bytes) -> P2PMessage:
+    """Untrusted bytes -> a well-formed message, or DecodeError."""
+    if kind == MSG_VOTE:
+        vote = decode_message(payload)
+        if not isinstance(vote, Vote):
+            raise DecodeError(RejectCode.MALFORMED, "a vote frame holds a proposal")
+        return VoteMsg(vote)
+    if kind == MSG_PROPOSAL:
+        n = Reader(payload[:4]).u32()
+        if 4 + n > len(payload):
+            raise DecodeError(RejectCode.MALFORMED, "truncated proposal frame")
+        proposal = decode_message(payload[4 : 4 + n])
+        if not isinstance(proposal, Proposal):
+            raise DecodeError(RejectCode.MALFORMED, "a proposal frame holds a vote")
+        return ProposalMsg(proposal, Block.decode(payload[4 + n :]))
+    if kind == MSG_TX:
+        return TxMsg(decode_transaction(payload))
+    if kind == MSG_STATUS:
+        return StatusMsg(decode_all(payload, Reader.u64))
+    if kind == MSG_SYNC_REQUEST:
+        return SyncRequestMsg(decode_all(payload, Reader.u64))
+    if kind == MSG_SYNC_RESPONSE:
+
+        def read(r: Reader) -> SyncResponseMsg:
+            n = r.count(P2P_SYNC_BLOCKS_MAX, "synced blocks")
+            pairs = []
+            for _ in range(n):
+                block = Block.decode(r.fixed(r.u32()))
+                pairs.append((block, Commit.decode(r.fixed(r.u32()))))
+            return SyncResponseMsg(tuple(pairs))
+
+        return decode_all(payload, read)
+    raise DecodeError(RejectCode.MALFORMED, f"unknown frame type {kind}")
+
+
+# --- the transport ---------------------------------------------------------------------------
+
+
+class Misbehaved(Exception):
+    """A peer broke the protocol: disconnect it and refuse it for a while."""
+
+
+@dataclass(slots=True)
+class _Conn:
+    fingerprint: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    queue: asyncio.Queue[bytes] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=P2P_SEND_QUEUE_MAX)
+    )
+    closed: bool = False
+
+
+@dataclass(slots=True)
+class TransportStats:
+    frames_in: int = 0
+    frames_out: int = 0
+    duplicates: int = 0
+    dropped_out: int = 0  # a slow peer's queue was full
+    misbehaved: int = 0
+    refused: int = 0  # connections refused (unpinned, banned, wrong peer)
+
+
+MessageHandler = Callable[[str, P2PMessage], None]
+
+
+class Transport:
+    """Connections to the pinned peers; delivers decoded messages to `on_message(peer, msg)`
+    on the event loop's thread, and `on_connect(peer)` when a peer connects."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        peers: tuple[PeerInfo, ...],
+        on_message: MessageHandler,
+        *,
+        on_connect: Callable[[str], None] | None = None,
+        listen_host: str | None = None,
+        listen_port: int | None = None,
+    ) -> None:
+        self.identity = identity
+        self.peers = {p.fingerprint: p for p in peers if p.fingerprint != identity.fingerprint}
+        me = next((p for p in peers if p.fingerprint == identity.fingerprint), None)
+        self.listen_host = listen_host or (me.host if me else "127.0.0.1")
+        self.listen_port = listen_port if listen_port is not None else (me.port if me else 0)
+        self.on_message = on_message
+        self.on_connect = on_connect
+        pinned = "".join(p.certificate for p in peers)
+        self._server_ctx = self._context(ssl.PROTOCOL_TLS_SERVER, pinned)
+        self._client_ctx = self._context(ssl.PROTOCOL_TLS_CLIENT, pinned)
+        self._conns: dict[str, _Conn] = {}
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._banned_until: dict[str, float] = {}
+        self._ban_ms: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self.stats = TransportStats()
+        self.failure: BaseException | None = None
+
+    def _context(self, protocol: int, pinned: str) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(protocol)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        ctx.check_hostname = False  # identities are pinned by fingerprint, not named
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_cert_chain(self.identity.cert_path, self.identity.key_path)
+        if pinned:
+            ctx.load_verify_locations(cadata=pinned)
+        return ctx
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.listen_host,
+            self.listen_port,
+            ssl=self._server_ctx,
+            ssl_handshake_timeout=P2P_HANDSHAKE_TIMEOUT_S,
+        )
+        self.listen_port = self._server.sockets[0].getsockname()[1]
+        for fp in self.peers:
+            if self.identity.fingerprint < fp:
+                self._spawn(self._dial_loop(fp))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self._conns.values()):
+            await self._close(conn)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def connected(self) -> tuple[str, ...]:
+        return tuple(fp for fp, c in self._conns.items() if not c.closed)
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def broadcast(self, msg: P2PMessage) -> int:
+        """Queue `msg` to every connected peer; returns to how many."""
+        frame = encode_frame(msg)
+        return sum(self._enqueue(conn, frame) for conn in list(self._conns.values()))
+
+    def send(self, peer: str, msg: P2PMessage) -> bool:
+        conn = self._conns.get(peer)
+        return conn is not None and self._enqueue(conn, encode_frame(msg))
+
+    def _enqueue(self, conn: _Conn, frame: bytes) -> bool:
+        if conn.closed:
+            return False
+        try:
+            conn.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.stats.dropped_out += 1
+            return False
+        return True
+
+    async def _write_loop(self, conn: _Conn) -> None:
+        while not conn.closed:
+            frame = await conn.queue.get()
+            conn.writer.write(frame)
+            self.stats.frames_out += 1
+            await conn.writer.drain()
+
+    # --- connecting ----------------------------------------------------------------------
+
+    def _banned(self, fp: str) -> bool:
+        return self._banned_until.get(fp, 0.0) > time.monotonic()
+
+    async def _dial_loop(self, fp: str) -> None:
+        peer = self.peers[fp]
+        delay_ms = P2P_RECONNECT_MS_MIN
+        while True:
+            if fp in self._conns or self._banned(fp):
+                await asyncio.sleep(P2P_RECONNECT_MS_MIN / 1000)
+                continue
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        peer.host,
+                        peer.port,
+                        ssl=self._client_ctx,
+                        ssl_handshake_timeout=P2P_HANDSHAKE_TIMEOUT_S,
+                    ),
+                    P2P_HANDSHAKE_TIMEOUT_S * 2,
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                log.debug("dial %s failed: %r", peer.address, exc)
+                await asyncio.sleep(delay_ms / 1000)
+                delay_ms = min(delay_ms * 2, P2P_RECONNECT_MS_MAX)
+                continue
+            if self._peer_fingerprint(writer) != fp:
+                self.stats.refused += 1
+                log.warning("%s presented a certificate other than the pinned one", peer.address)
+                writer.close()
+                await asyncio.sleep(delay_ms / 1000)
+                delay_ms = min(delay_ms * 2, P2P_RECONNECT_MS_MAX)
+                continue
+            delay_ms = P2P_RECONNECT_MS_MIN
+            await self._run(fp, reader, writer)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fp = self._peer_fingerprint(writer)
+        if fp is None or fp not in self.peers or self._banned(fp):
+            self.stats.refused += 1
+            log.warning("refused a connection from %s", writer.get_extra_info("peername"))
+            writer.close()
+            return
+        await self._run(fp, reader, writer)
+
+    @staticmethod
+    def _peer_fingerprint(writer: asyncio.StreamWriter) -> str | None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+        return None if der is None else hashlib.sha256(der).hexdigest()
+
+    async def _run(self, fp: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        old = self._conns.get(fp)
+        if old is not None:
+            await self._close(old)  # the peer reconnected: the old connection is stale
+        conn = _Conn(fp, reader, writer)
+        self._conns[fp] = conn
+        writing = asyncio.ensure_future(self._write_loop(conn))
+        try:
+            if self.on_connect is not None:
+                self.on_connect(fp)
+            await self._read_loop(conn)
+        except Misbehaved as exc:
+            self._punish(fp, str(exc))
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # the peer went away
+        finally:
+            writing.cancel()
+            await self._close(conn)
+
+    async def _read_loop(self, conn: _Conn) -> None:
+        while not conn.closed:
+            (length,) = _LEN.unpack(await conn.reader.readexactly(4))
+            if not 1 <= length <= P2P_FRAME_BYTES_MAX:
+                raise Misbehaved(f"frame length {length}")
+            body = await conn.reader.readexactly(length)
+            self.stats.frames_in += 1
+            kind = body[0]
+            if kind in GOSSIP_TYPES:
+                digest = hashlib.sha256(body).digest()
+                if digest in self._seen:
+                    self._seen.move_to_end(digest)
+                    self.stats.duplicates += 1
+                    continue
+                self._seen[digest] = None
+                while len(self._seen) > P2P_SEEN_MAX:
+                    self._seen.popitem(last=False)
+            try:
+                msg = decode_payload(kind, body[1:])
+            except (DecodeError, ValueError) as exc:
+                raise Misbehaved(f"undecodable frame of type {kind}: {exc}") from None
+            try:
+                self.on_message(conn.fingerprint, msg)
+            except Exception as exc:  # a bug in the node, not the peer's fault: stop the node
+                log.error("message handler failed", exc_info=exc)
+                self.failure = exc
+                raise
+
+    def _punish(self, fp: str, why: str) -> None:
+        self.stats.misbehaved += 1
+        ban_ms = min(self._ban_ms.get(fp, P2P_BAN_MS_MIN // 2) * 2, P2P_BAN_MS_MAX)
+        self._ban_ms[fp] = ban_ms
+        self._banned_until[fp] = time.monotonic() + ban_ms / 1000
+        log.warning("peer %s misbehaved (%s): refused for %d ms", fp[:12], why, ban_ms)
+
+    async def _close(self, conn: _Conn) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        if self._conns.get(conn.fingerprint) is conn:
+            del self._conns[conn.fingerprint]
+        conn.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.writer.wait_closed(), 1)
