@@ -6,6 +6,9 @@ plain dicts, a transaction works on a full `copy.deepcopy` of it and the copy is
 every operation succeeds. An operation refuses by raising `Refused`; nothing is written in
 place, so there is no undo to get wrong.
 
+The records are mutable dataclasses, not frozen ones (a deliberate exception to STYLE 2): a
+transaction edits its own deep copy in place, which is the simplest correct thing to write.
+
 It borrows from the real ledger only what is not rules: the transaction and operation types
 (the input), the record types (to compare output), key derivation and BIP-340 verification
 (`keys.address_of`, `keys.verify`) and the text forms of keys in a genesis document.
@@ -59,6 +62,8 @@ ESCROW_ID_DOMAIN = b"corridor:escrow:"
 
 @dataclass
 class RefHolding:
+    """One account's position in one asset."""
+
     balance: int
     authorised: bool
     frozen: bool
@@ -66,6 +71,8 @@ class RefHolding:
 
 @dataclass
 class RefAccount:
+    """An account: who signs for it, its last sequence, its holdings."""
+
     sequence: int  # the last sequence used; the next transaction must carry sequence + 1
     threshold: int
     signers: dict[bytes, int]  # public key -> weight
@@ -74,6 +81,8 @@ class RefAccount:
 
 @dataclass
 class RefAsset:
+    """An asset's flags and its outstanding supply."""
+
     decimals: int
     auth_required: bool
     freezable: bool
@@ -83,6 +92,8 @@ class RefAsset:
 
 @dataclass
 class RefEscrow:
+    """Funds locked by `owner` for `destination` until its conditions are met."""
+
     owner: bytes
     destination: bytes
     asset: Asset
@@ -94,6 +105,8 @@ class RefEscrow:
 
 @dataclass
 class RefState:
+    """The whole ledger: accounts by address, assets, open escrows by id."""
+
     accounts: dict[bytes, RefAccount]
     assets: dict[Asset, RefAsset]
     escrows: dict[bytes, RefEscrow]  # finished and cancelled escrows are deleted
