@@ -136,7 +136,17 @@ class Net:
             self.now_ms = max(self.now_ms, time_ms)
             self.feed(name, event)
             budget -= 1
+            if not self.queue and self.sync:
+                self._sync_stragglers()
         return self
+
+    def _sync_stragglers(self) -> None:
+        """Nodes that decided the last height go no further, so a node they left behind never
+        sees the next height's messages that make a shell sync (a node that decides at its
+        prevote step never sends the precommit the others may still need): sync it here."""
+        for name in self.honest:
+            if self.nodes[name].height not in self.decisions[name]:
+                self._sync(name)
 
     def fire_timeouts(self) -> Net:
         timers, self.timers = self.timers, []
@@ -517,8 +527,13 @@ def test_equivocation_is_reported_once_with_verifiable_evidence() -> None:
     assert evidence == DuplicateVoteEvidence.of(first, second)
     assert evidence.verify(CHAIN, validators) is None
     assert DuplicateVoteEvidence.decode(evidence.encode()) == evidence
-    # Only the first vote counts; the same validator's precommits are a separate slot.
-    assert state.messages(0).prevotes.votes[cheat.public_key] == first
+    # The first two values count, each for its own block (the paper counts every signed vote
+    # for id(v)); the validator counts once for "any"; a third value is dropped (memory bound).
+    tally = state.messages(0).prevotes
+    assert tally.first(cheat.public_key) == first
+    assert list(tally.votes.values()) == [first, second]  # what a shell relays
+    assert tally.power == 1 and tally.power_by_hash == {first.block_hash: 1, NIL: 1}
+    # The same validator's precommits are a separate slot.
     state, actions = _feed(state, VoteReceived(_vote(cheat, PRECOMMIT, 1, 0, NIL)))
     assert not any(isinstance(a, ReportEvidence) for a in actions)
 
@@ -530,6 +545,125 @@ def test_equivocating_validators_are_reported_in_a_network() -> None:
     for evidence in net.evidence:
         assert evidence.validator == net.keys[2].public_key
         assert evidence.verify(CHAIN, net.validators) is None
+
+
+class SplitLockNet(Net):
+    """The split lock, scripted (found by the simulator): in round 0 of height 1 the proposal
+    never reaches `late` (it prevotes nil on its timeout), and the Byzantine validator sends
+    its prevote for the block to `locker` only and a signed nil prevote to the others. Later
+    messages go everywhere. `relay` plays the shells' gossip of the votes they hold."""
+
+    def __init__(self) -> None:
+        super().__init__(4, byzantine=(0,), last_height=2)  # roles are reassigned below
+        by_pk = {k.public_key: name for name, k in self.key_of.items()}
+        self.proposer = by_pk[proposer_of(self.validators, 1, 0)]
+        self.locker = by_pk[proposer_of(self.validators, 1, 1)]  # re-proposes its lock next
+        cheat, self.late = sorted(set(self.live) - {self.proposer, self.locker})
+        self.byzantine = {cheat}
+        self.cheat = cheat
+
+    def _broadcast(self, sender: str, message: Proposal | Vote) -> None:
+        for name in self.live:
+            if name == sender:
+                continue
+            sent = message
+            if (message.height, message.round) == (1, 0):
+                if isinstance(message, Proposal) and name == self.late:
+                    continue
+                lie = sender == self.cheat and name != self.locker
+                if lie and isinstance(message, Vote) and message.vote_type == PREVOTE:
+                    sent = _vote(self.key_of[sender], PREVOTE, 1, 0, NIL)
+            self._push(0, name, self._receive(sent))
+
+    def relay(self) -> None:
+        """Every honest node re-sends the votes it holds of the rounds that matter."""
+        for name in self.honest:
+            st = self.nodes[name]
+            for round_ in sorted({st.round - 1, st.round, st.locked_round, st.valid_round}):
+                msgs = st.messages(round_)
+                for tally in (msgs.prevotes, msgs.precommits):
+                    for vote in tally.votes.values():
+                        for peer in self.live:
+                            if peer != name:
+                                self._push(0, peer, VoteReceived(vote))
+
+
+def test_one_equivocator_cannot_split_the_view_of_a_proof_of_lock() -> None:
+    """The locker sees a polka for A in round 0 (with the cheat's prevote for A) and locks on
+    it; the other two honest nodes counted the cheat's nil prevote and precommit nil. The
+    locker then prevotes nil on any other block and its re-proposal of A (proof of lock: round
+    0) waits for prevotes the others do not have: without relays no round can decide. Once the
+    locker relays the cheat's prevote for A, the others count it for A (besides reporting the
+    equivocation), accept the re-proposal and all decide A. Counting only a validator's first
+    vote, as the machine once did, halted the chain for good even with relays."""
+    net = SplitLockNet()
+    net.start().run()
+    for _ in range(6):
+        net.fire_timeouts().run()
+    a = block_hash(1, 0, net.key_of[net.proposer].public_key)
+    assert not net.decisions[net.locker] and not net.decisions[net.late]
+    locker = net.nodes[net.locker]
+    assert (locker.locked_value, locker.locked_round) == (a, 0)
+    for name in (net.proposer, net.late):
+        assert net.nodes[name].locked_value is None
+        assert net.nodes[name].messages(0).prevotes.quorum_hash(net.nodes[name].roster) is None
+
+    for _ in range(8):
+        if net.all_decided():
+            break
+        net.relay()
+        net.fire_timeouts().run()
+    assert net.all_decided()
+    net.assert_agreement()
+    net.assert_commits_verify()
+    assert net.decided_hashes()[1] == {a}
+    cheat = net.key_of[net.cheat].public_key
+    assert net.evidence and all(e.validator == cheat for e in net.evidence)
+    assert all(e.verify(CHAIN, net.validators) is None for e in net.evidence)
+    # Evidence once per (validator, type, round) and node, however often the votes are relayed.
+    slots = Counter((e.vote_a.vote_type, e.vote_a.round, e.height) for e in net.evidence)
+    assert max(slots.values()) <= len(net.honest)
+
+
+def test_an_equivocator_counts_for_each_value_but_not_twice_for_any() -> None:
+    """Its two prevotes cannot make two polkas (safety), nor count double towards "any"; a
+    decision's commit holds its precommit for the decided block only."""
+    keys = make_keys(4)
+    validators = make_validators(keys)
+    proposer = next(k for k in keys if k.public_key == proposer_of(validators, 1, 0))
+    me = next(k for k in keys if k is not proposer)
+    cheat, honest = [k for k in keys if k not in (proposer, me)]
+    a, b = block_hash(1, 0, b"a" * 32), block_hash(1, 0, b"b" * 32)
+    state, _ = step(initial_state(Config(CHAIN, validators, me)), StartHeight(1))
+    proposal = Proposal.signed(CHAIN, proposer, height=1, round_=0, block_hash=a)
+    state, actions = _feed(
+        state,
+        ProposalReceived(proposal, True),  # we prevote a
+        VoteReceived(_vote(cheat, PREVOTE, 1, 0, a)),
+        VoteReceived(_vote(cheat, PREVOTE, 1, 0, b)),
+    )
+    assert state.messages(0).prevotes.power == 2  # counted twice, it would be > 2/3 of "any"
+    assert state.step is Step.PREVOTE and not scheduled(actions)  # so no prevote timeout (L34)
+    state, actions = _feed(state, VoteReceived(_vote(honest, PREVOTE, 1, 0, b)))
+    tally = state.messages(0).prevotes
+    assert tally.power == 3 and tally.power_by_hash == {a: 2, b: 2}
+    assert tally.quorum_hash(state.roster) is None  # a: us and the cheat; b: cheat and honest
+    assert [t.kind for t in scheduled(actions)] == ["prevote"]
+    state, actions = _feed(state, VoteReceived(_vote(proposer, PREVOTE, 1, 0, a)))
+    assert [v.block_hash for v in votes_of(actions, PRECOMMIT)] == [a]  # the polka for a
+    state, actions = _feed(
+        state,
+        VoteReceived(_vote(cheat, PRECOMMIT, 1, 0, NIL)),
+        VoteReceived(_vote(cheat, PRECOMMIT, 1, 0, a)),
+        VoteReceived(_vote(proposer, PRECOMMIT, 1, 0, a)),
+    )
+    decides = [x for x in actions if isinstance(x, Decide)]
+    assert len(decides) == 1 and decides[0].block_hash == a
+    commit = decides[0].commit
+    assert verify_commit(CHAIN, validators, commit, a, 1) is None
+    signers = [s.public_key for s in commit.signatures]
+    assert signers == sorted({me.public_key, cheat.public_key, proposer.public_key})
+    assert Commit.decode(commit.encode()) == commit
 
 
 def test_bad_signatures_non_validators_and_wrong_proposers_are_ignored() -> None:
@@ -635,10 +769,14 @@ def test_far_rounds_keep_one_round_per_validator() -> None:
     validators = make_validators(keys)
     state, _ = step(initial_state(Config(CHAIN, validators, keys[0])), StartHeight(1))
     flooder = keys[1]
-    for round_ in range(5, 60):
-        state, _ = step(state, VoteReceived(_vote(flooder, PREVOTE, 1, round_, NIL)))
+    other = block_hash(1, 0, b"x" * 32)
+    for round_ in range(5, 60):  # equivocating too: two values kept per slot, then forgotten
+        for value in (NIL, other, block_hash(1, round_, b"y" * 32)):
+            state, _ = step(state, VoteReceived(_vote(flooder, PREVOTE, 1, round_, value)))
         state, _ = step(state, VoteReceived(_vote(flooder, PRECOMMIT, 1, round_, NIL)))
     assert set(state.rounds) == {59} and state.far_round_of == {flooder.public_key: 59}
+    kept = state.messages(59).prevotes
+    assert len(kept.votes) == 2 and kept.power == 1 and kept.power_by_hash == {NIL: 1, other: 1}
     state, actions = step(state, VoteReceived(_vote(flooder, PREVOTE, 1, 30, NIL)))
     assert actions == () and set(state.rounds) == {59}  # older than its far round: dropped
     state, _ = step(state, VoteReceived(_vote(keys[2], PREVOTE, 1, 59, NIL)))

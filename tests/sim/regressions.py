@@ -16,8 +16,8 @@ EQUIVOCATE_ONLY = FaultMix(name="equivocate", behaviours=frozenset({"equivocate"
 # Soak seeds (arguments: `case_of(seed)`, heights 5) that stalled before the sim nodes
 # relayed the votes they hold when stuck in a round: a Byzantine validator withheld its
 # proof-of-lock prevote from one honest node, which never prevoted the locked block again.
-# Those now pass; the rest stall on the machine's split-lock bug and are waived with its
-# diagnosis (checkers.split_lock_stall), never reported as clean by mistake.
+# The others stalled on the consensus machine's split-lock bug (an equivocator's second
+# prevote not counted), fixed in the machine; all of them pass now.
 _SOAK_SEEDS = (6, 49, 87, 88, 99, 107, 117, 187, 189, 206, 207, 219, 239, 246, 287, 299, 328)
 
 REGRESSIONS: dict[int, dict[str, Any]] = {

@@ -37,7 +37,11 @@ Choices the paper leaves open, made here:
   validator's messages are kept for its highest such round only; that is all L55 needs, and a
   faulty validator cannot fill memory by voting in millions of rounds. At most
   PROPOSALS_PER_ROUND_MAX distinct proposals are kept per round (only the first one is
-  prevoted on; the others can still complete a decision, L49).
+  prevoted on; the others can still complete a decision, L49), and at most
+  VOTES_PER_VALIDATOR_MAX distinct values per (validator, vote type, round).
+- Equivocation. A validator's votes for two values in one slot are reported once
+  (ReportEvidence) and each counts for its own value, as the paper counts "2f+1 messages
+  for id(v)": see VoteTally. A Decide's commit holds one precommit per validator.
 
 What the shell must do: answer BuildBlock; fetch and validate proposed blocks before feeding
 ProposalReceived; keep the blocks it proposed or received until Decide (always the last
@@ -71,6 +75,10 @@ from corridor.ledger.block import Commit, CommitSig, ValidatorSet
 from corridor.ledger.keys import KeyPair
 
 PROPOSALS_PER_ROUND_MAX: Final = 4  # distinct block hashes per round; an honest proposer sends 1
+# Distinct values kept per (validator, vote type, round). An honest validator sends 1; a second
+# exposes an equivocation and still counts for its value (see VoteTally); more are dropped.
+VOTES_PER_VALIDATOR_MAX: Final = 2
+assert VOTES_PER_VALIDATOR_MAX >= 2, "a conflicting vote must be kept to count (liveness)"
 
 TimeoutKind = Literal["propose", "prevote", "precommit"]
 
@@ -293,41 +301,70 @@ def proposer_of(validators: ValidatorSet, height: int, round_: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class VoteTally:
-    """The first vote of each validator, of one type in one round, and the power per block.
+    """The votes of one type in one round, and the power behind each value.
 
-    Updating copies two dicts of at most n entries: O(n) per vote, never O(n^2).
+    As in the paper, a validator counts once towards `power` ("2f+1 of any", L34/L47) and once
+    towards every value it signed ("2f+1 for id(v)", L28/L36/L44/L49): an equivocator's second
+    vote is evidence and also counts for its value. Counting only its first vote would let it
+    split the honest nodes' view of a polka for good (one sees the proof of lock, the others
+    never do, even when it is relayed to them). Safety is unchanged: two values can reach 2f+1
+    only if more than f of the power signed both. At most VOTES_PER_VALIDATOR_MAX values are
+    kept per validator; `votes` holds all of them, so a shell relaying `votes` relays both
+    sides of an equivocation.
+
+    Updating copies dicts of at most n * VOTES_PER_VALIDATOR_MAX entries: O(n) per vote.
     """
 
-    votes: Mapping[bytes, Vote] = field(default_factory=dict)
+    votes: Mapping[tuple[bytes, bytes], Vote] = field(default_factory=dict)  # by (signer, hash)
+    values_of: Mapping[bytes, tuple[bytes, ...]] = field(default_factory=dict)  # first one first
     power_by_hash: Mapping[bytes, int] = field(default_factory=dict)
-    power: int = 0
+    power: int = 0  # of the distinct validators that voted
     reported: frozenset[bytes] = frozenset()  # validators already reported for equivocating
 
+    def first(self, validator: bytes) -> Vote | None:
+        """The validator's first vote (the only one, unless it equivocated)."""
+        values = self.values_of.get(validator)
+        return None if values is None else self.votes[validator, values[0]]
+
+    def vote_for(self, validator: bytes, block_hash: bytes) -> Vote | None:
+        return self.votes.get((validator, block_hash))
+
     def with_vote(self, vote: Vote, power: int) -> VoteTally:
-        assert vote.validator not in self.votes
+        """Add a vote for a value its validator has not voted for yet (room permitting)."""
+        values = self.values_of.get(vote.validator, ())
+        assert len(values) < VOTES_PER_VALIDATOR_MAX and vote.block_hash not in values
         by_hash = dict(self.power_by_hash)
         by_hash[vote.block_hash] = by_hash.get(vote.block_hash, 0) + power
         return replace(
             self,
-            votes={**self.votes, vote.validator: vote},
+            votes={**self.votes, (vote.validator, vote.block_hash): vote},
+            values_of={**self.values_of, vote.validator: (*values, vote.block_hash)},
             power_by_hash=by_hash,
-            power=self.power + power,
+            power=self.power if values else self.power + power,
+            reported=(self.reported | {vote.validator}) if values else self.reported,
         )
 
     def without(self, validator: bytes, power: int) -> VoteTally:
-        vote = self.votes.get(validator)
-        if vote is None:
+        values = self.values_of.get(validator)
+        if values is None:
             return self
-        votes = dict(self.votes)
-        del votes[validator]
+        votes = {k: v for k, v in self.votes.items() if k[0] != validator}
+        values_of = dict(self.values_of)
+        del values_of[validator]
         by_hash = dict(self.power_by_hash)
-        by_hash[vote.block_hash] -= power
-        if by_hash[vote.block_hash] == 0:
-            del by_hash[vote.block_hash]
-        return replace(self, votes=votes, power_by_hash=by_hash, power=self.power - power)
+        for block_hash in values:
+            by_hash[block_hash] -= power
+            if by_hash[block_hash] == 0:
+                del by_hash[block_hash]
+        return replace(
+            self, votes=votes, values_of=values_of, power_by_hash=by_hash, power=self.power - power
+        )
 
     def quorum_hash(self, roster: Roster) -> bytes | None:
-        """The block (or NIL) with more than 2/3 of the power, if any (at most one can)."""
+        """The block (or NIL) with more than 2/3 of the power, if any.
+
+        At most one can have it unless more than 1/3 of the power signed two values.
+        """
         for block_hash, power in self.power_by_hash.items():
             if roster.is_quorum(power):
                 return block_hash
@@ -358,8 +395,8 @@ class RoundMessages:
 
     def senders(self) -> set[bytes]:
         return {
-            *self.prevotes.votes,
-            *self.precommits.votes,
+            *self.prevotes.values_of,
+            *self.precommits.values_of,
             *(p.proposer for p, _ in self.proposals),
         }
 
@@ -495,22 +532,19 @@ def _on_vote(st: ConsensusState, out: list[Action], vote: Vote) -> ConsensusStat
     if st.step is Step.COMMITTED or vote.height != st.height or power == 0:
         return st
     tally = st.messages(vote.round).tally(vote.vote_type)
-    first = tally.votes.get(vote.validator)
-    if first is not None:
-        if first.block_hash == vote.block_hash or vote.validator in tally.reported:
-            return st  # a duplicate (or another signature over the same vote)
-        if not vote.verify_signature(st.config.chain_id):
-            return st
-        out.append(ReportEvidence(DuplicateVoteEvidence.of(first, vote)))
-        reported = replace(tally, reported=tally.reported | {vote.validator})
-        return _with_round(
-            st, vote.round, st.messages(vote.round).with_tally(vote.vote_type, reported)
-        )
+    values = tally.values_of.get(vote.validator, ())
+    if vote.block_hash in values:
+        return st  # a duplicate (or another signature over the same vote)
+    if len(values) >= VOTES_PER_VALIDATOR_MAX:
+        return st  # an equivocator's further values: already reported, and the bound
     if not vote.verify_signature(st.config.chain_id):
         return st
     admitted = _admit(st, vote.validator, vote.round)
     if admitted is None:
         return st
+    first = tally.first(vote.validator)
+    if first is not None and vote.validator not in tally.reported:
+        out.append(ReportEvidence(DuplicateVoteEvidence.of(first, vote)))
     st = _store_vote(admitted, vote)
     if vote.validator == st.me:
         st = _recover_own_vote(st, vote)
@@ -578,11 +612,11 @@ def _decide(st: ConsensusState, out: list[Action], touched: int | None) -> Conse
         entry = msgs.proposal_for(block_hash)
         if entry is None or not entry[1]:
             continue
-        signatures = tuple(
-            CommitSig(v.validator, v.signature)
-            for _, v in sorted(msgs.precommits.votes.items())
-            if v.block_hash == block_hash
-        )
+        # One signature per validator, its precommit for this block (an equivocator's other
+        # precommit is not part of the proof), in public-key order.
+        tally = msgs.precommits
+        precommits = (tally.vote_for(pk, block_hash) for pk in sorted(tally.values_of))
+        signatures = tuple(CommitSig(v.validator, v.signature) for v in precommits if v is not None)
         assert st.roster.is_quorum(sum(st.roster.power[s.public_key] for s in signatures))
         commit = Commit(st.height, round_, block_hash, signatures)
         out.append(Decide(st.height, round_, block_hash, commit))
@@ -717,7 +751,7 @@ def _vote(
     if st.me is None:
         return st
     assert st.config.key is not None
-    earlier = st.messages(st.round).tally(vote_type).votes.get(st.me)
+    earlier = st.messages(st.round).tally(vote_type).first(st.me)
     if earlier is not None:  # signed before a restart and replayed: never sign another
         out.append(Broadcast(earlier))
         return st

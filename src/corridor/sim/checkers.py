@@ -152,41 +152,6 @@ def _evidence_problems(
     return []
 
 
-def split_lock_stall(honest: Sequence[SimNode], byzantine_keys: frozenset[bytes]) -> str | None:
-    """Whether a stall is the consensus machine's known liveness bug, and how.
-
-    An equivocating validator sends prevote A to one honest node and prevote B to another.
-    The first completes a polka for A and locks on it; the second keeps B as that validator's
-    vote (`VoteTally` counts only the first vote of each validator, a later conflicting one is
-    only evidence) and so never sees the proof of lock for A, even after it is relayed. The
-    locked node then prevotes nil on every new block, the others never accept A's re-proposal
-    (L28 waits for the POL prevotes forever): with n = 4, no polka can form again. The paper
-    counts every signed message for id(v) (Tendermint-go tracks conflicting votes for a block
-    a peer claims has +2/3, VoteSetMaj23). The fix belongs in `consensus.machine`.
-    """
-    live = [n for n in honest if n.up]
-    for node in live:
-        st = node.machine
-        if st.locked_round < 0 or st.locked_value is None:
-            continue
-        for other in live:
-            theirs = other.machine
-            if other is node or theirs.height != st.height:
-                continue
-            tally = theirs.messages(st.locked_round).prevotes
-            if (
-                tally.quorum_hash(theirs.roster) != st.locked_value
-                and tally.reported & byzantine_keys
-            ):
-                return (
-                    f"{node.name} is locked on {st.locked_value.hex()[:12]} from round "
-                    f"{st.locked_round} of height {st.height}; {other.name} counts the other "
-                    "prevote of an equivocating validator in that round, so never sees the "
-                    "proof of lock"
-                )
-    return None
-
-
 def check_all(
     genesis: Genesis,
     trace: Trace,

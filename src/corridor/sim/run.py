@@ -27,7 +27,7 @@ from corridor.ledger.genesis import Genesis, genesis_from_document
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment, SignedTransaction, Transaction
 from corridor.sim.byzantine import BEHAVIOURS, ByzantineNode
-from corridor.sim.checkers import check_all, split_lock_stall
+from corridor.sim.checkers import check_all
 from corridor.sim.network import CALM, Network, NetworkFaults
 from corridor.sim.node import NodeParams, SimGenesis, SimNode, Trace
 
@@ -101,7 +101,6 @@ class SimReport:
     txs_committed: int
     virtual_ms: int
     violations: tuple[str, ...]
-    waived: tuple[str, ...] = ()  # liveness failures that are the machine's known bug
 
     @property
     def faults_injected(self) -> int:
@@ -381,7 +380,7 @@ class Simulation:
 
     # --- the verdict ---------------------------------------------------------------------
 
-    def report(self, violations: Sequence[str] = (), waived: Sequence[str] = ()) -> SimReport:
+    def report(self, violations: Sequence[str] = ()) -> SimReport:
         byzantine_keys = frozenset(n.key.public_key for n in self.byzantine if n.key is not None)
         found = [*violations, *check_all(self.genesis, self.trace, self.honest, byzantine_keys)]
         longest = max(self.honest, key=lambda n: (n.blocks.height(), n.name), default=None)
@@ -410,7 +409,6 @@ class Simulation:
             txs_committed=txs,
             virtual_ms=self.net.now_ms,
             violations=tuple(found),
-            waived=tuple(waived),
         )
 
 
@@ -440,16 +438,10 @@ def simulate(
         return all(n.blocks.height() >= target for n in sim.honest)
 
     deadline = faults.window_ms + liveness_ms
-    violations, waived = [], []
+    violations = []
     if not sim.run_until(deadline, stop=done) and byzantine <= sim.f:
-        stall = (
+        violations.append(
             f"liveness: honest heights {sim.heights()} short of {target} "
             f"{liveness_ms} ms after the heal"
         )
-        byzantine_keys = frozenset(n.key.public_key for n in sim.byzantine if n.key is not None)
-        known = split_lock_stall(sim.honest, byzantine_keys)
-        if known is None:
-            violations.append(stall)
-        else:  # see checkers.split_lock_stall: a consensus-machine bug, not the simulator's
-            waived.append(f"{stall}: known consensus bug (split lock): {known}")
-    return sim.report(violations, waived)
+    return sim.report(violations)
