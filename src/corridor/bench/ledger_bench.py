@@ -21,6 +21,8 @@ Signing, building states and committing blocks are never timed. Timings are medi
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import hashlib
 import importlib
@@ -89,11 +91,11 @@ class BenchConfig:
 
 FULL = BenchConfig(
     quick=False,
-    verify_keys=2_000,
+    verify_keys=4_000,
     verify_rounds=5,
     apply_accounts=APPLY_ACCOUNTS,
     apply_blocks=4,
-    apply_rounds=3,
+    apply_rounds=5,
     state_root_accounts=(100_000, 1_000_000),
     state_root_blocks=5,
 )
@@ -119,6 +121,95 @@ def _index_bytes(i: int) -> bytes:
 
 def _median_rate(count: int, seconds: Iterable[float]) -> float:
     return count / statistics.median(seconds)
+
+
+# --- other work on the machine --------------------------------------------------------------
+
+# A round is quiet if other processes used less than this many cores beyond those the round
+# did not need. On a shared machine, another process on one of two cores halves what a
+# parallel verifier can gain, and leaves a one-core loop almost untouched.
+FOREIGN_CPU_QUIET_CORES = 0.1
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds all cores spent busy since boot, steal included (Linux /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+            int, stat.readline().split()[1:9]
+        )
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS_PER_S
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds used by this process and its children (the verifier processes)."""
+    pids = [str(os.getpid())]
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children", encoding="ascii") as children:
+            pids.extend(children.read().split())
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # a child that just ended
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _CLOCK_TICKS_PER_S
+
+
+def measure_foreign_cpu(work: Callable[[], float]) -> tuple[float, float | None]:
+    """(what `work` returns, cores' worth of CPU other processes used meanwhile, or None
+    where /proc cannot tell)."""
+    try:
+        busy, own, started = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
+    except OSError:
+        return work(), None
+    result = work()
+    wall = time.perf_counter() - started
+    foreign = (_busy_cpu_s() - busy) - (_own_cpu_s() - own)
+    return result, max(0.0, foreign / wall)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rounds:
+    """Timed rounds of one measurement, each with the other work done meanwhile.
+
+    A round is quiet if other processes left it the `cores_needed` it can use.
+    """
+
+    cores_needed: int
+    seconds: list[float]
+    foreign_cores: list[float | None]
+
+    def add(self, seconds: float, foreign_cores: float | None) -> None:
+        self.seconds.append(seconds)
+        self.foreign_cores.append(foreign_cores)
+
+    def _quiet(self) -> list[bool]:
+        spare = (os.cpu_count() or 1) - self.cores_needed + FOREIGN_CPU_QUIET_CORES
+        return [f is not None and f < spare for f in self.foreign_cores]
+
+    def median_rate(self, count: int) -> float:
+        """Per second, over the quiet rounds if there are any, else over all of them."""
+        quiet = [s for s, q in zip(self.seconds, self._quiet(), strict=True) if q]
+        return _median_rate(count, quiet or self.seconds)
+
+    def quiet_rounds(self) -> int:
+        return sum(self._quiet())
+
+
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Moves every object alive now out of the cyclic GC's reach, as the node does with its
+    state at start-up (`node.core`): otherwise full GC passes over 10^5..10^6 long-lived
+    records land inside the timed loops."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # --- signature verification -----------------------------------------------------------------
@@ -204,25 +295,29 @@ VERIFY_CANDIDATES: dict[str, Callable[[int], Callable[[], None] | None]] = {
 }
 
 
-def _time_rounds(run: Callable[[], None], rounds: int) -> list[float]:
+def _seconds(run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def _time_rounds(run: Callable[[], None], rounds: int) -> Rounds:
     run()  # warm-up: caches, branch predictors, lazy imports
-    seconds = []
+    timed = Rounds(cores_needed=1, seconds=[], foreign_cores=[])
     for _ in range(rounds):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+        timed.add(*measure_foreign_cpu(functools.partial(_seconds, run)))
+    return timed
 
 
 def measure_verify(config: BenchConfig) -> tuple[float, dict[str, float | None]]:
     """(`keys.verify` per second, {candidate: verifications per second or None})."""
     n = config.verify_keys
-    verify_per_s = _median_rate(n, _time_rounds(_corridor_bip340(n), config.verify_rounds))
+    verify_per_s = _time_rounds(_corridor_bip340(n), config.verify_rounds).median_rate(n)
     candidates: dict[str, float | None] = {}
     for name, make in VERIFY_CANDIDATES.items():
         run = make(n)
         candidates[name] = (
-            None if run is None else _median_rate(n, _time_rounds(run, config.verify_rounds))
+            None if run is None else _time_rounds(run, config.verify_rounds).median_rate(n)
         )
     return verify_per_s, candidates
 
@@ -363,16 +458,22 @@ def _apply_round(
 ) -> float:
     """Seconds to apply `blocks` in turn on a copy of `base`; commits are not timed."""
     state, ctx = copy_state(base), _context()
-    if verifier is None:
-        flagged: Iterator[tuple[SignedTransaction, bool]] = (
-            pair for block in blocks for pair in zip(block, repeat(False))
-        )
-    else:
+    flagged: Iterator[tuple[SignedTransaction, bool]] | None = None
+    if verifier is not None:
         flagged = verifier.verified_in_order(stx for block in blocks for stx in block)
     seconds = 0.0
     for block in blocks:
         started = time.perf_counter()
-        block_state, results = apply_block(state, islice(flagged, len(block)), ctx)
+        if flagged is None:
+            # One core does what chain.select_txs/execute_block do: verify the block's
+            # signatures in one pass, then apply (timed together).
+            ok = chain.verify_first(block, frozenset())
+            pairs: Iterable[tuple[SignedTransaction, bool]] = (
+                (stx, stx.tx_id in ok) for stx in block
+            )
+        else:
+            pairs = islice(flagged, len(block))
+        block_state, results = apply_block(state, pairs, ctx)
         seconds += time.perf_counter() - started
         assert len(results) == len(block)
         state.commit(block_state)
@@ -393,11 +494,33 @@ def _check_against_chain(base: MemoryState, block: Sequence[SignedTransaction]) 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplyFigures:
-    signed_per_s: float  # one core, verifying inside the loop
+    signed_per_s: float  # one core: verify the block's signatures, then apply (as chain does)
     parallel_per_s: float  # verified ahead by worker processes
     parallel_threads_per_s: float  # verified ahead by worker threads
     txs: int
     workers: int
+    rounds: int
+    quiet_parallel_rounds: int  # of `rounds`, those where other processes were ~idle
+    foreign_cores_max: float | None  # the most other processes used during any round
+
+
+def _apply_rounds(
+    config: BenchConfig,
+    world: World,
+    blocks: Sequence[Sequence[SignedTransaction]],
+    rounds: dict[str, Rounds],
+    processes: ParallelVerifier,
+    threads: ParallelVerifier,
+    log: Log,
+) -> None:
+    """Times `config.apply_rounds` rounds of each way, interleaved, into `rounds`."""
+    n_txs = sum(map(len, blocks))
+    for round_ in range(config.apply_rounds):
+        log(f"applying {n_txs:,} payments 3 ways, round {round_ + 1}/{config.apply_rounds}")
+        for way, verifier in (("single", None), ("proc", processes), ("thread", threads)):
+            rounds[way].add(
+                *measure_foreign_cpu(functools.partial(_apply_round, world.state, blocks, verifier))
+            )
 
 
 def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFigures:
@@ -415,7 +538,11 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
     stxs = [tx.sign(real_keys[sender]) for sender, tx in _payments(world, plan)]
     blocks = [stxs[at : at + BLOCK_TXS] for at in range(0, n_txs, BLOCK_TXS)]
     _check_against_chain(world.state, blocks[0])
-    seconds: dict[str, list[float]] = {"single": [], "processes": [], "threads": []}
+    rounds = {
+        "single": Rounds(cores_needed=1, seconds=[], foreign_cores=[]),
+        "proc": Rounds(cores_needed=os.cpu_count() or 1, seconds=[], foreign_cores=[]),
+        "thread": Rounds(cores_needed=os.cpu_count() or 1, seconds=[], foreign_cores=[]),
+    }
     with (
         ParallelVerifier(processes=True) as processes,
         ParallelVerifier(processes=False) as threads,
@@ -423,19 +550,19 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
         # Not timed: starts the worker processes and warms their key caches, as signing
         # warmed this process's.
         assert len(processes.verify_batch(stxs)) == n_txs
-        gc.collect()
-        for round_ in range(config.apply_rounds):
-            log(f"applying {n_txs:,} payments 3 ways, round {round_ + 1}/{config.apply_rounds}")
-            seconds["single"].append(_apply_round(world.state, blocks, None))
-            seconds["processes"].append(_apply_round(world.state, blocks, processes))
-            seconds["threads"].append(_apply_round(world.state, blocks, threads))
+        with _gc_frozen():
+            _apply_rounds(config, world, blocks, rounds, processes, threads, log)
         workers = processes.workers
+    foreign_seen = [f for r in rounds.values() for f in r.foreign_cores if f is not None]
     return ApplyFigures(
-        signed_per_s=_median_rate(n_txs, seconds["single"]),
-        parallel_per_s=_median_rate(n_txs, seconds["processes"]),
-        parallel_threads_per_s=_median_rate(n_txs, seconds["threads"]),
+        signed_per_s=rounds["single"].median_rate(n_txs),
+        parallel_per_s=rounds["proc"].median_rate(n_txs),
+        parallel_threads_per_s=rounds["thread"].median_rate(n_txs),
         txs=n_txs,
         workers=workers,
+        rounds=config.apply_rounds,
+        quiet_parallel_rounds=rounds["proc"].quiet_rounds(),
+        foreign_cores_max=max(foreign_seen) if foreign_seen else None,
     )
 
 
@@ -447,6 +574,22 @@ class StateRootFigures:
     per_block_ms: float  # tree_updates() + StateTree.update + root
     tree_updates_ms: float  # of which: encoding and hashing the touched records
     updates_per_block: float
+
+
+def _time_state_root(
+    state: MemoryState, tree: StateTree, block: Sequence[SignedTransaction], ctx: ApplyContext
+) -> tuple[float, float, int]:
+    """Applies `block` (not timed), then times bringing `tree` up to date with its writes:
+    (total ms, of which ms in `tree_updates()`, writes). Commits the block to `state`."""
+    block_state, _results = apply_block(state, zip(block, repeat(True)), ctx)
+    started = time.perf_counter()
+    writes = tuple(block_state.tree_updates())
+    encoded = time.perf_counter()
+    tree.update(writes)
+    _ = tree.root
+    finished = time.perf_counter()
+    state.commit(block_state)
+    return (finished - started) * 1e3, (encoded - started) * 1e3, len(writes)
 
 
 def measure_state_root(
@@ -463,21 +606,12 @@ def measure_state_root(
     ctx = _context()
     plan = plan_payments(rng, n_accounts, blocks * BLOCK_TXS)
     payments = _payments(world, plan)
-    total_ms, encode_ms, updates = [], [], []
-    gc.collect()
-    for _ in range(blocks):
-        block = [_unsigned(world, sender, tx) for sender, tx in islice(payments, BLOCK_TXS)]
-        block_state, _results = apply_block(world.state, zip(block, repeat(True)), ctx)
-        started = time.perf_counter()
-        writes = tuple(block_state.tree_updates())
-        encoded = time.perf_counter()
-        tree.update(writes)
-        _ = tree.root
-        finished = time.perf_counter()
-        total_ms.append((finished - started) * 1e3)
-        encode_ms.append((encoded - started) * 1e3)
-        updates.append(len(writes))
-        world.state.commit(block_state)
+    timings = []
+    with _gc_frozen():
+        for _ in range(blocks):
+            block = [_unsigned(world, sender, tx) for sender, tx in islice(payments, BLOCK_TXS)]
+            timings.append(_time_state_root(world.state, tree, block, ctx))
+    total_ms, encode_ms, updates = zip(*timings, strict=True)
     if check:
         assert tree.root == StateTree.from_items(world.state.tree_items()).root
         assert check_state(world.state) == []
@@ -534,6 +668,14 @@ def run(config: BenchConfig, log: Log = lambda _: None, seed: int = 1) -> Ledger
     )
 
 
+def _quiet_note(apply: ApplyFigures) -> str:
+    if apply.foreign_cores_max is None:
+        return "other processes' load unknown here"
+    if apply.quiet_parallel_rounds == 0:
+        return "NOT MEANINGFUL: other processes were busy in every round"
+    return f"median of {apply.quiet_parallel_rounds}/{apply.rounds} quiet rounds"
+
+
 def table_rows(f: LedgerFigures) -> list[Row]:
     """The table: every headline figure, with its target where it has one."""
     small_n, large_n = f.config.state_root_accounts
@@ -564,6 +706,7 @@ def table_rows(f: LedgerFigures) -> list[Row]:
             name="apply_parallel_ratio",
             value=apply.parallel_per_s / apply.signed_per_s,
             target=TARGET_APPLY_PARALLEL_RATIO,
+            note=_quiet_note(apply),
         ),
         Row(
             name="apply_parallel_threads_per_s",
@@ -590,9 +733,10 @@ def table_rows(f: LedgerFigures) -> list[Row]:
             note=f"{_short(large_n)} / {_short(small_n)}",
         ),
         Row(
-            name="load_avg_1m",
-            value=f.load_avg_1m,
-            note="at start; above ~0.5 other work skews the figures",
+            name="apply_foreign_cpu_cores_max",
+            value=apply.foreign_cores_max,
+            unit="cores",
+            note="other processes' work during the apply rounds, at most",
         ),
     ]
 
@@ -608,6 +752,8 @@ def json_document(f: LedgerFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "apply_txs": f.apply.txs,
         "apply_accounts": f.config.apply_accounts,
         "apply_workers": f.apply.workers,
+        "apply_rounds": f.apply.rounds,
+        "apply_quiet_parallel_rounds": f.apply.quiet_parallel_rounds,
         "block_txs": BLOCK_TXS,
         "state_root_accounts_small": small_n,
         "state_root_accounts_large": large_n,
@@ -618,6 +764,7 @@ def json_document(f: LedgerFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "elapsed_s": f.elapsed_s,
         "machine": {
             "cpus": os.cpu_count(),
+            "load_avg_1m_at_start": f.load_avg_1m,
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
             "platform": platform.platform(),

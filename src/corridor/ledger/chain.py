@@ -7,7 +7,7 @@ shell commits it (`MemoryState.commit`, `StateTree.update`) once consensus decid
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from corridor.ledger.block import (
@@ -59,8 +59,8 @@ def _finish(
     return BlockExecution(block_state, tuple(txs), tuple(results), updates, tree.root_with(updates))
 
 
-def _verify_first(
-    txs: tuple[SignedTransaction, ...] | list[SignedTransaction],
+def verify_first(
+    txs: Sequence[SignedTransaction],
     verified: frozenset[bytes] | set[bytes],
 ) -> set[bytes]:
     """Verifies, in one pass before any applying, every signature not verified already.
@@ -92,7 +92,7 @@ def select_txs(
     results: list[TxResult] = []
     rejected: list[tuple[SignedTransaction, Rejection]] = []
     candidates = list(candidates)  # callers pass bounded lists (the mempool reaps max_txs)
-    verified = _verify_first(candidates, verified)
+    verified = verify_first(candidates, verified)
     for stx in candidates:
         if len(txs) >= max_txs:
             break
@@ -120,7 +120,7 @@ def execute_block(
         return Rejection(RejectCode.LIMIT_EXCEEDED, f"more than {BLOCK_TXS_MAX} transactions")
     block_state = Overlay(state)
     results: list[TxResult] = []
-    verified = _verify_first(txs, verified)
+    verified = verify_first(txs, verified)
     for index, stx in enumerate(txs):
         scratch = Overlay(block_state)
         outcome = apply_into(scratch, stx, ctx, signatures_verified=stx.tx_id in verified)
