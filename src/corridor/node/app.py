@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from corridor.node.core import NodeCore
-from corridor.node.home import Home
+from corridor.node.home import Home, HomeError
 from corridor.node.rpc import create_app
 from corridor.node.runner import NodeRunner, RunnerConfig
 from corridor.node.storage import SqliteStore
@@ -48,12 +48,39 @@ def open_core(home: Home, options: NodeOptions) -> NodeCore:
     )
 
 
+def make_runner(home: Home, core: NodeCore, options: NodeOptions) -> NodeRunner:
+    """One validator alone, or a node among the peers of HOME/peers.json (over p2p)."""
+    from corridor.node import p2p
+    from corridor.node.consensus_driver import ConsensusWal, NetworkRunner
+
+    try:
+        peers = p2p.load_peers(home.path)
+        if peers is None:
+            return NodeRunner(core, options.runner)
+        identity = p2p.ensure_identity(home.path)
+        me = next((p for p in peers if p.fingerprint == identity.fingerprint), None)
+        if me is None:
+            raise p2p.P2PConfigError(f"{home.path / p2p.PEERS_FILE} does not list this node")
+        own_key = None if core.key is None else core.key.public_key
+        if me.validator_public_key != own_key:
+            raise p2p.P2PConfigError(f"{home.path / p2p.PEERS_FILE}: not our validator key")
+    except p2p.P2PConfigError as exc:
+        raise HomeError(str(exc)) from None
+    runner = NetworkRunner(
+        core, options.runner, wal=ConsensusWal(home.path / "data" / "consensus.wal")
+    )
+    runner.attach(
+        p2p.Transport(identity, peers, runner.on_message, on_connect=runner.on_peer_connected)
+    )
+    return runner
+
+
 async def serve(
     home: Home, options: NodeOptions, on_ready: Callable[[NodeCore, str], None] | None = None
 ) -> None:
     """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly."""
     core = open_core(home, options)
-    runner = NodeRunner(core, options.runner)
+    runner = make_runner(home, core, options)
     app = create_app(runner)
     server = _Server(
         uvicorn.Config(

@@ -56,8 +56,15 @@ P2P_GOSSIP_TXS_MAX = 5_000  # mempool transactions relayed per gossip pass
 CONSENSUS_WAL_BYTES_MAX = 256 * 1024 * 1024  # the per-height consensus log (refuses beyond)
 CONSENSUS_BUFFER_HEIGHTS_MAX = 2  # messages of heights h+1 .. h+2 are kept while at h
 CONSENSUS_BUFFER_PER_HEIGHT_MAX = 1_024
+CONSENSUS_BUFFER_BLOCKS_PER_HEIGHT_MAX = 8  # buffered proposals (each carries a block)
 CONSENSUS_CANDIDATES_MAX = 64  # distinct proposed blocks validated per height
 
 assert P2P_FRAME_BYTES_MAX >= BLOCK_BYTES_MAX + 64 * 1024  # a proposal with a full block fits
 assert P2P_RECONNECT_MS_MIN <= P2P_RECONNECT_MS_MAX and P2P_BAN_MS_MIN <= P2P_BAN_MS_MAX
 assert P2P_GOSSIP_TXS_MAX <= MEMPOOL_TXS_MAX
+CONSENSUS_IDLE_BLOCK_MS = 500  # with peers, a proposer waits this long for txs, then proposes
+GOSSIP_INTERVAL_MS = 1_000  # status to peers; re-send of this height's messages when stuck
+SYNC_PATIENCE_MS = 1_500  # one height behind a peer for this long: fetch blocks
+SYNC_RETRY_MS = 500  # at most one block-sync request per this interval
+
+assert CONSENSUS_IDLE_BLOCK_MS < 1_000  # below the machine's first propose timeout

@@ -33,14 +33,15 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import ssl
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from corridor.consensus.messages import Proposal, Vote, decode_message, encode_message
 from corridor.ledger import keys
@@ -109,7 +110,10 @@ def _generate(key_path: Path, cert_path: Path) -> None:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corridor-node")])
+    # A unique name: OpenSSL finds a trust anchor by subject, so pinned certificates that
+    # shared one would shadow each other.
+    cn = f"corridor-node-{secrets.token_hex(8)}"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -120,6 +124,7 @@ def _generate(key_path: Path, cert_path: Path) -> None:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=365 * 100))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
@@ -127,10 +132,15 @@ def _generate(key_path: Path, cert_path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    # The certificate is written last: its presence means the identity is complete (a key
+    # left alone by a crash was never pinned anywhere and is replaced).
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp_key = key_path.with_suffix(".tmp")
+    tmp_key.unlink(missing_ok=True)
+    fd = os.open(tmp_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key_pem)
+    os.replace(tmp_key, key_path)
     tmp = cert_path.with_suffix(".tmp")
     tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     os.replace(tmp, cert_path)
@@ -313,7 +323,7 @@ def encode_frame(msg: P2PMessage) -> bytes:
 
 def sync_response(pairs: list[tuple[Block, Commit]]) -> SyncResponseMsg:
     """The longest prefix of `pairs` (at most P2P_SYNC_BLOCKS_MAX) that fits in one frame."""
-    size, taken = 1 + 2, []
+    size, taken = 1 + 2, list[tuple[Block, Commit]]()
     for block, commit in pairs[:P2P_SYNC_BLOCKS_MAX]:
         size += 8 + len(block.encode()) + len(commit.encode())
         if size > P2P_FRAME_BYTES_MAX and taken:
@@ -420,6 +430,7 @@ class Transport:
         self._server: asyncio.Server | None = None
         self.stats = TransportStats()
         self.failure: BaseException | None = None
+        self._stopping = False
 
     def _context(self, protocol: int, pinned: str) -> ssl.SSLContext:
         ctx = ssl.SSLContext(protocol)
@@ -448,6 +459,7 @@ class Transport:
                 self._spawn(self._dial_loop(fp))
 
     async def stop(self) -> None:
+        self._stopping = True  # 3.11's wait_for can swallow a cancel: loops check this too
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -457,13 +469,14 @@ class Transport:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2)
 
     def connected(self) -> tuple[str, ...]:
         return tuple(fp for fp, c in self._conns.items() if not c.closed)
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -489,11 +502,14 @@ class Transport:
         return True
 
     async def _write_loop(self, conn: _Conn) -> None:
-        while not conn.closed:
-            frame = await conn.queue.get()
-            conn.writer.write(frame)
-            self.stats.frames_out += 1
-            await conn.writer.drain()
+        try:
+            while not conn.closed:
+                frame = await conn.queue.get()
+                conn.writer.write(frame)
+                self.stats.frames_out += 1
+                await conn.writer.drain()
+        except (OSError, RuntimeError):  # the peer went away (the reader notices and closes)
+            conn.writer.close()
 
     # --- connecting ----------------------------------------------------------------------
 
@@ -503,7 +519,7 @@ class Transport:
     async def _dial_loop(self, fp: str) -> None:
         peer = self.peers[fp]
         delay_ms = P2P_RECONNECT_MS_MIN
-        while True:
+        while not self._stopping:
             if fp in self._conns or self._banned(fp):
                 await asyncio.sleep(P2P_RECONNECT_MS_MIN / 1000)
                 continue
@@ -517,7 +533,9 @@ class Transport:
                     ),
                     P2P_HANDSHAKE_TIMEOUT_S * 2,
                 )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
+            except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+                if isinstance(exc, ssl.SSLError):
+                    self.stats.refused += 1  # e.g. an unpinned certificate
                 log.debug("dial %s failed: %r", peer.address, exc)
                 await asyncio.sleep(delay_ms / 1000)
                 delay_ms = min(delay_ms * 2, P2P_RECONNECT_MS_MAX)
@@ -534,7 +552,7 @@ class Transport:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         fp = self._peer_fingerprint(writer)
-        if fp is None or fp not in self.peers or self._banned(fp):
+        if self._stopping or fp is None or fp not in self.peers or self._banned(fp):
             self.stats.refused += 1
             log.warning("refused a connection from %s", writer.get_extra_info("peername"))
             writer.close()
@@ -547,7 +565,9 @@ class Transport:
         der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
         return None if der is None else hashlib.sha256(der).hexdigest()
 
-    async def _run(self, fp: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _run(
+        self, fp: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         old = self._conns.get(fp)
         if old is not None:
             await self._close(old)  # the peer reconnected: the old connection is stale

@@ -1,0 +1,285 @@
+"""`corridor localnet up|down`: a local network of validator (and full-node) processes.
+
+DIR/localnet.json        the nodes: name, home, RPC and p2p ports, validator or not
+DIR/wallets/NAME.json    the demo wallets (issuer, treasury, alice, bob), mode 0600
+DIR/nodeN/               each node's home (genesis.json, validator_key.json for validators,
+                         p2p_key.pem, p2p_cert.pem, peers.json, data/), node.log, node.pid
+
+`up` creates the network on first use (keys, TLS identities, one genesis, peers.json in every
+home), then starts every node that is not running, each in its own session so it outlives
+the command; `down` stops them (SIGTERM, then SIGKILL after a grace period). Data is kept:
+`up` again continues the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from corridor.ledger import keys
+from corridor.node.home import (
+    DEMO_CURRENCIES,
+    DEMO_CUSTOMERS,
+    Home,
+    new_key,
+    write_key,
+)
+
+app = typer.Typer(help="A local multi-validator network.", no_args_is_help=True)
+
+DirOpt = Annotated[Path, typer.Option("--dir", help="Where the network's homes live.")]
+DEFAULT_DIR = Path(".corridor/localnet")
+LOCALNET_FILE = "localnet.json"
+CHAIN_ID = "corridor-localnet"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+CLI = "from corridor.cli.main import app; app()"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create(directory: Path, validators: int, full_nodes: int) -> list[dict[str, Any]]:
+    """Keys, TLS identities, genesis and peers.json for a new network; returns its nodes."""
+    from corridor.node import p2p
+
+    directory.mkdir(parents=True, exist_ok=True)
+    wallets = {name: new_key() for name in ("issuer", "treasury", *DEMO_CUSTOMERS)}
+    for name, kp in wallets.items():
+        write_key(directory / "wallets" / f"{name}.json", kp)
+    nodes: list[dict[str, Any]] = []
+    vkeys = []
+    for i in range(validators + full_nodes):
+        name = f"node{i}"
+        home = Home(directory / name)
+        home.path.mkdir(parents=True, exist_ok=True)
+        is_validator = i < validators
+        if is_validator:
+            kp = new_key()
+            write_key(home.key_path, kp)
+            vkeys.append(kp)
+        identity = p2p.ensure_identity(home.path)
+        nodes.append(
+            {
+                "name": name,
+                "home": name,
+                "rpc_port": _free_port(),
+                "p2p_port": _free_port(),
+                "validator": is_validator,
+                "fingerprint": identity.fingerprint,
+                "certificate": identity.cert_pem,
+                "validator_public_key": (
+                    keys.encode_public_key(vkeys[-1].public_key) if is_validator else None
+                ),
+            }
+        )
+    genesis = json.dumps(_genesis_doc(wallets, vkeys), indent=2) + "\n"
+    peers = [
+        {
+            "address": f"127.0.0.1:{n['p2p_port']}",
+            "fingerprint": n["fingerprint"],
+            "validator_public_key": n["validator_public_key"],
+            "certificate": n["certificate"],
+        }
+        for n in nodes
+    ]
+    for n in nodes:
+        home = directory / n["home"]
+        (home / "genesis.json").write_text(genesis)
+        (home / p2p.PEERS_FILE).write_text(json.dumps(peers, indent=2) + "\n")
+        Home(home).genesis()  # what we wrote must parse
+        p2p.load_peers(home)
+    listing = [{k: v for k, v in n.items() if k != "certificate"} for n in nodes]
+    (directory / LOCALNET_FILE).write_text(json.dumps(listing, indent=2) + "\n")
+    return listing
+
+
+def _genesis_doc(wallets: dict[str, keys.KeyPair], vkeys: list[keys.KeyPair]) -> dict[str, Any]:
+    issuer = keys.encode_address(wallets["issuer"].address)
+    return {
+        "chain_id": CHAIN_ID,
+        "genesis_time_ms": int(time.time() * 1000),
+        "validators": [
+            {"public_key": keys.encode_public_key(kp.public_key), "power": 1} for kp in vkeys
+        ],
+        "accounts": [
+            {"public_key": keys.encode_public_key(kp.public_key)} for kp in wallets.values()
+        ],
+        "assets": [
+            {
+                "code": code,
+                "issuer": issuer,
+                "decimals": decimals,
+                "auth_required": True,
+                "freezable": True,
+                "clawback": True,
+            }
+            for code, decimals in DEMO_CURRENCIES
+        ],
+        "balances": [
+            {
+                "holder": keys.encode_address(wallets[holder].address),
+                "code": code,
+                "issuer": issuer,
+                "amount": amount,
+            }
+            for holder, amount in (("treasury", 1_000_000_000), ("alice", 1_000_000), ("bob", 0))
+            for code, _ in DEMO_CURRENCIES
+        ],
+    }
+
+
+def load(directory: Path) -> list[dict[str, Any]] | None:
+    path = directory / LOCALNET_FILE
+    if not path.exists():
+        return None
+    nodes: list[dict[str, Any]] = json.loads(path.read_text())
+    return nodes
+
+
+def running_pid(home: Path) -> int | None:
+    """The pid of the node running in `home`, or None."""
+    try:
+        pid = int((home / "node.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    try:  # a zombie (our own dead child) is not running
+        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return pid
+    return None if status == "Z" else pid
+
+
+def start_node(directory: Path, node: dict[str, Any], block_interval_ms: int) -> int:
+    """Starts one node process in its own session; returns its pid."""
+    home = directory / node["home"]
+    cmd = [
+        sys.executable,
+        "-c",
+        CLI,
+        "node",
+        "start",
+        "--home",
+        str(home),
+        "--rpc-port",
+        str(node["rpc_port"]),
+        "--block-interval-ms",
+        str(block_interval_ms),
+    ]
+    with (home / "node.log").open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    (home / "node.pid").write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def wait_ready(node: dict[str, Any], pid: int, timeout_s: float = START_TIMEOUT_S) -> None:
+    import httpx
+
+    url = f"http://127.0.0.1:{node['rpc_port']}/v1/status"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            raise RuntimeError(f"{node['name']} exited during start-up") from None
+        time.sleep(0.1)
+    raise RuntimeError(f"{node['name']} did not answer within {timeout_s:.0f} s")
+
+
+def stop_node(directory: Path, node: dict[str, Any]) -> bool:
+    home = directory / node["home"]
+    pid = running_pid(home)
+    if pid is None:
+        (home / "node.pid").unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while running_pid(home) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running_pid(home) is not None:
+        os.kill(pid, signal.SIGKILL)
+    (home / "node.pid").unlink(missing_ok=True)
+    return True
+
+
+@app.command("up")
+def up(
+    directory: DirOpt = DEFAULT_DIR,
+    validators: Annotated[int, typer.Option(min=1, max=64, help="Validators (new network).")] = 4,
+    full_nodes: Annotated[
+        int, typer.Option(min=0, max=16, help="Non-validating nodes (new network).")
+    ] = 0,
+    node: Annotated[
+        list[str] | None, typer.Option("--node", help="Start only these nodes (repeatable).")
+    ] = None,
+    block_interval_ms: Annotated[int, typer.Option(min=10, help="Minimum block interval.")] = 250,
+) -> None:
+    """Create (first time) and start a local network; prints each node's ports."""
+    nodes = load(directory)
+    if nodes is None:
+        nodes = create(directory, validators, full_nodes)
+        typer.echo(f"created a {validators}-validator network in {directory}")
+    wanted = [n for n in nodes if not node or n["name"] in node]
+    started: list[tuple[dict[str, Any], int]] = []
+    for n in wanted:
+        if running_pid(directory / n["home"]) is None:
+            started.append((n, start_node(directory, n, block_interval_ms)))
+    try:
+        for n, pid in started:
+            wait_ready(n, pid)
+    except RuntimeError as exc:
+        typer.secho(f"error: {exc} (see its node.log)", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    for n in wanted:
+        role = "validator" if n["validator"] else "full node"
+        typer.echo(
+            f"{n['name']:<8} {role:<10} RPC http://127.0.0.1:{n['rpc_port']}  "
+            f"p2p 127.0.0.1:{n['p2p_port']}  pid {running_pid(directory / n['home'])}"
+        )
+
+
+@app.command("down")
+def down(
+    directory: DirOpt = DEFAULT_DIR,
+    node: Annotated[
+        list[str] | None, typer.Option("--node", help="Stop only these nodes (repeatable).")
+    ] = None,
+) -> None:
+    """Stop the network's processes (data is kept)."""
+    nodes = load(directory)
+    if nodes is None:
+        typer.echo(f"no local network in {directory}")
+        return
+    for n in nodes:
+        if (not node or n["name"] in node) and stop_node(directory, n):
+            typer.echo(f"stopped {n['name']}")
