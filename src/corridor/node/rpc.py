@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
@@ -74,6 +75,34 @@ def _address(text: str) -> bytes:
         raise ApiError(400, "bad_address", exc.message) from None
 
 
+class BodyLimit:
+    """Refuses oversized or unsized request bodies before anything reads them.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which wraps every request (and
+    every SSE stream) in extra task machinery: about a third of the node's time under
+    batched load, measured with py-spy.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            error = None
+            if length is not None and (not length.isdigit() or int(length) > RPC_BODY_BYTES_MAX):
+                error = 413, "body_too_large", f"at most {RPC_BODY_BYTES_MAX} bytes"
+            elif length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                error = 411, "length_required", "send a Content-Length header"
+            if error is not None:
+                status, code, message = error
+                body = {"error": {"code": code, "message": message}}
+                await JSONResponse(body, status_code=status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(node: NodeHandle) -> FastAPI:
     app = FastAPI(
         title="Corridor node RPC",
@@ -94,16 +123,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         body = {"code": "invalid_request", "message": "the request is not valid", "fields": fields}
         return JSONResponse({"error": body}, status_code=422)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > RPC_BODY_BYTES_MAX):
-            body = {"code": "body_too_large", "message": f"at most {RPC_BODY_BYTES_MAX} bytes"}
-            return JSONResponse({"error": body}, status_code=413)
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = {"code": "length_required", "message": "send a Content-Length header"}
-            return JSONResponse({"error": body}, status_code=411)
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     core = node.core
 
