@@ -27,9 +27,9 @@ import typer
 
 from corridor.ledger import keys
 from corridor.node.home import (
-    DEMO_CURRENCIES,
     DEMO_CUSTOMERS,
     Home,
+    demo_genesis_doc,
     new_key,
     write_key,
 )
@@ -107,38 +107,9 @@ def create(directory: Path, validators: int, full_nodes: int) -> list[dict[str, 
 
 
 def _genesis_doc(wallets: dict[str, keys.KeyPair], vkeys: list[keys.KeyPair]) -> dict[str, Any]:
-    issuer = keys.encode_address(wallets["issuer"].address)
-    return {
-        "chain_id": CHAIN_ID,
-        "genesis_time_ms": int(time.time() * 1000),
-        "validators": [
-            {"public_key": keys.encode_public_key(kp.public_key), "power": 1} for kp in vkeys
-        ],
-        "accounts": [
-            {"public_key": keys.encode_public_key(kp.public_key)} for kp in wallets.values()
-        ],
-        "assets": [
-            {
-                "code": code,
-                "issuer": issuer,
-                "decimals": decimals,
-                "auth_required": True,
-                "freezable": True,
-                "clawback": True,
-            }
-            for code, decimals in DEMO_CURRENCIES
-        ],
-        "balances": [
-            {
-                "holder": keys.encode_address(wallets[holder].address),
-                "code": code,
-                "issuer": issuer,
-                "amount": amount,
-            }
-            for holder, amount in (("treasury", 1_000_000_000), ("alice", 1_000_000), ("bob", 0))
-            for code, _ in DEMO_CURRENCIES
-        ],
-    }
+    return demo_genesis_doc(
+        wallets, vkeys, chain_id=CHAIN_ID, genesis_time_ms=int(time.time() * 1000)
+    )
 
 
 def load(directory: Path) -> list[dict[str, Any]] | None:

@@ -100,11 +100,30 @@ def init_demo_home(path: Path, *, genesis_time_ms: int) -> Home:
     wallets = {name: new_key() for name in ("issuer", "treasury", *DEMO_CUSTOMERS)}
     for name, kp in wallets.items():
         write_key(home.wallet_path(name), kp)
+    doc = demo_genesis_doc(
+        wallets, [validator], chain_id=DEMO_CHAIN_ID, genesis_time_ms=genesis_time_ms
+    )
+    home.genesis_path.write_text(json.dumps(doc, indent=2) + "\n")
+    home.genesis()  # what we wrote must parse
+    return home
+
+
+def demo_genesis_doc(
+    wallets: dict[str, KeyPair],
+    validators: list[KeyPair],
+    *,
+    chain_id: str,
+    genesis_time_ms: int,
+) -> dict[str, Any]:
+    """The demo network's genesis: the demo currencies issued by `issuer`, the treasury and
+    alice funded, bob authorised; one unit of voting power per validator."""
     issuer = keys.encode_address(wallets["issuer"].address)
-    doc: dict[str, Any] = {
-        "chain_id": DEMO_CHAIN_ID,
+    return {
+        "chain_id": chain_id,
         "genesis_time_ms": genesis_time_ms,
-        "validators": [{"public_key": keys.encode_public_key(validator.public_key), "power": 1}],
+        "validators": [
+            {"public_key": keys.encode_public_key(kp.public_key), "power": 1} for kp in validators
+        ],
         "accounts": [
             {"public_key": keys.encode_public_key(kp.public_key)} for kp in wallets.values()
         ],
@@ -130,6 +149,3 @@ def init_demo_home(path: Path, *, genesis_time_ms: int) -> Home:
             for code, _ in DEMO_CURRENCIES
         ],
     }
-    home.genesis_path.write_text(json.dumps(doc, indent=2) + "\n")
-    home.genesis()  # what we wrote must parse
-    return home
