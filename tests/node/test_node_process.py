@@ -307,6 +307,12 @@ def test_bad_input_is_refused_and_changes_nothing(node: NodeClient) -> None:
     _expect_error(node.http.get("/v1/blocks/" + "00" * 32), 404, "unknown_block")
     _expect_error(node.http.get("/v1/blocks/nothex"), 400, "bad_hex")
     _expect_error(node.http.get("/v1/headers/999999"), 404, "unknown_block")
+    # Heights beyond SQLite's 64-bit integers: a clean 4xx, never a server error.
+    huge = "9" * 25
+    _expect_error(node.http.get(f"/v1/blocks/{huge}"), 404, "unknown_block")
+    _expect_error(node.http.get(f"/v1/headers/{huge}"), 422, "invalid_request")
+    bob_txs = node.http.get(f"/v1/accounts/{node.address('bob')}/txs?before={huge}:{huge}")
+    assert bob_txs.status_code == 200, bob_txs.text
     _expect_error(node.http.get("/v1/events", params={"from_height": 0}), 422,
                   "invalid_request")
     _expect_error(node.http.get("/v1/blocks", params={"limit": 0}), 422, "invalid_request")

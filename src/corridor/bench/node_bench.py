@@ -161,15 +161,8 @@ def _issuer() -> KeyPair:
     return KeyPair.from_seed(_digest(b"issuer"))
 
 
-def _placeholder_public_key(i: int) -> bytes:
-    # Accounts that never sign get a hash for a key (as in the ledger bench): the genesis
-    # checks a key's encoding, not that it is on the curve, and deriving 10^6 real keys
-    # would cost a minute for no difference in what the node stores.
-    return _digest(b"placeholder", i.to_bytes(8, "big"))
-
-
 def _receiver_address(i: int) -> bytes:
-    return keys.address_of(_placeholder_public_key(i))
+    return keys.address_of(ledger_bench.placeholder_key(i))
 
 
 def write_home(
@@ -185,7 +178,7 @@ def write_home(
     issuer_text = keys.encode_address(issuer.address)
     sender_keys = [kp.public_key for kp in _sender_keys(0, senders)] if senders else []
     accounts = [issuer.public_key, *sender_keys]
-    accounts.extend(_placeholder_public_key(i) for i in range(receivers + placeholders))
+    accounts.extend(ledger_bench.placeholder_key(i) for i in range(receivers + placeholders))
     doc: dict[str, Any] = {
         "chain_id": CHAIN_ID,
         "genesis_time_ms": genesis_time_ms,
@@ -210,7 +203,7 @@ def write_home(
             }
             for pk, amount in itertools.chain(
                 ((pk, INITIAL_BALANCE_MINOR) for pk in sender_keys),
-                ((_placeholder_public_key(i), 0) for i in range(receivers)),
+                ((ledger_bench.placeholder_key(i), 0) for i in range(receivers)),
             )
         ],
     }

@@ -118,6 +118,14 @@ class MemoryState:
     def escrow(self, escrow_id: bytes) -> Escrow | None:
         return self.escrows.get(escrow_id)
 
+    def copy(self) -> MemoryState:
+        """An independent copy (the records are immutable, so the dicts are all it copies)."""
+        twin = MemoryState()
+        twin.accounts = dict(self.accounts)
+        twin.assets = dict(self.assets)
+        twin.escrows = dict(self.escrows)
+        return twin
+
     def commit(self, overlay: Overlay) -> None:
         """Merges a block's writes. Every overlay built on the old contents is now stale."""
         self.accounts.update(overlay.accounts)

@@ -42,9 +42,15 @@ class NodeOptions:
 def open_core(home: Home, options: NodeOptions) -> NodeCore:
     genesis = home.genesis()
     home.db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(home.db_path, genesis=genesis.header())
+    header = genesis.header()  # one state-tree build, shared by the store and the core
+    store = SqliteStore(home.db_path, genesis=header)
     return NodeCore(
-        genesis, store, store, key=home.validator_key(), debug_invariants=options.debug_invariants
+        genesis,
+        store,
+        store,
+        key=home.validator_key(),
+        debug_invariants=options.debug_invariants,
+        genesis_header=header,
     )
 
 

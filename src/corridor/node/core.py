@@ -78,6 +78,7 @@ class NodeCore:
         key: KeyPair | None = None,
         debug_invariants: bool = False,
         mempool: Mempool | None = None,
+        genesis_header: BlockHeader | None = None,
     ) -> None:
         self.genesis = genesis
         self.blocks = blocks
@@ -86,7 +87,9 @@ class NodeCore:
         self.debug_invariants = debug_invariants
         self.mempool = mempool or Mempool()
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
-        self.genesis_header = genesis.header()
+        # Hashing a large genesis state takes seconds: reuse the header the stores were
+        # opened with when the caller has it.
+        self.genesis_header = genesis_header or genesis.header()
         self.state, self.tree = self._open()
         # The genesis document and initial state are only needed to initialise an empty store;
         # at 1M accounts they would double the node's memory.

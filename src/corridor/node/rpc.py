@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Protocol
 
 from fastapi import FastAPI, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -32,6 +33,8 @@ from corridor.node.limits import (
     RPC_BODY_BYTES_MAX,
     RPC_PAGE_MAX,
 )
+
+HEIGHT_MAX = 2**63 - 1  # SQLite's integer range; no height above it can exist
 
 
 class NodeHandle(Protocol):
@@ -239,7 +242,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         cursor = None
         if before is not None:
             h, i = before.split(":")
-            cursor = (int(h), int(i))
+            cursor = (min(int(h), HEIGHT_MAX), min(int(i), HEIGHT_MAX))
         rows = core.blocks.account_txs(raw, before=cursor, limit=limit)
         items = []
         for height, index in rows:
@@ -258,11 +261,14 @@ def create_app(node: NodeHandle) -> FastAPI:
 
     def _block_at(ref: str) -> int:
         if ref.isdigit():
-            return int(ref)
-        height = core.blocks.height_of(_hex(ref, "block hash", 32))
-        if height is None:
+            height = int(ref)
+            if height > HEIGHT_MAX:
+                raise ApiError(404, "unknown_block", f"no block at height {ref}")
+            return height
+        found = core.blocks.height_of(_hex(ref, "block hash", 32))
+        if found is None:
             raise ApiError(404, "unknown_block", "no block with that hash")
-        return height
+        return found
 
     @app.get("/v1/blocks", summary="Latest blocks, newest first")
     async def latest_blocks(
@@ -285,7 +291,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         return views.block_view(blk, core.blocks.results(height))
 
     @app.get("/v1/headers/{height}", summary="A header with the commit that finalised it")
-    async def header(height: int) -> dict[str, Any]:
+    async def header(height: Annotated[int, FastApiPath(ge=0, le=HEIGHT_MAX)]) -> dict[str, Any]:
         hdr = core.header(height)
         if hdr is None:
             raise ApiError(404, "unknown_block", f"no block at height {height}")
@@ -330,7 +336,7 @@ def create_app(node: NodeHandle) -> FastAPI:
     @app.get("/v1/events", summary="Server-sent events: blocks and results, resumable")
     async def events(
         request: Request,
-        from_height: Annotated[int | None, Query(ge=1)] = None,
+        from_height: Annotated[int | None, Query(ge=1, le=HEIGHT_MAX)] = None,
     ) -> StreamingResponse:
         last_id = request.headers.get("last-event-id")
         start = from_height or core.head.height + 1

@@ -22,7 +22,7 @@ from corridor.ledger.chain import validate_block
 from corridor.ledger.errors import Rejection
 from corridor.ledger.genesis import Genesis
 from corridor.ledger.invariants import check_transition
-from corridor.sim.node import SimNode, Trace, copy_state, sparse_tree
+from corridor.sim.node import SimNode, Trace, sparse_tree
 
 
 def check_safety(nodes: Sequence[SimNode]) -> list[str]:
@@ -90,7 +90,7 @@ def check_validity(genesis: Genesis, nodes: Sequence[SimNode]) -> list[str]:
 
 
 def _chain_problems(genesis: Genesis, node: SimNode) -> list[str]:
-    state = copy_state(genesis.state)
+    state = genesis.state.copy()
     tree = sparse_tree(state.tree_items())
     previous = genesis.header(tree)
     chain_id, validators = genesis.chain_id, genesis.validators

@@ -63,8 +63,7 @@ from corridor.ledger.statetree import BUCKET_BITS, StateTree
 from corridor.ledger.tx import SignedTransaction
 from corridor.node import core as core_module
 from corridor.node.core import NodeCore
-from corridor.node.storage.memory import MemoryBlockStore
-from corridor.node.storage.ports import UNINITIALISED_ROOT, write_problems
+from corridor.node.storage.memory import MemoryBlockStore, MemoryStateStore
 from corridor.sim.network import Network
 
 BUFFER_HEIGHTS_MAX: Final = 2  # messages of heights h+1 .. h+2 are kept while at h
@@ -162,55 +161,22 @@ Wire = ConsensusWire | ProposalWire | SyncRequest | SyncResponse
 # --- persistent parts ------------------------------------------------------------------------
 
 
-def copy_state(state: MemoryState) -> MemoryState:
-    copy = MemoryState()
-    copy.accounts = dict(state.accounts)
-    copy.assets = dict(state.assets)
-    copy.escrows = dict(state.escrows)
-    return copy
-
-
-class SimStateStore:
-    """A `StateStore` in memory whose last `apply` a crash can lose (a torn write).
-
-    The same contract as `MemoryStateStore`; it keeps the state before the last apply so that
-    `tear` can put it back, as if the process died before the apply reached the disk.
-    """
+class SimStateStore(MemoryStateStore):
+    """A `MemoryStateStore` whose last `apply` a crash can lose (a torn write): it keeps the
+    state before the last apply so that `tear` can put it back, as if the process died before
+    the apply reached the disk."""
 
     def __init__(self) -> None:
-        self._state = MemoryState()
-        self._height = 0
-        self._root = UNINITIALISED_ROOT
+        super().__init__()
         self._before: tuple[MemoryState, int, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"SimStateStore(applied_height={self._height})"
 
-    def applied_height(self) -> int:
-        return self._height
-
-    def state_root(self) -> bytes:
-        return self._root
-
-    def load(self) -> MemoryState:
-        return copy_state(self._state)
-
-    def initialise(self, genesis_state: MemoryState, state_root: bytes) -> None:
-        if self._root != UNINITIALISED_ROOT:
-            raise ValueError(f"the state store is already initialised (height {self._height})")
-        self._state, self._root = copy_state(genesis_state), state_root
-
     def apply(self, height: int, writes: Overlay, state_root: bytes) -> None:
-        problems = write_problems(writes)
-        if self._root == UNINITIALISED_ROOT:
-            problems.insert(0, "the state store is not initialised")
-        elif height != self._height + 1:
-            problems.insert(0, f"height {height} does not follow the applied {self._height}")
-        if problems:
-            raise ValueError("cannot apply: " + "; ".join(problems))
-        self._before = (copy_state(self._state), self._height, self._root)
-        self._state.commit(writes)
-        self._height, self._root = height, state_root
+        before = (self._state.copy(), self._height, self._root)
+        super().apply(height, writes, state_root)
+        self._before = before
 
     def tear(self) -> bool:
         """Lose the last apply; False if there is none to lose."""
@@ -219,9 +185,6 @@ class SimStateStore:
         self._state, self._height, self._root = self._before
         self._before = None
         return True
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass(slots=True)

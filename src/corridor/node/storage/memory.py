@@ -90,14 +90,6 @@ class MemoryBlockStore:
         pass
 
 
-def _copy(state: MemoryState) -> MemoryState:
-    copy = MemoryState()
-    copy.accounts = dict(state.accounts)
-    copy.assets = dict(state.assets)
-    copy.escrows = dict(state.escrows)
-    return copy
-
-
 class MemoryStateStore:
     """A `StateStore` holding a `MemoryState` of its own."""
 
@@ -116,13 +108,13 @@ class MemoryStateStore:
         return self._root
 
     def load(self) -> MemoryState:
-        return _copy(self._state)
+        return self._state.copy()
 
     def initialise(self, genesis_state: MemoryState, state_root: bytes) -> None:
         if self._root != UNINITIALISED_ROOT:
             raise ValueError(f"the state store is already initialised (height {self._height})")
         assert len(state_root) == 32
-        self._state = _copy(genesis_state)
+        self._state = genesis_state.copy()
         self._root = state_root
 
     def apply(self, height: int, writes: Overlay, state_root: bytes) -> None:
