@@ -1,0 +1,1 @@
+"""The platform's HTTP API (FastAPI): routers, pydantic schemas, auth, error mapping."""

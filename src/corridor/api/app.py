@@ -1,0 +1,87 @@
+"""The platform API application: versioned routes under /v1, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corridor.api import errors
+from corridor.api.deps import RateLimiter
+from corridor.platform.bootstrap import Platform
+
+API_VERSION = "1"
+BODY_BYTES_MAX = 1024 * 1024  # JSON bodies; uploads have their own, larger limit
+UPLOAD_PATH_PREFIXES = ("/v1/kyc/files",)
+
+# Each area's router module (corridor.api.routers.<name>), mounted under /v1.
+ROUTERS = ("health",)
+
+
+class BodyLimit:
+    """Refuses bodies beyond a limit before they are read into memory (plain ASGI)."""
+
+    def __init__(self, app: ASGIApp, json_max: int, upload_max: int) -> None:
+        self.app = app
+        self.json_max = json_max
+        self.upload_max = upload_max
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = self.upload_max if path.startswith(UPLOAD_PATH_PREFIXES) else self.json_max
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                await _too_large(send, limit)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    import json
+
+    payload = json.dumps(
+        errors.body("TOO_LARGE", f"the request body is larger than {limit} bytes")
+    ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Corridor platform API",
+        version=API_VERSION,
+        description="Customers, institutions and staff of a Corridor payment institution.",
+    )
+    app.state.platform = platform
+    app.state.limiter = RateLimiter()
+    errors.install(app)
+    for name in ROUTERS:
+        module = importlib.import_module(f"corridor.api.routers.{name}")
+        app.include_router(module.router, prefix="/v1")
+    app.add_middleware(
+        BodyLimit, json_max=BODY_BYTES_MAX, upload_max=platform.settings.upload_bytes_max + 65536
+    )
+    return app

@@ -1,0 +1,90 @@
+"""Request-scoped dependencies: the platform, the caller's origin and principal, staff
+permission checks, and rate limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from corridor.platform.bootstrap import Platform
+from corridor.platform.domain.errors import forbidden, rate_limited
+from corridor.platform.domain.principal import Origin, Principal
+from corridor.platform.domain.roles import Perm
+from corridor.platform.services import sessions
+from corridor.platform.services.ports import Deps
+
+
+def platform(request: Request) -> Platform:
+    p: Platform = request.app.state.platform
+    return p
+
+
+def deps(request: Request) -> Deps:
+    return platform(request).deps
+
+
+def origin(request: Request) -> Origin:
+    ip = request.client.host if request.client else ""
+    return Origin(ip=ip, user_agent=request.headers.get("user-agent", "")[:300])
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def principal(request: Request) -> Principal:
+    return sessions.authenticate(deps(request), _bearer(request), origin(request))
+
+
+DepsDep = Annotated[Deps, Depends(deps)]
+OriginDep = Annotated[Origin, Depends(origin)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def staff(perm: Perm) -> Callable[[Principal], Principal]:
+    """A dependency that admits only staff whose role grants `perm`."""
+
+    def check(who: PrincipalDep) -> Principal:
+        if not who.staff_can(perm):
+            raise forbidden()
+        return who
+
+    return check
+
+
+class RateLimiter:
+    """Sliding-window counters in memory, per (bucket, key). One process: a deployment with
+    several API processes needs a shared store; the per-account lockout in the database
+    is the control that holds across processes."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def hit(self, bucket: str, key: str, limit: int, window_s: float) -> None:
+        now = self._clock()
+        with self._lock:
+            q = self._hits.setdefault((bucket, key), deque())
+            while q and q[0] <= now - window_s:
+                q.popleft()
+            if len(q) >= limit:
+                raise rate_limited(f"too many attempts; try again in {int(window_s)} s")
+            q.append(now)
+            if len(self._hits) > 100_000:  # bound memory under a spray of keys
+                self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window_s}
+
+
+def limiter(request: Request) -> RateLimiter:
+    r: RateLimiter = request.app.state.limiter
+    return r
+
+
+LimiterDep = Annotated[RateLimiter, Depends(limiter)]

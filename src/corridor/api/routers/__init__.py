@@ -1,0 +1,1 @@
+"""One router per area; `corridor.api.app.ROUTERS` lists them."""

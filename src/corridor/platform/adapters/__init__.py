@@ -1,0 +1,1 @@
+"""Adapters: the database, the key vault, files, the node client, notifications."""

@@ -1,0 +1,227 @@
+"""The database: engine set-up for SQLite and PostgreSQL, a record<->table registry,
+generic repositories over SQLAlchemy Core, and the unit of work.
+
+Records are frozen dataclasses whose field names equal their table's column names; each
+area registers its tables with `register` (see `tables_*.py`). Core rather than the ORM:
+records stay immutable values and every write is an explicit statement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Generic, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+
+from corridor.platform.domain import audit as audit_chain
+from corridor.platform.domain.audit import AuditEntry
+from corridor.platform.services.ports import Clock
+
+R = TypeVar("R")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSON everywhere, JSONB on PostgreSQL (indexable, compact).
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+_TABLES: dict[type, sa.Table] = {}
+
+
+def register(record_type: type, table: sa.Table) -> None:
+    """Binds a record type to its table; their names must agree exactly."""
+    fields = [f.name for f in dataclasses.fields(record_type)]
+    columns = [c.name for c in table.columns]
+    assert fields == columns, f"{record_type.__name__} fields {fields} != columns {columns}"
+    _TABLES[record_type] = table
+
+
+def table_of(record_type: type) -> sa.Table:
+    return _TABLES[record_type]
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the pragmas that make SQLite a safe embedded default."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Autocommit at the driver level so SQLAlchemy's BEGIN below is the real one.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            if ":memory:" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # IMMEDIATE takes the write lock at BEGIN: two writers queue instead of one
+            # failing with "database is locked" when it upgrades a read lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class SqlRepo(Generic[R]):
+    def __init__(self, conn: Connection, record_type: type[R]) -> None:
+        self.conn = conn
+        self.type = record_type
+        self.table = _TABLES[record_type]
+        self.pk = next(iter(self.table.primary_key.columns))
+
+    def _record(self, row: sa.Row[Any]) -> R:
+        return self.type(**row._mapping)
+
+    def _where(self, eq: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+        cols = self.table.columns
+        out = []
+        for name, value in eq.items():
+            col = cols[name]
+            out.append(col.is_(None) if value is None else col == value)
+        return out
+
+    def get(self, id: str, *, for_update: bool = False) -> R | None:
+        q = sa.select(self.table).where(self.pk == id)
+        if for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return None if row is None else self._record(row)
+
+    def one(self, **eq: Any) -> R | None:
+        rows = self.conn.execute(sa.select(self.table).where(*self._where(eq)).limit(2)).all()
+        assert len(rows) <= 1, f"{self.table.name}: more than one row for {eq}"
+        return self._record(rows[0]) if rows else None
+
+    def many(
+        self,
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        **eq: Any,
+    ) -> list[R]:
+        q = sa.select(self.table).where(*self._where(eq))
+        key = self.table.columns[order_by] if order_by else self.pk
+        q = q.order_by(key.desc() if descending else key, self.pk)
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        return [self._record(r) for r in self.conn.execute(q)]
+
+    def count(self, **eq: Any) -> int:
+        q = sa.select(sa.func.count()).select_from(self.table).where(*self._where(eq))
+        return int(self.conn.execute(q).scalar_one())
+
+    def add(self, record: R) -> None:
+        self.conn.execute(sa.insert(self.table).values(**_values(record)))
+
+    def update(self, record: R) -> None:
+        values = _values(record)
+        key = values.pop(self.pk.name)
+        done = self.conn.execute(sa.update(self.table).where(self.pk == key).values(**values))
+        assert done.rowcount == 1, f"{self.table.name}: update of missing row {key}"
+
+    def delete(self, id: str) -> None:
+        self.conn.execute(sa.delete(self.table).where(self.pk == id))
+
+
+def _json_safe(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the JSON column will give back, so the hash is of what is stored."""
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+def _values(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection; repositories and the audit trail share it."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.conn: Connection | None = None
+        self._repos: dict[type, SqlRepo[Any]] = {}
+
+    def __enter__(self) -> Self:
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.conn is not None
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+            self.conn = None
+            self._repos.clear()
+
+    def repo(self, record_type: type[R]) -> SqlRepo[R]:
+        assert self.conn is not None, "use the unit of work inside `with`"
+        r = self._repos.get(record_type)
+        if r is None:
+            r = self._repos[record_type] = SqlRepo(self.conn, record_type)
+        return r
+
+    def commit(self) -> None:
+        assert self.conn is not None
+        self.conn.commit()
+
+    def execute(self, statement: Any) -> Any:
+        """Escape hatch for adapter-level queries (repositories with ranges, reports)."""
+        assert self.conn is not None
+        return self.conn.execute(statement)
+
+    def audit(
+        self,
+        *,
+        actor_id: str | None,
+        actor_kind: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        ip: str = "",
+    ) -> None:
+        from corridor.platform.adapters.tables_core import audit_head
+
+        assert self.conn is not None
+        # Locking the single head row serialises appends across processes on PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE already serialises writers.
+        head = self.conn.execute(
+            sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
+        ).one()
+        seq = head.seq + 1
+        before, after = _json_safe(before), _json_safe(after)
+        fields: dict[str, Any] = dict(
+            seq=seq, at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
+            action=action, object_type=object_type, object_id=object_id, before=before,
+            after=after, ip=ip, prev_hash=head.hash,
+        )
+        entry = AuditEntry(**fields, hash=audit_chain.entry_hash(**fields))
+        self.repo(AuditEntry).add(entry)
+        self.conn.execute(
+            sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=entry.hash)
+        )

@@ -1,0 +1,109 @@
+"""Platform settings: safe defaults for development, read from the environment
+(``CORRIDOR_*``) or a TOML file, and a refusal to run in production on development secrets.
+
+| variable                    | default                              |
+|-----------------------------|--------------------------------------|
+| CORRIDOR_MODE               | development (or production)          |
+| CORRIDOR_DATA_DIR           | .corridor/platform                   |
+| CORRIDOR_DATABASE_URL       | sqlite:///<data dir>/platform.db     |
+| CORRIDOR_KEYRING            | <data dir>/master-keys.json          |
+| CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
+| CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
+| CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
+| CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+MODES = ("development", "production")
+UPLOAD_BYTES_MAX = 5 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """Settings the platform refuses to start with."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    mode: str = "development"
+    data_dir: Path = Path(".corridor/platform")
+    database_url: str = ""  # empty: SQLite in data_dir
+    keyring: Path | None = None  # None: data_dir/master-keys.json
+    node_rpc: str = "http://127.0.0.1:26657"
+    issuer_key: Path | None = None
+    operator_key: Path | None = None
+    upload_bytes_max: int = UPLOAD_BYTES_MAX
+    fast_password_hashing: bool = False  # tests only; refused in production
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'platform.db'}"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.keyring or self.data_dir / "master-keys.json"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _convert(name: str, value: object) -> object:
+    if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
+        return Path(str(value)) if value not in (None, "") else None
+    if name == "upload_bytes_max":
+        return int(str(value))
+    if name == "fast_password_hashing":
+        return str(value).lower() in ("1", "true", "yes")
+    return str(value)
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from (lowest first) defaults, CORRIDOR_CONFIG's TOML, the environment,
+    then explicit overrides (the CLI's options)."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    config_file = env.get("CORRIDOR_CONFIG")
+    if config_file:
+        try:
+            doc = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_file}: {exc}") from None
+        unknown = set(doc) - set(_FIELDS)
+        if unknown:
+            raise ConfigError(f"{config_file}: unknown settings {sorted(unknown)}")
+        values.update(doc)
+    for name in _FIELDS:
+        key = f"CORRIDOR_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**{k: _convert(k, v) for k, v in values.items()})  # type: ignore[arg-type]
+    if settings.mode not in MODES:
+        raise ConfigError(f"CORRIDOR_MODE must be one of {MODES}, not {settings.mode!r}")
+    if settings.data_dir is None:
+        raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
+    return settings
+
+
+def production_problems(settings: Settings, *, keyring_is_development: bool) -> list[str]:
+    """Why these settings must not run in production (empty when they may)."""
+    if not settings.production:
+        return []
+    problems = []
+    if keyring_is_development:
+        problems.append("the master keyring is a generated development keyring")
+    if settings.fast_password_hashing:
+        problems.append("fast (test) password hashing is on")
+    if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
+        problems.append("an in-memory database loses everything on restart")
+    return problems

@@ -1,0 +1,31 @@
+"""Who is calling: the authenticated principal every use case receives."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from corridor.platform.domain.roles import Perm, StaffRole, UserKind, staff_allows
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    user_id: str
+    kind: UserKind
+    staff_role: StaffRole | None
+    session_id: str
+    ip: str = ""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind is UserKind.STAFF
+
+    def staff_can(self, perm: Perm) -> bool:
+        return self.is_staff and staff_allows(self.staff_role, perm)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where an unauthenticated request came from (for audit and rate limits)."""
+
+    ip: str = ""
+    user_agent: str = ""

@@ -1,0 +1,91 @@
+"""Who may do what (requirement A6): customer kinds, organisation roles, staff roles, and
+the permission each grants. Least privilege: a role holds only the permissions listed."""
+
+from __future__ import annotations
+
+import enum
+
+
+class UserKind(enum.StrEnum):
+    CUSTOMER = "customer"  # an individual, or a member of an institution's organisation
+    STAFF = "staff"  # an employee of the payment institution running the platform
+
+
+class OrgRole(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    INITIATOR = "initiator"
+    APPROVER = "approver"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"  # manages staff accounts and system settings
+    COMPLIANCE_OFFICER = "compliance_officer"
+    SUPPORT_AGENT = "support_agent"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    REGULATOR = "regulator"  # read-only, external
+
+
+class Perm(enum.StrEnum):
+    # organisation scope
+    ORG_READ = "org.read"
+    ORG_MANAGE = "org.manage"  # name, departments
+    ORG_MEMBERS = "org.members"  # add, remove, change roles
+    ORG_KYC = "org.kyc"  # submit the business's KYC
+    ORG_WALLETS = "org.wallets"  # create wallets, register own keys
+    PAY_INITIATE = "pay.initiate"
+    PAY_APPROVE = "pay.approve"
+    ORG_AUDIT = "org.audit"  # read the organisation's audit trail
+    # staff scope
+    KYC_READ = "kyc.read"
+    KYC_REVIEW = "kyc.review"
+    CUSTOMERS_READ = "customers.read"
+    SUPPORT = "support"
+    OPERATE = "operate"
+    AUDIT_READ = "audit.read"
+    STAFF_MANAGE = "staff.manage"
+
+
+_ORG_READ_ALL = frozenset({Perm.ORG_READ})
+
+ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
+    OrgRole.OWNER: frozenset(
+        {Perm.ORG_READ, Perm.ORG_MANAGE, Perm.ORG_MEMBERS, Perm.ORG_KYC, Perm.ORG_WALLETS,
+         Perm.PAY_INITIATE, Perm.PAY_APPROVE, Perm.ORG_AUDIT}
+    ),
+    OrgRole.ADMIN: frozenset(
+        {Perm.ORG_READ, Perm.ORG_MANAGE, Perm.ORG_MEMBERS, Perm.ORG_KYC, Perm.ORG_WALLETS,
+         Perm.ORG_AUDIT}
+    ),
+    OrgRole.INITIATOR: _ORG_READ_ALL | {Perm.PAY_INITIATE},
+    OrgRole.APPROVER: _ORG_READ_ALL | {Perm.PAY_APPROVE},
+    OrgRole.VIEWER: _ORG_READ_ALL,
+    OrgRole.AUDITOR: _ORG_READ_ALL | {Perm.ORG_AUDIT},
+}
+
+STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
+    StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
+    StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ}),
+    StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ}),
+    StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
+    StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),
+    StaffRole.REGULATOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ}),
+}
+
+# Roles an organisation member may grant: never more than they hold, and only owners
+# make owners (so an admin cannot take the organisation over).
+GRANTABLE: dict[OrgRole, frozenset[OrgRole]] = {
+    OrgRole.OWNER: frozenset(OrgRole),
+    OrgRole.ADMIN: frozenset(OrgRole) - {OrgRole.OWNER},
+}
+
+
+def org_allows(role: OrgRole | None, perm: Perm) -> bool:
+    return role is not None and perm in ORG_PERMS[role]
+
+
+def staff_allows(role: StaffRole | None, perm: Perm) -> bool:
+    return role is not None and perm in STAFF_PERMS[role]

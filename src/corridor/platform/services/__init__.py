@@ -1,0 +1,1 @@
+"""Use cases: functions over a unit of work and the ports in `ports`."""

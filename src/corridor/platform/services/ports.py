@@ -1,0 +1,107 @@
+"""The ports the use cases need, each a narrow Protocol owned by its user (the services).
+Adapters implement them; `bootstrap` wires them; tests may pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Self, TypeVar
+
+R = TypeVar("R")
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class Randomness(Protocol):
+    """Every random value the platform makes: injectable so tests are deterministic."""
+
+    def new_id(self) -> str: ...
+    def token(self) -> str: ...  # >= 256 bits, URL-safe
+    def digits(self, n: int) -> str: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, hashed: str, password: str) -> bool: ...
+    def needs_rehash(self, hashed: str) -> bool: ...
+
+
+class Sealer(Protocol):
+    """Envelope encryption of small secrets bound to a context (e.g. a user id)."""
+
+    def seal(self, plaintext: bytes, context: str) -> str: ...
+    def open(self, sealed: str, context: str) -> bytes: ...
+
+
+class FileStore(Protocol):
+    """Encrypted blob storage for uploads; returns an opaque reference."""
+
+    def put(self, data: bytes, context: str) -> str: ...
+    def get(self, ref: str, context: str) -> bytes: ...
+    def delete(self, ref: str) -> None: ...
+
+
+class Repo(Protocol[R]):
+    """Rows of one table as frozen records. Filters are equality on column names."""
+
+    def get(self, id: str, *, for_update: bool = False) -> R | None: ...
+    def one(self, **eq: Any) -> R | None: ...
+    def many(
+        self,
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        **eq: Any,
+    ) -> list[R]: ...
+    def count(self, **eq: Any) -> int: ...
+    def add(self, record: R) -> None: ...
+    def update(self, record: R) -> None: ...
+    def delete(self, id: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Leaving the block without `commit()` rolls back."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def repo(self, record_type: type[R]) -> Repo[R]: ...
+    def commit(self) -> None: ...
+    def audit(
+        self,
+        *,
+        actor_id: str | None,
+        actor_kind: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        ip: str = "",
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a use case may touch, passed explicitly (no globals)."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    rand: Randomness
+    hasher: PasswordHasher
+    sealer: Sealer
+    files: FileStore
+    settings: Any  # corridor.platform.config.Settings (typed loosely to keep layers apart)
+    extras: dict[str, Any]  # area-specific ports added by the composition root
+
+
+def page_bounds(limit: int, offset: int, limit_max: int) -> tuple[int, int]:
+    """Clamp paging input to sane bounds (the API validates; this is the second guard)."""
+    return max(1, min(limit, limit_max)), max(0, offset)
+
+
+def chunks(items: Sequence[R], size: int) -> list[Sequence[R]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

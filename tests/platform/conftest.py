@@ -1,0 +1,99 @@
+"""Fixtures for platform tests: a platform on a fresh database, an API client, and
+helpers that create signed-in customers and staff directly (bypassing the sign-up flow,
+which has its own tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from corridor.api.app import create_app
+from corridor.platform import bootstrap
+from corridor.platform.config import Settings
+from corridor.platform.domain import identity as idn
+from corridor.platform.domain.identity import User
+from corridor.platform.domain.principal import Origin
+from corridor.platform.services import sessions
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'platform.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "platform", database_url=db_url,
+                    fast_password_hashing=True)
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[bootstrap.Platform]:
+    p = bootstrap.build(settings)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def client(platform: bootstrap.Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform)) as c:
+        yield c
+
+
+@dataclasses.dataclass
+class Actor:
+    user: User
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    platform: bootstrap.Platform,
+    *,
+    email: str,
+    name: str = "Test User",
+    kind: str = "customer",
+    staff_role: str | None = None,
+    password: str = PASSWORD,
+) -> Actor:
+    """A verified, active user with a live session (as if signed in with 2FA)."""
+    deps = platform.deps
+    now = deps.clock.now_ms()
+    user = User(
+        id=deps.rand.new_id(), kind=kind, staff_role=staff_role, name=name,
+        email=idn.normalise_email(email), email_verified=True, phone=None,
+        phone_verified=False, password_hash=deps.hasher.hash(password), totp_secret_enc=None,
+        totp_enabled=False, status=idn.UserStatus.ACTIVE, failed_logins=0, locked_until_ms=0,
+        terms_version=idn.TERMS_VERSION, privacy_version=idn.PRIVACY_VERSION,
+        terms_accepted_ms=now, created_ms=now, updated_ms=now,
+    )
+    with deps.uow() as uow:
+        uow.repo(User).add(user)
+        token = sessions.open_session(deps, uow, user, Origin(ip="127.0.0.1"))
+        uow.commit()
+    return Actor(user, token)
+
+
+@pytest.fixture
+def customer(platform: bootstrap.Platform) -> Actor:
+    return make_user(platform, email="carol@example.com", name="Carol Customer")
+
+
+@pytest.fixture
+def other_customer(platform: bootstrap.Platform) -> Actor:
+    return make_user(platform, email="dave@example.com", name="Dave Customer")
+
+
+def make_staff(platform: bootstrap.Platform, role: str, email: str | None = None) -> Actor:
+    return make_user(platform, email=email or f"{role}@corridor.example", name=f"Staff {role}",
+                     kind="staff", staff_role=role)
