@@ -1,3 +1,6 @@
-"""Imports every table module so `db.metadata` is complete (migrations, schema set-up)."""
+"""Imports every table module so `db.metadata` is complete (migrations, schema set-up).
+Each area adds its own line."""
+# ruff: noqa: F401, I001
 
-from corridor.platform.adapters import tables_core  # noqa: F401
+from corridor.platform.adapters import tables_core
+from corridor.platform.adapters import tables_orgs
