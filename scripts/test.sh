@@ -8,6 +8,33 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+
+# The platform tests also run on a throw-away PostgreSQL server (tests/platform/pg.py), so
+# they need its binaries; as root with apt-get we install them. CORRIDOR_TEST_PG=0 skips them.
+find_initdb() {
+  if [ -n "${CORRIDOR_PG_BIN:-}" ] && [ -x "$CORRIDOR_PG_BIN/initdb" ]; then
+    echo "$CORRIDOR_PG_BIN/initdb"; return
+  fi
+  command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1
+}
+if [ "${CORRIDOR_TEST_PG:-1}" = 0 ]; then
+  echo "== PostgreSQL: skipped (CORRIDOR_TEST_PG=0)"
+else
+  INITDB=$(find_initdb || true)
+  if [ -z "$INITDB" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing PostgreSQL (apt-get install postgresql)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q postgresql >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }
+    INITDB=$(find_initdb || true)
+  fi
+  if [ -n "$INITDB" ]; then
+    echo "== PostgreSQL: $("$INITDB" --version | sed 's/^initdb (PostgreSQL) //') ($(dirname "$(readlink -f "$INITDB")"))"
+  else
+    echo "== PostgreSQL: not found; the PostgreSQL test variants will fail (install it, or CORRIDOR_TEST_PG=0)"
+  fi
+fi
+
 echo "== ruff"; .venv/bin/ruff check src tests
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports

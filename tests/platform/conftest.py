@@ -18,10 +18,15 @@ from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Origin
 from corridor.platform.services import sessions
+from tests.platform.pg import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test on a platform runs twice: on SQLite and on a fresh database of a
+    throw-away PostgreSQL server (tests/platform/pg.py; CORRIDOR_TEST_PG=0 skips those)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
     return f"sqlite:///{tmp_path / 'platform.db'}"
 
 
@@ -73,7 +78,8 @@ def make_user(
         id=deps.rand.new_id(), kind=kind, staff_role=staff_role, name=name,
         email=idn.normalise_email(email), email_verified=True, phone=None,
         phone_verified=False, password_hash=deps.hasher.hash(password), totp_secret_enc=None,
-        totp_enabled=False, status=idn.UserStatus.ACTIVE, failed_logins=0, locked_until_ms=0,
+        totp_enabled=False, totp_last_step=0, status=idn.UserStatus.ACTIVE, failed_logins=0,
+        locked_until_ms=0,
         terms_version=idn.TERMS_VERSION, privacy_version=idn.PRIVACY_VERSION,
         terms_accepted_ms=now, created_ms=now, updated_ms=now,
     )

@@ -16,7 +16,8 @@ BODY_BYTES_MAX = 1024 * 1024  # JSON bodies; uploads have their own, larger limi
 UPLOAD_PATH_PREFIXES = ("/v1/kyc/files",)
 
 # Each area's router module (corridor.api.routers.<name>), mounted under /v1.
-ROUTERS = ("health",)
+ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallets",
+           "kyc", "staff_kyc")
 
 
 class BodyLimit:

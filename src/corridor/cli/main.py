@@ -67,11 +67,12 @@ def bench_node(
 
 def _register() -> None:
     """Sub-apps that live in their own modules."""
-    from corridor.cli import demo, localnet, node, wallet
+    from corridor.cli import demo, localnet, node, platform, wallet
 
     app.add_typer(demo.app, name="demo")
     app.add_typer(node.app, name="node")
     app.add_typer(localnet.app, name="localnet")
+    app.add_typer(platform.app, name="platform")
     app.command("up")(node.up)
     app.add_typer(wallet.keys_app, name="keys")
     app.add_typer(wallet.genesis_app, name="genesis")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from corridor.ledger import keys
@@ -43,6 +48,7 @@ def _start(
     empty_blocks: bool,
     debug_invariants: bool,
     banner: bool,
+    after_ready: Callable[[str], None] | None = None,
 ) -> None:
     from corridor.node.app import NodeFailed, NodeOptions, serve
 
@@ -63,6 +69,8 @@ def _start(
         typer.echo(f"  events   {url}/v1/events")
         if banner:
             _print_demo_hint(home, url)
+        if after_ready is not None:
+            after_ready(url)
         typer.echo("Ctrl-C stops the node.", err=True)
 
     try:
@@ -121,10 +129,62 @@ def start(
 def up(
     home: HomeOpt = Path(".corridor/local"),
     rpc_port: Annotated[int, typer.Option(help="Node RPC port.")] = 26657,
+    platform_port: Annotated[int, typer.Option(help="Platform API port.")] = 8000,
 ) -> None:
-    """Start the whole system on its embedded defaults (today: a one-validator network)."""
+    """Start the whole system on its embedded defaults: a one-validator network and the
+    platform API on it (the demo issuer issues; the demo treasury opens accounts)."""
     target = Home(home)
     if not target.genesis_path.exists():
         init_demo_home(home, genesis_time_ms=int(time.time() * 1000))
         typer.echo(f"created a demo network in {home}")
-    _start(target, "127.0.0.1", rpc_port, 250, False, False, banner=True)
+    platform = PlatformProcess(target, platform_port)
+    try:
+        _start(target, "127.0.0.1", rpc_port, 250, False, False, banner=True,
+               after_ready=platform.start)
+    finally:
+        platform.stop()
+
+
+class PlatformProcess:
+    """The platform API as a child process of `corridor up`: it is a client of the node
+    over RPC, exactly as in a deployment where they run on different machines."""
+
+    def __init__(self, home: Home, port: int) -> None:
+        self.home = home
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, node_url: str) -> None:
+        cmd = [
+            sys.executable, "-m", "corridor.cli.main", "platform", "serve",
+            "--port", str(self.port), "--data-dir", str(self.home.path / "platform"),
+            "--node-rpc", node_url,
+            "--issuer-key", str(self.home.wallet_path("issuer")),
+            "--operator-key", str(self.home.wallet_path("treasury")),
+        ]
+        self.proc = subprocess.Popen(cmd)
+        threading.Thread(target=self._announce, daemon=True).start()
+
+    def _announce(self) -> None:
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
+                    typer.echo(f"\nPlatform API   {url}/v1\n  API docs     {url}/docs")
+                    typer.echo(f"  dev outbox   .venv/bin/corridor platform outbox "
+                               f"--data-dir {self.home.path / 'platform'}")
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        typer.secho("the platform API did not start; see its output above",
+                    fg=typer.colors.RED, err=True)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from corridor.ledger.errors import DecodeError
+from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
-from corridor.platform.adapters.system import Argon2Hasher, SystemClock, SystemRandomness
+from corridor.platform.adapters.ledger_client import LedgerClient
+from corridor.platform.adapters.ledger_worker import LedgerWorker
+from corridor.platform.adapters.system import (
+    Argon2Hasher,
+    SystemClock,
+    SystemKeyGen,
+    SystemRandomness,
+)
 from corridor.platform.adapters.vault import EncryptedFileStore, EnvelopeVault, Keyring
 from corridor.platform.config import ConfigError, Settings, production_problems
+from corridor.platform.domain.wallets import Signer
 from corridor.platform.services.ports import Clock, Deps, Randomness
+
+log = logging.getLogger("corridor.platform")
 
 
 @dataclasses.dataclass
@@ -21,9 +35,50 @@ class Platform:
     engine: Engine
     deps: Deps
     vault: EnvelopeVault
+    worker: LedgerWorker | None = None
+
+    def start_workers(self) -> bool:
+        """Starts the ledger worker. Needs the issuer and operator key files in the
+        settings; without them the worker does not start and ledger jobs stay queued
+        (development without a network). Returns whether it runs."""
+        if self.worker is not None and self.worker.running:
+            return True
+        settings = self.settings
+        if settings.issuer_key is None or settings.operator_key is None or not settings.node_rpc:
+            log.info("ledger worker not started: no issuer/operator key or node configured; "
+                     "ledger jobs stay queued")
+            return False
+        signers = {Signer.ISSUER: load_system_key(settings.issuer_key),
+                   Signer.OPERATOR: load_system_key(settings.operator_key)}
+        self.worker = LedgerWorker(self.deps, LedgerClient(settings.node_rpc), signers)
+        self.worker.start()
+        return True
+
+    def stop_workers(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            node = self.worker.node
+            if isinstance(node, LedgerClient):
+                node.close()
+            self.worker = None
 
     def close(self) -> None:
+        self.stop_workers()
+        ledger = self.deps.extras.get("ledger")
+        if isinstance(ledger, LedgerClient):
+            ledger.close()
         self.engine.dispose()
+
+
+def load_system_key(path: Path) -> KeyPair:
+    """A system signing key from its corridor-key-v1 file: kept in memory, never stored in
+    the database, never logged."""
+    try:
+        return keypair_from_keyfile_json(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the key file {path}: {exc.strerror}") from None
+    except DecodeError as exc:
+        raise ConfigError(f"{path} is not a usable key file: {exc.message}") from None
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -64,4 +119,8 @@ def build(
         settings=settings,
         extras=dict(extras or {}),
     )
+    deps.extras.setdefault("keygen", SystemKeyGen())
+    if settings.node_rpc:
+        deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0))
     return Platform(settings, engine, deps, vault)
+

@@ -193,6 +193,14 @@ class SqlUnitOfWork:
         assert self.conn is not None
         return self.conn.execute(statement)
 
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the chain's last entry, as the head row records it."""
+        from corridor.platform.adapters.tables_core import audit_head
+
+        assert self.conn is not None
+        row = self.conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
+        return int(row.seq), str(row.hash)
+
     def audit(
         self,
         *,

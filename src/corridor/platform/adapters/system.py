@@ -44,3 +44,10 @@ class Argon2Hasher:
 
     def needs_rehash(self, hashed: str) -> bool:
         return self._h.check_needs_rehash(hashed)
+
+
+class SystemKeyGen:
+    """Seeds for custodial wallets from the operating system's CSPRNG."""
+
+    def new_seed(self) -> bytes:
+        return secrets.token_bytes(32)

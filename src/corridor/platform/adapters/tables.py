@@ -4,3 +4,5 @@ Each area adds its own line."""
 
 from corridor.platform.adapters import tables_core
 from corridor.platform.adapters import tables_orgs
+from corridor.platform.adapters import tables_wallets
+from corridor.platform.adapters import tables_kyc

@@ -15,6 +15,7 @@ from corridor.platform.domain.identity import (
     User,
 )
 from corridor.platform.domain.notices import Notice
+from corridor.platform.domain.support import SupportRequest
 
 ID = sa.String(36)
 MS = sa.BigInteger
@@ -32,6 +33,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("totp_secret_enc", sa.Text),
     sa.Column("totp_enabled", sa.Boolean, nullable=False),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False),
     sa.Column("locked_until_ms", MS, nullable=False),
@@ -133,3 +135,17 @@ audit_head = sa.Table(
 )
 
 AUDIT_HEAD_ROW = {"id": 1, "seq": 0, "hash": GENESIS_HASH}
+
+support_requests = sa.Table(
+    "support_requests", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id"), index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("contact", sa.String(320), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+register(SupportRequest, support_requests)

@@ -65,6 +65,7 @@ class User:
     password_hash: str
     totp_secret_enc: str | None  # sealed by the vault; None until enrolment starts
     totp_enabled: bool
+    totp_last_step: int  # the last TOTP time step accepted: a code is never accepted twice
     status: str  # UserStatus
     failed_logins: int
     locked_until_ms: int

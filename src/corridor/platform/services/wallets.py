@@ -1,8 +1,135 @@
-"""Custodial and registered wallets (requirement L2). Being written: see the custody work."""
+"""Custodial and registered wallets (requirement L2).
+
+Chain work is queued, never done inside a request: each use case adds `LedgerJob`s in the
+same unit of work as the wallet or authorisation it concerns (a transactional outbox), and
+the ledger worker (adapters/ledger_worker.py) carries them to the chain and reports back
+through `record_done` / `record_failed`. A custodial wallet's seed is sealed by the vault
+bound to its wallet id; it is never logged, returned or stored in clear.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import coincurve
+
+from corridor.ledger import keys
+from corridor.ledger.assets import is_valid_asset_code
+from corridor.ledger.errors import DecodeError
+from corridor.ledger.keys import KeyPair
+from corridor.platform.domain import wallets as w
+from corridor.platform.domain.errors import Kind, PlatformError, conflict, invalid
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.wallets import (
+    Authorisation,
+    AuthStatus,
+    JobKind,
+    JobStatus,
+    LedgerJob,
+    OwnerType,
+    Wallet,
+    WalletStatus,
+)
+from corridor.platform.services.access import require_org
+from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
 from corridor.platform.services.ports import Deps, UnitOfWork
+
+SEED_TRIES_MAX = 4  # a random 32-byte string is a valid secret with probability ~1 - 2^-128
+DEFAULT_LABEL = "main"
+
+
+def _keygen(deps: Deps) -> KeyGen:
+    gen = deps.extras.get("keygen")
+    assert gen is not None, "the composition root wires a key generator"
+    return gen  # type: ignore[no-any-return]
+
+
+def ledger_node(deps: Deps) -> LedgerNode | None:
+    """The node client for reads, if the composition root wired one."""
+    return deps.extras.get("ledger")
+
+
+def _check_label(label: str) -> str:
+    label = label.strip()
+    if not label or len(label) > w.WALLET_LABEL_LEN_MAX or not label.isprintable():
+        message = f"1-{w.WALLET_LABEL_LEN_MAX} printable characters"
+        raise invalid("INVALID_LABEL", message, {"label": message})
+    return label
+
+
+def _check_room(uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
+    if uow.repo(Wallet).count(owner_type=owner_type, owner_id=owner_id) >= w.WALLETS_PER_OWNER_MAX:
+        raise conflict("TOO_MANY_WALLETS", f"at most {w.WALLETS_PER_OWNER_MAX} wallets")
+
+
+def _queue_job(deps: Deps, uow: UnitOfWork, kind: JobKind, wallet_id: str,
+               payload: dict[str, Any]) -> LedgerJob:
+    now = deps.clock.now_ms()
+    job = LedgerJob(
+        id=deps.rand.new_id(), kind=kind, wallet_id=wallet_id, payload=payload,
+        status=JobStatus.QUEUED, signer=w.SIGNER_OF[kind], tx_id=None, tx_hex=None,
+        op_index=None, attempts=0, error_code=None, error_message=None, created_ms=now,
+        updated_ms=now,
+    )
+    uow.repo(LedgerJob).add(job)
+    return job
+
+
+def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
+                public_key: bytes, key_sealed: str | None, wallet_id: str, label: str,
+                actor_id: str | None, actor_kind: str) -> Wallet:
+    now = deps.clock.now_ms()
+    address = keys.encode_address(keys.address_of(public_key))
+    if uow.repo(Wallet).one(address=address) is not None:
+        raise conflict("WALLET_EXISTS", "this key is already registered")
+    wallet = Wallet(
+        id=wallet_id, owner_type=owner_type, owner_id=owner_id, address=address,
+        public_key=keys.encode_public_key(public_key), custodial=key_sealed is not None,
+        key_sealed=key_sealed, label=label, status=WalletStatus.OPENING, created_ms=now,
+        updated_ms=now,
+    )
+    uow.repo(Wallet).add(wallet)
+    _queue_job(deps, uow, JobKind.OPEN_ACCOUNT, wallet.id,
+               {"public_key": wallet.public_key})
+    uow.audit(actor_id=actor_id, actor_kind=actor_kind, action="wallet.create",
+              object_type="wallet", object_id=wallet.id,
+              after={"owner_type": owner_type, "owner_id": owner_id, "address": address,
+                     "custodial": wallet.custodial, "label": label})
+    return wallet
+
+
+def _new_custodial(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str, label: str,
+                   actor_id: str | None, actor_kind: str) -> Wallet:
+    assert owner_type in tuple(OwnerType), owner_type
+    _check_room(uow, owner_type, owner_id)
+    gen = _keygen(deps)
+    for _ in range(SEED_TRIES_MAX):
+        try:
+            kp = KeyPair.from_seed(gen.new_seed())
+            break
+        except DecodeError:
+            continue
+    else:
+        raise AssertionError("the key generator gave no valid seed")
+    wallet_id = deps.rand.new_id()
+    sealed = deps.sealer.seal(kp.seed, context=w.wallet_context(wallet_id))
+    return _add_wallet(deps, uow, owner_type=owner_type, owner_id=owner_id,
+                       public_key=kp.public_key, key_sealed=sealed, wallet_id=wallet_id,
+                       label=label, actor_id=actor_id, actor_kind=actor_kind)
+
+
+def ensure_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str) -> str:
+    """The owner's custodial wallet id, creating it (and queueing its on-chain opening)
+    inside the caller's unit of work if it has none."""
+    for wallet in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
+                                        custodial=True, order_by="created_ms"):
+        if wallet.status != WalletStatus.FAILED:
+            return wallet.id
+    wallet = _new_custodial(deps, uow, owner_type=owner_type, owner_id=owner_id,
+                            label=DEFAULT_LABEL, actor_id=None, actor_kind="system")
+    return wallet.id
 
 
 def request_authorisation(
@@ -15,11 +142,177 @@ def request_authorisation(
     actor_id: str,
 ) -> None:
     """Queues, inside the caller's unit of work, the issuer's on-chain authorisation of
-    every wallet of the owner for each asset code."""
-    raise NotImplementedError("custody work in progress")
+    every wallet of the owner for each asset code. Idempotent: a wallet and code already
+    requested or authorised is not queued again; a failed one is asked for anew."""
+    if len(asset_codes) > w.ASSET_CODES_PER_REQUEST_MAX:
+        raise invalid("TOO_MANY_ASSETS", f"at most {w.ASSET_CODES_PER_REQUEST_MAX} asset codes")
+    bad = [c for c in asset_codes if not is_valid_asset_code(c)]
+    if bad:
+        raise invalid("INVALID_ASSET_CODE", "asset codes are 1-12 characters A-Z or 0-9",
+                      {"asset_codes": ", ".join(sorted(set(bad)))[:200]})
+    now = deps.clock.now_ms()
+    auths = uow.repo(Authorisation)
+    for wallet in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
+                                        order_by="created_ms"):
+        if wallet.status == WalletStatus.FAILED:
+            continue
+        for code in dict.fromkeys(asset_codes):  # de-duplicated, order kept
+            existing = auths.one(wallet_id=wallet.id, asset_code=code)
+            if existing is not None and existing.status != AuthStatus.FAILED:
+                continue
+            job = _queue_job(deps, uow, JobKind.AUTHORISE, wallet.id,
+                             {"address": wallet.address, "code": code})
+            if existing is None:
+                auths.add(Authorisation(
+                    id=deps.rand.new_id(), wallet_id=wallet.id, asset_code=code,
+                    status=AuthStatus.REQUESTED, job_id=job.id, created_ms=now,
+                    updated_ms=now))
+            else:
+                auths.update(dataclasses.replace(existing, status=AuthStatus.REQUESTED,
+                                                 job_id=job.id, updated_ms=now))
+            uow.audit(actor_id=actor_id, actor_kind="system" if not actor_id else "user",
+                      action="wallet.authorisation.request", object_type="wallet",
+                      object_id=wallet.id, after={"asset_code": code, "job_id": job.id})
 
 
-def ensure_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str) -> str:
-    """The owner's custodial wallet id, creating it (and queueing its on-chain opening)
-    inside the caller's unit of work if it has none."""
-    raise NotImplementedError("custody work in progress")
+# --- Organisation wallets ------------------------------------------------------------------
+
+
+def create_org_wallet(deps: Deps, who: Principal, org_id: str, label: str) -> Wallet:
+    """A new custodial wallet for an organisation (Perm.ORG_WALLETS)."""
+    label = _check_label(label)
+    with deps.uow() as uow:
+        require_org(uow, who, org_id, Perm.ORG_WALLETS)
+        wallet = _new_custodial(deps, uow, owner_type=OwnerType.ORG, owner_id=org_id,
+                                label=label, actor_id=who.user_id, actor_kind=who.kind.value)
+        uow.commit()
+    return wallet
+
+
+def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_text: str,
+                          label: str) -> Wallet:
+    """Registers a key an institution holds itself (it signs client-side); the platform
+    opens its account on chain but never sees the seed (Perm.ORG_WALLETS)."""
+    problems: dict[str, str] = {}
+    try:
+        label = _check_label(label)
+    except PlatformError as exc:
+        problems.update(exc.fields)
+    public_key = b""
+    try:
+        public_key = keys.decode_public_key(public_key_text.strip())
+    except DecodeError as exc:
+        problems["public_key"] = exc.message
+    if public_key and not _on_curve(public_key):
+        problems["public_key"] = "not a valid key: no point on the curve has this x coordinate"
+    with deps.uow() as uow:
+        require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
+        if problems:
+            raise invalid("INVALID_FIELDS", "invalid fields: " + ", ".join(sorted(problems)),
+                          problems)
+        _check_room(uow, OwnerType.ORG, org_id)
+        wallet = _add_wallet(deps, uow, owner_type=OwnerType.ORG, owner_id=org_id,
+                             public_key=public_key, key_sealed=None,
+                             wallet_id=deps.rand.new_id(), label=label,
+                             actor_id=who.user_id, actor_kind=who.kind.value)
+        uow.commit()
+    return wallet
+
+
+def _on_curve(public_key: bytes) -> bool:
+    """A key that can ever sign: the ledger opens an account for any 32 bytes, so an
+    off-curve key would make an account nobody controls. (The ledger's crypto library;
+    corridor.ledger.keys checks only the encoding.)"""
+    try:
+        coincurve.PublicKeyXOnly(public_key)
+    except ValueError:
+        return False
+    return True
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WalletView:
+    """A wallet as its owner sees it: the record (never its sealed key), the asset
+    authorisations asked for, and its on-chain state when the node answered."""
+
+    wallet: Wallet
+    authorisations: tuple[Authorisation, ...]
+    chain: ChainAccount | None
+
+
+def list_wallets(deps: Deps, who: Principal, *, org_id: str | None = None,
+                 with_chain: bool = True) -> tuple[list[WalletView], bool]:
+    """The caller's own wallets, or an organisation's (Perm.ORG_READ), with on-chain state;
+    the flag says whether the node was reached (False: chain state left out)."""
+    with deps.uow() as uow:
+        if org_id is None:
+            owner_type, owner_id = OwnerType.USER, who.user_id
+        else:
+            require_org(uow, who, org_id, Perm.ORG_READ)
+            owner_type, owner_id = OwnerType.ORG, org_id
+        wallets = uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
+                                        order_by="created_ms", limit=w.WALLETS_PER_OWNER_MAX)
+        auths = {x.id: tuple(uow.repo(Authorisation).many(wallet_id=x.id,
+                                                          order_by="asset_code"))
+                 for x in wallets}
+    node = ledger_node(deps) if with_chain else None
+    reached = node is not None
+    chain: dict[str, ChainAccount | None] = {}
+    for wallet in wallets:
+        if not reached or node is None or wallet.status != WalletStatus.OPEN:
+            continue
+        try:
+            chain[wallet.id] = node.account(wallet.address)
+        except PlatformError as exc:
+            if exc.kind is not Kind.UNAVAILABLE:
+                raise
+            reached = False
+    views = [WalletView(wallet=x, authorisations=auths[x.id], chain=chain.get(x.id))
+             for x in wallets]
+    return views, reached
+
+
+# --- Outcomes reported by the ledger worker ------------------------------------------------
+
+
+def record_done(deps: Deps, uow: UnitOfWork, job: LedgerJob) -> None:
+    """The chain carried out `job`: the wallet is open, or the authorisation granted."""
+    now = deps.clock.now_ms()
+    uow.repo(LedgerJob).update(dataclasses.replace(
+        job, status=JobStatus.DONE, error_code=None, error_message=None, updated_ms=now))
+    if job.kind == JobKind.OPEN_ACCOUNT:
+        _set_wallet_status(uow, job.wallet_id, WalletStatus.OPEN, now)
+    else:
+        _set_auth_status(uow, job, AuthStatus.AUTHORISED, now)
+
+
+def record_failed(deps: Deps, uow: UnitOfWork, job: LedgerJob, code: str,
+                  message: str) -> None:
+    """The chain refused `job` for good (or its attempts ran out)."""
+    now = deps.clock.now_ms()
+    uow.repo(LedgerJob).update(w.job_failed(job, code, message, now))
+    if job.kind == JobKind.OPEN_ACCOUNT:
+        _set_wallet_status(uow, job.wallet_id, WalletStatus.FAILED, now)
+    else:
+        _set_auth_status(uow, job, AuthStatus.FAILED, now)
+    uow.audit(actor_id=None, actor_kind="system", action=f"ledger.{job.kind}.failed",
+              object_type="wallet", object_id=job.wallet_id,
+              after={"job_id": job.id, "code": code, "message": message[:200]})
+
+
+def _set_wallet_status(uow: UnitOfWork, wallet_id: str, status: WalletStatus, now: int) -> None:
+    wallet = uow.repo(Wallet).get(wallet_id, for_update=True)
+    assert wallet is not None, wallet_id
+    if wallet.status != status:
+        uow.repo(Wallet).update(dataclasses.replace(wallet, status=status, updated_ms=now))
+
+
+def _set_auth_status(uow: UnitOfWork, job: LedgerJob, status: AuthStatus, now: int) -> None:
+    auth = uow.repo(Authorisation).one(wallet_id=job.wallet_id,
+                                       asset_code=job.payload["code"])
+    # A later request may have replaced the job this authorisation waits for.
+    if auth is not None and auth.job_id == job.id:
+        uow.repo(Authorisation).update(dataclasses.replace(auth, status=status, updated_ms=now))

@@ -1,0 +1,121 @@
+"""Wallets: the caller's own, an organisation's, new custodial ones and registered keys (L2).
+Sealed keys never leave the platform: no response carries one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.platform.domain import wallets as dom
+from corridor.platform.domain.wallets import Wallet
+from corridor.platform.services import wallets
+from corridor.platform.services.wallets import WalletView
+
+router = APIRouter(tags=["wallets"])
+
+OrgId = Annotated[str, Path(max_length=64)]
+PUBLIC_KEY_TEXT_LEN_MAX = 64
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WalletIn(Strict):
+    label: str = Field(default="main", min_length=1, max_length=dom.WALLET_LABEL_LEN_MAX)
+
+
+class ExternalKeyIn(Strict):
+    public_key: str = Field(min_length=1, max_length=PUBLIC_KEY_TEXT_LEN_MAX,
+                            description="The key's text form (p...); the seed stays with you.")
+    label: str = Field(min_length=1, max_length=dom.WALLET_LABEL_LEN_MAX)
+
+
+class AuthorisationOut(BaseModel):
+    asset_code: str
+    status: str
+
+
+class BalanceOut(BaseModel):
+    code: str
+    issuer: str
+    balance_minor: str  # a string: amounts may exceed what JSON numbers carry exactly
+    authorised: bool
+    frozen: bool
+
+
+class ChainOut(BaseModel):
+    sequence: int
+    balances: list[BalanceOut]
+
+
+class WalletOut(BaseModel):
+    id: str
+    owner_type: str
+    owner_id: str
+    address: str
+    public_key: str
+    custodial: bool
+    label: str
+    status: str
+    created_ms: int
+    authorisations: list[AuthorisationOut] = []
+    chain: ChainOut | None = None  # on-chain state when the node answered
+
+    @classmethod
+    def of(cls, wallet: Wallet, view: WalletView | None = None) -> WalletOut:
+        out = cls(id=wallet.id, owner_type=wallet.owner_type, owner_id=wallet.owner_id,
+                  address=wallet.address, public_key=wallet.public_key,
+                  custodial=wallet.custodial, label=wallet.label, status=wallet.status,
+                  created_ms=wallet.created_ms)
+        if view is not None:
+            out.authorisations = [AuthorisationOut(asset_code=a.asset_code, status=a.status)
+                                  for a in view.authorisations]
+            if view.chain is not None:
+                out.chain = ChainOut(sequence=view.chain.sequence, balances=[
+                    BalanceOut(code=h.code, issuer=h.issuer, balance_minor=str(h.balance_minor),
+                               authorised=h.authorised, frozen=h.frozen)
+                    for h in view.chain.holdings])
+        return out
+
+
+class WalletList(BaseModel):
+    items: list[WalletOut]
+    node_reachable: bool
+
+
+def _list(views: list[WalletView], reached: bool) -> WalletList:
+    return WalletList(items=[WalletOut.of(v.wallet, v) for v in views], node_reachable=reached)
+
+
+@router.get("/wallets", response_model=WalletList)
+def my_wallets(deps: DepsDep, who: PrincipalDep) -> WalletList:
+    """The caller's own wallets, with on-chain balances when the node is reachable."""
+    return _list(*wallets.list_wallets(deps, who))
+
+
+@router.get("/orgs/{org_id}/wallets", response_model=WalletList)
+def org_wallets(org_id: OrgId, deps: DepsDep, who: PrincipalDep) -> WalletList:
+    """An organisation's wallets (any member)."""
+    return _list(*wallets.list_wallets(deps, who, org_id=org_id))
+
+
+@router.post("/orgs/{org_id}/wallets", response_model=WalletOut,
+             status_code=status.HTTP_201_CREATED)
+def create_org_wallet(org_id: OrgId, body: WalletIn, deps: DepsDep,
+                      who: PrincipalDep) -> WalletOut:
+    """A new custodial wallet; its account opens on chain shortly (status `opening`)."""
+    return WalletOut.of(wallets.create_org_wallet(deps, who, org_id, body.label))
+
+
+@router.post("/orgs/{org_id}/wallets/external", response_model=WalletOut,
+             status_code=status.HTTP_201_CREATED)
+def register_external_key(org_id: OrgId, body: ExternalKeyIn, deps: DepsDep,
+                          who: PrincipalDep) -> WalletOut:
+    """Registers a public key the organisation signs with itself; the platform opens its
+    account on chain but never holds the seed."""
+    return WalletOut.of(
+        wallets.register_external_key(deps, who, org_id, body.public_key, body.label))

@@ -1,0 +1,133 @@
+"""A small HTTP client of a node's RPC (implements the services' `LedgerNode` port).
+
+The platform never imports the node: it speaks the same HTTP JSON any client does
+(`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/accounts/{address}`, `GET /v1/status`).
+An unreachable node raises PlatformError(UNAVAILABLE, NODE_UNAVAILABLE), one answering in a
+way this client does not expect PlatformError(UNAVAILABLE, NODE_BAD_REPLY);
+the chain's refusals come back as `Refusal` values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from corridor.ledger.errors import RejectCode
+from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.services.ledger_port import (
+    ChainAccount,
+    ChainHolding,
+    ChainStatus,
+    Refusal,
+    TxState,
+)
+
+NODE_TIMEOUT_S = 5.0
+NODE_REPLY_BYTES_MAX = 4 * 1024 * 1024
+
+
+def unavailable(message: str) -> PlatformError:
+    return PlatformError(Kind.UNAVAILABLE, "NODE_UNAVAILABLE", message)
+
+
+def _refusal(err: dict[str, Any]) -> Refusal:
+    op = err.get("operation")
+    return Refusal(
+        code=str(err.get("code", "unknown")).upper(),
+        message=str(err.get("message", ""))[:500],
+        permanent=bool(err.get("permanent", True)),
+        op_index=op if isinstance(op, int) else None,
+    )
+
+
+class LedgerClient:
+    def __init__(self, url: str, *, timeout_s: float = NODE_TIMEOUT_S,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        try:
+            r = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise unavailable(f"the node at {self.url} is not reachable ({type(exc).__name__})"
+                              ) from None
+        if len(r.content) > NODE_REPLY_BYTES_MAX or r.status_code >= 500:
+            raise unavailable(f"the node at {self.url} answered {r.status_code}")
+        try:
+            data = r.json()
+        except ValueError:
+            raise unavailable(f"the node at {self.url} answered without JSON") from None
+        if not isinstance(data, dict):
+            raise unavailable(f"the node at {self.url} sent an unexpected answer")
+        return r.status_code, data
+
+    def _error(self, status: int, data: dict[str, Any]) -> PlatformError:
+        """A reply this client does not expect: the node is not one it can work with."""
+        code = _error_code(data)
+        return PlatformError(Kind.UNAVAILABLE, "NODE_BAD_REPLY",
+                             f"the node at {self.url} answered {status} {code}")
+
+    def status(self) -> ChainStatus:
+        code, data = self._call("GET", "/v1/status")
+        if code != 200:
+            raise self._error(code, data)
+        return ChainStatus(chain_id=str(data["chain_id"]), height=int(data["height"]),
+                           latest_time_ms=int(data.get("latest_time_ms", 0)))
+
+    def account(self, address: str) -> ChainAccount | None:
+        code, data = self._call("GET", f"/v1/accounts/{address}")
+        if code == 404 and _error_code(data) == "unknown_account":
+            return None
+        if code != 200:
+            raise self._error(code, data)
+        holdings = tuple(
+            ChainHolding(code=str(h["code"]), issuer=str(h["issuer"]),
+                         balance_minor=int(h["balance"]), authorised=bool(h["authorised"]),
+                         frozen=bool(h["frozen"]))
+            for h in data.get("balances", ())
+        )
+        return ChainAccount(address=str(data["address"]), sequence=int(data["sequence"]),
+                            holdings=holdings)
+
+    def submit(self, tx_hex: str) -> Refusal | None:
+        code, data = self._call("POST", "/v1/txs", {"tx": tx_hex})
+        if code == 200:
+            return None
+        if code == 400 and isinstance(data.get("error"), dict):
+            return _refusal(data["error"])
+        raise self._error(code, data)
+
+    def tx_state(self, tx_id: str) -> TxState:
+        code, data = self._call("GET", f"/v1/txs/{tx_id}")
+        if code == 404:
+            return TxState(status="unknown")
+        if code != 200:
+            raise self._error(code, data)
+        status = str(data["status"])
+        if status == "committed":
+            result = data.get("result") or {"code": "success"}
+            ok = result.get("code") == "success"
+            refusal = None if ok else Refusal(
+                code=_code_name(result.get("code")), message="failed in its block",
+                permanent=True, op_index=None)
+            return TxState(status=status, success=ok, height=int(data["height"]),
+                           refusal=refusal)
+        if status == "rejected":
+            return TxState(status=status, refusal=_refusal(data.get("error") or {}))
+        return TxState(status=status)
+
+
+def _error_code(data: dict[str, Any]) -> str:
+    err = data.get("error")
+    return str(err.get("code", "")) if isinstance(err, dict) else ""
+
+
+def _code_name(code: object) -> str:
+    if isinstance(code, int) and code in RejectCode._value2member_map_:
+        return RejectCode(code).name
+    return str(code).upper()

@@ -1,0 +1,274 @@
+"""The ledger worker: carries queued `LedgerJob`s to the chain (requirement L2).
+
+One loop, on a daemon thread started by the composition root:
+
+1. **Resolve** submitted jobs by their transaction's status on the node: committed → done;
+   rejected → the job at fault fails, the others go back to the queue; unknown to the node
+   (never arrived, or the node restarted and lost its mempool) → the *stored bytes* are
+   submitted again. A job is never given a second, different transaction while its first
+   may still commit: a new one is built only after the node refused the old one.
+2. **Build** per signer (operator: open_account; issuer: authorise) one transaction of up
+   to JOB_OPS_PER_TX_MAX queued jobs in creation order, at the signer's next sequence on
+   chain, sign it, and store tx_id + tx_hex and mark the jobs submitted in one database
+   transaction, *then* submit. A signer has at most one transaction in flight, so its
+   next sequence is always the committed one plus one.
+
+A sequence conflict (someone else used the key) or another transient refusal rebuilds,
+at most JOB_ATTEMPTS_MAX times per job. System keys live in memory only. One worker per
+database: two would both build for the same signer and refuse each other's sequences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+
+from corridor.ledger import keys
+from corridor.ledger.keys import KeyPair
+from corridor.ledger.tx import HolderAction, OpenAccount, Operation, SetHolder, Transaction
+from corridor.platform.domain import wallets as w
+from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.wallets import (
+    JobKind,
+    JobStatus,
+    LedgerJob,
+    Signer,
+    Wallet,
+    WalletStatus,
+)
+from corridor.platform.services import wallets as custody
+from corridor.platform.services.ledger_port import LedgerNode, Refusal
+from corridor.platform.services.ports import Deps
+
+log = logging.getLogger("corridor.platform.ledger_worker")
+
+TX_VALIDITY_MS = 10 * 60_000  # a built transaction expires this long after the chain's time
+POLL_INTERVAL_S = 0.2
+SUBMITTED_SCAN_MAX = 500  # submitted jobs looked at per pass
+QUEUED_SCAN_MAX = 4 * w.JOB_OPS_PER_TX_MAX  # queued jobs looked at per signer and pass
+STOP_TIMEOUT_S = 10.0
+# Refusals of a whole transaction that a fresh build (new sequence, new validity) may cure.
+REBUILD_CODES = frozenset({"BAD_SEQUENCE", "FUTURE_SEQUENCE", "DUPLICATE", "EXPIRED",
+                           "NOT_YET_VALID", "MEMPOOL_FULL"})
+# The chain's state already is what the job wanted.
+GOAL_REACHED = {JobKind.OPEN_ACCOUNT: frozenset({"ACCOUNT_EXISTS"})}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    """A signed transaction stored with its jobs, ready to submit."""
+
+    tx_id: str
+    tx_hex: str
+    job_ids: tuple[str, ...]
+
+
+def operation_of(job: LedgerJob) -> Operation:
+    if job.kind == JobKind.OPEN_ACCOUNT:
+        return OpenAccount(public_key=keys.decode_public_key(job.payload["public_key"]))
+    assert job.kind == JobKind.AUTHORISE, job.kind
+    return SetHolder(holder=keys.decode_address(job.payload["address"]),
+                     code=str(job.payload["code"]), action=HolderAction.AUTHORISE)
+
+
+class LedgerWorker:
+    def __init__(self, deps: Deps, node: LedgerNode, signers: dict[Signer, KeyPair], *,
+                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+        self.deps = deps
+        self.node = node
+        self.signers = dict(signers)
+        self.poll_interval_s = poll_interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the thread --------------------------------------------------------------------
+
+    def start(self) -> None:
+        assert self._thread is None or not self._thread.is_alive(), "already running"
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="ledger-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            assert not self._thread.is_alive(), "the ledger worker did not stop"
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            busy = False
+            try:
+                busy = self.run_once()
+            except PlatformError as exc:  # the node is down or odd: try again later
+                log.warning("ledger worker: %s: %s", exc.code, exc.message)
+            except Exception:
+                log.exception("ledger worker pass failed; retrying")
+            if not busy:
+                self._stop.wait(self.poll_interval_s)
+
+    def run_once(self) -> bool:
+        """One pass: resolve what is in flight, then build and submit per signer. True if
+        there may be more to do right away."""
+        busy = self.resolve_submitted()
+        for signer in Signer:
+            if self._stop.is_set():
+                break
+            prepared = self.build(signer)
+            if prepared is not None:
+                self.submit(prepared)
+                busy = True
+        return busy
+
+    # --- resolving -----------------------------------------------------------------------
+
+    def resolve_submitted(self) -> bool:
+        with self.deps.uow() as uow:
+            jobs = uow.repo(LedgerJob).many(status=JobStatus.SUBMITTED, order_by="created_ms",
+                                            limit=SUBMITTED_SCAN_MAX)
+        txs: dict[str, str] = {}
+        for job in jobs:
+            assert job.tx_id is not None and job.tx_hex is not None, job.id
+            txs.setdefault(job.tx_id, job.tx_hex)
+        changed = False
+        for tx_id, tx_hex in txs.items():
+            if self._stop.is_set():
+                break
+            state = self.node.tx_state(tx_id)
+            if state.status == "pending":
+                continue
+            if state.status == "committed":
+                self._finish(tx_id, state.refusal if not state.success else None)
+            elif state.status == "rejected":
+                assert state.refusal is not None
+                self._refused(tx_id, state.refusal)
+            else:  # unknown: never arrived, or dropped. The same bytes, never new ones.
+                log.info("ledger worker: resubmitting tx %s", tx_id)
+                self._submit_bytes(tx_id, tx_hex)
+            changed = True
+        return changed
+
+    def _finish(self, tx_id: str, failure: Refusal | None) -> None:
+        with self.deps.uow() as uow:
+            for job in uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED):
+                if failure is None:
+                    custody.record_done(self.deps, uow, job)
+                else:
+                    custody.record_failed(self.deps, uow, job, failure.code, failure.message)
+            uow.commit()
+        log.info("ledger worker: tx %s %s", tx_id, "committed" if failure is None else "failed")
+
+    def _refused(self, tx_id: str, refusal: Refusal) -> None:
+        """The node refused the transaction: it will never commit, so its jobs may be
+        rebuilt. The operation at fault (if named) decides alone."""
+        now = self.deps.clock.now_ms()
+        with self.deps.uow() as uow:
+            repo = uow.repo(LedgerJob)
+            for job in repo.many(tx_id=tx_id, status=JobStatus.SUBMITTED):
+                at_fault = refusal.op_index is None or refusal.op_index == job.op_index
+                if not at_fault:  # innocent: its attempt does not count
+                    repo.update(dataclasses.replace(w.job_for_retry(job, now),
+                                                    attempts=max(0, job.attempts - 1)))
+                elif refusal.code in GOAL_REACHED.get(JobKind(job.kind), ()):
+                    custody.record_done(self.deps, uow, job)
+                elif ((refusal.code in REBUILD_CODES or not refusal.permanent)
+                      and job.attempts < w.JOB_ATTEMPTS_MAX):
+                    repo.update(w.job_for_retry(job, now))
+                else:
+                    custody.record_failed(self.deps, uow, job, refusal.code, refusal.message)
+            uow.commit()
+        log.info("ledger worker: tx %s refused: %s", tx_id, refusal.code)
+
+    # --- building ------------------------------------------------------------------------
+
+    def _pick(self, signer: Signer) -> list[LedgerJob]:
+        """Queued jobs of `signer` that can go on chain now, oldest first. Authorisations
+        wait for their wallet's account; a wallet that failed to open fails them."""
+        picked: list[LedgerJob] = []
+        with self.deps.uow() as uow:
+            repo = uow.repo(LedgerJob)
+            if repo.count(status=JobStatus.SUBMITTED, signer=signer):
+                return []  # one transaction in flight per signer
+            for job in repo.many(status=JobStatus.QUEUED, signer=signer, order_by="created_ms",
+                                 limit=QUEUED_SCAN_MAX):
+                if job.kind == JobKind.AUTHORISE:
+                    wallet = uow.repo(Wallet).get(job.wallet_id)
+                    assert wallet is not None, job.wallet_id
+                    if wallet.status == WalletStatus.FAILED:
+                        custody.record_failed(self.deps, uow, job, "WALLET_FAILED",
+                                              "the wallet's account could not be opened")
+                        continue
+                    if wallet.status != WalletStatus.OPEN:
+                        continue
+                picked.append(job)
+                if len(picked) == w.JOB_OPS_PER_TX_MAX:
+                    break
+            uow.commit()
+        return picked
+
+    def build(self, signer: Signer) -> Prepared | None:
+        """Builds, signs and stores (but does not submit) the next transaction of `signer`."""
+        kp = self.signers.get(signer)
+        if kp is None:
+            return None
+        jobs = self._pick(signer)
+        if not jobs:
+            return None
+        status = self.node.status()
+        account = self.node.account(keys.encode_address(kp.address))
+        if account is None:
+            log.error("ledger worker: the %s account %s does not exist on chain", signer,
+                      keys.encode_address(kp.address))
+            return None
+        now_ms = max(self.deps.clock.now_ms(), status.latest_time_ms)
+        tx = Transaction(
+            chain_id=status.chain_id, source=kp.address, sequence=account.sequence + 1,
+            not_before_ms=0, not_after_ms=now_ms + TX_VALIDITY_MS,
+            operations=tuple(operation_of(j) for j in jobs),
+        )
+        stx = tx.sign(kp)
+        prepared = Prepared(stx.tx_id.hex(), stx.encode().hex(), tuple(j.id for j in jobs))
+        return prepared if self._store(prepared) else None
+
+    def _store(self, prepared: Prepared) -> bool:
+        """Marks the jobs submitted with the transaction, all or none (before submission)."""
+        now = self.deps.clock.now_ms()
+        with self.deps.uow() as uow:
+            repo = uow.repo(LedgerJob)
+            for index, job_id in enumerate(prepared.job_ids):
+                job = repo.get(job_id, for_update=True)
+                if job is None or job.status != JobStatus.QUEUED:
+                    return False  # changed under us: leave it all, build again next pass
+                repo.update(dataclasses.replace(
+                    job, status=JobStatus.SUBMITTED, tx_id=prepared.tx_id,
+                    tx_hex=prepared.tx_hex, op_index=index, attempts=job.attempts + 1,
+                    updated_ms=now))
+            uow.commit()
+        return True
+
+    # --- submitting ----------------------------------------------------------------------
+
+    def submit(self, prepared: Prepared) -> None:
+        try:
+            self._submit_bytes(prepared.tx_id, prepared.tx_hex)
+        except PlatformError as exc:
+            if exc.kind is not Kind.UNAVAILABLE:
+                raise
+            # Stored as submitted: the next pass finds it unknown and sends the same bytes.
+            log.warning("ledger worker: tx %s not submitted yet: %s", prepared.tx_id,
+                        exc.message)
+
+    def _submit_bytes(self, tx_id: str, tx_hex: str) -> None:
+        refusal = self.node.submit(tx_hex)
+        if refusal is None:
+            return
+        if refusal.code == "DUPLICATE" and self.node.tx_state(tx_id).status in (
+                "pending", "committed"):
+            return  # the node already has this very transaction
+        self._refused(tx_id, refusal)

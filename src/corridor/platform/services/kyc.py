@@ -1,0 +1,298 @@
+"""KYC use cases (requirement A5): customers and organisations submit SEP-12 fields and
+documents; compliance officers work the review queue and decide.
+
+Field values are personal data: they are sealed by the vault under a context bound to
+the record, and the audit trail keeps only the record's state and the names of changed
+fields, never the values. Staff reads of a record or a document are audited too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from corridor.platform.domain import kyc
+from corridor.platform.domain.errors import Kind, PlatformError, Problems, forbidden, not_found
+from corridor.platform.domain.kyc import (
+    Decision,
+    KycCustomer,
+    KycFile,
+    KycStatus,
+    Outcome,
+    SubjectType,
+)
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.services import wallets
+from corridor.platform.services.access import require_org, require_staff
+from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class KycView:
+    """A subject's KYC state as a use case returns it: the record (None before the first
+    submission), its opened field values and, for staff, the subject's documents."""
+
+    subject_type: str
+    subject_id: str
+    record: KycCustomer | None
+    values: dict[str, object]
+    files: tuple[KycFile, ...] = ()
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        return kyc.field_view(self.record, self.values, self.subject_type)
+
+
+# --- sealing --------------------------------------------------------------------------
+
+
+def _record_context(record_id: str) -> str:
+    return f"kyc-customer:{record_id}"
+
+
+def _file_context(owner_type: str, owner_id: str, file_id: str) -> str:
+    # Bound to the owner: a sealed blob moved to another owner's record will not open.
+    return f"kyc-file:{owner_type}:{owner_id}:{file_id}"
+
+
+def _seal(deps: Deps, record_id: str, values: dict[str, object]) -> str:
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return deps.sealer.seal(text.encode(), _record_context(record_id))
+
+
+def _open(deps: Deps, rec: KycCustomer) -> dict[str, object]:
+    values: dict[str, object] = json.loads(deps.sealer.open(rec.data_enc,
+                                                            _record_context(rec.id)))
+    return values
+
+
+# --- subjects -------------------------------------------------------------------------
+
+
+def _subject(uow: UnitOfWork, who: Principal, org_id: str | None) -> tuple[str, str]:
+    """Whose KYC the caller acts on: their own, or an organisation's (needs ORG_KYC)."""
+    if org_id is not None:
+        require_org(uow, who, org_id, Perm.ORG_KYC)
+        return SubjectType.ORG, org_id
+    if who.kind is not UserKind.CUSTOMER:
+        raise forbidden("only customers have a KYC record")
+    return SubjectType.USER, who.user_id
+
+
+def _find(uow: UnitOfWork, subject_type: str, subject_id: str) -> KycCustomer | None:
+    found = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id)
+    if found is None:
+        return None
+    return uow.repo(KycCustomer).get(found.id, for_update=True)
+
+
+def _owned_files(uow: UnitOfWork, owner_type: str, owner_id: str) -> list[KycFile]:
+    return uow.repo(KycFile).many(owner_type=owner_type, owner_id=owner_id,
+                                  order_by="created_ms", limit=kyc.FILES_PER_OWNER_MAX)
+
+
+def _view(deps: Deps, subject: tuple[str, str], rec: KycCustomer | None,
+          files: tuple[KycFile, ...] = ()) -> KycView:
+    values = _open(deps, rec) if rec is not None else {}
+    return KycView(subject_type=subject[0], subject_id=subject[1], record=rec, values=values,
+                   files=files)
+
+
+# --- customer side --------------------------------------------------------------------
+
+
+def get_customer(deps: Deps, who: Principal, org_id: str | None = None) -> KycView:
+    """The caller's own KYC state (or an organisation's they handle KYC for)."""
+    with deps.uow() as uow:
+        subject = _subject(uow, who, org_id)
+        rec = uow.repo(KycCustomer).one(subject_type=subject[0], subject_id=subject[1])
+        return _view(deps, subject, rec)
+
+
+def put_customer(
+    deps: Deps, who: Principal, changes: dict[str, object], tier: int | None = None,
+    org_id: str | None = None,
+) -> KycView:
+    """Merges `changes` (None clears a field) into the subject's record after checking
+    every one; a complete record enters the review queue. Nothing is saved on refusal."""
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        subject = _subject(uow, who, org_id)
+        old = _find(uow, *subject)
+        rec = old or kyc.new_record(id=deps.rand.new_id(), subject_type=subject[0],
+                                    subject_id=subject[1], data_enc="", now_ms=now)
+        values = _open(deps, old) if old is not None else {}
+        norm = _checked(uow, rec, values, changes, tier, now)
+        changed = sorted(kyc.changed_fields(rec, values, norm))
+        new, merged = kyc.submit(rec, values, norm, rec.requested_tier if tier is None else tier,
+                                 now)
+        if new is rec:
+            return _view(deps, subject, old)
+        new = dataclasses.replace(new, data_enc=_seal(deps, new.id, merged))
+        if old is None:
+            uow.repo(KycCustomer).add(new)
+        else:
+            uow.repo(KycCustomer).update(new)
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.submit",
+                  object_type="kyc_customer", object_id=new.id,
+                  before=kyc.summary(old) if old else None,
+                  after={**kyc.summary(new), "changed_fields": changed}, ip=who.ip)
+        uow.commit()
+        return _view(deps, subject, new)
+
+
+def _checked(uow: UnitOfWork, rec: KycCustomer, values: dict[str, object],
+             changes: dict[str, object], tier: int | None, now_ms: int) -> dict[str, object]:
+    """The changes in canonical form, or INVALID_FIELDS naming every problem."""
+    kyc.check_open(rec)  # refuse a closed record before judging the input
+    problems = Problems()
+    owned = frozenset(f.id for f in _owned_files(uow, rec.subject_type, rec.subject_id))
+    norm = kyc.normalise(rec.subject_type, changes, today=kyc.today_of(now_ms),
+                         owned_files=owned, problems=problems)
+    if tier is not None:
+        kyc.check_requested_tier(rec.subject_type, tier, problems)
+    kyc.cross_check(kyc.merge(values, norm), problems)
+    problems.raise_if_any()
+    return norm
+
+
+def upload_file(deps: Deps, who: Principal, data: bytes, content_type: str,
+                org_id: str | None = None) -> KycFile:
+    """Stores a document (JPEG, PNG or PDF, checked by its bytes) encrypted for the
+    subject; fields then refer to it by the returned record's id."""
+    now = deps.clock.now_ms()
+    size_max: int = deps.settings.upload_bytes_max
+    with deps.uow() as uow:
+        owner_type, owner_id = _subject(uow, who, org_id)
+        if not data:
+            raise PlatformError(Kind.INVALID, "FILE_EMPTY", "the file is empty",
+                                {"file": "empty"})
+        if len(data) > size_max:
+            raise PlatformError(Kind.TOO_LARGE, "FILE_TOO_LARGE",
+                                f"files may be at most {size_max} bytes")
+        kind = kyc.file_kind(data, content_type)
+        if uow.repo(KycFile).count(owner_type=owner_type, owner_id=owner_id) \
+                >= kyc.FILES_PER_OWNER_MAX:
+            raise PlatformError(Kind.CONFLICT, "KYC_FILES_LIMIT",
+                                f"at most {kyc.FILES_PER_OWNER_MAX} documents per customer")
+        file_id = deps.rand.new_id()
+        ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
+        rec = KycFile(id=file_id, owner_type=owner_type, owner_id=owner_id, kind=kind,
+                      content_type=kyc.FILE_KINDS[kind][1], size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), ref=ref,
+                      uploaded_by=who.user_id, created_ms=now)
+        uow.repo(KycFile).add(rec)
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.file.upload",
+                  object_type="kyc_file", object_id=file_id,
+                  after={"owner_type": owner_type, "owner_id": owner_id, "kind": kind,
+                         "size": len(data), "sha256": rec.sha256}, ip=who.ip)
+        uow.commit()
+        return rec
+
+
+# --- staff side -----------------------------------------------------------------------
+
+
+def queue(deps: Deps, who: Principal, limit: int, offset: int) -> tuple[list[KycCustomer], int]:
+    """Records waiting for review, oldest submission first, and how many there are."""
+    require_staff(who, Perm.KYC_READ)
+    limit, offset = page_bounds(limit, offset, kyc.QUEUE_PAGE_MAX)
+    with deps.uow() as uow:
+        repo = uow.repo(KycCustomer)
+        items = repo.many(status=KycStatus.PROCESSING, order_by="submitted_ms", limit=limit,
+                          offset=offset)
+        return items, repo.count(status=KycStatus.PROCESSING)
+
+
+def due(deps: Deps, who: Principal, limit: int, offset: int) -> list[KycCustomer]:
+    """Accepted records whose re-review date has come, most overdue first."""
+    require_staff(who, Perm.KYC_READ)
+    limit, offset = page_bounds(limit, offset, kyc.QUEUE_PAGE_MAX)
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        # Ordered by due date, so every due record comes before every one not yet due:
+        # filtering the page keeps paging correct without a range query.
+        page = uow.repo(KycCustomer).many(status=KycStatus.ACCEPTED, order_by="review_due_ms",
+                                          limit=limit, offset=offset)
+    return [r for r in page if r.review_due_ms is not None and r.review_due_ms <= now]
+
+
+def _staff_record(uow: UnitOfWork, record_id: str, *, for_update: bool = False) -> KycCustomer:
+    rec = uow.repo(KycCustomer).get(record_id[:64], for_update=for_update)
+    if rec is None:
+        raise not_found("KYC record")
+    return rec
+
+
+def staff_view(deps: Deps, who: Principal, record_id: str) -> KycView:
+    """A record with its values and the subject's documents, for KYC_READ staff."""
+    require_staff(who, Perm.KYC_READ)
+    with deps.uow() as uow:
+        rec = _staff_record(uow, record_id)
+        files = tuple(_owned_files(uow, rec.subject_type, rec.subject_id))
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.view",
+                  object_type="kyc_customer", object_id=rec.id, ip=who.ip)
+        uow.commit()
+        return _view(deps, (rec.subject_type, rec.subject_id), rec, files)
+
+
+def staff_file(deps: Deps, who: Principal, record_id: str, file_id: str) -> tuple[KycFile, bytes]:
+    """One of the record subject's documents, decrypted, for KYC_READ staff."""
+    require_staff(who, Perm.KYC_READ)
+    with deps.uow() as uow:
+        rec = _staff_record(uow, record_id)
+        f = uow.repo(KycFile).get(file_id[:64])
+        if f is None or (f.owner_type, f.owner_id) != (rec.subject_type, rec.subject_id):
+            raise not_found("file")
+        data = deps.files.get(f.ref, context=_file_context(f.owner_type, f.owner_id, f.id))
+        assert hashlib.sha256(data).hexdigest() == f.sha256, f"file {f.id} does not match"
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.file.download",
+                  object_type="kyc_file", object_id=f.id, after={"record_id": rec.id},
+                  ip=who.ip)
+        uow.commit()
+        return f, data
+
+
+def decide(deps: Deps, who: Principal, record_id: str, decision: Decision) -> KycView:
+    """Accepts (with a tier and risk rating), rejects, or asks for more. Acceptance asks
+    custody, in the same transaction, to authorise the subject's wallets for the tier's
+    assets, so a customer is never accepted without it (or authorised without acceptance)."""
+    require_staff(who, Perm.KYC_REVIEW)
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        rec = _staff_record(uow, record_id, for_update=True)
+        values = _open(deps, rec)
+        kyc.check_decision(rec, values, decision)
+        new = kyc.decide(rec, decision, staff_id=who.user_id, now_ms=now)
+        uow.repo(KycCustomer).update(new)
+        if decision.outcome == Outcome.ACCEPT:
+            wallets.request_authorisation(
+                deps, uow, owner_type=new.subject_type, owner_id=new.subject_id,
+                asset_codes=kyc.limits_for(new.tier).asset_codes, actor_id=who.user_id,
+            )
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.decide",
+                  object_type="kyc_customer", object_id=rec.id, before=kyc.summary(rec),
+                  after={**kyc.summary(new), "decision": decision.outcome,
+                         "reason": new.decision_reason},
+                  ip=who.ip)
+        uow.commit()
+        return _view(deps, (rec.subject_type, rec.subject_id), new)
+
+
+# --- for other areas ------------------------------------------------------------------
+
+
+def tier_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> int:
+    """The granted tier of a user or organisation; 0 if none was ever accepted or it was
+    rejected. A customer under re-review keeps their tier until the decision."""
+    rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
+    return rec.tier if rec is not None else 0
+
+
+def risk_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
+    """The risk rating of the last acceptance (kyc.Risk), or None if never accepted."""
+    rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
+    return rec.risk if rec is not None else None

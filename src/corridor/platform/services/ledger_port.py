@@ -1,0 +1,66 @@
+"""The ports custody needs: a node of the network (spoken to over its RPC, like any client)
+and a source of fresh key seeds. Values coming back from the node are plain records;
+a refusal by the chain is a value (`Refusal`), an unreachable node raises UNAVAILABLE."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainStatus:
+    chain_id: str
+    height: int
+    latest_time_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainHolding:
+    code: str
+    issuer: str  # address text
+    balance_minor: int
+    authorised: bool
+    frozen: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainAccount:
+    address: str
+    sequence: int
+    holdings: tuple[ChainHolding, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """Why the chain refused a transaction: the ledger's reject code (upper case), and the
+    operation at fault when one is."""
+
+    code: str
+    message: str
+    permanent: bool
+    op_index: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TxState:
+    """What the node knows of a transaction: "pending", "committed", "rejected", "unknown"
+    (never seen, or dropped from its mempool). A committed transaction has `success`."""
+
+    status: str
+    success: bool = False
+    height: int | None = None
+    refusal: Refusal | None = None
+
+
+class LedgerNode(Protocol):
+    def status(self) -> ChainStatus: ...
+    def account(self, address: str) -> ChainAccount | None: ...
+    def submit(self, tx_hex: str) -> Refusal | None: ...  # None: accepted (or already known)
+    def tx_state(self, tx_id: str) -> TxState: ...
+
+
+class KeyGen(Protocol):
+    """Fresh 32-byte seeds from a secure source (injectable so tests can be deterministic)."""
+
+    def new_seed(self) -> bytes: ...
