@@ -1,0 +1,198 @@
+"""End to end with real processes, as README tells a new user: a node, the platform API
+(`corridor platform serve`), a staff account made by the admin command, codes read from
+the development outbox by the CLI. A customer registers, verifies, enables 2FA, signs in
+with it, submits KYC; a compliance officer accepts it; the customer's account is then
+authorised on the running node for every asset the tier allows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from corridor.platform.domain import identity as idn
+from tests.node.conftest import NodeProcess, free_port, init_home
+
+WAIT_S = 60.0
+OFFICER_PASSWORD = "officer passphrase 2026"
+PASSWORD = "customer passphrase 2026"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(300)
+
+
+def wait_until(what: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+class Platform:
+    def __init__(self, data_dir: Path, db_url: str, node: NodeProcess) -> None:
+        self.data_dir = data_dir
+        self.db_url = db_url
+        self.node = node
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "corridor.cli.main", "platform", *args,
+             "--data-dir", str(self.data_dir), "--database-url", self.db_url],
+            input=stdin.encode(), capture_output=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    def start(self) -> None:
+        wallets = self.node.home / "wallets"
+        self.log = open(self.data_dir.parent / "platform.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "corridor.cli.main", "platform", "serve",
+             "--port", str(self.port), "--data-dir", str(self.data_dir),
+             "--database-url", self.db_url, "--node-rpc", self.node.url,
+             "--issuer-key", str(wallets / "issuer.json"),
+             "--operator-key", str(wallets / "treasury.json")],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            try:
+                return httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until("the platform API", up)
+
+    def log_tail(self) -> str:
+        return (self.data_dir.parent / "platform.log").read_text()[-3000:]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.log.close()
+
+    def code_for(self, address: str) -> str:
+        """The newest code in the development outbox, read with the CLI."""
+        codes = re.findall(r"code is (\d{6})", self.cli("outbox", "--to", address))
+        assert codes, f"no code for {address}"
+        return codes[-1]
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    proc = NodeProcess(init_home(tmp_path / "home"))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        assert proc.stop() == 0, proc.log_tail()
+
+
+@pytest.fixture
+def service(tmp_path: Path, db_url: str, node: NodeProcess) -> Iterator[Platform]:
+    p = Platform(tmp_path / "platform", db_url, node)
+    p.cli("staff-add", "--email", "officer@corridor.example", "--name", "Olive Officer",
+          "--role", "compliance_officer", "--password-stdin", stdin=OFFICER_PASSWORD + "\n")
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def sign_in(api: httpx.Client, service: Platform, email: str, password: str,
+            second_factor: Callable[[dict[str, str]], dict[str, str]] | None = None
+            ) -> dict[str, str]:
+    r = api.post("/v1/auth/login", json={"identifier": email, "password": password})
+    assert r.status_code == 200, r.text
+    ch = r.json()
+    body = (second_factor(ch) if second_factor
+            else {"challenge": ch["challenge"], "code": service.code_for(email)})
+    r = api.post("/v1/auth/login/verify", json=body)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def api(service: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        yield client
+
+
+def test_register_to_authorised_account_on_chain(service: Platform, node: NodeProcess,
+                                                 api: httpx.Client) -> None:
+    email = "ann@example.com"
+    terms = api.get("/v1/auth/terms").json()
+    r = api.post("/v1/auth/register", json={"name": "Ann Example", "email": email,
+                                            "password": PASSWORD, "accept_terms": True, **terms})
+    assert r.status_code == 202, r.text
+    r = api.post("/v1/auth/verify", json={"identifier": email, "code": service.code_for(email)})
+    assert r.status_code == 200, r.text
+
+    me = sign_in(api, service, email, PASSWORD)
+    secret = api.post("/v1/me/totp", headers=me).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    step = int(time.time()) // 30
+    r = api.post("/v1/me/totp/confirm", headers=me, json={"code": totp.generate_otp(step)})
+    assert r.status_code == 200, r.text
+    api.post("/v1/auth/logout", headers=me)
+
+    def with_totp(ch: dict[str, str]) -> dict[str, str]:
+        assert ch["method"] == "totp"
+        # The next step's code: inside the ±1-step window and newer than the one used.
+        return {"challenge": ch["challenge"], "code": totp.generate_otp(step + 1)}
+
+    me = sign_in(api, service, email, PASSWORD, with_totp)
+    assert api.get("/v1/me", headers=me).json()["totp_enabled"] is True
+
+    photo = api.post("/v1/kyc/files", headers=me,
+                     files={"file": ("passport.jpg", JPEG, "image/jpeg")}).json()["id"]
+    proof = api.post("/v1/kyc/files", headers=me,
+                     files={"file": ("bill.jpg", JPEG, "image/jpeg")}).json()["id"]
+    fields = {"first_name": "Ann", "last_name": "Example", "birth_date": "1988-04-05",
+              "address": "1 Harbour Rd", "city": "Singapore", "postal_code": "018989",
+              "address_country_code": "SG", "email_address": email, "id_type": "passport",
+              "id_country_code": "SG", "id_number": "E1234567X",
+              "id_expiration_date": "2034-01-01", "photo_id_front": photo,
+              "photo_proof_residence": proof}
+    r = api.put("/v1/kyc/customer", headers=me, json={"tier": 2, "fields": fields})
+    assert r.status_code == 200 and r.json()["status"] == "PROCESSING", r.text
+
+    officer = sign_in(api, service, "officer@corridor.example", OFFICER_PASSWORD)
+    queue = api.get("/v1/staff/kyc/queue", headers=officer).json()["items"]
+    assert len(queue) == 1
+    r = api.post(f"/v1/staff/kyc/{queue[0]['id']}/decision", headers=officer,
+                 json={"decision": "accept", "reason": "passport and address checked",
+                       "tier": 2, "risk": "low"})
+    assert r.status_code == 200, r.text
+    allowed = set(api.get("/v1/kyc/customer", headers=me).json()["limits"]["asset_codes"])
+    assert allowed == {"USD", "EUR", "CNY", "HKD", "SGD"}
+
+    def authorised_on_chain() -> bool:
+        wallets = api.get("/v1/wallets", headers=me).json()["items"]
+        if not wallets or wallets[0]["status"] != "open":
+            return False
+        if {a["status"] for a in wallets[0]["authorisations"]} != {"authorised"}:
+            return False  # the platform records it once it has seen the commit
+        acct = httpx.get(f"{node.url}/v1/accounts/{wallets[0]['address']}", timeout=5)
+        if acct.status_code != 200:
+            return False
+        return {b["code"] for b in acct.json()["balances"] if b["authorised"]} == allowed
+
+    wait_until("the customer's account to be authorised on chain and in the platform",
+               authorised_on_chain)
+    wallet = api.get("/v1/wallets", headers=me).json()["items"][0]
+    assert "key_sealed" not in wallet and wallet["custodial"] is True
+    assert {a["status"] for a in wallet["authorisations"]} == {"authorised"}
+    assert "audit chain intact" in service.cli("audit-verify")
+    assert idn.TERMS_VERSION == terms["terms_version"]
