@@ -195,4 +195,4 @@ def test_register_to_authorised_account_on_chain(service: Platform, node: NodePr
     assert "key_sealed" not in wallet and wallet["custodial"] is True
     assert {a["status"] for a in wallet["authorisations"]} == {"authorised"}
     assert "audit chain intact" in service.cli("audit-verify")
-    assert idn.TERMS_VERSION == terms["terms_version"]
+    assert terms["terms_version"] == idn.TERMS_VERSION
