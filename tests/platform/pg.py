@@ -1,4 +1,6 @@
-"""A throw-away PostgreSQL server for tests: initdb in a fresh temporary directory, listening
+"""A throw-away PostgreSQL server for tests: initdb in a fresh temporary directory (in
+/dev/shm when there is room: nothing needs to survive, and RAM makes each per-test database
+copy ~11 ms instead of ~100-300 ms on this machine's disk), listening
 on 127.0.0.1 on a free port (unix sockets inside that directory), trust authentication for
 local connections only, fsync off (durability is worthless here). One server per pytest
 session; each test gets its own database, copied from a template migrated once.
@@ -70,10 +72,50 @@ def find_bin_dir() -> Path | None:
     return None
 
 
+def scratch_dir() -> str | None:
+    """Where the data directory goes: RAM (/dev/shm) when there is room, as nothing here
+    needs to survive; copying a database there is several times faster than on disk."""
+    shm = "/dev/shm"
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    return shm if free > 2 * 1024**3 and os.access(shm, os.W_OK) else None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(bin_dir: Path) -> None:
+    """Stops and deletes servers left by test sessions that were killed before teardown
+    (each server's directory records the pytest process that owns it)."""
+    for base in {scratch_dir() or tempfile.gettempdir(), tempfile.gettempdir()}:
+        for root in Path(base).glob("corridor-pg-*"):
+            try:
+                owner = int((root / "owner.pid").read_text())
+            except (OSError, ValueError):
+                continue
+            if _alive(owner):
+                continue
+            subprocess.run(
+                [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
+                capture_output=True, check=False, cwd="/",
+                user=root.stat().st_uid if os.geteuid() == 0 else None)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class PgServer:
@@ -81,7 +123,7 @@ class PgServer:
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="corridor-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="corridor-pg-", dir=scratch_dir()))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
@@ -101,6 +143,7 @@ class PgServer:
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self._run_as = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         os.chmod(self.root, 0o700)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
 
     def _run(self, *args: str) -> str:
         exe = str(self.bin_dir / args[0])
@@ -130,7 +173,8 @@ class PgServer:
                 f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                 f"-c unix_socket_directories='{self.root}' "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200 -c shared_buffers=32MB"
+                "-c max_connections=200 -c shared_buffers=32MB "
+                "-c min_wal_size=32MB -c max_wal_size=256MB"
             )
             try:
                 self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
@@ -157,7 +201,9 @@ class PgServer:
         name = f"test_{next(self._names)}"
         q = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            q = sql.SQL("{} TEMPLATE {}").format(q, sql.Identifier(template))
+            # FILE_COPY (checkpoint, then copy the files): ~11 ms on tmpfs, steadier than
+            # PostgreSQL 15's default WAL_LOG, which writes the whole copy through the WAL.
+            q = sql.SQL("{} TEMPLATE {} STRATEGY FILE_COPY").format(q, sql.Identifier(template))
         self.admin().execute(q)
         return name
 
@@ -198,6 +244,7 @@ def pg_server() -> Iterator[PgServer]:
     if bin_dir is None:
         pytest.fail(f"PostgreSQL binaries (initdb, pg_ctl, postgres) not found: {HOW_TO_GET_IT}",
                     pytrace=False)
+    reap_orphans(bin_dir)
     try:
         server = PgServer(bin_dir)
     except PgUnavailable as exc:
