@@ -6,3 +6,4 @@ from corridor.platform.adapters import tables_core
 from corridor.platform.adapters import tables_orgs
 from corridor.platform.adapters import tables_wallets
 from corridor.platform.adapters import tables_kyc
+from corridor.platform.adapters import tables_payments

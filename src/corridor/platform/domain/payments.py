@@ -1,0 +1,135 @@
+"""Payments and FX quotes: the records and the payment state machine (requirements P1,
+P7, F2; shared/ARCHITECTURE.md "Payment life cycle", modelled on SEP-31 and SWIFT gpi).
+
+Every payment has a UETR-style id and a timestamp for every state it passed through
+(`history`). States only move along `TRANSITIONS`; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+
+class PaymentStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    SCREENING = "screening"
+    ON_HOLD = "on_hold"  # compliance
+    READY = "ready"
+    SUBMITTED = "submitted"
+    INCLUDED = "included"
+    FINAL = "final"
+    CREDITED = "credited"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+
+
+S = PaymentStatus
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    S.DRAFT: frozenset({S.PENDING_APPROVAL, S.SCREENING, S.READY, S.CANCELLED, S.EXPIRED}),
+    S.PENDING_APPROVAL: frozenset({S.SCREENING, S.READY, S.REJECTED, S.CANCELLED, S.EXPIRED}),
+    S.SCREENING: frozenset({S.READY, S.ON_HOLD, S.REJECTED}),
+    S.ON_HOLD: frozenset({S.READY, S.REJECTED, S.CANCELLED}),
+    S.READY: frozenset({S.SUBMITTED, S.CANCELLED, S.EXPIRED}),
+    S.SUBMITTED: frozenset({S.INCLUDED, S.FAILED, S.EXPIRED}),
+    S.INCLUDED: frozenset({S.FINAL}),
+    S.FINAL: frozenset({S.CREDITED}),
+    S.CREDITED: frozenset({S.REFUND_REQUESTED}),
+    S.REFUND_REQUESTED: frozenset({S.REFUNDED, S.CREDITED}),  # refused: back to credited
+    S.REJECTED: frozenset(),
+    S.FAILED: frozenset({S.REFUND_REQUESTED}),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+
+class PaymentKind(enum.StrEnum):
+    REMITTANCE = "remittance"  # cross-currency to another party
+    TRANSFER = "transfer"  # same currency to another party
+    EXCHANGE = "exchange"  # between the owner's own wallets/currencies
+
+
+class RecipientType(enum.StrEnum):
+    USER = "user"  # a platform customer, found by e-mail or phone
+    ADDRESS = "address"  # a ledger address
+    EXTERNAL = "external"  # bank details: paid out through a rail
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """A firm quote (SEP-38 semantics): the price and fee hold until `expires_ms`; an
+    expired or used quote can never be executed."""
+
+    id: str
+    owner_type: str
+    owner_id: str
+    sell_code: str
+    buy_code: str
+    sell_amount_minor: int  # what leaves the customer's wallet, fee included
+    buy_amount_minor: int  # what the recipient receives
+    fee_minor: int  # in the sell currency, part of sell_amount_minor
+    fee_breakdown: list[dict[str, Any]]  # [{"name", "amount_minor"}]
+    price: str  # Decimal text: buy units per sell unit, after the spread
+    rate_source: str
+    expires_ms: int
+    status: str  # "open" | "used" | "expired"
+    payment_id: str | None
+    created_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Payment:
+    id: str
+    uetr: str  # UUID v4 text, the end-to-end reference shown to every party
+    kind: str  # PaymentKind
+    owner_type: str  # "user" | "org": whose money
+    owner_id: str
+    created_by: str  # user id
+    idempotency_key: str
+    request_hash: str  # a retry with the same key must carry the same request
+    sender_wallet_id: str
+    recipient_type: str  # RecipientType
+    recipient_user_id: str | None
+    recipient_wallet_id: str | None
+    recipient_address: str | None
+    recipient_bank: dict[str, Any] | None
+    recipient_name: str
+    quote_id: str | None
+    sell_code: str
+    sell_amount_minor: int  # debited from the sender, fee included
+    fee_minor: int
+    buy_code: str
+    buy_amount_minor: int  # credited to the recipient
+    price: str  # Decimal text
+    memo: str
+    status: str  # PaymentStatus
+    history: list[dict[str, Any]]  # [{"status", "at_ms"}], one per state passed
+    transfer_id: str | None
+    tx_id: str | None
+    height: int | None
+    reason_code: str | None
+    reason_message: str | None
+    expected_arrival_ms: int
+    created_ms: int
+    updated_ms: int
+
+
+def can_move(old: str, new: str) -> bool:
+    return PaymentStatus(new) in TRANSITIONS[PaymentStatus(old)]
+
+
+def moved(p: Payment, new: PaymentStatus, now_ms: int, **changes: Any) -> Payment:
+    """The payment in state `new`, its history extended. Asserts the move is allowed."""
+    assert can_move(p.status, new), f"payment {p.id}: {p.status} -> {new} is not allowed"
+    return dataclasses.replace(
+        p, status=new.value, history=[*p.history, {"status": new.value, "at_ms": now_ms}],
+        updated_ms=now_ms, **changes,
+    )

@@ -1,0 +1,76 @@
+"""Queueing on-chain transfers and reacting to their outcome (see domain/transfers.py).
+
+Areas register a hook per purpose; the settlement worker calls it, inside the unit of
+work that records the transfer's outcome, when the transfer is committed or rejected.
+Hooks must be idempotent in effect (the worker calls each once per outcome, but a crash
+between the chain's commit and the platform's record replays the outcome on restart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from corridor.platform.domain.errors import invalid
+from corridor.platform.domain.transfers import (
+    LEGS_MAX,
+    MEMO_LEN_MAX,
+    Leg,
+    Transfer,
+    TransferStatus,
+)
+from corridor.platform.services.ports import Deps, UnitOfWork
+
+Hook = Callable[[Deps, UnitOfWork, Transfer], None]
+_HOOKS: dict[str, Hook] = {}
+
+
+def on_outcome(purpose: str, hook: Hook) -> None:
+    """Registers what happens when a transfer of `purpose` commits or is rejected."""
+    _HOOKS[purpose] = hook
+
+
+def hook_for(purpose: str) -> Hook | None:
+    return _HOOKS.get(purpose)
+
+
+def queue(deps: Deps, uow: UnitOfWork, *, purpose: str, ref_id: str, source: str,
+          legs: Sequence[Leg], memo: str = "") -> Transfer:
+    """Adds a transfer to the outbox inside the caller's unit of work."""
+    if not 1 <= len(legs) <= LEGS_MAX or any(leg.amount_minor <= 0 for leg in legs):
+        raise invalid("INVALID_TRANSFER", f"1-{LEGS_MAX} legs with positive amounts")
+    memo_bytes = memo.encode()[:MEMO_LEN_MAX]
+    now = deps.clock.now_ms()
+    t = Transfer(
+        id=deps.rand.new_id(), purpose=purpose, ref_id=ref_id, source=source,
+        legs=[leg.as_json() for leg in legs], memo=memo_bytes.decode(errors="ignore"),
+        status=TransferStatus.QUEUED, sequence=None, tx_id=None, tx_hex=None, height=None,
+        result_code=None, result_message=None, attempts=0, created_ms=now, updated_ms=now,
+    )
+    uow.repo(Transfer).add(t)
+    return t
+
+
+def record_outcome(deps: Deps, transfer_id: str, *, committed: bool, tx_id: str | None,
+                   height: int | None = None, code: str | None = None,
+                   message: str | None = None) -> Transfer | None:
+    """Records a transfer's outcome and runs its purpose's hook, in one unit of work.
+    Returns None (and does nothing) if the outcome was already recorded: replays are safe.
+    The settlement worker calls this; tests call it to play the chain's part."""
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        t = uow.repo(Transfer).get(transfer_id, for_update=True)
+        assert t is not None, f"no transfer {transfer_id}"
+        if t.status in (TransferStatus.COMMITTED, TransferStatus.REJECTED):
+            return None
+        t = dataclasses.replace(
+            t, status=TransferStatus.COMMITTED if committed else TransferStatus.REJECTED,
+            tx_id=tx_id or t.tx_id, height=height, result_code=code,
+            result_message=(message or "")[:500] or None, updated_ms=now,
+        )
+        uow.repo(Transfer).update(t)
+        hook = hook_for(t.purpose)
+        if hook is not None:
+            hook(deps, uow, t)
+        uow.commit()
+    return t
