@@ -13,11 +13,12 @@ from corridor.platform.bootstrap import Platform
 
 API_VERSION = "1"
 BODY_BYTES_MAX = 1024 * 1024  # JSON bodies; uploads have their own, larger limit
-UPLOAD_PATH_PREFIXES = ("/v1/kyc/files",)
+UPLOAD_PATH_PREFIXES = ("/v1/kyc/files", "/v1/refunds/files")
 
 # Each area's router module (corridor.api.routers.<name>), mounted under /v1.
 ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallets",
-           "kyc", "staff_kyc")
+           "kyc", "staff_kyc", "refunds", "staff_refunds", "history",
+           "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks")
 
 
 class BodyLimit:

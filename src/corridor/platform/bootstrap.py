@@ -7,14 +7,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import Engine
 
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
+from corridor.platform.adapters.history import SqlHistory
 from corridor.platform.adapters.ledger_client import LedgerClient
 from corridor.platform.adapters.ledger_worker import LedgerWorker
+from corridor.platform.adapters.rail_worker import RailWorker
+from corridor.platform.adapters.settlement_worker import SettlementNode, SettlementWorker
+from corridor.platform.adapters.sim_bank import SimBank, in_process
+from corridor.platform.adapters.static_rates import StaticRates
 from corridor.platform.adapters.system import (
     Argon2Hasher,
     SystemClock,
@@ -22,8 +28,11 @@ from corridor.platform.adapters.system import (
     SystemRandomness,
 )
 from corridor.platform.adapters.vault import EncryptedFileStore, EnvelopeVault, Keyring
+from corridor.platform.adapters.webhook_worker import WebhookWorker
 from corridor.platform.config import ConfigError, Settings, production_problems
+from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
+from corridor.platform.services import payments, rails, refunds
 from corridor.platform.services.ports import Clock, Deps, Randomness
 
 log = logging.getLogger("corridor.platform")
@@ -36,11 +45,33 @@ class Platform:
     deps: Deps
     vault: EnvelopeVault
     worker: LedgerWorker | None = None
+    settler: SettlementWorker | None = None
+    rail_worker: RailWorker | None = None
+    webhook_worker: WebhookWorker | None = None
+
+    def start_rail_worker(self) -> None:
+        """Payouts of burned withdrawals, and simulated rails' event deliveries (runs with
+        or without a network: the rails do not need the node)."""
+        if self.rail_worker is not None and self.rail_worker.running:
+            return
+        sims = [x for x in (self.deps.extras.get("rails") or {}).values()
+                if isinstance(x, SimBank)]
+        self.rail_worker = RailWorker(self.deps, sims)
+        self.rail_worker.start()
+
+    def start_webhook_worker(self) -> None:
+        """Deliveries of organisations' webhooks (needs neither the node nor keys)."""
+        if self.webhook_worker is None:
+            self.webhook_worker = WebhookWorker(self.deps)
+        if not self.webhook_worker.running:
+            self.webhook_worker.start()
 
     def start_workers(self) -> bool:
         """Starts the ledger worker. Needs the issuer and operator key files in the
         settings; without them the worker does not start and ledger jobs stay queued
         (development without a network). Returns whether it runs."""
+        self.start_rail_worker()
+        self.start_webhook_worker()
         if self.worker is not None and self.worker.running:
             return True
         settings = self.settings
@@ -52,9 +83,29 @@ class Platform:
                    Signer.OPERATOR: load_system_key(settings.operator_key)}
         self.worker = LedgerWorker(self.deps, LedgerClient(settings.node_rpc), signers)
         self.worker.start()
+        node = SettlementNode(settings.node_rpc)
+        try:
+            chain_id = str(node.status()["chain_id"])
+        except httpx.HTTPError as exc:
+            node.close()
+            raise ConfigError(f"cannot reach the node at {settings.node_rpc}: {exc}") from None
+        self.settler = SettlementWorker(self.deps, node, chain_id=chain_id,
+                                        treasury=signers[Signer.OPERATOR],
+                                        issuer=signers[Signer.ISSUER])
+        self.settler.start()
         return True
 
     def stop_workers(self) -> None:
+        if self.webhook_worker is not None:
+            self.webhook_worker.close()
+            self.webhook_worker = None
+        if self.rail_worker is not None:
+            self.rail_worker.stop()
+            self.rail_worker = None
+        if self.settler is not None:
+            self.settler.stop()
+            self.settler.node.close()
+            self.settler = None
         if self.worker is not None:
             self.worker.stop()
             node = self.worker.node
@@ -120,7 +171,17 @@ def build(
         extras=dict(extras or {}),
     )
     deps.extras.setdefault("keygen", SystemKeyGen())
+    deps.extras.setdefault("history", SqlHistory())
     if settings.node_rpc:
         deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0))
+    if "rails" not in deps.extras:
+        sim = SimBank(settings.rail_webhook_secret.encode(), clock)
+        sim.deliver = in_process(deps)
+        deps.extras["rails"] = {sim.name: sim}
+    rails.register_hooks()
+    deps.extras.setdefault("rates", StaticRates())  # development rates; production wires a feed
+    deps.extras.setdefault("fx_terms", fx.Terms())
+    payments.register_hooks()
+    refunds.register_hooks()  # after payments: it wraps the payment hook
     return Platform(settings, engine, deps, vault)
 

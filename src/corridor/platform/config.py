@@ -10,6 +10,7 @@
 | CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
 | CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
+| CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -23,6 +24,9 @@ from pathlib import Path
 
 MODES = ("development", "production")
 UPLOAD_BYTES_MAX = 5 * 1024 * 1024
+# Shared with the bank rail to sign its webhooks; known to everyone, so never in production.
+DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
+RAIL_WEBHOOK_SECRET_LEN_MIN = 32
 
 
 class ConfigError(Exception):
@@ -40,6 +44,7 @@ class Settings:
     operator_key: Path | None = None
     upload_bytes_max: int = UPLOAD_BYTES_MAX
     fast_password_hashing: bool = False  # tests only; refused in production
+    rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
 
     @property
     def production(self) -> bool:
@@ -106,4 +111,9 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
         problems.append("fast (test) password hashing is on")
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
+    if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
+        problems.append("the rail webhook secret is the development default")
+    elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:
+        problems.append(f"the rail webhook secret is shorter than "
+                        f"{RAIL_WEBHOOK_SECRET_LEN_MIN} characters")
     return problems

@@ -1,7 +1,8 @@
 """A small HTTP client of a node's RPC (implements the services' `LedgerNode` port).
 
 The platform never imports the node: it speaks the same HTTP JSON any client does
-(`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/accounts/{address}`, `GET /v1/status`).
+(`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/txs/{id}/proof`, `GET /v1/accounts/{address}`,
+`GET /v1/status`).
 An unreachable node raises PlatformError(UNAVAILABLE, NODE_UNAVAILABLE), one answering in a
 way this client does not expect PlatformError(UNAVAILABLE, NODE_BAD_REPLY);
 the chain's refusals come back as `Refusal` values.
@@ -20,6 +21,7 @@ from corridor.platform.services.ledger_port import (
     ChainHolding,
     ChainStatus,
     Refusal,
+    TxInclusion,
     TxState,
 )
 
@@ -120,6 +122,19 @@ class LedgerClient:
         if status == "rejected":
             return TxState(status=status, refusal=_refusal(data.get("error") or {}))
         return TxState(status=status)
+
+    def tx_proof(self, tx_id: str) -> TxInclusion | None:
+        code, data = self._call("GET", f"/v1/txs/{tx_id}/proof")
+        if code == 404:
+            return None
+        if code != 200:
+            raise self._error(code, data)
+        try:
+            return TxInclusion(height=int(data["height"]), index=int(data["index"]),
+                               tx_hex=str(data["tx"]), path=tuple(str(p) for p in data["path"]),
+                               header=dict(data["header"]))
+        except (KeyError, TypeError, ValueError):
+            raise unavailable(f"the node at {self.url} sent a malformed proof") from None
 
 
 def _error_code(data: dict[str, Any]) -> str:

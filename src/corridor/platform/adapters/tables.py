@@ -7,3 +7,6 @@ from corridor.platform.adapters import tables_orgs
 from corridor.platform.adapters import tables_wallets
 from corridor.platform.adapters import tables_kyc
 from corridor.platform.adapters import tables_payments
+from corridor.platform.adapters import tables_refunds
+from corridor.platform.adapters import tables_rails
+from corridor.platform.adapters import tables_webhooks

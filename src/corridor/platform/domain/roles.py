@@ -44,6 +44,10 @@ class Perm(enum.StrEnum):
     KYC_REVIEW = "kyc.review"
     CUSTOMERS_READ = "customers.read"
     SUPPORT = "support"
+    # review refund requests: a return moves money back, so it is a decision of its own,
+    # held by support agents (who talk to the customer) and compliance officers (who
+    # judge wrong-payee and fraud cases), not implied by reading customers
+    REFUND_REVIEW = "refund.review"
     OPERATE = "operate"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
@@ -68,8 +72,9 @@ ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
 
 STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
-    StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ}),
-    StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ}),
+    StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ,
+                                             Perm.REFUND_REVIEW}),
+    StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),
     StaffRole.REGULATOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ}),

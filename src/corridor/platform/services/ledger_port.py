@@ -5,7 +5,7 @@ a refusal by the chain is a value (`Refusal`), an unreachable node raises UNAVAI
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,11 +53,25 @@ class TxState:
     refusal: Refusal | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TxInclusion:
+    """A node's Merkle proof that a transaction is in a block: the leaf's `index`, the
+    signed transaction's bytes, the sibling hashes up to the header's tx root, and the
+    header itself (its `encoded` hex is what the hashes chain to)."""
+
+    height: int
+    index: int
+    tx_hex: str
+    path: tuple[str, ...]  # hex
+    header: dict[str, Any]  # the node's header view: hash, tx_root, tx_count, encoded, ...
+
+
 class LedgerNode(Protocol):
     def status(self) -> ChainStatus: ...
     def account(self, address: str) -> ChainAccount | None: ...
     def submit(self, tx_hex: str) -> Refusal | None: ...  # None: accepted (or already known)
     def tx_state(self, tx_id: str) -> TxState: ...
+    def tx_proof(self, tx_id: str) -> TxInclusion | None: ...  # None: not committed (yet)
 
 
 class KeyGen(Protocol):

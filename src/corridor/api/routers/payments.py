@@ -1,0 +1,171 @@
+"""Payments (P1, P7): preview, create-and-confirm with an Idempotency-Key, read, list,
+cancel before submission, and the receipt with the chain's inclusion proof."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.platform.domain import money
+from corridor.platform.domain.payments import Payment
+from corridor.platform.services import payments
+from corridor.platform.services.payments import PaymentRequest, Preview
+
+router = APIRouter(tags=["payments"])
+
+PaymentId = Annotated[str, Path(max_length=64)]
+TEXT_MAX = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecipientIn(Strict):
+    type: str = Field(max_length=16, description="user | address | external")
+    email: str | None = Field(default=None, max_length=TEXT_MAX)
+    phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=80)
+    name: str | None = Field(default=None, max_length=TEXT_MAX)
+    iban: str | None = Field(default=None, max_length=50)
+    account_number: str | None = Field(default=None, max_length=50)
+    country: str | None = Field(default=None, max_length=8)
+    bank_code: str | None = Field(default=None, max_length=30)
+
+
+class PaymentIn(Strict):
+    recipient: RecipientIn
+    quote_id: str | None = Field(default=None, max_length=64,
+                                 description="A firm quote (cross-currency payments).")
+    asset: str | None = Field(default=None, max_length=12,
+                              description="Same-currency payments: the currency ...")
+    amount: str | None = Field(default=None, max_length=40,
+                               description="... and what the recipient receives.")
+    memo: str = Field(default="", max_length=payments.MEMO_LEN_MAX)
+    org_id: str | None = Field(default=None, max_length=64)
+
+    def request(self) -> PaymentRequest:
+        return PaymentRequest(
+            recipient={k: str(v) for k, v in self.recipient.model_dump().items()
+                       if v is not None},
+            quote_id=self.quote_id, asset=self.asset, amount=self.amount, memo=self.memo,
+            org_id=self.org_id)
+
+
+class PreviewOut(BaseModel):
+    kind: str
+    sell_asset: str
+    sell_amount: str  # total cost, fee included
+    fee: str
+    buy_asset: str
+    buy_amount: str  # amount received
+    price: str
+    quote_id: str | None
+    quote_expires_ms: int | None
+    recipient_type: str
+    recipient_name: str
+    recipient_address: str | None
+    expected_arrival_ms: int
+
+    @classmethod
+    def of(cls, p: Preview) -> PreviewOut:
+        return cls(kind=p.kind, sell_asset=p.sell_code,
+                   sell_amount=money.format_minor(p.sell_amount_minor, p.sell_code),
+                   fee=money.format_minor(p.fee_minor, p.sell_code), buy_asset=p.buy_code,
+                   buy_amount=money.format_minor(p.buy_amount_minor, p.buy_code),
+                   price=p.price, quote_id=p.quote_id, quote_expires_ms=p.quote_expires_ms,
+                   recipient_type=p.recipient.type, recipient_name=p.recipient.name,
+                   recipient_address=p.recipient.address,
+                   expected_arrival_ms=p.expected_arrival_ms)
+
+
+class HistoryEntry(BaseModel):
+    status: str
+    at_ms: int
+
+
+class PaymentOut(BaseModel):
+    id: str
+    uetr: str
+    kind: str
+    status: str
+    owner_type: str
+    owner_id: str
+    sell_asset: str
+    sell_amount: str
+    fee: str
+    buy_asset: str
+    buy_amount: str
+    price: str
+    recipient_type: str
+    recipient_name: str
+    recipient_address: str | None
+    memo: str
+    quote_id: str | None
+    history: list[HistoryEntry]
+    tx_id: str | None
+    height: int | None
+    reason_code: str | None
+    reason_message: str | None
+    expected_arrival_ms: int
+    created_ms: int
+    updated_ms: int
+
+    @classmethod
+    def of(cls, p: Payment) -> PaymentOut:
+        return cls.model_validate(payments.event_view(p))
+
+
+class PaymentList(BaseModel):
+    items: list[PaymentOut]
+    limit: int
+    offset: int
+
+
+@router.post("/payments/preview", response_model=PreviewOut)
+def preview_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep) -> PreviewOut:
+    """What the payment will cost and deliver, and when, checked but not made."""
+    return PreviewOut.of(payments.preview(deps, who, body.request()))
+
+
+@router.post("/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "A retry: the payment its key made first."}})
+def create_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep, response: Response,
+                   idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+                   ) -> PaymentOut:
+    """Creates, confirms and submits a payment. `Idempotency-Key` is required: a retry with
+    the same key and body returns the first payment (200); another body, 409."""
+    p, created = payments.create(deps, who, body.request(), idempotency_key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return PaymentOut.of(p)
+
+
+@router.get("/payments", response_model=PaymentList)
+def list_payments(deps: DepsDep, who: PrincipalDep,
+                  limit: Annotated[int, Query(ge=1, le=payments.PAGE_MAX)] = 50,
+                  offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+                  org_id: Annotated[str | None, Query(max_length=64)] = None) -> PaymentList:
+    """The caller's (or an organisation's) payments, newest first."""
+    items = payments.list_sent(deps, who, org_id=org_id, limit=limit, offset=offset)
+    return PaymentList(items=[PaymentOut.of(p) for p in items], limit=limit, offset=offset)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut)
+def get_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> PaymentOut:
+    return PaymentOut.of(payments.get(deps, who, payment_id))
+
+
+@router.post("/payments/{payment_id}/cancel", response_model=PaymentOut)
+def cancel_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> PaymentOut:
+    """Cancels a payment that has not been submitted to the chain."""
+    return PaymentOut.of(payments.cancel(deps, who, payment_id))
+
+
+@router.get("/payments/{payment_id}/receipt")
+def payment_receipt(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> dict[str, Any]:
+    """The receipt: amounts, rate, fee, timestamps, the transaction and its inclusion proof."""
+    return payments.receipt(deps, who, payment_id)

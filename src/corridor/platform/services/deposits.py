@@ -1,0 +1,181 @@
+"""Deposits ("recharge", requirement F1): the customer is told where to send money and
+which reference to quote; when the rail reports the funds, the issuer mints what arrived
+to the customer's wallet through the settlement outbox; the mint's outcome credits (or
+fails) the deposit. Idempotent creation; KYC tier currency, per-transaction limit and
+balance cap checked before any instructions are given."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from corridor.platform.domain import money
+from corridor.platform.domain import rails as r
+from corridor.platform.domain.errors import Problems, invalid, not_found
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.rails import Deposit, DepositStatus
+from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
+from corridor.platform.domain.transfers import wallet_ref as party
+from corridor.platform.services import funds, settlement
+from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
+from corridor.platform.services.rail_port import DEFAULT_RAIL, rail_of
+
+REFERENCE_TRIES_MAX = 4
+
+
+def create(deps: Deps, who: Principal, *, currency: str, amount: str,
+           idempotency_key: str | None, org_id: str | None = None) -> Deposit:
+    """A deposit awaiting the customer's bank transfer, with its instructions. The same
+    key with the same request returns the same deposit; with another request, 409."""
+    problems = Problems()
+    currency = currency.strip().upper()
+    amount_minor = funds.parse_amount(amount, currency, problems)
+    key = funds.check_key(idempotency_key, problems)
+    with deps.uow() as uow:
+        owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
+        problems.raise_if_any()
+        hashed = funds.request_hash({"kind": "deposit", "currency": currency,
+                                     "amount_minor": amount_minor})
+        wallet = funds.owner_wallet(deps, uow, owner_type, owner_id, create=True)
+        assert wallet is not None
+        existing = funds.replayed(uow.repo(Deposit).one(
+            owner_type=owner_type, owner_id=owner_id, idempotency_key=key), hashed)
+        if existing is not None:
+            return existing
+        now = deps.clock.now_ms()
+        limits = funds.limits_of(uow, owner_type, owner_id)
+        funds.check_limits(limits, currency, amount_minor)
+        held = (funds.chain_balance(deps, uow, wallet, currency)
+                + funds.open_deposits_minor(uow, wallet.id, currency, now))
+        if held + amount_minor > limits.balance_cap_minor:
+            room = max(0, limits.balance_cap_minor - held)
+            raise invalid("LIMIT_EXCEEDED", "this deposit would take your balance above your "
+                          f"tier's cap; at most {money.format_minor(room, currency)} "
+                          f"{currency} more", {"amount": "above the balance cap"})
+        rail = rail_of(deps, DEFAULT_RAIL)
+        account = rail.collection_account(currency)
+        deposit = Deposit(
+            id=deps.rand.new_id(), uetr=deps.rand.new_id(), owner_type=owner_type,
+            owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
+            request_hash=hashed, wallet_id=wallet.id, rail=rail.name, currency=currency,
+            amount_minor=amount_minor, received_minor=None,
+            reference=_new_reference(deps, uow), instructions=dataclasses.asdict(account),
+            status=DepositStatus.AWAITING_FUNDS,
+            history=[{"status": DepositStatus.AWAITING_FUNDS.value, "at_ms": now}],
+            rail_ref=None, transfer_id=None, tx_id=None, height=None, reason_code=None,
+            reason_message=None, note=None, flagged=False, expires_ms=now + r.DEPOSIT_TTL_MS,
+            created_ms=now, updated_ms=now,
+        )
+        uow.repo(Deposit).add(deposit)
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="deposit.create",
+                  object_type="deposit", object_id=deposit.id, ip=who.ip,
+                  after={"owner_type": owner_type, "owner_id": owner_id, "currency": currency,
+                         "amount_minor": amount_minor, "reference": deposit.reference})
+        uow.commit()
+    return deposit
+
+
+def _new_reference(deps: Deps, uow: UnitOfWork) -> str:
+    for _ in range(REFERENCE_TRIES_MAX):
+        ref = r.rf_reference(deps.rand.digits(r.REFERENCE_DIGITS))
+        if uow.repo(Deposit).one(reference=ref) is None:
+            return ref
+    raise AssertionError("no free deposit reference: the reference space is exhausted")
+
+
+def get(deps: Deps, who: Principal, deposit_id: str) -> Deposit:
+    with deps.uow() as uow:
+        d = uow.repo(Deposit).get(deposit_id) if len(deposit_id) <= 64 else None
+        if d is None or not funds.may_read(uow, who, d.owner_type, d.owner_id):
+            raise not_found("deposit")
+        return d
+
+
+def list_deposits(deps: Deps, who: Principal, *, org_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[Deposit], int]:
+    """The caller's (or an organisation's) deposits, newest first, and how many in all."""
+    limit, offset = page_bounds(limit, offset, r.PAGE_MAX)
+    with deps.uow() as uow:
+        owner_type, owner_id = funds.owner_for_read(uow, who, org_id)
+        repo = uow.repo(Deposit)
+        items = repo.many(owner_type=owner_type, owner_id=owner_id, order_by="created_ms",
+                          descending=True, limit=limit, offset=offset)
+        return items, repo.count(owner_type=owner_type, owner_id=owner_id)
+
+
+# --- the rail's report and the chain's outcome -------------------------------------------
+
+
+def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any]) -> str:
+    """The rail received a transfer quoting `data["reference"]`: mint what arrived. Money
+    that matches no deposit, or arrives for one already funded, is flagged for operations
+    (it is the platform's to return; it is never minted twice). Returns what was done."""
+    reference = r.normalise_reference(data["reference"])
+    found = uow.repo(Deposit).one(reference=reference) if r.reference_ok(reference) else None
+    if found is None or found.rail != rail:
+        _flag(uow, "rail.funds.unmatched", "rail_event", data["rail_ref"], data)
+        return "unmatched: flagged for operations"
+    d = uow.repo(Deposit).get(found.id, for_update=True)
+    assert d is not None
+    if d.status != DepositStatus.AWAITING_FUNDS:
+        _flag(uow, "deposit.funds.extra", "deposit", d.id, data)
+        return f"extra funds for a {d.status} deposit: flagged for operations"
+    now = deps.clock.now_ms()
+    amount, currency = data["amount_minor"], data["currency"]
+    d = r.moved_deposit(d, DepositStatus.RECEIVED, now, received_minor=amount,
+                        rail_ref=data["rail_ref"])
+    if currency != d.currency:
+        d = r.moved_deposit(d, DepositStatus.FAILED, now, reason_code="CURRENCY_MISMATCH",
+                            reason_message=f"{currency} received for a {d.currency} deposit",
+                            flagged=True)
+        uow.repo(Deposit).update(d)
+        _audit(uow, "deposit.failed", d)
+        return "deposit failed: currency mismatch"
+    note = None
+    if amount != d.amount_minor:
+        note = (f"instructed {money.format_minor(d.amount_minor, currency)}, received "
+                f"{money.format_minor(amount, currency)} {currency}: credited as received")
+    t = settlement.queue(
+        deps, uow, purpose=Purpose.DEPOSIT, ref_id=d.id, source=ISSUER,
+        legs=[Leg(source=ISSUER, destination=party(d.wallet_id), code=d.currency,
+                  amount_minor=amount)],
+        memo=f"deposit {d.reference}")
+    # More than announced may break the tier's cap: credited (the money is here), flagged.
+    d = r.moved_deposit(d, DepositStatus.MINTING, now, transfer_id=t.id, note=note,
+                        flagged=amount > d.amount_minor)
+    uow.repo(Deposit).update(d)
+    _audit(uow, "deposit.received", d)
+    return "deposit minting"
+
+
+def on_mint_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """Settlement hook (Purpose.DEPOSIT): the mint committed (credited) or was refused
+    (failed, flagged: the money is at the bank and must be credited or returned)."""
+    d = uow.repo(Deposit).get(t.ref_id, for_update=True)
+    assert d is not None, f"mint {t.id} for no deposit {t.ref_id}"
+    if d.status != DepositStatus.MINTING or d.transfer_id != t.id:
+        return  # a replayed outcome
+    now = deps.clock.now_ms()
+    if t.status == TransferStatus.COMMITTED:
+        d = r.moved_deposit(d, DepositStatus.CREDITED, now, tx_id=t.tx_id, height=t.height)
+        uow.repo(Deposit).update(d)
+        _audit(uow, "deposit.credited", d)
+    else:
+        d = r.moved_deposit(d, DepositStatus.FAILED, now,
+                            reason_code=t.result_code or "MINT_REJECTED",
+                            reason_message=t.result_message, flagged=True)
+        uow.repo(Deposit).update(d)
+        _audit(uow, "deposit.failed", d)
+
+
+def _audit(uow: UnitOfWork, action: str, d: Deposit) -> None:
+    uow.audit(actor_id=None, actor_kind="system", action=action, object_type="deposit",
+              object_id=d.id, after={"status": d.status, "received_minor": d.received_minor,
+                                     "tx_id": d.tx_id, "reason_code": d.reason_code,
+                                     "flagged": d.flagged})
+
+
+def _flag(uow: UnitOfWork, action: str, object_type: str, object_id: str,
+          data: dict[str, Any]) -> None:
+    uow.audit(actor_id=None, actor_kind="system", action=action, object_type=object_type,
+              object_id=object_id, after={"flagged": True, **data})

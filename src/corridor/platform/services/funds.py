@@ -1,0 +1,161 @@
+"""What deposits and withdrawals share: whose money a request moves, who may see it, the
+idempotency of their creation, the customer's KYC limits and the wallet's balance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, TypeVar
+
+from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain import money
+from corridor.platform.domain.errors import PlatformError, Problems, conflict, forbidden, invalid
+from corridor.platform.domain.kyc import Limits
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.rails import (
+    DEPOSITS_OPEN,
+    IDEMPOTENCY_KEY_LEN_MAX,
+    Deposit,
+    DepositStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from corridor.platform.domain.roles import Perm, UserKind, org_allows
+from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
+from corridor.platform.services import kyc, wallets
+from corridor.platform.services.access import member_role, require_org
+from corridor.platform.services.ports import Deps, UnitOfWork
+
+
+def owner_for_write(uow: UnitOfWork, who: Principal, org_id: str | None) -> tuple[str, str]:
+    """Whose money the caller moves: their own, or an organisation's (Perm.PAY_INITIATE)."""
+    if org_id is not None:
+        require_org(uow, who, org_id, Perm.PAY_INITIATE)
+        return OwnerType.ORG, org_id
+    if who.kind is not UserKind.CUSTOMER:
+        raise forbidden("only customers have deposits and withdrawals")
+    return OwnerType.USER, who.user_id
+
+
+def owner_for_read(uow: UnitOfWork, who: Principal, org_id: str | None) -> tuple[str, str]:
+    if org_id is not None:
+        require_org(uow, who, org_id, Perm.ORG_READ)
+        return OwnerType.ORG, org_id
+    return OwnerType.USER, who.user_id
+
+
+def may_read(uow: UnitOfWork, who: Principal, owner_type: str, owner_id: str) -> bool:
+    """Whether the caller may see a record of this owner (if not: NOT_FOUND, learn nothing)."""
+    if owner_type == OwnerType.USER:
+        return owner_id == who.user_id
+    role = member_role(uow, owner_id, who.user_id)
+    return role is not None and org_allows(role, Perm.ORG_READ)
+
+
+def check_key(key: str | None, problems: Problems) -> str:
+    key = (key or "").strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
+        problems.add("Idempotency-Key",
+                     f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
+    return key
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+R = TypeVar("R", Deposit, Withdrawal)
+
+
+def replayed(existing: R | None, hashed: str) -> R | None:
+    """The record made by an earlier request with the same key (None: a new request)."""
+    if existing is not None and existing.request_hash != hashed:
+        raise conflict("IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key was used for a different request")
+    return existing
+
+
+def parse_amount(text: str, currency: str, problems: Problems) -> int:
+    """Minor units of a major-unit amount ('12.34'); 0 with a problem recorded when bad."""
+    if currency not in money.CURRENCIES:
+        problems.add("currency", f"one of {', '.join(money.CURRENCIES)}")
+        return 0
+    try:
+        return money.parse_major(text, currency)
+    except PlatformError as exc:
+        problems.add("amount", exc.message)
+        return 0
+
+
+def limits_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> Limits:
+    return kyc_domain.limits_for(kyc.tier_of(uow, owner_type, owner_id))
+
+
+def check_limits(limits: Limits, currency: str, amount_minor: int) -> None:
+    """The tier allows this currency and this single amount. Limits are in the reference
+    currency (USD); without a rate source in this area, other currencies are compared at
+    face value (every demo currency has 2 decimals)."""
+    if currency not in limits.asset_codes:
+        raise invalid("CURRENCY_NOT_ALLOWED",
+                      f"your verification tier ({limits.tier}) does not allow {currency}",
+                      {"currency": f"allowed: {', '.join(limits.asset_codes) or 'none'}"})
+    if amount_minor > limits.per_tx_minor:
+        raise invalid("LIMIT_EXCEEDED", "the amount is above your per-transaction limit of "
+                      f"{money.format_minor(limits.per_tx_minor, limits.currency)} "
+                      f"{limits.currency}", {"amount": "above the per-transaction limit"})
+
+
+def owner_wallet(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str, *,
+                 create: bool) -> Wallet | None:
+    """The owner's custodial wallet, locked (FOR UPDATE): requests of one owner that touch
+    money queue behind each other, so balance checks and idempotency lookups hold."""
+    if create:
+        wallet_id: str | None = wallets.ensure_wallet(deps, uow, owner_type=owner_type,
+                                                      owner_id=owner_id)
+    else:
+        found = [x for x in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
+                                                  custodial=True, order_by="created_ms")
+                 if x.status == WalletStatus.OPEN]
+        wallet_id = found[0].id if found else None
+    return uow.repo(Wallet).get(wallet_id, for_update=True) if wallet_id else None
+
+
+def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int:
+    """The wallet's on-chain balance of `code`, from the node when one is wired (read
+    under the caller's wallet lock: a stale read could let two withdrawals through).
+    Without a node (development), an estimate from the rails' own records."""
+    node = wallets.ledger_node(deps)
+    if node is None:
+        return _rails_estimate(uow, wallet.id, code)
+    account = node.account(wallet.address)  # UNAVAILABLE propagates: we cannot check
+    if account is None:
+        return 0
+    issuer = deps.extras.get("issuer_address")
+    return sum(h.balance_minor for h in account.holdings
+               if h.code == code and (issuer is None or h.issuer == issuer))
+
+
+def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:
+    # Development only (no node): what came in by deposit less what went out by
+    # withdrawal. Payments are not counted; the chain would refuse an overdraft anyway.
+    credited = sum(d.received_minor or 0 for d in uow.repo(Deposit).many(
+        wallet_id=wallet_id, currency=code, status=DepositStatus.CREDITED))
+    out = sum(w.amount_minor for w in uow.repo(Withdrawal).many(wallet_id=wallet_id,
+                                                                currency=code)
+              if w.status not in (WithdrawalStatus.FAILED, WithdrawalStatus.REVERSED,
+                                  WithdrawalStatus.REQUESTED))
+    return credited - out
+
+
+def open_deposits_minor(uow: UnitOfWork, wallet_id: str, code: str, now_ms: int) -> int:
+    """Money announced by deposits not credited yet: it reserves room under the cap."""
+    return sum(d.amount_minor for status in DEPOSITS_OPEN
+               for d in uow.repo(Deposit).many(wallet_id=wallet_id, currency=code,
+                                               status=status)
+               if status != DepositStatus.AWAITING_FUNDS or d.expires_ms > now_ms)
+
+
+def in_flight_withdrawals_minor(uow: UnitOfWork, wallet_id: str, code: str) -> int:
+    return sum(w.amount_minor for w in uow.repo(Withdrawal).many(
+        wallet_id=wallet_id, currency=code, status=WithdrawalStatus.REQUESTED))

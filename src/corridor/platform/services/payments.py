@@ -1,0 +1,638 @@
+"""Cross-border payments (requirements P1, P7; shared/ARCHITECTURE.md "Payment life cycle").
+
+A payment is created and confirmed in one request carrying an `Idempotency-Key`: in one
+unit of work it is priced (a firm quote, or the fee alone in one currency), checked
+against the sender's KYC tier and available balance, recorded `draft -> ready ->
+submitted`, and its on-chain transfer is queued in the settlement outbox:
+
+    leg 1  sender wallet -> TREASURY   sell_code, sell amount (fee included)
+    leg 2  TREASURY -> recipient       buy_code, buy amount     (none for a bank payout)
+
+The settlement worker reports the outcome through `_on_transfer` (registered by
+`register_hooks`): committed -> included -> final -> credited, or failed with the
+ledger's reject code. A bank payout (external recipient) is handed to the rails through
+the `payout_requested` hooks once its money has reached the treasury.
+
+Balance safety: the sender's wallet row is locked (FOR UPDATE) for the whole creation, so
+creations from one account serialise; the available amount is the on-chain balance less
+what the owner's payments (and withdrawals) in flight will take. The chain refuses any
+overdraft regardless: this check keeps the platform's promises honest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from corridor.ledger import keys, merkle
+from corridor.ledger.block import BlockHeader, tx_leaf
+from corridor.ledger.errors import DecodeError
+from corridor.ledger.tx import decode_transaction
+from corridor.platform.domain import fx, money
+from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain.errors import (
+    Kind,
+    PlatformError,
+    Problems,
+    conflict,
+    invalid,
+    not_found,
+)
+from corridor.platform.domain.identity import User, UserStatus, normalise_email, normalise_phone
+from corridor.platform.domain.payments import (
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Quote,
+    RecipientType,
+    moved,
+)
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.transfers import (
+    TREASURY,
+    Leg,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
+from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
+from corridor.platform.services import funds, kyc, quotes, rates, settlement, wallets, webhooks
+from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
+
+S = PaymentStatus
+IDEMPOTENCY_KEY_LEN_MAX = 64  # the column's width
+MEMO_LEN_MAX = 140
+PAGE_MAX = 100
+EXPECTED_ONCHAIN_MS = 30_000  # a few blocks and the worker's round
+EXPECTED_PAYOUT_MS = 24 * 3_600_000  # a bank rail: next business day at worst in the demo
+DAY_MS = 86_400_000
+DAY_SCAN_PAGE = 200
+REFERENCE = kyc_domain.REFERENCE_CURRENCY
+# What the chain has not debited yet, though the platform has promised it away.
+IN_FLIGHT = (S.READY, S.SUBMITTED)
+# What does not count against the daily limit: nothing moved and nothing will.
+NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED})
+CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
+
+_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+_ACCOUNT = re.compile(r"^[0-9A-Z]{4,34}$")
+_BANK_CODE = re.compile(r"^[A-Z0-9]{3,20}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+NAME_LEN_MAX = 140
+
+PayoutHook = Callable[[Deps, UnitOfWork, Payment], None]
+_PAYOUT_HOOKS: list[PayoutHook] = []
+
+
+def on_payout_requested(hook: PayoutHook) -> None:
+    """The rails area registers here: called, in the unit of work that credits an external
+    payment (its money now sits in the treasury), to pay `recipient_bank` out through a
+    rail. The hook must be idempotent (an outcome may be replayed after a crash)."""
+    if hook not in _PAYOUT_HOOKS:
+        _PAYOUT_HOOKS.append(hook)
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentRequest:
+    """What the customer asks for. Cross-currency: `quote_id`; one currency: `asset` and
+    `amount` (what the recipient receives, major units; the fee comes on top)."""
+
+    recipient: dict[str, str]  # {"type": user|address|external, ...}
+    quote_id: str | None = None
+    asset: str | None = None
+    amount: str | None = None
+    memo: str = ""
+    org_id: str | None = None
+
+    def digest(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    type: str  # RecipientType
+    name: str
+    destination: str | None  # the second leg's destination; None for a bank payout
+    user_id: str | None = None
+    wallet_id: str | None = None
+    address: str | None = None
+    bank: dict[str, str] | None = None
+    owner: tuple[str, str] | None = None  # (owner_type, owner_id) of a platform wallet
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """What the customer sees before confirming."""
+
+    kind: str
+    sell_code: str
+    sell_amount_minor: int  # total cost, fee included
+    fee_minor: int
+    buy_code: str
+    buy_amount_minor: int
+    price: str
+    quote_id: str | None
+    quote_expires_ms: int | None
+    recipient: Recipient
+    expected_arrival_ms: int
+
+
+def _check_bank(bank: dict[str, str], problems: Problems) -> dict[str, str]:
+    def text(name: str) -> str:
+        return str(bank.get(name) or "").strip()
+
+    name, country = text("name"), text("country").upper()
+    iban = text("iban").replace(" ", "").upper()
+    account = text("account_number").replace(" ", "").upper()
+    bank_code = text("bank_code").replace(" ", "").upper()
+    if not name or len(name) > NAME_LEN_MAX or not name.isprintable():
+        problems.add("recipient.name", f"1-{NAME_LEN_MAX} printable characters")
+    if not _COUNTRY.match(country):
+        problems.add("recipient.country", "an ISO 3166 two-letter country code")
+    if bool(iban) == bool(account):
+        problems.add("recipient.iban", "give exactly one of iban and account_number")
+    elif iban and not _iban_ok(iban):
+        problems.add("recipient.iban", "not a valid IBAN")
+    elif account and not _ACCOUNT.match(account):
+        problems.add("recipient.account_number", "4-34 letters or digits")
+    if not _BANK_CODE.match(bank_code):
+        problems.add("recipient.bank_code", "3-20 letters or digits (BIC, sort code, ...)")
+    out = {"name": name, "country": country, "bank_code": bank_code}
+    out.update({"iban": iban} if iban else {"account_number": account})
+    return out
+
+
+def _iban_ok(iban: str) -> bool:
+    """ISO 13616: the shape, then mod 97 of the rearranged digits is 1."""
+    if not _IBAN.match(iban):
+        return False
+    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _recipient_shape(raw: dict[str, str], problems: Problems) -> dict[str, str]:
+    """The recipient's fields checked for shape (no lookups): every problem collected."""
+    kind = raw.get("type", "")
+    if kind == RecipientType.USER:
+        if bool(raw.get("email")) == bool(raw.get("phone")):
+            problems.add("recipient.email", "give exactly one of email and phone")
+        return {"type": kind, **{k: raw[k] for k in ("email", "phone") if raw.get(k)}}
+    if kind == RecipientType.ADDRESS:
+        address = str(raw.get("address") or "").strip()
+        if not keys.is_valid_address(address):
+            problems.add("recipient.address", "not a ledger address (c...)")
+        return {"type": kind, "address": address}
+    if kind == RecipientType.EXTERNAL:
+        return {"type": kind, **_check_bank(raw, problems)}
+    problems.add("recipient.type", "one of user, address, external")
+    return {}
+
+
+def _find_user(uow: UnitOfWork, spec: dict[str, str]) -> User | None:
+    try:
+        if "email" in spec:
+            return uow.repo(User).one(email=normalise_email(spec["email"]))
+        return uow.repo(User).one(phone=normalise_phone(spec["phone"]), phone_verified=True)
+    except PlatformError:
+        return None
+
+
+def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str) -> Wallet | None:
+    for wlt in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id, custodial=True,
+                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1):
+        return wlt
+    return None
+
+
+def _recipient(uow: UnitOfWork, spec: dict[str, str]) -> Recipient:
+    kind = spec["type"]
+    if kind == RecipientType.EXTERNAL:
+        return Recipient(type=kind, name=spec["name"], destination=None, bank=spec)
+    if kind == RecipientType.ADDRESS:
+        wlt = uow.repo(Wallet).one(address=spec["address"])
+        user_id = wlt.owner_id if wlt and wlt.owner_type == OwnerType.USER else None
+        user = uow.repo(User).get(user_id) if user_id else None
+        return Recipient(type=kind, name=user.name if user else "", address=spec["address"],
+                         destination=spec["address"], wallet_id=wlt.id if wlt else None,
+                         user_id=user_id,
+                         owner=(wlt.owner_type, wlt.owner_id) if wlt else None)
+    user = _find_user(uow, spec)
+    wlt = (_open_wallet(uow, OwnerType.USER, user.id)
+           if user is not None and user.kind == "customer" and user.status == UserStatus.ACTIVE
+           else None)
+    if user is None or wlt is None:
+        raise PlatformError(Kind.NOT_FOUND, "RECIPIENT_NOT_FOUND",
+                            "no customer with an open wallet has these details")
+    return Recipient(type=kind, name=user.name, user_id=user.id, wallet_id=wlt.id,
+                     address=wlt.address, destination=wallet_ref(wlt.id),
+                     owner=(OwnerType.USER, user.id))
+
+
+# --- pricing, limits, balance --------------------------------------------------------------
+
+
+def _priced(deps: Deps, uow: UnitOfWork, req: PaymentRequest, owner: tuple[str, str],
+            problems: Problems) -> tuple[fx.Priced | None, Quote | None]:
+    if req.quote_id is not None:
+        if req.asset is not None or req.amount is not None:
+            problems.add("quote_id", "give a quote, or asset and amount, not both")
+            return None, None
+        q = quotes.take(deps, uow, req.quote_id, *owner)
+        return fx.Priced(sell_code=q.sell_code, buy_code=q.buy_code,
+                         sell_minor=q.sell_amount_minor, fee_minor=q.fee_minor,
+                         principal_minor=q.sell_amount_minor - q.fee_minor,
+                         buy_minor=q.buy_amount_minor, price=money.rate(q.price),
+                         mid=money.rate(q.price)), q
+    if req.asset not in money.CURRENCIES:
+        problems.add("asset", f"one of {', '.join(money.CURRENCIES)} (or give a quote_id)")
+        return None, None
+    try:
+        amount = money.parse_major(req.amount or "", req.asset)
+    except PlatformError as exc:
+        problems.add("amount", exc.message)
+        return None, None
+    return fx.for_buy(amount, req.asset, req.asset, money.rate("1"), rates.terms(deps)), None
+
+
+def _in_usd(deps: Deps, amount_minor: int, code: str) -> int:
+    return money.convert(amount_minor, code, REFERENCE, rates.mid(deps, code, REFERENCE), up=True)
+
+
+def _today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
+    """What the owner's payments since 00:00 UTC count against the daily limit, in USD."""
+    start = deps.clock.now_ms() // DAY_MS * DAY_MS
+    total, offset = 0, 0
+    while True:
+        page = uow.repo(Payment).many(owner_type=owner[0], owner_id=owner[1],
+                                      order_by="created_ms", descending=True,
+                                      limit=DAY_SCAN_PAGE, offset=offset)
+        for p in page:
+            if p.created_ms < start:
+                return total
+            if p.status not in NOT_COUNTED:
+                total += _in_usd(deps, p.sell_amount_minor, p.sell_code)
+        if len(page) < DAY_SCAN_PAGE:
+            return total
+        offset += DAY_SCAN_PAGE
+
+
+def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.Priced,
+               kind: str) -> None:
+    tier = kyc.tier_of(uow, *owner)
+    if tier < 1:
+        raise PlatformError(Kind.FORBIDDEN, "KYC_REQUIRED",
+                            "complete identity verification before sending money")
+    limits = kyc_domain.limits_for(tier)
+    codes = {priced.sell_code} | ({priced.buy_code} if kind == PaymentKind.EXCHANGE else set())
+    refused = sorted(codes - set(limits.asset_codes))
+    if refused:
+        raise invalid("CURRENCY_NOT_ALLOWED",
+                      f"your verification tier ({tier}) does not allow {', '.join(refused)}",
+                      {"currency": f"allowed: {', '.join(limits.asset_codes)}"})
+    usd = _in_usd(deps, priced.sell_minor, priced.sell_code)
+    today = _today_minor(deps, uow, owner)
+
+    def shown(minor: int) -> str:
+        return f"{money.format_minor(minor, REFERENCE)} {REFERENCE}"
+
+    if usd > limits.per_tx_minor:
+        raise invalid("LIMIT_EXCEEDED", f"above your per-transaction limit of "
+                      f"{shown(limits.per_tx_minor)}",
+                      {"limit": "per_transaction", "limit_amount": shown(limits.per_tx_minor),
+                       "amount": shown(usd)})
+    if today + usd > limits.per_day_minor:
+        raise invalid("LIMIT_EXCEEDED", f"above your daily limit of "
+                      f"{shown(limits.per_day_minor)}",
+                      {"limit": "per_day", "limit_amount": shown(limits.per_day_minor),
+                       "amount": shown(usd), "used_today": shown(today)})
+
+
+def in_flight_minor(uow: UnitOfWork, wallet_id: str, code: str) -> int:
+    """What the wallet's payments not yet debited on chain will take of `code`."""
+    return sum(p.sell_amount_minor for status in IN_FLIGHT
+               for p in uow.repo(Payment).many(sender_wallet_id=wallet_id, sell_code=code,
+                                               status=status))
+
+
+def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int) -> None:
+    """Call with the wallet row locked. Without a node (development) the chain alone
+    guards against an overdraft."""
+    if wallets.ledger_node(deps) is None:
+        return
+    balance = funds.chain_balance(deps, uow, wallet, code)
+    promised = in_flight_minor(uow, wallet.id, code)
+    promised += funds.in_flight_withdrawals_minor(uow, wallet.id, code)
+    available = balance - promised
+    if need > available:
+        raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
+                            {"available": money.format_minor(max(available, 0), code),
+                             "needed": money.format_minor(need, code), "currency": code})
+
+
+# --- preview and create ----------------------------------------------------------------
+
+
+def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
+    wlt = _open_wallet(uow, *owner)
+    locked = uow.repo(Wallet).get(wlt.id, for_update=True) if wlt else None
+    if locked is None or locked.status != WalletStatus.OPEN:
+        raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
+    return locked
+
+
+def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
+             owner: tuple[str, str], wallet: Wallet,
+             problems: Problems) -> tuple[Preview, Quote | None]:
+    spec = _recipient_shape(req.recipient, problems)
+    if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
+        problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
+    priced, quote = _priced(deps, uow, req, owner, problems)
+    problems.raise_if_any()
+    assert priced is not None
+    recipient = _recipient(uow, spec)
+    if recipient.wallet_id == wallet.id and priced.sell_code == priced.buy_code:
+        raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
+                      {"recipient": "is the paying wallet"})
+    if priced.sell_code == priced.buy_code:
+        kind = PaymentKind.TRANSFER
+    elif recipient.owner == owner:
+        kind = PaymentKind.EXCHANGE
+    else:
+        kind = PaymentKind.REMITTANCE
+    _check_kyc(deps, uow, owner, priced, kind)
+    now = deps.clock.now_ms()
+    eta = EXPECTED_PAYOUT_MS if recipient.type == RecipientType.EXTERNAL else EXPECTED_ONCHAIN_MS
+    return Preview(
+        kind=kind, sell_code=priced.sell_code, sell_amount_minor=priced.sell_minor,
+        fee_minor=priced.fee_minor, buy_code=priced.buy_code, buy_amount_minor=priced.buy_minor,
+        price=str(priced.price), quote_id=quote.id if quote else None,
+        quote_expires_ms=quote.expires_ms if quote else None, recipient=recipient,
+        expected_arrival_ms=now + eta), quote
+
+
+def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
+    """Everything the customer will pay and get, checked as a creation would be, with
+    nothing written."""
+    with deps.uow() as uow:
+        owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
+        wallet = _sender_wallet(uow, owner)
+        shown, _ = _prepare(deps, uow, who, req, owner, wallet, Problems())
+        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor)
+    return shown
+
+
+def _new_id(deps: Deps) -> str:
+    day = dt.datetime.fromtimestamp(deps.clock.now_ms() // 1000, dt.UTC).strftime("%Y%m%d")
+    return f"PMT{day}{deps.rand.digits(12)}"
+
+
+def create(deps: Deps, who: Principal, req: PaymentRequest,
+           idempotency_key: str | None) -> tuple[Payment, bool]:
+    """Creates, confirms and submits a payment; returns it and whether it is new. A retry
+    with the same key and request returns the first payment; another request under the
+    same key is refused (IDEMPOTENCY_KEY_REUSED)."""
+    problems = Problems()
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
+        problems.add("Idempotency-Key",
+                     f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
+    with deps.uow() as uow:
+        owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
+        wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
+        digest = req.digest()
+        existing = None if problems else uow.repo(Payment).one(
+            owner_type=owner[0], owner_id=owner[1], idempotency_key=key)
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise conflict("IDEMPOTENCY_KEY_REUSED",
+                               "this Idempotency-Key was used for a different request")
+            return existing, False
+        shown, quote = _prepare(deps, uow, who, req, owner, wallet, problems)  # all problems
+        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor)
+        p = _submit(deps, uow, who, req, owner, wallet, shown, key, digest)
+        if quote is not None:
+            quotes.use(uow, quote, p.id)
+        uow.commit()
+    return p, True
+
+
+def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
+            owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
+            digest: str) -> Payment:
+    now = deps.clock.now_ms()
+    r = shown.recipient
+    p = Payment(
+        id=_new_id(deps), uetr=deps.rand.new_id(), kind=shown.kind, owner_type=owner[0],
+        owner_id=owner[1], created_by=who.user_id, idempotency_key=key, request_hash=digest,
+        sender_wallet_id=wallet.id, recipient_type=r.type, recipient_user_id=r.user_id,
+        recipient_wallet_id=r.wallet_id, recipient_address=r.address, recipient_bank=r.bank,
+        recipient_name=r.name, quote_id=shown.quote_id, sell_code=shown.sell_code,
+        sell_amount_minor=shown.sell_amount_minor, fee_minor=shown.fee_minor,
+        buy_code=shown.buy_code, buy_amount_minor=shown.buy_amount_minor, price=shown.price,
+        memo=req.memo, status=S.DRAFT, history=[{"status": S.DRAFT.value, "at_ms": now}],
+        transfer_id=None, tx_id=None, height=None, reason_code=None, reason_message=None,
+        expected_arrival_ms=shown.expected_arrival_ms, created_ms=now, updated_ms=now,
+    )
+    legs = [Leg(source=wallet_ref(wallet.id), destination=TREASURY, code=p.sell_code,
+                amount_minor=p.sell_amount_minor)]
+    if r.destination is not None:
+        legs.append(Leg(source=TREASURY, destination=r.destination, code=p.buy_code,
+                        amount_minor=p.buy_amount_minor))
+    t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
+                         source=wallet_ref(wallet.id), legs=legs, memo=p.uetr)
+    ready = moved(p, S.READY, now)
+    submitted = moved(ready, S.SUBMITTED, now, transfer_id=t.id)
+    uow.repo(Payment).add(submitted)
+    _notify(deps, uow, submitted, (S.DRAFT, S.READY, S.SUBMITTED))
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
+              object_type="payment", object_id=p.id,
+              after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
+                     "sell": f"{money.format_minor(p.sell_amount_minor, p.sell_code)} "
+                             f"{p.sell_code}",
+                     "buy": f"{money.format_minor(p.buy_amount_minor, p.buy_code)} "
+                            f"{p.buy_code}",
+                     "recipient_type": r.type, "transfer_id": t.id})
+    return submitted
+
+
+# --- the chain's outcome -------------------------------------------------------------------
+
+
+def register_hooks() -> None:
+    """Wires the payment outcome hook into settlement (the composition root calls it)."""
+    settlement.on_outcome(Purpose.PAYMENT, _on_transfer)
+
+
+def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    p = uow.repo(Payment).get(t.ref_id, for_update=True)
+    assert p is not None, f"transfer {t.id} serves no payment {t.ref_id}"
+    if p.status != S.SUBMITTED or p.transfer_id != t.id:
+        return  # a replayed outcome: already recorded
+    now = deps.clock.now_ms()
+    if t.status == TransferStatus.COMMITTED:
+        p = moved(p, S.INCLUDED, now, tx_id=t.tx_id, height=t.height)
+        p = moved(p, S.FINAL, now)  # the chain's blocks are final once committed
+        p = moved(p, S.CREDITED, now)
+        steps: tuple[PaymentStatus, ...] = (S.INCLUDED, S.FINAL, S.CREDITED)
+    else:
+        assert t.status == TransferStatus.REJECTED, t.status
+        p = moved(p, S.FAILED, now, tx_id=t.tx_id, reason_code=t.result_code or "REJECTED",
+                  reason_message=t.result_message)
+        steps = (S.FAILED,)
+    uow.repo(Payment).update(p)
+    _notify(deps, uow, p, steps)
+    uow.audit(actor_id=None, actor_kind="system", action=f"payment.{p.status}",
+              object_type="payment", object_id=p.id,
+              after={"tx_id": p.tx_id, "height": p.height, "reason_code": p.reason_code})
+    if p.status == S.CREDITED and p.recipient_type == RecipientType.EXTERNAL:
+        uow.audit(actor_id=None, actor_kind="system", action="payment.payout_requested",
+                  object_type="payment", object_id=p.id, after={"uetr": p.uetr})
+        for hook in _PAYOUT_HOOKS:
+            hook(deps, uow, p)
+
+
+def _notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, ...]) -> None:
+    """A webhook event per state change of an organisation's payment."""
+    if p.owner_type != OwnerType.ORG:
+        return
+    for status in steps:
+        at = next((h["at_ms"] for h in reversed(p.history) if h["status"] == status), None)
+        webhooks.enqueue(deps, uow, p.owner_id, f"payment.{status.value}",
+                         {"event": f"payment.{status.value}", "at_ms": at,
+                          "payment": event_view(p)})
+
+
+def event_view(p: Payment) -> dict[str, Any]:
+    """A payment as the API and webhooks show it: amounts as exact decimal text."""
+    return {
+        "id": p.id, "uetr": p.uetr, "kind": p.kind, "status": p.status,
+        "owner_type": p.owner_type, "owner_id": p.owner_id,
+        "sell_asset": p.sell_code, "sell_amount": money.format_minor(p.sell_amount_minor,
+                                                                     p.sell_code),
+        "fee": money.format_minor(p.fee_minor, p.sell_code),
+        "buy_asset": p.buy_code, "buy_amount": money.format_minor(p.buy_amount_minor, p.buy_code),
+        "price": p.price, "recipient_type": p.recipient_type, "recipient_name": p.recipient_name,
+        "recipient_address": p.recipient_address, "memo": p.memo, "quote_id": p.quote_id,
+        "history": p.history, "tx_id": p.tx_id, "height": p.height,
+        "reason_code": p.reason_code, "reason_message": p.reason_message,
+        "expected_arrival_ms": p.expected_arrival_ms, "created_ms": p.created_ms,
+        "updated_ms": p.updated_ms,
+    }
+
+
+# --- reading, cancelling, the receipt -------------------------------------------------------
+
+
+def _visible(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
+    if quotes.may_read(uow, who, p.owner_type, p.owner_id):
+        return True
+    if p.recipient_user_id is not None and p.recipient_user_id == who.user_id:
+        return True
+    if p.recipient_wallet_id is not None:
+        wlt = uow.repo(Wallet).get(p.recipient_wallet_id)
+        return wlt is not None and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id)
+    return False
+
+
+def get(deps: Deps, who: Principal, payment_id: str) -> Payment:
+    """A payment the caller sent (or their organisation did) or receives; else NOT_FOUND."""
+    with deps.uow() as uow:
+        p = uow.repo(Payment).get(payment_id[:64])
+        if p is None or not _visible(uow, who, p):
+            raise not_found("payment")
+    return p
+
+
+def list_sent(deps: Deps, who: Principal, *, org_id: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[Payment]:
+    """The caller's (or their organisation's) payments, newest first."""
+    limit, offset = page_bounds(limit, offset, PAGE_MAX)
+    with deps.uow() as uow:
+        owner = quotes.owner_of(uow, who, org_id, Perm.ORG_READ)
+        return uow.repo(Payment).many(owner_type=owner[0], owner_id=owner[1],
+                                      order_by="created_ms", descending=True, limit=limit,
+                                      offset=offset)
+
+
+def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
+    """Cancels a payment not yet submitted to the chain (the sender side, PAY_INITIATE)."""
+    with deps.uow() as uow:
+        p = uow.repo(Payment).get(payment_id[:64], for_update=True)
+        if p is None or not _visible(uow, who, p):
+            raise not_found("payment")
+        if not quotes.may_read(uow, who, p.owner_type, p.owner_id):
+            raise PlatformError(Kind.FORBIDDEN, "FORBIDDEN", "only the sender may cancel")
+        quotes.owner_of(uow, who, p.owner_id if p.owner_type == OwnerType.ORG else None,
+                        Perm.PAY_INITIATE)
+        if p.status not in CANCELLABLE:
+            raise conflict("NOT_CANCELLABLE", f"a {p.status} payment can no longer be cancelled")
+        p = moved(p, S.CANCELLED, deps.clock.now_ms())
+        uow.repo(Payment).update(p)
+        _notify(deps, uow, p, (S.CANCELLED,))
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.cancel",
+                  object_type="payment", object_id=p.id)
+        uow.commit()
+    return p
+
+
+def receipt(deps: Deps, who: Principal, payment_id: str) -> dict[str, Any]:
+    """The payment's receipt: every amount formatted, the rate, fee, timestamps, and once
+    it is on chain the transaction, its block and an inclusion proof checked here against
+    the block header's transaction root. Stable shape: the printable page renders it."""
+    p = get(deps, who, payment_id)
+    out: dict[str, Any] = {
+        "payment_id": p.id, "uetr": p.uetr, "status": p.status, "kind": p.kind,
+        "sent": f"{money.format_minor(p.sell_amount_minor, p.sell_code)} {p.sell_code}",
+        "fee": f"{money.format_minor(p.fee_minor, p.sell_code)} {p.sell_code}",
+        "converted": f"{money.format_minor(p.sell_amount_minor - p.fee_minor, p.sell_code)} "
+                     f"{p.sell_code}",
+        "received": f"{money.format_minor(p.buy_amount_minor, p.buy_code)} {p.buy_code}",
+        "rate": f"1 {p.sell_code} = {p.price} {p.buy_code}",
+        "recipient_name": p.recipient_name, "recipient_type": p.recipient_type,
+        "recipient_address": p.recipient_address, "memo": p.memo,
+        "created_ms": p.created_ms, "history": p.history,
+        "expected_arrival_ms": p.expected_arrival_ms,
+        "reason_code": p.reason_code, "tx_id": p.tx_id, "height": p.height, "proof": None,
+    }
+    node = wallets.ledger_node(deps)
+    if p.tx_id and node is not None and p.status != S.FAILED:
+        try:
+            inclusion = node.tx_proof(p.tx_id)
+        except PlatformError:
+            inclusion = None  # the node is away: the receipt still stands without it
+        if inclusion is not None:
+            out["proof"] = {"height": inclusion.height, "index": inclusion.index,
+                            "tx": inclusion.tx_hex, "path": list(inclusion.path),
+                            "header": inclusion.header,
+                            "verified": proof_ok(p.tx_id, inclusion.height, inclusion.index,
+                                                 inclusion.tx_hex, inclusion.path,
+                                                 inclusion.header)}
+    return out
+
+
+def proof_ok(tx_id: str, height: int, index: int, tx_hex: str, path: tuple[str, ...],
+             header: dict[str, Any]) -> bool:
+    """Whether the proof shows transaction `tx_id` in the block whose header is given:
+    the header decodes and hashes to its stated hash, and the Merkle path from the
+    transaction's leaf reaches the header's tx root."""
+    try:
+        h = BlockHeader.decode(bytes.fromhex(str(header["encoded"])))
+        stx = decode_transaction(bytes.fromhex(tx_hex))
+        hashes = [bytes.fromhex(x) for x in path]
+    except (DecodeError, KeyError, ValueError):
+        return False
+    return (h.hash().hex() == header.get("hash") and h.height == height
+            and stx.tx_id.hex() == tx_id
+            and merkle.verify_inclusion(h.tx_root, tx_leaf(stx), index, h.tx_count,
+                                        tuple(hashes)))

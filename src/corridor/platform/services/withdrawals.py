@@ -1,0 +1,230 @@
+"""Withdrawals (requirement F3): the customer's tokens are burned first (wallet -> issuer,
+through the settlement outbox); only a committed burn is paid out by the rail. A payout
+the rail refuses, fails or later returns is undone by a fresh REVERSAL mint back to the
+wallet (the burn is never edited). The available balance is the wallet's on-chain balance
+less withdrawals whose burn is still on its way, read under a lock on the wallet."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from corridor.platform.domain import money
+from corridor.platform.domain import rails as r
+from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, not_found
+from corridor.platform.domain.orgs import COUNTRIES
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus
+from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
+from corridor.platform.domain.transfers import wallet_ref as party
+from corridor.platform.services import funds, settlement
+from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
+from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
+
+log = logging.getLogger("corridor.platform.withdrawals")
+
+PAYOUTS_PER_PASS_MAX = 50
+S = WithdrawalStatus
+
+
+def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict[str, str],
+           idempotency_key: str | None, org_id: str | None = None) -> Withdrawal:
+    """Queues the burn of `amount` and records the withdrawal (status `requested`). The
+    same key with the same request returns the same withdrawal; with another, 409."""
+    problems = Problems()
+    currency = currency.strip().upper()
+    amount_minor = funds.parse_amount(amount, currency, problems)
+    bank = r.check_bank(bank, COUNTRIES, problems)
+    key = funds.check_key(idempotency_key, problems)
+    with deps.uow() as uow:
+        owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
+        problems.raise_if_any()
+        hashed = funds.request_hash({"kind": "withdrawal", "currency": currency,
+                                     "amount_minor": amount_minor, "bank": bank})
+        wallet = funds.owner_wallet(deps, uow, owner_type, owner_id, create=False)
+        if wallet is None:
+            raise conflict("NO_WALLET", "there is no open wallet to withdraw from")
+        existing = funds.replayed(uow.repo(Withdrawal).one(
+            owner_type=owner_type, owner_id=owner_id, idempotency_key=key), hashed)
+        if existing is not None:
+            return existing
+        funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor)
+        available = (funds.chain_balance(deps, uow, wallet, currency)
+                     - funds.in_flight_withdrawals_minor(uow, wallet.id, currency))
+        if amount_minor > available:
+            raise conflict("INSUFFICIENT_FUNDS", "the amount is above your available balance "
+                           f"of {money.format_minor(max(0, available), currency)} {currency}")
+        now = deps.clock.now_ms()
+        withdrawal_id = deps.rand.new_id()
+        burn = settlement.queue(
+            deps, uow, purpose=Purpose.WITHDRAWAL, ref_id=withdrawal_id,
+            source=party(wallet.id),
+            legs=[Leg(source=party(wallet.id), destination=ISSUER, code=currency,
+                      amount_minor=amount_minor)],
+            memo=f"withdrawal {withdrawal_id[:8]}")
+        w = Withdrawal(
+            id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=owner_type,
+            owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
+            request_hash=hashed, wallet_id=wallet.id, rail=DEFAULT_RAIL, currency=currency,
+            amount_minor=amount_minor, bank=bank, status=S.REQUESTED,
+            history=[{"status": S.REQUESTED.value, "at_ms": now}], transfer_id=burn.id,
+            tx_id=None, height=None, rail_ref=None, reversal_transfer_id=None,
+            reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
+            created_ms=now, updated_ms=now,
+        )
+        uow.repo(Withdrawal).add(w)
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="withdrawal.create",
+                  object_type="withdrawal", object_id=w.id, ip=who.ip,
+                  after={"owner_type": owner_type, "owner_id": owner_id, "currency": currency,
+                         "amount_minor": amount_minor,
+                         "bank": {**bank, "account": r.masked_account(bank["account"])}})
+        uow.commit()
+    return w
+
+
+def get(deps: Deps, who: Principal, withdrawal_id: str) -> Withdrawal:
+    with deps.uow() as uow:
+        w = uow.repo(Withdrawal).get(withdrawal_id) if len(withdrawal_id) <= 64 else None
+        if w is None or not funds.may_read(uow, who, w.owner_type, w.owner_id):
+            raise not_found("withdrawal")
+        return w
+
+
+def list_withdrawals(deps: Deps, who: Principal, *, org_id: str | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[Withdrawal], int]:
+    limit, offset = page_bounds(limit, offset, r.PAGE_MAX)
+    with deps.uow() as uow:
+        owner_type, owner_id = funds.owner_for_read(uow, who, org_id)
+        repo = uow.repo(Withdrawal)
+        items = repo.many(owner_type=owner_type, owner_id=owner_id, order_by="created_ms",
+                          descending=True, limit=limit, offset=offset)
+        return items, repo.count(owner_type=owner_type, owner_id=owner_id)
+
+
+# --- the chain's outcomes -------------------------------------------------------------------
+
+
+def on_burn_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """Settlement hook (Purpose.WITHDRAWAL): a committed burn is ready for its payout; a
+    refused one fails the withdrawal (no money moved)."""
+    w = uow.repo(Withdrawal).get(t.ref_id, for_update=True)
+    assert w is not None, f"burn {t.id} for no withdrawal {t.ref_id}"
+    if w.status != S.REQUESTED or w.transfer_id != t.id:
+        return  # a replayed outcome
+    now = deps.clock.now_ms()
+    if t.status == TransferStatus.COMMITTED:
+        w = r.moved_withdrawal(w, S.BURNED, now, tx_id=t.tx_id, height=t.height)
+    else:
+        w = r.moved_withdrawal(w, S.FAILED, now, reason_code=t.result_code or "BURN_REJECTED",
+                               reason_message=t.result_message)
+    uow.repo(Withdrawal).update(w)
+    _audit(uow, f"withdrawal.{w.status}", w)
+
+
+def on_reversal_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """Settlement hook (Purpose.REVERSAL): the customer has the money back (reversed). A
+    refused reversal leaves the withdrawal `reversing`, flagged: the customer is owed the
+    money and operations must act."""
+    w = uow.repo(Withdrawal).get(t.ref_id, for_update=True)
+    assert w is not None, f"reversal {t.id} for no withdrawal {t.ref_id}"
+    if w.status != S.REVERSING or w.reversal_transfer_id != t.id:
+        return
+    now = deps.clock.now_ms()
+    if t.status == TransferStatus.COMMITTED:
+        w = r.moved_withdrawal(w, S.REVERSED, now, reversal_tx_id=t.tx_id)
+        uow.repo(Withdrawal).update(w)
+        _audit(uow, "withdrawal.reversed", w)
+    else:
+        uow.repo(Withdrawal).update(dataclasses.replace(w, flagged=True, updated_ms=now))
+        uow.audit(actor_id=None, actor_kind="system", action="withdrawal.reversal_rejected",
+                  object_type="withdrawal", object_id=w.id,
+                  after={"flagged": True, "code": t.result_code, "transfer_id": t.id})
+
+
+def _reverse(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str, message: str) -> Withdrawal:
+    """Queues the mint that gives the burned amount back, and records why."""
+    t = settlement.queue(
+        deps, uow, purpose=Purpose.REVERSAL, ref_id=w.id, source=ISSUER,
+        legs=[Leg(source=ISSUER, destination=party(w.wallet_id), code=w.currency,
+                  amount_minor=w.amount_minor)],
+        memo=f"reversal {w.id[:8]}")
+    w = r.moved_withdrawal(w, S.REVERSING, deps.clock.now_ms(), reversal_transfer_id=t.id,
+                           reason_code=code[:64], reason_message=message[:r.REASON_LEN_MAX])
+    uow.repo(Withdrawal).update(w)
+    _audit(uow, "withdrawal.reversing", w)
+    return w
+
+
+# --- payouts --------------------------------------------------------------------------------
+
+
+def dispatch_payouts(deps: Deps) -> int:
+    """Asks the rail to pay out every burned withdrawal (a worker calls this; tests too).
+    The rail is asked outside any database transaction and is idempotent on the payout id
+    (the withdrawal id), so a crash before the answer is recorded asks again, pays once.
+    Returns how many withdrawals moved on."""
+    with deps.uow() as uow:
+        burned = uow.repo(Withdrawal).many(status=S.BURNED, order_by="updated_ms",
+                                           limit=PAYOUTS_PER_PASS_MAX)
+    moved = 0
+    for w in burned:
+        try:
+            answer = rail_of(deps, w.rail).request_payout(
+                payout_id=w.id, currency=w.currency, amount_minor=w.amount_minor,
+                bank=w.bank, reference=w.uetr)
+        except PlatformError as exc:
+            if exc.kind is not Kind.UNAVAILABLE:
+                raise
+            log.warning("payout of withdrawal %s not asked for: %s", w.id, exc.message)
+            continue
+        with deps.uow() as uow:
+            current = uow.repo(Withdrawal).get(w.id, for_update=True)
+            if current is None or current.status != S.BURNED:
+                continue  # the rail's event got here first
+            if isinstance(answer, PayoutAccepted):
+                current = r.moved_withdrawal(current, S.PAYOUT_REQUESTED, deps.clock.now_ms(),
+                                             rail_ref=answer.rail_ref)
+                uow.repo(Withdrawal).update(current)
+                _audit(uow, "withdrawal.payout_requested", current)
+            else:
+                _reverse(deps, uow, current, answer.code, answer.message)
+            uow.commit()
+        moved += 1
+    return moved
+
+
+def payout_event(deps: Deps, uow: UnitOfWork, rail: str, kind: EventType,
+                 data: dict[str, Any]) -> str:
+    """The rail reports a payout's fate: paid, failed, or returned after being paid."""
+    w = uow.repo(Withdrawal).get(data["payout_id"], for_update=True)
+    if w is None or w.rail != rail or (w.rail_ref not in (None, data["rail_ref"])):
+        uow.audit(actor_id=None, actor_kind="system", action="rail.payout.unmatched",
+                  object_type="rail_event", object_id=data["rail_ref"],
+                  after={"flagged": True, "type": kind.value, **data})
+        return "unmatched: flagged for operations"
+    now = deps.clock.now_ms()
+    if w.status == S.BURNED:  # the event overtook the recording of the rail's acceptance
+        w = r.moved_withdrawal(w, S.PAYOUT_REQUESTED, now, rail_ref=data["rail_ref"])
+        uow.repo(Withdrawal).update(w)
+    if kind is EventType.PAYOUT_PAID and w.status == S.PAYOUT_REQUESTED:
+        w = r.moved_withdrawal(w, S.PAID, now)
+        uow.repo(Withdrawal).update(w)
+        _audit(uow, "withdrawal.paid", w)
+        return "withdrawal paid"
+    failed = kind is EventType.PAYOUT_FAILED and w.status == S.PAYOUT_REQUESTED
+    returned = kind is EventType.PAYOUT_RETURNED and w.status in (S.PAID, S.PAYOUT_REQUESTED)
+    if failed or returned:
+        code = data.get("code") or ("PAYOUT_RETURNED" if returned else "PAYOUT_FAILED")
+        _reverse(deps, uow, w, str(code), str(data.get("message") or ""))
+        return "withdrawal reversing"
+    uow.audit(actor_id=None, actor_kind="system", action="rail.payout.out_of_order",
+              object_type="withdrawal", object_id=w.id,
+              after={"flagged": True, "type": kind.value, "status": w.status})
+    return f"ignored: {kind.value} for a {w.status} withdrawal (flagged)"
+
+
+def _audit(uow: UnitOfWork, action: str, w: Withdrawal) -> None:
+    uow.audit(actor_id=None, actor_kind="system", action=action, object_type="withdrawal",
+              object_id=w.id, after={"status": w.status, "tx_id": w.tx_id,
+                                     "rail_ref": w.rail_ref, "reason_code": w.reason_code})
