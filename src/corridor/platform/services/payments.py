@@ -77,8 +77,8 @@ DAY_SCAN_PAGE = 200
 REFERENCE = kyc_domain.REFERENCE_CURRENCY
 # What the chain has not debited yet, though the platform has promised it away.
 IN_FLIGHT = (S.READY, S.SUBMITTED)
-# What does not count against the daily limit: nothing moved and nothing will.
-NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED})
+# Payments that moved no money (or whose money came back) do not use up a daily limit.
+NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
 CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
 
 _IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
