@@ -18,6 +18,7 @@ from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Origin
 from corridor.platform.services import sessions
+from tests.platform.live import api, node, service  # noqa: F401  (live-process fixtures)
 from tests.platform.pg import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures)
 
 

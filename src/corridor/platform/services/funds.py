@@ -21,6 +21,7 @@ from corridor.platform.domain.rails import (
     WithdrawalStatus,
 )
 from corridor.platform.domain.roles import Perm, UserKind, org_allows
+from corridor.platform.domain.transfers import Transfer, TransferStatus, wallet_ref
 from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
 from corridor.platform.services import kyc, wallets
 from corridor.platform.services.access import member_role, require_org
@@ -122,8 +123,7 @@ def owner_wallet(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str, *,
 
 
 def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int:
-    """The wallet's on-chain balance of `code`, from the node when one is wired (read
-    under the caller's wallet lock: a stale read could let two withdrawals through).
+    """The wallet's on-chain balance of `code`, from the node when one is wired.
     Without a node (development), an estimate from the rails' own records."""
     node = wallets.ledger_node(deps)
     if node is None:
@@ -134,6 +134,40 @@ def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int
     issuer = deps.extras.get("issuer_address")
     return sum(h.balance_minor for h in account.holdings
                if h.code == code and (issuer is None or h.issuer == issuer))
+
+
+def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int:
+    """What the wallet may still spend of `code`: its on-chain balance less every debit the
+    platform has promised but the chain has not applied yet. Call with the wallet row
+    locked, so concurrent spends from one wallet serialise.
+
+    The account's balance and sequence come from one snapshot of the chain, and every
+    transfer the wallet is the source of carries the sequence it was signed with: one with
+    no sequence yet, or a sequence above the account's, is not in that balance; one at or
+    below it is (so a debit is never counted twice while its outcome is being recorded).
+    Without a node (development): an estimate from the rails' records, less every debit
+    not yet recorded as done."""
+    node = wallets.ledger_node(deps)
+    applied_up_to = -1  # without a node nothing signed is known to be applied
+    if node is None:
+        balance = _rails_estimate(uow, wallet.id, code)
+    else:
+        account = node.account(wallet.address)  # UNAVAILABLE propagates: cannot check
+        if account is None:
+            return 0
+        issuer = deps.extras.get("issuer_address")
+        balance = sum(h.balance_minor for h in account.holdings
+                      if h.code == code and (issuer is None or h.issuer == issuer))
+        applied_up_to = account.sequence
+    ref = wallet_ref(wallet.id)
+    pending = 0
+    for status in (TransferStatus.QUEUED, TransferStatus.SUBMITTED):
+        for t in uow.repo(Transfer).many(source=ref, status=status):
+            if t.sequence is not None and t.sequence <= applied_up_to:
+                continue
+            pending += sum(leg["amount_minor"] for leg in t.legs
+                           if leg["source"] == ref and leg["code"] == code)
+    return balance - pending
 
 
 def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:
@@ -154,8 +188,3 @@ def open_deposits_minor(uow: UnitOfWork, wallet_id: str, code: str, now_ms: int)
                for d in uow.repo(Deposit).many(wallet_id=wallet_id, currency=code,
                                                status=status)
                if status != DepositStatus.AWAITING_FUNDS or d.expires_ms > now_ms)
-
-
-def in_flight_withdrawals_minor(uow: UnitOfWork, wallet_id: str, code: str) -> int:
-    return sum(w.amount_minor for w in uow.repo(Withdrawal).many(
-        wallet_id=wallet_id, currency=code, status=WithdrawalStatus.REQUESTED))

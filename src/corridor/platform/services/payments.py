@@ -318,22 +318,12 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
                        "amount": shown(usd), "used_today": shown(today)})
 
 
-def in_flight_minor(uow: UnitOfWork, wallet_id: str, code: str) -> int:
-    """What the wallet's payments not yet debited on chain will take of `code`."""
-    return sum(p.sell_amount_minor for status in IN_FLIGHT
-               for p in uow.repo(Payment).many(sender_wallet_id=wallet_id, sell_code=code,
-                                               status=status))
-
-
 def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int) -> None:
     """Call with the wallet row locked. Without a node (development) the chain alone
     guards against an overdraft."""
     if wallets.ledger_node(deps) is None:
         return
-    balance = funds.chain_balance(deps, uow, wallet, code)
-    promised = in_flight_minor(uow, wallet.id, code)
-    promised += funds.in_flight_withdrawals_minor(uow, wallet.id, code)
-    available = balance - promised
+    available = funds.available_minor(deps, uow, wallet, code)
     if need > available:
         raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
                             {"available": money.format_minor(max(available, 0), code),

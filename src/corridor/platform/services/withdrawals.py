@@ -50,8 +50,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
         if existing is not None:
             return existing
         funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor)
-        available = (funds.chain_balance(deps, uow, wallet, currency)
-                     - funds.in_flight_withdrawals_minor(uow, wallet.id, currency))
+        available = funds.available_minor(deps, uow, wallet, currency)
         if amount_minor > available:
             raise conflict("INSUFFICIENT_FUNDS", "the amount is above your available balance "
                            f"of {money.format_minor(max(0, available), currency)} {currency}")
