@@ -75,8 +75,6 @@ EXPECTED_PAYOUT_MS = 24 * 3_600_000  # a bank rail: next business day at worst i
 DAY_MS = 86_400_000
 DAY_SCAN_PAGE = 200
 REFERENCE = kyc_domain.REFERENCE_CURRENCY
-# What the chain has not debited yet, though the platform has promised it away.
-IN_FLIGHT = (S.READY, S.SUBMITTED)
 # Payments that moved no money (or whose money came back) do not use up a daily limit.
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
 CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
