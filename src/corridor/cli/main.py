@@ -65,6 +65,46 @@ def bench_node(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("payments")
+def bench_payments(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-payments.json"),
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", min=1.0, help="Seconds the throughput window lasts."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="The platform's database (default: SQLite in a "
+                     "temporary data directory; an empty PostgreSQL database also works)."),
+    ] = None,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Sample the platform with py-spy during the "
+                           "throughput window and list its hottest functions.")
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="8 customers, phases of seconds: a smoke run.")
+    ] = False,
+) -> None:
+    """Payments through the platform API to `credited` on a one-validator network:
+    sustained payments/s and creation -> credited latency."""
+    from corridor.bench import payments_bench, report
+
+    config = payments_bench.QUICK if quick else payments_bench.FULL
+    figures = payments_bench.run(
+        config, log=lambda line: typer.echo(line, err=True), database_url=database_url,
+        duration_s=duration, profile=profile,
+    )
+    rows = payments_bench.table_rows(figures)
+    title = "corridor bench payments" + (" --quick: tiny load, not the headline" if quick else "")
+    report.print_table(rows, title)
+    for line in payments_bench.profile_lines(figures):
+        typer.echo(line)
+    report.write_json_atomic(json_path, payments_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 def _register() -> None:
     """Sub-apps that live in their own modules."""
     from corridor.cli import demo, localnet, node, platform, wallet

@@ -1,0 +1,65 @@
+"""`corridor bench payments --quick` runs end to end (a node, the platform API, real HTTP)
+and writes every figure.
+
+Timings depend on the machine and its load: no test here asserts a timing or a target.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corridor.bench.payments_bench import summarise_stacks
+from corridor.cli.main import app
+
+
+def _positive(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "bench-payments.json"
+    result = CliRunner().invoke(app, ["bench", "payments", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["quick"] is True
+    assert _positive(document["payments_per_s"])
+    latency = document["credited_latency_ms"]
+    assert set(latency) == {"p50", "p99"}
+    assert all(_positive(v) for v in latency.values())
+    assert latency["p50"] <= latency["p99"]
+    for key in ("created_per_s", "db_commits_per_s", "sign_per_s"):
+        assert _positive(document[key]), key
+    for name in ("payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99",
+                 "db_commits_per_s", "cpu_platform_pct"):
+        assert name in result.stdout  # the table names every headline figure
+    assert set(document["targets"]) == {
+        "payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99"}
+    for target in document["targets"].values():
+        assert isinstance(target["met"], bool)
+    # Every payment the API accepted reached the chain and was credited.
+    assert document["throughput"]["failed"] == 0 and document["latency"]["failed"] == 0
+    assert document["throughput"]["refused"] == {} and document["latency"]["refused"] == {}
+    assert document["throughput"]["cpu"]["platform_pct"] > 0
+    assert list(tmp_path.joinpath("out").iterdir()) == [out]
+
+
+def test_profile_summary_ranks_busy_frames_and_skips_idle_ones() -> None:
+    lines = [
+        "thread (1);run (corridor/x.py:1);hash (corridor/h.py:2) 30",
+        "thread (1);run (corridor/x.py:1);execute (sqlalchemy/engine.py:3) 10",
+        "thread (2);loop (a.py:1);wait (threading.py:320) 500",
+    ]
+    summary = summarise_stacks(lines, top=5)
+    assert summary[0] == {"busy_samples": 40}
+    first = summary[1]
+    assert first["kind"] == "self" and first["function"].startswith("hash")
+    assert first["self_pct"] == 75.0
+    corridor = [s for s in summary if s.get("kind") == "corridor"]
+    assert corridor[0]["function"].startswith("run") and corridor[0]["incl_pct"] == 100.0
