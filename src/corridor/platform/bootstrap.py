@@ -162,6 +162,7 @@ def build(
     vault = EnvelopeVault(keyring)
     deps = Deps(
         uow=lambda: SqlUnitOfWork(engine, clock),
+        read_uow=lambda: SqlUnitOfWork(engine, clock, read_only=True),
         clock=clock,
         rand=rand or SystemRandomness(),
         hasher=Argon2Hasher(fast_for_tests=settings.fast_password_hashing),

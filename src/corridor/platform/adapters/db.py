@@ -72,8 +72,12 @@ def make_engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
             # IMMEDIATE takes the write lock at BEGIN: two writers queue instead of one
-            # failing with "database is locked" when it upgrades a read lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # failing with "database is locked" when it upgrades a read lock. Read-only
+            # units of work take no lock at all (WAL readers never block the writer).
+            if conn.get_execution_options().get("corridor_read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -156,14 +160,18 @@ def _values(record: Any) -> dict[str, Any]:
 class SqlUnitOfWork:
     """One transaction on one connection; repositories and the audit trail share it."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, read_only: bool = False) -> None:
         self.engine = engine
         self.clock = clock
+        self.read_only = read_only
         self.conn: Connection | None = None
         self._repos: dict[type, SqlRepo[Any]] = {}
 
     def __enter__(self) -> Self:
-        self.conn = self.engine.connect()
+        conn = self.engine.connect()
+        if self.read_only:
+            conn = conn.execution_options(corridor_read_only=True)
+        self.conn = conn
         self.conn.begin()
         return self
 
@@ -185,7 +193,7 @@ class SqlUnitOfWork:
         return r
 
     def commit(self) -> None:
-        assert self.conn is not None
+        assert self.conn is not None and not self.read_only, "a read-only unit of work"
         self.conn.commit()
 
     def execute(self, statement: Any) -> Any:

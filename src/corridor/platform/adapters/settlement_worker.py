@@ -230,13 +230,15 @@ class SettlementWorker:
         by_id = {tx["tx_id"]: tx for tx in txs}
         if not by_id:
             return
-        ours = self._transfers_with_tx_ids(by_id)
-        for t in ours:
+        outcomes = []
+        for t in self._transfers_with_tx_ids(by_id):
             result = by_id[t.tx_id or ""].get("result") or {}
             ok = result.get("code", "success") == "success"
-            settlement.record_outcome(self.deps, t.id, committed=ok, tx_id=t.tx_id,
-                                      height=height, code=None if ok else str(result["code"]),
-                                      message=None if ok else "refused in block")
+            outcomes.append(settlement.Outcome(
+                t.id, ok, t.tx_id, height, None if ok else str(result["code"]),
+                None if ok else "refused in block"))
+        if outcomes:  # the whole block's outcomes in one unit of work
+            settlement.record_outcomes(self.deps, outcomes)
 
     def _transfers_with_tx_ids(self, tx_ids: Iterable[str]) -> list[Transfer]:
         ids = list(tx_ids)

@@ -97,6 +97,11 @@ class Deps:
     files: FileStore
     settings: Any  # corridor.platform.config.Settings (typed loosely to keep layers apart)
     extras: dict[str, Any]  # area-specific ports added by the composition root
+    # A unit of work that only reads (on SQLite it takes no write lock); defaults to `uow`.
+    read_uow: Callable[[], UnitOfWork] | None = None
+
+    def reader(self) -> UnitOfWork:
+        return (self.read_uow or self.uow)()
 
 
 def page_bounds(limit: int, offset: int, limit_max: int) -> tuple[int, int]:

@@ -52,17 +52,20 @@ def authenticate(deps: Deps, token: str, origin: Origin) -> Principal:
     if not token or len(token) > 200:
         raise unauthenticated()
     now = deps.clock.now_ms()
-    with deps.uow() as uow:
+    with deps.reader() as uow:  # every request comes here: no write lock
         session = uow.repo(Session).one(token_hash=idn.digest(token))
         if session is None or not idn.session_live(session, now):
             raise unauthenticated("SESSION_INVALID", "the session is invalid or has expired")
         user = uow.repo(User).get(session.user_id)
         if user is None or user.status != idn.UserStatus.ACTIVE:
             raise unauthenticated("SESSION_INVALID", "the session is invalid or has expired")
-        if now - session.last_seen_ms > 60_000:  # write at most once a minute per session
-            uow.repo(Session).update(dataclasses.replace(session, last_seen_ms=now))
-            uow.commit()
-        return principal_of(user, session, origin.ip)
+    if now - session.last_seen_ms > 60_000:  # write at most once a minute per session
+        with deps.uow() as uow:
+            fresh = uow.repo(Session).get(session.id, for_update=True)
+            if fresh is not None and fresh.last_seen_ms < now:
+                uow.repo(Session).update(dataclasses.replace(fresh, last_seen_ms=now))
+                uow.commit()
+    return principal_of(user, session, origin.ip)
 
 
 def list_sessions(deps: Deps, who: Principal) -> list[Session]:

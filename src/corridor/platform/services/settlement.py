@@ -51,26 +51,47 @@ def queue(deps: Deps, uow: UnitOfWork, *, purpose: str, ref_id: str, source: str
     return t
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    transfer_id: str
+    committed: bool
+    tx_id: str | None
+    height: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
 def record_outcome(deps: Deps, transfer_id: str, *, committed: bool, tx_id: str | None,
                    height: int | None = None, code: str | None = None,
                    message: str | None = None) -> Transfer | None:
     """Records a transfer's outcome and runs its purpose's hook, in one unit of work.
     Returns None (and does nothing) if the outcome was already recorded: replays are safe.
     The settlement worker calls this; tests call it to play the chain's part."""
+    done = record_outcomes(deps, [Outcome(transfer_id, committed, tx_id, height, code,
+                                          message)])
+    return done[0] if done else None
+
+
+def record_outcomes(deps: Deps, outcomes: Sequence[Outcome]) -> list[Transfer]:
+    """Records many outcomes (a block's worth) in one unit of work: one commit instead of
+    one per transfer. Returns the transfers whose outcome was new."""
     now = deps.clock.now_ms()
+    done: list[Transfer] = []
     with deps.uow() as uow:
-        t = uow.repo(Transfer).get(transfer_id, for_update=True)
-        assert t is not None, f"no transfer {transfer_id}"
-        if t.status in (TransferStatus.COMMITTED, TransferStatus.REJECTED):
-            return None
-        t = dataclasses.replace(
-            t, status=TransferStatus.COMMITTED if committed else TransferStatus.REJECTED,
-            tx_id=tx_id or t.tx_id, height=height, result_code=code,
-            result_message=(message or "")[:500] or None, updated_ms=now,
-        )
-        uow.repo(Transfer).update(t)
-        hook = hook_for(t.purpose)
-        if hook is not None:
-            hook(deps, uow, t)
+        for o in outcomes:
+            t = uow.repo(Transfer).get(o.transfer_id, for_update=True)
+            assert t is not None, f"no transfer {o.transfer_id}"
+            if t.status in (TransferStatus.COMMITTED, TransferStatus.REJECTED):
+                continue
+            t = dataclasses.replace(
+                t, status=TransferStatus.COMMITTED if o.committed else TransferStatus.REJECTED,
+                tx_id=o.tx_id or t.tx_id, height=o.height, result_code=o.code,
+                result_message=(o.message or "")[:500] or None, updated_ms=now,
+            )
+            uow.repo(Transfer).update(t)
+            hook = hook_for(t.purpose)
+            if hook is not None:
+                hook(deps, uow, t)
+            done.append(t)
         uow.commit()
-    return t
+    return done
