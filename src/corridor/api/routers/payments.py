@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
 from corridor.platform.domain import money
-from corridor.platform.domain.payments import Payment
-from corridor.platform.services import payments
+from corridor.platform.domain.payments import Payment, RecipientType
+from corridor.platform.domain.rails import Withdrawal, WithdrawalStatus
+from corridor.platform.services import payments, withdrawals
 from corridor.platform.services.payments import PaymentRequest, Preview
 
 router = APIRouter(tags=["payments"])
@@ -87,6 +88,37 @@ class HistoryEntry(BaseModel):
     at_ms: int
 
 
+# A payout record is a withdrawal (no burn of its own): `burned` only means not asked yet.
+_PAYOUT_SHOWN = {WithdrawalStatus.BURNED.value: "pending"}
+
+
+class PayoutOut(BaseModel):
+    """The bank payout of a payment to an external recipient: pending -> payout_requested
+    -> paid; a failed or returned payout -> reversing (the payment's refund queued) ->
+    reversed (the refund committed)."""
+
+    id: str
+    status: str
+    rail: str
+    asset: str
+    amount: str
+    rail_ref: str | None
+    reason_code: str | None
+    reason_message: str | None
+    history: list[HistoryEntry]
+    updated_ms: int
+
+    @classmethod
+    def of(cls, w: Withdrawal) -> PayoutOut:
+        return cls(id=w.id, status=_PAYOUT_SHOWN.get(w.status, w.status), rail=w.rail,
+                   asset=w.currency, amount=money.format_minor(w.amount_minor, w.currency),
+                   rail_ref=w.rail_ref, reason_code=w.reason_code,
+                   reason_message=w.reason_message,
+                   history=[HistoryEntry(status=_PAYOUT_SHOWN.get(h["status"], h["status"]),
+                                         at_ms=h["at_ms"]) for h in w.history],
+                   updated_ms=w.updated_ms)
+
+
 class PaymentOut(BaseModel):
     id: str
     uetr: str
@@ -113,10 +145,15 @@ class PaymentOut(BaseModel):
     expected_arrival_ms: int
     created_ms: int
     updated_ms: int
+    payout: PayoutOut | None = Field(
+        default=None, description="An external recipient's bank payout, once asked for "
+        "(shown when one payment is read).")
 
     @classmethod
-    def of(cls, p: Payment) -> PaymentOut:
-        return cls.model_validate(payments.event_view(p))
+    def of(cls, p: Payment, payout: Withdrawal | None = None) -> PaymentOut:
+        out = cls.model_validate(payments.event_view(p))
+        out.payout = PayoutOut.of(payout) if payout is not None else None
+        return out
 
 
 class PaymentList(BaseModel):
@@ -156,7 +193,10 @@ def list_payments(deps: DepsDep, who: PrincipalDep,
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 def get_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> PaymentOut:
-    return PaymentOut.of(payments.get(deps, who, payment_id))
+    p = payments.get(deps, who, payment_id)  # checks the caller may read it
+    payout = (withdrawals.payout_of_payment(deps, p.id)
+              if p.recipient_type == RecipientType.EXTERNAL else None)
+    return PaymentOut.of(p, payout)
 
 
 @router.post("/payments/{payment_id}/cancel", response_model=PaymentOut)

@@ -149,7 +149,8 @@ def _withdrawals(scope: Scope, types: frozenset[str]) -> Select | None:
         status=w.c.status, currency=w.c.currency, amount_minor=w.c.amount_minor,
         fee_minor=sa.literal(0), counterparty=w.c.bank["name"].as_string(),
         counterparty_address=w.c.rail, uetr=w.c.uetr, tx_id=w.c.tx_id, height=w.c.height))
-        .where(_owned_by(scope, w.c.owner_type, w.c.owner_id)))
+        .where(_owned_by(scope, w.c.owner_type, w.c.owner_id))
+        .where(w.c.payment_id.is_(None)))  # a payment's payout: the payment's own row
 
 
 SOURCES: list[Source] = [_sent_payments, _receipts, _refunds, _deposits, _withdrawals]

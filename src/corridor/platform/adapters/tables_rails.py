@@ -69,6 +69,8 @@ withdrawals = sa.Table(
     sa.Column("flagged", sa.Boolean, nullable=False),
     sa.Column("created_ms", MS, nullable=False, index=True),
     sa.Column("updated_ms", MS, nullable=False),
+    # a payment's payout to an external bank recipient: one per payment
+    sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), unique=True),
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )
 register(Withdrawal, withdrawals)

@@ -7,6 +7,11 @@ actually arrived to the customer's wallet. A withdrawal burns the customer's tok
 (wallet -> issuer) and only then asks the rail to pay out; a payout that fails, or is
 returned after being paid, is undone by a fresh mint (a REVERSAL transfer), never by
 editing the burn. Every record carries a UETR and a timestamp for every state it passed.
+
+The same payout machinery pays out a payment to an external bank recipient: a Withdrawal
+linked to the payment (`payment_id`) is recorded `burned` once the payment's money has
+reached the treasury, and follows the same path from there; only the way back differs (a
+payout that fails or is returned refunds the payment from the treasury, a REFUND transfer).
 """
 
 from __future__ import annotations
@@ -50,11 +55,14 @@ class DepositStatus(enum.StrEnum):
 
 class WithdrawalStatus(enum.StrEnum):
     REQUESTED = "requested"  # the burn transfer is queued / on its way
-    BURNED = "burned"  # the burn committed; the payout is about to be asked for
+    # the burn committed (a payment's payout: its money reached the treasury); the payout
+    # is about to be asked for
+    BURNED = "burned"
     PAYOUT_REQUESTED = "payout_requested"  # the rail accepted the payout (rail_ref)
     PAID = "paid"  # the rail confirmed the payout
-    REVERSING = "reversing"  # payout failed or returned: a reversal mint is queued
-    REVERSED = "reversed"  # the reversal mint committed: the customer has the money back
+    # payout failed or returned: a reversal mint (a payment's payout: a refund) is queued
+    REVERSING = "reversing"
+    REVERSED = "reversed"  # the reversal committed: the customer has the money back
     FAILED = "failed"  # the burn was refused: no money moved
 
 
@@ -128,7 +136,10 @@ class Deposit:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Withdrawal:
-    """Money a customer takes out: a burn from their wallet, then a payout by the rail."""
+    """Money a customer takes out: a burn from their wallet, then a payout by the rail.
+    With `payment_id`: the payout of that payment to its external bank recipient (no burn
+    of its own: `transfer_id` is the payment's transfer, the money sits in the treasury;
+    `reversal_transfer_id` is the refund's transfer)."""
 
     id: str
     uetr: str
@@ -155,6 +166,7 @@ class Withdrawal:
     flagged: bool
     created_ms: int
     updated_ms: int
+    payment_id: str | None = None  # a payment's payout (unique: one per payment)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,7 @@ from corridor.platform.domain.errors import (
 )
 from corridor.platform.domain.rails import EventType, RailEvent
 from corridor.platform.domain.transfers import Purpose
-from corridor.platform.services import deposits, settlement, withdrawals
+from corridor.platform.services import deposits, payments, refunds, settlement, withdrawals
 from corridor.platform.services.ports import Deps
 
 log = logging.getLogger("corridor.platform.rails")
@@ -39,10 +39,14 @@ class WebhookResult:
 
 
 def register_hooks() -> None:
-    """What happens when the rails' transfers commit or are refused on chain."""
+    """What happens when the rails' transfers commit or are refused on chain; and the
+    payout of payments to external bank recipients: recorded when the payment is credited,
+    closed when the refund of a failed payout settles."""
     settlement.on_outcome(Purpose.DEPOSIT, deposits.on_mint_outcome)
     settlement.on_outcome(Purpose.WITHDRAWAL, withdrawals.on_burn_outcome)
     settlement.on_outcome(Purpose.REVERSAL, withdrawals.on_reversal_outcome)
+    payments.on_payout_requested(withdrawals.payout_payment)
+    refunds.on_settled(withdrawals.on_payment_refund_settled)
 
 
 def webhook_secret(deps: Deps) -> bytes:

@@ -8,13 +8,15 @@ with the state before and after. An approval queues a new on-chain transfer link
 refund; the settlement worker's outcome closes it through `_on_transfer`. Payments that
 failed or expired are released automatically by `release_not_included`, which the
 payments area calls in the unit of work that fails the payment (and `sweep_not_included`
-catches any it missed).
+catches any it missed). A credited payment whose bank payout failed or was returned is
+released the same way by `release_failed_payout`, which the rails area calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Kind, PlatformError, Problems, not_found
@@ -44,6 +46,18 @@ from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 SWEEP_BATCH_MAX = 500
+SUPERSEDED = "superseded: the bank payout failed, the payment is refunded automatically"
+
+SettledHook = Callable[[Deps, UnitOfWork, Refund], None]
+_SETTLED_HOOKS: list[SettledHook] = []
+
+
+def on_settled(hook: SettledHook) -> None:
+    """Registers what else happens, in the same unit of work, when a refund's transfer
+    commits or is refused (called with the refund as recorded: refunded or failed). The
+    hook must be idempotent in effect."""
+    if hook not in _SETTLED_HOOKS:
+        _SETTLED_HOOKS.append(hook)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,7 +226,8 @@ def of_payment(deps: Deps, who: Principal, payment_id: str) -> list[Refund]:
 # --- case 1: not included ----------------------------------------------------------------
 
 
-def release_not_included(deps: Deps, uow: UnitOfWork, p: Payment) -> Refund:
+def release_not_included(deps: Deps, uow: UnitOfWork, p: Payment, *,
+                         reason: str | None = None) -> Refund:
     """The automatic release of a failed or expired payment, inside the caller's unit of
     work (the caller holds the payment row). Idempotent: a payment gets one such record.
     Nothing moved: the record is closed at once. The sender's leg moved: the sell amount
@@ -228,7 +243,8 @@ def release_not_included(deps: Deps, uow: UnitOfWork, p: Payment) -> Refund:
     r = dom.new_refund(
         id=deps.rand.new_id(), payment=p, kind=RefundKind.NOT_INCLUDED,
         status=RefundStatus.PROCESSING if sender_moved else RefundStatus.REFUNDED,
-        requested_by=None, reason=f"payment {p.status}: funds released automatically",
+        requested_by=None,
+        reason=reason or f"payment {p.status}: funds released automatically",
         evidence=[], now_ms=now, amount_minor=p.sell_amount_minor,
     )
     if sender_moved:
@@ -246,6 +262,38 @@ def release_not_included(deps: Deps, uow: UnitOfWork, p: Payment) -> Refund:
         uow.repo(Payment).update(p)
     _audit(uow, None, "refund.release", r, sender_moved=sender_moved)
     return r
+
+
+def release_failed_payout(deps: Deps, uow: UnitOfWork, p: Payment, *,
+                          reason: str) -> Refund | None:
+    """The bank payout of a credited payment (external recipient) failed or was returned:
+    its money is back in the treasury, so the sell amount, fee included, goes back to the
+    sender by a new transfer (case 1: the payment did not complete). Inside the caller's
+    unit of work, the payment row held; the payment moves credited -> refund_requested,
+    and to refunded when the return commits. A refund the customer asked for and staff
+    have not decided yet is closed as superseded. Idempotent: a payment gets one release.
+    Returns None when the money is already being returned another way (a refund staff
+    approved): nothing is done, operations must look."""
+    released = uow.repo(Refund).many(payment_id=p.id, kind=RefundKind.NOT_INCLUDED, limit=1)
+    if released:
+        return released[0]
+    now = deps.clock.now_ms()
+    if p.status == PaymentStatus.REFUND_REQUESTED:
+        open_ = uow.repo(Refund).one(open_payment_id=p.id)
+        if open_ is None or open_.status != RefundStatus.REQUESTED:
+            return None
+        open_ = uow.repo(Refund).get(open_.id, for_update=True)
+        assert open_ is not None
+        closed = dom.with_status(open_, RefundStatus.REJECTED, now, decided_ms=now,
+                                 decision_reason=SUPERSEDED)
+        uow.repo(Refund).update(closed)
+        _audit(uow, None, "refund.superseded", closed, before=open_)
+    elif p.status == PaymentStatus.CREDITED:
+        p = moved(p, PaymentStatus.REFUND_REQUESTED, now)
+        uow.repo(Payment).update(p)
+    else:
+        return None
+    return release_not_included(deps, uow, p, reason=reason)
 
 
 def sweep_not_included(deps: Deps, limit: int = SWEEP_BATCH_MAX) -> int:
@@ -387,6 +435,8 @@ def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     uow.repo(Refund).update(new)
     _audit(uow, None, "refund.settle", new, before=r, tx_id=t.tx_id,
            result_code=t.result_code)
+    for hook in _SETTLED_HOOKS:
+        hook(deps, uow, new)
 
 
 def register_hooks() -> None:

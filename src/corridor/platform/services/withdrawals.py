@@ -2,7 +2,15 @@
 through the settlement outbox); only a committed burn is paid out by the rail. A payout
 the rail refuses, fails or later returns is undone by a fresh REVERSAL mint back to the
 wallet (the burn is never edited). The available balance is the wallet's on-chain balance
-less withdrawals whose burn is still on its way, read under a lock on the wallet."""
+less withdrawals whose burn is still on its way, read under a lock on the wallet.
+
+A payment to an external bank recipient is paid out by the same machinery: once its money
+reaches the treasury (the payment credited), `payout_payment` records a withdrawal linked
+to it, already `burned`; it is dispatched and confirmed like any other. If the payout
+fails or is returned, the payment is refunded from the treasury (refunds'
+`release_failed_payout`, a REFUND transfer) instead of a reversal mint, and the payout is
+`reversed` when that refund commits. Such payouts are not listed as withdrawals: the
+payment shows them."""
 
 from __future__ import annotations
 
@@ -14,11 +22,13 @@ from corridor.platform.domain import money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, not_found
 from corridor.platform.domain.orgs import COUNTRIES
+from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus
+from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.services import funds, settlement
+from corridor.platform.services import funds, refunds, settlement
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
 
@@ -85,7 +95,8 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
 def get(deps: Deps, who: Principal, withdrawal_id: str) -> Withdrawal:
     with deps.uow() as uow:
         w = uow.repo(Withdrawal).get(withdrawal_id) if len(withdrawal_id) <= 64 else None
-        if w is None or not funds.may_read(uow, who, w.owner_type, w.owner_id):
+        if w is None or w.payment_id is not None \
+                or not funds.may_read(uow, who, w.owner_type, w.owner_id):
             raise not_found("withdrawal")
         return w
 
@@ -96,9 +107,9 @@ def list_withdrawals(deps: Deps, who: Principal, *, org_id: str | None = None,
     with deps.uow() as uow:
         owner_type, owner_id = funds.owner_for_read(uow, who, org_id)
         repo = uow.repo(Withdrawal)
-        items = repo.many(owner_type=owner_type, owner_id=owner_id, order_by="created_ms",
-                          descending=True, limit=limit, offset=offset)
-        return items, repo.count(owner_type=owner_type, owner_id=owner_id)
+        items = repo.many(owner_type=owner_type, owner_id=owner_id, payment_id=None,
+                          order_by="created_ms", descending=True, limit=limit, offset=offset)
+        return items, repo.count(owner_type=owner_type, owner_id=owner_id, payment_id=None)
 
 
 # --- the chain's outcomes -------------------------------------------------------------------
@@ -142,7 +153,10 @@ def on_reversal_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
 
 
 def _reverse(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str, message: str) -> Withdrawal:
-    """Queues the mint that gives the burned amount back, and records why."""
+    """Queues the mint that gives the burned amount back (a payment's payout: the
+    payment's refund), and records why."""
+    if w.payment_id is not None:
+        return _refund_payment(deps, uow, w, code, message)
     t = settlement.queue(
         deps, uow, purpose=Purpose.REVERSAL, ref_id=w.id, source=ISSUER,
         legs=[Leg(source=ISSUER, destination=party(w.wallet_id), code=w.currency,
@@ -153,6 +167,87 @@ def _reverse(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str, message: str
     uow.repo(Withdrawal).update(w)
     _audit(uow, "withdrawal.reversing", w)
     return w
+
+
+# --- payments to an external bank recipient --------------------------------------------------
+
+
+def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
+    """Payments hook (`payments.on_payout_requested`), in the unit of work that credits an
+    external payment: records its payout, `burned` (the money is in the treasury), for
+    `dispatch_payouts`. Idempotent: one payout per payment."""
+    if uow.repo(Withdrawal).one(payment_id=p.id) is not None:
+        return  # a replayed outcome
+    assert p.recipient_bank is not None and p.transfer_id is not None, p.id
+    now = deps.clock.now_ms()
+    given = p.recipient_bank
+    bank = {"name": given["name"], "account": given.get("iban") or given["account_number"],
+            "country": given["country"], "bank_code": given["bank_code"]}
+    payout_id = deps.rand.new_id()
+    w = Withdrawal(
+        id=payout_id, uetr=p.uetr, owner_type=p.owner_type, owner_id=p.owner_id,
+        created_by=p.created_by, idempotency_key=payout_id, request_hash=p.request_hash,
+        wallet_id=p.sender_wallet_id, rail=DEFAULT_RAIL, currency=p.buy_code,
+        amount_minor=p.buy_amount_minor, bank=bank, status=S.BURNED,
+        history=[{"status": S.BURNED.value, "at_ms": now}], transfer_id=p.transfer_id,
+        tx_id=p.tx_id, height=p.height, rail_ref=None, reversal_transfer_id=None,
+        reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
+        created_ms=now, updated_ms=now, payment_id=p.id,
+    )
+    uow.repo(Withdrawal).add(w)
+    _audit(uow, "withdrawal.payout_of_payment", w)
+
+
+def payout_of_payment(deps: Deps, payment_id: str) -> Withdrawal | None:
+    """The payout of a payment to an external bank recipient (the caller has checked that
+    the payment may be read)."""
+    with deps.uow() as uow:
+        return uow.repo(Withdrawal).one(payment_id=payment_id[:64])
+
+
+def _refund_payment(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str,
+                    message: str) -> Withdrawal:
+    """A payment's payout failed or was returned: the payment is refunded to the sender
+    from the treasury. Should the money already be on its way back another way (a refund
+    staff approved), the payout is flagged for operations instead."""
+    assert w.payment_id is not None
+    p = uow.repo(Payment).get(w.payment_id, for_update=True)
+    assert p is not None, f"payout {w.id} of no payment {w.payment_id}"
+    refund = refunds.release_failed_payout(
+        deps, uow, p, reason=f"bank payout {code[:64]}: {message}"[:500])
+    flagged = refund is None or refund.transfer_id is None
+    w = r.moved_withdrawal(w, S.REVERSING, deps.clock.now_ms(),
+                           reversal_transfer_id=refund.transfer_id if refund else None,
+                           reason_code=code[:64], reason_message=message[:r.REASON_LEN_MAX],
+                           flagged=w.flagged or flagged)
+    uow.repo(Withdrawal).update(w)
+    _audit(uow, "withdrawal.reversing", w)
+    return w
+
+
+def on_payment_refund_settled(deps: Deps, uow: UnitOfWork, refund: Refund) -> None:
+    """Refunds hook (`refunds.on_settled`): the refund that undoes a payment's failed
+    payout committed (the payout is `reversed`) or was refused (it stays `reversing`,
+    flagged: the customer is owed the money and operations must act)."""
+    seen = uow.repo(Withdrawal).one(payment_id=refund.payment_id)
+    if seen is None or seen.status != S.REVERSING or seen.reversal_transfer_id is None \
+            or seen.reversal_transfer_id != refund.transfer_id:
+        return  # not this payout's refund, or already recorded
+    w = uow.repo(Withdrawal).get(seen.id, for_update=True)
+    assert w is not None
+    if w.status != S.REVERSING:
+        return
+    now = deps.clock.now_ms()
+    if refund.status == RefundStatus.REFUNDED:
+        w = r.moved_withdrawal(w, S.REVERSED, now, reversal_tx_id=refund.tx_id)
+        uow.repo(Withdrawal).update(w)
+        _audit(uow, "withdrawal.reversed", w)
+    else:
+        uow.repo(Withdrawal).update(dataclasses.replace(w, flagged=True, updated_ms=now))
+        uow.audit(actor_id=None, actor_kind="system", action="withdrawal.reversal_rejected",
+                  object_type="withdrawal", object_id=w.id,
+                  after={"flagged": True, "refund_id": refund.id,
+                         "code": refund.failure_code})
 
 
 # --- payouts --------------------------------------------------------------------------------
