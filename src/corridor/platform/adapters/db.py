@@ -84,6 +84,10 @@ def make_engine(url: str) -> Engine:
 
 
 class SqlRepo(Generic[R]):
+    """Statements are built once per shape (table, filter columns, order, paging) with
+    bound parameters, and reused: building and cache-keying a fresh SQLAlchemy statement
+    per call was a fifth of the platform's CPU under load (py-spy, bench payments)."""
+
     def __init__(self, conn: Connection, record_type: type[R]) -> None:
         self.conn = conn
         self.type = record_type
@@ -93,23 +97,42 @@ class SqlRepo(Generic[R]):
     def _record(self, row: sa.Row[Any]) -> R:
         return self.type(**row._mapping)
 
-    def _where(self, eq: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    def _statement(self, key: tuple[Any, ...], build: Any) -> Any:
+        full = (self.table.name, *key)
+        stmt = _STATEMENTS.get(full)
+        if stmt is None:
+            stmt = _STATEMENTS[full] = build()
+        return stmt
+
+    def _narrowed(self, query: Any, eq: dict[str, Any]) -> Any:
+        """`query` narrowed by equality filters (None: IS NULL), with bound parameters."""
         cols = self.table.columns
-        out = []
         for name, value in eq.items():
             col = cols[name]
-            out.append(col.is_(None) if value is None else col == value)
-        return out
+            query = query.where(col.is_(None) if value is None else
+                                col == sa.bindparam(f"f_{name}", type_=col.type))
+        return query
+
+    @staticmethod
+    def _params(eq: dict[str, Any]) -> dict[str, Any]:
+        return {f"f_{name}": value for name, value in eq.items() if value is not None}
+
+    @staticmethod
+    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+        return tuple((name, value is None) for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
-        q = sa.select(self.table).where(self.pk == id)
-        if for_update:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        def build() -> Any:
+            q = sa.select(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
+            return q.with_for_update() if for_update else q
+
+        row = self.conn.execute(self._statement(("get", for_update), build), {"k": id}).first()
         return None if row is None else self._record(row)
 
     def one(self, **eq: Any) -> R | None:
-        rows = self.conn.execute(sa.select(self.table).where(*self._where(eq)).limit(2)).all()
+        stmt = self._statement(("one", self._shape(eq)),
+                               lambda: self._narrowed(sa.select(self.table), eq).limit(2))
+        rows = self.conn.execute(stmt, self._params(eq)).all()
         assert len(rows) <= 1, f"{self.table.name}: more than one row for {eq}"
         return self._record(rows[0]) if rows else None
 
@@ -122,30 +145,58 @@ class SqlRepo(Generic[R]):
         offset: int = 0,
         **eq: Any,
     ) -> list[R]:
-        q = sa.select(self.table).where(*self._where(eq))
-        key = self.table.columns[order_by] if order_by else self.pk
-        q = q.order_by(key.desc() if descending else key, self.pk)
+        params = self._params(eq)
+
+        def build() -> Any:
+            key = self.table.columns[order_by] if order_by else self.pk
+            q = self._narrowed(sa.select(self.table), eq)
+            q = q.order_by(key.desc() if descending else key, self.pk)
+            if limit is not None:
+                q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=True))
+            if offset:
+                q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=True))
+            return q
+
+        shape = ("many", self._shape(eq), order_by, descending, limit is not None, bool(offset))
         if limit is not None:
-            q = q.limit(limit)
+            params["lim"] = limit
         if offset:
-            q = q.offset(offset)
-        return [self._record(r) for r in self.conn.execute(q)]
+            params["off"] = offset
+        return [self._record(r) for r in self.conn.execute(self._statement(shape, build),
+                                                           params)]
 
     def count(self, **eq: Any) -> int:
-        q = sa.select(sa.func.count()).select_from(self.table).where(*self._where(eq))
-        return int(self.conn.execute(q).scalar_one())
+        stmt = self._statement(("count", self._shape(eq)), lambda: self._narrowed(
+            sa.select(sa.func.count()).select_from(self.table), eq))
+        return int(self.conn.execute(stmt, self._params(eq)).scalar_one())
 
     def add(self, record: R) -> None:
-        self.conn.execute(sa.insert(self.table).values(**_values(record)))
+        stmt = self._statement(("add",), lambda: sa.insert(self.table))
+        self.conn.execute(stmt, _values(record))
 
     def update(self, record: R) -> None:
         values = _values(record)
         key = values.pop(self.pk.name)
-        done = self.conn.execute(sa.update(self.table).where(self.pk == key).values(**values))
+
+        def build() -> Any:
+            sets = {c.name: sa.bindparam(f"v_{c.name}", type_=c.type)
+                    for c in self.table.columns if c is not self.pk}
+            return (sa.update(self.table)
+                    .where(self.pk == sa.bindparam("k", type_=self.pk.type)).values(sets))
+
+        params = {f"v_{name}": value for name, value in values.items()}
+        params["k"] = key
+        done = self.conn.execute(self._statement(("update",), build), params)
         assert done.rowcount == 1, f"{self.table.name}: update of missing row {key}"
 
     def delete(self, id: str) -> None:
-        self.conn.execute(sa.delete(self.table).where(self.pk == id))
+        stmt = self._statement(("delete",), lambda: sa.delete(self.table).where(
+            self.pk == sa.bindparam("k", type_=self.pk.type)))
+        self.conn.execute(stmt, {"k": id})
+
+
+# Built statements by shape; bounded by the code's own call sites, not by data.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
 def _json_safe(value: dict[str, Any] | None) -> dict[str, Any] | None:
