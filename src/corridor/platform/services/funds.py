@@ -25,6 +25,7 @@ from corridor.platform.domain.transfers import Transfer, TransferStatus, wallet_
 from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
 from corridor.platform.services import kyc, wallets
 from corridor.platform.services.access import member_role, require_org
+from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
@@ -136,7 +137,18 @@ def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int
                if h.code == code and (issuer is None or h.issuer == issuer))
 
 
-def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int:
+APPLIED_SINCE_PAGE = 64
+
+
+def account_snapshot(deps: Deps, address: str) -> ChainAccount | None:
+    """The account as the chain holds it now; None without a node. May be read before the
+    wallet lock is taken (see `available_minor`), so a slow node never holds the lock."""
+    node = wallets.ledger_node(deps)
+    return None if node is None else node.account(address)
+
+
+def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
+                    snapshot: ChainAccount | None = None) -> int:
     """What the wallet may still spend of `code`: its on-chain balance less every debit the
     platform has promised but the chain has not applied yet. Call with the wallet row
     locked, so concurrent spends from one wallet serialise.
@@ -145,6 +157,9 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> i
     transfer the wallet is the source of carries the sequence it was signed with: one with
     no sequence yet, or a sequence above the account's, is not in that balance; one at or
     below it is (so a debit is never counted twice while its outcome is being recorded).
+    A `snapshot` read earlier (outside the lock) is as good as a fresh one: debits the
+    chain applied after it (committed transfers with a higher sequence) are subtracted
+    too, and credits that arrived since are merely not counted yet.
     Without a node (development): an estimate from the rails' records, less every debit
     not yet recorded as done."""
     node = wallets.ledger_node(deps)
@@ -152,8 +167,9 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> i
     if node is None:
         balance = _rails_estimate(uow, wallet.id, code)
     else:
-        account = node.account(wallet.address)  # UNAVAILABLE propagates: cannot check
-        if account is None:
+        fresh = snapshot is None or snapshot.address != wallet.address
+        account = node.account(wallet.address) if fresh else snapshot
+        if account is None:  # UNAVAILABLE propagated above if the node did not answer
             return 0
         issuer = deps.extras.get("issuer_address")
         balance = sum(h.balance_minor for h in account.holdings
@@ -167,7 +183,25 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> i
                 continue
             pending += sum(leg["amount_minor"] for leg in t.legs
                            if leg["source"] == ref and leg["code"] == code)
+    if applied_up_to >= 0:
+        pending += _applied_since(uow, ref, code, applied_up_to)
     return balance - pending
+
+
+def _applied_since(uow: UnitOfWork, ref: str, code: str, sequence: int) -> int:
+    """Debits of `ref` the chain applied after `sequence` and the platform has recorded
+    (committed transfers signed with a higher sequence), newest first."""
+    total, offset = 0, 0
+    while True:
+        page = uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
+                                       order_by="sequence", descending=True,
+                                       limit=APPLIED_SINCE_PAGE, offset=offset)
+        newer = [t for t in page if t.sequence is not None and t.sequence > sequence]
+        total += sum(leg["amount_minor"] for t in newer for leg in t.legs
+                     if leg["source"] == ref and leg["code"] == code)
+        if len(newer) < len(page) or len(page) < APPLIED_SINCE_PAGE:
+            return int(total)
+        offset += APPLIED_SINCE_PAGE
 
 
 def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:

@@ -64,6 +64,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
 from corridor.platform.services import funds, kyc, quotes, rates, settlement, wallets, webhooks
+from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 S = PaymentStatus
@@ -316,12 +317,28 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
                        "amount": shown(usd), "used_today": shown(today)})
 
 
-def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int) -> None:
+def _sender_snapshot(deps: Deps, who: Principal, req: PaymentRequest) -> ChainAccount | None:
+    """The sender's account on chain, read before the wallet lock so a slow node does not
+    stall every payment of that sender; None when it cannot be told yet (the locked pass
+    then asks the node itself and reports any problem properly)."""
+    if wallets.ledger_node(deps) is None:
+        return None
+    try:
+        with deps.reader() as uow:
+            owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
+            wlt = _open_wallet(uow, *owner)
+        return funds.account_snapshot(deps, wlt.address) if wlt else None
+    except PlatformError:
+        return None
+
+
+def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int,
+                   snapshot: ChainAccount | None = None) -> None:
     """Call with the wallet row locked. Without a node (development) the chain alone
     guards against an overdraft."""
     if wallets.ledger_node(deps) is None:
         return
-    available = funds.available_minor(deps, uow, wallet, code)
+    available = funds.available_minor(deps, uow, wallet, code, snapshot)
     if need > available:
         raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
                             {"available": money.format_minor(max(available, 0), code),
@@ -395,6 +412,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
         problems.add("Idempotency-Key",
                      f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
+    snapshot = _sender_snapshot(deps, who, req)  # ask the node before taking the lock
     with deps.uow() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
         wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -407,7 +425,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
                                "this Idempotency-Key was used for a different request")
             return existing, False
         shown, quote = _prepare(deps, uow, who, req, owner, wallet, problems)  # all problems
-        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor)
+        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot)
         p = _submit(deps, uow, who, req, owner, wallet, shown, key, digest)
         if quote is not None:
             quotes.use(uow, quote, p.id)
