@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corridor.platform.domain.errors import Kind, PlatformError
@@ -56,6 +57,14 @@ def install(app: FastAPI) -> None:
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return JSONResponse(body(code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(IntegrityError)
+    async def _race(req: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same unique thing (a first KYC record, a department
+        # name...): the database refused the second; nothing of it was written.
+        log.info("integrity conflict on %s %s: %s", req.method, req.url.path, exc.orig)
+        return JSONResponse(body("CONFLICT", "a concurrent request changed the same thing; "
+                                 "nothing was written, retry"), 409)
 
     @app.exception_handler(Exception)
     async def _bug(req: Request, exc: Exception) -> JSONResponse:
