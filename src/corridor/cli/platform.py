@@ -3,8 +3,12 @@ development outbox, the audit chain, master-key rotation)."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import getpass
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,35 +48,149 @@ def _build(settings: Settings):  # type: ignore[no-untyped-def]
         raise _fail(str(exc)) from None
 
 
+NodeRpc = Annotated[str | None, typer.Option(help="The node's RPC URL.")]
+IssuerKey = Annotated[Path | None, typer.Option(help="Issuer key file.")]
+OperatorKey = Annotated[Path | None, typer.Option(help="Operator (treasury) key file.")]
+
+
 @app.command("serve")
 def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="API port.")] = 8000,
-    node_rpc: Annotated[str | None, typer.Option(help="The node's RPC URL.")] = None,
-    issuer_key: Annotated[Path | None, typer.Option(help="Issuer key file.")] = None,
-    operator_key: Annotated[Path | None, typer.Option(help="Operator key file.")] = None,
+    node_rpc: NodeRpc = None,
+    issuer_key: IssuerKey = None,
+    operator_key: OperatorKey = None,
+    chain_workers: Annotated[str, typer.Option(
+        help="Where the ledger and settlement workers run: 'process' (a child process, "
+             "on its own core) or 'thread' (inside the API process).")] = "process",
 ) -> None:
     """Run the platform API in the foreground (Ctrl-C stops it)."""
     import uvicorn
 
     from corridor.api.app import create_app
 
+    if chain_workers not in ("process", "thread"):
+        raise _fail("--chain-workers is 'process' or 'thread'")
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
     platform = _build(settings)
-    start = getattr(platform, "start_workers", None)
-    if start is not None:
-        start()
+    platform.start_workers(chain=chain_workers == "thread")
+    child = None
+    if chain_workers == "process":
+        child = _ChainWorkers([
+            *("--data-dir", str(settings.data_dir)), *("--database-url", settings.db_url),
+            *(("--node-rpc", settings.node_rpc) if settings.node_rpc else ()),
+            *(("--issuer-key", str(settings.issuer_key)) if settings.issuer_key else ()),
+            *(("--operator-key", str(settings.operator_key)) if settings.operator_key else ()),
+        ])
     url = f"http://{host}:{port}"
     typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs", err=True)
+    server = _Server(uvicorn.Config(create_app(platform), host=host, port=port,
+                                    log_level="warning"))
+
+    def _stop(*_: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
-        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+        server.run()
     finally:
-        stop = getattr(platform, "stop_workers", None)
-        if stop is not None:
-            stop()
+        if child is not None:
+            child.stop()
+        platform.stop_workers()
+        platform.close()
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """This command owns SIGINT/SIGTERM, so its clean-up (stopping the chain workers'
+        process) runs: uvicorn's own capture re-raises the signal after shutting down."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
+def _Server(config: Any) -> Any:
+    return _server_class()(config)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends SIGTERM when the parent dies, even by
+    kill -9, so the chain workers never outlive their API process (Linux)."""
+    with contextlib.suppress(OSError):  # not Linux: the parent's clean stop still works
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _ChainWorkers:
+    """`corridor platform settle` as a child of the API process, restarted if it dies (the
+    workers resume from the database: nothing is lost or done twice)."""
+
+    RESTART_DELAY_S = 1.0
+
+    def __init__(self, args: list[str]) -> None:
+        import subprocess
+        import threading
+
+        self._cmd = [sys.executable, "-m", "corridor.cli.main", "platform", "settle", *args]
+        self._popen = subprocess.Popen
+        self._stopping = threading.Event()
+        self.proc = self._popen(self._cmd, preexec_fn=_die_with_parent)
+        threading.Thread(target=self._watch, name="chain-workers", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.RESTART_DELAY_S):
+            if self.proc.poll() is not None and not self._stopping.is_set():
+                typer.secho(f"chain workers exited ({self.proc.returncode}); restarting",
+                            fg=typer.colors.YELLOW, err=True)
+                self.proc = self._popen(self._cmd, preexec_fn=_die_with_parent)
+
+    def stop(self) -> None:
+        import subprocess
+
+        self._stopping.set()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@app.command("settle")
+def settle(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    node_rpc: NodeRpc = None,
+    issuer_key: IssuerKey = None,
+    operator_key: OperatorKey = None,
+) -> None:
+    """Run only the chain workers (account opening, authorisation, settlement) in the
+    foreground; `serve` starts this itself. SIGTERM or Ctrl-C stops it cleanly."""
+    import threading
+
+    settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
+                         operator_key=operator_key)
+    platform = _build(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if not platform.start_workers(local=False, chain=True):
+            typer.echo("no node or keys configured: chain work stays queued", err=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.stop_workers()
         platform.close()
 
 

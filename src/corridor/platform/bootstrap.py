@@ -66,12 +66,18 @@ class Platform:
         if not self.webhook_worker.running:
             self.webhook_worker.start()
 
-    def start_workers(self) -> bool:
-        """Starts the ledger worker. Needs the issuer and operator key files in the
-        settings; without them the worker does not start and ledger jobs stay queued
-        (development without a network). Returns whether it runs."""
-        self.start_rail_worker()
-        self.start_webhook_worker()
+    def start_workers(self, *, local: bool = True, chain: bool = True) -> bool:
+        """Starts the workers. `local`: rails and webhooks (they keep in-memory state, such
+        as the simulated bank's, so they live in the API process). `chain`: the ledger and
+        settlement workers, which need the issuer and operator key files in the settings;
+        without them they do not start and chain work stays queued (development without a
+        network). One deployment runs the chain workers exactly once. Returns whether the
+        chain workers run."""
+        if local:
+            self.start_rail_worker()
+            self.start_webhook_worker()
+        if not chain:
+            return False
         if self.worker is not None and self.worker.running:
             return True
         settings = self.settings
