@@ -7,34 +7,26 @@ de-duplicate by the delivery id anyway, since a crash after the POST resends it)
 
 from __future__ import annotations
 
-import logging
-import threading
-
 import httpx
 
+from corridor.platform.adapters.periodic import Periodic
 from corridor.platform.domain import webhooks as dom
 from corridor.platform.services import webhooks
 from corridor.platform.services.ports import Deps
-
-log = logging.getLogger("corridor.platform.webhooks")
 
 INTERVAL_S = 0.5
 DELIVERY_TIMEOUT_S = 5.0
 
 
-class WebhookWorker:
+class WebhookWorker(Periodic):
+    name = "webhook-worker"
+
     def __init__(self, deps: Deps, *, interval_s: float = INTERVAL_S,
                  transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(interval_s)
         self.deps = deps
-        self.interval_s = interval_s
         self._http = httpx.Client(timeout=DELIVERY_TIMEOUT_S, transport=transport,
                                   follow_redirects=False)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def run_once(self) -> int:
         """Attempts every due delivery once; returns how many were attempted."""
@@ -59,26 +51,6 @@ class WebhookWorker:
         webhooks.record_attempt(self.deps, d.id, ok=200 <= r.status_code < 300,
                                 status_code=r.status_code,
                                 error=None if r.is_success else f"HTTP {r.status_code}")
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # logged and retried next round: the loop must survive
-                log.exception("webhook round failed")
-            self._stop.wait(self.interval_s)
-
-    def start(self) -> None:
-        assert not self.running
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="webhook-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def close(self) -> None:
         self.stop()
