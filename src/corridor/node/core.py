@@ -79,6 +79,7 @@ class NodeCore:
         debug_invariants: bool = False,
         mempool: Mempool | None = None,
         genesis_header: BlockHeader | None = None,
+        freeze_gc: bool = True,
     ) -> None:
         self.genesis = genesis
         self.blocks = blocks
@@ -96,7 +97,10 @@ class NodeCore:
         self.genesis = dataclasses.replace(genesis, state=MemoryState(), document={})
         # Millions of long-lived state objects: freeze them out of the cyclic GC, whose full
         # passes would otherwise stall the main thread ~0.5 s at 1M accounts (measured).
-        gc.freeze()
+        # Only for a process that hosts one node for its lifetime: frozen objects are never
+        # freed, so the simulator (thousands of short-lived nodes) must not freeze.
+        if freeze_gc:
+            gc.freeze()
         self.head = self._header_at(self.blocks.height())
 
     # --- start-up ------------------------------------------------------------------------

@@ -302,7 +302,8 @@ class SimNode:
         assert not self.up
         applied_before = self.states.applied_height()
         with _sparse_tree_builds():
-            self.core = NodeCore(self.genesis, self.blocks, self.states, key=self.key)
+            self.core = NodeCore(self.genesis, self.blocks, self.states, key=self.key,
+                                 freeze_gc=False)
         replayed = self.states.applied_height() - applied_before
         assert self.core.tree.root == self.core.head.state_root
         self.machine = initial_state(self.config)
