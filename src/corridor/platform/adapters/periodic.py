@@ -3,6 +3,7 @@ and surviving any failure of a round (the next round retries)."""
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 STOP_JOIN_S = 10.0
 
 
-class Periodic:
+class Periodic(abc.ABC):
     name = "periodic"
 
     def __init__(self, interval_s: float) -> None:
@@ -19,8 +20,9 @@ class Periodic:
         self._thread: threading.Thread | None = None
         self._log = logging.getLogger(f"corridor.platform.{self.name}")
 
+    @abc.abstractmethod
     def run_once(self) -> Any:
-        raise NotImplementedError
+        """One round of the worker's work."""
 
     @property
     def running(self) -> bool:
