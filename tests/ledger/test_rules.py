@@ -12,7 +12,7 @@ from corridor.ledger.invariants import check_state, check_transition
 from corridor.ledger.limits import AMOUNT_MAX, HOLDINGS_MAX
 from corridor.ledger.records import Account
 from corridor.ledger.results import TxResult
-from corridor.ledger.rules.v1 import apply_tx, escrow_id_of
+from corridor.ledger.rules.v1 import apply_into, apply_tx, escrow_id_of
 from corridor.ledger.state import MemoryState, Overlay, StateView
 from corridor.ledger.tx import (
     Clawback,
@@ -209,6 +209,36 @@ def test_atomic_two_leg_payment_versus_payment(g):
         tx("alice", 1, Payment(destination=addr("alice"), asset=CNY, amount=1, source=addr("bob"))),
         R.INSUFFICIENT_WEIGHT,
     )
+
+
+def test_rejected_tx_in_a_shared_block_overlay_is_undone_in_place(g):
+    """A block applies every transaction into one overlay; a rejected one must leave it exactly
+    as it was: rewritten accounts restored, new accounts and assets gone, supply unchanged."""
+    block = Overlay(g.state)
+    assert isinstance(
+        apply_into(block, pay("alice", 1, "bob", 500), ctx(), signatures_verified=False), TxResult
+    )
+    before = (dict(block.accounts), dict(block.assets), dict(block.escrows))
+    newcomer = key("newcomer")
+    failing = tx(
+        "bank",
+        1,
+        Payment(destination=addr("bob"), asset=USD, amount=10),  # mint: supply and bob written
+        OpenAccount(public_key=newcomer.public_key),  # a key not in the overlay before
+        IssueAsset(code="HKD", decimals=2),  # a new asset
+        Payment(destination=addr("bob"), asset=USD, amount=1, source=addr("alice")),
+        Payment(destination=addr("alice"), asset=CNY, amount=1, source=addr("bob")),  # fails
+        signers=("bank", "alice", "bob"),
+    )
+    outcome = apply_into(block, failing, ctx(), signatures_verified=False)
+    assert isinstance(outcome, Rejection) and outcome.op_index == 4, outcome
+    assert (block.accounts, block.assets, block.escrows) == before
+    assert block.account(newcomer.address) is None
+    # The overlay is still usable: the next transaction applies on the restored state.
+    assert isinstance(
+        apply_into(block, pay("alice", 2, "bob", 1), ctx(), signatures_verified=False), TxResult
+    )
+    assert block.account(addr("bob")).balance(USD) == 501
 
 
 # --- accounts and signers ---------------------------------------------------------------------

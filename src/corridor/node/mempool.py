@@ -435,13 +435,11 @@ class Mempool:
 
     def _apply(self, queue: _AccountQueue, entry: _Entry, ctx: ApplyContext) -> Rejection | None:
         """Applies `entry` on the account's tip; on success the tip includes it."""
-        scratch = Overlay(queue.tip)
-        outcome = apply_into(scratch, entry.stx, ctx, signatures_verified=True)  # checked in add
+        outcome = apply_into(queue.tip, entry.stx, ctx, signatures_verified=True)  # checked in add
         if isinstance(outcome, Rejection):
             return outcome
-        queue.tip.absorb(scratch)
         tx = entry.stx.tx
-        queue.after[tx.sequence] = scratch.accounts[tx.source]
+        queue.after[tx.sequence] = queue.tip.accounts[tx.source]
         return None
 
     # --- bookkeeping ---------------------------------------------------------------------------
