@@ -196,10 +196,11 @@ def _put_holding(out: Overlay, acct: Account, index: int, holding: Holding) -> N
 
 
 def _debit(out: Overlay, acct: Account, info: AssetInfo, amount: int) -> Rejection | None:
-    i = _find(acct, info.asset)
+    hs = acct.holdings
+    i = 0 if hs and hs[0].asset == info.asset else _find(acct, info.asset)  # inlined usual case
     if i < 0:
         return Rejection(R.INSUFFICIENT_BALANCE, f"holds no {info.asset.code}")
-    h = acct.holdings[i]
+    h = hs[i]
     if not h.authorised:
         return Rejection(R.NOT_AUTHORISED, f"not authorised for {info.asset.code}")
     if h.frozen:
@@ -211,15 +212,16 @@ def _debit(out: Overlay, acct: Account, info: AssetInfo, amount: int) -> Rejecti
 
 
 def _credit(out: Overlay, acct: Account, info: AssetInfo, amount: int) -> Rejection | None:
-    i = _find(acct, info.asset)
+    hs = acct.holdings
+    i = 0 if hs and hs[0].asset == info.asset else _find(acct, info.asset)  # inlined usual case
     if i < 0:
         if info.auth_required:
             return Rejection(R.NOT_AUTHORISED, f"destination not authorised for {info.asset.code}")
-        if len(acct.holdings) >= HOLDINGS_MAX:
+        if len(hs) >= HOLDINGS_MAX:
             return Rejection(R.TOO_MANY_HOLDINGS, f"an account holds at most {HOLDINGS_MAX}")
         _put_holding(out, acct, -1, Holding(info.asset, amount, True, False))
         return None
-    h = acct.holdings[i]
+    h = hs[i]
     if not h.authorised:
         return Rejection(R.NOT_AUTHORISED, f"destination not authorised for {info.asset.code}")
     if h.frozen:
