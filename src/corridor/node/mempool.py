@@ -134,6 +134,15 @@ class Mempool:
         """
         return self._verified
 
+    def next_sequence(self, account: Account) -> int:
+        """The sequence a new transaction from `account` (its committed record) should use:
+        the one after its ready run in the pool, so a wallet can send again before the last
+        one commits."""
+        queue = self._accounts.get(account.address)
+        if queue is None or queue.next_sequence != account.sequence + 1:
+            return account.sequence + 1  # nothing pooled, or the queue awaits an update
+        return queue.ready_end
+
     def reap(self, max_txs: int, max_bytes: int) -> list[SignedTransaction]:
         """Ready txs in the order they became ready, up to `max_txs` and `max_bytes`; O(result).
 
