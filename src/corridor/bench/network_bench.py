@@ -31,7 +31,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +56,6 @@ VALIDATORS = 4
 NET_SENDERS = 2_400
 NET_BATCH_TXS = 200
 assert NET_SENDERS % (NET_BATCH_TXS * VALIDATORS * (VALIDATORS - 1)) == 0
-# Closed loop: at most this many submitted and not yet committed (several blocks' worth at the
-# target rate), for the single node too, so that network_ratio compares like with like. Each
-# phase signs this many payments beyond its window's worth, so it never runs out.
-NET_IN_FLIGHT_MAX = 6_000
 FINALITY_LOAD = 0.5  # of committed_tps
 BLOCK_INTERVAL_MS = node_bench.BLOCK_INTERVAL_MS
 
@@ -83,6 +79,10 @@ class NetworkBenchConfig:
     plan_tps: float
     verify_keys: int
     verify_rounds: int
+    # Closed loop: at most this many submitted and not yet committed (a few blocks' worth),
+    # for the single node too, so that network_ratio compares like with like. Each phase signs
+    # this many payments beyond its window's worth, so it never runs out.
+    in_flight_max: int
 
     def phase(self, duration_s: float, latency_duration_s: float) -> NodeBenchConfig:
         """The node bench's view of one phase (it reads only the durations)."""
@@ -104,6 +104,7 @@ FULL = NetworkBenchConfig(
     plan_tps=2_500,
     verify_keys=2_000,
     verify_rounds=3,
+    in_flight_max=6_000,
 )
 QUICK = NetworkBenchConfig(
     quick=True,
@@ -115,6 +116,7 @@ QUICK = NetworkBenchConfig(
     plan_tps=1_000,
     verify_keys=200,
     verify_rounds=2,
+    in_flight_max=1_500,  # smaller blocks: a short window still spans several
 )
 
 
@@ -180,16 +182,34 @@ def _network_genesis(validator_keys: list[KeyPair]) -> dict[str, Any]:
 
 
 def start_network(root: Path, log: Log) -> list[NodeProcess]:
-    """VALIDATORS validator processes with p2p between them; stops those started on failure."""
+    """VALIDATORS validator processes with p2p between them, started side by side (each start
+    is mostly Python imports); on any failure or interruption, stops those that did start."""
     listing = create(root, VALIDATORS, 0, genesis_doc=_network_genesis)
-    nodes: list[NodeProcess] = []
+    starters = ThreadPoolExecutor(max_workers=VALIDATORS)
+    futures = [
+        starters.submit(NodeProcess, Home(root / n["home"]), block_interval_ms=BLOCK_INTERVAL_MS)
+        for n in listing
+    ]
+    ok = False
     try:
-        for n in listing:
-            nodes.append(NodeProcess(Home(root / n["home"]), block_interval_ms=BLOCK_INTERVAL_MS))
-            log(f"  {n['name']}: RPC {nodes[-1].port}, p2p {n['p2p_port']}")
-    except BaseException:
-        stop_all(nodes)
-        raise
+        starters.shutdown(wait=True)
+        failures = [e for f in futures if (e := f.exception()) is not None]
+        if failures:
+            raise failures[0]
+        ok = True
+    finally:
+        if not ok:  # a start failed, or Ctrl-C: the others may still be coming up
+            starters.shutdown(wait=True, cancel_futures=True)
+            stop_all(
+                [
+                    f.result()
+                    for f in futures
+                    if f.done() and not f.cancelled() and f.exception() is None
+                ]
+            )
+    nodes = [f.result() for f in futures]
+    for n, node in zip(listing, nodes, strict=True):
+        log(f"  {n['name']}: RPC {node.port}, p2p {n['p2p_port']}, pid {node.pid}")
     return nodes
 
 
@@ -214,7 +234,9 @@ def _throughput(
     log: Log,
     cpu: list[CpuFigures],
 ) -> ThroughputFigures:
-    rounds = _rounds(config.plan_tps, config.warmup_s + config.duration_s, extra=NET_IN_FLIGHT_MAX)
+    rounds = _rounds(
+        config.plan_tps, config.warmup_s + config.duration_s, extra=config.in_flight_max
+    )
     log(f"signing {rounds * NET_SENDERS:,} payments")
     txs = node_bench.sign_payments(pool, first_sender, NET_SENDERS, rounds)
     log(f"batched load: {NET_BATCH_TXS} txs a request, one client per validator ({len(nodes)})")
@@ -227,7 +249,7 @@ def _throughput(
             config=config.phase(config.duration_s, config.latency_duration_s),
             log=log,
             ports=[n.port for n in nodes],
-            in_flight_max=NET_IN_FLIGHT_MAX,
+            in_flight_max=config.in_flight_max,
         )
     log(f"  committed {figures.committed_tps:,.0f} tx/s")
     return figures
@@ -272,7 +294,7 @@ def _single_node(
         config.plan_tps_single,
         config.warmup_s + config.single_duration_s,
         node_bench.SENDERS,
-        NET_IN_FLIGHT_MAX,
+        config.in_flight_max,
     )
     log(f"signing {rounds * node_bench.SENDERS:,} payments for the single node")
     txs = node_bench.sign_payments(pool, 0, node_bench.SENDERS, rounds)
@@ -294,7 +316,7 @@ def _single_node(
                 clients=node_bench.SUBMIT_CLIENTS,
                 config=phase,
                 log=log,
-                in_flight_max=NET_IN_FLIGHT_MAX,
+                in_flight_max=config.in_flight_max,
             )
     finally:
         node.stop()
@@ -483,6 +505,7 @@ def json_document(f: NetworkFigures, rows: Sequence[Row]) -> dict[str, Any]:
             )
         ),
         "batch_txs": NET_BATCH_TXS,
+        "in_flight_max": f.config.in_flight_max,
         "senders_per_phase": NET_SENDERS,
         "block_interval_ms": BLOCK_INTERVAL_MS,
         "duration_s": f.config.duration_s,
