@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -165,24 +165,27 @@ def _receiver_address(i: int) -> bytes:
     return keys.address_of(ledger_bench.placeholder_key(i))
 
 
-def write_home(
-    path: Path, *, senders: int, receivers: int, placeholders: int, genesis_time_ms: int
-) -> Home:
-    """A home whose genesis holds the issuer of USD, `senders` funded and authorised sender
-    accounts (indices 0..senders-1), `receivers` authorised payees with nothing (placeholder
-    keys 0..receivers-1) and `placeholders` bare accounts (the placeholder keys after them)."""
-    home = Home(path)
-    validator = KeyPair.from_seed(_digest(b"validator"))
-    write_key(home.key_path, validator)
+def genesis_doc(
+    validators: Sequence[bytes],
+    *,
+    senders: int,
+    receivers: int,
+    placeholders: int,
+    genesis_time_ms: int,
+) -> dict[str, Any]:
+    """A genesis with `validators` (public keys, power 1 each), the issuer of USD, `senders`
+    funded and authorised sender accounts (indices 0..senders-1), `receivers` authorised payees
+    with nothing (placeholder keys 0..receivers-1) and `placeholders` bare accounts (the
+    placeholder keys after them)."""
     issuer = _issuer()
     issuer_text = keys.encode_address(issuer.address)
     sender_keys = [kp.public_key for kp in _sender_keys(0, senders)] if senders else []
     accounts = [issuer.public_key, *sender_keys]
     accounts.extend(ledger_bench.placeholder_key(i) for i in range(receivers + placeholders))
-    doc: dict[str, Any] = {
+    return {
         "chain_id": CHAIN_ID,
         "genesis_time_ms": genesis_time_ms,
-        "validators": [{"public_key": keys.encode_public_key(validator.public_key), "power": 1}],
+        "validators": [{"public_key": keys.encode_public_key(pk), "power": 1} for pk in validators],
         "accounts": [{"public_key": keys.encode_public_key(pk)} for pk in accounts],
         "assets": [
             {
@@ -207,6 +210,22 @@ def write_home(
             )
         ],
     }
+
+
+def write_home(
+    path: Path, *, senders: int, receivers: int, placeholders: int, genesis_time_ms: int
+) -> Home:
+    """A one-validator home on `genesis_doc` (see there for the accounts)."""
+    home = Home(path)
+    validator = KeyPair.from_seed(_digest(b"validator"))
+    write_key(home.key_path, validator)
+    doc = genesis_doc(
+        [validator.public_key],
+        senders=senders,
+        receivers=receivers,
+        placeholders=placeholders,
+        genesis_time_ms=genesis_time_ms,
+    )
     home.genesis_path.write_text(json.dumps(doc, separators=(",", ":")))
     return home
 
@@ -352,6 +371,12 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL, no grace: a crash, as the network bench needs one."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
@@ -472,21 +497,42 @@ def _request_bodies(txs: Sequence[tuple[str, str]], per_request: int) -> list[tu
     return bodies
 
 
+def _client_orders(clients: int, ports: Sequence[int]) -> Callable[[], tuple[int, Iterator[int]]]:
+    """Hands each client thread (port, the body indices it sends). One port: every client
+    takes the next unsent body. Several: client k posts to ports[k % len(ports)] and sends
+    bodies k, k + clients, ...: with a round's bodies a multiple of `clients`, each sender's
+    payments always reach the same node, in sequence order (no gaps for a mempool to hold)."""
+    assert ports and clients >= len(ports)
+    shared = itertools.count()
+    taken = itertools.count()
+
+    def take() -> tuple[int, Iterator[int]]:
+        k = next(taken)
+        if len(ports) == 1:
+            return ports[0], shared
+        return ports[k % len(ports)], itertools.count(k, clients)
+
+    return take
+
+
 def submit_closed_loop(
-    port: int,
+    ports: Sequence[int],
     bodies: Sequence[tuple[bytes, int]],
     follower: CommitFollower,
     *,
     clients: int,
     committed_before: int,
     until: float,
+    in_flight_max: int = IN_FLIGHT_MAX,
 ) -> _Tally:
     """Sends `bodies` in order from `clients` connections until `until` (perf_counter) or the
-    bodies run out, keeping at most IN_FLIGHT_MAX transactions uncommitted."""
+    bodies run out, keeping at most `in_flight_max` transactions uncommitted (see
+    `_client_orders` for how several ports share the bodies)."""
     tally = _Tally()
-    order = itertools.count()
+    take = _client_orders(clients, ports)
 
     def client() -> None:
+        port, order = take()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
         try:
             while True:
@@ -494,7 +540,7 @@ def submit_closed_loop(
                 if i >= len(bodies) or time.perf_counter() >= until:
                     return
                 body, txs = bodies[i]
-                while tally.submitted - (follower.committed - committed_before) > IN_FLIGHT_MAX:
+                while tally.submitted - (follower.committed - committed_before) > in_flight_max:
                     if time.perf_counter() >= until and follower.error is None:
                         break
                     time.sleep(0.002)
@@ -510,20 +556,22 @@ def submit_closed_loop(
 
 
 def submit_paced(
-    port: int,
+    ports: Sequence[int],
     bodies: Sequence[tuple[bytes, int]],
     rate_tps: float,
     *,
     clients: int,
     until: float,
 ) -> _Tally:
-    """Sends body i at `start + i * its size / rate_tps`, recording when each was sent."""
+    """Sends body i at `start + i * its size / rate_tps`, recording when each was sent (see
+    `_client_orders` for how several ports share the bodies)."""
     tally = _Tally()
-    order = itertools.count()
+    take = _client_orders(clients, ports)
     start = time.perf_counter() + 0.05
     due_at = list(itertools.accumulate((txs / rate_tps for _, txs in bodies), initial=start))
 
     def client() -> None:
+        port, order = take()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
         try:
             while True:
@@ -604,7 +652,10 @@ def measure_throughput(
     clients: int,
     config: NodeBenchConfig,
     log: Log,
+    ports: Sequence[int] = (),
+    in_flight_max: int = IN_FLIGHT_MAX,
 ) -> ThroughputFigures:
+    """Closed-loop load on `ports` (default: the node's), commits followed on `node`."""
     bodies = _request_bodies(txs, per_request)
     height = node.get("/v1/status")[1]["height"]
     follower = CommitFollower(node.port, height + 1)
@@ -613,7 +664,13 @@ def measure_throughput(
         opens = started + config.warmup_s
         until = opens + config.duration_s
         tally = submit_closed_loop(
-            node.port, bodies, follower, clients=clients, committed_before=0, until=until
+            ports or (node.port,),
+            bodies,
+            follower,
+            clients=clients,
+            committed_before=0,
+            until=until,
+            in_flight_max=in_flight_max,
         )
         closes = min(until, time.perf_counter())
         if closes < until:
@@ -661,7 +718,9 @@ def measure_latency(
     *,
     config: NodeBenchConfig,
     log: Log,
+    ports: Sequence[int] = (),
 ) -> LatencyFigures:
+    """Paced load on `ports` (default: the node's), commits followed on `node`."""
     per_request = max(1, round(rate_tps * LATENCY_TICK_S))
     bodies = _request_bodies(txs, per_request)
     height = node.get("/v1/status")[1]["height"]
@@ -670,7 +729,9 @@ def measure_latency(
         started = time.perf_counter()
         opens = started + config.warmup_s
         until = opens + config.latency_duration_s
-        tally = submit_paced(node.port, bodies, rate_tps, clients=LATENCY_CLIENTS, until=until)
+        tally = submit_paced(
+            ports or (node.port,), bodies, rate_tps, clients=LATENCY_CLIENTS, until=until
+        )
         if not follower.wait_committed(tally.accepted, DRAIN_TIMEOUT_S):
             log(f"  warning: {tally.accepted - follower.committed:,} accepted txs not committed")
     finally:

@@ -150,22 +150,37 @@ class PlatformProcess:
         self.log_path = data_dir.parent / "platform.log"
         wallets_dir = node.home.path / "wallets"
         cmd = [
-            sys.executable, "-m", "corridor.cli.main", "platform", "serve",
-            "--port", str(self.port), "--data-dir", str(data_dir),
-            "--database-url", database_url, "--node-rpc", f"http://127.0.0.1:{node.port}",
-            "--issuer-key", str(wallets_dir / "issuer.json"),
-            "--operator-key", str(wallets_dir / "treasury.json"),
+            sys.executable,
+            "-m",
+            "corridor.cli.main",
+            "platform",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(data_dir),
+            "--database-url",
+            database_url,
+            "--node-rpc",
+            f"http://127.0.0.1:{node.port}",
+            "--issuer-key",
+            str(wallets_dir / "issuer.json"),
+            "--operator-key",
+            str(wallets_dir / "treasury.json"),
         ]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the platform exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"the platform exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             with contextlib.suppress(OSError):
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 try:
@@ -232,8 +247,13 @@ class CpuMeter:
 
     def _sample(self) -> tuple[float, float, float, float, tuple[float, float]]:
         t = os.times()
-        return (time.perf_counter(), _cpu_s(self.pids[0]), _cpu_s(self.pids[1]),
-                t.user + t.system, self._machine())
+        return (
+            time.perf_counter(),
+            _cpu_s(self.pids[0]),
+            _cpu_s(self.pids[1]),
+            t.user + t.system,
+            self._machine(),
+        )
 
     def stop(self) -> CpuFigures:
         end = self._sample()
@@ -259,8 +279,12 @@ def measure_db_commits(path: Path, seconds: float) -> float:
     engine = make_engine(f"sqlite:///{path}")
     try:
         meta = sa.MetaData()
-        t = sa.Table("probe", meta, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("body", sa.String(200)))
+        t = sa.Table(
+            "probe",
+            meta,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("body", sa.String(200)),
+        )
         meta.create_all(engine)
         n = 0
         started = time.perf_counter()
@@ -306,33 +330,66 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
         for i in range(count):
             email = idn.normalise_email(f"bench{i}@bench.example")
             user = User(
-                id=deps.rand.new_id(), kind="customer", staff_role=None, name=f"Bench {i}",
-                email=email, email_verified=True,
-                phone=None, phone_verified=False, password_hash=password_hash,
-                totp_secret_enc=None, totp_enabled=False, totp_last_step=0,
-                status=idn.UserStatus.ACTIVE, failed_logins=0, locked_until_ms=0,
-                terms_version=idn.TERMS_VERSION, privacy_version=idn.PRIVACY_VERSION,
-                terms_accepted_ms=now, created_ms=now, updated_ms=now,
+                id=deps.rand.new_id(),
+                kind="customer",
+                staff_role=None,
+                name=f"Bench {i}",
+                email=email,
+                email_verified=True,
+                phone=None,
+                phone_verified=False,
+                password_hash=password_hash,
+                totp_secret_enc=None,
+                totp_enabled=False,
+                totp_last_step=0,
+                status=idn.UserStatus.ACTIVE,
+                failed_logins=0,
+                locked_until_ms=0,
+                terms_version=idn.TERMS_VERSION,
+                privacy_version=idn.PRIVACY_VERSION,
+                terms_accepted_ms=now,
+                created_ms=now,
+                updated_ms=now,
             )
             uow.repo(User).add(user)
             token = sessions.open_session(deps, uow, user, Origin(ip="127.0.0.1"))
-            uow.repo(KycCustomer).add(KycCustomer(
-                id=deps.rand.new_id(), subject_type="user", subject_id=user.id,
-                status="ACCEPTED", requested_tier=KYC_TIER, tier=KYC_TIER, risk="low",
-                data_enc=deps.sealer.seal(b"{}", f"kyc:{user.id}"), field_status={},
-                submitted_ms=now, decided_ms=now, decided_by=None,
-                decision_reason="benchmark customer", review_due_ms=None, created_ms=now,
-                updated_ms=now))
+            uow.repo(KycCustomer).add(
+                KycCustomer(
+                    id=deps.rand.new_id(),
+                    subject_type="user",
+                    subject_id=user.id,
+                    status="ACCEPTED",
+                    requested_tier=KYC_TIER,
+                    tier=KYC_TIER,
+                    risk="low",
+                    data_enc=deps.sealer.seal(b"{}", f"kyc:{user.id}"),
+                    field_status={},
+                    submitted_ms=now,
+                    decided_ms=now,
+                    decided_by=None,
+                    decision_reason="benchmark customer",
+                    review_due_ms=None,
+                    created_ms=now,
+                    updated_ms=now,
+                )
+            )
             wallet_id = wallets.ensure_wallet(deps, uow, owner_type="user", owner_id=user.id)
-            wallets.request_authorisation(deps, uow, owner_type="user", owner_id=user.id,
-                                          asset_codes=("USD",), actor_id=user.id)
+            wallets.request_authorisation(
+                deps,
+                uow,
+                owner_type="user",
+                owner_id=user.id,
+                asset_codes=("USD",),
+                actor_id=user.id,
+            )
             out.append(Customer(email, token, wallet_id))
         uow.commit()
     return out
 
 
-def _wait(what: str, check: Callable[[], bool], timeout_s: float, alive: Callable[[], bool]
-          ) -> None:
+def _wait(
+    what: str, check: Callable[[], bool], timeout_s: float, alive: Callable[[], bool]
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         if not alive():
@@ -360,10 +417,20 @@ def fund(p: bootstrap.Platform, customers: Sequence[Customer]) -> list[str]:
     ids = []
     with deps.uow() as uow:
         for c in customers:
-            leg = Leg(source=ISSUER, destination=wallet_ref(c.wallet_id), code="USD",
-                      amount_minor=FUNDING_MINOR)
-            t = settlement.queue(deps, uow, purpose=MINT_PURPOSE, ref_id=deps.rand.new_id(),
-                                 source=ISSUER, legs=[leg])
+            leg = Leg(
+                source=ISSUER,
+                destination=wallet_ref(c.wallet_id),
+                code="USD",
+                amount_minor=FUNDING_MINOR,
+            )
+            t = settlement.queue(
+                deps,
+                uow,
+                purpose=MINT_PURPOSE,
+                ref_id=deps.rand.new_id(),
+                source=ISSUER,
+                legs=[leg],
+            )
             ids.append(t.id)
         uow.commit()
     return ids
@@ -374,8 +441,9 @@ def _mints_done(p: bootstrap.Platform, ids: Sequence[str]) -> bool:
         ts = [uow.repo(Transfer).get(i) for i in ids]
     bad = [t for t in ts if t is not None and t.status == TransferStatus.REJECTED]
     if bad:
-        raise RuntimeError(f"a funding mint was refused: {bad[0].result_code} "
-                           f"{bad[0].result_message}")
+        raise RuntimeError(
+            f"a funding mint was refused: {bad[0].result_code} {bad[0].result_message}"
+        )
     return all(t is not None and t.status == TransferStatus.COMMITTED for t in ts)
 
 
@@ -410,10 +478,18 @@ class _Client:
     def pay(self, n: int, key: str, load: Load) -> None:
         sender = self.customers[n % len(self.customers)]
         recipient = self.customers[(n + 1) % len(self.customers)]
-        body = json.dumps({"recipient": {"type": "user", "email": recipient.email},
-                           "asset": "USD", "amount": PAY_AMOUNT}).encode()
-        headers = {"Authorization": f"Bearer {sender.token}", "Idempotency-Key": key,
-                   "Content-Type": "application/json"}
+        body = json.dumps(
+            {
+                "recipient": {"type": "user", "email": recipient.email},
+                "asset": "USD",
+                "amount": PAY_AMOUNT,
+            }
+        ).encode()
+        headers = {
+            "Authorization": f"Bearer {sender.token}",
+            "Idempotency-Key": key,
+            "Content-Type": "application/json",
+        }
         sent_ms = _now_ms()
         try:
             self.conn.request("POST", "/v1/payments", body, headers)
@@ -421,8 +497,7 @@ class _Client:
             status, payload = response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                   timeout=HTTP_TIMEOUT_S)
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S)
             with load.lock:
                 load.statuses[0] += 1
                 load.errors.append(f"{type(exc).__name__}: {exc}")
@@ -472,8 +547,13 @@ class InFlight:
     def _done(self) -> int:
         table = table_of(Payment)
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(
-                table.c.status.in_(("credited", "failed")))).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(table.c.status.in_(("credited", "failed")))
+                ).scalar_one()
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(IN_FLIGHT_POLL_S):
@@ -490,8 +570,15 @@ class InFlight:
         self.engine.dispose()
 
 
-def run_closed_loop(port: int, customers: Sequence[Customer], clients: int, until: float,
-                    prefix: str, db_url: str, in_flight_max: int) -> Load:
+def run_closed_loop(
+    port: int,
+    customers: Sequence[Customer],
+    clients: int,
+    until: float,
+    prefix: str,
+    db_url: str,
+    in_flight_max: int,
+) -> Load:
     """`clients` connections each sending one payment after another until `until`
     (perf_counter), pausing while `in_flight_max` are created and not yet credited;
     senders round-robin over all customers."""
@@ -520,8 +607,9 @@ def run_closed_loop(port: int, customers: Sequence[Customer], clients: int, unti
     return load
 
 
-def run_paced(port: int, customers: Sequence[Customer], rate: float, seconds: float,
-              prefix: str) -> Load:
+def run_paced(
+    port: int, customers: Sequence[Customer], rate: float, seconds: float, prefix: str
+) -> Load:
     """Open loop: payment n is due at start + n / rate, whoever is free sends it; a
     payment sent late is sent anyway (its latency counts from when it was sent, and the
     worst lateness is reported)."""
@@ -570,20 +658,24 @@ def outcomes(p: bootstrap.Platform, ids: Sequence[str]) -> dict[str, Outcome]:
     with p.deps.uow() as uow:
         assert isinstance(uow, SqlUnitOfWork)
         for i in range(0, len(ids), 500):
-            rows = uow.execute(sa.select(table.c.id, table.c.status, table.c.created_ms,
-                                         table.c.history)
-                               .where(table.c.id.in_(ids[i:i + 500])))
+            rows = uow.execute(
+                sa.select(table.c.id, table.c.status, table.c.created_ms, table.c.history).where(
+                    table.c.id.in_(ids[i : i + 500])
+                )
+            )
             for pid, status, created_ms, history in rows:
                 if isinstance(history, str):
                     history = json.loads(history)
-                credited = next((int(h["at_ms"]) for h in history
-                                 if h["status"] == "credited"), None)
+                credited = next(
+                    (int(h["at_ms"]) for h in history if h["status"] == "credited"), None
+                )
                 out[pid] = Outcome(str(status), int(created_ms), credited)
     return out
 
 
-def _drain(p: bootstrap.Platform, ids: Sequence[str], timeout_s: float,
-           alive: Callable[[], bool]) -> tuple[dict[str, Outcome], float]:
+def _drain(
+    p: bootstrap.Platform, ids: Sequence[str], timeout_s: float, alive: Callable[[], bool]
+) -> tuple[dict[str, Outcome], float]:
     """Waits until every payment is credited or failed; returns the outcomes and the wait."""
     started = time.perf_counter()
     pending = list(ids)
@@ -624,9 +716,14 @@ class ThroughputFigures:
     errors: list[str]
 
 
-def measure_throughput(p: bootstrap.Platform, server: PlatformProcess, node: NodeProcess,
-                       customers: Sequence[Customer], config: PaymentsBenchConfig,
-                       log: Log) -> ThroughputFigures:
+def measure_throughput(
+    p: bootstrap.Platform,
+    server: PlatformProcess,
+    node: NodeProcess,
+    customers: Sequence[Customer],
+    config: PaymentsBenchConfig,
+    log: Log,
+) -> ThroughputFigures:
     start = time.perf_counter()
     open_perf = start + config.warmup_s
     close_perf = open_perf + config.duration_s
@@ -640,8 +737,15 @@ def measure_throughput(p: bootstrap.Platform, server: PlatformProcess, node: Nod
 
     timer = threading.Thread(target=start_meter, daemon=True)
     timer.start()
-    load = run_closed_loop(server.port, customers, config.clients, close_perf, "tput",
-                           server.database_url, config.in_flight_max)
+    load = run_closed_loop(
+        server.port,
+        customers,
+        config.clients,
+        close_perf,
+        "tput",
+        server.database_url,
+        config.in_flight_max,
+    )
     timer.join()
     cpu = meter[0].stop()
     ids = [s.payment_id for s in load.sent]
@@ -651,8 +755,11 @@ def measure_throughput(p: bootstrap.Platform, server: PlatformProcess, node: Nod
     backlog = sum(1 for o in at_close.values() if o.credited_ms is None)
     log(f"  load stopped: {len(ids):,} payments created, {backlog:,} not yet credited")
     done, drain_s = _drain(p, ids, config.drain_timeout_s, lambda: server.alive())
-    credited_in_window = sum(1 for o in done.values() if o.credited_ms is not None
-                             and open_ms <= o.credited_ms < close_ms)
+    credited_in_window = sum(
+        1
+        for o in done.values()
+        if o.credited_ms is not None and open_ms <= o.credited_ms < close_ms
+    )
     created_in_window = sum(1 for o in done.values() if open_ms <= o.created_ms < close_ms)
     window_s = (close_ms - open_ms) / 1000
     return ThroughputFigures(
@@ -687,9 +794,14 @@ class LatencyFigures:
     errors: list[str]
 
 
-def measure_latency(p: bootstrap.Platform, server: PlatformProcess, node: NodeProcess,
-                    customers: Sequence[Customer], rate: float,
-                    config: PaymentsBenchConfig) -> LatencyFigures:
+def measure_latency(
+    p: bootstrap.Platform,
+    server: PlatformProcess,
+    node: NodeProcess,
+    customers: Sequence[Customer],
+    rate: float,
+    config: PaymentsBenchConfig,
+) -> LatencyFigures:
     seconds = config.latency_warmup_s + config.latency_duration_s
     measure_from_ms = _now_ms() + config.latency_warmup_s * 1000
     meter = CpuMeter(server.pid, node.pid)
@@ -742,9 +854,24 @@ class Profiler:
             raise RuntimeError("--profile needs py-spy (pip install py-spy)")
         self.out = out
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-             "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(max(1, int(seconds))),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def summary(self, top: int = 15) -> list[dict[str, Any]]:
         try:
@@ -779,8 +906,11 @@ def summarise_stacks(lines: Sequence[str], top: int) -> list[dict[str, Any]]:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = [_frame_name(f) for f in stack.split(";") if f and not f.startswith("process ")
-                  and not f.startswith("thread ")]
+        frames = [
+            _frame_name(f)
+            for f in stack.split(";")
+            if f and not f.startswith("process ") and not f.startswith("thread ")
+        ]
         if not frames or any(i in frames[-1] for i in idle):
             continue
         n = int(count)
@@ -790,12 +920,20 @@ def summarise_stacks(lines: Sequence[str], top: int) -> list[dict[str, Any]]:
             incl_n[f] += n
     if not busy:
         return []
-    hot = [{"function": f, "self_pct": 100 * n / busy, "incl_pct": 100 * incl_n[f] / busy}
-           for f, n in self_n.most_common(top)]
-    corridor = [{"function": f, "self_pct": 100 * self_n[f] / busy, "incl_pct": 100 * n / busy}
-                for f, n in incl_n.most_common() if "corridor/" in f][:top]
-    return [{"busy_samples": busy}, *[{"kind": "self", **h} for h in hot],
-            *[{"kind": "corridor", **h} for h in corridor]]
+    hot = [
+        {"function": f, "self_pct": 100 * n / busy, "incl_pct": 100 * incl_n[f] / busy}
+        for f, n in self_n.most_common(top)
+    ]
+    corridor = [
+        {"function": f, "self_pct": 100 * self_n[f] / busy, "incl_pct": 100 * n / busy}
+        for f, n in incl_n.most_common()
+        if "corridor/" in f
+    ][:top]
+    return [
+        {"busy_samples": busy},
+        *[{"kind": "self", **h} for h in hot],
+        *[{"kind": "corridor", **h} for h in corridor],
+    ]
 
 
 # --- the whole run --------------------------------------------------------------------------
@@ -819,9 +957,14 @@ def _timestamped(log: Log, started: float) -> Log:
     return lambda line: log(f"[{time.perf_counter() - started:6.1f} s] {line}")
 
 
-def run(config: PaymentsBenchConfig, log: Log = lambda _: None, *,
-        database_url: str | None = None, duration_s: float | None = None,
-        profile: bool = False) -> PaymentsFigures:
+def run(
+    config: PaymentsBenchConfig,
+    log: Log = lambda _: None,
+    *,
+    database_url: str | None = None,
+    duration_s: float | None = None,
+    profile: bool = False,
+) -> PaymentsFigures:
     """Every measurement (seconds when quick, a few minutes otherwise)."""
     if duration_s is not None:
         config = dataclasses.replace(config, duration_s=duration_s)
@@ -849,31 +992,42 @@ def run(config: PaymentsBenchConfig, log: Log = lambda _: None, *,
             server = PlatformProcess(data_dir, url, node)
             alive = server.alive
             ids = [c.wallet_id for c in customers]
-            _wait("the wallets to open on chain", lambda: _wallets_ready(p, ids),
-                  SETUP_TIMEOUT_S, alive)
+            _wait(
+                "the wallets to open on chain",
+                lambda: _wallets_ready(p, ids),
+                SETUP_TIMEOUT_S,
+                alive,
+            )
             log("funding every wallet (issuer mints)")
             mints = fund(p, customers)
             _wait("the mints", lambda: _mints_done(p, mints), SETUP_TIMEOUT_S, alive)
             setup_s = time.perf_counter() - started
-            log(f"throughput: {config.clients} clients, {config.warmup_s:.0f} s warm-up, "
-                f"{config.duration_s:.0f} s window")
+            log(
+                f"throughput: {config.clients} clients, {config.warmup_s:.0f} s warm-up, "
+                f"{config.duration_s:.0f} s window"
+            )
             profilers: list[Profiler] = []
             timer = None
             if profile:  # py-spy samples the window only, not the warm-up
                 pid, out = server.pid, root / "profile.txt"
-                timer = threading.Timer(config.warmup_s, lambda: profilers.append(
-                    Profiler(pid, config.duration_s, out)))
+                timer = threading.Timer(
+                    config.warmup_s, lambda: profilers.append(Profiler(pid, config.duration_s, out))
+                )
                 timer.start()
             throughput = measure_throughput(p, server, node, customers, config, log)
-            log(f"  {throughput.payments_per_s:,.1f} credited/s "
+            log(
+                f"  {throughput.payments_per_s:,.1f} credited/s "
                 f"({throughput.created_per_s:,.1f} created/s), drained in "
-                f"{throughput.drain_s:.1f} s")
+                f"{throughput.drain_s:.1f} s"
+            )
             if timer is not None:
                 timer.join()
             summary = profilers[0].summary() if profilers else []
             rate = max(1.0, LATENCY_LOAD * throughput.payments_per_s)
-            log(f"latency: paced at {rate:,.1f} payments/s for "
-                f"{config.latency_warmup_s + config.latency_duration_s:.0f} s")
+            log(
+                f"latency: paced at {rate:,.1f} payments/s for "
+                f"{config.latency_warmup_s + config.latency_duration_s:.0f} s"
+            )
             latency = measure_latency(p, server, node, customers, rate, config)
             log(f"  p50 {latency.p50_ms:,.0f} ms, p99 {latency.p99_ms:,.0f} ms")
         finally:
@@ -901,38 +1055,79 @@ def run(config: PaymentsBenchConfig, log: Log = lambda _: None, *,
 def table_rows(f: PaymentsFigures) -> list[Row]:
     t, lat = f.throughput, f.latency
     return [
-        Row(name="payments_per_s", value=t.payments_per_s, unit="/s",
+        Row(
+            name="payments_per_s",
+            value=t.payments_per_s,
+            unit="/s",
             target=TARGET_PAYMENTS_PER_S,
             note=f"credited in a {t.window_s:.0f} s window after {f.config.warmup_s:.0f} s "
-                 f"warm-up, {t.clients} clients, <= {f.config.in_flight_max} in flight, "
-                 f"{f.config.customers} customers"),
-        Row(name="created_per_s", value=t.created_per_s, unit="/s",
+            f"warm-up, {t.clients} clients, <= {f.config.in_flight_max} in flight, "
+            f"{f.config.customers} customers",
+        ),
+        Row(
+            name="created_per_s",
+            value=t.created_per_s,
+            unit="/s",
             note=f"API 201s in the window; backlog {t.backlog_at_close:,} at close, "
-                 f"drained in {t.drain_s:.1f} s"),
-        Row(name="credited_latency_ms.p50", value=lat.p50_ms, unit="ms",
+            f"drained in {t.drain_s:.1f} s",
+        ),
+        Row(
+            name="credited_latency_ms.p50",
+            value=lat.p50_ms,
+            unit="ms",
             target=TARGET_LATENCY_P50_MS,
-            note=f"request sent -> credited, paced at {lat.rate_per_s:,.1f}/s"),
-        Row(name="credited_latency_ms.p99", value=lat.p99_ms, unit="ms",
+            note=f"request sent -> credited, paced at {lat.rate_per_s:,.1f}/s",
+        ),
+        Row(
+            name="credited_latency_ms.p99",
+            value=lat.p99_ms,
+            unit="ms",
             target=TARGET_LATENCY_P99_MS,
             note=f"{lat.samples:,} payments; max {lat.max_ms:,.0f} ms, "
-                 f"worst send lateness {lat.late_s_max * 1000:,.0f} ms"),
-        Row(name="server_latency_ms.p50", value=lat.server_p50_ms, unit="ms",
-            note="platform's created -> credited timestamps"),
-        Row(name="db_commits_per_s", value=f.db_commits_per_s, unit="/s",
-            note="machine limit: one-row SQLite write txs, platform engine settings"),
-        Row(name="sign_per_s", value=f.sign_per_s, unit="/s",
-            note="machine limit: Schnorr (secp256k1) signatures, one core"),
-        Row(name="payments_per_db_commit", value=t.payments_per_s / f.db_commits_per_s,
-            note="payments_per_s / db_commits_per_s"),
-        Row(name="cpu_platform_pct", value=t.cpu.platform_pct, unit="%",
+            f"worst send lateness {lat.late_s_max * 1000:,.0f} ms",
+        ),
+        Row(
+            name="server_latency_ms.p50",
+            value=lat.server_p50_ms,
+            unit="ms",
+            note="platform's created -> credited timestamps",
+        ),
+        Row(
+            name="db_commits_per_s",
+            value=f.db_commits_per_s,
+            unit="/s",
+            note="machine limit: one-row SQLite write txs, platform engine settings",
+        ),
+        Row(
+            name="sign_per_s",
+            value=f.sign_per_s,
+            unit="/s",
+            note="machine limit: Schnorr (secp256k1) signatures, one core",
+        ),
+        Row(
+            name="payments_per_db_commit",
+            value=t.payments_per_s / f.db_commits_per_s,
+            note="payments_per_s / db_commits_per_s",
+        ),
+        Row(
+            name="cpu_platform_pct",
+            value=t.cpu.platform_pct,
+            unit="%",
             note=f"throughput window, 100 = one core; node {t.cpu.node_pct:.0f} %, "
-                 f"load generator {t.cpu.bench_pct:.0f} %, machine "
-                 f"{t.cpu.machine_busy_pct:.0f} % of {os.cpu_count()} cores"),
-        Row(name="platform_cpu_ms_per_payment",
+            f"load generator {t.cpu.bench_pct:.0f} %, machine "
+            f"{t.cpu.machine_busy_pct:.0f} % of {os.cpu_count()} cores",
+        ),
+        Row(
+            name="platform_cpu_ms_per_payment",
             value=_cpu_ms_per_payment(t),
-            unit="ms", note="platform CPU in the window / payments credited in it"),
-        Row(name="load_avg_1m", value=f.load_avg_1m,
-            note="at start; other work on the machine skews every figure"),
+            unit="ms",
+            note="platform CPU in the window / payments credited in it",
+        ),
+        Row(
+            name="load_avg_1m",
+            value=f.load_avg_1m,
+            note="at start; other work on the machine skews every figure",
+        ),
     ]
 
 
@@ -956,18 +1151,30 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "database": f.database,
         "customers": f.config.customers,
         "throughput": {
-            "window_s": t.window_s, "warmup_s": f.config.warmup_s, "clients": t.clients,
+            "window_s": t.window_s,
+            "warmup_s": f.config.warmup_s,
+            "clients": t.clients,
             "in_flight_max": f.config.in_flight_max,
-            "credited_in_window": t.credited_in_window, "created": t.created,
-            "failed": t.failed, "refused": t.refused, "backlog_at_close": t.backlog_at_close,
-            "drain_s": t.drain_s, "cpu": dataclasses.asdict(t.cpu),
-            "platform_cpu_ms_per_payment": _cpu_ms_per_payment(t), "errors": t.errors,
+            "credited_in_window": t.credited_in_window,
+            "created": t.created,
+            "failed": t.failed,
+            "refused": t.refused,
+            "backlog_at_close": t.backlog_at_close,
+            "drain_s": t.drain_s,
+            "cpu": dataclasses.asdict(t.cpu),
+            "platform_cpu_ms_per_payment": _cpu_ms_per_payment(t),
+            "errors": t.errors,
         },
         "latency": {
-            "rate_per_s": lat.rate_per_s, "samples": lat.samples, "max_ms": lat.max_ms,
+            "rate_per_s": lat.rate_per_s,
+            "samples": lat.samples,
+            "max_ms": lat.max_ms,
             "server_ms": {"p50": lat.server_p50_ms, "p99": lat.server_p99_ms},
-            "failed": lat.failed, "refused": lat.refused, "late_s_max": lat.late_s_max,
-            "cpu": dataclasses.asdict(lat.cpu), "errors": lat.errors,
+            "failed": lat.failed,
+            "refused": lat.refused,
+            "late_s_max": lat.late_s_max,
+            "cpu": dataclasses.asdict(lat.cpu),
+            "errors": lat.errors,
         },
         "profile": f.profile,
         "block_interval_ms": BLOCK_INTERVAL_MS,
@@ -990,8 +1197,10 @@ def profile_lines(f: PaymentsFigures) -> list[str]:
     out = ["where the platform's time goes (py-spy, throughput window, busy samples):"]
     for item in f.profile:
         if "kind" in item:
-            out.append(f"  {item['kind']:8} self {item['self_pct']:5.1f} %  incl "
-                       f"{item['incl_pct']:5.1f} %  {item['function']}")
+            out.append(
+                f"  {item['kind']:8} self {item['self_pct']:5.1f} %  incl "
+                f"{item['incl_pct']:5.1f} %  {item['function']}"
+            )
         elif "error" in item:
             out.append(f"  py-spy failed: {item['error']}")
     return out

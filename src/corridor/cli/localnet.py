@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,91 +24,15 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.ledger import keys
-from corridor.node.home import (
-    DEMO_CUSTOMERS,
-    Home,
-    demo_genesis_doc,
-    new_key,
-    write_key,
-)
+from corridor.node.network_homes import LOCALNET_FILE, create
 
 app = typer.Typer(help="A local multi-validator network.", no_args_is_help=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="Where the network's homes live.")]
 DEFAULT_DIR = Path(".corridor/localnet")
-LOCALNET_FILE = "localnet.json"
-CHAIN_ID = "corridor-localnet"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CLI = "from corridor.cli.main import app; app()"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def create(directory: Path, validators: int, full_nodes: int) -> list[dict[str, Any]]:
-    """Keys, TLS identities, genesis and peers.json for a new network; returns its nodes."""
-    from corridor.node import p2p
-
-    directory.mkdir(parents=True, exist_ok=True)
-    wallets = {name: new_key() for name in ("issuer", "treasury", *DEMO_CUSTOMERS)}
-    for name, kp in wallets.items():
-        write_key(directory / "wallets" / f"{name}.json", kp)
-    nodes: list[dict[str, Any]] = []
-    vkeys = []
-    for i in range(validators + full_nodes):
-        name = f"node{i}"
-        home = Home(directory / name)
-        home.path.mkdir(parents=True, exist_ok=True)
-        is_validator = i < validators
-        if is_validator:
-            kp = new_key()
-            write_key(home.key_path, kp)
-            vkeys.append(kp)
-        identity = p2p.ensure_identity(home.path)
-        nodes.append(
-            {
-                "name": name,
-                "home": name,
-                "rpc_port": _free_port(),
-                "p2p_port": _free_port(),
-                "validator": is_validator,
-                "fingerprint": identity.fingerprint,
-                "certificate": identity.cert_pem,
-                "validator_public_key": (
-                    keys.encode_public_key(vkeys[-1].public_key) if is_validator else None
-                ),
-            }
-        )
-    genesis = json.dumps(_genesis_doc(wallets, vkeys), indent=2) + "\n"
-    peers = [
-        {
-            "address": f"127.0.0.1:{n['p2p_port']}",
-            "fingerprint": n["fingerprint"],
-            "validator_public_key": n["validator_public_key"],
-            "certificate": n["certificate"],
-        }
-        for n in nodes
-    ]
-    for n in nodes:
-        home = directory / n["home"]
-        (home / "genesis.json").write_text(genesis)
-        (home / p2p.PEERS_FILE).write_text(json.dumps(peers, indent=2) + "\n")
-        Home(home).genesis()  # what we wrote must parse
-        p2p.load_peers(home)
-    listing = [{k: v for k, v in n.items() if k != "certificate"} for n in nodes]
-    (directory / LOCALNET_FILE).write_text(json.dumps(listing, indent=2) + "\n")
-    return listing
-
-
-def _genesis_doc(wallets: dict[str, keys.KeyPair], vkeys: list[keys.KeyPair]) -> dict[str, Any]:
-    return demo_genesis_doc(
-        wallets, vkeys, chain_id=CHAIN_ID, genesis_time_ms=int(time.time() * 1000)
-    )
 
 
 def load(directory: Path) -> list[dict[str, Any]] | None:

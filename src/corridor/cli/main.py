@@ -65,6 +65,28 @@ def bench_node(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("network")
+def bench_network(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-network.json"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Phases of seconds: a smoke run, not the headline.")
+    ] = False,
+) -> None:
+    """4 validator processes over TCP: committed tx/s, finality, both with one validator
+    killed, against one node alone in the same run."""
+    from corridor.bench import network_bench, report
+
+    config = network_bench.QUICK if quick else network_bench.FULL
+    figures = network_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = network_bench.table_rows(figures)
+    title = "corridor bench network" + (" --quick: short phases, not the headline" if quick else "")
+    report.print_table(rows, title)
+    report.write_json_atomic(json_path, network_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 @bench.command("payments")
 def bench_payments(
     json_path: Annotated[
