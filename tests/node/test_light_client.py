@@ -49,13 +49,20 @@ def test_cli_verifies_a_committed_payment_and_accounts(node: NodeClient) -> None
     assert "1 of 1 validators" in out
     assert f"{node.address('alice')}, sequence 1" in out
     assert "payment: " in out and f"destination {node.address('bob')}" in out
-    assert "amount 4321" in out
+    assert "amount 4321 minor units" in out
 
     code, out = _light("verify-account", node.address("bob"), "--rpc", str(node.http.base_url),
                        "--genesis", genesis)
     assert code == 0, out
     assert f"verified account {node.address('bob')}" in out
     assert f"balance     {node.balance('bob')} minor units of USD" in out
+    # A wallet name resolves in --home, as with `corridor account show`.
+    code, by_name = _light("verify-account", "bob", "--home", str(node.home),
+                           "--rpc", str(node.http.base_url), "--genesis", genesis)
+    assert code == 0, by_name
+    assert by_name.splitlines()[0] == out.splitlines()[0]  # the same address
+    assert [ln for ln in by_name.splitlines() if "balance" in ln] == [
+        ln for ln in out.splitlines() if "balance" in ln]
 
     # An address with no account is proven absent, not just reported missing.
     nobody = keys.encode_address(KeyPair.from_seed(b"\x07" * keys.SEED_LEN).address)

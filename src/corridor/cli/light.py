@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from corridor.cli.wallet import DEFAULT_HOME, DEFAULT_RPC, CliError, resolve_address
 from corridor.ledger import keys
-from corridor.ledger.errors import DecodeError
 from corridor.node import views
 from corridor.node.light_client import LightClient, LightClientError, VerifiedHeader, load_trust
 
@@ -25,7 +25,6 @@ GenesisOpt = Annotated[Path, typer.Option(
     "--genesis",
     help="The network's genesis document (the trust root: get it from the network, not the node).",
 )]
-DEFAULT_RPC = "http://127.0.0.1:26657"
 
 
 def _one_line_errors(fn: Any) -> Any:
@@ -72,20 +71,24 @@ def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The t
     typer.echo(f"  source      {keys.encode_address(tx.source)}, sequence {tx.sequence}")
     for op in tx.operations:
         view = views.operation_view(op)
+        if "amount" in view:
+            view["amount"] = f"{view['amount']} minor units"
         detail = ", ".join(f"{k} {v}" for k, v in view.items() if k != "type" and v is not None)
         typer.echo(f"  operation   {view['type']}: {detail}")
 
 
 @app.command("verify-account")
 @_one_line_errors
-def verify_account(address: Annotated[str, typer.Argument(metavar="ADDR")],
-                   genesis: GenesisOpt, rpc: RpcOpt = DEFAULT_RPC) -> None:
+def verify_account(address: Annotated[str, typer.Argument(metavar="ADDR|NAME")],
+                   genesis: GenesisOpt, rpc: RpcOpt = DEFAULT_RPC,
+                   home: Annotated[Path, typer.Option(
+                       "--home", help="Where wallet NAME is looked up.")] = DEFAULT_HOME) -> None:
     """Verify an account's state (or absence) under a header the genesis validators committed."""
     try:
-        raw = keys.decode_address(address)
-    except DecodeError as exc:
-        message = f"{address!r} is not an address: {exc.message}"
-        raise LightClientError("bad_argument", message) from None
+        raw = resolve_address(home, address, "account")
+    except CliError as exc:
+        raise LightClientError("bad_argument", str(exc)) from None
+    address = keys.encode_address(raw)
     with LightClient(rpc, load_trust(genesis)) as client:
         got = client.verify_account(raw)
     typer.echo(f"verified account {address}")
