@@ -129,7 +129,7 @@ def bench_payments(
 
 def _register() -> None:
     """Sub-apps that live in their own modules."""
-    from corridor.cli import demo, localnet, node, platform, wallet
+    from corridor.cli import demo, light, localnet, node, platform, wallet
 
     app.add_typer(demo.app, name="demo")
     app.add_typer(node.app, name="node")
@@ -141,6 +141,7 @@ def _register() -> None:
     app.add_typer(wallet.tx_app, name="tx")
     app.add_typer(wallet.account_app, name="account")
     app.add_typer(wallet.block_app, name="block")
+    app.add_typer(light.app, name="light")
 
 
 _register()

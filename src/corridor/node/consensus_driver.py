@@ -464,6 +464,10 @@ class NetworkRunner(NodeRunner):
         validators = self.core.genesis.validators
         if proposal.proposer != proposer_of(validators, proposal.height, proposal.round):
             return
+        # The signature before the block: a forgery naming the proposer must neither cost a
+        # re-execution nor take one of the height's CONSENSUS_CANDIDATES_MAX slots.
+        if not proposal.verify_signature(self.core.genesis.chain_id):
+            return
         block_hash = proposal.block_hash
         if block.hash() != block_hash:
             return  # not the block the proposal names: not this proposal at all

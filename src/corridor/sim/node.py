@@ -536,6 +536,8 @@ class SimNode:
         validators = self.genesis.validators
         if proposal.proposer != proposer_of(validators, proposal.height, proposal.round):
             return
+        if not proposal.verify_signature(self.genesis.chain_id):
+            return  # as the node's runner: forgeries take no candidate slot
         block_hash = proposal.block_hash
         if block_hash in self._candidates:
             valid = True
