@@ -203,9 +203,20 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads), from /proc."""
+    """User + system CPU seconds of a process (all its threads) and of its child processes
+    (the platform's chain workers, API workers), from /proc: the live ones, and those that
+    ended and were reaped (a restarted worker's CPU is not lost)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    own = sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+    return own + sum(_child_cpu_s(pid))
+
+
+def _child_cpu_s(pid: int) -> list[float]:
+    out: list[float] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # a thread or child that just ended
+            out += [_cpu_s(int(c)) for c in (task / "children").read_text().split()]
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -743,7 +754,8 @@ class Profiler:
         self.out = out
         self.proc = subprocess.Popen(
             [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-             "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+             "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking",
+             "--subprocesses"],  # the chain workers (and any API workers) too
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def summary(self, top: int = 15) -> list[dict[str, Any]]:
