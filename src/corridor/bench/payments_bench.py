@@ -942,7 +942,8 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
                  f"{t.cpu.machine_busy_pct:.0f} % of {os.cpu_count()} cores"),
         Row(name="platform_cpu_ms_per_payment",
             value=_cpu_ms_per_payment(t),
-            unit="ms", note="platform CPU in the window / payments credited in it"),
+            unit="ms",
+            note="platform CPU (API and chain workers) in the window / payments credited in it"),
         Row(name="load_avg_1m", value=f.load_avg_1m,
             note="at start; other work on the machine skews every figure"),
     ]
