@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,29 @@ def test_parallel_verifier_finds_bad_signatures(processes: bool) -> None:
         flags = list(verifier.verified_in_order(iter(stxs)))
     assert [stx for stx, _ in flags] == stxs
     assert [ok for _, ok in flags] == [stx is not forged for stx in stxs]
+
+
+def test_the_consumer_verifies_queued_chunks_itself_while_the_workers_are_busy() -> None:
+    """With its one worker blocked, every chunk is verified by the consuming thread (each
+    once: its queued task is cancelled), and the verdicts are the same."""
+    kp = KeyPair.from_seed(hashlib.sha256(b"corridor-test-steal").digest())
+    stxs = [_payment(kp, sequence).sign(kp) for sequence in range(1, 2 * VERIFY_CHUNK_TXS + 2)]
+    bad = stxs[VERIFY_CHUNK_TXS + 1]
+    sig = bad.signatures[0]
+    stxs[VERIFY_CHUNK_TXS + 1] = SignedTransaction(
+        tx=bad.tx, tx_id=bad.tx_id, body=bad.body,
+        signatures=(Signature(public_key=sig.public_key,
+                              signature=bytes([sig.signature[0] ^ 1]) + sig.signature[1:]),))
+    release = threading.Event()
+    with ParallelVerifier(1, processes=False) as verifier:
+        blocker = verifier._pool.submit(release.wait, 30)
+        try:
+            flags = list(verifier.verified_in_order(iter(stxs)))
+        finally:
+            release.set()
+        assert blocker.result() is True
+    assert [stx for stx, _ in flags] == stxs
+    assert [ok for _, ok in flags] == [i != VERIFY_CHUNK_TXS + 1 for i in range(len(stxs))]
 
 
 def test_table_and_atomic_json(tmp_path: Path) -> None:

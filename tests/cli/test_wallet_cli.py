@@ -278,6 +278,21 @@ def test_pay_refuses_unknown_recipient(node: tuple[Path, str]) -> None:
     assert "no asset 'XYZ'" in pay("bob", "XYZ")
 
 
+def test_two_payments_in_a_row_do_not_wait_for_each_other(node: tuple[Path, str]) -> None:
+    """The second payment takes the sequence after the first, still pending (next_sequence)."""
+    home, url = node
+    bob = keys.encode_address(read_key(home / "wallets" / "bob.json").address)
+    before = int(_balance(url, bob, "USD"))
+    for _ in range(2):
+        code, _out, err = run("tx", "pay", "--home", str(home), "--rpc", url, "--from", "alice",
+                             "--to", "bob", "--amount", "1", "--currency", "USD", "--no-wait")
+        assert code == 0, err
+    deadline = time.monotonic() + 30
+    while int(_balance(url, bob, "USD")) != before + 200:
+        assert time.monotonic() < deadline, "the two payments did not both commit"
+        time.sleep(0.1)
+
+
 def test_unreachable_node(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     code, _, err = run("block", "show", "1", "--rpc", url)

@@ -1,14 +1,30 @@
-import sys
+"""Differential: Account.encode (packed with struct, the fast path) vs the same record
+written field by field with the generic codec Writer: same bytes, same failures."""
 
-sys.path.insert(0, "/tmp/sb")
-from enc_old import old_encode
+from __future__ import annotations
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corridor.ledger.assets import Asset
+from corridor.ledger.codec import Writer
+from corridor.ledger.keys import ADDRESS_LEN
 from corridor.ledger.records import Account, Holding
 from corridor.ledger.tx import Signer
 from tests.ledger.test_decoding_fuzz import accounts
+
+
+def old_encode(a: Account) -> bytes:
+    """The canonical layout, spelt out with the Writer (the slow, obvious encoder)."""
+    w = Writer().fixed(a.address, ADDRESS_LEN).u64(a.sequence).u16(a.threshold)
+    w.count(len(a.signers))
+    for s in a.signers:
+        s.encode_into(w)
+    w.count(len(a.holdings))
+    for h in a.holdings:
+        h.asset.encode_into(w)
+        w.u64(h.balance).boolean(h.authorised).boolean(h.frozen)
+    return w.getvalue()
 
 
 @settings(max_examples=2000, deadline=None)

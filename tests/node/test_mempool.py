@@ -205,6 +205,19 @@ def test_future_sequences_wait_and_are_released_in_order() -> None:
     assert pool.reap(10, 1 << 30) == [a1, a2, a3]
 
 
+def test_next_sequence_follows_the_ready_run() -> None:
+    state, pool = fresh_state(), Mempool()
+    alice = state.account(addr("alice"))
+    assert alice is not None
+    assert pool.next_sequence(alice) == alice.sequence + 1  # nothing pooled
+    admit(pool, state, pay("alice", 1), pay("alice", 2), pay("alice", 4))  # 4 waits for 3
+    assert pool.next_sequence(alice) == 3
+    commit_block(state, [pay("alice", 1)], NOW + 1)
+    pool.update([pay("alice", 1).tx_id], state, ctx(height=1, time_ms=NOW + 2))
+    alice = state.account(addr("alice"))
+    assert alice is not None and alice.sequence == 1 and pool.next_sequence(alice) == 3
+
+
 def test_future_window_runs_from_the_last_ready_sequence() -> None:
     state, pool = fresh_state(), Mempool(future_max=4)
     too_far = pool.add(pay("alice", 5), state, ctx())

@@ -21,7 +21,7 @@ from corridor.platform.domain.refunds import Refund
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import payments, settlement, withdrawals
-from tests.platform.conftest import Actor
+from tests.platform.conftest import Actor, make_staff
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet
 from tests.platform.wallet_fakes import CountingKeyGen
 
@@ -211,6 +211,37 @@ def test_a_failed_payout_supersedes_a_refund_the_customer_asked_for(
                               tx_id="ef" * 32, height=9)
     done = read(client, customer, p["id"])
     assert done["status"] == "refunded" and done["payout"]["status"] == "reversed"
+
+
+def test_a_refund_is_not_approved_while_its_payout_is_in_flight(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
+        chain: FakeChain) -> None:
+    """Approving then would pay twice: the payout lands and the treasury pays back too."""
+    officer = make_staff(platform, "compliance_officer")
+    p = pay_out(client, customer)
+    commit(platform, chain, p["id"])
+    r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.headers,
+                    json={"kind": "revocation", "reason": "changed my mind"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+
+    def approve() -> Any:
+        return client.post(f"/v1/staff/refunds/{rid}/decision", headers=officer.headers,
+                           json={"decision": "approve", "reason": "bank error",
+                                 "platform_error": True})
+
+    for step in (lambda: None, lambda: withdrawals.dispatch_payouts(platform.deps)):
+        step()  # payout pending, then asked of the bank: both in flight
+        refused = approve()
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "PAYOUT_IN_FLIGHT"
+        with platform.deps.uow() as uow:
+            still = uow.repo(Refund).get(rid)
+        assert still is not None and still.status == "requested"
+        assert of_purpose(platform, "refund") == []
+    assert sim(platform).drain() == 1  # paid: the refund may now be decided
+    ok = approve()
+    assert ok.status_code == 200, ok.text
+    assert len(of_purpose(platform, "refund")) == 1
 
 
 def test_a_replayed_credited_outcome_asks_for_one_payout(

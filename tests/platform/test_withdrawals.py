@@ -204,6 +204,23 @@ def test_limits(client: TestClient, platform: bootstrap.Platform, customer: Acto
     assert in_db(platform) == []
 
 
+def test_daily_limit_counts_todays_withdrawals_that_moved_money(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
+    grant_tier(platform, customer.user.id, tier=1)  # 1,000.00 a withdrawal, 2,000.00 a day
+    open_wallet(platform, customer.user.id)
+    for _ in range(3):
+        credit(client, platform, customer, "1000.00")
+    first = withdraw(client, customer, "1000.00")
+    (burn,) = transfers(platform, ref_id=first["id"], purpose="withdrawal")
+    play(platform, burn.id, committed=False)  # refused: nothing left the wallet
+    withdraw(client, customer, "1000.00")
+    withdraw(client, customer, "1000.00")
+    over = withdraw(client, customer, "0.01", expect=422)
+    assert over["error"]["code"] == "LIMIT_EXCEEDED"
+    assert "daily limit of 2000.00 USD (2000.00 used today)" in over["error"]["message"]
+    assert len(in_db(platform)) == 3
+
+
 def test_no_open_wallet(client: TestClient, platform: bootstrap.Platform,
                         customer: Actor) -> None:
     grant_tier(platform, customer.user.id)

@@ -435,11 +435,9 @@ def apply_block(
     applied: list[SignedTransaction] = []
     results: list[TxResult] = []
     for stx, verified in txs:
-        scratch = Overlay(block_state)
-        outcome = apply_into(scratch, stx, ctx, signatures_verified=verified)
+        outcome = apply_into(block_state, stx, ctx, signatures_verified=verified)
         if isinstance(outcome, Rejection):
             raise AssertionError(f"a benchmark transaction was rejected: {outcome}")
-        block_state.absorb(scratch)
         applied.append(stx)
         results.append(outcome)
     return block_state, results

@@ -23,6 +23,7 @@ from itertools import islice
 from types import TracebackType
 
 from corridor.ledger import keys
+from corridor.ledger.rules.v1 import verify_signatures
 from corridor.ledger.tx import SignedTransaction
 
 # Transactions per task: large enough that a task's overhead (a future, a pickle round trip:
@@ -53,6 +54,27 @@ def _verify_wire(items: list[_Wire]) -> bytes:
         all(verify(public_key, tx_id, signature) for public_key, signature in signatures)
         for tx_id, signatures in items
     )
+
+
+class _Pending:
+    """A chunk on its way: its transactions, and the worker's future or, once the consuming
+    thread verified it itself, the flags."""
+
+    __slots__ = ("chunk", "result")
+
+    def __init__(self, chunk: list[SignedTransaction], result: Future[bytes]) -> None:
+        self.chunk = chunk
+        self.result: Future[bytes] | bytes = result
+
+
+def _steal(pending: deque[_Pending]) -> bool:
+    """Verifies in this thread the newest chunk no worker has started (its future is
+    cancelled first, so it is verified once). False when there is none: all are started."""
+    for entry in reversed(pending):
+        if isinstance(entry.result, Future) and entry.result.cancel():
+            entry.result = bytes(verify_signatures(stx) for stx in entry.chunk)
+            return True
+    return False
 
 
 class ParallelVerifier:
@@ -98,19 +120,23 @@ class ParallelVerifier:
         (at most VERIFY_CHUNKS_AHEAD_MAX of them).
         """
         source = iter(stxs)
-        pending: deque[tuple[list[SignedTransaction], Future[bytes]]] = deque()
+        pending: deque[_Pending] = deque()
 
         def submit_next() -> bool:
             chunk = list(islice(source, VERIFY_CHUNK_TXS))
             if chunk:
-                pending.append((chunk, self._submit(chunk)))
+                pending.append(_Pending(chunk, self._submit(chunk)))
             return bool(chunk)
 
         while len(pending) < VERIFY_CHUNKS_AHEAD_MAX and submit_next():
             pass
         while pending:
-            chunk, future = pending.popleft()
-            flags = future.result()
+            head = pending[0]
+            # Rather than wait for the workers, this thread verifies queued chunks itself.
+            while isinstance(head.result, Future) and not head.result.done() and _steal(pending):
+                pass
+            chunk, result = head.chunk, pending.popleft().result
+            flags = result if isinstance(result, bytes) else result.result()
             assert len(flags) == len(chunk)
             submit_next()
             for stx, ok in zip(chunk, flags, strict=True):

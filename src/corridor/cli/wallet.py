@@ -307,7 +307,8 @@ def _build(node: Node, source: KeyPair, ops: tuple[Operation, ...], memo: str,
     tx = Transaction(
         chain_id=str(status["chain_id"]),
         source=source.address,
-        sequence=int(acct["sequence"]) + 1,
+        # After the node's pending txs from this account, so sending twice in a row works.
+        sequence=int(acct.get("next_sequence", int(acct["sequence"]) + 1)),
         not_before_ms=0,
         not_after_ms=now_ms + TX_VALIDITY_MS,
         operations=ops,

@@ -134,6 +134,15 @@ class Mempool:
         """
         return self._verified
 
+    def next_sequence(self, account: Account) -> int:
+        """The sequence a new transaction from `account` (its committed record) should use:
+        the one after its ready run in the pool, so a wallet can send again before the last
+        one commits."""
+        queue = self._accounts.get(account.address)
+        if queue is None or queue.next_sequence != account.sequence + 1:
+            return account.sequence + 1  # nothing pooled, or the queue awaits an update
+        return queue.ready_end
+
     def reap(self, max_txs: int, max_bytes: int) -> list[SignedTransaction]:
         """Ready txs in the order they became ready, up to `max_txs` and `max_bytes`; O(result).
 
@@ -435,13 +444,11 @@ class Mempool:
 
     def _apply(self, queue: _AccountQueue, entry: _Entry, ctx: ApplyContext) -> Rejection | None:
         """Applies `entry` on the account's tip; on success the tip includes it."""
-        scratch = Overlay(queue.tip)
-        outcome = apply_into(scratch, entry.stx, ctx, signatures_verified=True)  # checked in add
+        outcome = apply_into(queue.tip, entry.stx, ctx, signatures_verified=True)  # checked in add
         if isinstance(outcome, Rejection):
             return outcome
-        queue.tip.absorb(scratch)
         tx = entry.stx.tx
-        queue.after[tx.sequence] = scratch.accounts[tx.source]
+        queue.after[tx.sequence] = queue.tip.accounts[tx.source]
         return None
 
     # --- bookkeeping ---------------------------------------------------------------------------

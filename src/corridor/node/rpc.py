@@ -219,7 +219,11 @@ def create_app(node: NodeHandle) -> FastAPI:
         acct = core.account(_address(address))
         if acct is None:
             raise ApiError(404, "unknown_account", "no such account")
-        return {"height": core.head.height, **views.account_view(acct)}
+        return {
+            "height": core.head.height,
+            **views.account_view(acct),
+            "next_sequence": core.mempool.next_sequence(acct),
+        }
 
     @app.get("/v1/accounts/{address}/proof", summary="Merkle proof of an account's state")
     async def account_proof(address: str) -> dict[str, Any]:

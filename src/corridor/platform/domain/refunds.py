@@ -34,6 +34,7 @@ from typing import Any
 
 from corridor.platform.domain.errors import Problems, conflict
 from corridor.platform.domain.payments import Payment, PaymentStatus
+from corridor.platform.domain.rails import WithdrawalStatus
 
 REASON_LEN_MAX = 1000
 EVIDENCE_FILES_MAX = 10  # per refund request
@@ -129,6 +130,21 @@ class Decision:
     outcome: str  # Outcome
     reason: str
     platform_error: bool = False
+
+
+# A payout the bank has not finished with: approving a refund now could pay twice (the
+# payout still lands, and the refund pays the sender back from the treasury).
+PAYOUT_IN_FLIGHT = frozenset({WithdrawalStatus.BURNED, WithdrawalStatus.PAYOUT_REQUESTED})
+
+
+def check_approvable(payout_status: str | None) -> None:
+    """Refuses to approve a refund while the payment's bank payout (if any) is in flight.
+    Once paid it may be approved; if it fails, the payment is refunded automatically and
+    the request is closed as superseded."""
+    if payout_status in PAYOUT_IN_FLIGHT:
+        raise conflict("PAYOUT_IN_FLIGHT", "the bank payout of this payment is still in "
+                       "progress: decide once it is paid (should it fail, the sender is "
+                       "refunded automatically)")
 
 
 def check_requestable(p: Payment) -> None:

@@ -94,10 +94,12 @@ def limits_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> Limits:
     return kyc_domain.limits_for(kyc.tier_of(uow, owner_type, owner_id))
 
 
-def check_limits(limits: Limits, currency: str, amount_minor: int) -> None:
-    """The tier allows this currency and this single amount. Limits are in the reference
-    currency (USD); without a rate source in this area, other currencies are compared at
-    face value (every demo currency has 2 decimals)."""
+def check_limits(limits: Limits, currency: str, amount_minor: int,
+                 used_today_minor: int = 0) -> None:
+    """The tier allows this currency, this single amount, and this amount on top of what
+    was already used today (`used_today_minor`). Limits are in the reference currency
+    (USD); without a rate source in this area, other currencies are compared at face value
+    (every demo currency has 2 decimals)."""
     if currency not in limits.asset_codes:
         raise invalid("CURRENCY_NOT_ALLOWED",
                       f"your verification tier ({limits.tier}) does not allow {currency}",
@@ -106,6 +108,12 @@ def check_limits(limits: Limits, currency: str, amount_minor: int) -> None:
         raise invalid("LIMIT_EXCEEDED", "the amount is above your per-transaction limit of "
                       f"{money.format_minor(limits.per_tx_minor, limits.currency)} "
                       f"{limits.currency}", {"amount": "above the per-transaction limit"})
+    if used_today_minor + amount_minor > limits.per_day_minor:
+        shown = money.format_minor(limits.per_day_minor, limits.currency)
+        used = money.format_minor(used_today_minor, limits.currency)
+        raise invalid("LIMIT_EXCEEDED", f"the amount is above your daily limit of {shown} "
+                      f"{limits.currency} ({used} used today)",
+                      {"amount": "above the daily limit"})
 
 
 def owner_wallet(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str, *,

@@ -23,6 +23,7 @@ from corridor.platform.domain.errors import Kind, PlatformError, Problems, not_f
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
 from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.refunds import (
     Decision,
     Outcome,
@@ -381,6 +382,8 @@ def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision) -> Re
             new = dom.with_status(r, RefundStatus.REJECTED, now, **common)
             p = moved(p, PaymentStatus.CREDITED, now)
         else:
+            payout = uow.repo(Withdrawal).one(payment_id=p.id)
+            dom.check_approvable(None if payout is None else payout.status)
             new = _approved(deps, uow, r, p, decision.platform_error, now, common)
         uow.repo(Refund).update(new)
         uow.repo(Payment).update(p)

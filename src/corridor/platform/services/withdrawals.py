@@ -59,7 +59,8 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
             owner_type=owner_type, owner_id=owner_id, idempotency_key=key), hashed)
         if existing is not None:
             return existing
-        funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor)
+        funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor,
+                           _withdrawn_today_minor(deps, uow, owner_type, owner_id))
         available = funds.available_minor(deps, uow, wallet, currency)
         if amount_minor > available:
             raise conflict("INSUFFICIENT_FUNDS", "the amount is above your available balance "
@@ -196,6 +197,31 @@ def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
     )
     uow.repo(Withdrawal).add(w)
     _audit(uow, "withdrawal.payout_of_payment", w)
+
+
+# Withdrawals that moved no money, or whose money came back, use up no daily limit.
+_NOT_COUNTED = frozenset({S.FAILED, S.REVERSED})
+DAY_MS = 86_400_000
+DAY_SCAN_PAGE = 200
+
+
+def _withdrawn_today_minor(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -> int:
+    """The owner's withdrawals since 00:00 UTC, at face value (as `funds.check_limits`
+    compares). Payouts of payments are not counted here: the payment was."""
+    start = deps.clock.now_ms() // DAY_MS * DAY_MS
+    total, offset = 0, 0
+    while True:
+        page = uow.repo(Withdrawal).many(owner_type=owner_type, owner_id=owner_id,
+                                         order_by="created_ms", descending=True,
+                                         limit=DAY_SCAN_PAGE, offset=offset)
+        for w in page:
+            if w.created_ms < start:
+                return total
+            if w.payment_id is None and w.status not in _NOT_COUNTED:
+                total += w.amount_minor
+        if len(page) < DAY_SCAN_PAGE:
+            return total
+        offset += DAY_SCAN_PAGE
 
 
 def payout_of_payment(deps: Deps, payment_id: str) -> Withdrawal | None:
