@@ -237,6 +237,7 @@ class SqlRepo(Generic[R]):
         offset: int = 0,
         above: dict[str, Any] | None = None,
         below: dict[str, Any] | None = None,
+        for_update: bool = False,
         **eq: Any,
     ) -> list[R]:
         above, below = above or {}, below or {}
@@ -250,10 +251,10 @@ class SqlRepo(Generic[R]):
                 q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=True))
             if offset:
                 q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=True))
-            return q
+            return q.with_for_update() if for_update else q
 
         shape = ("many", self._shape(eq), tuple(above), tuple(below), order_by, descending,
-                 limit is not None, bool(offset))
+                 limit is not None, bool(offset), for_update)
         if limit is not None:
             params["lim"] = limit
         if offset:

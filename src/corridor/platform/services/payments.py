@@ -206,9 +206,11 @@ def _find_user(uow: UnitOfWork, spec: dict[str, str]) -> User | None:
         return None
 
 
-def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str) -> Wallet | None:
+def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str, *,
+                 for_update: bool = False) -> Wallet | None:
     for wlt in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id, custodial=True,
-                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1):
+                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1,
+                                     for_update=for_update):
         return wlt
     return None
 
@@ -342,9 +344,10 @@ def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need:
 
 
 def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
-    wlt = _open_wallet(uow, *owner)
-    locked = uow.repo(Wallet).get(wlt.id, for_update=True) if wlt else None
-    if locked is None or locked.status != WalletStatus.OPEN:
+    """The owner's open wallet, locked, in one statement: PostgreSQL re-checks the filter
+    (still open) once it holds the row lock; SQLite's writer already holds the file lock."""
+    locked = _open_wallet(uow, *owner, for_update=True)
+    if locked is None:
         raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
     return locked
 

@@ -58,6 +58,7 @@ class Repo(Protocol[R]):
         offset: int = 0,
         above: dict[str, Any] | None = None,  # column -> value: only rows with column > value
         below: dict[str, Any] | None = None,  # ... column < value
+        for_update: bool = False,  # lock the rows returned (PostgreSQL; SQLite locks all)
         **eq: Any,
     ) -> list[R]: ...
     def count(self, **eq: Any) -> int: ...
