@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench.payments_bench import summarise_stacks
+from corridor.bench.payments_bench import _cpu_s, summarise_stacks
 from corridor.cli.main import app
 
 
@@ -63,3 +66,19 @@ def test_profile_summary_ranks_busy_frames_and_skips_idle_ones() -> None:
     assert first["self_pct"] == 75.0
     corridor = [s for s in summary if s.get("kind") == "corridor"]
     assert corridor[0]["function"].startswith("run") and corridor[0]["incl_pct"] == 100.0
+
+
+def test_cpu_counts_child_processes_live_and_reaped() -> None:
+    burn = [sys.executable, "-c",
+            "import time\nend = time.process_time() + 0.3\n"
+            "while time.process_time() < end: pass\nprint('done', flush=True)\n"
+            "import sys; sys.stdin.readline()\n"]
+    before = _cpu_s(os.getpid())
+    with subprocess.Popen(burn, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "done\n"
+        live = _cpu_s(os.getpid()) - before  # the child is still running: counted live
+        assert live >= 0.25
+        child.communicate("\n", timeout=30)  # reaped: now in our cutime/cstime
+    assert _cpu_s(os.getpid()) - before >= live - 0.02

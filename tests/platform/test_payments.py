@@ -6,6 +6,7 @@ input (refused with a stable code, nothing changed)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,7 @@ from corridor.api.app import create_app
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import fx
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.payments import (
     TERMINAL,
     TRANSITIONS,
@@ -26,7 +28,7 @@ from corridor.platform.domain.payments import (
     moved,
 )
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
-from corridor.platform.domain.wallets import Wallet
+from corridor.platform.domain.wallets import Wallet, WalletStatus
 from corridor.platform.services import payments
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.payment_fakes import (
@@ -365,6 +367,32 @@ def test_no_wallet_and_insufficient_funds(client: TestClient, platform: bootstra
     assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
     assert r.json()["error"]["fields"]["available"] == "10.51"
     nothing_changed(platform)
+
+
+def test_the_sender_wallet_lock_queues_one_owners_creations_and_needs_an_open_wallet(
+        platform: bootstrap.Platform, customer: Actor) -> None:
+    deps, owner = platform.deps, ("user", customer.user.id)
+    wallet = open_wallet(platform, customer.user.id)
+    entered = threading.Event()
+    with deps.uow() as first:
+        assert payments._sender_wallet(first, owner) == wallet
+
+        def second() -> None:
+            with deps.uow() as uow:
+                payments._sender_wallet(uow, owner)  # waits for `first` (row or file lock)
+                entered.set()
+
+        t = threading.Thread(target=second)
+        t.start()
+        assert not entered.wait(0.3)
+        first.commit()
+        t.join(timeout=30)
+    assert entered.is_set()
+    with deps.uow() as uow:  # a wallet that is not open (yet) is not one to pay from
+        uow.repo(Wallet).update(dataclasses.replace(wallet, status=WalletStatus.OPENING))
+        uow.commit()
+    with deps.uow() as uow, pytest.raises(PlatformError, match="no open wallet"):
+        payments._sender_wallet(uow, owner)
 
 
 # --- idempotency and concurrency ---------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,19 +18,31 @@ from corridor.platform.domain.roles import Perm
 from corridor.platform.services import sessions
 from corridor.platform.services.ports import Deps
 
+# The dependencies that only read the request are `async def`: FastAPI runs a plain `def`
+# dependency in its thread pool, and a hop there and back per dependency per request was
+# CPU spent on every call (bench payments). Only `principal` reads the database.
 
-def platform(request: Request) -> Platform:
+
+def _platform(request: Request) -> Platform:
     p: Platform = request.app.state.platform
     return p
 
 
-def deps(request: Request) -> Deps:
-    return platform(request).deps
-
-
-def origin(request: Request) -> Origin:
+def _origin(request: Request) -> Origin:
     ip = request.client.host if request.client else ""
     return Origin(ip=ip, user_agent=request.headers.get("user-agent", "")[:300])
+
+
+async def platform(request: Request) -> Platform:
+    return _platform(request)
+
+
+async def deps(request: Request) -> Deps:
+    return _platform(request).deps
+
+
+async def origin(request: Request) -> Origin:
+    return _origin(request)
 
 
 def _bearer(request: Request) -> str:
@@ -40,7 +52,7 @@ def _bearer(request: Request) -> str:
 
 
 def principal(request: Request) -> Principal:
-    return sessions.authenticate(deps(request), _bearer(request), origin(request))
+    return sessions.authenticate(_platform(request).deps, _bearer(request), _origin(request))
 
 
 DepsDep = Annotated[Deps, Depends(deps)]
@@ -48,10 +60,10 @@ OriginDep = Annotated[Origin, Depends(origin)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def staff(perm: Perm) -> Callable[[Principal], Principal]:
+def staff(perm: Perm) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only staff whose role grants `perm`."""
 
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         if not who.staff_can(perm):
             raise forbidden()
         return who
@@ -82,7 +94,7 @@ class RateLimiter:
                 self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window_s}
 
 
-def limiter(request: Request) -> RateLimiter:
+async def limiter(request: Request) -> RateLimiter:
     r: RateLimiter = request.app.state.limiter
     return r
 

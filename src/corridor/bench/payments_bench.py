@@ -218,9 +218,20 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads), from /proc."""
+    """User + system CPU seconds of a process (all its threads) and of its child processes
+    (the platform's chain workers, API workers), from /proc: the live ones, and those that
+    ended and were reaped (a restarted worker's CPU is not lost)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    own = sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+    return own + sum(_child_cpu_s(pid))
+
+
+def _child_cpu_s(pid: int) -> list[float]:
+    out: list[float] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):  # a thread or child that just ended
+            out += [_cpu_s(int(c)) for c in (task / "children").read_text().split()]
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -868,6 +879,7 @@ class Profiler:
                 "--output",
                 str(out),
                 "--nonblocking",
+                "--subprocesses",  # the chain workers (and any API workers) too
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -1121,7 +1133,7 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
             name="platform_cpu_ms_per_payment",
             value=_cpu_ms_per_payment(t),
             unit="ms",
-            note="platform CPU in the window / payments credited in it",
+            note="platform CPU (API and chain workers) in the window / payments credited in it",
         ),
         Row(
             name="load_avg_1m",

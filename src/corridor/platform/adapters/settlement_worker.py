@@ -205,9 +205,12 @@ class SettlementWorker:
                                   height=body.get("height"),
                                   code=None if ok else str(body.get("result", {}).get("code")))
 
-    def _in_flight(self) -> list[Transfer]:
-        with self.deps.uow() as uow:
-            return uow.repo(Transfer).many(status=TransferStatus.SUBMITTED, order_by="created_ms")
+    def _in_flight(self, signed_before_ms: int | None = None) -> list[Transfer]:
+        """Transfers sent and not settled (only those signed before the time, if given)."""
+        below = None if signed_before_ms is None else {"updated_ms": signed_before_ms}
+        with self.deps.reader() as uow:
+            return uow.repo(Transfer).many(status=TransferStatus.SUBMITTED, order_by="created_ms",
+                                           below=below)
 
     def _follow_blocks(self) -> bool:
         status = self.node.status()
@@ -257,9 +260,8 @@ class SettlementWorker:
         fresh sequence, a fresh window) or, after ATTEMPTS_MAX, record them as refused."""
         now = self.deps.clock.now_ms()
         signed_before_ms = now - TX_TTL_MS
-        for t in self._in_flight():
-            if t.updated_ms > signed_before_ms:
-                continue  # cannot be past its window yet (cheap test before decoding)
+        # Only those signed more than a window ago can be past it: the rest stay unread.
+        for t in self._in_flight(signed_before_ms + 1):
             assert t.tx_hex is not None
             not_after = decode_transaction(bytes.fromhex(t.tx_hex)).tx.not_after_ms
             if not_after >= self._chain_time_ms and now <= not_after + CLOCK_SKEW_MAX_MS:

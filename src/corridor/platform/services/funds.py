@@ -145,9 +145,6 @@ def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int
                if h.code == code and (issuer is None or h.issuer == issuer))
 
 
-APPLIED_SINCE_PAGE = 64
-
-
 def account_snapshot(deps: Deps, address: str) -> ChainAccount | None:
     """The account as the chain holds it now; None without a node. May be read before the
     wallet lock is taken (see `available_minor`), so a slow node never holds the lock."""
@@ -198,18 +195,12 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
 
 def _applied_since(uow: UnitOfWork, ref: str, code: str, sequence: int) -> int:
     """Debits of `ref` the chain applied after `sequence` and the platform has recorded
-    (committed transfers signed with a higher sequence), newest first."""
-    total, offset = 0, 0
-    while True:
-        page = uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
-                                       order_by="sequence", descending=True,
-                                       limit=APPLIED_SINCE_PAGE, offset=offset)
-        newer = [t for t in page if t.sequence is not None and t.sequence > sequence]
-        total += sum(leg["amount_minor"] for t in newer for leg in t.legs
-                     if leg["source"] == ref and leg["code"] == code)
-        if len(newer) < len(page) or len(page) < APPLIED_SINCE_PAGE:
-            return int(total)
-        offset += APPLIED_SINCE_PAGE
+    (committed transfers signed with a higher sequence). Few: the snapshot is read just
+    before, and at most the source's in-flight transactions commit in between."""
+    newer = uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
+                                    above={"sequence": sequence})
+    return sum(int(leg["amount_minor"]) for t in newer for leg in t.legs
+               if leg["source"] == ref and leg["code"] == code)
 
 
 def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:

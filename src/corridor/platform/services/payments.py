@@ -74,7 +74,6 @@ PAGE_MAX = 100
 EXPECTED_ONCHAIN_MS = 30_000  # a few blocks and the worker's round
 EXPECTED_PAYOUT_MS = 24 * 3_600_000  # a bank rail: next business day at worst in the demo
 DAY_MS = 86_400_000
-DAY_SCAN_PAGE = 200
 REFERENCE = kyc_domain.REFERENCE_CURRENCY
 # Payments that moved no money (or whose money came back) do not use up a daily limit.
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
@@ -207,9 +206,11 @@ def _find_user(uow: UnitOfWork, spec: dict[str, str]) -> User | None:
         return None
 
 
-def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str) -> Wallet | None:
+def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str, *,
+                 for_update: bool = False) -> Wallet | None:
     for wlt in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id, custodial=True,
-                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1):
+                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1,
+                                     for_update=for_update):
         return wlt
     return None
 
@@ -269,21 +270,15 @@ def _in_usd(deps: Deps, amount_minor: int, code: str) -> int:
 
 
 def _today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
-    """What the owner's payments since 00:00 UTC count against the daily limit, in USD."""
+    """What the owner's payments since 00:00 UTC count against the daily limit, in USD:
+    each payment converted on its own (rounded up, as a single payment is), counted per
+    distinct (status, currency, amount) by the database instead of loading every row."""
     start = deps.clock.now_ms() // DAY_MS * DAY_MS
-    total, offset = 0, 0
-    while True:
-        page = uow.repo(Payment).many(owner_type=owner[0], owner_id=owner[1],
-                                      order_by="created_ms", descending=True,
-                                      limit=DAY_SCAN_PAGE, offset=offset)
-        for p in page:
-            if p.created_ms < start:
-                return total
-            if p.status not in NOT_COUNTED:
-                total += _in_usd(deps, p.sell_amount_minor, p.sell_code)
-        if len(page) < DAY_SCAN_PAGE:
-            return total
-        offset += DAY_SCAN_PAGE
+    groups = uow.repo(Payment).tally(("status", "sell_code", "sell_amount_minor"),
+                                     owner_type=owner[0], owner_id=owner[1],
+                                     above={"created_ms": start - 1})
+    return sum(n * _in_usd(deps, amount, code) for (status, code, amount), n in groups
+               if status not in NOT_COUNTED)
 
 
 def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.Priced,
@@ -349,9 +344,10 @@ def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need:
 
 
 def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
-    wlt = _open_wallet(uow, *owner)
-    locked = uow.repo(Wallet).get(wlt.id, for_update=True) if wlt else None
-    if locked is None or locked.status != WalletStatus.OPEN:
+    """The owner's open wallet, locked, in one statement: PostgreSQL re-checks the filter
+    (still open) once it holds the row lock; SQLite's writer already holds the file lock."""
+    locked = _open_wallet(uow, *owner, for_update=True)
+    if locked is None:
         raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
     return locked
 

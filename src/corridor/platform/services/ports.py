@@ -44,7 +44,8 @@ class FileStore(Protocol):
 
 
 class Repo(Protocol[R]):
-    """Rows of one table as frozen records. Filters are equality on column names."""
+    """Rows of one table as frozen records. Filters are equality on column names; `many`
+    also takes strict bounds (`above`, `below`), `tally` a lower one."""
 
     def get(self, id: str, *, for_update: bool = False) -> R | None: ...
     def one(self, **eq: Any) -> R | None: ...
@@ -55,9 +56,17 @@ class Repo(Protocol[R]):
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        above: dict[str, Any] | None = None,  # column -> value: only rows with column > value
+        below: dict[str, Any] | None = None,  # ... column < value
+        for_update: bool = False,  # lock the rows returned (PostgreSQL; SQLite locks all)
         **eq: Any,
     ) -> list[R]: ...
     def count(self, **eq: Any) -> int: ...
+    def tally(self, columns: Sequence[str], *, above: dict[str, Any] | None = None,
+              **eq: Any) -> list[tuple[tuple[Any, ...], int]]:
+        """How many rows have each combination of `columns`' values (filters as `many`):
+        a total computed in the database instead of loading every row."""
+        ...
     def add(self, record: R) -> None: ...
     def update(self, record: R) -> None: ...
     def delete(self, id: str) -> None: ...
