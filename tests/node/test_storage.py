@@ -36,6 +36,7 @@ from corridor.node.storage import (
     recover,
     tx_addresses,
 )
+from corridor.node.storage.sqlite import SCHEMA_VERSION
 
 from ..ledger.builders import CHAIN, T0, asset, key, make_genesis, tx
 
@@ -504,7 +505,9 @@ def test_sqlite_refuses_another_chain_genesis_or_schema(tmp_path: Path, chain: C
     raw.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
     raw.commit()
     raw.close()
-    with pytest.raises(StorageCorrupt, match="schema version 99; this node reads version 1"):
+    with pytest.raises(
+        StorageCorrupt, match=f"schema version 99; this node reads version {SCHEMA_VERSION}"
+    ):
         SqliteStore(path, genesis=chain.genesis_header)
     foreign = tmp_path / "foreign.db"
     raw = sqlite3.connect(foreign)
