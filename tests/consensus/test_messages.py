@@ -211,7 +211,7 @@ def test_evidence_decoding_rejects_non_canonical_order() -> None:
 def test_evidence_verify_reports_every_problem() -> None:
     not_conflicting = DuplicateVoteEvidence.of(vote(block_hash=H1), vote(BOB, H2, round_=1))
     rejection = not_conflicting.verify(CHAIN, VALIDATORS)
-    assert rejection is not None and rejection.code == RejectCode.MALFORMED
+    assert rejection is not None and rejection.code == RejectCode.EVIDENCE_NOT_CONFLICTING
     assert "validator" in rejection.message and "round" in rejection.message
 
     other_type = DuplicateVoteEvidence.of(vote(block_hash=H1), vote(block_hash=H2, vote_type=2))
@@ -220,7 +220,7 @@ def test_evidence_verify_reports_every_problem() -> None:
 
     by_outsider = DuplicateVoteEvidence.of(vote(MALLORY, H1), vote(MALLORY, H2))
     rejection = by_outsider.verify(CHAIN, VALIDATORS)
-    assert rejection is not None and rejection.code == RejectCode.BAD_SIGNATURE
+    assert rejection is not None and rejection.code == RejectCode.EVIDENCE_NOT_VALIDATOR
 
     forged = DuplicateVoteEvidence.of(
         vote(block_hash=H1), _replace(vote(block_hash=H1), block_hash=H2)

@@ -26,6 +26,7 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.block import POWER_MAX, Block, BlockHeader, Commit, CommitSig, ValidatorSet
 from corridor.ledger.block import Validator as BlockValidator
 from corridor.ledger.errors import DecodeError
+from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.ledger.genesis import Genesis, parse_genesis
 from corridor.ledger.invariants import check_state
 from corridor.ledger.limits import (
@@ -39,7 +40,7 @@ from corridor.ledger.limits import (
     SIGNERS_MAX,
     VALIDATORS_MAX,
 )
-from corridor.ledger.records import Account, AssetInfo, Escrow, Holding, asset_sort_key
+from corridor.ledger.records import Account, AssetInfo, Escrow, Holding, Offence, asset_sort_key
 from corridor.ledger.results import OpResult, TxResult
 from corridor.ledger.statetree import StateProof, StateTree
 from corridor.ledger.tx import (
@@ -63,6 +64,7 @@ from corridor.ledger.tx import (
     compute_tx_id,
     decode_transaction,
 )
+from corridor.ledger.votes import VOTE_TYPES, Vote
 from tests.ledger.builders import genesis_doc, key
 
 U8, U16, U32, U64 = 2**8 - 1, 2**16 - 1, 2**32 - 1, 2**64 - 1
@@ -185,6 +187,7 @@ headers = st.builds(
     tx_count=st.integers(0, U32),
     tx_root=hashes,
     result_root=hashes,
+    evidence_root=hashes,
     state_root=hashes,
     validator_set_hash=hashes,
     proposer=addresses,
@@ -197,11 +200,37 @@ commits = st.builds(
     hashes,
     sorted_unique(commit_sigs, lambda s: s.public_key, 8).map(tuple),
 )
+signatures64 = st.binary(min_size=64, max_size=64)
+
+
+@st.composite
+def duplicate_votes(draw: st.DrawFn) -> DuplicateVoteEvidence:
+    """Two votes of one slot for different blocks (signatures unchecked by decoding), or,
+    sometimes, of different slots: well-formed bytes that `verify` refuses."""
+    slot = {
+        "vote_type": draw(st.sampled_from(VOTE_TYPES)),
+        "height": draw(u64s),
+        "round": draw(st.integers(0, U32)),
+        "validator": draw(public_keys),
+    }
+    other = dict(slot)
+    if draw(st.booleans()):
+        other["round"] = draw(st.integers(0, U32))
+    first, second = draw(st.lists(hashes, min_size=2, max_size=2, unique=True))
+    a = Vote(block_hash=first, signature=draw(signatures64), **slot)
+    b = Vote(block_hash=second, signature=draw(signatures64), **other)
+    return DuplicateVoteEvidence.of(a, b)
+
+
+offences = st.builds(
+    Offence, public_keys, st.integers(0, U8), u64s, st.integers(0, U32), hashes, u64s
+)
 blocks = st.builds(
     Block,
     header=headers,
     txs=st.lists(signed_transactions(), max_size=3).map(tuple),
     last_commit=st.none() | commits,
+    evidence=st.lists(duplicate_votes(), max_size=2).map(tuple),
 )
 validator_sets = (
     sorted_unique(
@@ -280,6 +309,12 @@ CODECS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes], st.Searc
     "account": (Account.decode, Account.encode, accounts),
     "asset info": (AssetInfo.decode, AssetInfo.encode, asset_infos),
     "escrow": (Escrow.decode, Escrow.encode, escrows),
+    "duplicate-vote evidence": (
+        DuplicateVoteEvidence.decode,
+        DuplicateVoteEvidence.encode,
+        duplicate_votes(),
+    ),
+    "offence": (Offence.decode, Offence.encode, offences),
     "tx result": (TxResult.decode, TxResult.encode, tx_results),
     "state proof": (StateProof.decode, StateProof.encode, state_proofs(16)),
     "state proof, 3 bits": (

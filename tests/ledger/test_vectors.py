@@ -16,6 +16,7 @@ from typing import Any
 from corridor.ledger import keys
 from corridor.ledger.block import Block
 from corridor.ledger.chain import make_block, select_txs
+from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.ledger.tx import (
     Clawback,
     EscrowCancel,
@@ -30,6 +31,7 @@ from corridor.ledger.tx import (
     Signer,
     decode_transaction,
 )
+from corridor.ledger.votes import PRECOMMIT, Vote
 
 from .builders import T0, asset, ctx, key, make_genesis, tx
 
@@ -105,9 +107,20 @@ def _block() -> Block:
     )
 
 
+def _evidence() -> DuplicateVoteEvidence:
+    first, second = (
+        Vote.signed(
+            "corridor-test", key("v1"), vote_type=PRECOMMIT, height=7, round_=2, block_hash=h
+        )
+        for h in (b"\x01" * 32, b"\x02" * 32)
+    )
+    return DuplicateVoteEvidence.of(first, second)
+
+
 def generate() -> dict[str, Any]:
     g = make_genesis()
     block = _block()
+    evidence = _evidence()
     return {
         "keys": {
             name: {
@@ -125,11 +138,17 @@ def generate() -> dict[str, Any]:
             "header_hash": g.header().hash().hex(),
             "alice_account": g.state.account(key("alice").address).encode().hex(),
         },
+        "evidence": {
+            "encoded": evidence.encode().hex(),
+            "hash": evidence.hash().hex(),
+            "offence_id": evidence.offence_id.hex(),
+        },
         "block": {
             "encoded": block.encode().hex(),
             "hash": block.hash().hex(),
             "tx_root": block.header.tx_root.hex(),
             "result_root": block.header.result_root.hex(),
+            "evidence_root": block.header.evidence_root.hex(),
             "state_root": block.header.state_root.hex(),
         },
     }

@@ -20,10 +20,12 @@ from corridor.ledger.block import PRECOMMIT, Block, BlockHeader, Commit, CommitS
 from corridor.ledger.chain import execute_block, make_block, select_txs
 from corridor.ledger.context import ApplyContext
 from corridor.ledger.errors import Rejection
+from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.ledger.results import OpResult, TxResult
 from corridor.ledger.state import MemoryState, Overlay
 from corridor.ledger.statetree import StateTree
 from corridor.ledger.tx import EscrowCreate, EscrowFinish, OpenAccount, Payment
+from corridor.ledger.votes import PREVOTE, Vote
 from corridor.node.storage import (
     ACCOUNT_TXS_LIMIT_MAX,
     UNINITIALISED_ROOT,
@@ -36,6 +38,7 @@ from corridor.node.storage import (
     recover,
     tx_addresses,
 )
+from corridor.node.storage.sqlite import SCHEMA_VERSION
 
 from ..ledger.builders import CHAIN, T0, asset, key, make_genesis, tx
 
@@ -95,7 +98,7 @@ class Chain:
     def _ctx(self, height: int) -> ApplyContext:
         return ApplyContext(chain_id=CHAIN, height=height, time_ms=T0 + 1000 * height)
 
-    def next(self, payments: int = 3) -> Step:
+    def next(self, payments: int = 3, evidence: tuple[DuplicateVoteEvidence, ...] = ()) -> Step:
         height = self.head.height + 1
         alice = self.state.account(key("alice").address)
         assert alice is not None
@@ -119,7 +122,7 @@ class Chain:
             finishes = [EscrowFinish(escrow_id=e, preimage=PREIMAGE) for e in open_escrows]
             candidates.append(tx("bob", bob_seq + 1, *finishes, not_after_ms=NOT_AFTER_MS))
         ctx = self._ctx(height)
-        sel = select_txs(self.state, self.tree, candidates, ctx)
+        sel = select_txs(self.state, self.tree, candidates, ctx, evidence=evidence)
         assert not sel.rejected, sel.rejected
         block = make_block(
             self.head, sel.execution, time_ms=ctx.time_ms, validators=self.genesis.validators,
@@ -337,6 +340,24 @@ def test_state_apply_and_load_equal_memory_commit(stores: Stores, chain: Chain) 
     assert stores.state.applied_height() == 5 and same_state(stores.state.load(), reference)
 
 
+def test_recorded_offences_persist_and_hash_to_the_root(stores: Stores, chain: Chain) -> None:
+    commit_steps(stores, chain, 1)
+    votes = [
+        Vote.signed(CHAIN, key("v1"), vote_type=PREVOTE, height=1, round_=0, block_hash=h)
+        for h in (b"\x01" * 32, b"\x02" * 32)
+    ]
+    evidence = DuplicateVoteEvidence.of(*votes)
+    step = chain.next(evidence=(evidence,))
+    assert step.block.evidence == (evidence,)
+    stores.blocks.append(step.block, step.commit, step.results)
+    stores.state.apply(step.height, step.writes, step.root)
+    stores.reopen()
+    assert stores.blocks.block(step.height) == step.block
+    loaded = stores.state.load()
+    assert loaded.offence(evidence.offence_id) == evidence.offence(step.height)
+    assert StateTree.from_items(loaded.tree_items()).root == step.root
+
+
 def test_sqlite_refuses_to_apply_a_block_it_has_not_logged(tmp_path: Path, chain: Chain) -> None:
     stores = Stores("sqlite", tmp_path / "chain.db", chain.genesis_header)
     try:
@@ -504,7 +525,9 @@ def test_sqlite_refuses_another_chain_genesis_or_schema(tmp_path: Path, chain: C
     raw.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
     raw.commit()
     raw.close()
-    with pytest.raises(StorageCorrupt, match="schema version 99; this node reads version 1"):
+    with pytest.raises(
+        StorageCorrupt, match=f"schema version 99; this node reads version {SCHEMA_VERSION}"
+    ):
         SqliteStore(path, genesis=chain.genesis_header)
     foreign = tmp_path / "foreign.db"
     raw = sqlite3.connect(foreign)

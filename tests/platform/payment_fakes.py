@@ -93,7 +93,8 @@ class FakeChain:
         header = BlockHeader(chain_id="corridor-test", height=height, time_ms=T0_MS,
                              previous_hash=b"\x00" * 32, last_commit_hash=b"\x00" * 32,
                              tx_count=3, tx_root=merkle.merkle_root(leaves),
-                             result_root=b"\x00" * 32, state_root=b"\x00" * 32,
+                             result_root=b"\x00" * 32, evidence_root=b"\x00" * 32,
+                             state_root=b"\x00" * 32,
                              validator_set_hash=b"\x00" * 32, proposer=b"\x02" * 20)
         ours = txs[1]
         self.blocks[ours.tx_id.hex()] = TxInclusion(

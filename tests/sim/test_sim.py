@@ -15,10 +15,16 @@ from pathlib import Path
 import pytest
 
 from corridor.ledger.errors import RejectCode, Rejection
+from corridor.ledger.records import Offence
 from corridor.ledger.statetree import StateTree
 from corridor.sim import MIXES, FaultMix, Simulation, simulate
 from corridor.sim.byzantine import EQUIVOCATE, GARBAGE, WITHHOLD
-from corridor.sim.checkers import check_double_signing, check_safety
+from corridor.sim.checkers import (
+    check_double_signing,
+    check_recorded_offences,
+    check_safety,
+    recorded_offenders,
+)
 from corridor.sim.node import Trace, sparse_tree
 from corridor.sim.run import sim_genesis
 from corridor.sim.soak import CASES, case_of, main, run_seed
@@ -26,6 +32,7 @@ from tests.sim.regressions import REGRESSIONS, SPLIT_LOCK_ARGS, SPLIT_LOCK_SEED
 
 SEEDS_PER_CASE = 30  # x 10 cases: 300 seeds in the default run
 HEIGHTS = 4
+EVIDENCE_HEIGHTS = 8  # every honest validator proposes (and so records what it saw) twice
 
 
 def _assert_clean(report: object) -> None:
@@ -95,12 +102,15 @@ def test_same_seed_same_chain_in_other_processes() -> None:
 
 
 def test_one_equivocator_of_four_is_reported_and_harmless() -> None:
+    """Safety holds, and the equivocator's double signing is recorded on every honest node's
+    chain (`offenders`); an offence of an honest validator would be a violation."""
     mix = FaultMix(name="equivocate", behaviours=frozenset({EQUIVOCATE}))
     for seed in range(4):  # seeds 0, 1 and 3 stalled on the split lock before it was fixed
-        report = simulate(seed, byzantine=1, faults=mix, heights=HEIGHTS)
+        report = simulate(seed, byzantine=1, faults=mix, heights=EVIDENCE_HEIGHTS)
         _assert_clean(report)
         assert report.evidence > 0
         assert dict(report.faults)["byzantine-equivocated"] > 0
+        assert report.offenders == report.byzantine, report
 
 
 @pytest.mark.parametrize(
@@ -115,7 +125,8 @@ def test_two_byzantine_of_four_never_fork_honest_nodes(behaviours: frozenset[str
     mix = FaultMix(name="two-byzantine", behaviours=behaviours)
     for seed in range(3):
         report = simulate(seed, byzantine=2, faults=mix, heights=HEIGHTS, liveness_ms=5_000)
-        _assert_clean(report)
+        _assert_clean(report)  # includes safety, and no offence of an honest validator
+        assert set(report.offenders) <= set(report.byzantine)
 
 
 def test_crash_with_torn_write_recovers_and_catches_up() -> None:
@@ -217,3 +228,17 @@ def test_a_forged_last_commit_is_rejected() -> None:
     )
     assert isinstance(node.core.validate_proposal(missing), Rejection)
     assert not isinstance(node.core.validate_proposal(block), Rejection)
+
+
+def test_the_offence_checker_sees_an_honest_validator_convicted() -> None:
+    """Not vacuous: an offence of an honest validator on an honest chain is a violation."""
+    sim = Simulation(1).start(schedule_faults=False)
+    sim.run_until(1_000)
+    node = sim.honest[0]
+    assert node.key is not None
+    assert check_recorded_offences(sim.honest, frozenset()) == []
+    offence = Offence(node.key.public_key, 1, 1, 0, b"\x00" * 32, 2)
+    node.core.state.offences[offence.offence_id] = offence
+    problems = check_recorded_offences(sim.honest, frozenset())
+    assert problems and "honest validator" in problems[0]
+    assert recorded_offenders(sim.honest) == frozenset()  # not on every honest chain

@@ -1,7 +1,8 @@
 """Blocks, headers, validator sets and commit certificates.
 
 A header commits to the block's transactions (tx root), their results (result root), the
-state after the block (state root), the validators of its height and the previous block.
+evidence of double signing it records (evidence root), the state after the block (state
+root), the validators of its height and the previous block.
 A commit certificate is more than 2/3 of the voting power's precommit signatures over a
 block hash; a light client checks a header with `verify_commit` alone.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corridor.ledger import keys
 from corridor.ledger.codec import Reader, Writer, decode_all, require_strictly_sorted
@@ -17,6 +19,7 @@ from corridor.ledger.errors import DecodeError, RejectCode, Rejection
 from corridor.ledger.keys import ADDRESS_LEN, PUBLIC_KEY_LEN, SIGNATURE_LEN
 from corridor.ledger.limits import (
     BLOCK_BYTES_MAX,
+    BLOCK_EVIDENCE_MAX,
     BLOCK_TXS_MAX,
     CHAIN_ID_LEN_MAX,
     TX_BYTES_MAX,
@@ -25,6 +28,9 @@ from corridor.ledger.limits import (
 from corridor.ledger.merkle import merkle_root
 from corridor.ledger.results import TxResult
 from corridor.ledger.tx import HASH_LEN, SignedTransaction, decode_transaction
+
+if TYPE_CHECKING:  # evidence is made of votes, which sign `vote_sign_bytes` below
+    from corridor.ledger.evidence import DuplicateVoteEvidence
 
 ZERO_HASH = bytes(HASH_LEN)
 PRECOMMIT = 2  # vote type; prevote is 1 (the consensus layer signs both with vote_sign_bytes)
@@ -168,6 +174,7 @@ class BlockHeader:
     tx_count: int
     tx_root: bytes
     result_root: bytes
+    evidence_root: bytes
     state_root: bytes
     validator_set_hash: bytes
     proposer: bytes
@@ -176,7 +183,9 @@ class BlockHeader:
         w = Writer().text(self.chain_id).u64(self.height).u64(self.time_ms)
         w.fixed(self.previous_hash, HASH_LEN).fixed(self.last_commit_hash, HASH_LEN)
         w.u32(self.tx_count).fixed(self.tx_root, HASH_LEN).fixed(self.result_root, HASH_LEN)
-        w.fixed(self.state_root, HASH_LEN).fixed(self.validator_set_hash, HASH_LEN)
+        w.fixed(self.evidence_root, HASH_LEN).fixed(self.state_root, HASH_LEN).fixed(
+            self.validator_set_hash, HASH_LEN
+        )
         return w.fixed(self.proposer, ADDRESS_LEN).getvalue()
 
     def hash(self) -> bytes:
@@ -193,6 +202,7 @@ class BlockHeader:
             tx_count=r.u32(),
             tx_root=r.fixed(HASH_LEN),
             result_root=r.fixed(HASH_LEN),
+            evidence_root=r.fixed(HASH_LEN),
             state_root=r.fixed(HASH_LEN),
             validator_set_hash=r.fixed(HASH_LEN),
             proposer=r.fixed(ADDRESS_LEN),
@@ -205,11 +215,13 @@ class BlockHeader:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Block:
-    """A header, its transactions, and the commit certificate of the previous block."""
+    """A header, its transactions, the commit certificate of the previous block, and the
+    evidence of double signing it records."""
 
     header: BlockHeader
     txs: tuple[SignedTransaction, ...]
     last_commit: Commit | None
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
 
     def hash(self) -> bytes:
         return self.header.hash()
@@ -224,12 +236,17 @@ class Block:
         for stx in self.txs:
             raw = stx.encode()
             w.u32(len(raw)).raw(raw)
+        w.count(len(self.evidence))
+        for item in self.evidence:
+            w.raw(item.encode())
         return w.getvalue()
 
     @staticmethod
     def decode(data: bytes) -> Block:
         if len(data) > BLOCK_BYTES_MAX:
             raise DecodeError(RejectCode.LIMIT_EXCEEDED, f"block exceeds {BLOCK_BYTES_MAX} bytes")
+
+        from corridor.ledger.evidence import DuplicateVoteEvidence  # a cycle at import time
 
         def read(r: Reader) -> Block:
             header = BlockHeader.read(r)
@@ -243,7 +260,8 @@ class Block:
                 if size > TX_BYTES_MAX:
                     raise DecodeError(RejectCode.LIMIT_EXCEEDED, "transaction too large")
                 txs.append(decode_transaction(r.fixed(size)))
-            return Block(header=header, txs=tuple(txs), last_commit=last_commit)
+            evidence = r.items(BLOCK_EVIDENCE_MAX, "evidence", DuplicateVoteEvidence.read)
+            return Block(header=header, txs=tuple(txs), last_commit=last_commit, evidence=evidence)
 
         return decode_all(data, read)
 
@@ -259,3 +277,7 @@ def tx_root(txs: tuple[SignedTransaction, ...] | list[SignedTransaction]) -> byt
 
 def result_root(results: tuple[TxResult, ...] | list[TxResult]) -> bytes:
     return merkle_root([hashlib.sha256(r.encode()).digest() for r in results])
+
+
+def evidence_root(evidence: tuple[DuplicateVoteEvidence, ...]) -> bytes:
+    return merkle_root([item.hash() for item in evidence])

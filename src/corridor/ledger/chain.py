@@ -17,13 +17,15 @@ from corridor.ledger.block import (
     BlockHeader,
     Commit,
     ValidatorSet,
+    evidence_root,
     result_root,
     tx_root,
 )
 from corridor.ledger.context import ApplyContext
 from corridor.ledger.errors import RejectCode, Rejection
+from corridor.ledger.evidence import DuplicateVoteEvidence, record_evidence
 from corridor.ledger.keys import address_of
-from corridor.ledger.limits import BLOCK_TXS_MAX
+from corridor.ledger.limits import BLOCK_EVIDENCE_MAX, BLOCK_TXS_MAX
 from corridor.ledger.results import TxResult
 from corridor.ledger.rules.v1 import apply_into, verify_signatures
 from corridor.ledger.state import Overlay, StateView
@@ -40,6 +42,7 @@ class BlockExecution:
     results: tuple[TxResult, ...]
     tree_updates: tuple[tuple[bytes, bytes | None], ...]
     state_root: bytes
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +58,11 @@ def _finish(
     tree: StateTree,
     txs: list[SignedTransaction],
     results: list[TxResult],
+    evidence: tuple[DuplicateVoteEvidence, ...],
 ) -> BlockExecution:
     updates = tuple(block_state.tree_updates())
-    return BlockExecution(block_state, tuple(txs), tuple(results), updates, tree.root_with(updates))
+    root = tree.root_with(updates)
+    return BlockExecution(block_state, tuple(txs), tuple(results), updates, root, evidence)
 
 
 def verify_first(
@@ -93,13 +98,17 @@ def select_txs(
     *,
     max_txs: int = BLOCK_TXS_MAX,
     verified: frozenset[bytes] | set[bytes] = frozenset(),
+    evidence: tuple[DuplicateVoteEvidence, ...] = (),
 ) -> Selection:
     """Applies candidates in order, keeping those that succeed (up to `max_txs`).
 
     `verified` holds the tx ids whose signatures the caller already checked (mempool admission
-    or a parallel verifier); everything else is verified here.
+    or a parallel verifier); everything else is verified here. `evidence` is recorded before
+    the transactions; the caller checked each item (`evidence.evidence_rejection`).
     """
     block_state = Overlay(state)
+    for item in evidence[:BLOCK_EVIDENCE_MAX]:
+        block_state.offences[item.offence_id] = item.offence(ctx.height)
     txs: list[SignedTransaction] = []
     results: list[TxResult] = []
     rejected: list[tuple[SignedTransaction, Rejection]] = []
@@ -114,7 +123,8 @@ def select_txs(
             continue
         txs.append(stx)
         results.append(outcome)
-    return Selection(_finish(block_state, tree, txs, results), tuple(rejected))
+    execution = _finish(block_state, tree, txs, results, evidence[:BLOCK_EVIDENCE_MAX])
+    return Selection(execution, tuple(rejected))
 
 
 def execute_block(
@@ -124,11 +134,21 @@ def execute_block(
     ctx: ApplyContext,
     *,
     verified: frozenset[bytes] | set[bytes] = frozenset(),
+    evidence: tuple[DuplicateVoteEvidence, ...] = (),
+    validators: ValidatorSet | None = None,
 ) -> BlockExecution | Rejection:
-    """Re-executes a block's transactions; any rejection makes the whole block invalid."""
+    """Re-executes a block: its evidence first (checked against `validators`), then its
+    transactions; any rejection makes the whole block invalid."""
     if len(txs) > BLOCK_TXS_MAX:
         return Rejection(RejectCode.LIMIT_EXCEEDED, f"more than {BLOCK_TXS_MAX} transactions")
+    if len(evidence) > BLOCK_EVIDENCE_MAX:
+        return Rejection(RejectCode.LIMIT_EXCEEDED, f"more than {BLOCK_EVIDENCE_MAX} evidence")
     block_state = Overlay(state)
+    if evidence:
+        assert validators is not None, "evidence is checked against the validator set"
+        refused = record_evidence(block_state, evidence, ctx.chain_id, ctx.height, validators)
+        if refused is not None:
+            return refused
     results: list[TxResult] = []
     verified = verify_first(txs, verified)
     for index, stx in enumerate(txs):
@@ -138,7 +158,7 @@ def execute_block(
                 RejectCode.BAD_BLOCK, f"transaction {index} is invalid: {outcome}", index
             )
         results.append(outcome)
-    return _finish(block_state, tree, list(txs), results)
+    return _finish(block_state, tree, list(txs), results, evidence)
 
 
 def make_block(
@@ -160,11 +180,14 @@ def make_block(
         tx_count=len(execution.txs),
         tx_root=tx_root(execution.txs),
         result_root=result_root(execution.results),
+        evidence_root=evidence_root(execution.evidence),
         state_root=execution.state_root,
         validator_set_hash=validators.hash(),
         proposer=address_of(proposer_key),
     )
-    return Block(header=header, txs=execution.txs, last_commit=last_commit)
+    return Block(
+        header=header, txs=execution.txs, last_commit=last_commit, evidence=execution.evidence
+    )
 
 
 def validate_block(
@@ -198,12 +221,22 @@ def validate_block(
     expected_commit = ZERO_HASH if block.last_commit is None else block.last_commit.hash()
     if h.last_commit_hash != expected_commit:
         problems.append("last commit hash mismatch")
+    if h.evidence_root != evidence_root(block.evidence):
+        problems.append("evidence root mismatch")
     if not any(v.address == h.proposer for v in validators.validators):
         problems.append("the proposer is not a validator")
     if problems:
         return Rejection(RejectCode.BAD_BLOCK, "; ".join(problems))
     ctx = ApplyContext(chain_id=h.chain_id, height=h.height, time_ms=h.time_ms)
-    execution = execute_block(state, tree, block.txs, ctx, verified=verified)
+    execution = execute_block(
+        state,
+        tree,
+        block.txs,
+        ctx,
+        verified=verified,
+        evidence=block.evidence,
+        validators=validators,
+    )
     if isinstance(execution, Rejection):
         return execution
     if result_root(execution.results) != h.result_root:

@@ -48,6 +48,11 @@ class RejectCode(enum.IntEnum):
     BAD_ESCROW = 55  # no condition, or cancel_after <= finish_after
     # Blocks.
     BAD_BLOCK = 60
+    # Evidence of double signing in a block (ledger.evidence); a block carrying any is invalid.
+    EVIDENCE_NOT_CONFLICTING = 61  # the two votes are not of one (validator, type, height, round)
+    EVIDENCE_NOT_VALIDATOR = 62  # the signer is not in the validator set of the votes' height
+    EVIDENCE_EXPIRED = 63  # outside the EVIDENCE_AGE_MAX heights before the block
+    EVIDENCE_RECORDED = 64  # this offence is already on chain (or twice in the block)
     # Node admission (mempool): not ledger rules, but part of the same stable code space.
     MEMPOOL_FULL = 70
     DUPLICATE = 71  # this transaction, or another with the same source and sequence, is pending

@@ -64,6 +64,7 @@ class Genesis:
             tx_count=0,
             tx_root=merkle_root([]),
             result_root=merkle_root([]),
+            evidence_root=merkle_root([]),
             state_root=root,
             validator_set_hash=self.validators.hash(),
             proposer=bytes(keys.ADDRESS_LEN),

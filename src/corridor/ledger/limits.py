@@ -19,7 +19,10 @@ BLOCK_TXS_MAX = 10_000
 BLOCK_BYTES_MAX = 16 * 1024 * 1024
 CHAIN_ID_LEN_MAX = 32
 VALIDATORS_MAX = 128
+BLOCK_EVIDENCE_MAX = 16  # double-signing evidence records per block
+EVIDENCE_AGE_MAX = 1_000  # heights: evidence of height e is valid in blocks e+1 .. e+1000
 
 assert SIGNATURES_MAX >= SIGNERS_MAX
 assert OPERATIONS_MAX * 300 < TX_BYTES_MAX  # a full transaction of typical operations fits
 assert BLOCK_TXS_MAX * 200 <= BLOCK_BYTES_MAX
+assert BLOCK_EVIDENCE_MAX * 1024 < BLOCK_BYTES_MAX // 100  # evidence is a sliver of a block

@@ -241,10 +241,51 @@ class Escrow:
         return decode_all(data, read)
 
 
+@dataclass(frozen=True, slots=True)
+class Offence:
+    """A double signing recorded on chain: `validator` signed two values for one (vote type,
+    height, round) slot, proven by the evidence of hash `evidence_hash`, recorded by block
+    `recorded_height`. One per slot (`offence_id`): other pairs of votes for the same slot
+    are the same offence and are refused (EVIDENCE_RECORDED)."""
+
+    validator: bytes  # public key
+    vote_type: int
+    height: int
+    round: int
+    evidence_hash: bytes
+    recorded_height: int
+
+    @property
+    def offence_id(self) -> bytes:
+        return offence_id(self.validator, self.vote_type, self.height, self.round)
+
+    def encode(self) -> bytes:
+        w = Writer().fixed(self.validator, PUBLIC_KEY_LEN).u8(self.vote_type).u64(self.height)
+        w.u32(self.round).fixed(self.evidence_hash, HASH_LEN)
+        return w.u64(self.recorded_height).getvalue()
+
+    @staticmethod
+    def decode(data: bytes) -> Offence:
+        def read(r: Reader) -> Offence:
+            return Offence(
+                r.fixed(PUBLIC_KEY_LEN), r.u8(), r.u64(), r.u32(), r.fixed(HASH_LEN), r.u64()
+            )
+
+        return decode_all(data, read)
+
+
+def offence_id(validator: bytes, vote_type: int, height: int, round_: int) -> bytes:
+    """The slot of an offence: public key, vote type, height, round (45 bytes)."""
+    return (
+        Writer().fixed(validator, PUBLIC_KEY_LEN).u8(vote_type).u64(height).u32(round_).getvalue()
+    )
+
+
 # State-tree keys: sha256(kind tag || id). Tags are part of the protocol.
 _ACCOUNT_TAG = b"corridor:state:account:"
 _ASSET_TAG = b"corridor:state:asset:"
 _ESCROW_TAG = b"corridor:state:escrow:"
+_OFFENCE_TAG = b"corridor:state:offence:"
 
 
 def account_key(address: bytes) -> bytes:
@@ -257,6 +298,10 @@ def asset_key(asset: Asset) -> bytes:
 
 def escrow_key(escrow_id: bytes) -> bytes:
     return hashlib.sha256(_ESCROW_TAG + escrow_id).digest()
+
+
+def offence_key(offence_id: bytes) -> bytes:
+    return hashlib.sha256(_OFFENCE_TAG + offence_id).digest()
 
 
 def value_hash(encoded: bytes) -> bytes:

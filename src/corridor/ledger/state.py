@@ -20,9 +20,11 @@ from corridor.ledger.records import (
     Account,
     AssetInfo,
     Escrow,
+    Offence,
     account_key,
     asset_key,
     escrow_key,
+    offence_key,
     value_hash,
 )
 
@@ -35,6 +37,8 @@ class StateView(Protocol):
     def asset(self, asset: Asset) -> AssetInfo | None: ...
 
     def escrow(self, escrow_id: bytes) -> Escrow | None: ...
+
+    def offence(self, offence_id: bytes) -> Offence | None: ...
 
 
 ABSENT = object()  # in a journal entry: the key was not in the dict before the write
@@ -49,6 +53,7 @@ class Overlay:
         "bump_address",
         "bump_sequence",
         "escrows",
+        "offences",
         "parent",
         "parent_account",
         "parent_asset",
@@ -71,6 +76,8 @@ class Overlay:
         self.accounts: dict[bytes, Account] = {}
         self.assets: dict[Asset, AssetInfo] = {}
         self.escrows: dict[bytes, Escrow | None] = {}
+        # Written by a block's evidence (chain.record_evidence), never by a transaction.
+        self.offences: dict[bytes, Offence] = {}
         # While a transaction applies: its source and new sequence, so the source account is
         # rebuilt once (with its balances and its sequence) rather than twice.
         self.bump_address = b""
@@ -92,6 +99,10 @@ class Overlay:
             return self.parent.escrow(escrow_id)
         assert found is None or isinstance(found, Escrow)
         return found
+
+    def offence(self, offence_id: bytes) -> Offence | None:
+        found = self.offences.get(offence_id)
+        return found if found is not None else self.parent.offence(offence_id)
 
     def put_account(self, acct: Account) -> None:
         accounts = self.accounts
@@ -120,7 +131,7 @@ class Overlay:
                 written[key] = before
 
     def is_empty(self) -> bool:
-        return not (self.accounts or self.assets or self.escrows)
+        return not (self.accounts or self.assets or self.escrows or self.offences)
 
     def tree_updates(self) -> Iterator[tuple[bytes, bytes | None]]:
         """(state key, value hash or None for a deletion) for every write: the tree's input."""
@@ -130,17 +141,20 @@ class Overlay:
             yield asset_key(asset), value_hash(info.encode())
         for escrow_id, escrow in self.escrows.items():
             yield escrow_key(escrow_id), None if escrow is None else value_hash(escrow.encode())
+        for oid, offence in self.offences.items():
+            yield offence_key(oid), value_hash(offence.encode())
 
 
 class MemoryState:
     """The committed state in memory: plain dicts, mutated only by the shell via `commit`."""
 
-    __slots__ = ("accounts", "assets", "escrows")
+    __slots__ = ("accounts", "assets", "escrows", "offences")
 
     def __init__(self) -> None:
         self.accounts: dict[bytes, Account] = {}
         self.assets: dict[Asset, AssetInfo] = {}
         self.escrows: dict[bytes, Escrow] = {}
+        self.offences: dict[bytes, Offence] = {}  # by offence id; never removed
 
     def account(self, address: bytes) -> Account | None:
         return self.accounts.get(address)
@@ -151,12 +165,16 @@ class MemoryState:
     def escrow(self, escrow_id: bytes) -> Escrow | None:
         return self.escrows.get(escrow_id)
 
+    def offence(self, offence_id: bytes) -> Offence | None:
+        return self.offences.get(offence_id)
+
     def copy(self) -> MemoryState:
         """An independent copy (the records are immutable, so the dicts are all it copies)."""
         twin = MemoryState()
         twin.accounts = dict(self.accounts)
         twin.assets = dict(self.assets)
         twin.escrows = dict(self.escrows)
+        twin.offences = dict(self.offences)
         return twin
 
     def commit(self, overlay: Overlay) -> None:
@@ -168,6 +186,7 @@ class MemoryState:
                 self.escrows.pop(escrow_id, None)
             else:
                 self.escrows[escrow_id] = escrow
+        self.offences.update(overlay.offences)
 
     def tree_items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every (state key, value hash): the input of a full state-tree build."""
@@ -177,3 +196,5 @@ class MemoryState:
             yield asset_key(asset), value_hash(info.encode())
         for escrow_id, escrow in self.escrows.items():
             yield escrow_key(escrow_id), value_hash(escrow.encode())
+        for oid, offence in self.offences.items():
+            yield offence_key(oid), value_hash(offence.encode())

@@ -24,16 +24,17 @@ from corridor.ledger.chain import (
 )
 from corridor.ledger.context import ApplyContext
 from corridor.ledger.errors import DecodeError, RejectCode, Rejection
+from corridor.ledger.evidence import DuplicateVoteEvidence, evidence_rejection
 from corridor.ledger.genesis import Genesis
 from corridor.ledger.invariants import check_transition
 from corridor.ledger.keys import KeyPair
-from corridor.ledger.limits import BLOCK_BYTES_MAX
-from corridor.ledger.records import Account
+from corridor.ledger.limits import BLOCK_BYTES_MAX, BLOCK_EVIDENCE_MAX, EVIDENCE_AGE_MAX
+from corridor.ledger.records import Account, Offence
 from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
 from corridor.ledger.statetree import StateTree
 from corridor.ledger.tx import SignedTransaction, decode_transaction
-from corridor.node.limits import BLOCK_TXS_DEFAULT, REJECTED_REMEMBERED_MAX
+from corridor.node.limits import BLOCK_TXS_DEFAULT, EVIDENCE_POOL_MAX, REJECTED_REMEMBERED_MAX
 from corridor.node.mempool import Mempool
 from corridor.node.storage import BlockStore, StateStore, StorageCorrupt, recover
 
@@ -56,6 +57,7 @@ class BuildInput:
     verified: frozenset[bytes]
     max_txs: int
     last_commit: Commit | None  # read here: storage belongs to the main thread
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class NodeCore:
         self.debug_invariants = debug_invariants
         self.mempool = mempool or Mempool()
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
+        # Double signings to propose, by offence id; dropped once recorded or too old.
+        self.evidence_pool: OrderedDict[bytes, DuplicateVoteEvidence] = OrderedDict()
         # Hashing a large genesis state takes seconds: reuse the header the stores were
         # opened with when the caller has it.
         self.genesis_header = genesis_header or genesis.header()
@@ -190,6 +194,49 @@ class NodeCore:
             return TxStatus("rejected", rejection=rejection)
         return TxStatus("unknown")
 
+    # --- evidence --------------------------------------------------------------------------
+
+    def add_evidence(self, evidence: DuplicateVoteEvidence) -> Rejection | None:
+        """Admits evidence (detected by consensus, or submitted) to the pending pool, checked
+        as a block would check it; evidence of the height under way waits for the next."""
+        next_height = self.head.height + 1
+        at = next_height + 1 if evidence.height == next_height else next_height
+        refused = evidence_rejection(
+            evidence, self.state, self.genesis.chain_id, at, self.genesis.validators
+        )
+        if refused is not None:
+            return refused
+        if evidence.offence_id in self.evidence_pool:
+            return Rejection(RejectCode.DUPLICATE, "evidence of this offence is pending")
+        if len(self.evidence_pool) >= EVIDENCE_POOL_MAX:
+            return Rejection(RejectCode.MEMPOOL_FULL, "the evidence pool is full")
+        self.evidence_pool[evidence.offence_id] = evidence
+        return None
+
+    def _proposable_evidence(self, height: int) -> tuple[DuplicateVoteEvidence, ...]:
+        chosen: list[DuplicateVoteEvidence] = []
+        for item in self.evidence_pool.values():
+            if len(chosen) >= BLOCK_EVIDENCE_MAX:
+                break
+            refused = evidence_rejection(
+                item, self.state, self.genesis.chain_id, height, self.genesis.validators
+            )
+            if refused is None:
+                chosen.append(item)
+        return tuple(chosen)
+
+    def _prune_evidence(self) -> None:
+        oldest = self.head.height + 1 - EVIDENCE_AGE_MAX
+        for oid, item in list(self.evidence_pool.items()):
+            if self.state.offence(oid) is not None or item.height < oldest:
+                del self.evidence_pool[oid]
+
+    def offences(self) -> list[Offence]:
+        """Every recorded offence, oldest first (by recording height, then evidence hash)."""
+        return sorted(
+            self.state.offences.values(), key=lambda o: (o.recorded_height, o.evidence_hash)
+        )
+
     # --- blocks ----------------------------------------------------------------------------
 
     def take_candidates(self, now_ms: int, max_txs: int = BLOCK_TXS_DEFAULT) -> BuildInput:
@@ -201,6 +248,7 @@ class NodeCore:
             verified=frozenset(self.mempool.verified_ids()),
             max_txs=max_txs,
             last_commit=self.blocks.commit(self.head.height) if self.head.height else None,
+            evidence=self._proposable_evidence(self.head.height + 1),
         )
 
     def build_block(self, job: BuildInput) -> tuple[Block, BlockExecution, Selection]:
@@ -215,6 +263,7 @@ class NodeCore:
             job.ctx,
             max_txs=job.max_txs,
             verified=job.verified,
+            evidence=job.evidence,
         )
         block = make_block(
             self.head,
@@ -286,6 +335,7 @@ class NodeCore:
         )
         for stx, rejection in dropped:
             self._remember_rejection(stx.tx_id, rejection)
+        self._prune_evidence()
         return Committed(block, commit, execution.results, tuple((s.tx_id, r) for s, r in dropped))
 
     # --- queries ---------------------------------------------------------------------------

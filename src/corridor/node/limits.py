@@ -6,7 +6,7 @@ holds or accepts, never which blocks are valid.
 
 from __future__ import annotations
 
-from corridor.ledger.limits import BLOCK_BYTES_MAX, BLOCK_TXS_MAX, TX_BYTES_MAX
+from corridor.ledger.limits import BLOCK_BYTES_MAX, BLOCK_EVIDENCE_MAX, BLOCK_TXS_MAX, TX_BYTES_MAX
 
 # --- mempool ---------------------------------------------------------------------------------
 MEMPOOL_TXS_MAX = 50_000  # pending transactions, ready and held
@@ -23,15 +23,18 @@ assert 1 <= MEMPOOL_FUTURE_SEQUENCES_MAX <= MEMPOOL_ACCOUNT_TXS_MAX <= MEMPOOL_T
 # --- block production --------------------------------------------------------------------
 BLOCK_INTERVAL_MS_DEFAULT = 250  # at most one block per interval; none while idle
 BLOCK_TXS_DEFAULT = 5_000  # per block, below the protocol's BLOCK_TXS_MAX
+EVIDENCE_POOL_MAX = 256  # detected or submitted double signings waiting to be proposed
 REJECTED_REMEMBERED_MAX = 100_000  # rejected tx ids kept for status queries (oldest forgotten)
 
 assert BLOCK_TXS_DEFAULT <= BLOCK_TXS_MAX
+assert EVIDENCE_POOL_MAX >= BLOCK_EVIDENCE_MAX  # the pool can always fill a block
 
 # --- RPC ---------------------------------------------------------------------------------
 RPC_BODY_BYTES_MAX = 8 * 1024 * 1024  # a full batch of hex-encoded transactions fits
 RPC_BATCH_MAX = 1_000  # transactions per submit request
 RPC_PAGE_MAX = 100  # items per page of account transactions
 RPC_BLOCKS_PAGE_MAX = 100  # headers per "latest blocks" page
+RPC_EVIDENCE_PAGE_MAX = 100  # recorded offences per page
 EVENTS_HEARTBEAT_S = 15.0  # an SSE comment this often keeps idle connections alive
 EVENTS_RECENT_DROPS_MAX = 1_000  # blocks whose mempool drops the event stream remembers
 EVENTS_CACHED_BLOCKS_MAX = 64  # recent blocks' event text shared by all subscribers

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
 from corridor.ledger.errors import DecodeError
+from corridor.ledger.evidence import EVIDENCE_BYTES, DuplicateVoteEvidence
 from corridor.ledger.proofs import prove_account, prove_tx
 from corridor.node import views
 from corridor.node.core import NodeCore
@@ -31,6 +32,7 @@ from corridor.node.limits import (
     RPC_BATCH_MAX,
     RPC_BLOCKS_PAGE_MAX,
     RPC_BODY_BYTES_MAX,
+    RPC_EVIDENCE_PAGE_MAX,
     RPC_PAGE_MAX,
 )
 
@@ -59,6 +61,12 @@ class SubmitRequest(BaseModel):
     txs: list[Annotated[str, Field(max_length=2 * 64 * 1024)]] | None = Field(
         default=None, max_length=RPC_BATCH_MAX
     )
+
+
+class EvidenceRequest(BaseModel):
+    """Evidence of double signing: the hex of its canonical encoding (two votes)."""
+
+    evidence: str = Field(max_length=2 * EVIDENCE_BYTES)
 
 
 def _hex(value: str, what: str, length: int | None = None) -> bytes:
@@ -316,6 +324,39 @@ def create_app(node: NodeHandle) -> FastAPI:
         if info is None:
             raise ApiError(404, "unknown_asset", "no such asset")
         return views.asset_view(info)
+
+    @app.post("/v1/evidence", summary="Submit evidence of double signing to be recorded")
+    async def submit_evidence(req: EvidenceRequest) -> dict[str, Any]:
+        try:
+            evidence = DuplicateVoteEvidence.decode(_hex(req.evidence, "evidence"))
+        except DecodeError as exc:
+            raise ApiError(400, exc.code.name.lower(), exc.message) from None
+        rejection = core.add_evidence(evidence)
+        if rejection is not None:
+            view = views.rejection_view(rejection)
+            raise ApiError(400, view["code"], view["message"], permanent=view["permanent"])
+        node.transactions_arrived()  # a block is worth building now
+        return {"accepted": True, **views.evidence_view(evidence)}
+
+    @app.get("/v1/evidence", summary="Recorded double signings, oldest first (paged)")
+    async def recorded_evidence(
+        limit: Annotated[int, Query(ge=1, le=RPC_EVIDENCE_PAGE_MAX)] = 20,
+        after: Annotated[str | None, Query(pattern=r"^\d+:[0-9a-f]{64}$")] = None,
+    ) -> dict[str, Any]:
+        offences = core.offences()  # bounded growth: BLOCK_EVIDENCE_MAX per block
+        if after is not None:
+            h, evidence_hash = after.split(":")
+            cursor = (min(int(h), HEIGHT_MAX), bytes.fromhex(evidence_hash))
+            offences = [o for o in offences if (o.recorded_height, o.evidence_hash) > cursor]
+        page = offences[:limit]
+        nxt = None
+        if len(offences) > limit:
+            nxt = f"{page[-1].recorded_height}:{page[-1].evidence_hash.hex()}"
+        return {
+            "height": core.head.height,
+            "items": [views.offence_view(o) for o in page],
+            "next": nxt,
+        }
 
     @app.get("/v1/status", summary="Chain, height, mempool and validators")
     async def status() -> dict[str, Any]:

@@ -64,7 +64,6 @@ class NodeRunner:
         self._stopped = asyncio.Event()
         self._last_commit_monotonic = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.evidence: list[object] = []
         self.failure: BaseException | None = None  # set when a node task died: exit non-zero
 
     # --- RPC hook ------------------------------------------------------------------------
@@ -103,8 +102,14 @@ class NodeRunner:
         elif isinstance(action, Broadcast):
             pass  # one validator: nobody to tell (the p2p transport plugs in here)
         elif isinstance(action, ReportEvidence):
-            log.warning("double signing detected: %s", action.evidence)
-            self.evidence.append(action.evidence)
+            # Pending until this node proposes a block that records it (NodeCore.evidence_pool).
+            refused = self.core.add_evidence(action.evidence)
+            log.warning(
+                "double signing by %s at height %d detected%s",
+                action.evidence.validator.hex()[:12],
+                action.evidence.height,
+                "" if refused is None else f" (not pending: {refused})",
+            )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -123,7 +128,7 @@ class NodeRunner:
         wait = self._last_commit_monotonic + interval_s - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        while not self.config.empty_blocks and len(self.core.mempool) == 0:
+        while not self.config.empty_blocks and not self._has_work():
             self._work.clear()
             await self._work.wait()
         job = self.core.take_candidates(now_ms(), self.config.max_block_txs)
@@ -133,12 +138,16 @@ class NodeRunner:
         self._proposals[block_hash] = (block, execution)
         self._feed(BlockProposed(height, round_, block_hash))
 
+    def _has_work(self) -> bool:
+        """Something for a block: pending transactions, or evidence to record."""
+        return len(self.core.mempool) > 0 or bool(self.core.evidence_pool)
+
     def _commit(self, decision: Decide) -> None:
         block, execution = self._proposals.pop(decision.block_hash)
         self._proposals.clear()
         committed = self.core.commit_block(block, execution, decision.commit)
         self._last_commit_monotonic = time.monotonic()
         self.events.published(block.header.height, committed.dropped)
-        if len(self.core.mempool):
+        if self._has_work():
             self._work.set()
         self._feed(StartHeight(block.header.height + 1))

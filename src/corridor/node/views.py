@@ -11,7 +11,8 @@ from typing import Any
 from corridor.ledger import keys
 from corridor.ledger.block import Block, BlockHeader, Commit
 from corridor.ledger.errors import Rejection
-from corridor.ledger.records import Account, AssetInfo
+from corridor.ledger.evidence import DuplicateVoteEvidence
+from corridor.ledger.records import Account, AssetInfo, Offence
 from corridor.ledger.results import TxResult
 from corridor.ledger.tx import (
     Clawback,
@@ -160,6 +161,7 @@ def header_view(h: BlockHeader) -> dict[str, Any]:
         "tx_count": h.tx_count,
         "tx_root": h.tx_root.hex(),
         "result_root": h.result_root.hex(),
+        "evidence_root": h.evidence_root.hex(),
         "state_root": h.state_root.hex(),
         "validator_set_hash": h.validator_set_hash.hex(),
         "proposer": keys.encode_address(h.proposer),
@@ -187,4 +189,36 @@ def block_view(block: Block, results: tuple[TxResult, ...] | None) -> dict[str, 
         if results is not None:
             view["result"] = result_view(results[i])
         txs.append(view)
-    return {"header": header_view(block.header), "transactions": txs}
+    return {
+        "header": header_view(block.header),
+        "transactions": txs,
+        "evidence": [evidence_view(e) for e in block.evidence],
+    }
+
+
+def _vote_type(vote_type: int) -> str:
+    return "prevote" if vote_type == 1 else "precommit"
+
+
+def evidence_view(e: DuplicateVoteEvidence) -> dict[str, Any]:
+    return {
+        "hash": e.hash().hex(),
+        "validator": keys.encode_public_key(e.validator),
+        "vote_type": _vote_type(e.vote_a.vote_type),
+        "height": e.height,
+        "round": e.vote_a.round,
+        "block_hashes": [e.vote_a.block_hash.hex(), e.vote_b.block_hash.hex()],
+        "encoded": e.encode().hex(),
+    }
+
+
+def offence_view(o: Offence) -> dict[str, Any]:
+    return {
+        "evidence_hash": o.evidence_hash.hex(),
+        "validator": keys.encode_public_key(o.validator),
+        "validator_address": keys.encode_address(keys.address_of(o.validator)),
+        "vote_type": _vote_type(o.vote_type),
+        "height": o.height,
+        "round": o.round,
+        "recorded_height": o.recorded_height,
+    }

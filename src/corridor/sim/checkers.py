@@ -7,7 +7,9 @@
 - Validity: every committed block re-validates from genesis on a fresh state (transactions,
   roots, the commit certificate of each block and the one each block carries), and the ledger
   invariants hold after each block.
-- Evidence: every reported double signing verifies and accuses a Byzantine validator.
+- Evidence: every reported double signing verifies and accuses a Byzantine validator, and so
+  does every offence recorded on chain (`recorded_offenders` says whom every honest node's
+  chain convicts: with one equivocator of four, the equivocator, by the end of a run).
 
 Liveness is a property of a run, not of its end state: `run.Simulation` checks it.
 """
@@ -22,6 +24,7 @@ from corridor.ledger.chain import validate_block
 from corridor.ledger.errors import Rejection
 from corridor.ledger.genesis import Genesis
 from corridor.ledger.invariants import check_transition
+from corridor.ledger.records import Offence
 from corridor.sim.node import SimNode, Trace, sparse_tree
 
 
@@ -152,6 +155,29 @@ def _evidence_problems(
     return []
 
 
+def _offences(node: SimNode) -> dict[bytes, Offence]:
+    return node.core.state.offences if node.up else node.states.load().offences
+
+
+def check_recorded_offences(
+    honest: Sequence[SimNode], byzantine_keys: frozenset[bytes]
+) -> list[str]:
+    """No honest node's chain records an offence of an honest validator."""
+    return [
+        f"evidence: {node.name}'s chain records an offence of honest validator "
+        f"{offence.validator.hex()[:12]} at height {offence.height}"
+        for node in honest
+        for offence in _offences(node).values()
+        if offence.validator not in byzantine_keys
+    ]
+
+
+def recorded_offenders(honest: Sequence[SimNode]) -> frozenset[bytes]:
+    """The validators (public keys) with an offence recorded on every honest node's chain."""
+    sets = [{o.validator for o in _offences(node).values()} for node in honest]
+    return frozenset(set.intersection(*sets)) if sets else frozenset()
+
+
 def check_all(
     genesis: Genesis,
     trace: Trace,
@@ -166,5 +192,6 @@ def check_all(
         *check_state_roots(honest, trace),
         *check_validity(genesis, honest),
         *check_evidence(genesis, trace, honest, byzantine_keys),
+        *check_recorded_offences(honest, byzantine_keys),
         *(f"shell: {name}: {p}" for name, p in trace.problems if name in names),
     ]

@@ -409,6 +409,7 @@ class SimNode:
             self._commit(action)
         elif isinstance(action, ReportEvidence):
             self.trace.evidence[self.name].append(action.evidence)
+            self.core.add_evidence(action.evidence)  # proposed when this node next proposes
 
     def _build(self, height: int, round_: int) -> None:
         if (self.machine.height, self.machine.round) != (height, round_):

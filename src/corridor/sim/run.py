@@ -27,7 +27,7 @@ from corridor.ledger.genesis import Genesis, genesis_from_document
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment, SignedTransaction, Transaction
 from corridor.sim.byzantine import BEHAVIOURS, ByzantineNode
-from corridor.sim.checkers import check_all
+from corridor.sim.checkers import check_all, recorded_offenders
 from corridor.sim.network import CALM, Network, NetworkFaults
 from corridor.sim.node import NodeParams, SimGenesis, SimNode, Trace
 
@@ -97,6 +97,7 @@ class SimReport:
     chain: tuple[str, ...]  # block hashes (hex) of the longest honest chain
     faults: tuple[tuple[str, int], ...]  # what was injected, by kind
     evidence: int  # double-signing reports by honest nodes
+    offenders: tuple[str, ...]  # validators convicted on every honest node's chain
     synced_blocks: int  # blocks honest nodes fetched by block sync
     txs_committed: int
     virtual_ms: int
@@ -405,6 +406,13 @@ class Simulation:
             chain=chain,
             faults=tuple(sorted((k, v) for k, v in injected.items() if v)),
             evidence=sum(len(self.trace.evidence[n.name]) for n in self.honest),
+            offenders=tuple(
+                sorted(
+                    n.name
+                    for n in self.nodes.values()
+                    if n.key is not None and n.key.public_key in recorded_offenders(self.honest)
+                )
+            ),
             synced_blocks=sum(n.synced_blocks for n in self.honest),
             txs_committed=txs,
             virtual_ms=self.net.now_ms,

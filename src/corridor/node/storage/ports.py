@@ -158,6 +158,8 @@ def write_problems(writes: Overlay) -> list[str]:
         problems.append("an asset write is keyed by another asset")
     if any(e is not None and e.escrow_id != eid for eid, e in writes.escrows.items()):
         problems.append("an escrow write is keyed by another escrow id")
+    if any(o.offence_id != oid for oid, o in writes.offences.items()):
+        problems.append("an offence write is keyed by another offence id")
     return problems
 
 

@@ -56,14 +56,21 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.block import Block, BlockHeader, Commit
 from corridor.ledger.codec import Reader, Writer, decode_all
 from corridor.ledger.errors import DecodeError
-from corridor.ledger.records import Account, AssetCache, AssetInfo, Escrow, asset_sort_key
+from corridor.ledger.records import (
+    Account,
+    AssetCache,
+    AssetInfo,
+    Escrow,
+    Offence,
+    asset_sort_key,
+)
 from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
 
 from .errors import StorageCorrupt
 from .ports import UNINITIALISED_ROOT, append_problems, check_page, tx_addresses, write_problems
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: blocks carry evidence, the state holds offences
 APPLICATION_ID = 0x43524452  # "CRDR", in the SQLite file header
 QUICK_CHECK_BYTES_MAX = 64 * 1024 * 1024
 PAGE_CACHE_KIB = 64 * 1024  # SQLite's default 2 MiB re-reads B-tree pages on every apply
@@ -94,6 +101,7 @@ _SCHEMA = (
     "CREATE TABLE accounts (address BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE assets (asset BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE escrows (escrow_id BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE offences (offence_id BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID",
 )
 
 P = ParamSpec("P")
@@ -546,13 +554,13 @@ class SqliteStore:
             raise ValueError(f"{self!r}: the state is already initialised")
         if state_root != self._genesis.state_root:
             raise ValueError("the genesis state root differs from the genesis header's")
-        for table in ("accounts", "assets", "escrows"):
+        for table in ("accounts", "assets", "escrows", "offences"):
             if self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
                 raise self._corrupt(f"{table} rows are stored but no applied height")
         with self._transaction(durable=True):
             self._put_state(
                 genesis_state.accounts.items(), genesis_state.assets.items(),
-                genesis_state.escrows.items(),
+                genesis_state.escrows.items(), genesis_state.offences.items(),
             )  # fmt: skip
             self._set_applied(0, state_root)
         self._applied, self._root = 0, state_root
@@ -580,6 +588,7 @@ class SqliteStore:
                 writes.accounts.items(),
                 writes.assets.items(),
                 ((eid, e) for eid, e in writes.escrows.items() if e is not None),
+                writes.offences.items(),
             )
             self._db.executemany(
                 "DELETE FROM escrows WHERE escrow_id = ?",
@@ -593,6 +602,7 @@ class SqliteStore:
         accounts: Iterable[tuple[bytes, Account]],
         assets: Iterable[tuple[Asset, AssetInfo]],
         escrows: Iterable[tuple[bytes, Escrow]],
+        offences: Iterable[tuple[bytes, Offence]],
     ) -> None:
         """Upserts records. Not read back here (10,000 rows a block): `load` decodes and
         checks every row, and the node compares the loaded state's tree root with
@@ -611,6 +621,10 @@ class SqliteStore:
             "INSERT INTO escrows VALUES (?, ?) "
             "ON CONFLICT (escrow_id) DO UPDATE SET record = excluded.record",
             [(eid, escrow.encode()) for eid, escrow in escrows],
+        )
+        self._db.executemany(
+            "INSERT INTO offences VALUES (?, ?)",  # recorded once (EVIDENCE_RECORDED)
+            [(oid, offence.encode()) for oid, offence in offences],
         )
 
     def _set_applied(self, height: int, state_root: bytes) -> None:
@@ -631,7 +645,7 @@ class SqliteStore:
         def decode_account(record: bytes) -> Account:
             return Account.decode(record, assets)
 
-        self._db.execute("BEGIN")  # one snapshot for all three tables
+        self._db.execute("BEGIN")  # one snapshot for all the tables
         try:
             state.accounts = {
                 a.address: a for a in self._records("accounts", decode_account, lambda a: a.address)
@@ -645,6 +659,10 @@ class SqliteStore:
             state.escrows = {
                 e.escrow_id: e
                 for e in self._records("escrows", Escrow.decode, lambda e: e.escrow_id)
+            }
+            state.offences = {
+                o.offence_id: o
+                for o in self._records("offences", Offence.decode, lambda o: o.offence_id)
             }
         finally:
             self._db.execute("COMMIT")
