@@ -5,16 +5,19 @@ Timings depend on the machine and its load: no test here asserts a timing or a r
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import math
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from corridor.bench import network_bench
-from corridor.bench.node_bench import _client_orders
+from corridor.bench.node_bench import _client_orders, _post
 from corridor.cli.main import app
 
 FIGURES = (
@@ -85,3 +88,35 @@ def test_client_orders_share_one_port() -> None:
     first, second = take(), take()
     assert first[0] == second[0] == 7
     assert [next(first[1]), next(second[1]), next(first[1])] == [0, 1, 2]
+
+
+def test_post_reconnects_once_when_the_server_closed_the_connection() -> None:
+    requests: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # the client keeps the connection, not told it closes
+
+        def do_POST(self) -> None:
+            requests.append(self.rfile.read(int(self.headers["Content-Length"])))
+            body = b'{"accepted": 1}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True  # as an idle keep-alive timeout does
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    try:
+        assert _post(conn, b"first") == (200, b'{"accepted": 1}')
+        assert _post(conn, b"second") == (200, b'{"accepted": 1}')  # on a fresh connection
+    finally:
+        conn.close()
+        server.shutdown()
+        server.server_close()
+    assert requests == [b"first", b"second"]  # nothing sent twice

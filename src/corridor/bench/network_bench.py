@@ -58,6 +58,8 @@ NET_BATCH_TXS = 200
 assert NET_SENDERS % (NET_BATCH_TXS * VALIDATORS * (VALIDATORS - 1)) == 0
 FINALITY_LOAD = 0.5  # of committed_tps
 BLOCK_INTERVAL_MS = node_bench.BLOCK_INTERVAL_MS
+READY_HEIGHT = 2
+READY_TIMEOUT_S = 60.0
 
 TARGET_COMMITTED_TPS = Target(op=">=", value=1_000)
 TARGET_FINALITY_P50_MS = Target(op="<=", value=1_000)
@@ -109,14 +111,14 @@ FULL = NetworkBenchConfig(
 QUICK = NetworkBenchConfig(
     quick=True,
     single_duration_s=2.0,
-    duration_s=3.0,
+    duration_s=4.0,
     warmup_s=1.0,
     latency_duration_s=3.0,
     plan_tps_single=2_000,
     plan_tps=1_000,
     verify_keys=200,
     verify_rounds=2,
-    in_flight_max=1_500,  # smaller blocks: a short window still spans several
+    in_flight_max=1_000,  # smaller blocks: a short window still spans several
 )
 
 
@@ -210,7 +212,27 @@ def start_network(root: Path, log: Log) -> list[NodeProcess]:
     nodes = [f.result() for f in futures]
     for n, node in zip(listing, nodes, strict=True):
         log(f"  {n['name']}: RPC {node.port}, p2p {n['p2p_port']}, pid {node.pid}")
+    try:
+        _wait_deciding(nodes)
+    except BaseException:
+        stop_all(nodes)
+        raise
     return nodes
+
+
+def _wait_deciding(nodes: Sequence[NodeProcess]) -> None:
+    """Until every validator has committed READY_HEIGHT (idle, the network makes empty blocks):
+    the peers are connected and deciding before any window opens."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = list(nodes)
+    while waiting:
+        waiting = [n for n in waiting if n.get("/v1/status")[1]["height"] < READY_HEIGHT]
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the network did not reach height {READY_HEIGHT} in {READY_TIMEOUT_S:.0f} s:\n"
+                + waiting[0].log_tail()
+            )
+        time.sleep(0.1)
 
 
 def stop_all(nodes: Sequence[NodeProcess]) -> None:

@@ -464,7 +464,22 @@ class _Tally:
     sent_at: dict[int, float] = field(default_factory=dict)  # request index -> perf_counter
 
 
+# A kept-alive connection the server closed while idle (uvicorn does after 5 s: a closed loop
+# can wait longer than that for commits) fails on the next request in one of these ways.
+_STALE_CONNECTION = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+
+
 def _post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
+    """POST /v1/txs; on a connection the server closed while idle, reconnects and sends once
+    more (had the server taken the first one, its txs come back as duplicates: rejected)."""
+    try:
+        return _post_once(conn, body)
+    except _STALE_CONNECTION:
+        conn.close()  # the next request opens a fresh connection
+        return _post_once(conn, body)
+
+
+def _post_once(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
     conn.request("POST", "/v1/txs", body, {"Content-Type": "application/json"})
     response = conn.getresponse()
     return response.status, response.read()
@@ -610,7 +625,9 @@ def _run_threads(target: Callable[[], None], n: int) -> None:
     for t in threads:
         t.join()
     if failures:
-        raise failures[0]
+        # Wrapped: a BrokenPipeError reaching the CLI would pass for a closed stdout, which
+        # click turns into a silent exit 1.
+        raise RuntimeError(f"a load client failed: {failures[0]!r}") from failures[0]
 
 
 # --- phases ---------------------------------------------------------------------------------
