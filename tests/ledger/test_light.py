@@ -15,6 +15,7 @@ from corridor.ledger.block import (
     CommitSig,
     Validator,
     ValidatorSet,
+    tx_root,
     vote_sign_bytes,
 )
 from corridor.ledger.chain import make_block, select_txs
@@ -153,6 +154,13 @@ def test_tx_proofs_verify_and_tampered_ones_do_not(chain):
     # A header from a forged chain (other tx root) does not carry the real tx.
     forged = dataclasses.replace(block.header, tx_root=b"\x09" * 32)
     _rejected(verify_tx(forged, proof), RejectCode.BAD_BLOCK)
+    # A block whose tx root commits to another chain's transaction (only a forged chain has
+    # one): the proof holds, the transaction is still refused.
+    foreign = tx("alice", 1, Payment(destination=key("bob").address, asset=USD, amount=1),
+                 chain_id="other-chain")
+    odd = dataclasses.replace(block, txs=(foreign,), header=dataclasses.replace(
+        block.header, tx_count=1, tx_root=tx_root([foreign])))
+    _rejected(verify_tx(odd.header, prove_tx(odd, 0)), RejectCode.WRONG_CHAIN)
 
 
 def test_account_proofs_verify_and_tampered_ones_do_not(chain):
