@@ -27,7 +27,6 @@ import gc
 import hashlib
 import importlib
 import os
-import platform
 import random
 import statistics
 import time
@@ -39,7 +38,7 @@ from typing import Any
 import coincurve
 
 from corridor.bench.parallel import ParallelVerifier
-from corridor.bench.report import Row, Target, targets_json
+from corridor.bench.report import Row, Target, machine_json, targets_json
 from corridor.ledger import chain, keys
 from corridor.ledger.assets import Asset
 from corridor.ledger.context import ApplyContext
@@ -754,12 +753,6 @@ def json_document(f: LedgerFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "state_root_updates_per_block_100k": f.state_root_small.updates_per_block,
         "state_root_updates_per_block_1m": f.state_root_large.updates_per_block,
         "elapsed_s": f.elapsed_s,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_avg_1m_at_start": f.load_avg_1m,
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-        },
+        "machine": {**machine_json(), "load_avg_1m_at_start": f.load_avg_1m},
         "targets": targets_json(rows),
     }

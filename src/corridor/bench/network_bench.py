@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +43,7 @@ from corridor.bench.node_bench import (
     NodeProcess,
     ThroughputFigures,
 )
-from corridor.bench.report import Row, Target, targets_json
+from corridor.bench.report import Row, Target, machine_json, targets_json
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import Home
 from corridor.node.network_homes import create
@@ -532,12 +531,7 @@ def json_document(f: NetworkFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "block_interval_ms": BLOCK_INTERVAL_MS,
         "duration_s": f.config.duration_s,
         "elapsed_s": f.elapsed_s,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_json(),
         "targets": targets_json(rows),
     }
 

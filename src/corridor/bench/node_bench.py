@@ -32,7 +32,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import signal
 import socket
@@ -49,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.bench import ledger_bench
-from corridor.bench.report import Row, Target, targets_json
+from corridor.bench.report import Row, Target, machine_json, targets_json
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
 from corridor.ledger.keys import KeyPair
@@ -1001,12 +1000,7 @@ def json_document(f: NodeFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "block_interval_ms": BLOCK_INTERVAL_MS,
         "duration_s": f.config.duration_s,
         "elapsed_s": f.elapsed_s,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_json(),
         "targets": targets_json(rows),
     }
 

@@ -11,6 +11,7 @@ import json
 import math
 import operator
 import os
+import platform
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -111,6 +112,16 @@ def targets_json(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
         row.name: {"op": row.target.op, "value": row.target.value, "met": row.ok}
         for row in rows
         if row.target is not None
+    }
+
+
+def machine_json() -> dict[str, Any]:
+    """What machine a benchmark ran on: the "machine" entry of every bench's JSON."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
     }
 
 
