@@ -3,12 +3,14 @@
 All figures come from one run, so their ratios compare like with like:
 
 - `verify_per_s`: BIP-340 verifications per second on one core through `keys.verify`, over
-  distinct keys and messages with the key cache warm: the physical limit of the apply loop.
+  distinct keys and messages with the key cache warm: the physical limit of the apply loop,
+  timed in rounds between the apply rounds so that both see the same machine.
   `verify_candidates` measures the same for the schemes considered (decision 0001).
 - `apply_signed_per_s`: signed one-payment transactions applied per second on one core,
   signatures verified inside the loop, in blocks of BLOCK_TXS over APPLY_ACCOUNTS accounts.
-  The loop mirrors `chain.select_txs` (block overlay, scratch overlay per transaction,
-  absorbed on success) but stops before `_finish`: the state root is measured on its own.
+  The loop mirrors `chain.select_txs` (one pass verifying the block's signatures, then each
+  transaction applied into the block's overlay) but stops before `_finish`: the state root
+  is measured on its own. Timed with the node process's GC policy (`node.core.settle_gc`).
 - `apply_parallel_per_s`: the same transactions, their signatures verified ahead by one
   worker process per core (`ParallelVerifier`, pipelined) while the main thread applies with
   `signatures_verified=True`. `apply_parallel_threads_per_s`: the same with worker threads,
@@ -58,6 +60,7 @@ from corridor.ledger.tx import (
     Transaction,
     compute_tx_id,
 )
+from corridor.node.core import settle_gc
 
 CHAIN_ID = "corridor-bench"
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -199,16 +202,18 @@ class Rounds:
 
 
 @contextlib.contextmanager
-def _gc_frozen() -> Iterator[None]:
-    """Moves every object alive now out of the cyclic GC's reach, as the node does with its
-    state at start-up (`node.core`): otherwise full GC passes over 10^5..10^6 long-lived
-    records land inside the timed loops."""
+def _gc_as_in_node() -> Iterator[None]:
+    """The node process's GC policy (`node.core.settle_gc`) while timing, undone after:
+    every object alive now frozen out of the cyclic GC's reach (else full passes over 10^5..10^6
+    long-lived records land inside the timed loops) and the node's young-generation size."""
     gc.collect()
-    gc.freeze()
+    threshold = gc.get_threshold()
+    settle_gc()
     try:
         yield
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 # --- signature verification -----------------------------------------------------------------
@@ -308,17 +313,17 @@ def _time_rounds(run: Callable[[], None], rounds: int) -> Rounds:
     return timed
 
 
-def measure_verify(config: BenchConfig) -> tuple[float, dict[str, float | None]]:
-    """(`keys.verify` per second, {candidate: verifications per second or None})."""
+def measure_candidates(config: BenchConfig) -> dict[str, float | None]:
+    """{candidate scheme: verifications per second, or None where its library is missing}.
+    `keys.verify` itself is timed between the apply rounds (`_apply_rounds`)."""
     n = config.verify_keys
-    verify_per_s = _time_rounds(_corridor_bip340(n), config.verify_rounds).median_rate(n)
     candidates: dict[str, float | None] = {}
     for name, make in VERIFY_CANDIDATES.items():
         run = make(n)
         candidates[name] = (
             None if run is None else _time_rounds(run, config.verify_rounds).median_rate(n)
         )
-    return verify_per_s, candidates
+    return candidates
 
 
 # --- a state of many accounts ---------------------------------------------------------------
@@ -485,6 +490,10 @@ def _check_against_chain(base: MemoryState, block: Sequence[SignedTransaction]) 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplyFigures:
+    # keys.verify per second in rounds interleaved with the apply rounds, so the two figures
+    # of apply_ratio see the same machine: a shared machine's speed drifts by 10-20% within
+    # a minute (seen here), more than the effects measured.
+    verify_per_s: float
     signed_per_s: float  # one core: verify the block's signatures, then apply (as chain does)
     parallel_per_s: float  # verified ahead by worker processes
     parallel_threads_per_s: float  # verified ahead by worker threads
@@ -506,8 +515,11 @@ def _apply_rounds(
 ) -> None:
     """Times `config.apply_rounds` rounds of each way, interleaved, into `rounds`."""
     n_txs = sum(map(len, blocks))
+    verify = _corridor_bip340(config.verify_keys)
+    verify()  # warm-up, as in _time_rounds
     for round_ in range(config.apply_rounds):
         log(f"applying {n_txs:,} payments 3 ways, round {round_ + 1}/{config.apply_rounds}")
+        rounds["verify"].add(*measure_foreign_cpu(functools.partial(_seconds, verify)))
         for way, verifier in (("single", None), ("proc", processes), ("thread", threads)):
             rounds[way].add(
                 *measure_foreign_cpu(functools.partial(_apply_round, world.state, blocks, verifier))
@@ -517,7 +529,8 @@ def _apply_rounds(
 def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFigures:
     """Signed payments applied per second on one core, then with parallel verifiers.
 
-    Rounds interleave the three ways, so a change in the machine's load hits all alike.
+    Rounds interleave the three ways and a verification round, so a change in the machine's
+    load hits all alike.
     """
     n_txs = config.apply_blocks * BLOCK_TXS
     plan = plan_payments(rng, config.apply_accounts, n_txs)
@@ -530,6 +543,7 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
     blocks = [stxs[at : at + BLOCK_TXS] for at in range(0, n_txs, BLOCK_TXS)]
     _check_against_chain(world.state, blocks[0])
     rounds = {
+        "verify": Rounds(cores_needed=1, seconds=[], foreign_cores=[]),
         "single": Rounds(cores_needed=1, seconds=[], foreign_cores=[]),
         "proc": Rounds(cores_needed=os.cpu_count() or 1, seconds=[], foreign_cores=[]),
         "thread": Rounds(cores_needed=os.cpu_count() or 1, seconds=[], foreign_cores=[]),
@@ -541,11 +555,12 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
         # Not timed: starts the worker processes and warms their key caches, as signing
         # warmed this process's.
         assert len(processes.verify_batch(stxs)) == n_txs
-        with _gc_frozen():
+        with _gc_as_in_node():
             _apply_rounds(config, world, blocks, rounds, processes, threads, log)
         workers = processes.workers
     foreign_seen = [f for r in rounds.values() for f in r.foreign_cores if f is not None]
     return ApplyFigures(
+        verify_per_s=rounds["verify"].median_rate(config.verify_keys),
         signed_per_s=rounds["single"].median_rate(n_txs),
         parallel_per_s=rounds["proc"].median_rate(n_txs),
         parallel_threads_per_s=rounds["thread"].median_rate(n_txs),
@@ -598,7 +613,7 @@ def measure_state_root(
     plan = plan_payments(rng, n_accounts, blocks * BLOCK_TXS)
     payments = _payments(world, plan)
     timings = []
-    with _gc_frozen():
+    with _gc_as_in_node():
         for _ in range(blocks):
             block = [_unsigned(world, sender, tx) for sender, tx in islice(payments, BLOCK_TXS)]
             timings.append(_time_state_root(world.state, tree, block, ctx))
@@ -640,7 +655,7 @@ def run(config: BenchConfig, log: Log = lambda _: None, seed: int = 1) -> Ledger
     load_avg_1m = os.getloadavg()[0]
     rng = random.Random(seed)
     log("measuring signature verification")
-    verify_per_s, candidates = measure_verify(config)
+    candidates = measure_candidates(config)
     apply = measure_apply(config, rng, log)
     small_n, large_n = config.state_root_accounts
     small = measure_state_root(small_n, config.state_root_blocks, rng, log, check=True)
@@ -649,7 +664,7 @@ def run(config: BenchConfig, log: Log = lambda _: None, seed: int = 1) -> Ledger
     gc.collect()
     return LedgerFigures(
         config=config,
-        verify_per_s=verify_per_s,
+        verify_per_s=apply.verify_per_s,
         verify_candidates=candidates,
         apply=apply,
         state_root_small=small,
@@ -673,7 +688,12 @@ def table_rows(f: LedgerFigures) -> list[Row]:
     small, large, apply = f.state_root_small, f.state_root_large, f.apply
     size = " (quick: smaller state)" if f.config.quick else ""
     return [
-        Row(name="verify_per_s", value=f.verify_per_s, unit="/s", note="keys.verify, one core"),
+        Row(
+            name="verify_per_s",
+            value=f.verify_per_s,
+            unit="/s",
+            note="keys.verify, one core, between the apply rounds",
+        ),
         *(
             Row(name=f"verify[{name}]", value=rate, unit="/s", note="one core")
             for name, rate in f.verify_candidates.items()

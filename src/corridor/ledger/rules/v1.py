@@ -92,9 +92,14 @@ def apply_into(
         )
     if not signatures_verified and not verify_signatures(stx):
         return Rejection(R.BAD_SIGNATURE, "a signature does not verify")
+    ops = tx.operations
+    if len(ops) == 1 and type(ops[0]) is Payment:
+        done = _plain_payment(out, stx, source, ops[0])
+        if done is not None:
+            return done
     # The common case inline: one source, one signature of a signer that alone meets the
     # threshold. The same verdict as _check_weight, without its sets.
-    sigs, ops = stx.signatures, tx.operations
+    sigs = stx.signatures
     enough = False
     if len(sigs) == 1 and len(ops) == 1 and ops[0].source is None:
         key = sigs[0].public_key
@@ -124,6 +129,77 @@ def apply_into(
         )
     assert out.accounts[tx.source].sequence == tx.sequence
     return _new(TxResult, (stx.tx_id, tuple(op_results), SUCCESS))
+
+
+def _plain_payment(
+    out: Overlay, stx: SignedTransaction, source: Account, op: Payment
+) -> TxResult | None:
+    """The usual transaction in one frame, or None to take the general path.
+
+    One signature of a signer that alone meets the threshold, one payment from the source
+    between two holders (no mint, burn or new holding), that succeeds: every check comes
+    before the two writes, so nothing needs undoing. Anything else, including every way of
+    failing, returns None before writing and the general path decides (and words the
+    rejection): one set of rules, this is only their cheapest case. It saves the handler
+    dispatch, five calls and a second lookup of the source, ~1/3 of the apply's CPU
+    (docs/decisions/0002).
+    """
+    sigs = stx.signatures
+    if op.source is not None or len(sigs) != 1:
+        return None
+    key = sigs[0].public_key
+    for signer in source.signers:
+        if signer.public_key == key:
+            if signer.weight < source.threshold:
+                return None
+            break
+    else:
+        return None
+    src, dst, asset, amount = source.address, op.destination, op.asset, op.amount
+    if dst == src or dst == asset.issuer or src == asset.issuer:
+        return None
+    if out.assets.get(asset) is None and out.parent_asset(asset) is None:
+        return None
+    dst_acct = out.accounts.get(dst) or out.parent_account(dst)
+    if dst_acct is None:
+        return None
+    src_hs, dst_hs = source.holdings, dst_acct.holdings
+    i = 0 if src_hs and src_hs[0].asset == asset else _find(source, asset)
+    j = 0 if dst_hs and dst_hs[0].asset == asset else _find(dst_acct, asset)
+    if i < 0 or j < 0:
+        return None
+    debited, credited = src_hs[i], dst_hs[j]
+    if not (debited.authorised and credited.authorised) or debited.frozen or credited.frozen:
+        return None
+    if debited.balance < amount:
+        return None
+    debited = _new(Holding, (asset, debited.balance - amount, True, False))
+    credited = _new(Holding, (asset, credited.balance + amount, True, False))
+    accounts, undo = out.accounts, out.undo
+    undo.clear()
+    undo.append((accounts, src, accounts.get(src, ABSENT)))
+    accounts[src] = _new(
+        Account,
+        (
+            src,
+            stx.tx.sequence,
+            source.threshold,
+            source.signers,
+            (debited,) if len(src_hs) == 1 else (*src_hs[:i], debited, *src_hs[i + 1 :]),
+        ),
+    )
+    undo.append((accounts, dst, accounts.get(dst, ABSENT)))
+    accounts[dst] = _new(
+        Account,
+        (
+            dst,
+            dst_acct.sequence,
+            dst_acct.threshold,
+            dst_acct.signers,
+            (credited,) if len(dst_hs) == 1 else (*dst_hs[:j], credited, *dst_hs[j + 1 :]),
+        ),
+    )
+    return _new(TxResult, (stx.tx_id, (_new(OpResult, (amount, b"")),), SUCCESS))
 
 
 def _write(
