@@ -156,10 +156,10 @@ def _plain_payment(
     else:
         return None
     src, dst, asset, amount = source.address, op.destination, op.asset, op.amount
-    if dst == src or dst == asset.issuer or src == asset.issuer:
+    if dst in (src, asset.issuer) or src == asset.issuer:
         return None
-    if out.assets.get(asset) is None and out.parent_asset(asset) is None:
-        return None
+    # No lookup of the asset: both holdings found below mean it exists (a holding is only
+    # ever made for an existing asset, and assets are never removed).
     dst_acct = out.accounts.get(dst) or out.parent_account(dst)
     if dst_acct is None:
         return None
@@ -175,9 +175,10 @@ def _plain_payment(
         return None
     debited = _new(Holding, (asset, debited.balance - amount, True, False))
     credited = _new(Holding, (asset, credited.balance + amount, True, False))
-    accounts, undo = out.accounts, out.undo
-    undo.clear()
-    undo.append((accounts, src, accounts.get(src, ABSENT)))
+    # Nothing fails after the writes, so they need no journal entries; cleared, so that no
+    # rollback can ever reach an earlier transaction's writes.
+    out.undo.clear()
+    accounts = out.accounts
     accounts[src] = _new(
         Account,
         (
@@ -188,7 +189,6 @@ def _plain_payment(
             (debited,) if len(src_hs) == 1 else (*src_hs[:i], debited, *src_hs[i + 1 :]),
         ),
     )
-    undo.append((accounts, dst, accounts.get(dst, ABSENT)))
     accounts[dst] = _new(
         Account,
         (
