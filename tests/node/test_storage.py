@@ -22,9 +22,10 @@ from corridor.ledger.context import ApplyContext
 from corridor.ledger.errors import Rejection
 from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.ledger.results import OpResult, TxResult
+from corridor.ledger.rules.v1 import escrow_id_of
 from corridor.ledger.state import MemoryState, Overlay
 from corridor.ledger.statetree import StateTree
-from corridor.ledger.tx import EscrowCreate, EscrowFinish, OpenAccount, Payment
+from corridor.ledger.tx import EscrowCancel, EscrowCreate, EscrowFinish, OpenAccount, Payment
 from corridor.ledger.votes import PREVOTE, Vote
 from corridor.node.storage import (
     ACCOUNT_TXS_LIMIT_MAX,
@@ -35,6 +36,7 @@ from corridor.node.storage import (
     SqliteStore,
     StateStore,
     StorageCorrupt,
+    escrow_parties,
     recover,
     tx_addresses,
 )
@@ -57,6 +59,7 @@ class Step:
     results: tuple[TxResult, ...]
     writes: Overlay
     root: bytes
+    escrow_parties: list[tuple[bytes, ...]]
 
     @property
     def height(self) -> int:
@@ -149,11 +152,12 @@ class Chain:
         updates: tuple[tuple[bytes, bytes | None], ...],
         root: bytes,
     ) -> Step:
+        parties = escrow_parties(self.state, block.txs)  # as the node: before the commit
         self.state.commit(writes)
         self.tree.update(updates)
         assert self.tree.root == root == block.header.state_root
         self.head = block.header
-        return Step(block, certify(block), results, writes, root)
+        return Step(block, certify(block), results, writes, root, parties)
 
 
 def same_state(a: MemoryState, b: MemoryState) -> bool:
@@ -204,7 +208,7 @@ def commit_steps(stores: Stores, chain: Chain, n: int, *, apply: bool = True) ->
     steps = []
     for _ in range(n):
         step = chain.next()
-        stores.blocks.append(step.block, step.commit, step.results)
+        stores.blocks.append(step.block, step.commit, step.results, step.escrow_parties)
         if apply:
             stores.state.apply(step.height, step.writes, step.root)
         steps.append(step)
@@ -242,7 +246,7 @@ def test_account_txs_pages_newest_first(stores: Stores, chain: Chain) -> None:
     index: dict[bytes, list[tuple[int, int]]] = {}
     for s in steps:
         for i, stx in enumerate(s.block.txs):
-            for address in tx_addresses(stx):
+            for address in dict.fromkeys((*tx_addresses(stx), *s.escrow_parties[i])):
                 index.setdefault(address, []).append((s.height, i))
     new_2 = key("new-2").address
     assert index[new_2] == [(2, 3)]  # OpenAccount indexes the account it creates
@@ -265,6 +269,34 @@ def test_account_txs_pages_newest_first(stores: Stores, chain: Chain) -> None:
     for bad in (0, ACCOUNT_TXS_LIMIT_MAX + 1):
         with pytest.raises(ValueError, match="limit"):
             stores.blocks.account_txs(new_2, before=None, limit=bad)
+
+
+def test_escrow_finish_is_indexed_for_the_escrow_owner(stores: Stores, chain: Chain) -> None:
+    """Bob's finish of alice's escrow names neither alice nor the escrow's parties; the
+    index still lists it for alice (the owner) as well as bob."""
+    steps = commit_steps(stores, chain, 3)
+    alice, bob = key("alice").address, key("bob").address
+    for s in steps[1:]:
+        finish = len(s.block.txs) - 1
+        assert isinstance(s.block.txs[finish].tx.operations[0], EscrowFinish)
+        assert alice not in tx_addresses(s.block.txs[finish])
+        assert s.escrow_parties[finish] == (alice, bob)
+        for address in (alice, bob):
+            page = stores.blocks.account_txs(address, before=None, limit=ACCOUNT_TXS_LIMIT_MAX)
+            assert (s.height, finish) in page
+    stores.reopen()
+    page = stores.blocks.account_txs(alice, before=None, limit=ACCOUNT_TXS_LIMIT_MAX)
+    assert (3, len(steps[2].block.txs) - 1) in page
+
+
+def test_escrow_parties_of_an_escrow_made_in_the_same_block() -> None:
+    lock = EscrowCreate(destination=key("bob").address, asset=USD, amount=5, cancel_after_ms=T0)
+    create = tx("alice", 1, Payment(destination=key("carol").address, asset=USD, amount=1), lock)
+    made = escrow_id_of(create.tx_id, 1)
+    cancel = tx("alice", 2, EscrowCancel(escrow_id=made))
+    unknown = tx("bob", 1, EscrowFinish(escrow_id=b"\x07" * 32, preimage=PREIMAGE))
+    parties = escrow_parties(MemoryState(), [create, cancel, unknown])
+    assert parties == [(), (key("alice").address, key("bob").address), ()]
 
 
 def test_bad_appends_raise_and_change_nothing(stores: Stores, chain: Chain) -> None:

@@ -36,7 +36,13 @@ from corridor.ledger.statetree import StateTree
 from corridor.ledger.tx import SignedTransaction, decode_transaction
 from corridor.node.limits import BLOCK_TXS_DEFAULT, EVIDENCE_POOL_MAX, REJECTED_REMEMBERED_MAX
 from corridor.node.mempool import Mempool
-from corridor.node.storage import BlockStore, StateStore, StorageCorrupt, recover
+from corridor.node.storage import (
+    BlockStore,
+    StateStore,
+    StorageCorrupt,
+    escrow_parties,
+    recover,
+)
 
 # Young-generation size of the cyclic GC in a node process (CPython's default: 700).
 GC_YOUNG_THRESHOLD = 50_000
@@ -336,7 +342,8 @@ class NodeCore:
         if self.debug_invariants:
             problems = check_transition(self.state, execution.state)
             assert not problems, problems
-        self.blocks.append(block, commit, execution.results)  # 1. the log
+        parties = escrow_parties(self.state, block.txs)
+        self.blocks.append(block, commit, execution.results, parties)  # 1. the log
         self.states.apply(block.header.height, execution.state, execution.state_root)  # 2.
         self.state.commit(execution.state)  # 3. memory
         self.tree.update(execution.tree_updates)

@@ -10,6 +10,7 @@ from .ports import (
     UNINITIALISED_ROOT,
     BlockStore,
     StateStore,
+    escrow_parties,
     recover,
     tx_addresses,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "SqliteStore",
     "StateStore",
     "StorageCorrupt",
+    "escrow_parties",
     "recover",
     "tx_addresses",
 ]

@@ -7,12 +7,13 @@ no mutable objects with their callers: records are immutable, dicts are copied.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 from corridor.ledger.block import Block, BlockHeader, Commit
 from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
 
-from .ports import UNINITIALISED_ROOT, append_problems, check_page, tx_addresses, write_problems
+from .ports import UNINITIALISED_ROOT, append_problems, block_addresses, check_page, write_problems
 
 
 class MemoryBlockStore:
@@ -34,7 +35,13 @@ class MemoryBlockStore:
     def height(self) -> int:
         return len(self._blocks)
 
-    def append(self, block: Block, commit: Commit, results: tuple[TxResult, ...]) -> None:
+    def append(
+        self,
+        block: Block,
+        commit: Commit,
+        results: tuple[TxResult, ...],
+        escrow_parties: Sequence[tuple[bytes, ...]] = (),
+    ) -> None:
         previous = self.header(self.height())
         assert previous is not None
         problems = append_problems(previous, block, commit, results)
@@ -52,8 +59,8 @@ class MemoryBlockStore:
         self._heights[block.hash()] = height
         for index, stx in enumerate(block.txs):
             self._tx_locations[stx.tx_id] = (height, index)
-            for address in tx_addresses(stx):
-                self._account_txs.setdefault(address, []).append((height, index))
+        for index, address in block_addresses(block, escrow_parties):
+            self._account_txs.setdefault(address, []).append((height, index))
         stored = self.block(height)
         assert stored is not None and stored.hash() == commit.block_hash
 

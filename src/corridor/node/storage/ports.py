@@ -17,16 +17,19 @@ raise `ValueError`: they are bugs in the node, not bad input (STYLE 4).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from corridor.ledger import keys
 from corridor.ledger.block import Block, BlockHeader, Commit
 from corridor.ledger.results import TxResult
-from corridor.ledger.state import MemoryState, Overlay
+from corridor.ledger.rules.v1 import escrow_id_of
+from corridor.ledger.state import MemoryState, Overlay, StateView
 from corridor.ledger.tx import (
     Clawback,
+    EscrowCancel,
     EscrowCreate,
+    EscrowFinish,
     OpenAccount,
     Payment,
     SetHolder,
@@ -50,9 +53,17 @@ class BlockStore(Protocol):
         """The last stored block's height; 0 when only genesis."""
         ...
 
-    def append(self, block: Block, commit: Commit, results: tuple[TxResult, ...]) -> None:
+    def append(
+        self,
+        block: Block,
+        commit: Commit,
+        results: tuple[TxResult, ...],
+        escrow_parties: Sequence[tuple[bytes, ...]] = (),
+    ) -> None:
         """Stores the next block durably, in one transaction; ValueError if it does not follow
-        (see `append_problems`), and then nothing is written."""
+        (see `append_problems`), and then nothing is written. `escrow_parties`, per
+        transaction (`escrow_parties`), are indexed for `account_txs` with `tx_addresses`;
+        empty means none."""
         ...
 
     def block(self, height: int) -> Block | None: ...
@@ -167,7 +178,7 @@ def tx_addresses(stx: SignedTransaction) -> tuple[bytes, ...]:
     """The accounts a transaction touches, as `account_txs` indexes them, each once: the
     source, every operation's source, payment and escrow destinations, the holder an issuer
     acts on, and the account an OpenAccount creates. (An escrow's finish or cancel touches
-    its owner and destination too, but those are in the state, not the transaction.)"""
+    its owner and destination too, but those are in the state: `escrow_parties`.)"""
     found = dict.fromkeys((stx.tx.source,))
     for op in stx.tx.operations:
         if op.source is not None:
@@ -179,6 +190,42 @@ def tx_addresses(stx: SignedTransaction) -> tuple[bytes, ...]:
         elif isinstance(op, OpenAccount):
             found[keys.address_of(op.public_key)] = None
     return tuple(found)
+
+
+def escrow_parties(state: StateView, txs: Sequence[SignedTransaction]) -> list[tuple[bytes, ...]]:
+    """Per transaction of a block about to be committed over `state`: the owner and the
+    destination of every escrow it finishes or cancels, which the transaction itself does not
+    name. An escrow is found in `state`, or made by an EscrowCreate earlier in the block."""
+    made: dict[bytes, tuple[bytes, bytes]] = {}
+    parties: list[tuple[bytes, ...]] = []
+    for stx in txs:
+        found: dict[bytes, None] = {}
+        for index, op in enumerate(stx.tx.operations):
+            if isinstance(op, EscrowCreate):
+                made[escrow_id_of(stx.tx_id, index)] = (op.source or stx.tx.source, op.destination)
+            elif isinstance(op, EscrowFinish | EscrowCancel):
+                pair = made.get(op.escrow_id)
+                if pair is None:
+                    escrow = state.escrow(op.escrow_id)
+                    if escrow is None:  # not in a committed block: it would not have applied
+                        continue
+                    pair = (escrow.owner, escrow.destination)
+                found.update(dict.fromkeys(pair))
+        parties.append(tuple(found))
+    return parties
+
+
+def block_addresses(
+    block: Block, escrow_parties: Sequence[tuple[bytes, ...]]
+) -> list[tuple[int, bytes]]:
+    """(index in block, address) for `account_txs`: each transaction's `tx_addresses` and its
+    `escrow_parties` entry, each address once per transaction."""
+    rows = []
+    for index, stx in enumerate(block.txs):
+        extra = escrow_parties[index] if index < len(escrow_parties) else ()
+        for address in dict.fromkeys((*tx_addresses(stx), *extra)):
+            rows.append((index, address))
+    return rows
 
 
 def check_page(before: tuple[int, int] | None, limit: int) -> None:

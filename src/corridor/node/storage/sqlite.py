@@ -46,7 +46,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -68,7 +68,13 @@ from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
 
 from .errors import StorageCorrupt
-from .ports import UNINITIALISED_ROOT, append_problems, check_page, tx_addresses, write_problems
+from .ports import (
+    UNINITIALISED_ROOT,
+    append_problems,
+    block_addresses,
+    check_page,
+    write_problems,
+)
 
 SCHEMA_VERSION = 2  # 2: blocks carry evidence, the state holds offences
 APPLICATION_ID = 0x43524452  # "CRDR", in the SQLite file header
@@ -393,7 +399,13 @@ class SqliteStore:
         return self._height
 
     @_guarded
-    def append(self, block: Block, commit: Commit, results: tuple[TxResult, ...]) -> None:
+    def append(
+        self,
+        block: Block,
+        commit: Commit,
+        results: tuple[TxResult, ...],
+        escrow_parties: Sequence[tuple[bytes, ...]] = (),
+    ) -> None:
         problems = append_problems(self._top, block, commit, results)
         if problems:
             raise ValueError("cannot append: " + "; ".join(problems))
@@ -402,7 +414,7 @@ class SqliteStore:
         commit_blob, results_blob = commit.encode(), _encode_results(results)
         tx_rows = [(stx.tx_id, height, i) for i, stx in enumerate(block.txs)]
         account_rows = [
-            (address, height, i) for i, stx in enumerate(block.txs) for address in tx_addresses(stx)
+            (address, height, i) for i, address in block_addresses(block, escrow_parties)
         ]
         try:
             with self._transaction(durable=True):
