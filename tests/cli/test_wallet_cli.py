@@ -246,7 +246,7 @@ def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     assert f"height:             {height}" in out and tx_id in out
     assert "payment 1250 USD" in out
     code, out, err = run("block", "show", "1", "--rpc", url)
-    assert code == 0 and "state_root:" in out
+    assert code == 0 and "state_root:" in out and "evidence_root:" in out
 
 
 def test_pay_refuses_bad_amounts_before_sending(node: tuple[Path, str]) -> None:

@@ -836,8 +836,8 @@ def block_show(ref: Annotated[str, typer.Argument(metavar="HEIGHT|HASH")],
             _die(f"{exc.code}: {exc.message}")
     header = block["header"]
     for name in ("height", "hash", "chain_id", "time_ms", "previous_hash", "last_commit_hash",
-                 "tx_count", "tx_root", "result_root", "state_root", "validator_set_hash",
-                 "proposer"):
+                 "tx_count", "tx_root", "result_root", "state_root", "evidence_root",
+                 "validator_set_hash", "proposer"):
         value = header[name]
         if name == "time_ms":
             value = f"{value} ({_ms_text(int(value))})"
