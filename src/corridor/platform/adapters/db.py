@@ -327,6 +327,11 @@ class SqlUnitOfWork:
         self._repos: dict[type, SqlRepo[Any]] = {}
         self._gate = None if read_only else write_gate(engine)
         self._gated = False
+        # The audit chain's tip as this transaction moved it, and entries not yet written:
+        # a unit of work that audits many things (a block's outcomes) reads and locks the
+        # head row once, inserts its entries in one statement and moves the head once.
+        self._audit_tip: tuple[int, str] | None = None
+        self._audit_pending: list[dict[str, Any]] = []
 
     def __enter__(self) -> Self:
         if self._gate is not None:
@@ -352,6 +357,7 @@ class SqlUnitOfWork:
             self.conn.close()
             self.conn = None
             self._repos.clear()
+            self._audit_tip, self._audit_pending = None, []
             self._ungate()
 
     def _ungate(self) -> None:
@@ -362,6 +368,8 @@ class SqlUnitOfWork:
 
     def repo(self, record_type: type[R]) -> SqlRepo[R]:
         assert self.conn is not None, "use the unit of work inside `with`"
+        if record_type is AuditEntry:
+            self._flush_audit()  # reads of the trail see this transaction's entries
         r = self._repos.get(record_type)
         if r is None:
             r = self._repos[record_type] = SqlRepo(self.conn, record_type)
@@ -370,13 +378,16 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.conn is not None and not self.read_only, "a read-only unit of work"
         try:
+            self._flush_audit()
             self.conn.commit()
+            self._audit_tip = None  # a later transaction on this unit reads the head anew
         finally:
             self._ungate()  # the next writer may begin while this one finishes up
 
     def execute(self, statement: Any) -> Any:
         """Escape hatch for adapter-level queries (repositories with ranges, reports)."""
         assert self.conn is not None
+        self._flush_audit()
         return self.conn.execute(statement)
 
     def audit_head(self) -> tuple[int, str]:
@@ -384,6 +395,7 @@ class SqlUnitOfWork:
         from corridor.platform.adapters.tables_core import audit_head
 
         assert self.conn is not None
+        self._flush_audit()
         row = self.conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
         return int(row.seq), str(row.hash)
 
@@ -402,20 +414,35 @@ class SqlUnitOfWork:
         from corridor.platform.adapters.tables_core import audit_head
 
         assert self.conn is not None
-        # Locking the single head row serialises appends across processes on PostgreSQL;
-        # SQLite's BEGIN IMMEDIATE already serialises writers.
-        head = self.conn.execute(
-            sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
-        ).one()
-        seq = head.seq + 1
+        if self._audit_tip is None:
+            # Locking the single head row serialises appends across processes on
+            # PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers. The lock
+            # holds until this transaction ends, so the tip read here stays the tip.
+            head = self.conn.execute(
+                sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
+            ).one()
+            self._audit_tip = (int(head.seq), str(head.hash))
+        seq = self._audit_tip[0] + 1
         before, after = _json_safe(before), _json_safe(after)
         fields: dict[str, Any] = dict(
             seq=seq, at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
             action=action, object_type=object_type, object_id=object_id, before=before,
-            after=after, ip=ip, prev_hash=head.hash,
+            after=after, ip=ip, prev_hash=self._audit_tip[1],
         )
-        entry = AuditEntry(**fields, hash=audit_chain.entry_hash(**fields))
-        self.repo(AuditEntry).add(entry)
+        entry_hash = audit_chain.entry_hash(**fields)
+        self._audit_pending.append({**fields, "hash": entry_hash})
+        self._audit_tip = (seq, entry_hash)
+
+    def _flush_audit(self) -> None:
+        """Writes the pending entries (one statement) and moves the head to the tip."""
+        if not self._audit_pending:
+            return
+        from corridor.platform.adapters.tables_core import audit_head
+
+        assert self.conn is not None and self._audit_tip is not None
+        pending, self._audit_pending = self._audit_pending, []
+        self.conn.execute(sa.insert(_TABLES[AuditEntry]), pending)
+        seq, tip = self._audit_tip
         self.conn.execute(
-            sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=entry.hash)
+            sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=tip)
         )
