@@ -57,6 +57,7 @@ def table_of(record_type: type) -> sa.Table:
 
 
 SQLITE_BUSY_S = 30  # a writer waits this long for SQLite's write lock, then fails
+FLOCK_NAP_MAX_S = 0.0005  # the longest sleep between two tries of another process's lock
 
 
 class WriteGate:
@@ -67,9 +68,11 @@ class WriteGate:
     writer slept long after the lock came free, and 32 concurrent payment requests spent
     most of ~0.4 s each asleep. A blocked thread lock wakes the moment the holder lets go;
     across processes only one thread per process waits on the `flock`, polling it at most
-    every 2 ms, and the kernel drops the `flock` if its holder dies. Both waits give up
-    after SQLITE_BUSY_S, as SQLite would. Writers that bypass the gate (other tools) still
-    meet SQLite's lock: correctness never depends on the gate."""
+    every FLOCK_NAP_MAX_S (several API processes hand the lock over hundreds of times a
+    second: a longer nap left it idle while a writer slept), and the kernel drops the
+    `flock` if its holder dies. Both waits give up after SQLITE_BUSY_S, as SQLite would.
+    Writers that bypass the gate (other tools) still meet SQLite's lock: correctness
+    never depends on the gate."""
 
     def __init__(self, lock_path: str | None) -> None:
         self._thread_lock = threading.Lock()
@@ -103,7 +106,7 @@ class WriteGate:
                 if time.monotonic() > deadline:
                     raise _locked("write gate: another process held it too long") from None
                 time.sleep(nap)
-                nap = min(nap * 2, 0.002)
+                nap = min(nap * 2, FLOCK_NAP_MAX_S)
 
     def release(self) -> None:
         try:
@@ -389,6 +392,12 @@ class SqlUnitOfWork:
         assert self.conn is not None
         self._flush_audit()
         return self.conn.execute(statement)
+
+    def execute_with(self, statement: Any, params: dict[str, Any]) -> Any:
+        """`execute` with bound parameters (a statement built once, run many times)."""
+        assert self.conn is not None
+        self._flush_audit()
+        return self.conn.execute(statement, params)
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry, as the head row records it."""
