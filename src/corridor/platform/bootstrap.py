@@ -32,7 +32,7 @@ from corridor.platform.adapters.webhook_worker import WebhookWorker
 from corridor.platform.config import ConfigError, Settings, production_problems
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
-from corridor.platform.services import payments, rails, refunds
+from corridor.platform.services import funds, payments, rails, refunds
 from corridor.platform.services.ports import Clock, Deps, Randomness
 
 log = logging.getLogger("corridor.platform")
@@ -183,6 +183,7 @@ def build(
     deps.extras.setdefault("history", SqlHistory())
     if settings.node_rpc:
         deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0))
+    deps.extras.setdefault("snapshots", funds.Snapshots())  # balances read a moment ago
     if "rails" not in deps.extras:
         sim = SimBank(settings.rail_webhook_secret.encode(), clock)
         sim.deliver = in_process(deps)

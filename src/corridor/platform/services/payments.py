@@ -323,23 +323,36 @@ def _check_daily(deps: Deps, uow: UnitOfWork, owner: tuple[str, str],
                        "amount": _usd_shown(usd), "used_today": _usd_shown(today)})
 
 
-def _sender_snapshot(deps: Deps, wallet: Wallet) -> ChainAccount | None:
+def _sender_snapshot(deps: Deps, wallet: Wallet) -> tuple[ChainAccount | None, bool]:
     """The sender's account on chain, read before the wallet lock so a slow node does not
-    stall every payment of that sender; None when it cannot be told yet (the locked pass
-    then asks the node itself and reports any problem properly)."""
+    stall every payment of that sender, and whether it came from the recent snapshots
+    (funds.Snapshots) rather than the node; None when it cannot be told yet (the locked
+    pass then asks the node itself and reports any problem properly)."""
+    snapshots = deps.extras.get("snapshots")
+    now = deps.clock.now_ms()
+    if isinstance(snapshots, funds.Snapshots):
+        recent = snapshots.get(wallet.address, now)
+        if recent is not None:
+            return recent, True
     try:
-        return funds.account_snapshot(deps, wallet.address)
+        account = funds.account_snapshot(deps, wallet.address)
     except PlatformError:
-        return None
+        return None, False
+    if account is not None and isinstance(snapshots, funds.Snapshots):
+        snapshots.put(account, now)
+    return account, False
 
 
 def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int,
-                   snapshot: ChainAccount | None = None) -> None:
+                   snapshot: ChainAccount | None = None, *, recent: bool = False) -> None:
     """Call with the wallet row locked. Without a node (development) the chain alone
-    guards against an overdraft."""
+    guards against an overdraft. A `recent` snapshot that would refuse is checked again
+    on a fresh read: it may only be missing a credit."""
     if wallets.ledger_node(deps) is None:
         return
     available = funds.available_minor(deps, uow, wallet, code, snapshot)
+    if need > available and recent:
+        available = funds.available_minor(deps, uow, wallet, code)
     if need > available:
         raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
                             {"available": money.format_minor(max(available, 0), code),
@@ -434,7 +447,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         if existing is not None:
             return existing, False
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
-    snapshot = _sender_snapshot(deps, wallet)  # ask the node before taking the lock
+    snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     with deps.uow() as uow:
         wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
         existing = _replayed(uow, owner, key, digest)
@@ -445,7 +458,8 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
                           {"recipient": "is the paying wallet"})
         quote = quotes.take(deps, uow, req.quote_id, *owner) if req.quote_id else None
         _check_daily(deps, uow, owner, limits, shown)
-        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot)
+        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot,
+                       recent=recent)
         p = _submit(deps, uow, who, req, owner, wallet, shown, key, digest)
         if quote is not None:
             quotes.use(uow, quote, p.id)
