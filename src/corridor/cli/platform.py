@@ -169,11 +169,21 @@ def _Server(config: Any) -> Any:
     return _server_class()(config)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel sends SIGTERM when the parent dies, even by
-    kill -9, so no child outlives its API process (Linux)."""
+PARENT_PID_ENV = "CORRIDOR_SERVE_PARENT_PID"  # set by serve for its children
+
+
+def _follow_parent() -> None:
+    """In a child of `serve` (first thing its command does): the kernel sends SIGTERM when
+    the parent dies, even by kill -9, so no child outlives its API process (Linux). Set
+    here rather than between fork and exec (`preexec_fn`), which may deadlock in a parent
+    with threads; a parent that died before this line is noticed by its pid."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
+        return  # run by hand: nobody to follow
     with contextlib.suppress(OSError):  # not Linux: the parent's clean stop still works
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != parent:
+        raise typer.Exit(0)
 
 
 class _Child:
@@ -197,7 +207,8 @@ class _Child:
         threading.Thread(target=self._watch, name=name, daemon=True).start()
 
     def _start(self) -> Any:
-        return self._popen(self._cmd, preexec_fn=_die_with_parent, pass_fds=self._pass_fds)
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+        return self._popen(self._cmd, pass_fds=self._pass_fds, env=env)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.RESTART_DELAY_S):
@@ -230,6 +241,7 @@ def api_worker(
 ) -> None:
     """One more API process of `serve` (which starts it): serves the inherited socket and
     pumps its own simulated banks; payouts, webhooks and chain work run elsewhere."""
+    _follow_parent()
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
     try:
@@ -256,19 +268,19 @@ def settle(
 ) -> None:
     """Run only the chain workers (account opening, authorisation, settlement) in the
     foreground; `serve` starts this itself. SIGTERM or Ctrl-C stops it cleanly."""
-    import threading
-
+    _follow_parent()
+    # SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken
+    # by sigwait below. A handler that set a threading.Event could run inside the main
+    # thread's own Event.wait, on the same non-reentrant lock, and hang the process.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
     platform = _build(settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         if not platform.start_workers(local=False, chain=True):
             typer.echo("no node or keys configured: chain work stays queued", err=True)
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        signal.sigwait(stop_signals)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     finally:
