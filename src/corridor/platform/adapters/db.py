@@ -187,12 +187,17 @@ class SqlRepo(Generic[R]):
         return stmt
 
     def _narrowed(self, query: Any, eq: dict[str, Any]) -> Any:
-        """`query` narrowed by equality filters (None: IS NULL), with bound parameters."""
+        """`query` narrowed by equality filters (None: IS NULL; a tuple: any of its values),
+        with bound parameters."""
         cols = self.table.columns
         for name, value in eq.items():
             col = cols[name]
-            query = query.where(col.is_(None) if value is None else
-                                col == sa.bindparam(f"f_{name}", type_=col.type))
+            if value is None:
+                query = query.where(col.is_(None))
+            elif isinstance(value, tuple):
+                query = query.where(col.in_(sa.bindparam(f"f_{name}", expanding=True)))
+            else:
+                query = query.where(col == sa.bindparam(f"f_{name}", type_=col.type))
         return query
 
     def _bounded(self, query: Any, above: dict[str, Any], below: dict[str, Any]) -> Any:
@@ -207,14 +212,16 @@ class SqlRepo(Generic[R]):
     @staticmethod
     def _params(eq: dict[str, Any], above: dict[str, Any] | None = None,
                 below: dict[str, Any] | None = None) -> dict[str, Any]:
-        out = {f"f_{name}": value for name, value in eq.items() if value is not None}
+        out = {f"f_{name}": list(value) if isinstance(value, tuple) else value
+               for name, value in eq.items() if value is not None}
         out.update({f"gt_{name}": value for name, value in (above or {}).items()})
         out.update({f"lt_{name}": value for name, value in (below or {}).items()})
         return out
 
     @staticmethod
-    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
-        return tuple((name, value is None) for name, value in eq.items())
+    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple((name, "null" if value is None else "in" if isinstance(value, tuple)
+                      else "eq") for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
         def build() -> Any:

@@ -207,12 +207,12 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
         applied_up_to = account.sequence
     ref = wallet_ref(wallet.id)
     pending = 0
-    for status in (TransferStatus.QUEUED, TransferStatus.SUBMITTED):
-        for t in uow.repo(Transfer).many(source=ref, status=status):
-            if t.sequence is not None and t.sequence <= applied_up_to:
-                continue
-            pending += sum(leg["amount_minor"] for leg in t.legs
-                           if leg["source"] == ref and leg["code"] == code)
+    for t in uow.repo(Transfer).many(source=ref,
+                                     status=(TransferStatus.QUEUED, TransferStatus.SUBMITTED)):
+        if t.sequence is not None and t.sequence <= applied_up_to:
+            continue
+        pending += sum(leg["amount_minor"] for leg in t.legs
+                       if leg["source"] == ref and leg["code"] == code)
     if applied_up_to >= 0:
         pending += _applied_since(uow, ref, code, applied_up_to)
     return balance - pending
