@@ -453,6 +453,22 @@ def test_concurrent_payments_never_overdraw(client: TestClient, platform: bootst
     assert total == 32 * 3056 <= 100_000
 
 
+def test_a_recent_balance_is_reused_and_read_again_before_it_refuses(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, bob: Party,
+        chain: FakeChain) -> None:
+    assert pay(client, alice, "r1", asset="USD", amount="900.00").status_code == 201
+    reads = chain.account_reads
+    chain.fund(alice.wallet.address, "USD", 600_000)  # a credit the recent read misses
+    # the recent balance (1,000.00 less the first payment) would refuse: read again, pay
+    assert pay(client, alice, "r2", asset="USD", amount="900.00").status_code == 201
+    assert chain.account_reads == reads + 1
+    # no credit this time: the fresh read refuses too, and nothing was made
+    chain.fund(alice.wallet.address, "USD", 100_000)
+    r = pay(client, alice, "r3", asset="USD", amount="900.00")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
+    assert count(platform, Payment) == 2
+
+
 # --- cancel --------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Repository range filters and tallies (SQLite and PostgreSQL): `above`/`below` are strict
-bounds combined with the equality filters, and `tally` counts rows per combination of
-values in the database."""
+bounds combined with the equality filters, a tuple filters by any of its values, and
+`tally` counts rows per combination of values in the database."""
 
 from __future__ import annotations
 
@@ -24,3 +24,9 @@ def test_bounds_and_tally(platform: bootstrap.Platform) -> None:
         assert sorted(repo.tally(("action", "object_type"), above={"seq": 4})) == [
             (("test.a", "t"), 1), (("test.b", "t"), 1)]
         assert repo.tally(("action",), object_type="none") == []
+        # a tuple: any of its values (one statement per shape, whatever the tuple's length)
+        assert [e.seq for e in repo.many(object_id=("1", "4", "9"))] == [2, 5]
+        assert [e.seq for e in repo.many(object_id=("0",), action="test.a")] == [1]
+        assert repo.count(object_id=("2", "3")) == 2
+        assert repo.one(object_id=("5", "nothing")) is not None
+        assert repo.many(object_id=("nothing",)) == []

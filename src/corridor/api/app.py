@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corridor.api import errors
-from corridor.api.deps import RateLimiter
+from corridor.api.deps import SharedRateLimiter
+from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
 
 API_VERSION = "1"
@@ -78,7 +79,8 @@ def create_app(platform: Platform) -> FastAPI:
         description="Customers, institutions and staff of a Corridor payment institution.",
     )
     app.state.platform = platform
-    app.state.limiter = RateLimiter()
+    # In the database: every API worker process counts against the same limits.
+    app.state.limiter = SharedRateLimiter(SqlRateLimits(platform.engine, platform.deps.clock))
     errors.install(app)
     for name in ROUTERS:
         module = importlib.import_module(f"corridor.api.routers.{name}")

@@ -7,10 +7,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
 from corridor.platform.domain.errors import forbidden, rate_limited
 from corridor.platform.domain.principal import Origin, Principal
@@ -71,10 +72,20 @@ def staff(perm: Perm) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
+class Limiter(Protocol):
+    def hit(self, bucket: str, key: str, limit: int, window_s: float) -> None:
+        """Counts a hit of `key` in `bucket`; RATE_LIMITED when `limit` hits were already
+        counted in the last `window_s`."""
+        ...
+
+
+def _refused(window_s: float) -> Exception:
+    return rate_limited(f"too many attempts; try again in {int(window_s)} s")
+
+
 class RateLimiter:
-    """Sliding-window counters in memory, per (bucket, key). One process: a deployment with
-    several API processes needs a shared store; the per-account lockout in the database
-    is the control that holds across processes."""
+    """Sliding-window counters in memory, per (bucket, key): for one process only (tests,
+    tools). The API uses `SharedRateLimiter`, which every API worker process shares."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._hits: dict[tuple[str, str], deque[float]] = {}
@@ -88,15 +99,28 @@ class RateLimiter:
             while q and q[0] <= now - window_s:
                 q.popleft()
             if len(q) >= limit:
-                raise rate_limited(f"too many attempts; try again in {int(window_s)} s")
+                raise _refused(window_s)
             q.append(now)
             if len(self._hits) > 100_000:  # bound memory under a spray of keys
                 self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - window_s}
 
 
-async def limiter(request: Request) -> RateLimiter:
-    r: RateLimiter = request.app.state.limiter
+class SharedRateLimiter:
+    """The same sliding windows, counted in the platform's database
+    (adapters/rate_limits.py): several API worker processes admit `limit` hits a window
+    between them, not `limit` each."""
+
+    def __init__(self, store: SqlRateLimits) -> None:
+        self._store = store
+
+    def hit(self, bucket: str, key: str, limit: int, window_s: float) -> None:
+        if not self._store.hit(bucket, key, limit, int(window_s * 1000)):
+            raise _refused(window_s)
+
+
+async def limiter(request: Request) -> Limiter:
+    r: Limiter = request.app.state.limiter
     return r
 
 
-LimiterDep = Annotated[RateLimiter, Depends(limiter)]
+LimiterDep = Annotated[Limiter, Depends(limiter)]

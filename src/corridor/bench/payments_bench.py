@@ -1,9 +1,10 @@
 """Payments through the platform, end to end, on this machine: `corridor bench payments`.
 
 A one-validator node (`corridor node start`, the demo home) and the platform API
-(`corridor platform serve`: one uvicorn process with its ledger and settlement workers,
-SQLite in a temporary data directory unless `--database-url` says otherwise) run as their
-own processes. Customers are seeded directly in the platform's database by this process
+(`corridor platform serve` as it ships: its API processes, one per core by default, and
+its chain workers' process; SQLite in a temporary data directory unless `--database-url`
+says otherwise) run as their own processes. Customers are seeded directly in the
+platform's database by this process
 (users with sessions, an accepted KYC record at tier 3 so no limit binds, a custodial
 wallet the platform's ledger worker opens and has authorised on chain, funded by an issuer
 mint through the settlement worker): none of that is timed. Then, over real HTTP:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import getpass
+import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +55,57 @@ IssuerKey = Annotated[Path | None, typer.Option(help="Issuer key file.")]
 OperatorKey = Annotated[Path | None, typer.Option(help="Operator (treasury) key file.")]
 
 
+WORKERS_MAX = 16
+LISTEN_BACKLOG = 2048
+
+
+def default_workers() -> int:
+    """API worker processes when not told: one per core, at most 4 (each holds its own
+    connection pool and a thread pool; past a few, SQLite's one writer is the limit)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _settings_args(settings: Settings) -> list[str]:
+    """The options that give a child process these very settings."""
+    return [
+        *("--data-dir", str(settings.data_dir)), *("--database-url", settings.db_url),
+        *(("--node-rpc", settings.node_rpc) if settings.node_rpc else ()),
+        *(("--issuer-key", str(settings.issuer_key)) if settings.issuer_key else ()),
+        *(("--operator-key", str(settings.operator_key)) if settings.operator_key else ()),
+    ]
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket every API process accepts on (the kernel hands each new
+    connection to one of them)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_api(platform: Any, sock: socket.socket) -> None:
+    """Serves the API on `sock` in this process until SIGTERM or SIGINT."""
+    import uvicorn
+
+    from corridor.api.app import create_app
+
+    server = _Server(uvicorn.Config(create_app(platform), log_level="warning"))
+
+    def _stop(*_: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server.run(sockets=[sock])
+
+
 @app.command("serve")
 def serve(
     data_dir: DataDir = None,
@@ -65,41 +118,35 @@ def serve(
     chain_workers: Annotated[str, typer.Option(
         help="Where the ledger and settlement workers run: 'process' (a child process, "
              "on its own core) or 'thread' (inside the API process).")] = "process",
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=WORKERS_MAX,
+        help="API processes sharing the port (default: one per core, at most 4). This "
+             "process is the first and also runs the rail and webhook workers; the others "
+             "are its children, restarted if they die.")] = None,
 ) -> None:
     """Run the platform API in the foreground (Ctrl-C stops it)."""
-    import uvicorn
-
-    from corridor.api.app import create_app
-
     if chain_workers not in ("process", "thread"):
         raise _fail("--chain-workers is 'process' or 'thread'")
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
-    platform = _build(settings)
+    platform = _build(settings)  # migrates the database before any child starts
+    sock = _listen(host, port)
     platform.start_workers(chain=chain_workers == "thread")
-    child = None
-    if chain_workers == "process":
-        child = _ChainWorkers([
-            *("--data-dir", str(settings.data_dir)), *("--database-url", settings.db_url),
-            *(("--node-rpc", settings.node_rpc) if settings.node_rpc else ()),
-            *(("--issuer-key", str(settings.issuer_key)) if settings.issuer_key else ()),
-            *(("--operator-key", str(settings.operator_key)) if settings.operator_key else ()),
-        ])
-    url = f"http://{host}:{port}"
-    typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs", err=True)
-    server = _Server(uvicorn.Config(create_app(platform), host=host, port=port,
-                                    log_level="warning"))
-
-    def _stop(*_: object) -> None:
-        server.should_exit = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    children: list[_Child] = []
+    args = _settings_args(settings)
     try:
-        server.run()
+        if chain_workers == "process":
+            children.append(_Child("chain workers", ["settle", *args]))
+        for _ in range(1, workers or default_workers()):
+            children.append(_Child("API worker", ["api-worker", "--fd", str(sock.fileno()),
+                                                  *args], pass_fds=(sock.fileno(),)))
+        url = f"http://{host}:{port}"
+        typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs", err=True)
+        _run_api(platform, sock)
     finally:
-        if child is not None:
+        for child in children:
             child.stop()
+        sock.close()
         platform.stop_workers()
         platform.close()
 
@@ -108,8 +155,8 @@ def _server_class() -> type:
     import uvicorn
 
     class Server(uvicorn.Server):
-        """This command owns SIGINT/SIGTERM, so its clean-up (stopping the chain workers'
-        process) runs: uvicorn's own capture re-raises the signal after shutting down."""
+        """This command owns SIGINT/SIGTERM, so its clean-up (stopping the child
+        processes) runs: uvicorn's own capture re-raises the signal after shutting down."""
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -122,35 +169,53 @@ def _Server(config: Any) -> Any:
     return _server_class()(config)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel sends SIGTERM when the parent dies, even by
-    kill -9, so the chain workers never outlive their API process (Linux)."""
+PARENT_PID_ENV = "CORRIDOR_SERVE_PARENT_PID"  # set by serve for its children
+
+
+def _follow_parent() -> None:
+    """In a child of `serve` (first thing its command does): the kernel sends SIGTERM when
+    the parent dies, even by kill -9, so no child outlives its API process (Linux). Set
+    here rather than between fork and exec (`preexec_fn`), which may deadlock in a parent
+    with threads; a parent that died before this line is noticed by its pid."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
+        return  # run by hand: nobody to follow
     with contextlib.suppress(OSError):  # not Linux: the parent's clean stop still works
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if str(os.getppid()) != parent:
+        raise typer.Exit(0)
 
 
-class _ChainWorkers:
-    """`corridor platform settle` as a child of the API process, restarted if it dies (the
-    workers resume from the database: nothing is lost or done twice)."""
+class _Child:
+    """`corridor platform <args>` as a child of the API process, restarted if it dies (the
+    chain workers resume from the database, an API worker holds nothing of its own:
+    nothing is lost or done twice)."""
 
     RESTART_DELAY_S = 1.0
+    STOP_TIMEOUT_S = 30.0
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, name: str, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         import subprocess
         import threading
 
-        self._cmd = [sys.executable, "-m", "corridor.cli.main", "platform", "settle", *args]
+        self.name = name
+        self._cmd = [sys.executable, "-m", "corridor.cli.main", "platform", *args]
+        self._pass_fds = pass_fds
         self._popen = subprocess.Popen
         self._stopping = threading.Event()
-        self.proc = self._popen(self._cmd, preexec_fn=_die_with_parent)
-        threading.Thread(target=self._watch, name="chain-workers", daemon=True).start()
+        self.proc = self._start()
+        threading.Thread(target=self._watch, name=name, daemon=True).start()
+
+    def _start(self) -> Any:
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+        return self._popen(self._cmd, pass_fds=self._pass_fds, env=env)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.RESTART_DELAY_S):
             if self.proc.poll() is not None and not self._stopping.is_set():
-                typer.secho(f"chain workers exited ({self.proc.returncode}); restarting",
+                typer.secho(f"{self.name} exited ({self.proc.returncode}); restarting",
                             fg=typer.colors.YELLOW, err=True)
-                self.proc = self._popen(self._cmd, preexec_fn=_die_with_parent)
+                self.proc = self._start()
 
     def stop(self) -> None:
         import subprocess
@@ -159,9 +224,38 @@ class _ChainWorkers:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=self.STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+
+
+@app.command("api-worker", hidden=True)
+def api_worker(
+    fd: Annotated[int, typer.Option(help="The listening socket inherited from serve.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    node_rpc: NodeRpc = None,
+    issuer_key: IssuerKey = None,
+    operator_key: OperatorKey = None,
+) -> None:
+    """One more API process of `serve` (which starts it): serves the inherited socket and
+    pumps its own simulated banks; payouts, webhooks and chain work run elsewhere."""
+    _follow_parent()
+    settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
+                         operator_key=operator_key)
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise _fail(f"--fd {fd} is not a socket: {exc.strerror}") from None
+    platform = _build(settings)
+    platform.start_rail_worker(dispatch=False)
+    try:
+        _run_api(platform, sock)
+    finally:
+        sock.close()
+        platform.stop_workers()
+        platform.close()
 
 
 @app.command("settle")
@@ -174,19 +268,19 @@ def settle(
 ) -> None:
     """Run only the chain workers (account opening, authorisation, settlement) in the
     foreground; `serve` starts this itself. SIGTERM or Ctrl-C stops it cleanly."""
-    import threading
-
+    _follow_parent()
+    # SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken
+    # by sigwait below. A handler that set a threading.Event could run inside the main
+    # thread's own Event.wait, on the same non-reentrant lock, and hang the process.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
     platform = _build(settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         if not platform.start_workers(local=False, chain=True):
             typer.echo("no node or keys configured: chain work stays queued", err=True)
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        signal.sigwait(stop_signals)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     finally:

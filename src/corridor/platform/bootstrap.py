@@ -32,7 +32,7 @@ from corridor.platform.adapters.webhook_worker import WebhookWorker
 from corridor.platform.config import ConfigError, Settings, production_problems
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
-from corridor.platform.services import payments, rails, refunds
+from corridor.platform.services import funds, payments, rails, refunds
 from corridor.platform.services.ports import Clock, Deps, Randomness
 
 log = logging.getLogger("corridor.platform")
@@ -49,14 +49,16 @@ class Platform:
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
 
-    def start_rail_worker(self) -> None:
-        """Payouts of burned withdrawals, and simulated rails' event deliveries (runs with
-        or without a network: the rails do not need the node)."""
+    def start_rail_worker(self, *, dispatch: bool = True) -> None:
+        """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
+        simulated rails' event deliveries (every API process: a simulated bank's pending
+        events live in the memory of the process whose API was called). Runs with or
+        without a network: the rails do not need the node."""
         if self.rail_worker is not None and self.rail_worker.running:
             return
         sims = [x for x in (self.deps.extras.get("rails") or {}).values()
                 if isinstance(x, SimBank)]
-        self.rail_worker = RailWorker(self.deps, sims)
+        self.rail_worker = RailWorker(self.deps, sims, dispatch=dispatch)
         self.rail_worker.start()
 
     def start_webhook_worker(self) -> None:
@@ -181,6 +183,7 @@ def build(
     deps.extras.setdefault("history", SqlHistory())
     if settings.node_rpc:
         deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0))
+    deps.extras.setdefault("snapshots", funds.Snapshots())  # balances read a moment ago
     if "rails" not in deps.extras:
         sim = SimBank(settings.rail_webhook_secret.encode(), clock)
         sim.deliver = in_process(deps)

@@ -57,6 +57,7 @@ def table_of(record_type: type) -> sa.Table:
 
 
 SQLITE_BUSY_S = 30  # a writer waits this long for SQLite's write lock, then fails
+FLOCK_NAP_MAX_S = 0.0005  # the longest sleep between two tries of another process's lock
 
 
 class WriteGate:
@@ -67,9 +68,11 @@ class WriteGate:
     writer slept long after the lock came free, and 32 concurrent payment requests spent
     most of ~0.4 s each asleep. A blocked thread lock wakes the moment the holder lets go;
     across processes only one thread per process waits on the `flock`, polling it at most
-    every 2 ms, and the kernel drops the `flock` if its holder dies. Both waits give up
-    after SQLITE_BUSY_S, as SQLite would. Writers that bypass the gate (other tools) still
-    meet SQLite's lock: correctness never depends on the gate."""
+    every FLOCK_NAP_MAX_S (several API processes hand the lock over hundreds of times a
+    second: a longer nap left it idle while a writer slept), and the kernel drops the
+    `flock` if its holder dies. Both waits give up after SQLITE_BUSY_S, as SQLite would.
+    Writers that bypass the gate (other tools) still meet SQLite's lock: correctness
+    never depends on the gate."""
 
     def __init__(self, lock_path: str | None) -> None:
         self._thread_lock = threading.Lock()
@@ -103,7 +106,7 @@ class WriteGate:
                 if time.monotonic() > deadline:
                     raise _locked("write gate: another process held it too long") from None
                 time.sleep(nap)
-                nap = min(nap * 2, 0.002)
+                nap = min(nap * 2, FLOCK_NAP_MAX_S)
 
     def release(self) -> None:
         try:
@@ -184,12 +187,17 @@ class SqlRepo(Generic[R]):
         return stmt
 
     def _narrowed(self, query: Any, eq: dict[str, Any]) -> Any:
-        """`query` narrowed by equality filters (None: IS NULL), with bound parameters."""
+        """`query` narrowed by equality filters (None: IS NULL; a tuple: any of its values),
+        with bound parameters."""
         cols = self.table.columns
         for name, value in eq.items():
             col = cols[name]
-            query = query.where(col.is_(None) if value is None else
-                                col == sa.bindparam(f"f_{name}", type_=col.type))
+            if value is None:
+                query = query.where(col.is_(None))
+            elif isinstance(value, tuple):
+                query = query.where(col.in_(sa.bindparam(f"f_{name}", expanding=True)))
+            else:
+                query = query.where(col == sa.bindparam(f"f_{name}", type_=col.type))
         return query
 
     def _bounded(self, query: Any, above: dict[str, Any], below: dict[str, Any]) -> Any:
@@ -204,14 +212,16 @@ class SqlRepo(Generic[R]):
     @staticmethod
     def _params(eq: dict[str, Any], above: dict[str, Any] | None = None,
                 below: dict[str, Any] | None = None) -> dict[str, Any]:
-        out = {f"f_{name}": value for name, value in eq.items() if value is not None}
+        out = {f"f_{name}": list(value) if isinstance(value, tuple) else value
+               for name, value in eq.items() if value is not None}
         out.update({f"gt_{name}": value for name, value in (above or {}).items()})
         out.update({f"lt_{name}": value for name, value in (below or {}).items()})
         return out
 
     @staticmethod
-    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
-        return tuple((name, value is None) for name, value in eq.items())
+    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple((name, "null" if value is None else "in" if isinstance(value, tuple)
+                      else "eq") for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
         def build() -> Any:
@@ -327,6 +337,11 @@ class SqlUnitOfWork:
         self._repos: dict[type, SqlRepo[Any]] = {}
         self._gate = None if read_only else write_gate(engine)
         self._gated = False
+        # The audit chain's tip as this transaction moved it, and entries not yet written:
+        # a unit of work that audits many things (a block's outcomes) reads and locks the
+        # head row once, inserts its entries in one statement and moves the head once.
+        self._audit_tip: tuple[int, str] | None = None
+        self._audit_pending: list[dict[str, Any]] = []
 
     def __enter__(self) -> Self:
         if self._gate is not None:
@@ -352,6 +367,7 @@ class SqlUnitOfWork:
             self.conn.close()
             self.conn = None
             self._repos.clear()
+            self._audit_tip, self._audit_pending = None, []
             self._ungate()
 
     def _ungate(self) -> None:
@@ -362,6 +378,8 @@ class SqlUnitOfWork:
 
     def repo(self, record_type: type[R]) -> SqlRepo[R]:
         assert self.conn is not None, "use the unit of work inside `with`"
+        if record_type is AuditEntry:
+            self._flush_audit()  # reads of the trail see this transaction's entries
         r = self._repos.get(record_type)
         if r is None:
             r = self._repos[record_type] = SqlRepo(self.conn, record_type)
@@ -370,20 +388,30 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.conn is not None and not self.read_only, "a read-only unit of work"
         try:
+            self._flush_audit()
             self.conn.commit()
+            self._audit_tip = None  # a later transaction on this unit reads the head anew
         finally:
             self._ungate()  # the next writer may begin while this one finishes up
 
     def execute(self, statement: Any) -> Any:
         """Escape hatch for adapter-level queries (repositories with ranges, reports)."""
         assert self.conn is not None
+        self._flush_audit()
         return self.conn.execute(statement)
+
+    def execute_with(self, statement: Any, params: dict[str, Any]) -> Any:
+        """`execute` with bound parameters (a statement built once, run many times)."""
+        assert self.conn is not None
+        self._flush_audit()
+        return self.conn.execute(statement, params)
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry, as the head row records it."""
         from corridor.platform.adapters.tables_core import audit_head
 
         assert self.conn is not None
+        self._flush_audit()
         row = self.conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
         return int(row.seq), str(row.hash)
 
@@ -402,20 +430,35 @@ class SqlUnitOfWork:
         from corridor.platform.adapters.tables_core import audit_head
 
         assert self.conn is not None
-        # Locking the single head row serialises appends across processes on PostgreSQL;
-        # SQLite's BEGIN IMMEDIATE already serialises writers.
-        head = self.conn.execute(
-            sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
-        ).one()
-        seq = head.seq + 1
+        if self._audit_tip is None:
+            # Locking the single head row serialises appends across processes on
+            # PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers. The lock
+            # holds until this transaction ends, so the tip read here stays the tip.
+            head = self.conn.execute(
+                sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()
+            ).one()
+            self._audit_tip = (int(head.seq), str(head.hash))
+        seq = self._audit_tip[0] + 1
         before, after = _json_safe(before), _json_safe(after)
         fields: dict[str, Any] = dict(
             seq=seq, at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
             action=action, object_type=object_type, object_id=object_id, before=before,
-            after=after, ip=ip, prev_hash=head.hash,
+            after=after, ip=ip, prev_hash=self._audit_tip[1],
         )
-        entry = AuditEntry(**fields, hash=audit_chain.entry_hash(**fields))
-        self.repo(AuditEntry).add(entry)
+        entry_hash = audit_chain.entry_hash(**fields)
+        self._audit_pending.append({**fields, "hash": entry_hash})
+        self._audit_tip = (seq, entry_hash)
+
+    def _flush_audit(self) -> None:
+        """Writes the pending entries (one statement) and moves the head to the tip."""
+        if not self._audit_pending:
+            return
+        from corridor.platform.adapters.tables_core import audit_head
+
+        assert self.conn is not None and self._audit_tip is not None
+        pending, self._audit_pending = self._audit_pending, []
+        self.conn.execute(sa.insert(_TABLES[AuditEntry]), pending)
+        seq, tip = self._audit_tip
         self.conn.execute(
-            sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=entry.hash)
+            sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=tip)
         )

@@ -15,12 +15,17 @@ INTERVAL_S = 0.5
 class RailWorker(Periodic):
     name = "rail-worker"
 
-    def __init__(self, deps: Deps, sims: list[SimBank], interval_s: float = INTERVAL_S) -> None:
+    def __init__(self, deps: Deps, sims: list[SimBank], interval_s: float = INTERVAL_S, *,
+                 dispatch: bool = True) -> None:
         super().__init__(interval_s)
         self.deps = deps
         self.sims = sims
+        # Payouts are asked for by one process of a deployment only; every API process
+        # pumps its own simulated banks (their pending events live in its memory).
+        self.dispatch = dispatch
 
     def run_once(self) -> None:
-        withdrawals.dispatch_payouts(self.deps)
+        if self.dispatch:
+            withdrawals.dispatch_payouts(self.deps)
         for sim in self.sims:
             sim.pump()

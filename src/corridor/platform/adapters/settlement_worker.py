@@ -246,7 +246,7 @@ class SettlementWorker:
     def _transfers_with_tx_ids(self, tx_ids: Iterable[str]) -> list[Transfer]:
         ids = list(tx_ids)
         found: list[Transfer] = []
-        with self.deps.uow() as uow:
+        with self.deps.reader() as uow:
             assert isinstance(uow, SqlUnitOfWork)
             for i in range(0, len(ids), 500):
                 rows = uow.execute(sa.select(transfers_table).where(
@@ -295,7 +295,11 @@ class SettlementWorker:
     # --- signing and submitting ----------------------------------------------------------------
 
     def _sign_and_submit(self) -> bool:
-        with self.deps.uow() as uow:
+        """Reads the queue and signs outside the write lock (unsealing keys and signing are
+        most of a round's CPU, and every payment creation waits for that lock); then one
+        write transaction stores each signed transfer that is still queued, and only then
+        is anything sent."""
+        with self.deps.reader() as uow:
             queued = uow.repo(Transfer).many(status=TransferStatus.QUEUED, order_by="created_ms",
                                              limit=BATCH_MAX)
             if not queued:
@@ -305,20 +309,48 @@ class SettlementWorker:
                 if not in_flight.get(source):  # drained: restart from the chain's sequence
                     self._draining.discard(source)
                     self._sources.pop(source, None)
-            signed: list[Transfer] = []
+            built: list[Transfer] = []
+            unsignable: list[tuple[Transfer, str]] = []
             for t in queued:
                 if t.source in self._draining or in_flight.get(t.source, 0) >= \
                         IN_FLIGHT_PER_SOURCE_MAX:
                     continue
                 in_flight[t.source] = in_flight.get(t.source, 0) + 1
-                built = self._build(uow, t)
-                if built is not None:
-                    uow.repo(Transfer).update(built)
-                    signed.append(built)
-            uow.commit()  # the bytes are durable before anyone can see them
+                try:
+                    built.append(self._build(uow, t))
+                except _Unsignable as exc:
+                    unsignable.append((t, str(exc)))
+        signed = self._store(built, unsignable)
         if signed:
             self._submit(signed)
-        return bool(signed)
+        return bool(signed or unsignable)
+
+    def _store(self, built: list[Transfer], unsignable: list[tuple[Transfer, str]]
+               ) -> list[Transfer]:
+        """Stores the signed transfers that are still queued (anything that moved one since
+        it was read wins; its sequence is free again) and refuses the unsignable ones."""
+        stored: list[Transfer] = []
+        with self.deps.uow() as uow:
+            assert isinstance(uow, SqlUnitOfWork)
+            for t in built:
+                params = {"k": t.id, "status": t.status, "sequence": t.sequence,
+                          "tx_id": t.tx_id, "tx_hex": t.tx_hex, "attempts": t.attempts,
+                          "updated_ms": t.updated_ms}
+                if uow.execute_with(_STORE_SIGNED, params).rowcount == 1:
+                    stored.append(t)
+                else:
+                    self._free(t)
+            for t, why in unsignable:
+                current = uow.repo(Transfer).get(t.id, for_update=True)
+                if current is not None and current.status == TransferStatus.QUEUED:
+                    self._refuse_now(uow, current, "UNSIGNABLE", why)
+            uow.commit()  # the bytes are durable before anyone can see them
+        return stored
+
+    def _free(self, t: Transfer) -> None:
+        src = self._sources.get(t.source)
+        if src is not None and t.sequence is not None:
+            src.free.append(t.sequence)
 
     @staticmethod
     def _in_flight_counts(uow: Any) -> dict[str, int]:
@@ -328,21 +360,19 @@ class SettlementWorker:
             .group_by(transfers_table.c.source))
         return {r[0]: int(r[1]) for r in rows}
 
-    def _build(self, uow: Any, t: Transfer) -> Transfer | None:
-        try:
-            source_key = self._key(uow, t.source)
-            ops = []
-            signers = {source_key.public_key: source_key}
-            for leg in t.leg_list():
-                leg_key = self._key(uow, leg.source)
-                signers[leg_key.public_key] = leg_key
-                ops.append(Payment(
-                    destination=self._address(uow, leg.destination),
-                    asset=Asset(leg.code, self.issuer_address), amount=leg.amount_minor,
-                    source=None if leg_key is source_key else leg_key.address))
-        except _Unsignable as exc:
-            self._refuse_now(uow, t, "UNSIGNABLE", str(exc))
-            return None
+    def _build(self, uow: Any, t: Transfer) -> Transfer:
+        """The transfer signed (status SUBMITTED, not stored yet); _Unsignable if it names
+        a party the platform cannot sign for or pay to."""
+        source_key = self._key(uow, t.source)
+        ops = []
+        signers = {source_key.public_key: source_key}
+        for leg in t.leg_list():
+            leg_key = self._key(uow, leg.source)
+            signers[leg_key.public_key] = leg_key
+            ops.append(Payment(
+                destination=self._address(uow, leg.destination),
+                asset=Asset(leg.code, self.issuer_address), amount=leg.amount_minor,
+                source=None if leg_key is source_key else leg_key.address))
         sequence = self._next_sequence(uow, t.source, source_key.address)
         now = self.deps.clock.now_ms()
         tx = Transaction(
@@ -366,7 +396,8 @@ class SettlementWorker:
             hook(self.deps, uow, refused)
 
     def _next_sequence(self, uow: Any, source_ref: str, address: bytes) -> int:
-        """Inside the signing round's unit of work (one writer at a time on SQLite)."""
+        """From this worker's counter (the one signer of a deployment), seeded from the
+        chain and the source's transfers in flight."""
         src = self._sources.get(source_ref)
         if src is None:
             on_chain = self.node.account_sequence(keys.encode_address(address))
@@ -395,9 +426,7 @@ class SettlementWorker:
                 self._draining.add(t.source)
                 self._requeue(t, code, message)
                 continue
-            src = self._sources.get(t.source)
-            if src is not None and t.sequence is not None:
-                src.free.append(t.sequence)  # never entered a mempool: the number is free
+            self._free(t)  # never entered a mempool: the number is free
             if (err.get("permanent", True) and code not in _OURS_TO_RETRY) \
                     or t.attempts >= ATTEMPTS_MAX:
                 settlement.record_outcome(self.deps, t.id, committed=False, tx_id=t.tx_id,
@@ -439,6 +468,16 @@ class SettlementWorker:
         if wallet is None or not ref.startswith("wallet:"):
             raise _Unsignable(f"no wallet {ref}")
         return wallet
+
+
+# A signed transfer stored only while still queued (see `_store`).
+_STORE_SIGNED = (
+    sa.update(transfers_table)
+    .where(transfers_table.c.id == sa.bindparam("k"),
+           transfers_table.c.status == TransferStatus.QUEUED)
+    .values({c: sa.bindparam(c) for c in ("status", "sequence", "tx_id", "tx_hex", "attempts",
+                                          "updated_ms")})
+)
 
 
 class _Unsignable(Exception):

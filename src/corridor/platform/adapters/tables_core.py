@@ -136,6 +136,17 @@ audit_head = sa.Table(
 
 AUDIT_HEAD_ROW = {"id": 1, "seq": 0, "hash": GENESIS_HASH}
 
+# Rate-limit hits (adapters/rate_limits.py): shared by every API process.
+rate_hits = sa.Table(
+    "rate_hits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.String(32), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("at_ms", MS, nullable=False),
+    sa.Index("ix_rate_hits_key", "bucket", "key_hash", "at_ms"),
+    sa.Index("ix_rate_hits_age", "bucket", "at_ms"),
+)
+
 support_requests = sa.Table(
     "support_requests", metadata,
     sa.Column("id", ID, primary_key=True),

@@ -14,7 +14,7 @@ transfers = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("purpose", sa.String(16), nullable=False),
     sa.Column("ref_id", ID, nullable=False, index=True),
-    sa.Column("source", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False),
     sa.Column("legs", Json, nullable=False),
     sa.Column("memo", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),
@@ -27,6 +27,10 @@ transfers = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_ms", MS, nullable=False, index=True),
     sa.Column("updated_ms", MS, nullable=False),
+    # A source's transfers by status and sequence: the balance check under the wallet lock
+    # reads its queued, submitted and newly committed ones. With only single-column
+    # indexes SQLite searched by status and scanned every committed transfer there is.
+    sa.Index("ix_transfers_source_status", "source", "status", "sequence"),
 )
 register(Transfer, transfers)
 

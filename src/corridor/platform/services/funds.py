@@ -145,6 +145,31 @@ def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int
                if h.code == code and (issuer is None or h.issuer == issuer))
 
 
+SNAPSHOT_TTL_MS = 5_000
+SNAPSHOTS_MAX = 10_000
+
+
+class Snapshots:
+    """Accounts as the chain held them a moment ago, per address, for the balance check
+    before the wallet lock: a snapshot of any age is safe there (see `available_minor`:
+    debits applied since are subtracted by sequence), it only misses credits received
+    since, so a refusal is re-checked on a fresh read. The age bound keeps debits the
+    platform did not sign itself (an issuer's clawback) from being missed for long."""
+
+    def __init__(self, ttl_ms: int = SNAPSHOT_TTL_MS) -> None:
+        self.ttl_ms = ttl_ms
+        self._by_address: dict[str, tuple[int, ChainAccount]] = {}
+
+    def get(self, address: str, now_ms: int) -> ChainAccount | None:
+        hit = self._by_address.get(address)
+        return hit[1] if hit is not None and now_ms - hit[0] < self.ttl_ms else None
+
+    def put(self, account: ChainAccount, now_ms: int) -> None:
+        if len(self._by_address) >= SNAPSHOTS_MAX:
+            self._by_address.clear()
+        self._by_address[account.address] = (now_ms, account)
+
+
 def account_snapshot(deps: Deps, address: str) -> ChainAccount | None:
     """The account as the chain holds it now; None without a node. May be read before the
     wallet lock is taken (see `available_minor`), so a slow node never holds the lock."""
@@ -182,12 +207,12 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
         applied_up_to = account.sequence
     ref = wallet_ref(wallet.id)
     pending = 0
-    for status in (TransferStatus.QUEUED, TransferStatus.SUBMITTED):
-        for t in uow.repo(Transfer).many(source=ref, status=status):
-            if t.sequence is not None and t.sequence <= applied_up_to:
-                continue
-            pending += sum(leg["amount_minor"] for leg in t.legs
-                           if leg["source"] == ref and leg["code"] == code)
+    for t in uow.repo(Transfer).many(source=ref,
+                                     status=(TransferStatus.QUEUED, TransferStatus.SUBMITTED)):
+        if t.sequence is not None and t.sequence <= applied_up_to:
+            continue
+        pending += sum(leg["amount_minor"] for leg in t.legs
+                       if leg["source"] == ref and leg["code"] == code)
     if applied_up_to >= 0:
         pending += _applied_since(uow, ref, code, applied_up_to)
     return balance - pending

@@ -281,8 +281,14 @@ def _today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
                if status not in NOT_COUNTED)
 
 
+def _usd_shown(minor: int) -> str:
+    return f"{money.format_minor(minor, REFERENCE)} {REFERENCE}"
+
+
 def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.Priced,
-               kind: str) -> None:
+               kind: str) -> kyc_domain.Limits:
+    """The tier allows these currencies and this single amount; returns its limits (the
+    daily one is `_check_daily`'s, under the wallet lock)."""
     tier = kyc.tier_of(uow, *owner)
     if tier < 1:
         raise PlatformError(Kind.FORBIDDEN, "KYC_REQUIRED",
@@ -295,45 +301,58 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
                       f"your verification tier ({tier}) does not allow {', '.join(refused)}",
                       {"currency": f"allowed: {', '.join(limits.asset_codes)}"})
     usd = _in_usd(deps, priced.sell_minor, priced.sell_code)
-    today = _today_minor(deps, uow, owner)
-
-    def shown(minor: int) -> str:
-        return f"{money.format_minor(minor, REFERENCE)} {REFERENCE}"
-
     if usd > limits.per_tx_minor:
         raise invalid("LIMIT_EXCEEDED", f"above your per-transaction limit of "
-                      f"{shown(limits.per_tx_minor)}",
-                      {"limit": "per_transaction", "limit_amount": shown(limits.per_tx_minor),
-                       "amount": shown(usd)})
+                      f"{_usd_shown(limits.per_tx_minor)}",
+                      {"limit": "per_transaction",
+                       "limit_amount": _usd_shown(limits.per_tx_minor),
+                       "amount": _usd_shown(usd)})
+    return limits
+
+
+def _check_daily(deps: Deps, uow: UnitOfWork, owner: tuple[str, str],
+                 limits: kyc_domain.Limits, shown: Preview) -> None:
+    """This payment on top of today's stays within the daily limit. Call with the sender's
+    wallet locked, so two creations of one owner cannot both pass on the same total."""
+    usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
+    today = _today_minor(deps, uow, owner)
     if today + usd > limits.per_day_minor:
         raise invalid("LIMIT_EXCEEDED", f"above your daily limit of "
-                      f"{shown(limits.per_day_minor)}",
-                      {"limit": "per_day", "limit_amount": shown(limits.per_day_minor),
-                       "amount": shown(usd), "used_today": shown(today)})
+                      f"{_usd_shown(limits.per_day_minor)}",
+                      {"limit": "per_day", "limit_amount": _usd_shown(limits.per_day_minor),
+                       "amount": _usd_shown(usd), "used_today": _usd_shown(today)})
 
 
-def _sender_snapshot(deps: Deps, who: Principal, req: PaymentRequest) -> ChainAccount | None:
+def _sender_snapshot(deps: Deps, wallet: Wallet) -> tuple[ChainAccount | None, bool]:
     """The sender's account on chain, read before the wallet lock so a slow node does not
-    stall every payment of that sender; None when it cannot be told yet (the locked pass
-    then asks the node itself and reports any problem properly)."""
-    if wallets.ledger_node(deps) is None:
-        return None
+    stall every payment of that sender, and whether it came from the recent snapshots
+    (funds.Snapshots) rather than the node; None when it cannot be told yet (the locked
+    pass then asks the node itself and reports any problem properly)."""
+    snapshots = deps.extras.get("snapshots")
+    now = deps.clock.now_ms()
+    if isinstance(snapshots, funds.Snapshots):
+        recent = snapshots.get(wallet.address, now)
+        if recent is not None:
+            return recent, True
     try:
-        with deps.reader() as uow:
-            owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
-            wlt = _open_wallet(uow, *owner)
-        return funds.account_snapshot(deps, wlt.address) if wlt else None
+        account = funds.account_snapshot(deps, wallet.address)
     except PlatformError:
-        return None
+        return None, False
+    if account is not None and isinstance(snapshots, funds.Snapshots):
+        snapshots.put(account, now)
+    return account, False
 
 
 def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need: int,
-                   snapshot: ChainAccount | None = None) -> None:
+                   snapshot: ChainAccount | None = None, *, recent: bool = False) -> None:
     """Call with the wallet row locked. Without a node (development) the chain alone
-    guards against an overdraft."""
+    guards against an overdraft. A `recent` snapshot that would refuse is checked again
+    on a fresh read: it may only be missing a credit."""
     if wallets.ledger_node(deps) is None:
         return
     available = funds.available_minor(deps, uow, wallet, code, snapshot)
+    if need > available and recent:
+        available = funds.available_minor(deps, uow, wallet, code)
     if need > available:
         raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
                             {"available": money.format_minor(max(available, 0), code),
@@ -354,7 +373,9 @@ def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
 
 def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
              owner: tuple[str, str], wallet: Wallet,
-             problems: Problems) -> tuple[Preview, Quote | None]:
+             problems: Problems) -> tuple[Preview, Quote | None, kyc_domain.Limits]:
+    """Everything about a payment that needs no lock: its shape, price, recipient, kind
+    and tier (every problem with the request reported at once)."""
     spec = _recipient_shape(req.recipient, problems)
     if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
         problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
@@ -371,7 +392,7 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         kind = PaymentKind.EXCHANGE
     else:
         kind = PaymentKind.REMITTANCE
-    _check_kyc(deps, uow, owner, priced, kind)
+    limits = _check_kyc(deps, uow, owner, priced, kind)
     now = deps.clock.now_ms()
     eta = EXPECTED_PAYOUT_MS if recipient.type == RecipientType.EXTERNAL else EXPECTED_ONCHAIN_MS
     return Preview(
@@ -379,7 +400,7 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         fee_minor=priced.fee_minor, buy_code=priced.buy_code, buy_amount_minor=priced.buy_minor,
         price=str(priced.price), quote_id=quote.id if quote else None,
         quote_expires_ms=quote.expires_ms if quote else None, recipient=recipient,
-        expected_arrival_ms=now + eta), quote
+        expected_arrival_ms=now + eta), quote, limits
 
 
 def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
@@ -388,7 +409,8 @@ def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
     with deps.uow() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
         wallet = _sender_wallet(uow, owner)
-        shown, _ = _prepare(deps, uow, who, req, owner, wallet, Problems())
+        shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, Problems())
+        _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor)
     return shown
 
@@ -402,31 +424,58 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
            idempotency_key: str | None) -> tuple[Payment, bool]:
     """Creates, confirms and submits a payment; returns it and whether it is new. A retry
     with the same key and request returns the first payment; another request under the
-    same key is refused (IDEMPOTENCY_KEY_REUSED)."""
+    same key is refused (IDEMPOTENCY_KEY_REUSED).
+
+    Two passes. The first only reads (no write lock): the request is checked, priced, its
+    recipient found and the tier's limits applied, and the node is asked for the sender's
+    balance. The second holds the sender's wallet lock (on SQLite: the database's one
+    writer) only for what must not race: the idempotency key, the quote still open, the
+    daily limit, the balance, and the records written. A recipient or tier that changes
+    between the passes (milliseconds) is as if the request had come a moment earlier."""
     problems = Problems()
     key = (idempotency_key or "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
         problems.add("Idempotency-Key",
                      f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
-    snapshot = _sender_snapshot(deps, who, req)  # ask the node before taking the lock
-    with deps.uow() as uow:
+    digest = req.digest()
+    with deps.reader() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
-        wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
-        digest = req.digest()
-        existing = None if problems else uow.repo(Payment).one(
-            owner_type=owner[0], owner_id=owner[1], idempotency_key=key)
+        wallet = _open_wallet(uow, *owner)
+        if wallet is None:
+            raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
+        existing = None if problems else _replayed(uow, owner, key, digest)
         if existing is not None:
-            if existing.request_hash != digest:
-                raise conflict("IDEMPOTENCY_KEY_REUSED",
-                               "this Idempotency-Key was used for a different request")
             return existing, False
-        shown, quote = _prepare(deps, uow, who, req, owner, wallet, problems)  # all problems
-        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot)
+        shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
+    snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
+    with deps.uow() as uow:
+        wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
+        existing = _replayed(uow, owner, key, digest)
+        if existing is not None:
+            return existing, False
+        if shown.recipient.wallet_id == wallet.id and shown.sell_code == shown.buy_code:
+            raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
+                          {"recipient": "is the paying wallet"})
+        quote = quotes.take(deps, uow, req.quote_id, *owner) if req.quote_id else None
+        _check_daily(deps, uow, owner, limits, shown)
+        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot,
+                       recent=recent)
         p = _submit(deps, uow, who, req, owner, wallet, shown, key, digest)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         uow.commit()
     return p, True
+
+
+def _replayed(uow: UnitOfWork, owner: tuple[str, str], key: str, digest: str) -> Payment | None:
+    """The payment an earlier request with this key made (None: a new request); another
+    request under the same key is refused."""
+    existing = uow.repo(Payment).one(owner_type=owner[0], owner_id=owner[1],
+                                     idempotency_key=key)
+    if existing is not None and existing.request_hash != digest:
+        raise conflict("IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key was used for a different request")
+    return existing
 
 
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,

@@ -44,8 +44,9 @@ class FileStore(Protocol):
 
 
 class Repo(Protocol[R]):
-    """Rows of one table as frozen records. Filters are equality on column names; `many`
-    also takes strict bounds (`above`, `below`), `tally` a lower one."""
+    """Rows of one table as frozen records. Filters are equality on column names (None:
+    the column is null; a tuple: it is any of the tuple's values); `many` also takes
+    strict bounds (`above`, `below`), `tally` a lower one."""
 
     def get(self, id: str, *, for_update: bool = False) -> R | None: ...
     def one(self, **eq: Any) -> R | None: ...
