@@ -129,7 +129,7 @@ def bench_payments(
 
 def _register() -> None:
     """Sub-apps that live in their own modules."""
-    from corridor.cli import demo, light, localnet, node, platform, wallet
+    from corridor.cli import demo, genesis, light, localnet, node, platform, wallet
 
     app.add_typer(demo.app, name="demo")
     app.add_typer(node.app, name="node")
@@ -137,7 +137,7 @@ def _register() -> None:
     app.add_typer(platform.app, name="platform")
     app.command("up")(node.up)
     app.add_typer(wallet.keys_app, name="keys")
-    app.add_typer(wallet.genesis_app, name="genesis")
+    app.add_typer(genesis.genesis_app, name="genesis")
     app.add_typer(wallet.tx_app, name="tx")
     app.add_typer(wallet.account_app, name="account")
     app.add_typer(wallet.block_app, name="block")

@@ -1,4 +1,4 @@
-"""Wallet and explorer commands: `corridor keys`, `genesis`, `tx`, `account`, `block`.
+"""Wallet and explorer commands: `corridor keys`, `tx`, `account`, `block` (`genesis`: cli.genesis).
 
 Wallets are key files in HOME/wallets/NAME.json (see `corridor.node.home`). Commands that
 talk to a node use its HTTP RPC (`--rpc`). Amounts are typed as decimal strings ("12.50") and
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 import sys
@@ -27,7 +26,6 @@ import typer
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
 from corridor.ledger.errors import DecodeError, RejectCode
-from corridor.ledger.genesis import genesis_from_document
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.limits import AMOUNT_MAX, MEMO_BYTES_MAX, SIGNER_WEIGHT_MAX
 from corridor.ledger.tx import (
@@ -51,7 +49,6 @@ TX_VALIDITY_MS = 10 * 60 * 1000  # a signed transaction expires this long after 
 WAIT_POLL_S = 0.2
 
 keys_app = typer.Typer(help="Create, show, import and export wallet keys.", no_args_is_help=True)
-genesis_app = typer.Typer(help="Build genesis documents.", no_args_is_help=True)
 tx_app = typer.Typer(help="Sign and submit transactions; follow their status.",
                      no_args_is_help=True)
 escrow_app = typer.Typer(help="Create, finish and cancel escrows.", no_args_is_help=True)
@@ -432,114 +429,6 @@ def keys_export(
         _die("this prints the secret seed; anyone who sees it controls the account. "
              "Repeat with --yes-show-secret to print it")
     typer.echo(keys.encode_seed(kp.seed))
-
-
-# --- genesis ---------------------------------------------------------------------------------
-
-_ASSET_FLAGS = ("auth_required", "freezable", "clawback")
-
-
-def _parse_validator(text: str) -> dict[str, Any]:
-    key, _, power = text.partition(":")
-    try:
-        keys.decode_public_key(key)
-    except DecodeError as exc:
-        _die(f"--validator {text!r}: {exc.message}")
-    if power and not power.isdigit():
-        _die(f"--validator {text!r}: power must be a positive integer")
-    if power and int(power) < 1:
-        _die(f"--validator {text!r}: power must be at least 1")
-    return {"public_key": key, "power": int(power) if power else 1}
-
-
-def _parse_asset(text: str) -> dict[str, Any]:
-    parts = text.split(":")
-    if len(parts) not in (3, 4):
-        _die(f"--asset {text!r}: expected CODE:ISSUER_ADDRESS:DECIMALS[:flags]")
-    code, issuer, decimals = parts[:3]
-    try:
-        keys.decode_address(issuer)
-    except DecodeError as exc:
-        _die(f"--asset {text!r}: issuer: {exc.message}")
-    if not decimals.isdigit():
-        _die(f"--asset {text!r}: decimals must be an integer")
-    entry: dict[str, Any] = {"code": code, "issuer": issuer, "decimals": int(decimals)}
-    for flag in (f for f in (parts[3].split(",") if len(parts) == 4 else []) if f):
-        if flag not in _ASSET_FLAGS:
-            _die(f"--asset {text!r}: unknown flag {flag!r} (flags: {', '.join(_ASSET_FLAGS)})")
-        entry[flag] = True
-    return entry
-
-
-def _parse_balance(text: str) -> dict[str, Any]:
-    parts = text.split(":")
-    if len(parts) != 4:
-        _die(f"--balance {text!r}: expected HOLDER:CODE:ISSUER:AMOUNT")
-    holder, code, issuer, amount = parts
-    for what, value in (("holder", holder), ("issuer", issuer)):
-        try:
-            keys.decode_address(value)
-        except DecodeError as exc:
-            _die(f"--balance {text!r}: {what}: {exc.message}")
-    if not amount.isdigit():
-        _die(f"--balance {text!r}: amount must be an integer number of minor units")
-    return {"holder": holder, "code": code, "issuer": issuer, "amount": int(amount)}
-
-
-@genesis_app.command("new")
-@_run
-def genesis_new(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the genesis JSON.")],
-    chain_id: Annotated[str, typer.Option("--chain-id", help="The network's chain id.")],
-    validator: Annotated[list[str], typer.Option(
-        "--validator", metavar="PUBKEY[:POWER]", help="A validator (power defaults to 1).")],
-    account: Annotated[list[str] | None, typer.Option(
-        "--account", metavar="PUBKEY", help="A genesis account (signed by its own key).")] = None,
-    asset: Annotated[list[str] | None, typer.Option(
-        "--asset", metavar="CODE:ISSUER_ADDRESS:DECIMALS[:flags]",
-        help="An asset; flags comma-separated from auth_required,freezable,clawback.")] = None,
-    balance: Annotated[list[str] | None, typer.Option(
-        "--balance", metavar="HOLDER:CODE:ISSUER:AMOUNT",
-        help="A starting balance, AMOUNT in integer minor units (as in the genesis file).")
-    ] = None,
-    genesis_time: Annotated[str | None, typer.Option(
-        "--genesis-time", help="ISO-8601 genesis time (default: now).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out.")] = False,
-) -> None:
-    """Build, validate and write a genesis document."""
-    accounts = []
-    for text in account or []:
-        try:
-            keys.decode_public_key(text)
-        except DecodeError as exc:
-            _die(f"--account {text!r}: {exc.message}")
-        accounts.append({"public_key": text})
-    time_ms = (int(time.time() * 1000) if genesis_time is None
-               else parse_time_ms(genesis_time, "--genesis-time"))
-    doc: dict[str, Any] = {
-        "chain_id": chain_id,
-        "genesis_time_ms": time_ms,
-        "validators": [_parse_validator(v) for v in validator],
-        "accounts": accounts,
-        "assets": [_parse_asset(a) for a in asset or []],
-        "balances": [_parse_balance(b) for b in balance or []],
-    }
-    try:
-        genesis = genesis_from_document(doc)
-    except DecodeError as exc:
-        _die(exc.message)
-    if out.exists() and not force:
-        _die(f"{out} exists (use --force to overwrite)")
-    text = json.dumps(doc, indent=2) + "\n"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
-    except OSError as exc:
-        _die(f"cannot write {out}: {exc.strerror}")
-    typer.echo(f"wrote {out}: chain {genesis.chain_id}, {len(doc['validators'])} validator(s), "
-               f"{len(accounts)} account(s), {len(doc['assets'])} asset(s)")
 
 
 # --- tx --------------------------------------------------------------------------------------
