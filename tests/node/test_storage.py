@@ -333,6 +333,8 @@ def test_bad_appends_raise_and_change_nothing(stores: Stores, chain: Chain) -> N
     # Several problems are reported at once (STYLE 5).
     with pytest.raises(ValueError, match=r"1 does not follow.*previous_hash.*0 results for"):
         stores.blocks.append(first.block, first.commit, ())
+    with pytest.raises(ValueError, match="escrow parties for 1 of"):
+        stores.blocks.append(good.block, good.commit, good.results, [()])
     stores.reopen()
     assert stores.blocks.height() == 1 and stores.blocks.block(2) is None
     assert stores.blocks.locate_tx(b.txs[0].tx_id) is None

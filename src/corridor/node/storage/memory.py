@@ -52,6 +52,7 @@ class MemoryBlockStore:
         ][:5]
         if problems:
             raise ValueError("cannot append: " + "; ".join(problems))
+        indexed = block_addresses(block, escrow_parties)  # may refuse: before any write
         height = block.header.height
         self._blocks.append(block)
         self._commits.append(commit)
@@ -59,7 +60,7 @@ class MemoryBlockStore:
         self._heights[block.hash()] = height
         for index, stx in enumerate(block.txs):
             self._tx_locations[stx.tx_id] = (height, index)
-        for index, address in block_addresses(block, escrow_parties):
+        for index, address in indexed:
             self._account_txs.setdefault(address, []).append((height, index))
         stored = self.block(height)
         assert stored is not None and stored.hash() == commit.block_hash

@@ -219,10 +219,15 @@ def block_addresses(
     block: Block, escrow_parties: Sequence[tuple[bytes, ...]]
 ) -> list[tuple[int, bytes]]:
     """(index in block, address) for `account_txs`: each transaction's `tx_addresses` and its
-    `escrow_parties` entry, each address once per transaction."""
+    `escrow_parties` entry (none when empty), each address once per transaction. ValueError
+    when `escrow_parties` is given for another number of transactions (a caller's bug)."""
+    if escrow_parties and len(escrow_parties) != len(block.txs):
+        raise ValueError(
+            f"cannot append: escrow parties for {len(escrow_parties)} of {len(block.txs)} txs"
+        )
     rows = []
     for index, stx in enumerate(block.txs):
-        extra = escrow_parties[index] if index < len(escrow_parties) else ()
+        extra = escrow_parties[index] if escrow_parties else ()
         for address in dict.fromkeys((*tx_addresses(stx), *extra)):
             rows.append((index, address))
     return rows
