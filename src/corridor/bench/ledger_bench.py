@@ -26,8 +26,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
-import importlib
 import os
 import random
 import statistics
@@ -37,10 +35,10 @@ from dataclasses import dataclass
 from itertools import islice, repeat
 from typing import Any
 
-import coincurve
-
 from corridor.bench.parallel import ParallelVerifier
 from corridor.bench.report import Row, Target, machine_json, targets_json
+from corridor.bench.rounds import Rounds, measure_foreign_cpu, time_once, time_rounds
+from corridor.bench.signatures import VERIFY_CANDIDATES, corridor_bip340, digest, index_bytes
 from corridor.ledger import chain, keys
 from corridor.ledger.assets import Asset
 from corridor.ledger.context import ApplyContext
@@ -113,94 +111,6 @@ QUICK = BenchConfig(
 )
 
 
-def _digest(*parts: bytes) -> bytes:
-    return hashlib.sha256(b"corridor-bench:" + b":".join(parts)).digest()
-
-
-def _index_bytes(i: int) -> bytes:
-    return i.to_bytes(8, "big")
-
-
-def _median_rate(count: int, seconds: Iterable[float]) -> float:
-    return count / statistics.median(seconds)
-
-
-# --- other work on the machine --------------------------------------------------------------
-
-# A round is quiet if other processes used less than this many cores beyond those the round
-# did not need. On a shared machine, another process on one of two cores halves what a
-# parallel verifier can gain, and leaves a one-core loop almost untouched.
-FOREIGN_CPU_QUIET_CORES = 0.1
-_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _busy_cpu_s() -> float:
-    """CPU seconds all cores spent busy since boot, steal included (Linux /proc/stat)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
-            int, stat.readline().split()[1:9]
-        )
-    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS_PER_S
-
-
-def _own_cpu_s() -> float:
-    """CPU seconds used by this process and its children (the verifier processes)."""
-    pids = [str(os.getpid())]
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children", encoding="ascii") as children:
-            pids.extend(children.read().split())
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue  # a child that just ended
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _CLOCK_TICKS_PER_S
-
-
-def measure_foreign_cpu(work: Callable[[], float]) -> tuple[float, float | None]:
-    """(what `work` returns, cores' worth of CPU other processes used meanwhile, or None
-    where /proc cannot tell)."""
-    try:
-        busy, own, started = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
-    except OSError:
-        return work(), None
-    result = work()
-    wall = time.perf_counter() - started
-    foreign = (_busy_cpu_s() - busy) - (_own_cpu_s() - own)
-    return result, max(0.0, foreign / wall)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rounds:
-    """Timed rounds of one measurement, each with the other work done meanwhile.
-
-    A round is quiet if other processes left it the `cores_needed` it can use.
-    """
-
-    cores_needed: int
-    seconds: list[float]
-    foreign_cores: list[float | None]
-
-    def add(self, seconds: float, foreign_cores: float | None) -> None:
-        self.seconds.append(seconds)
-        self.foreign_cores.append(foreign_cores)
-
-    def _quiet(self) -> list[bool]:
-        spare = (os.cpu_count() or 1) - self.cores_needed + FOREIGN_CPU_QUIET_CORES
-        return [f is not None and f < spare for f in self.foreign_cores]
-
-    def median_rate(self, count: int) -> float:
-        """Per second, over the quiet rounds if there are any, else over all of them."""
-        quiet = [s for s, q in zip(self.seconds, self._quiet(), strict=True) if q]
-        return _median_rate(count, quiet or self.seconds)
-
-    def quiet_rounds(self) -> int:
-        return sum(self._quiet())
-
-
 @contextlib.contextmanager
 def _gc_as_in_node() -> Iterator[None]:
     """The node process's GC policy (`node.core.settle_gc`) while timing, undone after:
@@ -216,103 +126,6 @@ def _gc_as_in_node() -> Iterator[None]:
         gc.set_threshold(*threshold)
 
 
-# --- signature verification -----------------------------------------------------------------
-
-
-def _corridor_bip340(n: int) -> Callable[[], None]:
-    """n verifications through `keys.verify`; its key cache is warmed by signing."""
-    items = []
-    for i in range(n):
-        kp = KeyPair.from_seed(_digest(b"verify-key", _index_bytes(i)))
-        message = _digest(b"verify-message", _index_bytes(i))
-        items.append((kp.public_key, message, kp.sign(message)))  # sign() verifies: warm
-    verify = keys.verify
-
-    def run() -> None:
-        for public_key, message, signature in items:
-            if not verify(public_key, message, signature):
-                raise AssertionError("a benchmark signature does not verify")
-
-    return run
-
-
-def _coincurve_bip340(n: int) -> Callable[[], None]:
-    """n verifications straight on coincurve, keys parsed beforehand."""
-    items = []
-    for i in range(n):
-        secret = _digest(b"verify-key", _index_bytes(i))
-        message = _digest(b"verify-message", _index_bytes(i))
-        signature = coincurve.PrivateKey(secret).sign_schnorr(message, bytes(32))
-        items.append((coincurve.PublicKeyXOnly.from_secret(secret), message, signature))
-
-    def run() -> None:
-        for key, message, signature in items:
-            if not key.verify(signature, message):
-                raise AssertionError("a benchmark signature does not verify")
-
-    return run
-
-
-def _coincurve_ecdsa(n: int) -> Callable[[], None]:
-    """n ECDSA verifications of 32-byte digests on coincurve, keys parsed beforehand."""
-    items = []
-    for i in range(n):
-        private = coincurve.PrivateKey(_digest(b"verify-key", _index_bytes(i)))
-        message = _digest(b"verify-message", _index_bytes(i))
-        public = coincurve.PublicKey(private.public_key.format())
-        items.append((public, message, private.sign(message, hasher=None)))
-
-    def run() -> None:
-        for key, message, signature in items:
-            if not key.verify(signature, message, hasher=None):
-                raise AssertionError("a benchmark signature does not verify")
-
-    return run
-
-
-def _libsodium_ed25519(n: int) -> Callable[[], None] | None:
-    """n Ed25519 verifications through PyNaCl's libsodium binding; None if not installed."""
-    try:
-        # Imported by name: PyNaCl is an optional benchmark extra, absent from type checking.
-        sodium: Any = importlib.import_module("nacl.bindings")
-    except ImportError:
-        return None
-    items = []
-    for i in range(n):
-        public, secret = sodium.crypto_sign_seed_keypair(_digest(b"verify-key", _index_bytes(i)))
-        message = _digest(b"verify-message", _index_bytes(i))
-        signed = sodium.crypto_sign(message, secret)  # signature || message
-        items.append((signed, public))
-    open_signed = sodium.crypto_sign_open
-
-    def run() -> None:
-        for signed, public in items:
-            open_signed(signed, public)  # raises BadSignatureError if it does not verify
-
-    return run
-
-
-VERIFY_CANDIDATES: dict[str, Callable[[int], Callable[[], None] | None]] = {
-    "secp256k1_bip340_coincurve": _coincurve_bip340,
-    "ed25519_libsodium": _libsodium_ed25519,
-    "ecdsa_secp256k1_coincurve": _coincurve_ecdsa,
-}
-
-
-def _seconds(run: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
-
-
-def _time_rounds(run: Callable[[], None], rounds: int) -> Rounds:
-    run()  # warm-up: caches, branch predictors, lazy imports
-    timed = Rounds(cores_needed=1, seconds=[], foreign_cores=[])
-    for _ in range(rounds):
-        timed.add(*measure_foreign_cpu(functools.partial(_seconds, run)))
-    return timed
-
-
 def measure_candidates(config: BenchConfig) -> dict[str, float | None]:
     """{candidate scheme: verifications per second, or None where its library is missing}.
     `keys.verify` itself is timed between the apply rounds (`_apply_rounds`)."""
@@ -321,7 +134,7 @@ def measure_candidates(config: BenchConfig) -> dict[str, float | None]:
     for name, make in VERIFY_CANDIDATES.items():
         run = make(n)
         candidates[name] = (
-            None if run is None else _time_rounds(run, config.verify_rounds).median_rate(n)
+            None if run is None else time_rounds(run, config.verify_rounds).median_rate(n)
         )
     return candidates
 
@@ -345,7 +158,7 @@ def placeholder_key(i: int) -> bytes:
     Deriving a real key costs ~36 µs; accounts that never sign (the whole state-root state,
     the receivers) get a hash instead: the same length, so the same encoding; the genesis
     checks a key's encoding, not that it lies on the curve."""
-    return _digest(b"placeholder-key", _index_bytes(i))
+    return digest(b"placeholder-key", index_bytes(i))
 
 
 def build_world(n_accounts: int, real_keys: dict[int, KeyPair]) -> World:
@@ -355,7 +168,7 @@ def build_world(n_accounts: int, real_keys: dict[int, KeyPair]) -> World:
     record by record rather than from a genesis document: parsing 10^6 text addresses would
     take longer than everything measured. Supply is kept consistent (checked by the caller).
     """
-    issuer = KeyPair.from_seed(_digest(b"issuer"))
+    issuer = KeyPair.from_seed(digest(b"issuer"))
     usd = Asset("USD", issuer.address)
     state = MemoryState()
     state.accounts[issuer.address] = Account(
@@ -515,11 +328,11 @@ def _apply_rounds(
 ) -> None:
     """Times `config.apply_rounds` rounds of each way, interleaved, into `rounds`."""
     n_txs = sum(map(len, blocks))
-    verify = _corridor_bip340(config.verify_keys)
-    verify()  # warm-up, as in _time_rounds
+    verify = corridor_bip340(config.verify_keys)
+    verify()  # warm-up, as in time_rounds
     for round_ in range(config.apply_rounds):
         log(f"applying {n_txs:,} payments 3 ways, round {round_ + 1}/{config.apply_rounds}")
-        rounds["verify"].add(*measure_foreign_cpu(functools.partial(_seconds, verify)))
+        rounds["verify"].add(*measure_foreign_cpu(functools.partial(time_once, verify)))
         for way, verifier in (("single", None), ("proc", processes), ("thread", threads)):
             rounds[way].add(
                 *measure_foreign_cpu(functools.partial(_apply_round, world.state, blocks, verifier))
@@ -536,7 +349,7 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
     plan = plan_payments(rng, config.apply_accounts, n_txs)
     senders = sorted({sender for sender, _, _ in plan})
     log(f"deriving {len(senders):,} keys, building {config.apply_accounts:,} accounts")
-    real_keys = {i: KeyPair.from_seed(_digest(b"account-key", _index_bytes(i))) for i in senders}
+    real_keys = {i: KeyPair.from_seed(digest(b"account-key", index_bytes(i))) for i in senders}
     world = build_world(config.apply_accounts, real_keys)
     log(f"signing {n_txs:,} payments")
     stxs = [tx.sign(real_keys[sender]) for sender, tx in _payments(world, plan)]

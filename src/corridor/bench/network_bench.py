@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corridor.bench import ledger_bench, node_bench
+from corridor.bench import node_bench, rounds, signatures
 from corridor.bench.node_bench import (
     LatencyFigures,
     NodeBenchConfig,
@@ -137,12 +137,12 @@ class CpuFigures:
 @contextmanager
 def _cpu_meter(into: list[CpuFigures]) -> Iterator[None]:
     """Appends the phase's CpuFigures to `into` when the block ends."""
-    busy, own, mine = ledger_bench._busy_cpu_s(), ledger_bench._own_cpu_s(), _self_cpu_s()
+    busy, own, mine = rounds.busy_cpu_s(), rounds.own_cpu_s(), _self_cpu_s()
     started = time.perf_counter()
     yield
     wall = time.perf_counter() - started
-    d_busy = ledger_bench._busy_cpu_s() - busy
-    d_own = ledger_bench._own_cpu_s() - own  # this process and its children: the nodes
+    d_busy = rounds.busy_cpu_s() - busy
+    d_own = rounds.own_cpu_s() - own  # this process and its children: the nodes
     d_mine = _self_cpu_s() - mine
     into.append(
         CpuFigures(
@@ -375,8 +375,8 @@ def run(config: NetworkBenchConfig, log: Log = lambda _: None) -> NetworkFigures
     load_avg_1m = os.getloadavg()[0]
     log = node_bench._timestamped(log, started)
     log("measuring verify_per_s (one core)")
-    verify_per_s = ledger_bench._time_rounds(
-        ledger_bench._corridor_bip340(config.verify_keys), config.verify_rounds
+    verify_per_s = rounds.time_rounds(
+        signatures.corridor_bip340(config.verify_keys), config.verify_rounds
     ).median_rate(config.verify_keys)
     first = _sender_ranges()
     cpu: dict[str, list[CpuFigures]] = {name: [] for name in ("single", *first)}
