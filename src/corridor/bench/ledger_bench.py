@@ -10,7 +10,9 @@ All figures come from one run, so their ratios compare like with like:
   signatures verified inside the loop, in blocks of BLOCK_TXS over APPLY_ACCOUNTS accounts.
   The loop mirrors `chain.select_txs` (one pass verifying the block's signatures, then each
   transaction applied into the block's overlay) but stops before `_finish`: the state root
-  is measured on its own. Timed with the node process's GC policy (`node.core.settle_gc`).
+  is measured on its own. Timed with the node process's GC policy (`node.gc_policy`): the
+  state frozen once built, each block's objects frozen as it commits. The full collection that
+  policy runs now and then (hourly at a steady state) is timed on its own (`gc_full_pass_ms`).
 - `apply_parallel_per_s`: the same transactions, their signatures verified ahead by one
   worker process per core (`ParallelVerifier`, pipelined) while the main thread applies with
   `signatures_verified=True`. `apply_parallel_threads_per_s`: the same with worker threads,
@@ -58,7 +60,7 @@ from corridor.ledger.tx import (
     Transaction,
     compute_tx_id,
 )
-from corridor.node.core import settle_gc
+from corridor.node.gc_policy import FULL_EVERY_S, FULL_GROWTH, GcPolicy
 
 CHAIN_ID = "corridor-bench"
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -112,15 +114,17 @@ QUICK = BenchConfig(
 
 
 @contextlib.contextmanager
-def _gc_as_in_node() -> Iterator[None]:
-    """The node process's GC policy (`node.core.settle_gc`) while timing, undone after:
-    every object alive now frozen out of the cyclic GC's reach (else full passes over 10^5..10^6
-    long-lived records land inside the timed loops) and the node's young-generation size."""
+def _gc_as_in_node() -> Iterator[GcPolicy]:
+    """The node process's GC policy (`node.gc_policy`) while timing, undone after: every
+    object alive now frozen out of the cyclic GC's reach (else full passes over 10^5..10^6
+    long-lived records land inside the timed loops) and the node's young-generation size.
+    The caller freezes each block as the node does (`GcPolicy.freeze_block`)."""
     gc.collect()
     threshold = gc.get_threshold()
-    settle_gc()
+    policy = GcPolicy()
+    policy.settle()
     try:
-        yield
+        yield policy
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
@@ -264,9 +268,11 @@ def _apply_round(
     base: MemoryState,
     blocks: Sequence[Sequence[SignedTransaction]],
     verifier: ParallelVerifier | None,
+    gc_policy: GcPolicy,
 ) -> float:
     """Seconds to apply `blocks` in turn on a copy of `base`; commits are not timed."""
     state, ctx = base.copy(), _context()
+    gc_policy.settle()  # as a node does once it has loaded its state
     flagged: Iterator[tuple[SignedTransaction, bool]] | None = None
     if verifier is not None:
         flagged = verifier.verified_in_order(stx for block in blocks for stx in block)
@@ -283,6 +289,7 @@ def _apply_round(
         else:
             pairs = islice(flagged, len(block))
         block_state, results = apply_block(state, pairs, ctx)
+        gc_policy.freeze_block()  # what the node does as the block commits: O(1), timed
         seconds += time.perf_counter() - started
         assert len(results) == len(block)
         state.commit(block_state)
@@ -324,6 +331,7 @@ def _apply_rounds(
     rounds: dict[str, Rounds],
     processes: ParallelVerifier,
     threads: ParallelVerifier,
+    gc_policy: GcPolicy,
     log: Log,
 ) -> None:
     """Times `config.apply_rounds` rounds of each way, interleaved, into `rounds`."""
@@ -335,7 +343,9 @@ def _apply_rounds(
         rounds["verify"].add(*measure_foreign_cpu(functools.partial(time_once, verify)))
         for way, verifier in (("single", None), ("proc", processes), ("thread", threads)):
             rounds[way].add(
-                *measure_foreign_cpu(functools.partial(_apply_round, world.state, blocks, verifier))
+                *measure_foreign_cpu(
+                    functools.partial(_apply_round, world.state, blocks, verifier, gc_policy)
+                )
             )
 
 
@@ -368,8 +378,8 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
         # Not timed: starts the worker processes and warms their key caches, as signing
         # warmed this process's.
         assert len(processes.verify_batch(stxs)) == n_txs
-        with _gc_as_in_node():
-            _apply_rounds(config, world, blocks, rounds, processes, threads, log)
+        with _gc_as_in_node() as gc_policy:
+            _apply_rounds(config, world, blocks, rounds, processes, threads, gc_policy, log)
         workers = processes.workers
     foreign_seen = [f for r in rounds.values() for f in r.foreign_cores if f is not None]
     return ApplyFigures(
@@ -393,6 +403,9 @@ class StateRootFigures:
     per_block_ms: float  # tree_updates() + StateTree.update + root
     tree_updates_ms: float  # of which: encoding and hashing the touched records
     updates_per_block: float
+    # The node's periodic full collection (`GcPolicy.collect_all`) over this whole process:
+    # the state, its tree and the bench's own objects.
+    gc_full_pass_ms: float
 
 
 def _time_state_root(
@@ -426,10 +439,12 @@ def measure_state_root(
     plan = plan_payments(rng, n_accounts, blocks * BLOCK_TXS)
     payments = _payments(world, plan)
     timings = []
-    with _gc_as_in_node():
+    with _gc_as_in_node() as gc_policy:
         for _ in range(blocks):
             block = [_unsigned(world, sender, tx) for sender, tx in islice(payments, BLOCK_TXS)]
             timings.append(_time_state_root(world.state, tree, block, ctx))
+            gc_policy.freeze_block()
+        full_pass_ms = time_once(gc_policy.collect_all) * 1e3
     total_ms, encode_ms, updates = zip(*timings, strict=True)
     if check:
         assert tree.root == StateTree.from_items(world.state.tree_items()).root
@@ -438,6 +453,7 @@ def measure_state_root(
         per_block_ms=statistics.median(total_ms),
         tree_updates_ms=statistics.median(encode_ms),
         updates_per_block=statistics.median(updates),
+        gc_full_pass_ms=full_pass_ms,
     )
 
 
@@ -555,6 +571,16 @@ def table_rows(f: LedgerFigures) -> list[Row]:
             value=large.per_block_ms / small.per_block_ms,
             target=TARGET_STATE_ROOT_GROWTH,
             note=f"{_short(large_n)} / {_short(small_n)}",
+        ),
+        *(
+            Row(
+                name=f"gc_full_pass_ms_{_short(n)}",
+                value=figures.gc_full_pass_ms,
+                unit="ms",
+                note=f"{n:,} accounts: the node's full GC pass, every {FULL_EVERY_S / 3600:.0f} h"
+                f" or {FULL_GROWTH:.0%} growth",
+            )
+            for n, figures in ((small_n, small), (large_n, large))
         ),
         Row(
             name="apply_foreign_cpu_cores_max",

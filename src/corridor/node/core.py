@@ -9,7 +9,6 @@ then state store, then memory; `recover` replays whatever the state store is mis
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +33,7 @@ from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
 from corridor.ledger.statetree import StateTree
 from corridor.ledger.tx import SignedTransaction, decode_transaction
+from corridor.node.gc_policy import GcPolicy
 from corridor.node.limits import BLOCK_TXS_DEFAULT, EVIDENCE_POOL_MAX, REJECTED_REMEMBERED_MAX
 from corridor.node.mempool import Mempool
 from corridor.node.storage import (
@@ -43,24 +43,6 @@ from corridor.node.storage import (
     escrow_parties,
     recover,
 )
-
-# Young-generation size of the cyclic GC in a node process (CPython's default: 700).
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def settle_gc() -> None:
-    """The cyclic GC policy of a process that hosts one node, once its state is loaded.
-
-    Millions of long-lived state objects are frozen out of the GC, whose full passes would
-    otherwise stall the main thread ~0.5 s at 1M accounts (measured). And the young
-    generation is made large: executing a block builds ~12 tuples per transaction (records,
-    results, journal entries) that all live until the block commits, so a young pass every
-    700 of them rescans and promotes survivors for nothing: ~6% of the apply loop's time
-    (measured, docs/decisions/0002). The records hold no cycles; garbage cycles from elsewhere
-    wait at most 50,000 allocations longer.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +105,11 @@ class NodeCore:
         # The genesis document and initial state are only needed to initialise an empty store;
         # at 1M accounts they would double the node's memory.
         self.genesis = dataclasses.replace(genesis, state=MemoryState(), document={})
-        # Only for a process that hosts one node for its lifetime: frozen objects are never
-        # freed, so the simulator (thousands of short-lived nodes) must not freeze.
-        if freeze_gc:
-            settle_gc()
+        # Only for a process that hosts one node for its lifetime: the simulator (thousands
+        # of short-lived nodes in one process) keeps CPython's policy.
+        self.gc_policy = GcPolicy() if freeze_gc else None
+        if self.gc_policy is not None:
+            self.gc_policy.settle()
         self.head = self._header_at(self.blocks.height())
 
     # --- start-up ------------------------------------------------------------------------
@@ -359,6 +342,8 @@ class NodeCore:
         for stx, rejection in dropped:
             self._remember_rejection(stx.tx_id, rejection)
         self._prune_evidence()
+        if self.gc_policy is not None:
+            self.gc_policy.after_commit()
         return Committed(block, commit, execution.results, tuple((s.tx_id, r) for s, r in dropped))
 
     # --- queries ---------------------------------------------------------------------------
