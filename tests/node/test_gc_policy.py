@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from corridor.node.gc_policy import YOUNG_THRESHOLD, GcPolicy
+from corridor.node.gc_policy import GROWTH_CHECK_EVERY_S, YOUNG_THRESHOLD, GcPolicy
 
 
 class Clock:
@@ -58,6 +59,7 @@ def test_after_commit_freezes_what_the_block_made() -> None:
     policy.after_commit()
     assert gc.get_count()[0] == 0
     assert gc.get_freeze_count() >= frozen + len(block)
+    policy.after_commit()  # nothing new: still frozen, no collection due
     assert policy.full_collections == 0
     assert block[4_999] == (4_999, "4999")  # frozen objects are still ordinary objects
 
@@ -91,15 +93,20 @@ def test_a_frozen_garbage_cycle_is_collected_by_the_periodic_full_pass() -> None
 
 
 def test_growth_brings_the_full_pass_forward() -> None:
-    policy = GcPolicy(clock=Clock(), full_growth=0.25)
+    clock = Clock()
+    policy = GcPolicy(clock=clock, full_growth=0.25)
     policy.settle()
-    population = gc.get_freeze_count()
     cycle = _garbage_cycle()
-    kept = [(i,) for i in range(population // 8)]  # an eighth: not due yet
+    blocks = sys.getallocatedblocks()
+    kept = [(i + 1_000,) for i in range(blocks // 12)]  # a tuple and an int each: +1/6
+    clock.now += GROWTH_CHECK_EVERY_S
     policy.after_commit()
     assert policy.full_collections == 0 and cycle() is not None
-    kept += [(i,) for i in range(population // 6)]  # now more than a quarter in all
+    kept += [(i + 1_000,) for i in range(blocks // 12)]  # +1/3 in all
+    policy.after_commit()  # the allocated blocks are not counted again this soon
+    assert policy.full_collections == 0
+    clock.now += GROWTH_CHECK_EVERY_S
     policy.after_commit()
     assert policy.full_collections == 1
     assert cycle() is None
-    assert len(kept) == population // 8 + population // 6
+    assert len(kept) == 2 * (blocks // 12)

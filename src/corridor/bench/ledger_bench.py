@@ -322,6 +322,7 @@ class ApplyFigures:
     rounds: int
     quiet_parallel_rounds: int  # of `rounds`, those where other processes were ~idle
     foreign_cores_max: float | None  # the most other processes used during any round
+    round_rates: dict[str, list[float]]  # per way ("verify", "single", ...), in round order
 
 
 def _apply_rounds(
@@ -392,6 +393,10 @@ def measure_apply(config: BenchConfig, rng: random.Random, log: Log) -> ApplyFig
         rounds=config.apply_rounds,
         quiet_parallel_rounds=rounds["proc"].quiet_rounds(),
         foreign_cores_max=max(foreign_seen) if foreign_seen else None,
+        round_rates={
+            way: [(config.verify_keys if way == "verify" else n_txs) / t for t in r.seconds]
+            for way, r in rounds.items()
+        },
     )
 
 
@@ -604,6 +609,7 @@ def json_document(f: LedgerFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "apply_workers": f.apply.workers,
         "apply_rounds": f.apply.rounds,
         "apply_quiet_parallel_rounds": f.apply.quiet_parallel_rounds,
+        "apply_round_rates": f.apply.round_rates,
         "block_txs": BLOCK_TXS,
         "state_root_accounts_small": small_n,
         "state_root_accounts_large": large_n,

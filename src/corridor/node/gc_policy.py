@@ -7,23 +7,24 @@ outside the GC's lists, but `gc.freeze()` moves everything tracked into a perman
 generation that collections skip, in O(1). So:
 
 - `settle()`, once the state is loaded: freeze it (a full pass over 10^6 accounts stalls the
-  main thread ~0.5 s) and make the young generation larger than what one block allocates.
+  main thread ~0.9 s) and make the young generation larger than what one block allocates.
 - `after_commit()`, after every block: freeze what the block made. Its records are now the
   committed state, and the young passes that would otherwise rescan them cost ~4% of the
   apply loop (docs/decisions/0002).
 
 A frozen object is still freed when its last reference goes; only garbage *cycles* made
 elsewhere (exceptions with tracebacks, say) wait in the permanent generation. `after_commit`
-therefore runs a full collection when the tracked population has grown by a quarter since the
-last one (CPython's own rule for full passes) or `FULL_EVERY_S` has passed, whichever is first:
-at a steady state, where new records replace old ones, that is the clock, so a full pass costs
-a node under a second an hour (at 10^6 accounts, `corridor bench ledger`: gc_full_pass_ms)
-instead of a young pass per block.
+therefore runs a full collection when the process's allocated memory blocks have grown by a
+quarter since the last one (CPython's own rule for full passes, on a measure that also sees
+frozen garbage), or an hour has passed. At a steady state, where new records replace old ones,
+that is the clock: under a second an hour at 10^6 accounts (`corridor bench ledger`:
+gc_full_pass_ms), instead of a young pass per block.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable
 from typing import Final
@@ -33,7 +34,9 @@ from typing import Final
 # block's execution; the block's objects are frozen at its commit instead.
 YOUNG_THRESHOLD: Final = 200_000
 FULL_EVERY_S: Final = 3_600.0
-FULL_GROWTH: Final = 0.25  # a full collection once the tracked population grew by this share
+FULL_GROWTH: Final = 0.25  # a full collection once allocated blocks grew by this share
+# sys.getallocatedblocks walks pymalloc's pools: ~1 ms at 10^6 accounts, so not every block.
+GROWTH_CHECK_EVERY_S: Final = 10.0
 
 
 class GcPolicy:
@@ -49,16 +52,15 @@ class GcPolicy:
         self.full_every_s = full_every_s
         self.full_growth = full_growth
         self._clock = clock
-        self._population = 0  # tracked objects after the last full collection
-        self._growth = 0  # tracked objects added since (approximate: see after_commit)
-        self._last_full = clock()
+        self._blocks_after_full = 0  # sys.getallocatedblocks() after the last full collection
+        self._last_full = self._last_check = clock()
         self.full_collections = 0
 
     def settle(self) -> None:
         """Freezes everything alive now (the loaded state) and sets the young threshold."""
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        self._restart_count()
+        self._restart()
 
     def after_commit(self) -> None:
         """Freezes what the committed block made; a full collection when one is due."""
@@ -66,30 +68,29 @@ class GcPolicy:
         if self.full_pass_due():
             self.collect_all()
 
-    def freeze_block(self) -> None:
+    @staticmethod
+    def freeze_block() -> None:
         """Freezes everything made since the last freeze, in O(1)."""
-        # The young generation's count is tracked allocations minus deallocations since the
-        # last young pass or freeze: the net growth since the previous commit. A young pass in
-        # between (more than YOUNG_THRESHOLD allocations) resets it, so this undercounts;
-        # the clock bounds what that can miss.
-        self._growth += gc.get_count()[0]
         gc.freeze()
 
     def full_pass_due(self) -> bool:
-        grown = self._growth > self._population * self.full_growth
-        return grown or self._clock() - self._last_full >= self.full_every_s
+        now = self._clock()
+        if now - self._last_full >= self.full_every_s:
+            return True
+        if now - self._last_check < GROWTH_CHECK_EVERY_S:
+            return False
+        self._last_check = now
+        return sys.getallocatedblocks() > self._blocks_after_full * (1 + self.full_growth)
 
     def collect_all(self) -> None:
         """A full collection over everything, frozen objects included, then freeze again.
-        Costs a pass over every tracked object (~0.5 s at 10^6 accounts)."""
+        Costs a pass over every tracked object (~0.9 s at 10^6 accounts)."""
         gc.unfreeze()
         gc.collect()
         gc.freeze()
         self.full_collections += 1
-        self._restart_count()
+        self._restart()
 
-    def _restart_count(self) -> None:
-        # get_freeze_count walks the permanent generation: O(objects), only done here.
-        self._population = gc.get_freeze_count()
-        self._growth = 0
-        self._last_full = self._clock()
+    def _restart(self) -> None:
+        self._blocks_after_full = sys.getallocatedblocks()
+        self._last_full = self._last_check = self._clock()
