@@ -7,6 +7,7 @@ on a free localhost port (and can SIGTERM or `kill -9` it and start it again on 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -261,3 +262,65 @@ def node(node_process: NodeProcess) -> Iterator[NodeClient]:
         yield client
     finally:
         client.close()
+
+
+# --- a local network (`corridor localnet`) ----------------------------------------------
+
+
+def localnet_cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "localnet", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class Net:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.clients: dict[str, NodeClient] = {}
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = json.loads((self.dir / "localnet.json").read_text())
+        return nodes
+
+    def client(self, name: str) -> NodeClient:
+        if name not in self.clients:
+            port = next(n["rpc_port"] for n in self.nodes if n["name"] == name)
+            self.clients[name] = NodeClient(self.dir, f"http://127.0.0.1:{port}")
+        return self.clients[name]
+
+    def pid(self, name: str) -> int:
+        return int((self.dir / name / "node.pid").read_text())
+
+    def log(self, name: str) -> str:
+        return (self.dir / name / "node.log").read_text(errors="replace")
+
+    def wait_same_height(self, names: list[str], height: int, timeout_s: float = 30.0) -> None:
+        """Every node in `names` reaches `height` with the same block hash there."""
+        deadline = time.monotonic() + timeout_s
+        for name in names:
+            c = self.client(name)
+            while c.status()["height"] < height:
+                assert time.monotonic() < deadline, f"{name} stuck:\n{self.log(name)[-3000:]}"
+                time.sleep(0.1)
+        hashes = {
+            self.client(n).http.get(f"/v1/headers/{height}").json()["header"]["hash"] for n in names
+        }
+        assert len(hashes) == 1, f"different blocks at height {height}: {hashes}"
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[Net]:
+    network = Net(tmp_path / "localnet")
+    try:
+        yield network
+    finally:
+        for c in network.clients.values():
+            c.close()
+        if (network.dir / "localnet.json").exists():
+            localnet_cli("down", "--dir", str(network.dir))

@@ -4,90 +4,23 @@ up while the others keep committing; a late-started node syncs; `down` stops the
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from corridor.cli.localnet import running_pid
 from corridor.node.consensus_driver import ConsensusWal
 
-from .conftest import CLI, NodeClient
+from .conftest import Net, localnet_cli
 
 VALIDATORS = 4
 LOAD = 40  # payments in flight when a validator is killed
 ALICE_START = 1_000_000
 
 
-def _cli(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", CLI, "localnet", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-class Net:
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.clients: dict[str, NodeClient] = {}
-
-    @property
-    def nodes(self) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = json.loads((self.dir / "localnet.json").read_text())
-        return nodes
-
-    def client(self, name: str) -> NodeClient:
-        if name not in self.clients:
-            port = next(n["rpc_port"] for n in self.nodes if n["name"] == name)
-            self.clients[name] = NodeClient(self.dir, f"http://127.0.0.1:{port}")
-        return self.clients[name]
-
-    def pid(self, name: str) -> int:
-        return int((self.dir / name / "node.pid").read_text())
-
-    def log(self, name: str) -> str:
-        return (self.dir / name / "node.log").read_text(errors="replace")
-
-    def wait_same_height(self, names: list[str], height: int, timeout_s: float = 30.0) -> None:
-        """Every node in `names` reaches `height` with the same block hash there."""
-        deadline = time.monotonic() + timeout_s
-        for name in names:
-            c = self.client(name)
-            while c.status()["height"] < height:
-                assert time.monotonic() < deadline, f"{name} stuck:\n{self.log(name)[-3000:]}"
-                time.sleep(0.1)
-        hashes = {
-            self.client(n).http.get(f"/v1/headers/{height}").json()["header"]["hash"] for n in names
-        }
-        assert len(hashes) == 1, f"different blocks at height {height}: {hashes}"
-
-
-@pytest.fixture
-def net(tmp_path: Path) -> Iterator[Net]:
-    network = Net(tmp_path / "localnet")
-    try:
-        yield network
-    finally:
-        for c in network.clients.values():
-            c.close()
-        if (network.dir / "localnet.json").exists():
-            _cli("down", "--dir", str(network.dir))
-
-
 def test_localnet_commits_survives_a_kill_and_syncs_a_late_node(net: Net) -> None:
     validators = [f"node{i}" for i in range(VALIDATORS)]
-    out = _cli(
+    out = localnet_cli(
         "up",
         "--dir",
         str(net.dir),
@@ -123,14 +56,14 @@ def test_localnet_commits_survives_a_kill_and_syncs_a_late_node(net: Net) -> Non
     assert net.client("node3").balance("bob") == 1_033
 
     # 3. Restarted (`up` starts what is not running), it catches up; the chain goes on.
-    _cli("up", "--dir", str(net.dir), *(arg for v in validators for arg in ("--node", v)))
+    localnet_cli("up", "--dir", str(net.dir), *(arg for v in validators for arg in ("--node", v)))
     net.wait_same_height(validators, height)
     tx = net.client(victim).pay("alice", "bob", 5)
     done = net.client(victim).wait_committed(tx, timeout=20)
     net.wait_same_height(validators, done["height"])
 
     # 4. A full node started late syncs the whole chain and follows it.
-    _cli("up", "--dir", str(net.dir), "--node", "node4")
+    localnet_cli("up", "--dir", str(net.dir), "--node", "node4")
     late = net.client("node4")
     net.wait_same_height([*validators, "node4"], done["height"])
     assert late.balance("bob") == 1_038
@@ -147,7 +80,7 @@ def test_localnet_commits_survives_a_kill_and_syncs_a_late_node(net: Net) -> Non
     # 5. `down` stops every process; data stays for the next `up`.
     homes = [net.dir / n for n in [*validators, "node4"]]
     assert all(running_pid(h) is not None for h in homes)
-    out = _cli("down", "--dir", str(net.dir))
+    out = localnet_cli("down", "--dir", str(net.dir))
     assert out.count("stopped") == 5
     assert all(running_pid(h) is None for h in homes)  # (a zombie counts as stopped)
     assert (net.dir / "node0" / "data" / "chain.db").exists()
@@ -158,7 +91,7 @@ def test_every_validator_killed_at_once_replays_its_log_and_goes_on(net: Net) ->
     with votes of an open height in its log): on restart each replays its log, re-sends the
     same signatures, and the network decides the next heights without double signing."""
     validators = [f"node{i}" for i in range(VALIDATORS)]
-    _cli("up", "--dir", str(net.dir), "--validators", str(VALIDATORS))
+    localnet_cli("up", "--dir", str(net.dir), "--validators", str(VALIDATORS))
     c0 = net.client("node0")
     replays = 0  # logged events the restarted validators replay
     for _ in range(2):
@@ -170,7 +103,7 @@ def test_every_validator_killed_at_once_replays_its_log_and_goes_on(net: Net) ->
             wal = ConsensusWal(net.dir / v / "data" / "consensus.wal")
             wal.open()
             replays += len(wal.events)
-        _cli("up", "--dir", str(net.dir))
+        localnet_cli("up", "--dir", str(net.dir))
         height = c0.status()["height"]
         net.wait_same_height(validators, height + 2)
     assert c0.balance("bob") == 200

@@ -19,7 +19,7 @@ from corridor.ledger.genesis import Genesis
 from corridor.node.consensus_driver import ConsensusWal, NetworkRunner
 from corridor.node.core import NodeCore
 from corridor.node.limits import CONSENSUS_CANDIDATES_MAX
-from corridor.node.p2p import P2PMessage, ProposalMsg, SyncResponseMsg
+from corridor.node.p2p_messages import P2PMessage, ProposalMsg, SyncResponseMsg
 from corridor.node.runner import RunnerConfig
 from corridor.node.storage.memory import MemoryBlockStore, MemoryStateStore
 

@@ -16,24 +16,30 @@ from typing import Any
 import pytest
 
 from corridor.consensus.messages import PREVOTE, Proposal, Vote
+from corridor.ledger.errors import DecodeError
+from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.node import p2p
+from corridor.node import p2p_messages as msgs
 from corridor.node.limits import P2P_FRAME_BYTES_MAX
 from corridor.node.p2p import (
     Identity,
     P2PConfigError,
-    P2PMessage,
     PeerInfo,
+    Transport,
+    ensure_identity,
+    parse_peers,
+    peer_entry,
+)
+from corridor.node.p2p_messages import (
+    EvidenceMsg,
+    P2PMessage,
     ProposalMsg,
     StatusMsg,
     SyncResponseMsg,
-    Transport,
     TxMsg,
     VoteMsg,
     decode_payload,
     encode_frame,
-    ensure_identity,
-    parse_peers,
-    peer_entry,
 )
 
 from ..ledger.builders import CHAIN, key
@@ -91,6 +97,13 @@ def _vote(round_: int = 0) -> Vote:
     )
 
 
+def _double_vote() -> DuplicateVoteEvidence:
+    other = Vote.signed(
+        CHAIN, key("v1"), vote_type=PREVOTE, height=1, round_=0, block_hash=b"\x22" * 32
+    )
+    return DuplicateVoteEvidence.of(_vote(), other)
+
+
 def run(coro: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(asyncio.wait_for(coro(), 30))
 
@@ -128,13 +141,21 @@ def test_every_message_round_trips_through_its_frame() -> None:
         ProposalMsg(proposal, step.block),
         TxMsg(stx),
         StatusMsg(7),
-        p2p.SyncRequestMsg(3),
+        msgs.SyncRequestMsg(3),
         SyncResponseMsg(((step.block, step.commit),)),
+        EvidenceMsg(_double_vote()),
     ):
         frame = encode_frame(msg)
         (length,) = struct.unpack(">I", frame[:4])
         assert length == len(frame) - 4
         assert decode_payload(frame[4], frame[5:]) == msg
+
+
+def test_an_evidence_frame_must_hold_evidence() -> None:
+    good = _double_vote().encode()
+    for payload in (b"", good[:-1], good + b"\x00", encode_frame(VoteMsg(_vote()))[5:]):
+        with pytest.raises(DecodeError):
+            decode_payload(msgs.MSG_EVIDENCE, payload)
 
 
 # --- the transport ---------------------------------------------------------------------------
@@ -256,8 +277,8 @@ def test_a_peer_impersonating_a_pinned_address_is_not_dialled(tmp_path: Path) ->
         struct.pack(">I", P2P_FRAME_BYTES_MAX + 1),  # oversized length
         struct.pack(">I", 0),  # empty frame
         struct.pack(">I", 3) + bytes([99, 1, 2]),  # unknown type
-        struct.pack(">I", 5) + bytes([p2p.MSG_VOTE, 1, 2, 3, 4]),  # undecodable vote
-        struct.pack(">I", 9) + bytes([p2p.MSG_STATUS]) + bytes(8),  # well-formed: delivered
+        struct.pack(">I", 5) + bytes([msgs.MSG_VOTE, 1, 2, 3, 4]),  # undecodable vote
+        struct.pack(">I", 9) + bytes([msgs.MSG_STATUS]) + bytes(8),  # well-formed: delivered
     ],
 )
 def test_garbage_disconnects_the_peer_and_the_receiver_keeps_working(
@@ -273,7 +294,7 @@ def test_garbage_disconnects_the_peer_and_the_receiver_keeps_working(
             conn = bad.transport._conns[victim.transport.identity.fingerprint]
             conn.writer.write(garbage)
             await conn.writer.drain()
-            well_formed = garbage[4:5] == bytes([p2p.MSG_STATUS])
+            well_formed = garbage[4:5] == bytes([msgs.MSG_STATUS])
             if well_formed:  # a valid status frame: delivered, not punished
                 await _until(lambda: len(victim.got) == 1)
                 return

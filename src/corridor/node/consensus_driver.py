@@ -61,6 +61,7 @@ from corridor.ledger.block import Block, Commit, verify_commit
 from corridor.ledger.chain import BlockExecution
 from corridor.ledger.codec import Reader, Writer, decode_all
 from corridor.ledger.errors import DecodeError, RejectCode, Rejection
+from corridor.ledger.evidence import DuplicateVoteEvidence
 from corridor.node.core import NodeCore
 from corridor.node.limits import (
     CONSENSUS_BUFFER_BLOCKS_PER_HEIGHT_MAX,
@@ -76,13 +77,14 @@ from corridor.node.limits import (
     SYNC_PATIENCE_MS,
     SYNC_RETRY_MS,
 )
-from corridor.node.p2p import (
+from corridor.node.p2p import Transport
+from corridor.node.p2p_messages import (
+    EvidenceMsg,
     P2PMessage,
     ProposalMsg,
     StatusMsg,
     SyncRequestMsg,
     SyncResponseMsg,
-    Transport,
     TxMsg,
     VoteMsg,
     sync_response,
@@ -251,6 +253,7 @@ class NetworkRunner(NodeRunner):
         self._gossip_position = (-1, -1)
         self._gossiped_txs: OrderedDict[bytes, None] = OrderedDict()
         self._tx_gossip_due = False
+        self._gossiped_evidence: set[bytes] = set()  # offence ids, pruned with the pool
         self.synced_blocks = 0
 
     def attach(self, transport: Transport) -> None:
@@ -408,11 +411,36 @@ class NetworkRunner(NodeRunner):
         while len(self._gossiped_txs) > P2P_SEEN_MAX:
             self._gossiped_txs.popitem(last=False)
 
+    # --- evidence ------------------------------------------------------------------------
+
+    def evidence_arrived(self) -> None:
+        """Tells the other validators of newly pooled evidence, detected here or submitted
+        over RPC: a double signing seen by one node is then recorded by whichever validator
+        proposes next, not only when this one does."""
+        super().evidence_arrived()
+        if self.transport is None:
+            return
+        pool = self.core.evidence_pool
+        self._gossiped_evidence &= pool.keys()
+        for offence_id, evidence in pool.items():
+            if offence_id not in self._gossiped_evidence:
+                self._gossiped_evidence.add(offence_id)
+                self.transport.broadcast(EvidenceMsg(evidence))
+
+    def _on_evidence(self, evidence: DuplicateVoteEvidence) -> None:
+        # Checked as a block would check it. A refusal is no offence of the peer's: the
+        # evidence may be recorded or expired here already, or pending from another source.
+        if self.core.add_evidence(evidence) is None:
+            self._gossiped_evidence.add(evidence.offence_id)  # the sender told everyone
+            self._work.set()
+
     # --- receiving -----------------------------------------------------------------------
 
     def on_peer_connected(self, peer: str) -> None:
         assert self.transport is not None
         self.transport.send(peer, StatusMsg(self.core.head.height))
+        for evidence in self.core.evidence_pool.values():  # what it missed while away
+            self.transport.send(peer, EvidenceMsg(evidence))
 
     def on_message(self, peer: str, msg: P2PMessage) -> None:
         """Called by the transport for every decoded frame (untrusted content)."""
@@ -437,6 +465,8 @@ class NetworkRunner(NodeRunner):
             self._on_status(peer, msg.height)
         elif isinstance(msg, SyncRequestMsg):
             self._answer_sync(peer, msg.from_height)
+        elif isinstance(msg, EvidenceMsg):
+            self._on_evidence(msg.evidence)
         else:
             self._on_sync_response(msg)
 

@@ -17,11 +17,11 @@ the other accepts, so each pair has one connection; an accepted connection from 
 already has one replaces it (the peer restarted).
 
 Frames: u32 length (of what follows) + one type byte + payload, at most P2P_FRAME_BYTES_MAX.
-Payloads are the canonical encodings (`encode_message`, `Block.encode`, `Commit.encode`,
-`SignedTransaction.encode`). Every frame is decoded before use; a peer that sends an
-undecodable frame, an oversized length or an unknown type is disconnected and refused for a
-while (P2P_BAN_MS_MIN, doubling per offence). Gossip (proposals, votes, transactions) is
-de-duplicated by the hash of the frame in a bounded LRU.
+Payloads are the canonical encodings (`node.p2p_messages`). Every frame is decoded before
+use; a peer that sends an undecodable frame, an oversized length or an unknown type is
+disconnected and refused for a while (P2P_BAN_MS_MIN, doubling per offence). Gossip
+(proposals, votes, transactions, evidence) is de-duplicated by the hash of the frame in a
+bounded LRU.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import logging
 import os
 import secrets
 import ssl
-import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -43,12 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from corridor.consensus.messages import Proposal, Vote, decode_message, encode_message
 from corridor.ledger import keys
-from corridor.ledger.block import Block, Commit
-from corridor.ledger.codec import Reader, Writer, decode_all
-from corridor.ledger.errors import DecodeError, RejectCode
-from corridor.ledger.tx import SignedTransaction, decode_transaction
+from corridor.ledger.errors import DecodeError
 from corridor.node.limits import (
     P2P_BAN_MS_MAX,
     P2P_BAN_MS_MIN,
@@ -59,7 +54,13 @@ from corridor.node.limits import (
     P2P_RECONNECT_MS_MIN,
     P2P_SEEN_MAX,
     P2P_SEND_QUEUE_MAX,
-    P2P_SYNC_BLOCKS_MAX,
+)
+from corridor.node.p2p_messages import (
+    FRAME_LEN,
+    GOSSIP_TYPES,
+    P2PMessage,
+    decode_payload,
+    encode_frame,
 )
 
 log = logging.getLogger("corridor.p2p")
@@ -239,132 +240,6 @@ def load_peers(home: Path) -> tuple[PeerInfo, ...] | None:
         return parse_peers(path.read_text())
     except P2PConfigError as exc:
         raise P2PConfigError(f"{path}: {exc}") from None
-
-
-# --- messages and frames ---------------------------------------------------------------------
-
-MSG_VOTE: Final = 1
-MSG_PROPOSAL: Final = 2
-MSG_TX: Final = 3
-MSG_STATUS: Final = 4
-MSG_SYNC_REQUEST: Final = 5
-MSG_SYNC_RESPONSE: Final = 6
-GOSSIP_TYPES: Final = frozenset({MSG_VOTE, MSG_PROPOSAL, MSG_TX})
-_LEN: Final = struct.Struct(">I")
-
-
-@dataclass(frozen=True, slots=True)
-class VoteMsg:
-    vote: Vote
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalMsg:
-    """A proposal and the block it names (the receiver checks that the hashes agree)."""
-
-    proposal: Proposal
-    block: Block
-
-
-@dataclass(frozen=True, slots=True)
-class TxMsg:
-    tx: SignedTransaction
-
-
-@dataclass(frozen=True, slots=True)
-class StatusMsg:
-    """The sender's committed height."""
-
-    height: int
-
-
-@dataclass(frozen=True, slots=True)
-class SyncRequestMsg:
-    """Send me committed blocks from `from_height` on."""
-
-    from_height: int
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResponseMsg:
-    """Committed blocks in height order, each with its commit certificate."""
-
-    blocks: tuple[tuple[Block, Commit], ...]
-
-
-P2PMessage = VoteMsg | ProposalMsg | TxMsg | StatusMsg | SyncRequestMsg | SyncResponseMsg
-
-
-def encode_payload(msg: P2PMessage) -> tuple[int, bytes]:
-    if isinstance(msg, VoteMsg):
-        return MSG_VOTE, encode_message(msg.vote)
-    if isinstance(msg, ProposalMsg):
-        body = encode_message(msg.proposal)
-        return MSG_PROPOSAL, Writer().u32(len(body)).raw(body).raw(msg.block.encode()).getvalue()
-    if isinstance(msg, TxMsg):
-        return MSG_TX, msg.tx.encode()
-    if isinstance(msg, StatusMsg):
-        return MSG_STATUS, Writer().u64(msg.height).getvalue()
-    if isinstance(msg, SyncRequestMsg):
-        return MSG_SYNC_REQUEST, Writer().u64(msg.from_height).getvalue()
-    w = Writer().u16(len(msg.blocks))
-    for block, commit in msg.blocks:
-        b, c = block.encode(), commit.encode()
-        w.u32(len(b)).raw(b).u32(len(c)).raw(c)
-    return MSG_SYNC_RESPONSE, w.getvalue()
-
-
-def encode_frame(msg: P2PMessage) -> bytes:
-    kind, payload = encode_payload(msg)
-    frame = _LEN.pack(1 + len(payload)) + bytes([kind]) + payload
-    assert len(frame) - 4 <= P2P_FRAME_BYTES_MAX, "an oversized frame: pack fewer blocks"
-    return frame
-
-
-def sync_response(pairs: list[tuple[Block, Commit]]) -> SyncResponseMsg:
-    """The longest prefix of `pairs` (at most P2P_SYNC_BLOCKS_MAX) that fits in one frame."""
-    size, taken = 1 + 2, list[tuple[Block, Commit]]()
-    for block, commit in pairs[:P2P_SYNC_BLOCKS_MAX]:
-        size += 8 + len(block.encode()) + len(commit.encode())
-        if size > P2P_FRAME_BYTES_MAX and taken:
-            break
-        taken.append((block, commit))
-    return SyncResponseMsg(tuple(taken))
-
-
-def decode_payload(kind: int, payload: bytes) -> P2PMessage:
-    """Untrusted bytes -> a well-formed message, or DecodeError."""
-    if kind == MSG_VOTE:
-        vote = decode_message(payload)
-        if not isinstance(vote, Vote):
-            raise DecodeError(RejectCode.MALFORMED, "a vote frame holds a proposal")
-        return VoteMsg(vote)
-    if kind == MSG_PROPOSAL:
-        n = Reader(payload[:4]).u32()
-        if 4 + n > len(payload):
-            raise DecodeError(RejectCode.MALFORMED, "truncated proposal frame")
-        proposal = decode_message(payload[4 : 4 + n])
-        if not isinstance(proposal, Proposal):
-            raise DecodeError(RejectCode.MALFORMED, "a proposal frame holds a vote")
-        return ProposalMsg(proposal, Block.decode(payload[4 + n :]))
-    if kind == MSG_TX:
-        return TxMsg(decode_transaction(payload))
-    if kind == MSG_STATUS:
-        return StatusMsg(decode_all(payload, Reader.u64))
-    if kind == MSG_SYNC_REQUEST:
-        return SyncRequestMsg(decode_all(payload, Reader.u64))
-    if kind == MSG_SYNC_RESPONSE:
-
-        def read(r: Reader) -> SyncResponseMsg:
-            n = r.count(P2P_SYNC_BLOCKS_MAX, "synced blocks")
-            pairs = []
-            for _ in range(n):
-                block = Block.decode(r.fixed(r.u32()))
-                pairs.append((block, Commit.decode(r.fixed(r.u32()))))
-            return SyncResponseMsg(tuple(pairs))
-
-        return decode_all(payload, read)
-    raise DecodeError(RejectCode.MALFORMED, f"unknown frame type {kind}")
 
 
 # --- the transport ---------------------------------------------------------------------------
@@ -588,7 +463,7 @@ class Transport:
 
     async def _read_loop(self, conn: _Conn) -> None:
         while not conn.closed:
-            (length,) = _LEN.unpack(await conn.reader.readexactly(4))
+            (length,) = FRAME_LEN.unpack(await conn.reader.readexactly(4))
             if not 1 <= length <= P2P_FRAME_BYTES_MAX:
                 raise Misbehaved(f"frame length {length}")
             body = await conn.reader.readexactly(length)

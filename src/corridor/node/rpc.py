@@ -47,6 +47,8 @@ class NodeHandle(Protocol):
 
     def transactions_arrived(self) -> None: ...
 
+    def evidence_arrived(self) -> None: ...
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
@@ -335,7 +337,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         if rejection is not None:
             view = views.rejection_view(rejection)
             raise ApiError(400, view["code"], view["message"], permanent=view["permanent"])
-        node.transactions_arrived()  # a block is worth building now
+        node.evidence_arrived()  # worth a block, and worth telling the other validators
         return {"accepted": True, **views.evidence_view(evidence)}
 
     @app.get("/v1/evidence", summary="Recorded double signings, oldest first (paged)")

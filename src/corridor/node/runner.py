@@ -71,6 +71,10 @@ class NodeRunner:
     def transactions_arrived(self) -> None:
         self._work.set()
 
+    def evidence_arrived(self) -> None:
+        """Evidence entered the pool (`NodeCore.add_evidence`): a block is worth building."""
+        self._work.set()
+
     # --- life cycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -104,6 +108,8 @@ class NodeRunner:
         elif isinstance(action, ReportEvidence):
             # Pending until this node proposes a block that records it (NodeCore.evidence_pool).
             refused = self.core.add_evidence(action.evidence)
+            if refused is None:
+                self.evidence_arrived()
             log.warning(
                 "double signing by %s at height %d detected%s",
                 action.evidence.validator.hex()[:12],
