@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corridor.bench import network_bench
-from corridor.bench.node_bench import _client_orders, _post
+from corridor.bench.node_load import client_orders, post
 from corridor.cli.main import app
 
 FIGURES = (
@@ -70,7 +70,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
 def test_client_orders_keep_each_sender_on_one_port() -> None:
     bodies_per_round = network_bench.NET_SENDERS // network_bench.NET_BATCH_TXS
     for ports in ([1, 2, 3, 4], [1, 2, 3]):
-        take = _client_orders(len(ports), ports)
+        take = client_orders(len(ports), ports)
         port_of_body: dict[int, int] = {}
         for _ in ports:
             port, order = take()
@@ -84,7 +84,7 @@ def test_client_orders_keep_each_sender_on_one_port() -> None:
 
 
 def test_client_orders_share_one_port() -> None:
-    take = _client_orders(3, [7])
+    take = client_orders(3, [7])
     first, second = take(), take()
     assert first[0] == second[0] == 7
     assert [next(first[1]), next(second[1]), next(first[1])] == [0, 1, 2]
@@ -113,8 +113,8 @@ def test_post_reconnects_once_when_the_server_closed_the_connection() -> None:
     thread.start()
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
     try:
-        assert _post(conn, b"first") == (200, b'{"accepted": 1}')
-        assert _post(conn, b"second") == (200, b'{"accepted": 1}')  # on a fresh connection
+        assert post(conn, b"first") == (200, b'{"accepted": 1}')
+        assert post(conn, b"second") == (200, b'{"accepted": 1}')  # on a fresh connection
     finally:
         conn.close()
         server.shutdown()

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench.node_bench import BlockSeen, _percentile, _request_bodies, _steady_rate
+from corridor.bench.node_bench import _percentile, _steady_rate
+from corridor.bench.node_load import request_bodies
+from corridor.bench.node_process import BlockSeen
 from corridor.cli.main import app
 
 FIGURES = (
@@ -76,9 +78,9 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_request_bodies_batch_or_single() -> None:
     txs = [(f"{i:064x}", f"{i:02x}") for i in range(5)]
-    batched = _request_bodies(txs, 2)
+    batched = request_bodies(txs, 2)
     assert [n for _, n in batched] == [2, 2, 1]
     assert json.loads(batched[0][0]) == {"txs": ["00", "01"]}
-    single = _request_bodies(txs, 1)
+    single = request_bodies(txs, 1)
     assert len(single) == 5
     assert json.loads(single[4][0]) == {"tx": "04"}

@@ -37,12 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from corridor.bench import node_bench, rounds, signatures
-from corridor.bench.node_bench import (
-    LatencyFigures,
-    NodeBenchConfig,
-    NodeProcess,
-    ThroughputFigures,
-)
+from corridor.bench.node_bench import LatencyFigures, NodeBenchConfig, ThroughputFigures
+from corridor.bench.node_process import NodeProcess
 from corridor.bench.report import Row, Target, machine_json, targets_json
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import Home

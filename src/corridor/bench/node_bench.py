@@ -24,30 +24,25 @@ throughput node are never timed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import http.client
 import itertools
 import json
 import math
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from corridor.bench import ledger_bench
+from corridor.bench.node_load import request_bodies, submit_closed_loop, submit_paced
+from corridor.bench.node_process import BlockSeen, CommitFollower, NodeProcess
 from corridor.bench.report import Row, Target, machine_json, targets_json
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
@@ -71,10 +66,7 @@ LATENCY_TICK_S = 0.02  # paced submission: one small batch this often
 LATENCY_CLIENTS = 4
 INITIAL_BALANCE_MINOR = 10**12
 TX_LIFETIME_MS = 3_600_000
-START_TIMEOUT_S = 600.0  # a 10^6-account first start parses, hashes and writes everything
-STOP_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 60.0
-HTTP_TIMEOUT_S = 60.0
 SIGN_CHUNK_ROUNDS = 2
 
 TARGET_COMMITTED_TPS = Target(op=">=", value=3_000)
@@ -285,350 +277,6 @@ def sign_payments(
     return [item for chunk in pool.map(_sign_job, jobs) for item in chunk]
 
 
-# --- the node process -----------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class NodeProcess:
-    """`corridor node start` on a home, as a child process; stopped with SIGTERM."""
-
-    def __init__(self, home: Home, *, block_interval_ms: int) -> None:
-        self.home = home
-        self.port = _free_port()
-        self.log_path = home.path / "node.log"
-        cmd = [
-            sys.executable,
-            "-m",
-            "corridor.cli.main",
-            "node",
-            "start",
-            "--home",
-            str(home.path),
-            "--rpc-port",
-            str(self.port),
-            "--block-interval-ms",
-            str(block_interval_ms),
-        ]
-        started = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        self._wait_ready()
-        self.startup_s = time.perf_counter() - started
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the node exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            with contextlib.suppress(OSError):
-                if self.get("/v1/status")[0] == 200:
-                    return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the node did not answer within {START_TIMEOUT_S:.0f} s")
-
-    def get(self, path: str) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            conn.close()
-
-    def rss_mb(self) -> tuple[float, float]:
-        """(VmRSS, VmHWM) in MiB, from /proc."""
-        fields = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                fields[name] = int(value.split()[0]) / 1024  # kB
-        return fields["VmRSS"], fields["VmHWM"]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        """SIGKILL, no grace: a crash, as the network bench needs one."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-# --- following commits ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSeen:
-    at: float  # perf_counter when its SSE event arrived
-    height: int
-    txs: int
-
-
-class CommitFollower:
-    """Reads the node's SSE stream on a thread: block arrival times and per-tx commit times."""
-
-    def __init__(self, port: int, from_height: int) -> None:
-        self.blocks: list[BlockSeen] = []
-        self.committed_at: dict[str, float] = {}
-        self.committed = 0
-        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=None)
-        self._conn.request("GET", f"/v1/events?from_height={from_height}")
-        self._response = self._conn.getresponse()
-        assert self._response.status == 200, self._response.status
-        self._stopping = False
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sse", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        data: list[bytes] = []
-        try:
-            while True:
-                line = self._response.readline()
-                if not line:
-                    return
-                line = line.rstrip(b"\r\n")
-                if line.startswith(b"data:"):
-                    data.append(line[5:].strip())
-                elif not line and data:
-                    self._block(time.perf_counter(), json.loads(b"\n".join(data)))
-                    data = []
-        except Exception as exc:  # closing the socket under readline raises almost anything
-            if not self._stopping:
-                self.error = exc
-
-    def _block(self, at: float, body: dict[str, Any]) -> None:
-        txs = body["transactions"]
-        for tx in txs:
-            self.committed_at[tx["tx_id"]] = at
-        self.blocks.append(BlockSeen(at, int(body["header"]["height"]), len(txs)))
-        self.committed += len(txs)
-
-    def wait_committed(self, count: int, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while self.committed < count:
-            if time.monotonic() > deadline or self.error is not None:
-                return False
-            time.sleep(0.01)
-        return True
-
-    def close(self) -> None:
-        self._stopping = True
-        with contextlib.suppress(OSError):
-            if self._conn.sock is not None:
-                self._conn.sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
-        self._thread.join(5)
-
-
-# --- submitting -----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Tally:
-    """Shared by the submitting threads (under `lock`)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    submitted: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
-    sent_at: dict[int, float] = field(default_factory=dict)  # request index -> perf_counter
-
-
-# A kept-alive connection the server closed while idle (uvicorn does after 5 s: a closed loop
-# can wait longer than that for commits) fails on the next request in one of these ways.
-_STALE_CONNECTION = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
-
-
-def _post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
-    """POST /v1/txs; on a connection the server closed while idle, reconnects and sends once
-    more (had the server taken the first one, its txs come back as duplicates: rejected)."""
-    try:
-        return _post_once(conn, body)
-    except _STALE_CONNECTION:
-        conn.close()  # the next request opens a fresh connection
-        return _post_once(conn, body)
-
-
-def _post_once(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
-    conn.request("POST", "/v1/txs", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    return response.status, response.read()
-
-
-def _record(tally: _Tally, txs: int, status: int, payload: bytes) -> None:
-    if status != 200:
-        accepted = 0
-        error = payload[:200].decode(errors="replace")
-    else:
-        accepted = json.loads(payload)["accepted"] if txs > 1 else txs
-        error = "" if accepted == txs else payload[:200].decode(errors="replace")
-    with tally.lock:
-        tally.accepted += accepted
-        tally.rejected += txs - accepted
-        if error and len(tally.errors) < 5:
-            tally.errors.append(error)
-
-
-def _request_bodies(txs: Sequence[tuple[str, str]], per_request: int) -> list[tuple[bytes, int]]:
-    """Encoded request bodies of `per_request` transactions each, and their counts."""
-    bodies = []
-    for at in range(0, len(txs), per_request):
-        chunk = txs[at : at + per_request]
-        if per_request == 1:
-            body = json.dumps({"tx": chunk[0][1]})
-        else:
-            body = json.dumps({"txs": [encoded for _, encoded in chunk]})
-        bodies.append((body.encode(), len(chunk)))
-    return bodies
-
-
-def _client_orders(clients: int, ports: Sequence[int]) -> Callable[[], tuple[int, Iterator[int]]]:
-    """Hands each client thread (port, the body indices it sends). One port: every client
-    takes the next unsent body. Several: client k posts to ports[k % len(ports)] and sends
-    bodies k, k + clients, ...: with a round's bodies a multiple of `clients`, each sender's
-    payments always reach the same node, in sequence order (no gaps for a mempool to hold)."""
-    assert ports and clients >= len(ports)
-    shared = itertools.count()
-    taken = itertools.count()
-
-    def take() -> tuple[int, Iterator[int]]:
-        k = next(taken)
-        if len(ports) == 1:
-            return ports[0], shared
-        return ports[k % len(ports)], itertools.count(k, clients)
-
-    return take
-
-
-def submit_closed_loop(
-    ports: Sequence[int],
-    bodies: Sequence[tuple[bytes, int]],
-    follower: CommitFollower,
-    *,
-    clients: int,
-    committed_before: int,
-    until: float,
-    in_flight_max: int = IN_FLIGHT_MAX,
-) -> _Tally:
-    """Sends `bodies` in order from `clients` connections until `until` (perf_counter) or the
-    bodies run out, keeping at most `in_flight_max` transactions uncommitted (see
-    `_client_orders` for how several ports share the bodies)."""
-    tally = _Tally()
-    take = _client_orders(clients, ports)
-
-    def client() -> None:
-        port, order = take()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
-        try:
-            while True:
-                i = next(order)
-                if i >= len(bodies) or time.perf_counter() >= until:
-                    return
-                body, txs = bodies[i]
-                while tally.submitted - (follower.committed - committed_before) > in_flight_max:
-                    if time.perf_counter() >= until and follower.error is None:
-                        break
-                    time.sleep(0.002)
-                with tally.lock:
-                    tally.submitted += txs
-                status, payload = _post(conn, body)
-                _record(tally, txs, status, payload)
-        finally:
-            conn.close()
-
-    _run_threads(client, clients)
-    return tally
-
-
-def submit_paced(
-    ports: Sequence[int],
-    bodies: Sequence[tuple[bytes, int]],
-    rate_tps: float,
-    *,
-    clients: int,
-    until: float,
-) -> _Tally:
-    """Sends body i at `start + i * its size / rate_tps`, recording when each was sent (see
-    `_client_orders` for how several ports share the bodies)."""
-    tally = _Tally()
-    take = _client_orders(clients, ports)
-    start = time.perf_counter() + 0.05
-    due_at = list(itertools.accumulate((txs / rate_tps for _, txs in bodies), initial=start))
-
-    def client() -> None:
-        port, order = take()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
-        try:
-            while True:
-                i = next(order)
-                if i >= len(bodies) or due_at[i] >= until:
-                    return
-                wait = due_at[i] - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                body, txs = bodies[i]
-                sent = time.perf_counter()
-                with tally.lock:
-                    tally.submitted += txs
-                    tally.sent_at[i] = sent
-                status, payload = _post(conn, body)
-                _record(tally, txs, status, payload)
-        finally:
-            conn.close()
-
-    _run_threads(client, clients)
-    return tally
-
-
-def _run_threads(target: Callable[[], None], n: int) -> None:
-    failures: list[BaseException] = []
-
-    def guarded() -> None:
-        try:
-            target()
-        except BaseException as exc:  # surfaced below, on the caller's thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=guarded, name=f"client-{i}") for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        # Wrapped: a BrokenPipeError reaching the CLI would pass for a closed stdout, which
-        # click turns into a silent exit 1.
-        raise RuntimeError(f"a load client failed: {failures[0]!r}") from failures[0]
-
-
 # --- phases ---------------------------------------------------------------------------------
 
 
@@ -672,7 +320,7 @@ def measure_throughput(
     in_flight_max: int = IN_FLIGHT_MAX,
 ) -> ThroughputFigures:
     """Closed-loop load on `ports` (default: the node's), commits followed on `node`."""
-    bodies = _request_bodies(txs, per_request)
+    bodies = request_bodies(txs, per_request)
     height = node.get("/v1/status")[1]["height"]
     follower = CommitFollower(node.port, height + 1)
     try:
@@ -738,7 +386,7 @@ def measure_latency(
 ) -> LatencyFigures:
     """Paced load on `ports` (default: the node's), commits followed on `node`."""
     per_request = max(1, round(rate_tps * LATENCY_TICK_S))
-    bodies = _request_bodies(txs, per_request)
+    bodies = request_bodies(txs, per_request)
     height = node.get("/v1/status")[1]["height"]
     follower = CommitFollower(node.port, height + 1)
     try:

@@ -53,7 +53,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corridor.bench.node_bench import NodeProcess, _free_port, _percentile
+from corridor.bench.node_bench import _percentile
+from corridor.bench.node_process import NodeProcess, free_port
 from corridor.bench.report import Row, Target, targets_json
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import init_demo_home
@@ -146,7 +147,7 @@ class PlatformProcess:
     """`corridor platform serve` with its workers, as a child process; stopped with SIGTERM."""
 
     def __init__(self, data_dir: Path, database_url: str, node: NodeProcess) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.database_url = database_url
         self.log_path = data_dir.parent / "platform.log"
         wallets_dir = node.home.path / "wallets"
