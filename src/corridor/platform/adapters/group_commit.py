@@ -31,7 +31,7 @@ BATCH_MAX = 64  # pieces of work in one transaction (bounds the time the lock is
 
 
 class _Item:
-    __slots__ = ("work", "done", "promoted", "result", "error")
+    __slots__ = ("done", "error", "promoted", "result", "work")
 
     def __init__(self, work: Callable[[UnitOfWork], Any]) -> None:
         self.work = work
