@@ -54,6 +54,11 @@ class GroupCommitter:
         self._leading = False
         self.batches = 0  # transactions committed or attempted (tests and diagnostics)
 
+    def queued(self) -> int:
+        """Pieces of work waiting for a transaction (the one being led included)."""
+        with self._lock:
+            return len(self._queue)
+
     def run(self, work: Callable[[UnitOfWork], T]) -> T:
         item = _Item(work)
         with self._lock:
