@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from corridor.platform import bootstrap
-from corridor.platform.config import Settings
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine, write_gate
 from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.system import SystemClock
+from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import PlatformError, conflict
 from corridor.platform.domain.payments import Payment
