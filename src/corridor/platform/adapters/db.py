@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
+from corridor.platform.adapters import sqlite_fast
 from corridor.platform.domain import audit as audit_chain
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.services.ports import Clock
@@ -169,16 +170,24 @@ def make_engine(url: str) -> Engine:
 class SqlRepo(Generic[R]):
     """Statements are built once per shape (table, filter columns, order, paging) with
     bound parameters, and reused: building and cache-keying a fresh SQLAlchemy statement
-    per call was a fifth of the platform's CPU under load (py-spy, bench payments)."""
+    per call was a fifth of the platform's CPU under load (py-spy, bench payments). On
+    SQLite they run straight on the sqlite3 connection (adapters/sqlite_fast.py), filters
+    by a tuple of up to IN_FAST_MAX values with one parameter per value."""
 
     def __init__(self, conn: Connection, record_type: type[R]) -> None:
         self.conn = conn
         self.type = record_type
         self.table = _TABLES[record_type]
         self.pk = next(iter(self.table.primary_key.columns))
+        self.raw: Any = (conn.connection.driver_connection
+                         if conn.dialect.name == "sqlite" else None)
 
     def _record(self, row: sa.Row[Any]) -> R:
         return self.type(**row._mapping)
+
+    def _fast(self, eq: dict[str, Any]) -> bool:
+        return self.raw is not None and all(
+            len(v) <= IN_FAST_MAX for v in eq.values() if isinstance(v, tuple))
 
     def _statement(self, key: tuple[Any, ...], build: Any) -> Any:
         full = (self.table.name, *key)
@@ -187,14 +196,29 @@ class SqlRepo(Generic[R]):
             stmt = _STATEMENTS[full] = build()
         return stmt
 
-    def _narrowed(self, query: Any, eq: dict[str, Any]) -> Any:
+    def _run(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> Any:
+        """Executes the statement of this shape on the sqlite3 cursor: (cursor, prepared)."""
+        full = ("sqlite", self.table.name, *key)
+        prepared = _PREPARED.get(full)
+        if prepared is None:
+            prepared = _PREPARED[full] = sqlite_fast.prepare(build(), self.conn.dialect)
+        return self.raw.execute(prepared.sql, prepared.args(params)), prepared
+
+    def _fast_records(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> list[R]:
+        cursor, prepared = self._run(key, build, params)
+        return [self.type(**prepared.row(r)) for r in cursor.fetchall()]
+
+    def _narrowed(self, query: Any, eq: dict[str, Any], fast: bool = False) -> Any:
         """`query` narrowed by equality filters (None: IS NULL; a tuple: any of its values),
-        with bound parameters."""
+        with bound parameters (`fast`: one per value of a tuple, none expanding)."""
         cols = self.table.columns
         for name, value in eq.items():
             col = cols[name]
             if value is None:
                 query = query.where(col.is_(None))
+            elif isinstance(value, tuple) and fast:
+                query = query.where(col.in_([sa.bindparam(f"f_{name}_{i}", type_=col.type)
+                                             for i in range(len(value))]))
             elif isinstance(value, tuple):
                 query = query.where(col.in_(sa.bindparam(f"f_{name}", expanding=True)))
             else:
@@ -212,16 +236,23 @@ class SqlRepo(Generic[R]):
 
     @staticmethod
     def _params(eq: dict[str, Any], above: dict[str, Any] | None = None,
-                below: dict[str, Any] | None = None) -> dict[str, Any]:
-        out = {f"f_{name}": list(value) if isinstance(value, tuple) else value
-               for name, value in eq.items() if value is not None}
+                below: dict[str, Any] | None = None, fast: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in eq.items():
+            if value is None:
+                continue
+            if isinstance(value, tuple) and fast:
+                out.update({f"f_{name}_{i}": v for i, v in enumerate(value)})
+            else:
+                out[f"f_{name}"] = list(value) if isinstance(value, tuple) else value
         out.update({f"gt_{name}": value for name, value in (above or {}).items()})
         out.update({f"lt_{name}": value for name, value in (below or {}).items()})
         return out
 
     @staticmethod
-    def _shape(eq: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-        return tuple((name, "null" if value is None else "in" if isinstance(value, tuple)
+    def _shape(eq: dict[str, Any], fast: bool = False) -> tuple[tuple[str, Any], ...]:
+        return tuple((name, "null" if value is None
+                      else (len(value) if fast else "in") if isinstance(value, tuple)
                       else "eq") for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
@@ -229,15 +260,26 @@ class SqlRepo(Generic[R]):
             q = sa.select(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
             return q.with_for_update() if for_update else q
 
+        if self.raw is not None:  # SQLite: no row locks (its writer holds the file lock)
+            found = self._fast_records(("get",), build, {"k": id})
+            return found[0] if found else None
         row = self.conn.execute(self._statement(("get", for_update), build), {"k": id}).first()
         return None if row is None else self._record(row)
 
     def one(self, **eq: Any) -> R | None:
-        stmt = self._statement(("one", self._shape(eq)),
-                               lambda: self._narrowed(sa.select(self.table), eq).limit(2))
-        rows = self.conn.execute(stmt, self._params(eq)).all()
+        fast = self._fast(eq)
+        key = ("one", self._shape(eq, fast))
+
+        def build() -> Any:
+            return self._narrowed(sa.select(self.table), eq, fast).limit(2)
+
+        if fast:
+            rows = self._fast_records(key, build, self._params(eq, fast=True))
+        else:
+            rows = [self._record(r) for r in self.conn.execute(self._statement(key, build),
+                                                               self._params(eq)).all()]
         assert len(rows) <= 1, f"{self.table.name}: more than one row for {eq}"
-        return self._record(rows[0]) if rows else None
+        return rows[0] if rows else None
 
     def many(
         self,
@@ -252,46 +294,70 @@ class SqlRepo(Generic[R]):
         **eq: Any,
     ) -> list[R]:
         above, below = above or {}, below or {}
-        params = self._params(eq, above, below)
+        fast = self._fast(eq)
+        params = self._params(eq, above, below, fast)
 
         def build() -> Any:
             key = self.table.columns[order_by] if order_by else self.pk
-            q = self._bounded(self._narrowed(sa.select(self.table), eq), above, below)
+            q = self._bounded(self._narrowed(sa.select(self.table), eq, fast), above, below)
             q = q.order_by(key.desc() if descending else key, self.pk)
+            # Literal LIMIT/OFFSET for SQLAlchemy (as before); plain parameters on sqlite3.
             if limit is not None:
-                q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=True))
+                q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=not fast))
             if offset:
-                q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=True))
-            return q.with_for_update() if for_update else q
+                q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=not fast))
+            return q.with_for_update() if for_update and not fast else q
 
-        shape = ("many", self._shape(eq), tuple(above), tuple(below), order_by, descending,
-                 limit is not None, bool(offset), for_update)
+        shape = ("many", self._shape(eq, fast), tuple(above), tuple(below), order_by,
+                 descending, limit is not None, bool(offset), for_update and not fast)
         if limit is not None:
             params["lim"] = limit
         if offset:
             params["off"] = offset
+        if fast:
+            return self._fast_records(shape, build, params)
         return [self._record(r) for r in self.conn.execute(self._statement(shape, build),
                                                            params)]
 
     def count(self, **eq: Any) -> int:
-        stmt = self._statement(("count", self._shape(eq)), lambda: self._narrowed(
-            sa.select(sa.func.count()).select_from(self.table), eq))
-        return int(self.conn.execute(stmt, self._params(eq)).scalar_one())
+        fast = self._fast(eq)
+        key = ("count", self._shape(eq, fast))
+
+        def build() -> Any:
+            return self._narrowed(sa.select(sa.func.count()).select_from(self.table), eq, fast)
+
+        if fast:
+            cursor, _ = self._run(key, build, self._params(eq, fast=True))
+            return int(cursor.fetchone()[0])
+        return int(self.conn.execute(self._statement(key, build), self._params(eq)).scalar_one())
 
     def tally(self, columns: Sequence[str], *, above: dict[str, Any] | None = None,
               **eq: Any) -> list[tuple[tuple[Any, ...], int]]:
         above = above or {}
+        fast = self._fast(eq)
         cols = [self.table.columns[c] for c in columns]
-        stmt = self._statement(
-            ("tally", tuple(columns), self._shape(eq), tuple(above)),
-            lambda: self._bounded(self._narrowed(sa.select(*cols, sa.func.count()), eq),
-                                  above, {}).group_by(*cols))
-        return [(tuple(r[:-1]), int(r[-1]))
-                for r in self.conn.execute(stmt, self._params(eq, above))]
+        key = ("tally", tuple(columns), self._shape(eq, fast), tuple(above))
+
+        def build() -> Any:
+            return self._bounded(self._narrowed(sa.select(*cols, sa.func.count()), eq, fast),
+                                 above, {}).group_by(*cols)
+
+        params = self._params(eq, above, fast=fast)
+        if fast:
+            cursor, prepared = self._run(key, build, params)
+            rows = [prepared.values(r) for r in cursor.fetchall()]
+        else:
+            rows = [tuple(r) for r in self.conn.execute(self._statement(key, build), params)]
+        return [(r[:-1], int(r[-1])) for r in rows]
 
     def add(self, record: R) -> None:
-        stmt = self._statement(("add",), lambda: sa.insert(self.table))
-        self.conn.execute(stmt, _values(record))
+        def build() -> Any:
+            return sa.insert(self.table)
+
+        if self.raw is not None:
+            self._run(("add",), build, _values(record))
+            return
+        self.conn.execute(self._statement(("add",), build), _values(record))
 
     def update(self, record: R) -> None:
         values = _values(record)
@@ -305,13 +371,25 @@ class SqlRepo(Generic[R]):
 
         params = {f"v_{name}": value for name, value in values.items()}
         params["k"] = key
-        done = self.conn.execute(self._statement(("update",), build), params)
-        assert done.rowcount == 1, f"{self.table.name}: update of missing row {key}"
+        if self.raw is not None:
+            rowcount = self._run(("update",), build, params)[0].rowcount
+        else:
+            rowcount = self.conn.execute(self._statement(("update",), build), params).rowcount
+        assert rowcount == 1, f"{self.table.name}: update of missing row {key}"
 
     def delete(self, id: str) -> None:
-        stmt = self._statement(("delete",), lambda: sa.delete(self.table).where(
-            self.pk == sa.bindparam("k", type_=self.pk.type)))
-        self.conn.execute(stmt, {"k": id})
+        def build() -> Any:
+            return sa.delete(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
+
+        if self.raw is not None:
+            self._run(("delete",), build, {"k": id})
+            return
+        self.conn.execute(self._statement(("delete",), build), {"k": id})
+
+
+IN_FAST_MAX = 8  # values of a tuple filter run on sqlite3 directly (a statement per count)
+# Statements prepared for sqlite3 by shape; bounded like _STATEMENTS.
+_PREPARED: dict[tuple[Any, ...], sqlite_fast.Prepared] = {}
 
 
 # Built statements by shape; bounded by the code's own call sites, not by data.
