@@ -421,6 +421,8 @@ class SqlUnitOfWork:
         # head row once, inserts its entries in one statement and moves the head once.
         self._audit_tip: tuple[int, str] | None = None
         self._audit_pending: list[dict[str, Any]] = []
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._savepoints = 0  # names each savepoint of this unit apart
 
     def __enter__(self) -> Self:
         if self._gate is not None:
@@ -479,17 +481,35 @@ class SqlUnitOfWork:
         undone and the transaction goes on as before it (adapters/group_commit.py)."""
         assert self.conn is not None and not self.read_only
         tip, pending = self._audit_tip, list(self._audit_pending)
-        nested = self.conn.begin_nested()
+        raw = self._raw()
+        if raw is None:
+            nested = self.conn.begin_nested()
+        else:  # SQLite: the statements themselves (SQLAlchemy's bookkeeping cost more)
+            self._savepoints += 1
+            name = f"corridor_sp{self._savepoints}"
+            raw.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            nested.rollback()
+            if raw is None:
+                nested.rollback()
+            else:
+                raw.execute(f"ROLLBACK TO {name}")
+                raw.execute(f"RELEASE {name}")
             # The block's entries are dropped; any written inside it (a flush) were rolled
             # back with it, so those from before it are pending again and the tip is where
             # it was (the head row's update was rolled back too).
             self._audit_tip, self._audit_pending = tip, pending
             raise
-        nested.commit()
+        if raw is None:
+            nested.commit()
+        else:
+            raw.execute(f"RELEASE {name}")
+
+    def _raw(self) -> Any:
+        """The sqlite3 connection under this unit of work (None on PostgreSQL)."""
+        assert self.conn is not None
+        return self.conn.connection.driver_connection if self._sqlite else None
 
     def execute(self, statement: Any) -> Any:
         """Escape hatch for adapter-level queries (repositories with ranges, reports)."""
@@ -529,8 +549,14 @@ class SqlUnitOfWork:
             # Locking the single head row serialises appends across processes on
             # PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers. The lock
             # holds until this transaction ends, so the tip read here stays the tip.
-            head = self.conn.execute(_audit_statements()[0]).one()
-            self._audit_tip = (int(head.seq), str(head.hash))
+            raw = self._raw()
+            if raw is None:
+                head = self.conn.execute(_audit_statements()[0]).one()
+                self._audit_tip = (int(head.seq), str(head.hash))
+            else:
+                read = _audit_prepared(self.conn.dialect)[0]
+                row = read.row(raw.execute(read.sql, read.args({})).fetchone())
+                self._audit_tip = (int(row["seq"]), str(row["hash"]))
         seq = self._audit_tip[0] + 1
         before, after = _json_safe(before), _json_safe(after)
         fields: dict[str, Any] = dict(
@@ -548,10 +574,16 @@ class SqlUnitOfWork:
             return
         assert self.conn is not None and self._audit_tip is not None
         pending, self._audit_pending = self._audit_pending, []
-        _, insert, move = _audit_statements()
-        self.conn.execute(insert, pending)
         seq, tip = self._audit_tip
-        self.conn.execute(move, {"new_seq": seq, "new_hash": tip})
+        raw = self._raw()
+        if raw is None:
+            _, insert, move = _audit_statements()
+            self.conn.execute(insert, pending)
+            self.conn.execute(move, {"new_seq": seq, "new_hash": tip})
+            return
+        _, append, moved = _audit_prepared(self.conn.dialect)
+        raw.executemany(append.sql, [append.args(entry) for entry in pending])
+        raw.execute(moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
 
 
 _AUDIT_STATEMENTS: list[Any] = []
@@ -573,3 +605,13 @@ def _audit_statements() -> tuple[Any, Any, Any]:
         ))
     a, b, c = _AUDIT_STATEMENTS
     return a, b, c
+
+
+_AUDIT_PREPARED: list[sqlite_fast.Prepared] = []
+
+
+def _audit_prepared(dialect: sa.engine.Dialect) -> tuple[sqlite_fast.Prepared, ...]:
+    """The same statements prepared for sqlite3 (adapters/sqlite_fast.py)."""
+    if not _AUDIT_PREPARED:
+        _AUDIT_PREPARED.extend(sqlite_fast.prepare(x, dialect) for x in _audit_statements())
+    return tuple(_AUDIT_PREPARED)
