@@ -518,10 +518,19 @@ class SqlUnitOfWork:
         return self.conn.execute(statement)
 
     def execute_with(self, statement: Any, params: dict[str, Any]) -> Any:
-        """`execute` with bound parameters (a statement built once, run many times)."""
+        """`execute` with bound parameters (a statement built once, run many times). On
+        SQLite an insert, update or delete runs on the sqlite3 connection (the result is its
+        cursor: `rowcount`)."""
         assert self.conn is not None
         self._flush_audit()
-        return self.conn.execute(statement, params)
+        raw = self._raw()
+        if raw is None or not statement.is_dml:
+            return self.conn.execute(statement, params)
+        hit = _PREPARED_DML.get(id(statement))
+        if hit is None or hit[0] is not statement:
+            hit = _PREPARED_DML[id(statement)] = (
+                statement, sqlite_fast.prepare(statement, self.conn.dialect))
+        return raw.execute(hit[1].sql, hit[1].args(params))
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry, as the head row records it."""
@@ -586,6 +595,8 @@ class SqlUnitOfWork:
         raw.execute(moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
 
 
+# DML statements built once by their callers, prepared for sqlite3 (kept alive here).
+_PREPARED_DML: dict[int, tuple[Any, sqlite_fast.Prepared]] = {}
 _AUDIT_STATEMENTS: list[Any] = []
 
 
