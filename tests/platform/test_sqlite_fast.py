@@ -15,7 +15,8 @@ from corridor.platform.domain.wallets import Wallet
 from tests.platform.payment_records import make_payment, make_wallet
 
 
-def _plain(platform: bootstrap.Platform, record_type: type, **eq: object) -> list[dict[str, object]]:
+def _plain(platform: bootstrap.Platform, record_type: type,
+           **eq: object) -> list[dict[str, object]]:
     """Rows as SQLAlchemy itself reads them (no repository involved)."""
     table = table_of(record_type)
     query = sa.select(table).order_by(table.c.id)
