@@ -251,3 +251,32 @@ def test_payments_in_one_batch_one_refused_the_others_made(
         assert audit.verify(p.deps).problem is None
     finally:
         p.close()
+
+
+def test_a_transaction_sqlite_rolled_back_fails_the_whole_batch(
+        sqlite_platform: bootstrap.Platform) -> None:
+    p = sqlite_platform
+    committer = _committer(p)
+    gate = write_gate(p.engine)
+    assert gate is not None
+
+    def lost(uow: UnitOfWork) -> int:
+        assert isinstance(uow, SqlUnitOfWork)
+        uow._raw().execute("ROLLBACK")  # as SQLite does itself after a full disk
+        raise RuntimeError("database or disk is full")
+
+    calls = _Calls(committer.run)
+    gate.acquire()
+    try:
+        for i, work in ((1, _note(1)), (2, lost), (3, _note(3))):
+            calls.start(i, work)
+            _queued(committer, i)
+    finally:
+        gate.release()
+    calls.join()
+    # The first had succeeded, but its writes went with the transaction: nobody is told
+    # their payment was made when it was not.
+    assert all(isinstance(calls.out[i], RuntimeError) for i in (1, 2, 3))
+    assert _noted(p) == []
+    assert committer.run(_note(4)) == 40
+    assert _noted(p) == ["4"] and audit.verify(p.deps).problem is None

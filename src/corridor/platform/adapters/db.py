@@ -416,6 +416,8 @@ class SqlUnitOfWork:
         except BaseException:
             if raw is None:
                 nested.rollback()
+            elif not raw.in_transaction:
+                raise  # SQLite rolled everything back (its savepoints too): the caller's
             else:
                 raw.execute(f"ROLLBACK TO {name}")
                 raw.execute(f"RELEASE {name}")
@@ -428,6 +430,13 @@ class SqlUnitOfWork:
             nested.commit()
         else:
             raw.execute(f"RELEASE {name}")
+
+    def in_transaction(self) -> bool:
+        """Whether the transaction is still open (SQLite rolls it back by itself after
+        some errors, savepoints and all)."""
+        assert self.conn is not None
+        raw = self._raw()
+        return bool(raw.in_transaction) if raw is not None else self.conn.in_transaction()
 
     def _raw(self) -> Any:
         """The sqlite3 connection under this unit of work (None on PostgreSQL)."""

@@ -91,6 +91,10 @@ class GroupCommitter:
                         with uow.savepoint():
                             item.result = item.work(uow)
                     except Exception as exc:  # this item's failure only: its caller's to see
+                        if not uow.in_transaction():
+                            # SQLite rolled the whole transaction back (a full disk, an I/O
+                            # error): the items before this one are lost too.
+                            raise
                         item.error = exc
                 self.batches += 1
                 uow.commit()
