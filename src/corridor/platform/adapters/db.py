@@ -54,22 +54,14 @@ def table_of(record_type: type) -> sa.Table:
     return _TABLES[record_type]
 
 
-SQLITE_POOL_SIZE = 40  # the API's request threads (anyio's default thread limiter)
-
-
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas that make SQLite a safe embedded default."""
     if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S}
+        )
         database = sa.engine.make_url(url).database
         on_disk = bool(database) and database != ":memory:" and "mode=memory" not in url
-        # A file's connections are kept for every request thread of the API (40): with
-        # SQLAlchemy's default 5, connections past them were opened (and their pragmas
-        # run) and closed again on every burst (py-spy, bench payments).
-        pooled = ({"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
-                  if on_disk else {})
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S}, **pooled
-        )
         add_gate(engine, f"{database}-writers.lock" if on_disk else None)
 
         @sa.event.listens_for(engine, "connect")
