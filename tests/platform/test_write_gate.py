@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from corridor.platform import bootstrap
-from corridor.platform.adapters import db
+from corridor.platform.adapters import write_gate as write_gate_module
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine, write_gate
 from corridor.platform.adapters.system import SystemClock
 
@@ -86,11 +86,11 @@ def test_gate_waits_for_another_process_and_gives_up(
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        monkeypatch.setattr(db, "SQLITE_BUSY_S", 0.2)
-        with pytest.raises(db.sa.exc.OperationalError, match="database is locked"):
+        monkeypatch.setattr(write_gate_module, "SQLITE_BUSY_S", 0.2)
+        with pytest.raises(write_gate_module.sa.exc.OperationalError, match="database is locked"):
             gate.acquire()
         # The thread lock was given back when the flock wait failed.
-        monkeypatch.setattr(db, "SQLITE_BUSY_S", 30)
+        monkeypatch.setattr(write_gate_module, "SQLITE_BUSY_S", 30)
         assert holder.stdin is not None
         holder.stdin.write("go\n")
         holder.stdin.flush()

@@ -14,6 +14,7 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
+from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.history import SqlHistory
 from corridor.platform.adapters.ledger_client import LedgerClient
 from corridor.platform.adapters.ledger_worker import LedgerWorker
@@ -168,9 +169,12 @@ def build(
     schema.upgrade(engine)
     clock = clock or SystemClock()
     vault = EnvelopeVault(keyring)
+    committer = (GroupCommitter(lambda: SqlUnitOfWork(engine, clock))
+                 if engine.dialect.name == "sqlite" else None)
     deps = Deps(
         uow=lambda: SqlUnitOfWork(engine, clock),
         read_uow=lambda: SqlUnitOfWork(engine, clock, read_only=True),
+        group_write=committer.run if committer is not None else None,
         clock=clock,
         rand=rand or SystemRandomness(),
         hasher=Argon2Hasher(fast_for_tests=settings.fast_password_hashing),

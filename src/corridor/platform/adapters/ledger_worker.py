@@ -39,7 +39,7 @@ from corridor.platform.domain.wallets import (
 )
 from corridor.platform.services import wallets as custody
 from corridor.platform.services.ledger_port import LedgerNode, Refusal
-from corridor.platform.services.ports import Deps
+from corridor.platform.services.ports import Deps, UnitOfWork
 
 log = logging.getLogger("corridor.platform.ledger_worker")
 
@@ -129,7 +129,7 @@ class LedgerWorker:
     # --- resolving -----------------------------------------------------------------------
 
     def resolve_submitted(self) -> bool:
-        with self.deps.uow() as uow:
+        with self.deps.reader() as uow:  # every round: no write lock
             jobs = uow.repo(LedgerJob).many(status=JobStatus.SUBMITTED, order_by="created_ms",
                                             limit=SUBMITTED_SCAN_MAX)
         txs: dict[str, str] = {}
@@ -189,28 +189,42 @@ class LedgerWorker:
 
     def _pick(self, signer: Signer) -> list[LedgerJob]:
         """Queued jobs of `signer` that can go on chain now, oldest first. Authorisations
-        wait for their wallet's account; a wallet that failed to open fails them."""
-        picked: list[LedgerJob] = []
+        wait for their wallet's account; a wallet that failed to open fails them. Every
+        round of the worker comes here: the write lock is taken only to fail such jobs."""
+        with self.deps.reader() as uow:
+            picked, failing = self._pickable(uow, signer)
+        if not failing:
+            return picked
         with self.deps.uow() as uow:
-            repo = uow.repo(LedgerJob)
-            if repo.count(status=JobStatus.SUBMITTED, signer=signer):
-                return []  # one transaction in flight per signer
-            for job in repo.many(status=JobStatus.QUEUED, signer=signer, order_by="created_ms",
-                                 limit=QUEUED_SCAN_MAX):
-                if job.kind == JobKind.AUTHORISE:
-                    wallet = uow.repo(Wallet).get(job.wallet_id)
-                    assert wallet is not None, job.wallet_id
-                    if wallet.status == WalletStatus.FAILED:
-                        custody.record_failed(self.deps, uow, job, "WALLET_FAILED",
-                                              "the wallet's account could not be opened")
-                        continue
-                    if wallet.status != WalletStatus.OPEN:
-                        continue
-                picked.append(job)
-                if len(picked) == w.JOB_OPS_PER_TX_MAX:
-                    break
+            picked, failing = self._pickable(uow, signer)
+            for job in failing:
+                custody.record_failed(self.deps, uow, job, "WALLET_FAILED",
+                                      "the wallet's account could not be opened")
             uow.commit()
         return picked
+
+    @staticmethod
+    def _pickable(uow: UnitOfWork, signer: Signer) -> tuple[list[LedgerJob], list[LedgerJob]]:
+        """(the jobs to send, authorisations whose wallet failed to open)."""
+        picked: list[LedgerJob] = []
+        failing: list[LedgerJob] = []
+        repo = uow.repo(LedgerJob)
+        if repo.count(status=JobStatus.SUBMITTED, signer=signer):
+            return [], []  # one transaction in flight per signer
+        for job in repo.many(status=JobStatus.QUEUED, signer=signer, order_by="created_ms",
+                             limit=QUEUED_SCAN_MAX):
+            if job.kind == JobKind.AUTHORISE:
+                wallet = uow.repo(Wallet).get(job.wallet_id)
+                assert wallet is not None, job.wallet_id
+                if wallet.status == WalletStatus.FAILED:
+                    failing.append(job)
+                    continue
+                if wallet.status != WalletStatus.OPEN:
+                    continue
+            picked.append(job)
+            if len(picked) == w.JOB_OPS_PER_TX_MAX:
+                break
+        return picked, failing
 
     def build(self, signer: Signer) -> Prepared | None:
         """Builds, signs and stores (but does not submit) the next transaction of `signer`."""

@@ -448,23 +448,27 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
             return existing, False
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
-    with deps.uow() as uow:
-        wallet = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
+
+    def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
+        sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
         existing = _replayed(uow, owner, key, digest)
         if existing is not None:
             return existing, False
-        if shown.recipient.wallet_id == wallet.id and shown.sell_code == shown.buy_code:
+        if shown.recipient.wallet_id == sender.id and shown.sell_code == shown.buy_code:
             raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
                           {"recipient": "is the paying wallet"})
         quote = quotes.take(deps, uow, req.quote_id, *owner) if req.quote_id else None
         _check_daily(deps, uow, owner, limits, shown)
-        _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor, snapshot,
+        _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
-        p = _submit(deps, uow, who, req, owner, wallet, shown, key, digest)
+        p = _submit(deps, uow, who, req, owner, sender, shown, key, digest)
         if quote is not None:
             quotes.use(uow, quote, p.id)
-        uow.commit()
-    return p, True
+        return p, True
+
+    # On SQLite this transaction may be shared with other creations (group commit): the
+    # write lock is taken once for all of them; a refusal undoes this one's writes only.
+    return deps.write(locked)
 
 
 def _replayed(uow: UnitOfWork, owner: tuple[str, str], key: str, digest: str) -> Payment | None:

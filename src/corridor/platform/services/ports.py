@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -109,9 +110,23 @@ class Deps:
     extras: dict[str, Any]  # area-specific ports added by the composition root
     # A unit of work that only reads (on SQLite it takes no write lock); defaults to `uow`.
     read_uow: Callable[[], UnitOfWork] | None = None
+    # Runs a piece of work in a write transaction it may share with other threads' work
+    # (SQLite's group commit, adapters/group_commit.py); None: a transaction of its own.
+    group_write: Callable[[Callable[[UnitOfWork], Any]], Any] | None = None
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()
+
+    def write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """`work(uow)` committed: its writes are durable when this returns, and undone
+        (nobody else's) when it raises. `work` must not commit itself."""
+        if self.group_write is not None:
+            result: T = self.group_write(work)
+            return result
+        with self.uow() as uow:
+            result = work(uow)
+            uow.commit()
+        return result
 
 
 def page_bounds(limit: int, offset: int, limit_max: int) -> tuple[int, int]:

@@ -93,7 +93,7 @@ def due(deps: Deps, limit: int = DUE_BATCH_MAX) -> list[Due]:
     """Pending deliveries whose time has come, oldest first."""
     now = deps.clock.now_ms()
     out: list[Due] = []
-    with deps.uow() as uow:
+    with deps.reader() as uow:  # polled every round of every process: no write lock
         pending = uow.repo(WebhookDelivery).many(status=DeliveryStatus.PENDING,
                                                  order_by="next_attempt_ms", limit=limit)
         for d in pending:

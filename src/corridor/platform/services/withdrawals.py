@@ -284,7 +284,7 @@ def dispatch_payouts(deps: Deps) -> int:
     The rail is asked outside any database transaction and is idempotent on the payout id
     (the withdrawal id), so a crash before the answer is recorded asks again, pays once.
     Returns how many withdrawals moved on."""
-    with deps.uow() as uow:
+    with deps.reader() as uow:  # polled every round: no write lock
         burned = uow.repo(Withdrawal).many(status=S.BURNED, order_by="updated_ms",
                                            limit=PAYOUTS_PER_PASS_MAX)
     moved = 0
