@@ -5,6 +5,7 @@ Timings depend on the machine and its load: no test here asserts a timing or a r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -19,6 +20,7 @@ from corridor.bench.report import Row, Target, render_table, write_json_atomic
 from corridor.cli.main import app
 from corridor.ledger.assets import Asset
 from corridor.ledger.keys import KeyPair
+from corridor.ledger.rules.v1 import verify_signatures
 from corridor.ledger.tx import Payment, Signature, SignedTransaction, Transaction
 
 FIGURES = (
@@ -85,12 +87,25 @@ def test_parallel_verifier_finds_bad_signatures(processes: bool) -> None:
         tx_id=_payment(kp, 10_000).tx_id(),
         body=_payment(kp, 10_000).encode(),
     )
-    stxs = [*good[:5], forged, *good[5:]]  # more than one chunk
+    short = dataclasses.replace(
+        good[1], signatures=(Signature(public_key=kp.public_key, signature=bytes(63)),)
+    )
+    other = KeyPair.from_seed(hashlib.sha256(b"corridor-test-parallel-2").digest())
+    both = dataclasses.replace(  # two signers, both valid
+        good[2], signatures=(*good[2].signatures, *good[2].tx.sign(other).signatures)
+    )
+    second_bad = dataclasses.replace(both, signatures=(both.signatures[0], forged.signatures[0]))
+    unsigned = dataclasses.replace(good[3], signatures=())  # verify_signatures: vacuously true
+    odd = [forged, short, both, second_bad, unsigned]
+    stxs = [*good[:5], *odd, *good[5:]]  # more than one chunk
+    expected = [verify_signatures(stx) for stx in stxs]
+    assert expected.count(False) == 3
     with ParallelVerifier(2, processes=processes) as verifier:
-        assert verifier.verify_batch(stxs) == {stx.tx_id for stx in good}
+        ids = {s.tx_id for s, ok in zip(stxs, expected, strict=True) if ok}
+        assert verifier.verify_batch(stxs) == ids
         flags = list(verifier.verified_in_order(iter(stxs)))
     assert [stx for stx, _ in flags] == stxs
-    assert [ok for _, ok in flags] == [stx is not forged for stx in stxs]
+    assert [ok for _, ok in flags] == expected
 
 
 def test_the_consumer_verifies_queued_chunks_itself_while_the_workers_are_busy() -> None:
