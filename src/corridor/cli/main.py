@@ -25,16 +25,16 @@ def bench_ledger(
     ] = False,
 ) -> None:
     """Signature verification, transaction apply and state-root speed of the ledger."""
-    from corridor.bench import ledger_bench, report
+    from corridor.bench import ledger_bench, ledger_report, report
 
     config = ledger_bench.QUICK if quick else ledger_bench.FULL
     figures = ledger_bench.run(config, log=lambda line: typer.echo(line, err=True))
-    rows = ledger_bench.table_rows(figures)
+    rows = ledger_report.table_rows(figures)
     title = "corridor bench ledger" + (
         " --quick: smaller states, not the headline" if quick else ""
     )
     report.print_table(rows, title)
-    report.write_json_atomic(json_path, ledger_bench.json_document(figures, rows))
+    report.write_json_atomic(json_path, ledger_report.json_document(figures, rows))
     typer.echo(f"wrote {json_path}")
 
 
