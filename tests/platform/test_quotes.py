@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -47,18 +47,36 @@ terms_st = st.builds(fx.Terms, spread_bps=st.integers(0, 300),
 pairs = st.tuples(st.sampled_from(CODES), st.sampled_from(CODES))
 
 
+def _largest_principal(amount: int, terms: fx.Terms) -> int:
+    """The largest p with p + fee_of(p) <= amount, by bisection (fee_of grows with p)."""
+    lo, hi = 0, amount
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid + fx.fee_of(mid, terms) <= amount:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 @settings(max_examples=400, deadline=None)
 @given(amount=st.integers(1, 10**11), pair=pairs, terms=terms_st)
+# Found by CI: 16 CNY fen pays for a 7-fen principal, which buys no EUR cent.
+@example(amount=16, pair=("CNY", "EUR"), terms=fx.Terms(fee_fixed_minor=8, fee_bps=1, spread_bps=0))
 def test_selling_an_amount(amount: int, pair: tuple[str, str], terms: fx.Terms) -> None:
     sell, buy = pair
     mid = RATES.mid(sell, buy)
     try:
         q = fx.for_sell(amount, sell, buy, mid, terms)
     except PlatformError as exc:
+        # Too small exactly when the largest principal the amount pays for, fee included,
+        # buys nothing at the quoted price.
         assert exc.code == "AMOUNT_TOO_SMALL"
-        assert amount <= terms.fee_fixed_minor + 1 or money.convert(
-            amount, sell, buy, mid) <= 1
+        p = _largest_principal(amount, terms)
+        price = Decimal(1) if sell == buy else fx.price_after_spread(mid, terms.spread_bps)
+        assert p == 0 or money.convert(p, sell, buy, price) <= 0
         return
+    assert q.principal_minor == _largest_principal(amount, terms)
     assert q.sell_minor == amount == q.fee_minor + q.principal_minor  # charged what shown
     assert q.fee_minor >= fx.fee_of(q.principal_minor, terms) and q.principal_minor > 0
     assert q.fee_minor < fx.fee_of(q.principal_minor + 1, terms) + 1  # no principal lost
