@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import getpass
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.platform.config import ConfigError, Settings, load_settings
+from corridor.platform.config import DB_POOL_MAX_MIN, ConfigError, Settings, load_settings
 
 app = typer.Typer(help="The payment platform: API server and administration.",
                   no_args_is_help=True)
@@ -57,6 +58,20 @@ OperatorKey = Annotated[Path | None, typer.Option(help="Operator (treasury) key 
 
 WORKERS_MAX = 16
 LISTEN_BACKLOG = 2048
+
+
+# PostgreSQL refuses connections past max_connections (100 by default, 3 of them kept for
+# superusers): the processes of one `serve` share this many between them.
+PG_CONNECTIONS_BUDGET = 90
+
+
+def pool_share(settings: Settings, processes: int) -> Settings:
+    """`settings` with each process's PostgreSQL pool cut to its share of the budget (never
+    above what was asked for, never below DB_POOL_MAX_MIN). SQLite: unchanged."""
+    if settings.db_url.startswith("sqlite"):
+        return settings
+    share = max(DB_POOL_MAX_MIN, PG_CONNECTIONS_BUDGET // max(1, processes))
+    return dataclasses.replace(settings, db_pool_max=min(settings.db_pool_max, share))
 
 
 def default_workers() -> int:
@@ -129,6 +144,9 @@ def serve(
         raise _fail("--chain-workers is 'process' or 'thread'")
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
                          operator_key=operator_key)
+    api_processes = workers or default_workers()
+    settings = pool_share(settings, api_processes + (chain_workers == "process"))
+    os.environ["CORRIDOR_DB_POOL_MAX"] = str(settings.db_pool_max)  # the children's share too
     platform = _build(settings)  # migrates the database before any child starts
     sock = _listen(host, port)
     platform.start_workers(chain=chain_workers == "thread")
@@ -137,7 +155,7 @@ def serve(
     try:
         if chain_workers == "process":
             children.append(_Child("chain workers", ["settle", *args]))
-        for _ in range(1, workers or default_workers()):
+        for _ in range(1, api_processes):
             children.append(_Child("API worker", ["api-worker", "--fd", str(sock.fileno()),
                                                   *args], pass_fds=(sock.fileno(),)))
         url = f"http://{host}:{port}"

@@ -165,7 +165,7 @@ def build(
     problems = production_problems(settings, keyring_is_development=keyring.development)
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pool_max=settings.db_pool_max)
     schema.upgrade(engine)
     clock = clock or SystemClock()
     vault = EnvelopeVault(keyring)

@@ -11,6 +11,7 @@
 | CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
+| CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -27,6 +28,8 @@ UPLOAD_BYTES_MAX = 5 * 1024 * 1024
 # Shared with the bank rail to sign its webhooks; known to everyone, so never in production.
 DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
 RAIL_WEBHOOK_SECRET_LEN_MIN = 32
+DB_POOL_MAX_DEFAULT = 30  # PostgreSQL connections one process may hold (SQLite: unused)
+DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
 
 
 class ConfigError(Exception):
@@ -45,6 +48,7 @@ class Settings:
     upload_bytes_max: int = UPLOAD_BYTES_MAX
     fast_password_hashing: bool = False  # tests only; refused in production
     rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
+    db_pool_max: int = DB_POOL_MAX_DEFAULT
 
     @property
     def production(self) -> bool:
@@ -65,8 +69,11 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
-    if name == "upload_bytes_max":
-        return int(str(value))
+    if name in ("upload_bytes_max", "db_pool_max"):
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if name == "fast_password_hashing":
         return str(value).lower() in ("1", "true", "yes")
     return str(value)
@@ -97,6 +104,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError(f"CORRIDOR_MODE must be one of {MODES}, not {settings.mode!r}")
     if settings.data_dir is None:
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
+    if settings.db_pool_max < DB_POOL_MAX_MIN:
+        raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
     return settings
 
 

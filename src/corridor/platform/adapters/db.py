@@ -54,8 +54,9 @@ def table_of(record_type: type) -> sa.Table:
     return _TABLES[record_type]
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas that make SQLite a safe embedded default."""
+def make_engine(url: str, *, pool_max: int = 30) -> Engine:
+    """An engine with the pragmas that make SQLite a safe embedded default. On PostgreSQL
+    the process holds at most `pool_max` connections (`Settings.db_pool_max`)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S}
@@ -87,7 +88,10 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    pool_size = min(10, pool_max)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_max - pool_size
+    )
 
 
 class SqlRepo(Generic[R]):
