@@ -32,6 +32,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_child(proc: subprocess.Popen[Any], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; reaped either way."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class NodeProcess:
     """`corridor node start` on a home, as a child process; stopped with SIGTERM."""
 
@@ -100,13 +111,7 @@ class NodeProcess:
         return fields["VmRSS"], fields["VmHWM"]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
 
     def kill(self) -> None:
         """SIGKILL, no grace: a crash, as the network bench needs one."""

@@ -39,7 +39,6 @@ import json
 import os
 import platform as platform_mod
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from corridor.bench.node_bench import _percentile
-from corridor.bench.node_process import NodeProcess, free_port
+from corridor.bench.node_process import NodeProcess, free_port, stop_child
 from corridor.bench.report import Row, Target, targets_json
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import init_demo_home
@@ -203,13 +202,7 @@ class PlatformProcess:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc, STOP_TIMEOUT_S)
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
