@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.bench import node_bench, rounds, signatures
+from corridor.bench.harness import CpuFigures, CpuMeter
 from corridor.bench.node_bench import LatencyFigures, NodeBenchConfig, ThroughputFigures
 from corridor.bench.node_process import NodeProcess
 from corridor.bench.report import Row, Target, machine_json, targets_json
@@ -120,39 +121,13 @@ QUICK = NetworkBenchConfig(
 # --- CPU over a phase -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CpuFigures:
-    """Cores' worth of CPU over a phase (2.0 = both cores of this machine, all the time)."""
-
-    wall_s: float
-    nodes_cores: float  # this process's children: the nodes (the signing pool is idle)
-    bench_cores: float  # this load generator
-    foreign_cores: float  # everything else on the machine: the other engineers' work
-
-
 @contextmanager
 def _cpu_meter(into: list[CpuFigures]) -> Iterator[None]:
-    """Appends the phase's CpuFigures to `into` when the block ends."""
-    busy, own, mine = rounds.busy_cpu_s(), rounds.own_cpu_s(), _self_cpu_s()
-    started = time.perf_counter()
+    """Appends the phase's CpuFigures to `into` when the block ends (the nodes are this
+    process's children, so `children_cores` is theirs; the signing pool is idle meanwhile)."""
+    meter = CpuMeter()
     yield
-    wall = time.perf_counter() - started
-    d_busy = rounds.busy_cpu_s() - busy
-    d_own = rounds.own_cpu_s() - own  # this process and its children: the nodes
-    d_mine = _self_cpu_s() - mine
-    into.append(
-        CpuFigures(
-            wall_s=wall,
-            nodes_cores=max(0.0, d_own - d_mine) / wall,
-            bench_cores=d_mine / wall,
-            foreign_cores=max(0.0, d_busy - d_own) / wall,
-        )
-    )
-
-
-def _self_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
+    into.append(meter.stop())
 
 
 # --- the network ----------------------------------------------------------------------------
@@ -417,10 +392,7 @@ def run(config: NetworkBenchConfig, log: Log = lambda _: None) -> NetworkFigures
 
 
 def _cpu_note(c: CpuFigures) -> str:
-    return (
-        f"cores: nodes {c.nodes_cores:.2f}, load generator {c.bench_cores:.2f}, "
-        f"others {c.foreign_cores:.2f}"
-    )
+    return c.note()
 
 
 def table_rows(f: NetworkFigures) -> list[Row]:
@@ -510,7 +482,7 @@ def json_document(f: NetworkFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "latency": _latency_json(f.finality),
             "latency_one_down": _latency_json(f.finality_one_down),
         },
-        "cpu_cores": {name: dataclasses.asdict(c) for name, c in f.cpu.items()},
+        "cpu_cores": {name: c.as_json() for name, c in f.cpu.items()},
         "rejected": sum(
             p.rejected
             for p in (

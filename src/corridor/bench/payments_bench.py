@@ -23,15 +23,14 @@ mint through the settlement worker): none of that is timed. Then, over real HTTP
 - Machine limits, measured in the same run before the processes start (the machine is
   shared): `db_commits_per_s` (one-row write transactions on a scratch SQLite file through
   the platform's own engine settings) and `sign_per_s` (Schnorr (secp256k1) signatures, one core).
-- CPU accounting: CPU time of the platform, the node and this load generator over each
-  phase (100 % = one core), and the platform's CPU per credited payment.
+- CPU accounting: CPU of the platform, the node and this load generator over each
+  phase in cores (bench/harness.py: 1.00 = one core), and the platform's CPU per credited payment.
 - `--profile`: py-spy samples the platform process during the throughput window and the
   hottest functions are listed (where the time goes when a target is missed).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.client
 import itertools
@@ -52,8 +51,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from corridor.bench.harness import ChildProcess, CpuFigures, CpuMeter, free_port
 from corridor.bench.node_bench import _percentile
-from corridor.bench.node_process import NodeProcess, free_port, stop_child
+from corridor.bench.node_process import NodeProcess
 from corridor.bench.report import Row, Target, targets_json
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import init_demo_home
@@ -83,7 +83,6 @@ IN_FLIGHT_POLL_S = 0.1
 LATENCY_CLIENTS = 64  # threads that send the paced requests (open loop: never the limit)
 HTTP_TIMEOUT_S = 60.0
 SERVER_START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
 SETUP_TIMEOUT_S = 300.0
 POLL_S = 0.2
 
@@ -142,137 +141,28 @@ def _now_ms() -> float:
 # --- processes ------------------------------------------------------------------------------
 
 
-class PlatformProcess:
+class PlatformProcess(ChildProcess):
     """`corridor platform serve` with its workers, as a child process; stopped with SIGTERM."""
 
     def __init__(self, data_dir: Path, database_url: str, node: NodeProcess) -> None:
-        self.port = free_port()
         self.database_url = database_url
-        self.log_path = data_dir.parent / "platform.log"
+        port = free_port()
         wallets_dir = node.home.path / "wallets"
         cmd = [
-            sys.executable,
-            "-m",
-            "corridor.cli.main",
-            "platform",
-            "serve",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-            "--node-rpc",
-            f"http://127.0.0.1:{node.port}",
-            "--issuer-key",
-            str(wallets_dir / "issuer.json"),
-            "--operator-key",
-            str(wallets_dir / "treasury.json"),
+            sys.executable, "-m", "corridor.cli.main", "platform", "serve",
+            "--port", str(port),
+            "--data-dir", str(data_dir),
+            "--database-url", database_url,
+            "--node-rpc", f"http://127.0.0.1:{node.port}",
+            "--issuer-key", str(wallets_dir / "issuer.json"),
+            "--operator-key", str(wallets_dir / "treasury.json"),
         ]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the platform exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                try:
-                    conn.request("GET", "/v1/health")
-                    if conn.getresponse().status == 200:
-                        return
-                finally:
-                    conn.close()
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the platform did not answer within {SERVER_START_TIMEOUT_S:.0f} s")
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        stop_child(self.proc, STOP_TIMEOUT_S)
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        super().__init__("platform", cmd, port=port, log_path=data_dir.parent / "platform.log",
+                         ready_path="/v1/health", start_timeout_s=SERVER_START_TIMEOUT_S)
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads) and of its child processes
-    (the platform's chain workers, API workers), from /proc: the live ones, and those that
-    ended and were reaped (a restarted worker's CPU is not lost)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
-    return own + sum(_child_cpu_s(pid))
-
-
-def _child_cpu_s(pid: int) -> list[float]:
-    out: list[float] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):  # a thread or child that just ended
-            out += [_cpu_s(int(c)) for c in (task / "children").read_text().split()]
-    return out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CpuFigures:
-    """CPU over a phase, in % of one core."""
-
-    wall_s: float
-    platform_pct: float
-    node_pct: float
-    bench_pct: float
-    machine_busy_pct: float  # every process, % of one core (cores x 100 when saturated)
-
-
-class CpuMeter:
-    def __init__(self, platform_pid: int, node_pid: int) -> None:
-        self.pids = (platform_pid, node_pid)
-        self._start = self._sample()
-
-    @staticmethod
-    def _machine() -> tuple[float, float]:
-        parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = parts[3] + parts[4]  # idle + iowait
-        return sum(parts) / _TICK, idle / _TICK
-
-    def _sample(self) -> tuple[float, float, float, float, tuple[float, float]]:
-        t = os.times()
-        return (
-            time.perf_counter(),
-            _cpu_s(self.pids[0]),
-            _cpu_s(self.pids[1]),
-            t.user + t.system,
-            self._machine(),
-        )
-
-    def stop(self) -> CpuFigures:
-        end = self._sample()
-        wall = end[0] - self._start[0]
-        total = end[4][0] - self._start[4][0]
-        idle = end[4][1] - self._start[4][1]
-        return CpuFigures(
-            wall_s=wall,
-            platform_pct=100 * (end[1] - self._start[1]) / wall,
-            node_pct=100 * (end[2] - self._start[2]) / wall,
-            bench_pct=100 * (end[3] - self._start[3]) / wall,
-            machine_busy_pct=100 * (total - idle) / wall,
-        )
+def _meter(server: PlatformProcess, node: NodeProcess) -> CpuMeter:
+    return CpuMeter({"platform": server.pid, "node": node.pid})
 
 
 # --- machine limits ---------------------------------------------------------------------------
@@ -739,7 +629,7 @@ def measure_throughput(
 
     def start_meter() -> None:
         time.sleep(max(0.0, open_perf - time.perf_counter()))
-        meter.append(CpuMeter(server.pid, node.pid))
+        meter.append(_meter(server, node))
 
     timer = threading.Thread(target=start_meter, daemon=True)
     timer.start()
@@ -810,7 +700,7 @@ def measure_latency(
 ) -> LatencyFigures:
     seconds = config.latency_warmup_s + config.latency_duration_s
     measure_from_ms = _now_ms() + config.latency_warmup_s * 1000
-    meter = CpuMeter(server.pid, node.pid)
+    meter = _meter(server, node)
     load = run_paced(server.port, customers, rate, seconds, "lat")
     cpu = meter.stop()
     ids = [s.payment_id for s in load.sent]
@@ -1117,12 +1007,10 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
             note="payments_per_s / db_commits_per_s",
         ),
         Row(
-            name="cpu_platform_pct",
-            value=t.cpu.platform_pct,
-            unit="%",
-            note=f"throughput window, 100 = one core; node {t.cpu.node_pct:.0f} %, "
-            f"load generator {t.cpu.bench_pct:.0f} %, machine "
-            f"{t.cpu.machine_busy_pct:.0f} % of {os.cpu_count()} cores",
+            name="cpu_platform_cores",
+            value=t.cpu.named["platform"],
+            note=f"throughput window, 1.00 = one core; {t.cpu.note()}; machine "
+            f"{t.cpu.machine_busy_cores:.2f} of {os.cpu_count()} cores",
         ),
         Row(
             name="platform_cpu_ms_per_payment",
@@ -1141,7 +1029,7 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
 def _cpu_ms_per_payment(t: ThroughputFigures) -> float | None:
     if not t.credited_in_window:
         return None
-    return t.cpu.platform_pct / 100 * t.cpu.wall_s * 1000 / t.credited_in_window
+    return t.cpu.named["platform"] * t.cpu.wall_s * 1000 / t.credited_in_window
 
 
 def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
@@ -1168,7 +1056,7 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "refused": t.refused,
             "backlog_at_close": t.backlog_at_close,
             "drain_s": t.drain_s,
-            "cpu": dataclasses.asdict(t.cpu),
+            "cpu": t.cpu.as_json(),
             "platform_cpu_ms_per_payment": _cpu_ms_per_payment(t),
             "errors": t.errors,
         },
@@ -1180,7 +1068,7 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "failed": lat.failed,
             "refused": lat.refused,
             "late_s_max": lat.late_s_max,
-            "cpu": dataclasses.asdict(lat.cpu),
+            "cpu": lat.cpu.as_json(),
             "errors": lat.errors,
         },
         "profile": f.profile,
