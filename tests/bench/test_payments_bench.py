@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corridor.bench.harness import process_cpu_s
-from corridor.bench.payments_bench import summarise_stacks
+from corridor.bench.profiler import summarise_stacks
 from corridor.cli.main import app
 
 

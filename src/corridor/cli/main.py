@@ -111,19 +111,19 @@ def bench_payments(
 ) -> None:
     """Payments through the platform API to `credited` on a one-validator network:
     sustained payments/s and creation -> credited latency."""
-    from corridor.bench import payments_bench, report
+    from corridor.bench import payments_bench, payments_report, report
 
     config = payments_bench.QUICK if quick else payments_bench.FULL
     figures = payments_bench.run(
         config, log=lambda line: typer.echo(line, err=True), database_url=database_url,
         duration_s=duration, profile=profile,
     )
-    rows = payments_bench.table_rows(figures)
+    rows = payments_report.table_rows(figures)
     title = "corridor bench payments" + (" --quick: tiny load, not the headline" if quick else "")
     report.print_table(rows, title)
-    for line in payments_bench.profile_lines(figures):
+    for line in payments_report.profile_lines(figures):
         typer.echo(line)
-    report.write_json_atomic(json_path, payments_bench.json_document(figures, rows))
+    report.write_json_atomic(json_path, payments_report.json_document(figures, rows))
     typer.echo(f"wrote {json_path}")
 
 
