@@ -45,7 +45,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from corridor.bench.harness import ChildProcess, CpuFigures, CpuMeter, free_port
-from corridor.bench.node_bench import _percentile
 from corridor.bench.node_process import NodeProcess
 from corridor.bench.payments_load import now_ms, run_closed_loop, run_paced
 from corridor.bench.payments_setup import (
@@ -59,7 +58,7 @@ from corridor.bench.payments_setup import (
     wallets_ready,
 )
 from corridor.bench.profiler import Profiler, py_spy
-from corridor.bench.report import Target
+from corridor.bench.report import Target, percentile, timestamped
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import init_demo_home
 from corridor.platform import bootstrap
@@ -316,11 +315,11 @@ def measure_latency(
     own.sort()
     return LatencyFigures(
         rate_per_s=rate,
-        p50_ms=_percentile(client, 50),
-        p99_ms=_percentile(client, 99),
+        p50_ms=percentile(client, 50),
+        p99_ms=percentile(client, 99),
         max_ms=client[-1],
-        server_p50_ms=_percentile(own, 50),
-        server_p99_ms=_percentile(own, 99),
+        server_p50_ms=percentile(own, 50),
+        server_p99_ms=percentile(own, 99),
         samples=len(client),
         failed=sum(1 for o in done.values() if o.status == "failed"),
         refused={str(k): v for k, v in load.statuses.items() if k != 201},
@@ -347,10 +346,6 @@ class PaymentsFigures:
     elapsed_s: float
 
 
-def _timestamped(log: Log, started: float) -> Log:
-    return lambda line: log(f"[{time.perf_counter() - started:6.1f} s] {line}")
-
-
 def run(
     config: PaymentsBenchConfig,
     log: Log = lambda _: None,
@@ -366,7 +361,7 @@ def run(
         raise RuntimeError("--profile needs py-spy (pip install py-spy)")
     started = time.perf_counter()
     load_avg_1m = os.getloadavg()[0]
-    log = _timestamped(log, started)
+    log = timestamped(log, started)
     with tempfile.TemporaryDirectory(prefix="corridor-bench-payments-") as tmp:
         root = Path(tmp)
         log("machine limits: SQLite write transactions, signatures")

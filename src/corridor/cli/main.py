@@ -52,16 +52,16 @@ def bench_node(
     ] = False,
 ) -> None:
     """A real node process under load: committed tx/s, commit latency, memory at 10^6 accounts."""
-    from corridor.bench import node_bench, report
+    from corridor.bench import node_bench, node_report, report
 
     config = node_bench.QUICK if quick else node_bench.FULL
     figures = node_bench.run(
         config, log=lambda line: typer.echo(line, err=True), duration_s=duration
     )
-    rows = node_bench.table_rows(figures)
+    rows = node_report.table_rows(figures)
     title = "corridor bench node" + (" --quick: short phases, small state" if quick else "")
     report.print_table(rows, title)
-    report.write_json_atomic(json_path, node_bench.json_document(figures, rows))
+    report.write_json_atomic(json_path, node_report.json_document(figures, rows))
     typer.echo(f"wrote {json_path}")
 
 
