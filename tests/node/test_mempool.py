@@ -30,6 +30,7 @@ from corridor.ledger.tx import (
 )
 from corridor.node.mempool import Mempool
 from tests.ledger.builders import CHAIN, T0, asset, ctx, key, make_genesis, tx
+from tests.reject_codes import note
 
 R = RejectCode
 USD = asset("USD")
@@ -150,6 +151,7 @@ def test_duplicates_by_id_and_by_source_and_sequence() -> None:
     admit(pool, state, first)
     again = pool.add(first, state, ctx())
     assert again is not None and again.code is R.DUPLICATE
+    note(again.code)
     rival = pay("alice", 1, memo=b"another body, same sequence")
     clash = pool.add(rival, state, ctx())
     assert clash is not None and clash.code is R.DUPLICATE
@@ -169,6 +171,7 @@ def test_count_bound_is_transient() -> None:
     admit(pool, state, a1, b1)
     full = pool.add(c1, state, ctx())
     assert full is not None and full.code is R.MEMPOOL_FULL and not full.permanent
+    note(full.code)
     assert c1.tx_id not in pool and len(pool) == 2
     commit_block(state, [a1], NOW)
     assert pool.update([a1.tx_id], state, ctx(height=2, time_ms=NOW + 1)) == []
