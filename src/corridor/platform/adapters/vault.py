@@ -117,8 +117,8 @@ class EnvelopeVault:
     def keyed_hash(self, secret: str, context: str) -> str:
         """HMAC-SHA256 of a short secret (a six-digit code) under a key derived from the
         active master key: a stolen database alone cannot test guesses against it.
-        Form ``h1.<master-id>.<hex>``; old master keys stay in the keyring, so a hash made
-        before a rotation still checks."""
+        Form ``h1.<master-id>.<b64url(mac)>`` (56 characters); old master keys stay in the
+        keyring, so a hash made before a rotation still checks."""
         kid = self.keyring.active
         return f"h1.{kid}.{self._mac(kid, secret, context)}"
 
@@ -135,7 +135,7 @@ class EnvelopeVault:
                        info=MAC_KEY_INFO).derive(self.keyring.keys[kid])
             self._mac_keys[kid] = key
         message = context.encode() + b"\x00" + secret.encode()
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
+        return _b64(hmac.new(key, message, hashlib.sha256).digest())
 
     def rewrap(self, sealed: str, context: str) -> str:
         """The same secret with its data key wrapped by the active master key."""

@@ -32,6 +32,7 @@ _SUBJECTS = {
     idn.Purpose.VERIFY_PHONE: "Verify your phone number",
     idn.Purpose.LOGIN: "Your sign-in code",
     idn.Purpose.RECOVERY: "Your account recovery code",
+    idn.Purpose.UNLOCK: "Your code to unblock sign-ins",
 }
 
 
