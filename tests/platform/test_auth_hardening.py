@@ -11,14 +11,19 @@ import os
 import stat
 from pathlib import Path
 
+import pyotp
 import pytest
+import sqlalchemy as sa
 import uvicorn
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from corridor.api.app import create_app
 from corridor.api.deps import client_ip
 from corridor.cli.platform import uvicorn_config
 from corridor.platform import bootstrap
+from corridor.platform.adapters import migrate, tables_core
 from corridor.platform.adapters.vault import EnvelopeVault, Keyring
 from corridor.platform.config import ConfigError, Settings
 from corridor.platform.domain import identity as idn
@@ -28,7 +33,15 @@ from corridor.platform.domain.errors import PlatformError, Problems
 from corridor.platform.domain.identity import OneTimeCode, User
 from corridor.platform.domain.notices import Notice
 from corridor.platform.domain.principal import Origin
-from corridor.platform.services import codes, login, registration, security, staff, wallets
+from corridor.platform.services import (
+    codes,
+    login,
+    registration,
+    security,
+    sessions,
+    staff,
+    wallets,
+)
 from tests.platform.conftest import PASSWORD as STAFF_PASSWORD  # make_user's password
 from tests.platform.conftest import make_staff, make_user
 from tests.platform.test_identity import (  # noqa: F401  (fixtures)
@@ -46,6 +59,7 @@ from tests.platform.test_identity import (  # noqa: F401  (fixtures)
     user_by_email,
 )
 from tests.platform.test_identity import login as sign_in
+from tests.platform.test_migrations import empty_engine  # noqa: F401  (fixture)
 
 ANN = "ann@example.com"
 HERE = Origin(ip="198.51.100.1")
@@ -431,3 +445,65 @@ def test_repeated_lockouts_of_staff_alert_the_admins(
     assert alert.object_id == target.user.id
     subjects = [n.subject for n in notices(app_platform, admin.user.email or "")]
     assert "Security alert: a staff account keeps locking" in subjects
+
+
+def test_an_authenticator_code_lifts_a_block_too(
+    app_platform: bootstrap.Platform, clock: FakeClock
+) -> None:
+    deps = app_platform.deps
+    actor = make_user(app_platform, email=ANN)
+    who = sessions.authenticate(deps, actor.token, HERE)
+    secret, _ = security.totp_begin(deps, who)
+
+    def totp_now() -> str:
+        return pyotp.TOTP(secret).at(clock.ms // 1000)
+
+    security.totp_confirm(deps, who, totp_now())
+    for _ in range(idn.LOGIN_FAILURES_MAX):
+        clock.advance(idn.LOCKOUT_MS)
+        with pytest.raises(PlatformError):
+            login.start(deps, ANN, "wrong password!!", Origin(ip=f"203.0.113.{_}"))
+    with pytest.raises(PlatformError):
+        login.start(deps, ANN, STAFF_PASSWORD, HERE)  # blocked
+    with pytest.raises(PlatformError) as exc:
+        login.unlock_finish(deps, ANN, "000000" if totp_now() != "000000" else "111111", HERE)
+    assert exc.value.code == "CODE_INVALID"
+    clock.advance(30_000)  # a time step the enrolment did not use
+    login.unlock_finish(deps, ANN, totp_now(), HERE)
+    assert login.start(deps, ANN, STAFF_PASSWORD, HERE).method == "totp"
+
+
+def test_the_upgrade_retires_clear_code_messages_and_unkeyed_codes(empty_engine: Engine) -> None:
+    """The revision that brought keyed hashes deletes stored messages with codes, retires
+    unused unkeyed one-time codes, and replaces unkeyed recovery codes by a notice to make
+    new ones."""
+    script = ScriptDirectory.from_config(migrate.config())
+    rev = next(r for r in script.walk_revisions()
+               if hasattr(r.module, "_retire_unkeyed_recovery_codes"))
+    assert isinstance(rev.down_revision, str)
+    migrate.upgrade(empty_engine, rev.down_revision)
+    user = {c.name: None for c in tables_core.users.columns}
+    user.update(id="u1", kind="customer", name="Ann", email=ANN, email_verified=True,
+                phone_verified=False, password_hash="x", totp_enabled=True, totp_last_step=0,
+                status="active", failed_logins=0, locked_until_ms=0, terms_version="t",
+                privacy_version="p", terms_accepted_ms=1, created_ms=1, updated_ms=1)
+    with empty_engine.begin() as conn:
+        conn.execute(sa.insert(tables_core.users), user)
+        conn.execute(sa.text(
+            "INSERT INTO recovery_codes (id, user_id, code_hash) VALUES ('r1', 'u1', :h)"),
+            {"h": idn.digest("abcdefghij", "r1")})
+        conn.execute(sa.text(
+            "INSERT INTO one_time_codes (id, user_id, purpose, channel, destination, "
+            "code_hash, created_ms, expires_ms, attempts) VALUES ('c1', 'u1', 'login', "
+            "'email', :d, 'x', 5, 10, 0)"), {"d": ANN})
+        conn.execute(sa.text(
+            "INSERT INTO notices (id, user_id, channel, destination, subject, body, "
+            "created_ms) VALUES ('n1', 'u1', 'email', :d, 'Your sign-in code', "
+            "'Your Corridor code is 123456. It expires in 10 minutes.', 5)"), {"d": ANN})
+    migrate.upgrade(empty_engine, rev.revision)
+    with empty_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM recovery_codes")).scalar_one() == 0
+        assert conn.execute(sa.text(
+            "SELECT used_ms FROM one_time_codes WHERE id = 'c1'")).scalar_one() == 5
+        bodies = [r.body for r in conn.execute(sa.text("SELECT body FROM notices"))]
+    assert len(bodies) == 1 and "recovery codes were retired" in bodies[0]

@@ -169,18 +169,10 @@ def check_totp(deps: Deps, user: User, code: str) -> int | None:
     return None
 
 
-def _recovery_matches(deps: Deps, rc: RecoveryCode, normal: str) -> bool:
-    if rc.code_hash.startswith("h1."):
-        return deps.sealer.keyed_hash_matches(rc.code_hash, normal, f"recovery:{rc.id}")
-    # Made before keyed hashes: a salted digest of a 50-bit code, still honoured so nobody's
-    # printed codes die on upgrade; regenerating them gives keyed ones.
-    return idn.same_digest(idn.digest(normal, rc.id), rc.code_hash)
-
-
 def use_recovery_code(deps: Deps, uow: UnitOfWork, user_id: str, code: str) -> bool:
     normal = code.strip().replace("-", "").lower()
     for rc in uow.repo(RecoveryCode).many(user_id=user_id, used_ms=None):
-        if _recovery_matches(deps, rc, normal):
+        if deps.sealer.keyed_hash_matches(rc.code_hash, normal, f"recovery:{rc.id}"):
             uow.repo(RecoveryCode).update(dataclasses.replace(rc, used_ms=deps.clock.now_ms()))
             return True
     return False

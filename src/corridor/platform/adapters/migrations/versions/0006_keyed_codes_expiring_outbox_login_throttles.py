@@ -7,6 +7,8 @@ Create Date: 2026-12-07 00:20:00.000000
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -35,6 +37,29 @@ def upgrade() -> None:
     op.execute(sa.text("DELETE FROM notices WHERE body LIKE 'Your Corridor code is %'"))
     # One-time codes hashed without a key no longer verify: retire the unused ones.
     op.execute(sa.text("UPDATE one_time_codes SET used_ms = created_ms WHERE used_ms IS NULL"))
+    _retire_unkeyed_recovery_codes()
+
+
+def _retire_unkeyed_recovery_codes() -> None:
+    """Recovery codes hashed without a key (a salted SHA-256 of a 50-bit code, searchable
+    in a copied database) are deleted; their owners are told to make new ones, which are
+    keyed. The authenticator itself keeps working."""
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        "SELECT DISTINCT u.id, u.email FROM recovery_codes r JOIN users u ON u.id = r.user_id "
+        "WHERE r.code_hash NOT LIKE 'h1.%' AND u.email IS NOT NULL AND u.email_verified"
+    )).all()
+    now_ms = int(time.time() * 1000)
+    for user_id, email in rows:
+        conn.execute(sa.text(
+            "INSERT INTO notices (id, user_id, channel, destination, subject, body, created_ms) "
+            "VALUES (:id, :user_id, 'email', :email, :subject, :body, :now)"),
+            {"id": str(uuid.uuid4()), "user_id": user_id, "email": email, "now": now_ms,
+             "subject": "Make new recovery codes",
+             "body": "Your recovery codes were retired by a security upgrade. Sign in and "
+                     "make new ones (Security > Recovery codes); your authenticator app "
+                     "works as before."})
+    op.execute(sa.text("DELETE FROM recovery_codes WHERE code_hash NOT LIKE 'h1.%'"))
 
 
 def downgrade() -> None:
