@@ -142,8 +142,8 @@ def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str
         if user.failed_logins == idn.LOGIN_FAILURES_MAX:
             codes.notify_user(deps, uow, user, LOCKED_SUBJECT,
                               "Several sign-in attempts failed, so sign-ins are slowed down. "
-                              "If this was you, ask for an unlock code (Sign in > Unlock) and "
-                              "sign in right away; if not, change your password.")
+                              "If this was you, ask for an unlock code (POST /v1/auth/unlock) "
+                              "and sign in right away; if not, change your password.")
         if user.kind == UserKind.STAFF:
             _alert_staff_lockouts(deps, uow, user, origin, now)
     uow.commit()
