@@ -22,6 +22,8 @@ PUBLIC = {
     ("POST", "/v1/auth/recover"),
     ("POST", "/v1/auth/recover/reset"),
     ("POST", "/v1/auth/recover/identity-check"),
+    ("POST", "/v1/auth/unlock"),  # the owner of a blocked account, who cannot sign in
+    ("POST", "/v1/auth/unlock/verify"),
     ("POST", "/v1/rails/sim-bank/webhook"),  # authenticated by its HMAC signature instead
 }
 SOME_ID = "00000000-0000-4000-8000-000000000000"

@@ -12,12 +12,14 @@
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
+| CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -49,6 +51,9 @@ class Settings:
     fast_password_hashing: bool = False  # tests only; refused in production
     rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
     db_pool_max: int = DB_POOL_MAX_DEFAULT
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client. None
+    # by default: the client is the TCP peer, and a forged header changes nothing.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -76,6 +81,16 @@ def _convert(name: str, value: object) -> object:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if name == "fast_password_hashing":
         return str(value).lower() in ("1", "true", "yes")
+    if name == "trusted_proxies":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        proxies = tuple(str(x).strip() for x in items if str(x).strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or "
+                                  "network") from None
+        return proxies
     return str(value)
 
 
@@ -109,6 +124,40 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     return settings
 
 
+def sqlite_path(settings: Settings) -> Path | None:
+    """The database file when the database is SQLite on disk, else None."""
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or ":memory:" in url or "mode=memory" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def private_paths(settings: Settings) -> list[Path]:
+    """Files and directories holding secrets or personal data: only the platform's own
+    user may read them (directories 0700, files 0600)."""
+    paths = [settings.data_dir, settings.data_dir / "files", settings.keyring_path]
+    db = sqlite_path(settings)
+    if db is not None:
+        paths += [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+    paths += [p for p in (settings.issuer_key, settings.operator_key) if p is not None]
+    return paths
+
+
+def permission_problems(settings: Settings) -> list[str]:
+    """Private paths (see `private_paths`) that other users of the host can open."""
+    problems = []
+    for path in private_paths(settings):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # not there (yet): created private
+        if mode & 0o077:
+            want = "700" if path.is_dir() else "600"
+            problems.append(f"{path} is open to other users (mode {mode & 0o777:o}; "
+                            f"run: chmod {want} {path})")
+    return problems
+
+
 def production_problems(settings: Settings, *, keyring_is_development: bool) -> list[str]:
     """Why these settings must not run in production (empty when they may)."""
     if not settings.production:
@@ -120,6 +169,7 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
         problems.append("fast (test) password hashing is on")
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
+    problems += permission_problems(settings)
     if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
         problems.append("the rail webhook secret is the development default")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:

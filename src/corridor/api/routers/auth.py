@@ -160,6 +160,30 @@ def logout(who: PrincipalDep, deps: DepsDep) -> None:
     login.logout(deps, who)
 
 
+class UnlockVerifyIn(Strict):
+    identifier: str = Identifier
+    code: str = Field(min_length=4, max_length=32,
+                      description="The unlock code sent, or a code of the authenticator app")
+
+
+@router.post("/unlock", status_code=202, response_model=Accepted)
+def unlock(body: ResendIn, deps: DepsDep, origin: OriginDep, limiter: LimiterDep) -> Accepted:
+    """Sends an unlock code to the verified address named, if its sign-ins are blocked
+    after failed attempts (silently nothing otherwise)."""
+    _limit(limiter, origin, body.identifier)
+    login.unlock_start(deps, body.identifier)
+    return Accepted(status="sent_if_blocked")
+
+
+@router.post("/unlock/verify", response_model=Accepted)
+def unlock_verify(body: UnlockVerifyIn, deps: DepsDep, origin: OriginDep,
+                  limiter: LimiterDep) -> Accepted:
+    """Lifts the block with the unlock code (or an authenticator code): sign in at once."""
+    _limit(limiter, origin, body.identifier)
+    login.unlock_finish(deps, body.identifier, body.code, origin)
+    return Accepted(status="unlocked")
+
+
 @router.post("/recover", status_code=202, response_model=Accepted)
 def recover(body: ResendIn, deps: DepsDep, origin: OriginDep, limiter: LimiterDep) -> Accepted:
     """Sends a recovery code to the verified channel named (silently nothing otherwise)."""

@@ -19,9 +19,10 @@ from corridor.ledger.assets import is_valid_asset_code
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair
 from corridor.platform.domain import wallets as w
-from corridor.platform.domain.errors import Kind, PlatformError, conflict, invalid
+from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, invalid
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.text import check_display_name
 from corridor.platform.domain.wallets import (
     Authorisation,
     AuthStatus,
@@ -52,10 +53,9 @@ def ledger_node(deps: Deps) -> LedgerNode | None:
 
 
 def _check_label(label: str) -> str:
-    label = label.strip()
-    if not label or len(label) > w.WALLET_LABEL_LEN_MAX or not label.isprintable():
-        message = f"1-{w.WALLET_LABEL_LEN_MAX} printable characters"
-        raise invalid("INVALID_LABEL", message, {"label": message})
+    problems = Problems()
+    label = check_display_name(label, problems, "label", w.WALLET_LABEL_LEN_MAX)
+    problems.raise_if_any("INVALID_LABEL")
     return label
 
 
