@@ -38,6 +38,27 @@ def bench_ledger(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("mempool")
+def bench_mempool(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-mempool.json"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="2,000 transactions instead of 50,000: seconds.")
+    ] = False,
+) -> None:
+    """The mempool on a full pool: admission per tx against the signature check, reap,
+    update after a block."""
+    from corridor.bench import mempool_bench, report
+
+    config = mempool_bench.QUICK if quick else mempool_bench.FULL
+    figures = mempool_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = mempool_bench.table_rows(figures)
+    report.print_table(rows, "corridor bench mempool" + (" --quick" if quick else ""))
+    report.write_json_atomic(json_path, mempool_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 @bench.command("node")
 def bench_node(
     json_path: Annotated[
