@@ -322,6 +322,35 @@ def _on_curve(public_key: bytes) -> bool:
     return True
 
 
+def reopen(deps: Deps, uow: UnitOfWork, wallet_id: str) -> bool:
+    """Queues the opening of an `open` wallet again (the chain does not have its account:
+    services/reconcile.py), and its granted authorisations with it. False if the wallet
+    is no longer open (changed since it was checked)."""
+    wallet = uow.repo(Wallet).get(wallet_id, for_update=True)
+    if wallet is None or wallet.status != WalletStatus.OPEN:
+        return False
+    now = deps.clock.now_ms()
+    uow.repo(Wallet).update(dataclasses.replace(wallet, status=WalletStatus.OPENING,
+                                                updated_ms=now))
+    job = _queue_job(deps, uow, JobKind.OPEN_ACCOUNT, wallet.id,
+                     {"public_key": wallet.public_key})
+    codes = []
+    for auth in uow.repo(Authorisation).many(wallet_id=wallet.id,
+                                             status=AuthStatus.AUTHORISED):
+        again = _queue_job(deps, uow, JobKind.AUTHORISE, wallet.id,
+                           {"address": wallet.address, "code": auth.asset_code})
+        uow.repo(Authorisation).update(dataclasses.replace(
+            auth, status=AuthStatus.REQUESTED, job_id=again.id, updated_ms=now))
+        codes.append(auth.asset_code)
+    uow.audit(actor_id=None, actor_kind="system", action="wallet.repair",
+              object_type="wallet", object_id=wallet.id,
+              before={"status": wallet.status},
+              after={"status": WalletStatus.OPENING.value, "job_id": job.id,
+                     "reason": "open on the platform, absent on chain",
+                     "authorisations": codes})
+    return True
+
+
 # --- Reading -------------------------------------------------------------------------------
 
 
