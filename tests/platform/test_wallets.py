@@ -552,3 +552,31 @@ def test_an_unreachable_node_is_unavailable_and_wallets_still_list(
         assert views[0].chain is None and views[0].wallet.status == "open"
     finally:
         p.close()
+
+
+def test_an_unproven_key_shows_no_chain_state_to_its_claimant(
+        platform: bootstrap.Platform, customer: Actor,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key registered before proofs existed: the organisation sees the row, never the
+    account's balances (issue 14/5)."""
+    org = make_org(platform, customer.user.id, kyb=True)
+    with platform.deps.uow() as uow:
+        custodial = wallets.ensure_wallet(platform.deps, uow, owner_type="org", owner_id=org)
+        uow.commit()
+    node = FakeNode()
+    monkeypatch.setitem(platform.deps.extras, "ledger", node)
+    with platform.deps.uow() as uow:
+        mine = uow.repo(Wallet).get(custodial)
+        assert mine is not None
+        uow.repo(Wallet).update(dataclasses.replace(mine, status="open"))
+        claimed = dataclasses.replace(mine, id="claimed-1", address="cCLAIMED", public_key=EXTERNAL,
+                                      custodial=False, key_sealed=None, proven=False)
+        uow.repo(Wallet).add(claimed)
+        uow.commit()
+    node.opened |= {mine.address, claimed.address}
+    who = Principal(user_id=customer.user.id, kind=UserKind.CUSTOMER, staff_role=None,
+                    session_id="s")
+    views, reached = wallets.list_wallets(platform.deps, who, org_id=org)
+    assert reached
+    shown = {v.wallet.id: v.chain for v in views}
+    assert shown[custodial] is not None and shown["claimed-1"] is None

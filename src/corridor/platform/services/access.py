@@ -59,17 +59,6 @@ def acting_owner(uow: UnitOfWork, who: Principal, org_id: str | None,
     return OwnerType.USER, who.user_id
 
 
-def require_standing(uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
-    """The owner of a wallet may have money moved for it: an active customer or an
-    active organisation (for use cases that start from a record, not a caller)."""
-    if owner_type == OwnerType.USER:
-        _require_active_user(uow, owner_id)
-        return
-    org = uow.repo(Organisation).get(owner_id)
-    if org is None or org.status != OrgStatus.ACTIVE:
-        raise conflict("ORG_SUSPENDED", "the organisation is suspended: its money cannot move")
-
-
 def _require_active_user(uow: UnitOfWork, user_id: str) -> None:
     # Sessions of a disabled account are refused at sign-in; this also closes the moment
     # between a session being checked and the use case running.
