@@ -396,6 +396,36 @@ def audit_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
     typer.echo(f"audit chain intact: {report.entries} entries")
 
 
+@app.command("wallets-check")
+def wallets_check(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    node_rpc: NodeRpc = None,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Queue the opening of each absent wallet again.")] = False,
+) -> None:
+    """Find wallets `open` on the platform but absent on chain (exit 1 if any is left
+    unrepaired); with --repair, queue their opening (and authorisations) again."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import reconcile
+
+    platform = _build(_settings(data_dir, database_url, node_rpc=node_rpc))
+    try:
+        report = reconcile.check_open_wallets(platform.deps, repair=repair)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    for a in report.absent:
+        state = "repaired: opening queued" if a.repaired else (
+            "NOT repaired: key not proven" if repair else "absent")
+        typer.echo(f"{a.wallet_id} {a.address} ({a.owner_type} {a.owner_id}): {state}")
+    typer.echo(f"checked {report.checked} open wallets: {len(report.absent)} absent on chain"
+               f", {sum(a.repaired for a in report.absent)} repaired")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("rotate-keys")
 def rotate_keys(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Make a new master key active and re-wrap every sealed secret under it."""

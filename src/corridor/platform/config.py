@@ -13,6 +13,8 @@
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
 | CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
+| CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
+| CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -32,6 +34,9 @@ DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
 RAIL_WEBHOOK_SECRET_LEN_MIN = 32
 DB_POOL_MAX_DEFAULT = 30  # PostgreSQL connections one process may hold (SQLite: unused)
 DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
+# Each organisation and wallet opens an account on chain: bounded per customer (issue 14/9).
+ORGS_PER_CUSTOMER_MAX = 5  # organisations one customer may create
+WALLETS_PER_ORG_MAX = 10  # wallets (custodial or registered keys) of one organisation
 
 
 class ConfigError(Exception):
@@ -54,6 +59,8 @@ class Settings:
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client. None
     # by default: the client is the TCP peer, and a forged header changes nothing.
     trusted_proxies: tuple[str, ...] = ()
+    orgs_per_customer_max: int = ORGS_PER_CUSTOMER_MAX
+    wallets_per_org_max: int = WALLETS_PER_ORG_MAX
 
     @property
     def production(self) -> bool:
@@ -74,7 +81,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
-    if name in ("upload_bytes_max", "db_pool_max"):
+    if name in ("upload_bytes_max", "db_pool_max", "orgs_per_customer_max",
+                "wallets_per_org_max"):
         try:
             return int(str(value))
         except ValueError:

@@ -596,7 +596,10 @@ def _visible(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
         return True
     if p.recipient_wallet_id is not None:
         wlt = uow.repo(Wallet).get(p.recipient_wallet_id)
-        return wlt is not None and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id)
+        # Only the wallet's proven owner (issue 14/5): a key claimed without proof does not
+        # make its payments the claimant's to read.
+        return (wlt is not None and wlt.proven
+                and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id))
     return False
 
 

@@ -17,10 +17,10 @@ from corridor.platform.domain.errors import (
 )
 from corridor.platform.domain.payments import Quote
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import rates
-from corridor.platform.services.access import require_org
+from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
@@ -31,7 +31,10 @@ class QuoteStatus:
 
 
 def owner_of(uow: UnitOfWork, who: Principal, org_id: str | None, perm: Perm) -> tuple[str, str]:
-    """Whose money the caller prices or moves: their own, or an organisation's (`perm`)."""
+    """Whose money the caller prices or moves (`perm` in MONEY_PERMS: the standing policy
+    of access.acting_owner applies), or reads: their own, or an organisation's (`perm`)."""
+    if perm in MONEY_PERMS:
+        return acting_owner(uow, who, org_id, perm)
     if org_id is not None:
         require_org(uow, who, org_id, perm)
         return OwnerType.ORG, org_id
