@@ -254,11 +254,11 @@ def _priced(deps: Deps, uow: UnitOfWork, req: PaymentRequest, owner: tuple[str, 
                          principal_minor=q.sell_amount_minor - q.fee_minor,
                          buy_minor=q.buy_amount_minor, price=money.rate(q.price),
                          mid=money.rate(q.price)), q
-    if req.asset not in money.CURRENCIES:
+    if req.asset is None or not money.is_currency(req.asset):
         problems.add("asset", f"one of {', '.join(money.CURRENCIES)} (or give a quote_id)")
         return None, None
     try:
-        amount = money.parse_major(req.amount or "", req.asset)
+        amount = money.parse_major(req.amount, req.asset)
     except PlatformError as exc:
         problems.add("amount", exc.message)
         return None, None

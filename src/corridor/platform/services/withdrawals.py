@@ -43,7 +43,6 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
     """Queues the burn of `amount` and records the withdrawal (status `requested`). The
     same key with the same request returns the same withdrawal; with another, 409."""
     problems = Problems()
-    currency = currency.strip().upper()
     amount_minor = funds.parse_amount(amount, currency, problems)
     bank = r.check_bank(bank, COUNTRIES, problems)
     key = funds.check_key(idempotency_key, problems)
