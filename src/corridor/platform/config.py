@@ -12,12 +12,14 @@
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
+| CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -49,6 +51,9 @@ class Settings:
     fast_password_hashing: bool = False  # tests only; refused in production
     rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
     db_pool_max: int = DB_POOL_MAX_DEFAULT
+    # Internal networks (e.g. "127.0.0.1/32") webhooks may target anyway: a local receiver
+    # in development and tests. Empty: only public addresses (refused in production).
+    webhook_allow_networks: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -74,6 +79,9 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if name == "webhook_allow_networks":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
     if name == "fast_password_hashing":
         return str(value).lower() in ("1", "true", "yes")
     return str(value)
@@ -106,6 +114,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
+    for network in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"CORRIDOR_WEBHOOK_ALLOW_NETWORKS: {network!r} is not an "
+                              "address or CIDR network") from None
     return settings
 
 
@@ -120,6 +134,9 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
         problems.append("fast (test) password hashing is on")
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
+    if settings.webhook_allow_networks:
+        problems.append("webhook_allow_networks lets webhooks reach internal addresses "
+                        "(development only)")
     if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
         problems.append("the rail webhook secret is the development default")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:
