@@ -66,22 +66,36 @@ def format_minor(amount_minor: int, code: str) -> str:
     return f"{to_major(amount_minor, code):.{decimals(code)}f}"
 
 
-def parse_major(text: object, code: str, field: str = "amount") -> int:
-    """The one parser of amounts from outside (API, simulated bank, filters): '12.34' USD
-    -> 1234. Only the syntax of `_AMOUNT_RE`; more decimals than the currency has is an
-    error, not rounding; the result is checked by `check_amount`. Anything else, whatever
-    the text, is INVALID_AMOUNT (never another exception)."""
-    places = decimals(code)
+def amount_parts(text: object) -> tuple[str, str] | None:
+    """The whole and fraction digits of an amount written in the one syntax of
+    `_AMOUNT_RE` (at most AMOUNT_TEXT_LEN_MAX characters); None for anything else."""
     if (not isinstance(text, str) or len(text) > AMOUNT_TEXT_LEN_MAX
             or not _AMOUNT_RE.fullmatch(text)):
+        return None
+    whole, _, frac = text.partition(".")
+    return whole, frac
+
+
+def parse_minor(text: object, places: int, field: str = "amount", unit: str = "") -> int:
+    """Minor units (10**-places) of an amount in the one syntax, exactly: more decimals
+    than `places` is an error, not rounding. No range check (zero passes)."""
+    parts = amount_parts(text)
+    if parts is None:
         raise invalid("INVALID_AMOUNT", f"{str(text)[:AMOUNT_TEXT_LEN_MAX]!r} is not an "
                       "amount: digits with an optional decimal point, like 12.50",
                       {field: "digits with an optional decimal point, like 12.50"})
-    whole, _, frac = text.partition(".")
+    whole, frac = parts
     if len(frac) > places:
-        raise invalid("INVALID_AMOUNT", f"{code} has {places} decimals",
+        raise invalid("INVALID_AMOUNT", f"{unit or 'the amount'} has {places} decimals",
                       {field: f"at most {places} decimals"})
-    return check_amount(int(whole) * 10**places + int(frac.ljust(places, "0") or "0"), field)
+    return int(whole + frac.ljust(places, "0"))  # ASCII digits only: int() is exact
+
+
+def parse_major(text: object, code: str, field: str = "amount") -> int:
+    """The one parser of amounts from outside (API, simulated bank, filters): '12.34' USD
+    -> 1234, checked by `check_amount`. Whatever the text, the only failure is
+    INVALID_AMOUNT (or UNKNOWN_CURRENCY for `code`), never another exception."""
+    return check_amount(parse_minor(text, decimals(code), field, code), field)
 
 
 def check_amount(amount_minor: int, field: str = "amount") -> int:
