@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from starlette.testclient import TestClient
 
 from corridor.api.app import BODY_BYTES_MAX
 from corridor.platform import bootstrap
-from corridor.platform.domain.rails import Deposit
+from corridor.platform.domain import json_text
+from corridor.platform.domain import rails as dom
+from corridor.platform.domain.rails import Deposit, RailEvent
+from corridor.platform.services import rails
 from tests.platform.conftest import Actor
 from tests.platform.rails_fakes import (
     grant_tier,
@@ -68,3 +72,36 @@ def test_a_key_given_twice_is_refused_and_changes_nothing(
     r = client.post("/v1/deposits", content=b'{"currency": "USD", "amount": "1.00"}',
                     headers={**headers, **key()})
     assert r.status_code == 201, r.text
+
+
+def test_nan_and_infinity_are_not_json(client: TestClient, customer: Actor) -> None:
+    for raw in (b'{"currency": "USD", "amount": NaN}', b'{"currency": "USD", "amount": -Infinity}'):
+        r = client.post("/v1/deposits", content=raw, headers={**JSON, **customer.headers, **key()})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_JSON", r.text
+
+
+def test_the_strict_decoder() -> None:
+    assert json_text.loads(b'{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}') == {
+        "a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}  # the same key in different objects
+    with pytest.raises(json_text.DuplicateKey) as info:
+        json_text.loads('{"a": [{"k": 1, "k": 2}]}')
+    assert info.value.key == "k"
+    for text in ("NaN", "[Infinity]", '{"a": -Infinity}'):
+        with pytest.raises(json_text.NotJson):
+            json_text.loads(text)
+
+
+def test_a_signed_rail_event_with_a_key_given_twice_is_refused(
+        client: TestClient, platform: bootstrap.Platform) -> None:
+    # the amount a JSON reader keeps depends on the reader: the event is refused whole
+    body = (b'{"id": "evt-1", "type": "transfer.received", "data": {"reference": "RF1", '
+            b'"amount_minor": 100, "amount_minor": 30000000, "currency": "USD", '
+            b'"rail_ref": "SBT1"}}')
+    at = platform.deps.clock.now_ms() // 1000
+    secret = platform.settings.rail_webhook_secret.encode()
+    r = client.post("/v1/rails/sim-bank/webhook", content=body,
+                    headers={rails.TIMESTAMP_HEADER: str(at),
+                             rails.SIGNATURE_HEADER: dom.sign(secret, at, body)})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "DUPLICATE_KEY", r.text
+    with platform.deps.uow() as uow:
+        assert uow.repo(RailEvent).many() == []
