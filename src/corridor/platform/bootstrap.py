@@ -35,7 +35,7 @@ from corridor.platform.adapters.webhook_worker import WebhookWorker
 from corridor.platform.config import ConfigError, Settings, production_problems, sqlite_path
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
-from corridor.platform.services import funds, payments, rails, refunds
+from corridor.platform.services import bank_details, funds, payments, rails, refunds
 from corridor.platform.services.ports import Clock, Deps, Randomness
 
 log = logging.getLogger("corridor.platform")
@@ -213,5 +213,6 @@ def build(
     deps.extras.setdefault("fx_terms", fx.Terms())
     payments.register_hooks()
     refunds.register_hooks()  # after payments: it wraps the payment hook
+    bank_details.seal_legacy(deps)  # rows from before account numbers were sealed
     return Platform(settings, engine, deps, vault)
 

@@ -15,6 +15,7 @@
 | CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
 | CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
 | CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
+| CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -61,6 +62,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     orgs_per_customer_max: int = ORGS_PER_CUSTOMER_MAX
     wallets_per_org_max: int = WALLETS_PER_ORG_MAX
+    # Internal networks (e.g. "127.0.0.1/32") webhooks may target anyway: a local receiver
+    # in development and tests. Empty: only public addresses (refused in production).
+    webhook_allow_networks: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -87,6 +91,9 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if name == "webhook_allow_networks":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
     if name == "fast_password_hashing":
         return str(value).lower() in ("1", "true", "yes")
     if name == "trusted_proxies":
@@ -129,6 +136,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
+    for network in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"CORRIDOR_WEBHOOK_ALLOW_NETWORKS: {network!r} is not an "
+                              "address or CIDR network") from None
     return settings
 
 
@@ -178,6 +191,9 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
     problems += permission_problems(settings)
+    if settings.webhook_allow_networks:
+        problems.append("webhook_allow_networks lets webhooks reach internal addresses "
+                        "(development only)")
     if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
         problems.append("the rail webhook secret is the development default")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:

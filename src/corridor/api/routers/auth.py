@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, LimiterDep, OriginDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import identity as idn
 from corridor.platform.services import login, registration, security
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=JsonRoute, prefix="/auth", tags=["auth"])
 
 MINUTE = 60.0
 IP_PER_MINUTE_MAX = 30  # requests to the auth endpoints per client address

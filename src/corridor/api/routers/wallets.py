@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import wallets as dom
 from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import wallets
 from corridor.platform.services.wallets import WalletView
 
-router = APIRouter(tags=["wallets"])
+router = APIRouter(route_class=JsonRoute, tags=["wallets"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 PUBLIC_KEY_TEXT_LEN_MAX = 64

@@ -76,7 +76,7 @@ def replayed(existing: R | None, hashed: str) -> R | None:
 
 def parse_amount(text: str, currency: str, problems: Problems) -> int:
     """Minor units of a major-unit amount ('12.34'); 0 with a problem recorded when bad."""
-    if currency not in money.CURRENCIES:
+    if not money.is_currency(currency):
         problems.add("currency", f"one of {', '.join(money.CURRENCIES)}")
         return 0
     try:

@@ -58,7 +58,7 @@ def price(deps: Deps, *, sell_asset: str, buy_asset: str, sell_amount: str | Non
     """Prices a request; every problem with it is reported at once (INVALID_FIELDS)."""
     problems = Problems()
     for field, code in (("sell_asset", sell_asset), ("buy_asset", buy_asset)):
-        if code not in money.CURRENCIES:
+        if not money.is_currency(code):
             problems.add(field, f"one of {', '.join(money.CURRENCIES)}")
     if (sell_amount is None) == (buy_amount is None):
         problems.add("sell_amount", "give exactly one of sell_amount and buy_amount")
@@ -67,7 +67,7 @@ def price(deps: Deps, *, sell_asset: str, buy_asset: str, sell_amount: str | Non
         field, text, code = (("sell_amount", sell_amount, sell_asset) if sell_amount is not None
                              else ("buy_amount", buy_amount, buy_asset))
         try:
-            amount = money.parse_major(str(text), code)
+            amount = money.parse_major(text, code, field)
         except PlatformError as exc:
             problems.add(field, exc.message)
     problems.raise_if_any()
