@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,12 @@ from corridor.platform.adapters.system import (
 )
 from corridor.platform.adapters.vault import EncryptedFileStore, EnvelopeVault, Keyring
 from corridor.platform.adapters.webhook_worker import WebhookWorker
-from corridor.platform.config import ConfigError, Settings, production_problems
+from corridor.platform.config import (
+    RAIL_WEBHOOK_SECRET_FILE,
+    ConfigError,
+    Settings,
+    production_problems,
+)
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import funds, payments, rails, refunds
@@ -152,6 +159,30 @@ def load_keyring(settings: Settings) -> Keyring:
     return ring
 
 
+RAIL_SECRET_BYTES = 32
+
+
+def with_rail_secret(settings: Settings) -> Settings:
+    """The settings with the rail webhook secret filled in: when none is configured
+    (development; production refuses to start without one), the secret generated at the
+    first start, kept in the data dir readable by its owner only (0600), so it is never a
+    value known to everyone."""
+    if settings.rail_webhook_secret:
+        return settings
+    path = settings.data_dir / RAIL_WEBHOOK_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text().strip()
+        if len(secret) < RAIL_SECRET_BYTES:
+            raise ConfigError(f"{path} holds no usable rail webhook secret") from None
+    else:
+        secret = secrets.token_urlsafe(RAIL_SECRET_BYTES)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+    return dataclasses.replace(settings, rail_webhook_secret=secret)
+
+
 def build(
     settings: Settings,
     *,
@@ -165,6 +196,7 @@ def build(
     problems = production_problems(settings, keyring_is_development=keyring.development)
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    settings = with_rail_secret(settings)
     engine = make_engine(settings.db_url, pool_max=settings.db_pool_max)
     schema.upgrade(engine)
     clock = clock or SystemClock()

@@ -10,7 +10,8 @@
 | CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
 | CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
-| CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
+| CORRIDOR_RAIL_WEBHOOK_SECRET | (dev: made in <data dir>/rail-webhook-secret; prod: needed) |
+| CORRIDOR_DEV_SIM_BANK       | false (true: any user may play the bank at /v1/dev/sim-bank/*) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
@@ -25,9 +26,9 @@ from pathlib import Path
 
 MODES = ("development", "production")
 UPLOAD_BYTES_MAX = 5 * 1024 * 1024
-# Shared with the bank rail to sign its webhooks; known to everyone, so never in production.
-DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
 RAIL_WEBHOOK_SECRET_LEN_MIN = 32
+# Where development keeps the rail webhook secret it generated on first start (0600).
+RAIL_WEBHOOK_SECRET_FILE = "rail-webhook-secret"
 DB_POOL_MAX_DEFAULT = 30  # PostgreSQL connections one process may hold (SQLite: unused)
 DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
 
@@ -47,7 +48,12 @@ class Settings:
     operator_key: Path | None = None
     upload_bytes_max: int = UPLOAD_BYTES_MAX
     fast_password_hashing: bool = False  # tests only; refused in production
-    rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
+    # HMAC key of the rail's webhooks, shared with the bank. Empty: development generates
+    # a random one on first start and keeps it in the data dir; production refuses to start.
+    rail_webhook_secret: str = ""
+    # Development only: any signed-in user may play the customer's bank (/v1/dev/sim-bank/*);
+    # without it only staff may. Refused in production.
+    dev_sim_bank: bool = False
     db_pool_max: int = DB_POOL_MAX_DEFAULT
 
     @property
@@ -74,7 +80,7 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if name == "fast_password_hashing":
+    if name in ("fast_password_hashing", "dev_sim_bank"):
         return str(value).lower() in ("1", "true", "yes")
     return str(value)
 
@@ -120,8 +126,10 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
         problems.append("fast (test) password hashing is on")
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
-    if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
-        problems.append("the rail webhook secret is the development default")
+    if settings.dev_sim_bank:
+        problems.append("the simulated bank is open to every user (dev_sim_bank)")
+    if not settings.rail_webhook_secret:
+        problems.append("no rail webhook secret is set (CORRIDOR_RAIL_WEBHOOK_SECRET)")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:
         problems.append(f"the rail webhook secret is shorter than "
                         f"{RAIL_WEBHOOK_SECRET_LEN_MIN} characters")
