@@ -85,6 +85,8 @@ def test_a_different_amount_is_credited_as_received_and_noted(
     out = client.get(f"/v1/deposits/{d['id']}", headers=customer.headers).json()
     assert out["status"] == "credited" and out["received"] == "200.50"
     assert "instructed 250.00, received 200.50" in out["note"]
+    (rec,) = deposits_in_db(platform)
+    assert rec.flagged  # less than instructed is flagged too (issue 14, item 1)
 
 
 def test_a_refused_mint_fails_the_deposit_and_flags_it(
