@@ -89,6 +89,7 @@ payments = sa.Table(
     sa.Column("expected_arrival_ms", MS, nullable=False),
     sa.Column("created_ms", MS, nullable=False, index=True),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("sender_name", sa.String(200)),
     # one payment per (owner, key): the database enforces idempotency under concurrency
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )

@@ -120,6 +120,10 @@ class Payment:
     expected_arrival_ms: int
     created_ms: int
     updated_ms: int
+    # What the recipient is shown of the sender: the name the sender's verification (KYC,
+    # KYB) established when the payment was made; None when unverified (then the display
+    # name, chosen freely, is all there is).
+    sender_name: str | None = None
 
 
 def can_move(old: str, new: str) -> bool:

@@ -19,8 +19,8 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import funds, holds, settlement
+from corridor.platform.domain.wallets import Authorisation, Wallet
+from corridor.platform.services import funds, holds, settlement, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
 
@@ -57,6 +57,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
             raise invalid("LIMIT_EXCEEDED", "this deposit would take your balance above your "
                           f"tier's cap; at most {money.format_minor(room, currency)} "
                           f"{currency} more", {"amount": "above the balance cap"})
+        _check_receivable(deps, uow, who, wallet, currency)
         rail = rail_of(deps, DEFAULT_RAIL)
         account = rail.collection_account(currency)
         deposit = Deposit(
@@ -78,6 +79,24 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
                          "amount_minor": amount_minor, "reference": deposit.reference})
         uow.commit()
     return deposit
+
+
+def _check_receivable(deps: Deps, uow: UnitOfWork, who: Principal, wallet: Wallet,
+                      currency: str) -> None:
+    """No instructions for money the wallet could never be credited (issue 14, item 15):
+    a failed wallet or authorisation, a frozen holding. A wallet made after its owner was
+    verified has never been authorised for the tier's assets: it is asked for now, long
+    before the money arrives (the tier allows the currency: checked before)."""
+    if uow.repo(Authorisation).one(wallet_id=wallet.id, asset_code=currency) is None:
+        wallets.request_authorisation(deps, uow, owner_type=wallet.owner_type,
+                                      owner_id=wallet.owner_id, asset_codes=(currency,),
+                                      actor_id=who.user_id)
+    problem = (funds.receive_problem(uow, wallet, currency, arriving_now=False)
+               or funds.holding_problem(funds.account_snapshot(deps, wallet.address),
+                                        currency, deps.extras.get("issuer_address")))
+    if problem is not None:
+        raise invalid("WALLET_CANNOT_RECEIVE", f"your wallet cannot receive {currency}: "
+                      f"{problem}", {"currency": problem})
 
 
 def _new_reference(deps: Deps, uow: UnitOfWork) -> str:
@@ -183,8 +202,9 @@ def over_limits(deps: Deps, uow: UnitOfWork, d: Deposit, amount_minor: int
                 ) -> tuple[str, str] | None:
     """Why `amount_minor` arriving for `d` may not be credited now, as (code, message);
     None when it fits the owner's tier as it is now: the currency, the per-transaction
-    limit, the day's deposits (received since 00:00 UTC and being or already credited)
-    and the balance cap (what the wallet holds, plus what is being minted to it)."""
+    limit, the day's deposits (received since 00:00 UTC and being or already credited),
+    a wallet that cannot take the asset, and the balance cap (what the wallet holds, plus
+    what is being minted to it)."""
     limits = funds.limits_of(uow, d.owner_type, d.owner_id)
     try:
         funds.check_limits(limits, d.currency, amount_minor, _received_today(deps, uow, d))
@@ -192,6 +212,9 @@ def over_limits(deps: Deps, uow: UnitOfWork, d: Deposit, amount_minor: int
         return exc.code, exc.message
     wallet = uow.repo(Wallet).get(d.wallet_id)
     assert wallet is not None, f"deposit {d.id} to no wallet"
+    unusable = funds.receive_problem(uow, wallet, d.currency, arriving_now=False)
+    if unusable is not None:  # e.g. its authorisation failed since the instructions
+        return "WALLET_CANNOT_RECEIVE", unusable
     minting = sum(x.received_minor or 0 for x in uow.repo(Deposit).many(
         wallet_id=d.wallet_id, currency=d.currency, status=DepositStatus.MINTING)
         if x.id != d.id)
