@@ -170,16 +170,23 @@ def with_rail_secret(settings: Settings) -> Settings:
     if settings.rail_webhook_secret:
         return settings
     path = settings.data_dir / RAIL_WEBHOOK_SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text().strip()
-        if len(secret) < RAIL_SECRET_BYTES:
-            raise ConfigError(f"{path} holds no usable rail webhook secret") from None
-    else:
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: processes starting
+        # together agree on one secret, and none reads a half-written file.
         secret = secrets.token_urlsafe(RAIL_SECRET_BYTES)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secret + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its secret stands
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < RAIL_SECRET_BYTES:
+        raise ConfigError(f"{path} holds no usable rail webhook secret")
     return dataclasses.replace(settings, rail_webhook_secret=secret)
 
 
