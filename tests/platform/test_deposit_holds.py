@@ -120,7 +120,9 @@ def test_return_sends_the_money_back_through_the_rail(
     (sent_back,) = sim_of(platform).returns.values()
     assert (sent_back["amount_minor"], sent_back["currency"]) == (30_000_000, "USD")
     assert sent_back["rail_ref"] == r.json()["return_ref"]
-    assert deposit(client, customer, d["id"])["status"] == "returned"
+    returned = deposit(client, customer, d["id"])
+    assert returned["status"] == "returned"
+    assert "returned to the bank account it came from" in returned["reason_message"]
     assert transfers(platform) == []  # never minted
     assert client.get(QUEUE, headers=officer.headers).json()["total"] == 0
     done = client.get(QUEUE, params={"status": "returned"}, headers=officer.headers).json()

@@ -173,7 +173,7 @@ def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any])
                         owner_type=d.owner_type, owner_id=d.owner_id, currency=currency,
                         amount_minor=amount, reason_code=code, reason_message=why)
         _audit(uow, "deposit.held", d)
-        return "deposit held for review: above the owner's limits"
+        return f"deposit held for review: {code}"
     d = _mint(deps, uow, d, now, note=None if note is None else f"{note}: credited as received",
               flagged=note is not None)
     _audit(uow, "deposit.received", d)
@@ -272,7 +272,8 @@ def return_held(deps: Deps, uow: UnitOfWork, hold: Hold, who: Principal) -> str:
         raise conflict("RETURN_REFUSED", f"the rail refused the return: {answer.message}")
     now = deps.clock.now_ms()
     d = r.moved_deposit(d, DepositStatus.RETURNED, now, reason_message=(
-        "returned to the bank account it came from: it was above your limits"))
+        f"returned to the bank account it came from: {hold.reason_message}"[
+            :r.REASON_LEN_MAX]))
     uow.repo(Deposit).update(d)
     _audit(uow, "deposit.returned", d, who)
     return answer.rail_ref
