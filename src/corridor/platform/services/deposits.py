@@ -205,13 +205,15 @@ def over_limits(deps: Deps, uow: UnitOfWork, d: Deposit, amount_minor: int
     limit, the day's deposits (received since 00:00 UTC and being or already credited),
     a wallet that cannot take the asset, and the balance cap (what the wallet holds, plus
     what is being minted to it)."""
+    # Locked first: two deposits of one wallet arriving at once are judged one after the
+    # other (its money-moving requests queue on this row too).
+    wallet = uow.repo(Wallet).get(d.wallet_id, for_update=True)
+    assert wallet is not None, f"deposit {d.id} to no wallet"
     limits = funds.limits_of(uow, d.owner_type, d.owner_id)
     try:
         funds.check_limits(limits, d.currency, amount_minor, _received_today(deps, uow, d))
     except PlatformError as exc:
         return exc.code, exc.message
-    wallet = uow.repo(Wallet).get(d.wallet_id)
-    assert wallet is not None, f"deposit {d.id} to no wallet"
     unusable = funds.receive_problem(uow, wallet, d.currency, arriving_now=False)
     if unusable is not None:  # e.g. its authorisation failed since the instructions
         return "WALLET_CANNOT_RECEIVE", unusable
