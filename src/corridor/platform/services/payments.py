@@ -25,7 +25,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +32,7 @@ from corridor.ledger import keys, merkle
 from corridor.ledger.block import BlockHeader, tx_leaf
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.tx import decode_transaction
-from corridor.platform.domain import fx, money
+from corridor.platform.domain import bank, fx, money
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain.errors import (
     Kind,
@@ -88,11 +87,7 @@ REFERENCE = kyc_domain.REFERENCE_CURRENCY
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
 CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
 
-_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
-_ACCOUNT = re.compile(r"^[0-9A-Z]{4,34}$")
-_BANK_CODE = re.compile(r"^[A-Z0-9]{3,20}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-NAME_LEN_MAX = 140
+NAME_LEN_MAX = bank.NAME_LEN_MAX
 
 PayoutHook = Callable[[Deps, UnitOfWork, Payment], None]
 _PAYOUT_HOOKS: list[PayoutHook] = []
@@ -168,37 +163,22 @@ class Preview:
     expected_arrival_ms: int
 
 
-def _check_bank(bank: dict[str, str], problems: Problems) -> dict[str, str]:
-    def text(name: str) -> str:
-        return str(bank.get(name) or "").strip()
-
-    name, country = text("name"), text("country").upper()
-    iban = text("iban").replace(" ", "").upper()
-    account = text("account_number").replace(" ", "").upper()
-    bank_code = text("bank_code").replace(" ", "").upper()
-    if not name or len(name) > NAME_LEN_MAX or not name.isprintable():
-        problems.add("recipient.name", f"1-{NAME_LEN_MAX} printable characters")
-    if not _COUNTRY.match(country):
-        problems.add("recipient.country", "an ISO 3166 two-letter country code")
+def _check_bank(raw: dict[str, str], problems: Problems) -> dict[str, str]:
+    """An external recipient's bank details (domain/bank.py, the one check of bank details):
+    exactly one of `iban` and `account_number`; an `iban` must be an IBAN."""
+    iban, account = bank.compact(raw.get("iban")), bank.compact(raw.get("account_number"))
+    field = "recipient.iban" if iban else "recipient.account_number"
     if bool(iban) == bool(account):
         problems.add("recipient.iban", "give exactly one of iban and account_number")
-    elif iban and not _iban_ok(iban):
+    out = bank.check(raw.get("name"), raw.get("country"), iban or account,
+                     raw.get("bank_code"), problems,
+                     {"name": "recipient.name", "country": "recipient.country",
+                      "account": field, "bank_code": "recipient.bank_code"})
+    if iban and not out.is_iban:
         problems.add("recipient.iban", "not a valid IBAN")
-    elif account and not _ACCOUNT.match(account):
-        problems.add("recipient.account_number", "4-34 letters or digits")
-    if not _BANK_CODE.match(bank_code):
-        problems.add("recipient.bank_code", "3-20 letters or digits (BIC, sort code, ...)")
-    out = {"name": name, "country": country, "bank_code": bank_code}
-    out.update({"iban": iban} if iban else {"account_number": account})
-    return out
-
-
-def _iban_ok(iban: str) -> bool:
-    """ISO 13616: the shape, then mod 97 of the rearranged digits is 1."""
-    if not _IBAN.match(iban):
-        return False
-    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
+    checked = {"name": out.name, "country": out.country, "bank_code": out.bank_code}
+    checked.update({"iban": out.account} if iban else {"account_number": out.account})
+    return checked
 
 
 def _recipient_shape(raw: dict[str, str], problems: Problems) -> dict[str, str]:
