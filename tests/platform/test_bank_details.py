@@ -8,7 +8,7 @@ import pytest
 from corridor.platform.domain import bank
 from corridor.platform.domain import rails as rails_domain
 from corridor.platform.domain.errors import Problems
-from corridor.platform.services import payments
+from corridor.platform.services import payment_recipients
 
 FIELDS = {part: part for part in bank.PARTS}
 
@@ -66,6 +66,6 @@ def test_withdrawals_and_payments_give_the_same_verdict() -> None:
                                  "bank_code": "WESTGB2L"}, withdrawal)
         payment = Problems()
         field = "iban" if account.startswith("GB") else "account_number"
-        payments._check_bank({"name": "Ann", "country": "GB", field: account,
+        payment_recipients.check_bank({"name": "Ann", "country": "GB", field: account,
                               "bank_code": "WESTGB2L"}, payment)
         assert (not withdrawal.fields) == ok and (not payment.fields) == ok, account
