@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corridor.api.deps import DepsDep, LimiterDep, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import PlatformError
+from corridor.platform.domain.errors import Kind, PlatformError
 from corridor.platform.domain.payments import Payment, RecipientType
 from corridor.platform.domain.rails import Withdrawal, WithdrawalStatus
 from corridor.platform.services import payment_reads, payments, withdrawals
@@ -181,10 +181,19 @@ def preview_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep,
     """What the payment will cost and deliver, and when, checked but not made. A customer
     recipient is shown as typed, masked (their registered name once the payment is
     made), whether or not the details match anyone; previews that look a recipient up
-    are limited per user (429 RATE_LIMITED)."""
-    if body.recipient.type in (RecipientType.USER, RecipientType.ADDRESS):
+    are limited per user (429 RATE_LIMITED). A request refused as malformed (an amount, a
+    field) looked nobody up and does not count; any other answer, made or refused, does,
+    and over the limit it is 429 instead, telling nothing."""
+    looks_up = body.recipient.type in (RecipientType.USER, RecipientType.ADDRESS)
+    try:
+        preview = payments.preview(deps, who, body.request())
+    except PlatformError as exc:
+        if looks_up and exc.kind is not Kind.INVALID:
+            _lookup(limiter, who)
+        raise
+    if looks_up:
         _lookup(limiter, who)
-    return PreviewOut.of(payments.preview(deps, who, body.request()))
+    return PreviewOut.of(preview)
 
 
 @router.post("/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED,
