@@ -7,7 +7,7 @@ import importlib
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from corridor.api import errors
+from corridor.api import errors, statuses
 from corridor.api.deps import SharedRateLimiter
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
@@ -85,6 +85,7 @@ def create_app(platform: Platform) -> FastAPI:
     for name in ROUTERS:
         module = importlib.import_module(f"corridor.api.routers.{name}")
         app.include_router(module.router, prefix="/v1")
+    statuses.install(app)  # every status each operation can answer, in its OpenAPI
     app.add_middleware(
         BodyLimit, json_max=BODY_BYTES_MAX, upload_max=platform.settings.upload_bytes_max + 65536
     )
