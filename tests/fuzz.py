@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 import hypothesis
@@ -32,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 EXAMPLES = int(os.environ.get("CORRIDOR_FUZZ_EXAMPLES", "4"))  # per operation and mode
 SEED = int(os.environ.get("CORRIDOR_FUZZ_SEED", "14"))
+LIVE = os.environ.get("CORRIDOR_FUZZ_LIVE") == "1"  # also against live processes
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
           content_type_conformance]
 
@@ -46,6 +48,7 @@ class Report:
     requests: int = 0
     statuses: dict[int, int] = dataclasses.field(default_factory=dict)
     failures: dict[tuple[str, str, str], str] = dataclasses.field(default_factory=dict)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # shown, not checked
 
     def headline(self) -> str:
         return "\n".join([self.summary().splitlines()[0]] + [
@@ -55,7 +58,9 @@ class Report:
     def summary(self) -> str:
         lines = [f"{self.operations} operations, {self.requests} requests, "
                  f"{len(self.failures)} distinct failures; "
-                 f"statuses {sorted(self.statuses.items())}"]
+                 f"statuses {sorted(self.statuses.items())}; slowest "
+                 + ", ".join(f"{op} {s:.1f} s" for op, s in sorted(
+                     self.seconds.items(), key=lambda kv: -kv[1])[:5])]
         lines += [f"- {op} [{role}] {title}\n{detail}"
                   for (op, role, title), detail in sorted(self.failures.items())]
         return "\n".join(lines)
@@ -80,11 +85,13 @@ def run(schema: BaseSchema, roles: Mapping[str, Headers], *, examples: int = EXA
         if operation.label in skipped:
             continue
         report.operations += 1
+        started = time.perf_counter()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 _fuzz(operation, mode, roles, last, report, examples=examples, seed=seed)
             except hypothesis.errors.Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE, operation.label  # nothing to break
+        report.seconds[operation.label] = time.perf_counter() - started
     return report
 
 

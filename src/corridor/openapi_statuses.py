@@ -19,6 +19,7 @@ corridor.
 from __future__ import annotations
 
 import dataclasses
+import http
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -185,7 +186,8 @@ def document(app: FastAPI, *, rules: Sequence[Rule], error_model: type[BaseModel
             doc = spec["paths"][op.path][op.method.lower()]
             responses = doc.setdefault("responses", {})
             for status in sorted(statuses(op, rules)):
-                responses.setdefault(str(status), {"description": descriptions[status]})
+                described = descriptions.get(status) or http.HTTPStatus(status).phrase
+                responses.setdefault(str(status), {"description": described})
             for code, response in responses.items():
                 if code[0] in "45":  # every error (FastAPI's own 422 too) in the app's shape
                     response["content"] = error_content

@@ -18,6 +18,7 @@ from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Origin
 from corridor.platform.services import sessions
 from tests import fuzz
+from tests.platform import live
 from tests.platform.conftest import make_staff, make_user
 
 
@@ -55,10 +56,24 @@ def roles(platform: bootstrap.Platform) -> dict[str, fuzz.Headers]:
             "staff_admin": signed_in(platform, admin.user)}
 
 
-def test_the_platform_api_survives_the_fuzzer(sqlite_platform: bootstrap.Platform) -> None:
-    app = create_app(sqlite_platform)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    report = fuzz.run(schema, roles(sqlite_platform))
+def check(report: fuzz.Report) -> None:
     print(report.headline())
     assert report.operations >= 90, report.summary()
     assert not report.failures, report.summary()
+
+
+def test_the_platform_api_survives_the_fuzzer(sqlite_platform: bootstrap.Platform) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(sqlite_platform))
+    check(fuzz.run(schema, roles(sqlite_platform)))
+
+
+@pytest.mark.skipif(not fuzz.LIVE, reason="the long run only: bash scripts/fuzz.sh")
+def test_the_live_platform_survives_the_fuzzer(service: live.Platform, db_url: str) -> None:
+    """`corridor platform serve` with a node, over HTTP; the roles' sessions are opened in
+    its database directly."""
+    beside = bootstrap.build(Settings(data_dir=service.data_dir, database_url=db_url))
+    try:
+        schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
+        check(fuzz.run(schema, roles(beside)))
+    finally:
+        beside.close()

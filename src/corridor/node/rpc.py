@@ -17,6 +17,7 @@ from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corridor.ledger import keys
@@ -24,7 +25,7 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.evidence import EVIDENCE_BYTES, DuplicateVoteEvidence
 from corridor.ledger.proofs import prove_account, prove_tx
-from corridor.node import views
+from corridor.node import rpc_statuses, views
 from corridor.node.core import NodeCore
 from corridor.node.events import EventHub, sse
 from corridor.node.limits import (
@@ -135,6 +136,13 @@ def create_app(node: NodeHandle) -> FastAPI:
         ]
         body = {"code": "invalid_request", "message": "the request is not valid", "fields": fields}
         return JSONResponse({"error": body}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body that is not UTF-8 JSON: 400) in the same shape.
+        code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        body = {"code": code, "message": str(exc.detail)}
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
 
     app.add_middleware(BodyLimit)
 
@@ -413,4 +421,5 @@ def create_app(node: NodeHandle) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
+    rpc_statuses.install(app)  # every status each operation can answer, in its OpenAPI
     return app
