@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 
 import hypothesis
@@ -106,7 +107,13 @@ def _fuzz(operation: APIOperation, mode: GenerationMode, roles: Mapping[str, Hea
     def fuzz(case: Case) -> None:
         for role, headers_for in roles.items():
             headers = dict(headers_for(last[role]))
-            response = case.call(headers=headers)
+            try:
+                response = case.call(headers=headers)
+            except Exception as exc:  # in-process, the app's unhandled error itself
+                report.requests += 1
+                key = (case.operation.label, role, "Server error")
+                report.failures.setdefault(key, "".join(traceback.format_exception(exc))[-3000:])
+                continue
             last[role] = response
             report.requests += 1
             report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
