@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-EXAMPLES = int(os.environ.get("CORRIDOR_FUZZ_EXAMPLES", "4"))  # per operation and mode
+EXAMPLES = int(os.environ.get("CORRIDOR_FUZZ_EXAMPLES", "6"))  # per operation and mode
 SEED = int(os.environ.get("CORRIDOR_FUZZ_SEED", "14"))
 LIVE = os.environ.get("CORRIDOR_FUZZ_LIVE") == "1"  # also against live processes
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
