@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench.node_bench import _percentile, _steady_rate
+from corridor.bench.node_bench import _steady_rate
 from corridor.bench.node_load import request_bodies
 from corridor.bench.node_process import BlockSeen
+from corridor.bench.report import percentile
 from corridor.cli.main import app
 
 FIGURES = (
@@ -71,9 +72,9 @@ def test_steady_rate_counts_whole_block_intervals() -> None:
 
 def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert _percentile(values, 50) == 50.0
-    assert _percentile(values, 99) == 99.0
-    assert _percentile([7.0], 99) == 7.0
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0
 
 
 def test_request_bodies_batch_or_single() -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench.payments_bench import _cpu_s, summarise_stacks
+from corridor.bench.harness import process_cpu_s
+from corridor.bench.profiler import summarise_stacks
 from corridor.cli.main import app
 
 
@@ -40,7 +41,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     for key in ("created_per_s", "db_commits_per_s", "sign_per_s"):
         assert _positive(document[key]), key
     for name in ("payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99",
-                 "db_commits_per_s", "cpu_platform_pct"):
+                 "db_commits_per_s", "cpu_platform_cores"):
         assert name in result.stdout  # the table names every headline figure
     assert set(document["targets"]) == {
         "payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99"}
@@ -49,7 +50,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     # Every payment the API accepted reached the chain and was credited.
     assert document["throughput"]["failed"] == 0 and document["latency"]["failed"] == 0
     assert document["throughput"]["refused"] == {} and document["latency"]["refused"] == {}
-    assert document["throughput"]["cpu"]["platform_pct"] > 0
+    assert document["throughput"]["cpu"]["platform_cores"] > 0
     assert list(tmp_path.joinpath("out").iterdir()) == [out]
 
 
@@ -73,12 +74,12 @@ def test_cpu_counts_child_processes_live_and_reaped() -> None:
             "import time\nend = time.process_time() + 0.3\n"
             "while time.process_time() < end: pass\nprint('done', flush=True)\n"
             "import sys; sys.stdin.readline()\n"]
-    before = _cpu_s(os.getpid())
+    before = process_cpu_s(os.getpid())
     with subprocess.Popen(burn, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           text=True) as child:
         assert child.stdout is not None
         assert child.stdout.readline() == "done\n"
-        live = _cpu_s(os.getpid()) - before  # the child is still running: counted live
+        live = process_cpu_s(os.getpid()) - before  # the child is still running: counted live
         assert live >= 0.25
         child.communicate("\n", timeout=30)  # reaped: now in our cutime/cstime
-    assert _cpu_s(os.getpid()) - before >= live - 0.02
+    assert process_cpu_s(os.getpid()) - before >= live - 0.02

@@ -54,3 +54,35 @@ def test_production_mode_refuses_a_development_keyring(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert "refusing to start in production" in r.output
     assert "development keyring" in r.output
+
+
+def test_outbox_shows_a_code_while_it_lives_then_forgets_it(tmp_path: Path) -> None:
+    """README's sign-up reads the code with `outbox`; an expired code's message is gone."""
+    from corridor.platform import bootstrap
+    from corridor.platform.config import Settings
+    from corridor.platform.domain.identity import Channel, Purpose, User
+    from corridor.platform.services import codes
+    from tests.platform.conftest import make_user
+
+    p = bootstrap.build(Settings(data_dir=tmp_path, fast_password_hashing=True))
+    try:
+        actor = make_user(p, email="ann@example.com")
+        with p.deps.uow() as uow:
+            user = uow.repo(User).get(actor.user.id)
+            assert user is not None
+            codes.issue(p.deps, uow, user, Purpose.LOGIN, Channel.EMAIL, "ann@example.com")
+            uow.commit()
+    finally:
+        p.close()
+    code, out = _run(tmp_path, "outbox", "--to", "ann@example.com")
+    assert code == 0 and "Your Corridor code is" in out
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'platform.db'}")
+    with engine.begin() as conn:  # as if ten minutes went by
+        conn.execute(sa.text("UPDATE notices SET expires_ms = 1 WHERE expires_ms IS NOT NULL"))
+    engine.dispose()
+    code, out = _run(tmp_path, "outbox", "--to", "ann@example.com")
+    assert code == 0 and "(no messages)" in out
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'platform.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one() == 0
+    engine.dispose()

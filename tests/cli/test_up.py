@@ -14,9 +14,9 @@ import httpx
 from tests.node.conftest import free_port
 
 
-def _ok(url: str) -> bool:
+def _ok(url: str, timeout_s: float = 1.0) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return httpx.get(url, timeout=timeout_s).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -41,7 +41,8 @@ def test_up_starts_node_and_platform_and_stops_both(tmp_path: Path) -> None:
             text = log.read_text()
             assert f"Platform API   http://127.0.0.1:{api}/v1" in text
             assert f"http://127.0.0.1:{api}/docs" in text
-            assert _ok(f"http://127.0.0.1:{api}/openapi.json")
+            # The first request builds the whole OpenAPI document: seconds on a busy machine.
+            assert _ok(f"http://127.0.0.1:{api}/openapi.json", timeout_s=30)
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0, log.read_text()

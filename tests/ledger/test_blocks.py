@@ -27,10 +27,10 @@ from corridor.ledger.proofs import (
     verify_tx_proof,
 )
 from corridor.ledger.tx import Payment
+from tests.reject_codes import note
 
 from .builders import T0, asset, ctx, key, make_genesis, tx
 
-BLOCK_CODES_REACHED: set[RejectCode] = set()
 USD = asset("USD")
 
 
@@ -84,7 +84,7 @@ def test_tampered_blocks_are_rejected():
         outcome = validate_block(g.state, tree, b, previous, g.validators)
         assert isinstance(outcome, Rejection), "tampered block accepted"
         assert outcome.code is RejectCode.BAD_BLOCK
-        BLOCK_CODES_REACHED.add(outcome.code)
+        note(outcome.code)
 
     h = block.header
     for change in (

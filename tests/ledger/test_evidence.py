@@ -16,9 +16,9 @@ from corridor.ledger.limits import BLOCK_EVIDENCE_MAX, EVIDENCE_AGE_MAX
 from corridor.ledger.records import Offence
 from corridor.ledger.state import MemoryState
 from corridor.ledger.votes import PRECOMMIT, PREVOTE, Vote
+from tests.reject_codes import note
 
 from .builders import CHAIN, T0, ctx, key, make_genesis
-from .test_blocks import BLOCK_CODES_REACHED
 
 G = make_genesis(validators=("v1", "v2"))
 H1, H2, H3 = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
@@ -69,7 +69,7 @@ def expect(block: Block, previous: BlockHeader, code: RejectCode, state=None, tr
     )
     assert isinstance(outcome, Rejection), outcome
     assert outcome.code is code, outcome
-    BLOCK_CODES_REACHED.add(code)
+    note(code)
     return outcome.message
 
 

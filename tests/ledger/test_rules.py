@@ -29,11 +29,11 @@ from corridor.ledger.tx import (
     SignedTransaction,
     Signer,
 )
+from tests.reject_codes import note
 
 from .builders import T0, asset, ctx, key, make_genesis, tx
 
 R = RejectCode
-REACHED: set[RejectCode] = set()
 USD = asset("USD")
 CNY = asset("CNY")
 
@@ -46,7 +46,7 @@ def run(state: StateView, stx: SignedTransaction, time_ms: int = T0 + 1000):
     """Applies and checks the invariants both ways: a rejection changes nothing."""
     after, outcome = apply_tx(state, stx, ctx(time_ms=time_ms))
     if isinstance(outcome, Rejection):
-        REACHED.add(outcome.code)
+        note(outcome.code)
         assert after is state
     else:
         assert isinstance(after, Overlay)
@@ -447,40 +447,10 @@ def test_decode_level_codes_are_reached():
         with pytest.raises(DecodeError) as info:
             decode_transaction(data)
         assert info.value.code is code
-        REACHED.add(code)
+        note(code)
     with pytest.raises(DecodeError) as info:
         keys.decode_address("c" + "1" * 30)
-    REACHED.add(info.value.code)
-
-
-def _whole_modules_ran(request: pytest.FixtureRequest, *names: str) -> bool:
-    """True iff every test of the named test modules is in this session, before this one."""
-    ran = [item.nodeid for item in request.session.items]
-    before = set(ran[: ran.index(request.node.nodeid)])
-    for name in names:
-        module = next((i.parent for i in request.session.items if i.path.name == name), None)
-        if module is None:
-            return False
-        wanted = [i.nodeid for i in module.collect() if isinstance(i, pytest.Item)]
-        if request.node.nodeid in wanted:  # this module: the tests defined before this one
-            wanted = wanted[: wanted.index(request.node.nodeid)]
-        if not set(wanted) <= before:
-            return False
-    return True
-
-
-def test_every_reject_code_is_reachable(request: pytest.FixtureRequest):
-    """Runs last in this module: every code of the enum has been produced by some test (of
-    this module and test_blocks.py; it needs both whole in the run, so it skips otherwise)."""
-    from .test_blocks import BLOCK_CODES_REACHED
-
-    if not _whole_modules_ran(request, "test_rules.py", "test_blocks.py"):
-        pytest.skip("needs all of test_rules.py and test_blocks.py to run before it")
-
-    # The node's admission codes are reached by the mempool's own tests (tests/node).
-    node_codes = {RejectCode.MEMPOOL_FULL, RejectCode.DUPLICATE}
-    missing = set(RejectCode) - REACHED - BLOCK_CODES_REACHED - node_codes
-    assert not missing, f"reject codes no test reaches: {sorted(c.name for c in missing)}"
+    note(info.value.code)
 
 
 def test_account_record_round_trip(g):

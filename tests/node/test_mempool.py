@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,7 +13,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from corridor.ledger.chain import Selection, select_txs
 from corridor.ledger.context import ApplyContext
 from corridor.ledger.errors import RejectCode, Rejection
-from corridor.ledger.keys import KeyPair
 from corridor.ledger.limits import TX_BYTES_MAX
 from corridor.ledger.rules.v1 import apply_tx
 from corridor.ledger.state import MemoryState, StateView
@@ -26,10 +24,10 @@ from corridor.ledger.tx import (
     SetHolder,
     Signature,
     SignedTransaction,
-    Transaction,
 )
 from corridor.node.mempool import Mempool
 from tests.ledger.builders import CHAIN, T0, asset, ctx, key, make_genesis, tx
+from tests.reject_codes import note
 
 R = RejectCode
 USD = asset("USD")
@@ -150,6 +148,7 @@ def test_duplicates_by_id_and_by_source_and_sequence() -> None:
     admit(pool, state, first)
     again = pool.add(first, state, ctx())
     assert again is not None and again.code is R.DUPLICATE
+    note(again.code)
     rival = pay("alice", 1, memo=b"another body, same sequence")
     clash = pool.add(rival, state, ctx())
     assert clash is not None and clash.code is R.DUPLICATE
@@ -169,6 +168,7 @@ def test_count_bound_is_transient() -> None:
     admit(pool, state, a1, b1)
     full = pool.add(c1, state, ctx())
     assert full is not None and full.code is R.MEMPOOL_FULL and not full.permanent
+    note(full.code)
     assert c1.tx_id not in pool and len(pool) == 2
     commit_block(state, [a1], NOW)
     assert pool.update([a1.tx_id], state, ctx(height=2, time_ms=NOW + 1)) == []
@@ -543,62 +543,3 @@ TestMempoolMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-
-# --- timing (printed under -s, never asserted) -----------------------------------------------
-
-
-def _burn(payer: KeyPair, sequence: int) -> SignedTransaction:
-    """A payment to the issuer (it burns): needs no destination holding."""
-    body = Transaction(
-        chain_id=CHAIN,
-        source=payer.address,
-        sequence=sequence,
-        not_before_ms=0,
-        not_after_ms=T0 + 3_600_000,
-        operations=(Payment(destination=addr("bank"), asset=USD, amount=1),),
-    )
-    return body.sign(payer)
-
-
-@pytest.mark.slow
-def test_reap_timing_from_a_full_pool(request: pytest.FixtureRequest) -> None:
-    """Fills a 50k pool (20-30 s: every tx is signed here, then verified on admission) and
-    prints timings. Runs only under `-s`, where the print can be seen."""
-    if request.config.getoption("capture") != "no":
-        pytest.skip("a timing: run with -s to see it")
-    accounts, per_account = 500, 100
-    names = tuple(f"h{i}" for i in range(accounts))
-    balances = tuple((n, "USD", 1_000_000) for n in names)
-    state = make_genesis(holders=names, balances=balances).state
-    payers = [key(n) for n in names]
-    txs = [_burn(k, sequence) for sequence in range(1, per_account + 1) for k in payers]
-    pool = Mempool()
-    start = time.perf_counter()
-    for stx in txs:
-        assert pool.add(stx, state, ctx()) is None
-    add_s = (time.perf_counter() - start) / len(txs)
-    assert len(pool) == len(txs) == 50_000
-    runs = []
-    for _ in range(20):
-        start = time.perf_counter()
-        reaped = pool.reap(5_000, 1 << 40)
-        runs.append(time.perf_counter() - start)
-    assert reaped == txs[:5_000]
-    commit_block(state, reaped, NOW)
-    start = time.perf_counter()
-    dropped = pool.update(ids(reaped), state, ctx(height=2, time_ms=NOW + 1))
-    update_s = time.perf_counter() - start
-    assert dropped == [] and len(pool) == 45_000
-    late = _burn(payers[0], per_account + 1)
-    start = time.perf_counter()
-    assert pool.add(late, state, ctx(height=2, time_ms=NOW + 1)) is None
-    rebuild_s = time.perf_counter() - start
-    runs.sort()
-    print(
-        f"\nmempool, 50k txs: add {add_s * 1e6:.0f} µs/tx (signature check included); "
-        f"reap(5000) median {runs[len(runs) // 2] * 1e3:.2f} ms, max {runs[-1] * 1e3:.2f} ms; "
-        f"update after a 5000-tx block of {accounts} accounts {update_s * 1e3:.1f} ms; "
-        f"first add to an account after it (re-applies its {per_account - 10} ready txs) "
-        f"{rebuild_s * 1e3:.1f} ms"
-    )

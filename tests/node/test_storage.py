@@ -40,7 +40,7 @@ from corridor.node.storage import (
     recover,
     tx_addresses,
 )
-from corridor.node.storage.sqlite import SCHEMA_VERSION
+from corridor.node.storage.sqlite_file import SCHEMA_VERSION
 
 from ..ledger.builders import CHAIN, T0, asset, key, make_genesis, tx
 

@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 
 import corridor.node.storage.sqlite as sq
+import corridor.node.storage.sqlite_file as sq_file
 from tests.node.test_storage import Chain, same_state
 
 
 def test_wal_bounded_under_load(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sq, "WAL_CHECKPOINT_PAGES", 32)
-    monkeypatch.setattr(sq, "WAL_RESTART_PAGES", 128)
-    monkeypatch.setattr(sq, "CHECKPOINT_WAIT_S", 0.5)
+    monkeypatch.setattr(sq_file, "WAL_RESTART_PAGES", 128)  # the checkpointer's
+    monkeypatch.setattr(sq_file, "CHECKPOINT_WAIT_S", 0.5)
     path = tmp_path / "chain.db"
     node = Chain()
     store = sq.SqliteStore(path, genesis=node.genesis_header)
@@ -51,7 +52,7 @@ def test_checkpoint_failure_stops_the_next_commit(tmp_path: Path, monkeypatch) -
     def broken(self, db):
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(sq._Checkpointer, "_checkpoint", broken)
+    monkeypatch.setattr(sq_file.Checkpointer, "_checkpoint", broken)
     path = tmp_path / "chain.db"
     node = Chain()
     store = sq.SqliteStore(path, genesis=node.genesis_header)

@@ -15,7 +15,9 @@ from corridor.api.app import create_app
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain import kyc
 from corridor.platform.domain.identity import User
+from corridor.platform.domain.kyc import KycCustomer
 from corridor.platform.domain.principal import Origin
 from corridor.platform.services import sessions
 from tests.platform.live import api, node, service  # noqa: F401  (live-process fixtures)
@@ -89,6 +91,22 @@ def make_user(
         token = sessions.open_session(deps, uow, user, Origin(ip="127.0.0.1"))
         uow.commit()
     return Actor(user, token)
+
+
+def give_kyc(platform: bootstrap.Platform, subject_id: str, tier: int = 1,
+             subject_type: str = "user") -> None:
+    """An accepted KYC (a customer) or KYB (an organisation, tier 3) for `subject_id`, as
+    a compliance officer's decision would leave it (without the decision's side effects)."""
+    deps = platform.deps
+    now = deps.clock.now_ms()
+    rec_id = deps.rand.new_id()
+    rec = kyc.new_record(id=rec_id, subject_type=subject_type, subject_id=subject_id,
+                         data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{rec_id}"),
+                         now_ms=now)
+    with deps.uow() as uow:
+        uow.repo(KycCustomer).add(dataclasses.replace(rec, status=kyc.KycStatus.ACCEPTED, tier=tier,
+                                                      decided_ms=now))
+        uow.commit()
 
 
 @pytest.fixture

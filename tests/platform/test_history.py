@@ -95,7 +95,7 @@ def test_the_default_list_and_each_type(client: TestClient, customer: Actor,
 def test_filters(client: TestClient, customer: Actor, world: World) -> None:
     w = world
     assert ids(client, customer, from_ms=2000, to_ms=4000) == [w.c.id, w.b.id]
-    assert ids(client, customer, currency="usd") == [w.refund_id, w.b.id, w.a.id]
+    assert ids(client, customer, currency="USD") == [w.refund_id, w.b.id, w.a.id]
     assert ids(client, customer, currency="USD", min_amount="100.01") == [w.a.id]
     assert ids(client, customer, currency="USD", max_amount="100") == [w.refund_id, w.b.id]
     assert ids(client, customer, currency="USD", min_amount="50", max_amount="100.00") \

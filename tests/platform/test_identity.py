@@ -20,6 +20,7 @@ from corridor.platform.domain.audit import AuditEntry, verify_chain
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.notices import Notice
 from corridor.platform.domain.support import SupportRequest
+from corridor.platform.services import login as login_service
 from corridor.platform.services import wallets
 
 PASSWORD = "a long enough passphrase 42"
@@ -174,15 +175,28 @@ def test_registering_a_taken_address_reveals_nothing(
         assert uow.repo(User).count() == 1
 
 
-def test_a_pending_registration_cannot_squat_an_address(
+def test_registering_a_pending_address_again_only_resends_its_code(
     api: TestClient, app_platform: bootstrap.Platform
 ) -> None:
-    register(api, "ann@example.com", name="Squatter")
-    register(api, "ann@example.com", name="Real Ann")
-    code = last_code(app_platform, "ann@example.com")
+    """Issue 14 item 12: a second registration of a pending address used to disable the
+    first and replace its password. Now the address gets a new code, nothing else changes,
+    and the answer is the same 202 as for a new address."""
+    register(api, "ann@example.com", name="First Ann")
+    first = user_by_email(app_platform, "ann@example.com")
+    first_code = last_code(app_platform, "ann@example.com")
+    register(api, "ann@example.com", name="Second Ann", password="another fine passphrase",
+             phone="+44 20 7946 0958")
+    assert user_by_email(app_platform, "ann@example.com") == first  # name, password, status
+    with app_platform.deps.uow() as uow:
+        assert uow.repo(User).count() == 1  # the phone of the second attempt: not taken
+    second_code = last_code(app_platform, "ann@example.com")
+    if second_code != first_code:  # the first code died with the new one
+        r = api.post("/v1/auth/verify", json={"identifier": "ann@example.com",
+                                              "code": first_code})
+        assert error(r) == "CODE_INVALID"
     assert api.post("/v1/auth/verify", json={"identifier": "ann@example.com",
-                                             "code": code}).status_code == 200
-    assert user_by_email(app_platform, "ann@example.com").name == "Real Ann"
+                                             "code": second_code}).status_code == 200
+    login(api, app_platform)  # with the first registration's password
 
 
 def test_codes_are_single_use_attempt_limited_and_expire(
@@ -235,11 +249,12 @@ def test_lockout_after_repeated_failures_then_release(
 ) -> None:
     signup(api, app_platform)
     for _ in range(idn.LOGIN_FAILURES_MAX):
+        clock.advance(idn.LOCKOUT_MS)  # each failure after the block the last one earned
         api.post("/v1/auth/login", json={"identifier": "ann@example.com", "password": "bad"})
     r = api.post("/v1/auth/login", json={"identifier": "ann@example.com", "password": PASSWORD})
     assert r.status_code == 401  # locked: the right password is refused too
     subjects = [n.subject for n in notices(app_platform, "ann@example.com")]
-    assert "Your account is locked for 15 minutes" in subjects
+    assert login_service.LOCKED_SUBJECT in subjects
     clock.advance(idn.LOCKOUT_MS + 1)
     login(api, app_platform)
 

@@ -14,6 +14,7 @@ from corridor.platform.domain import kyc as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.kyc import KycCustomer
 from corridor.platform.domain.orgs import Membership, Organisation
+from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import kyc, wallets
 from tests.platform.conftest import Actor, make_staff, make_user
 
@@ -350,6 +351,10 @@ def test_org_kyc(client: TestClient, platform: bootstrap.Platform, customer: Act
                                "asset_codes": dom.limits_for(3).asset_codes,
                                "actor_id": officer.user.id}]
     assert client.get(path, headers=customer.headers).json()["tier"] == 3
+    # The organisation's first wallet (a chain account) opens with its accepted KYB.
+    with platform.deps.uow() as uow:
+        [wallet] = uow.repo(Wallet).many(owner_type="org", owner_id=org_id)
+    assert (wallet.custodial, wallet.status) == (True, "opening")
     # The individual's own record is separate.
     assert client.get("/v1/kyc/customer", headers=customer.headers).json()["tier"] == 0
 

@@ -18,7 +18,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import OrgRole, Perm, StaffRole, UserKind, org_allows
 from corridor.platform.services import orgs, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork
-from tests.platform.conftest import Actor, make_staff, make_user
+from tests.platform.conftest import Actor, give_kyc, make_staff, make_user
 
 WalletCalls = list[dict[str, Any]]
 
@@ -34,6 +34,13 @@ def wallet_calls(monkeypatch: pytest.MonkeyPatch) -> WalletCalls:
 
     monkeypatch.setattr(wallets, "ensure_wallet", fake)
     return calls
+
+
+@pytest.fixture(autouse=True)
+def verified(platform: bootstrap.Platform, customer: Actor, other_customer: Actor) -> None:
+    """The customers who create organisations here passed KYC (issue 14/9 needs it)."""
+    give_kyc(platform, customer.user.id)
+    give_kyc(platform, other_customer.user.id)
 
 
 def who(actor: Actor) -> Principal:
@@ -98,7 +105,7 @@ def test_a_customer_creates_an_org_and_owns_it(
 ) -> None:
     org = orgs.create_org(platform.deps, who(customer), name="  Acme   Ltd ", country="gb")
     assert (org.name, org.country, org.status) == ("Acme Ltd", "GB", "active")
-    assert wallet_calls == [{"owner_type": "org", "owner_id": org.id}]
+    assert wallet_calls == []  # opened once its KYB is accepted (test_kyc_api::test_org_kyc)
     assert orgs.list_my_orgs(platform.deps, who(customer)) == [(org, OrgRole.OWNER)]
     [entry] = audit_of(platform, org.id)
     assert (entry.action, entry.actor_id, entry.ip) == ("org.create", customer.user.id,
@@ -106,24 +113,37 @@ def test_a_customer_creates_an_org_and_owns_it(
     assert entry.after == {"name": "Acme Ltd", "country": "GB"}
 
 
-def test_each_new_org_gets_one_wallet(
-    platform: bootstrap.Platform, customer: Actor, wallet_calls: WalletCalls
+def test_only_a_customer_with_accepted_kyc_creates_orgs(
+    platform: bootstrap.Platform, client: TestClient, wallet_calls: WalletCalls
 ) -> None:
-    a = orgs.create_org(platform.deps, who(customer), name="A", country="DE")
-    b = orgs.create_org(platform.deps, who(customer), name="B", country="KE")
-    assert [c["owner_id"] for c in wallet_calls] == [a.id, b.id]
-
-
-def test_org_creation_is_one_transaction_with_its_wallet(
-    platform: bootstrap.Platform, customer: Actor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str) -> str:
-        raise RuntimeError("custody is down")
-
-    monkeypatch.setattr(wallets, "ensure_wallet", broken)
+    """Issue 14/9: an unverified customer created 34 organisations, each a chain account."""
+    unverified = make_user(platform, email="uma@example.com")
     before = snapshot(platform)
-    with pytest.raises(RuntimeError):
-        orgs.create_org(platform.deps, who(customer), name="Acme", country="GB")
+    with pytest.raises(PlatformError) as exc:
+        orgs.create_org(platform.deps, who(unverified), name="Shell Co", country="GB")
+    assert code(exc) == "KYC_REQUIRED"
+    r = client.post("/v1/orgs", headers=unverified.headers,
+                    json={"name": "Shell Co", "country": "GB"})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "KYC_REQUIRED")
+    assert snapshot(platform) == before and wallet_calls == []
+    give_kyc(platform, unverified.user.id)
+    orgs.create_org(platform.deps, who(unverified), name="Real Co", country="GB")
+
+
+def test_orgs_created_are_capped_per_customer_by_settings(
+    platform: bootstrap.Platform, customer: Actor
+) -> None:
+    deps = dataclasses.replace(platform.deps, settings=dataclasses.replace(
+        platform.deps.settings, orgs_per_customer_max=2))
+    first = orgs.create_org(deps, who(customer), name="Org 0", country="GB")
+    orgs.create_org(deps, who(customer), name="Org 1", country="GB")
+    # Leaving an organisation does not give the room back: the cap counts creations.
+    orgs.add_member(deps, who(customer), first.id, email="dave@example.com", role="owner")
+    orgs.remove_member(deps, who(customer), first.id, customer.user.id)
+    before = snapshot(platform)
+    with pytest.raises(PlatformError) as exc:
+        orgs.create_org(deps, who(customer), name="One too many", country="GB")
+    assert code(exc) == "ORGS_LIMIT"
     assert snapshot(platform) == before
 
 

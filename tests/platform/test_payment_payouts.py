@@ -5,10 +5,12 @@ transfer) and the payment ends refunded; a replayed outcome asks for one payout 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from corridor.api.app import create_app
@@ -20,7 +22,7 @@ from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.refunds import Refund
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import payments, settlement, withdrawals
+from corridor.platform.services import bank_details, payments, settlement, withdrawals
 from tests.platform.conftest import Actor, make_staff
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet
 from tests.platform.wallet_fakes import CountingKeyGen
@@ -113,7 +115,9 @@ def test_credited_external_payment_is_paid_out_by_the_rail(
     (w,) = payouts(platform)
     assert (w.payment_id, w.uetr, w.currency, w.amount_minor) == (
         p["id"], p["uetr"], "USD", 5000)
-    assert w.bank["account"] == IBAN_DE and w.bank["name"] == "Erika Mustermann"
+    assert w.bank["account"] == "•" * (len(IBAN_DE) - 4) + IBAN_DE[-4:]  # sealed apart
+    assert bank_details.withdrawal_account(platform.deps, w) == IBAN_DE
+    assert w.bank["name"] == "Erika Mustermann"
 
     assert withdrawals.dispatch_payouts(platform.deps) == 1
     asked = read(client, customer, p["id"])["payout"]
@@ -271,3 +275,65 @@ def test_a_replayed_credited_outcome_asks_for_one_payout(
     assert withdrawals.dispatch_payouts(platform.deps) == 0
     assert sim(platform).drain() == 1  # one payout paid, once
     assert read(client, customer, p["id"])["payout"]["status"] == "paid"
+
+
+# --- account numbers at rest (issue 14, item 14) ---------------------------------------------
+
+
+def everything_stored(platform: bootstrap.Platform) -> str:
+    """Every row of every table, as text."""
+    with platform.engine.connect() as conn:
+        return repr([conn.execute(sa.text(f"SELECT * FROM {t}")).fetchall()
+                     for t in sa.inspect(conn).get_table_names()])
+
+
+def external(client: TestClient, who: Actor, key: str, **where: str) -> Any:
+    return client.post("/v1/payments", headers={**who.headers, "Idempotency-Key": key},
+                       json={"recipient": {"type": "external", "name": "Erika Mustermann",
+                                           "country": "DE", "bank_code": "COBADEFFXXX",
+                                           **where}, "asset": "USD", "amount": "50.00"})
+
+
+def test_an_external_recipients_account_is_sealed_at_rest(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
+        chain: FakeChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    real = sim(platform).request_payout
+
+    def request_payout(**kw: Any) -> Any:
+        asked.append(kw["bank"]["account"])
+        return real(**kw)
+
+    monkeypatch.setattr(sim(platform), "request_payout", request_payout)
+    r = external(client, customer, "k1", iban="DE89 3704 0044 0532 0130 00")
+    assert r.status_code == 201, r.text
+    again = external(client, customer, "k1", iban="DE89 3704 0044 0532 0130 00")
+    assert again.status_code == 200 and again.json()["id"] == r.json()["id"]  # a replay
+    commit(platform, chain, r.json()["id"])
+    assert IBAN_DE[:-4] not in everything_stored(platform)
+    assert withdrawals.dispatch_payouts(platform.deps) == 1
+    assert asked == [IBAN_DE]  # only the rail sees the whole IBAN
+    assert IBAN_DE[:-4] not in str(read(client, customer, r.json()["id"]))
+    # the same key for another account that ends alike is another request
+    assert external(client, customer, "k2", account_number="12345678").status_code == 201
+    refused = external(client, customer, "k2", account_number="87655678")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_a_payment_stored_with_a_clear_account_is_sealed_at_start_up(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
+        chain: FakeChain) -> None:
+    p = pay_out(client, customer, account="12345678")
+    with platform.deps.uow() as uow:  # as a row was written before accounts were sealed
+        stored = uow.repo(Payment).get(p["id"])
+        assert stored is not None and stored.recipient_bank is not None
+        uow.repo(Payment).update(dataclasses.replace(
+            stored, recipient_bank={**stored.recipient_bank, "account_number": "12345678"},
+            recipient_account_sealed=None))
+        uow.commit()
+    assert bank_details.seal_legacy(platform.deps) == 1
+    commit(platform, chain, p["id"])
+    assert "12345678" not in everything_stored(platform).replace("'12345678'", "", 1)
+    (w,) = payouts(platform)
+    assert bank_details.withdrawal_account(platform.deps, w) == "12345678"

@@ -29,7 +29,7 @@ from corridor.platform.domain.payments import (
 )
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet, WalletStatus
-from corridor.platform.services import payments
+from corridor.platform.services import bank_details, payments
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.payment_fakes import (
     FakeChain,
@@ -293,8 +293,9 @@ def test_external_payout_goes_to_the_treasury_and_asks_the_rails(
     with platform.deps.uow() as uow:
         stored = uow.repo(Payment).get(p["id"])
     assert stored is not None and stored.recipient_bank == {
-        "type": "external", "name": "Erika Mustermann", "iban": "DE89370400440532013000",
+        "type": "external", "name": "Erika Mustermann", "iban": "••••••••••••••••••3000",
         "country": "DE", "bank_code": "COBADEFFXXX"}
+    assert bank_details.payment_account(platform.deps, stored) == "DE89370400440532013000"
     assert asked == []
     commit(platform, chain, p["id"])
     assert asked == [p["id"]]

@@ -17,7 +17,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, StaffRole, UserKind, staff_allows
 from corridor.platform.services import orgs, staff, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork
-from tests.platform.conftest import Actor, make_staff
+from tests.platform.conftest import Actor, give_kyc, make_staff
 
 GOOD_PASSWORD = "a long staff passphrase"
 
@@ -179,6 +179,7 @@ def test_disable_a_staff_user_ends_their_sessions(platform: bootstrap.Platform,
 @pytest.fixture
 def org(platform: bootstrap.Platform, customer: Actor) -> Organisation:
     deps = platform.deps
+    give_kyc(platform, customer.user.id)  # creating an organisation needs an accepted KYC
     o = orgs.create_org(deps, who(customer), name="Acme Ltd", country="GB")
     orgs.create_department(deps, who(customer), o.id, name="Treasury")
     return o

@@ -4,7 +4,9 @@ against a fake node, and authorisation of every wallet endpoint."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,6 +20,7 @@ from corridor.platform.adapters.ledger_worker import LedgerWorker
 from corridor.platform.adapters.vault import Keyring, VaultError
 from corridor.platform.config import Settings
 from corridor.platform.domain import wallets as w
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import UserKind
@@ -25,6 +28,7 @@ from corridor.platform.domain.wallets import (
     Authorisation,
     JobKind,
     JobStatus,
+    KeyChallenge,
     LedgerJob,
     Signer,
     Wallet,
@@ -210,7 +214,7 @@ def test_worker_groups_jobs_per_signer_and_waits_for_open_accounts(
 
 def test_worker_bounds_operations_per_transaction(platform: bootstrap.Platform) -> None:
     for i in range(w.JOB_OPS_PER_TX_MAX + 3):
-        ensure(platform, f"org-{i}", owner_type="org")
+        ensure(platform, f"owner-{i}")
     worker, _node = worker_for(platform)
     first = worker.build(Signer.OPERATOR)
     assert first is not None and len(first.job_ids) == w.JOB_OPS_PER_TX_MAX
@@ -218,29 +222,62 @@ def test_worker_bounds_operations_per_transaction(platform: bootstrap.Platform) 
     assert sorted(first.job_ids) == sorted(oldest)
 
 
-def test_refused_operation_decides_alone_and_others_are_rebuilt(
-        platform: bootstrap.Platform) -> None:
-    ids = [ensure(platform, f"org-{i}", owner_type="org") for i in range(3)]
+@pytest.mark.parametrize("exists_on_chain", [False, True])
+def test_a_refused_batch_marks_nobody_done_and_each_job_is_retried_alone(
+        platform: bootstrap.Platform, exists_on_chain: bool) -> None:
+    """Issue 14/3b: the chain refused a batch of "open account" operations because one
+    key's account already existed, and every job in it was marked done: another customer's
+    wallet showed open but was absent on chain. One bad job is planted in a batch."""
+    ids = [ensure(platform, f"owner-{i}") for i in range(3)]
+    bad = get_wallet(platform, ids[1])
     worker, node = worker_for(platform)
-    prepared = worker.build(Signer.OPERATOR)
-    assert prepared is not None
-    node.refuse_next = Refusal(code="ACCOUNT_EXISTS", message="exists", permanent=True,
-                               op_index=1)
-    worker.submit(prepared)
-    by_wallet = {j.wallet_id: j for j in jobs(platform)}
-    at_fault = next(j for j in by_wallet.values() if j.op_index == 1)
-    # ACCOUNT_EXISTS for an open_account: the chain already is what the job wanted.
-    assert at_fault.status == "done" and get_wallet(platform, at_fault.wallet_id).status == "open"
-    innocent = [j for j in by_wallet.values() if j.id != at_fault.id]
-    assert {(j.status, j.tx_id, j.attempts) for j in innocent} == {("queued", None, 0)}
+    node.refuse_key[bad.public_key] = Refusal(code="ACCOUNT_EXISTS", message="exists",
+                                              permanent=True, op_index=None)
+    if exists_on_chain:
+        node.opened.add(bad.address)
+    batch = worker.build(Signer.OPERATOR)
+    assert batch is not None and len(batch.job_ids) == 3
+    worker.submit(batch)
+    # The batch's refusal decides nobody: all back in the queue, each to be built alone.
+    assert {(j.status, j.alone, j.attempts) for j in jobs(platform)} == {("queued", True, 0)}
+    assert {get_wallet(platform, i).status for i in ids} == {"opening"}
+    for _ in ids:
+        alone = worker.build(Signer.OPERATOR)
+        assert alone is not None and len(alone.job_ids) == 1
+        worker.submit(alone)
+        if node.tx_state(alone.tx_id).status == "pending":
+            node.commit(alone.tx_id)
+            worker.resolve_submitted()
+    assert worker.build(Signer.OPERATOR) is None
+    innocent = [get_wallet(platform, i) for i in ids if i != bad.id]
+    assert {x.status for x in innocent} == {"open"}
+    assert {x.address for x in innocent} <= node.opened  # open only what the chain applied
+    [bad_job] = jobs(platform, wallet_id=bad.id)
+    if exists_on_chain:  # the goal already holds, and the node shows it
+        assert (bad_job.status, get_wallet(platform, bad.id).status) == ("done", "open")
+    else:
+        assert (bad_job.status, bad_job.error_code) == ("failed", "ACCOUNT_EXISTS")
+        assert get_wallet(platform, bad.id).status == "failed"
+
+
+def test_a_batch_refused_for_a_stale_sequence_is_rebuilt_whole(
+        platform: bootstrap.Platform) -> None:
+    for i in range(3):
+        ensure(platform, f"owner-{i}")
+    worker, node = worker_for(platform)
+    first = worker.build(Signer.OPERATOR)
+    assert first is not None
+    node.refuse_next = Refusal(code="BAD_SEQUENCE", message="used", permanent=True,
+                               op_index=None)
+    worker.submit(first)
+    assert {(j.status, j.alone) for j in jobs(platform)} == {("queued", False)}
     again = worker.build(Signer.OPERATOR)
-    assert again is not None and len(again.job_ids) == 2 and again.tx_id != prepared.tx_id
-    assert len(ids) == 3
+    assert again is not None and len(again.job_ids) == 3 and again.tx_id != first.tx_id
 
 
 def test_sequence_conflicts_rebuild_then_fail_after_bounded_attempts(
         platform: bootstrap.Platform) -> None:
-    wallet_id = ensure(platform, "org-1", owner_type="org")
+    wallet_id = ensure(platform, "owner-1")
     worker, node = worker_for(platform)
     tx_ids = set()
     for _ in range(w.JOB_ATTEMPTS_MAX):
@@ -261,7 +298,7 @@ def test_sequence_conflicts_rebuild_then_fail_after_bounded_attempts(
 
 def test_unknown_transaction_is_resubmitted_with_the_same_bytes(
         platform: bootstrap.Platform) -> None:
-    ensure(platform, "org-1", owner_type="org")
+    ensure(platform, "owner-1")
     worker, node = worker_for(platform)
     prepared = worker.build(Signer.OPERATOR)  # stored, then the process "crashes"
     assert prepared is not None and node.submitted == []
@@ -306,12 +343,36 @@ def test_workers_do_not_start_without_keys(platform: bootstrap.Platform) -> None
 
 # --- the API -------------------------------------------------------------------------------
 
-EXTERNAL = keys.encode_public_key(KeyPair.from_seed(bytes(31) + b"\x07").public_key)
+EXTERNAL_KEY = KeyPair.from_seed(bytes(31) + b"\x07")
+EXTERNAL = keys.encode_public_key(EXTERNAL_KEY.public_key)
+UNPROVEN = {"public_key": EXTERNAL, "label": "hsm", "challenge_id": "none",
+            "signature": "00" * 64}
 ENDPOINTS = (
     ("GET", "/v1/orgs/{org}/wallets", None),
     ("POST", "/v1/orgs/{org}/wallets", {"label": "payouts"}),
-    ("POST", "/v1/orgs/{org}/wallets/external", {"public_key": EXTERNAL, "label": "hsm"}),
+    ("POST", "/v1/orgs/{org}/wallets/external/challenges", {"public_key": EXTERNAL}),
+    ("POST", "/v1/orgs/{org}/wallets/external", UNPROVEN),
 )
+
+
+def challenge(client: TestClient, headers: dict[str, str], org: str,
+              kp: KeyPair = EXTERNAL_KEY) -> dict[str, Any]:
+    r = client.post(f"/v1/orgs/{org}/wallets/external/challenges",
+                    json={"public_key": keys.encode_public_key(kp.public_key)},
+                    headers=headers)
+    assert r.status_code == 201, r.text
+    out: dict[str, Any] = r.json()
+    assert hashlib.sha256(out["message"].encode()).hexdigest() == out["digest"]
+    return out
+
+
+def proven(client: TestClient, headers: dict[str, str], org: str, label: str = "hsm",
+           kp: KeyPair = EXTERNAL_KEY, signer: KeyPair | None = None) -> dict[str, Any]:
+    """A registration body with a fresh challenge signed by `signer` (default: the key)."""
+    c = challenge(client, headers, org, kp)
+    sig = (signer or kp).sign(bytes.fromhex(c["digest"]))
+    return {"public_key": keys.encode_public_key(kp.public_key), "label": label,
+            "challenge_id": c["challenge_id"], "signature": sig.hex()}
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)
@@ -319,7 +380,7 @@ def test_org_wallet_endpoints_authorise_every_caller(
         client: TestClient, platform: bootstrap.Platform, customer: Actor,
         other_customer: Actor, method: str, path: str, body: dict[str, str] | None) -> None:
     viewer = make_user(platform, email="vera@example.com")
-    org = make_org(platform, customer.user.id, {viewer.user.id: "viewer"})
+    org = make_org(platform, customer.user.id, {viewer.user.id: "viewer"}, kyb=True)
     url = path.format(org=org)
     assert client.request(method, url, json=body).status_code == 401
     r = client.request(method, url, json=body, headers=other_customer.headers)
@@ -332,6 +393,8 @@ def test_org_wallet_endpoints_authorise_every_caller(
         assert r.status_code == 200
     else:
         assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
+    if body is UNPROVEN:
+        body = proven(client, customer.headers, org)
     r = client.request(method, url, json=body, headers=customer.headers)
     assert r.status_code == (200 if method == "GET" else 201), r.text
     assert "key_sealed" not in r.text and "seed" not in r.text
@@ -357,21 +420,23 @@ def test_my_wallets_needs_a_session_and_shows_only_mine(
 
 def test_org_wallets_create_and_register_external_keys(
         client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
-    org = make_org(platform, customer.user.id)
+    org = make_org(platform, customer.user.id, kyb=True)
     h = customer.headers
     r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "payouts"}, headers=h)
     assert r.status_code == 201 and r.json()["custodial"] is True
-    r = client.post(f"/v1/orgs/{org}/wallets/external",
-                    json={"public_key": EXTERNAL, "label": "hsm"}, headers=h)
+    r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org),
+                    headers=h)
     assert r.status_code == 201, r.text
     assert r.json()["custodial"] is False and r.json()["public_key"] == EXTERNAL
+    assert r.json()["proven"] is True
     r = client.post(f"/v1/orgs/{org}/wallets/external",
-                    json={"public_key": EXTERNAL, "label": "again"}, headers=h)
+                    json=proven(client, h, org, label="again"), headers=h)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "WALLET_EXISTS")
     r = client.post(f"/v1/orgs/{org}/wallets/external",
-                    json={"public_key": EXTERNAL[:-1] + "x", "label": " "}, headers=h)
+                    json={**UNPROVEN, "public_key": EXTERNAL[:-1] + "x", "label": " ",
+                          "signature": "zz"}, headers=h)
     assert r.status_code == 422
-    assert set(r.json()["error"]["fields"]) == {"public_key", "label"}
+    assert set(r.json()["error"]["fields"]) == {"public_key", "label", "signature"}
     r = client.get(f"/v1/orgs/{org}/wallets", headers=h)
     items = r.json()["items"]
     assert [(x["label"], x["custodial"]) for x in items] == [("payouts", True), ("hsm", False)]
@@ -379,6 +444,90 @@ def test_org_wallets_create_and_register_external_keys(
         external = uow.repo(Wallet).one(public_key=EXTERNAL)
         assert external is not None and external.key_sealed is None
         assert uow.repo(LedgerJob).count(wallet_id=external.id, kind="open_account") == 1
+
+
+def _wallet_rows(platform: bootstrap.Platform) -> list[Wallet]:
+    with platform.deps.uow() as uow:
+        return uow.repo(Wallet).many(order_by="created_ms")
+
+
+def test_an_external_key_is_registered_only_with_its_signature_of_a_challenge_naming_the_org(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor,
+        other_customer: Actor) -> None:
+    """Issue 14/3a: an organisation claimed another customer's public key (visible on the
+    node) as its own external wallet. Now the key must sign a challenge that names the
+    organisation; challenges are single-use and expire."""
+    org = make_org(platform, customer.user.id, kyb=True)
+    other_org = make_org(platform, other_customer.user.id, kyb=True)
+    h, url = customer.headers, f"/v1/orgs/{org}/wallets/external"
+    c = challenge(client, h, org)
+    assert f"organisation:{org}" in c["message"] and EXTERNAL in c["message"]
+    # A bare claim, as before the fix: refused, nothing made.
+    r = client.post(url, json={"public_key": EXTERNAL, "label": "hsm"}, headers=h)
+    assert r.status_code == 422 and _wallet_rows(platform) == []
+    # Signed by another key (the claimant does not hold this one).
+    thief = KeyPair.from_seed(bytes(31) + b"\x09")
+    r = client.post(url, json=proven(client, h, org, signer=thief), headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "KEY_NOT_PROVEN")
+    # Another organisation's challenge, correctly signed, does not serve here.
+    theirs = proven(client, other_customer.headers, other_org)
+    r = client.post(url, json=theirs, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "CHALLENGE_UNKNOWN")
+    # A challenge for another key does not serve either.
+    body = proven(client, h, org)
+    other_key = keys.encode_public_key(thief.public_key)
+    r = client.post(url, json={**body, "public_key": other_key}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "CHALLENGE_UNKNOWN")
+    # Expired.
+    expiring = proven(client, h, org)
+    with platform.deps.uow() as uow:
+        row = uow.repo(KeyChallenge).get(expiring["challenge_id"])
+        assert row is not None
+        uow.repo(KeyChallenge).update(dataclasses.replace(
+            row, expires_ms=platform.deps.clock.now_ms() - 1))
+        uow.commit()
+    r = client.post(url, json=expiring, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "CHALLENGE_EXPIRED")
+    assert _wallet_rows(platform) == []
+    # The proof: made once; the same challenge never serves twice.
+    r = client.post(url, json=body, headers=h)
+    assert r.status_code == 201, r.text
+    r = client.post(url, json={**body, "label": "again"}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "CHALLENGE_USED")
+    assert [x.public_key for x in _wallet_rows(platform)] == [EXTERNAL]
+
+
+def test_open_challenges_are_bounded_per_org(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
+    org = make_org(platform, customer.user.id, kyb=True)
+    for _ in range(w.KEY_CHALLENGES_OPEN_MAX):
+        challenge(client, customer.headers, org)
+    r = client.post(f"/v1/orgs/{org}/wallets/external/challenges",
+                    json={"public_key": EXTERNAL}, headers=customer.headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "TOO_MANY_CHALLENGES")
+
+
+def test_org_wallets_need_accepted_kyb_and_are_capped(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
+    """Issue 14/9: wallets (each a chain account) without verification, without limit."""
+    org = make_org(platform, customer.user.id)  # no KYB
+    h = customer.headers
+    r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "x"}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
+    r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org), headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
+    with platform.deps.uow() as uow, pytest.raises(PlatformError) as exc:
+        wallets.ensure_wallet(platform.deps, uow, owner_type="org", owner_id=org)
+    assert exc.value.code == "KYB_REQUIRED"
+    assert _wallet_rows(platform) == []
+    kybd = make_org(platform, customer.user.id, kyb=True)
+    cap = platform.settings.wallets_per_org_max
+    for i in range(cap):
+        r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": f"w{i}"}, headers=h)
+        assert r.status_code == 201, r.text
+    r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": "one more"}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "TOO_MANY_WALLETS")
+    assert len(_wallet_rows(platform)) == cap
 
 
 def test_an_unreachable_node_is_unavailable_and_wallets_still_list(
@@ -403,3 +552,31 @@ def test_an_unreachable_node_is_unavailable_and_wallets_still_list(
         assert views[0].chain is None and views[0].wallet.status == "open"
     finally:
         p.close()
+
+
+def test_an_unproven_key_shows_no_chain_state_to_its_claimant(
+        platform: bootstrap.Platform, customer: Actor,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key registered before proofs existed: the organisation sees the row, never the
+    account's balances (issue 14/5)."""
+    org = make_org(platform, customer.user.id, kyb=True)
+    with platform.deps.uow() as uow:
+        custodial = wallets.ensure_wallet(platform.deps, uow, owner_type="org", owner_id=org)
+        uow.commit()
+    node = FakeNode()
+    monkeypatch.setitem(platform.deps.extras, "ledger", node)
+    with platform.deps.uow() as uow:
+        mine = uow.repo(Wallet).get(custodial)
+        assert mine is not None
+        uow.repo(Wallet).update(dataclasses.replace(mine, status="open"))
+        claimed = dataclasses.replace(mine, id="claimed-1", address="cCLAIMED", public_key=EXTERNAL,
+                                      custodial=False, key_sealed=None, proven=False)
+        uow.repo(Wallet).add(claimed)
+        uow.commit()
+    node.opened |= {mine.address, claimed.address}
+    who = Principal(user_id=customer.user.id, kind=UserKind.CUSTOMER, staff_role=None,
+                    session_id="s")
+    views, reached = wallets.list_wallets(platform.deps, who, org_id=org)
+    assert reached
+    shown = {v.wallet.id: v.chain for v in views}
+    assert shown[custodial] is not None and shown["claimed-1"] is None

@@ -4,17 +4,20 @@ mint, never an edit); balance, limits, idempotency, input and authorisation."""
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
+from corridor.platform.adapters.vault import VaultError
 from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.transfers import ISSUER, wallet_ref
 from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import withdrawals
+from corridor.platform.services import bank_details, withdrawals
 from tests.platform.conftest import Actor, make_user
 from tests.platform.rails_fakes import (
     IBAN_OK,
@@ -307,3 +310,76 @@ def test_concurrent_withdrawals_cannot_overdraw(client: TestClient,
         codes = sorted(pool.map(attempt, range(4)))
     assert codes == [201, 409, 409, 409]
     assert len(in_db(platform)) == 1
+
+
+# --- account numbers at rest (issue 14, item 14) ---------------------------------------------
+
+
+def rows_text(platform: bootstrap.Platform, *tables: str) -> str:
+    with platform.engine.connect() as conn:
+        return repr([conn.execute(sa.text(f"SELECT * FROM {t}")).fetchall() for t in tables])
+
+
+def spy_payouts(platform: bootstrap.Platform, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The account numbers the rail is asked to pay."""
+    sim, asked = sim_of(platform), []
+    real = sim.request_payout
+
+    def request_payout(**kw: Any) -> Any:
+        asked.append(kw["bank"]["account"])
+        return real(**kw)
+
+    monkeypatch.setattr(sim, "request_payout", request_payout)
+    return asked
+
+
+def test_the_account_is_sealed_at_rest_and_opened_only_for_the_payout(
+        client: TestClient, platform: bootstrap.Platform, funded: Actor,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    full = IBAN_OK.replace(" ", "")
+    asked = spy_payouts(platform, monkeypatch)
+    w = withdraw(client, funded, "100.00")
+    assert full[:-4] not in rows_text(platform, "withdrawals", "audit_log", "transfers")
+    (stored,) = in_db(platform)
+    assert stored.bank["account"] == "•" * (len(full) - 4) + full[-4:]
+    assert stored.account_sealed is not None and full not in stored.account_sealed
+    assert w["bank"]["account"].endswith("5432") and full[:-4] not in str(status(
+        client, funded, w["id"]))
+    burn_committed(platform, w)
+    assert withdrawals.dispatch_payouts(platform.deps) == 1
+    assert asked == [full]  # the rail gets the whole account
+    # a sealed account copied to another row does not open there
+    other = dataclasses.replace(stored, id="another-withdrawal")
+    with pytest.raises(VaultError):
+        bank_details.withdrawal_account(platform.deps, other)
+
+
+def test_a_retry_naming_another_account_with_the_same_last_four_is_refused(
+        client: TestClient, platform: bootstrap.Platform, funded: Actor) -> None:
+    headers = {**funded.headers, **key()}
+    body = {"currency": "USD", "amount": "10.00", "bank": bank("12345678")}
+    assert client.post("/v1/withdrawals", json=body, headers=headers).status_code == 201
+    assert client.post("/v1/withdrawals", json=body, headers=headers).status_code == 201
+    other = client.post("/v1/withdrawals", json={**body, "bank": bank("87655678")},
+                        headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert len(in_db(platform)) == 1
+
+
+def test_accounts_stored_in_clear_before_are_sealed_at_start_up(
+        client: TestClient, platform: bootstrap.Platform, funded: Actor,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w = withdraw(client, funded, "100.00", account="12345678")
+    (stored,) = in_db(platform)
+    with platform.deps.uow() as uow:  # as a row was written before accounts were sealed
+        uow.repo(Withdrawal).update(dataclasses.replace(
+            stored, bank={**stored.bank, "account": "12345678"}, account_sealed=None))
+        uow.commit()
+    assert "12345678" in rows_text(platform, "withdrawals")
+    assert bank_details.seal_legacy(platform.deps) == 1
+    assert bank_details.seal_legacy(platform.deps) == 0
+    assert "12345678" not in rows_text(platform, "withdrawals")
+    asked = spy_payouts(platform, monkeypatch)
+    burn_committed(platform, w)
+    assert withdrawals.dispatch_payouts(platform.deps) == 1
+    assert asked == ["12345678"]

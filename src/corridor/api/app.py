@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corridor.api import errors, statuses
 from corridor.api.deps import SharedRateLimiter
+from corridor.api.json_body import JsonRoute
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
 
@@ -43,30 +44,28 @@ class BodyLimit:
         seen = 0
 
         async def limited() -> Message:
+            # A body without a Content-Length (chunked) is counted as it arrives. The
+            # refusal is an HTTP exception: FastAPI turns anything else raised while it
+            # reads a body into a 400.
             nonlocal seen
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
-                    raise _BodyTooLarge
+                    raise errors.RequestRefused(413, "TOO_LARGE", _too_large_message(limit))
             return msg
 
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
+        await self.app(scope, limited, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _too_large_message(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
 
 
 async def _too_large(send: Send, limit: int) -> None:
     import json
 
-    payload = json.dumps(
-        errors.body("TOO_LARGE", f"the request body is larger than {limit} bytes")
-    ).encode()
+    payload = json.dumps(errors.body("TOO_LARGE", _too_large_message(limit))).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": payload})
@@ -84,6 +83,11 @@ def create_app(platform: Platform) -> FastAPI:
     errors.install(app)
     for name in ROUTERS:
         module = importlib.import_module(f"corridor.api.routers.{name}")
+        # Every JSON body goes through the one decoder (json_body.py: duplicate keys are
+        # refused), so every router of the module is built with `route_class=JsonRoute`.
+        for value in vars(module).values():
+            if isinstance(value, APIRouter):
+                assert issubclass(value.route_class, JsonRoute), f"{name}: route_class"
         app.include_router(module.router, prefix="/v1")
     statuses.install(app)  # every status each operation can answer, in its OpenAPI
     app.add_middleware(

@@ -3,6 +3,8 @@ permission checks, and rate limits."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -30,8 +32,46 @@ def _platform(request: Request) -> Platform:
     return p
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+FORWARDED_HOPS_MAX = 32  # X-Forwarded-For entries looked at (a longer chain is forged)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def client_ip(peer: str, forwarded_for: list[str], proxies: tuple[str, ...]) -> str:
+    """The client's address: the TCP peer, unless the peer is one of the configured
+    reverse proxies (`Settings.trusted_proxies`, none by default); then the right-most
+    X-Forwarded-For entry that is not itself a trusted proxy (entries further left were
+    written by the client and prove nothing). The server runs with uvicorn's own proxy
+    header handling off, so this is the only place the header is read."""
+    networks = _networks(proxies)
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [h.strip() for line in forwarded_for for h in line.split(",")][-FORWARDED_HOPS_MAX:]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where an address should be: the proxy is the client
+    return peer
+
+
 def _origin(request: Request) -> Origin:
-    ip = request.client.host if request.client else ""
+    peer = request.client.host if request.client else ""
+    ip = client_ip(peer, request.headers.getlist("x-forwarded-for"),
+                   _platform(request).settings.trusted_proxies)
     return Origin(ip=ip, user_agent=request.headers.get("user-agent", "")[:300])
 
 

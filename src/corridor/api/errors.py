@@ -46,6 +46,19 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+class RequestRefused(StarletteHTTPException):
+    """A request refused while its body is read, with a stable code. FastAPI turns any
+    other exception raised while it reads a body into a bare 400, so the body limit and
+    the JSON decoder raise this (an HTTP exception, which FastAPI passes through)."""
+
+    def __init__(self, status_code: int, code: str, message: str,
+                 fields: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, message)
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
 def body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -68,6 +81,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, RequestRefused):
+            return JSONResponse(body(exc.code, exc.message, exc.fields), exc.status_code)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return JSONResponse(body(code, str(exc.detail)), exc.status_code)
 

@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corridor.bench import node_bench, rounds, signatures
+from corridor.bench import node_bench, node_setup, rounds, signatures
+from corridor.bench.harness import CpuFigures, CpuMeter
 from corridor.bench.node_bench import LatencyFigures, NodeBenchConfig, ThroughputFigures
 from corridor.bench.node_process import NodeProcess
-from corridor.bench.report import Row, Target, machine_json, targets_json
+from corridor.bench.report import Row, Target, machine_json, targets_json, timestamped
 from corridor.ledger.keys import KeyPair
 from corridor.node.home import Home
 from corridor.node.network_homes import create
@@ -120,39 +121,13 @@ QUICK = NetworkBenchConfig(
 # --- CPU over a phase -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CpuFigures:
-    """Cores' worth of CPU over a phase (2.0 = both cores of this machine, all the time)."""
-
-    wall_s: float
-    nodes_cores: float  # this process's children: the nodes (the signing pool is idle)
-    bench_cores: float  # this load generator
-    foreign_cores: float  # everything else on the machine: the other engineers' work
-
-
 @contextmanager
 def _cpu_meter(into: list[CpuFigures]) -> Iterator[None]:
-    """Appends the phase's CpuFigures to `into` when the block ends."""
-    busy, own, mine = rounds.busy_cpu_s(), rounds.own_cpu_s(), _self_cpu_s()
-    started = time.perf_counter()
+    """Appends the phase's CpuFigures to `into` when the block ends (the nodes are this
+    process's children, so `children_cores` is theirs; the signing pool is idle meanwhile)."""
+    meter = CpuMeter()
     yield
-    wall = time.perf_counter() - started
-    d_busy = rounds.busy_cpu_s() - busy
-    d_own = rounds.own_cpu_s() - own  # this process and its children: the nodes
-    d_mine = _self_cpu_s() - mine
-    into.append(
-        CpuFigures(
-            wall_s=wall,
-            nodes_cores=max(0.0, d_own - d_mine) / wall,
-            bench_cores=d_mine / wall,
-            foreign_cores=max(0.0, d_busy - d_own) / wall,
-        )
-    )
-
-
-def _self_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
+    into.append(meter.stop())
 
 
 # --- the network ----------------------------------------------------------------------------
@@ -169,10 +144,10 @@ def _sender_ranges() -> dict[str, int]:
 
 
 def _network_genesis(validator_keys: list[KeyPair]) -> dict[str, Any]:
-    return node_bench.genesis_doc(
+    return node_setup.genesis_doc(
         [kp.public_key for kp in validator_keys],
         senders=4 * NET_SENDERS,
-        receivers=node_bench.RECEIVERS,
+        receivers=node_setup.RECEIVERS,
         placeholders=0,
         genesis_time_ms=int(time.time() * 1000),
     )
@@ -255,7 +230,7 @@ def _throughput(
         config.plan_tps, config.warmup_s + config.duration_s, extra=config.in_flight_max
     )
     log(f"signing {rounds * NET_SENDERS:,} payments")
-    txs = node_bench.sign_payments(pool, first_sender, NET_SENDERS, rounds)
+    txs = node_setup.sign_payments(pool, first_sender, NET_SENDERS, rounds)
     log(f"batched load: {NET_BATCH_TXS} txs a request, one client per validator ({len(nodes)})")
     with _cpu_meter(cpu):
         figures = node_bench.measure_throughput(
@@ -283,7 +258,7 @@ def _finality(
 ) -> LatencyFigures:
     rounds = _rounds(rate_tps, config.warmup_s + config.latency_duration_s) + 1
     log(f"signing {rounds * NET_SENDERS:,} payments")
-    txs = node_bench.sign_payments(pool, first_sender, NET_SENDERS, rounds)
+    txs = node_setup.sign_payments(pool, first_sender, NET_SENDERS, rounds)
     log(f"paced load at {rate_tps:,.0f} tx/s over {len(nodes)} validators")
     with _cpu_meter(cpu):
         figures = node_bench.measure_latency(
@@ -310,15 +285,15 @@ def _single_node(
     rounds = _rounds(
         config.plan_tps_single,
         config.warmup_s + config.single_duration_s,
-        node_bench.SENDERS,
+        node_setup.SENDERS,
         config.in_flight_max,
     )
-    log(f"signing {rounds * node_bench.SENDERS:,} payments for the single node")
-    txs = node_bench.sign_payments(pool, 0, node_bench.SENDERS, rounds)
-    home = node_bench.write_home(
+    log(f"signing {rounds * node_setup.SENDERS:,} payments for the single node")
+    txs = node_setup.sign_payments(pool, 0, node_setup.SENDERS, rounds)
+    home = node_setup.write_home(
         root / "single",
-        senders=node_bench.SENDERS,
-        receivers=node_bench.RECEIVERS,
+        senders=node_setup.SENDERS,
+        receivers=node_setup.RECEIVERS,
         placeholders=0,
         genesis_time_ms=int(time.time() * 1000),
     )
@@ -369,7 +344,7 @@ def run(config: NetworkBenchConfig, log: Log = lambda _: None) -> NetworkFigures
     """Runs every measurement (about half a minute when quick, a few minutes otherwise)."""
     started = time.perf_counter()
     load_avg_1m = os.getloadavg()[0]
-    log = node_bench._timestamped(log, started)
+    log = timestamped(log, started)
     log("measuring verify_per_s (one core)")
     verify_per_s = rounds.time_rounds(
         signatures.corridor_bip340(config.verify_keys), config.verify_rounds
@@ -417,10 +392,7 @@ def run(config: NetworkBenchConfig, log: Log = lambda _: None) -> NetworkFigures
 
 
 def _cpu_note(c: CpuFigures) -> str:
-    return (
-        f"cores: nodes {c.nodes_cores:.2f}, load generator {c.bench_cores:.2f}, "
-        f"others {c.foreign_cores:.2f}"
-    )
+    return c.note()
 
 
 def table_rows(f: NetworkFigures) -> list[Row]:
@@ -510,7 +482,7 @@ def json_document(f: NetworkFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "latency": _latency_json(f.finality),
             "latency_one_down": _latency_json(f.finality_one_down),
         },
-        "cpu_cores": {name: dataclasses.asdict(c) for name, c in f.cpu.items()},
+        "cpu_cores": {name: c.as_json() for name, c in f.cpu.items()},
         "rejected": sum(
             p.rejected
             for p in (

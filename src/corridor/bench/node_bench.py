@@ -25,9 +25,6 @@ throughput node are never timed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import itertools
-import json
 import math
 import os
 import random
@@ -36,26 +33,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from corridor.bench import ledger_bench
 from corridor.bench.node_load import request_bodies, submit_closed_loop, submit_paced
 from corridor.bench.node_process import BlockSeen, CommitFollower, NodeProcess
-from corridor.bench.report import Row, Target, machine_json, targets_json
-from corridor.ledger import keys
-from corridor.ledger.assets import Asset
-from corridor.ledger.keys import KeyPair
-from corridor.ledger.tx import Payment, Transaction
-from corridor.node.home import Home, write_key
+from corridor.bench.node_setup import RECEIVERS, SENDERS, sign_payments, write_home
+from corridor.bench.report import Target, percentile, timestamped
 
-CHAIN_ID = "corridor-bench-node"
-SENDERS = 2_000  # per phase: distinct accounts, so sequences never serialise a block
-# Payees that never pay. Were the senders paid too, the mempool would re-validate each sender's
-# ready run after every block (a received payment changes the account unpredictably) and a
-# block would hold one tx per sender: the shape of many payers paying a few merchants instead.
-RECEIVERS = 2_000
 BATCH_TXS = 500  # per batched request (the RPC takes up to 1,000)
 SUBMIT_CLIENTS = 4  # concurrent connections for batches
 SINGLE_CLIENTS = 16  # concurrent connections for one-transaction requests
@@ -64,10 +49,7 @@ BLOCK_INTERVAL_MS = 250
 LATENCY_LOAD = 0.5  # of committed_tps
 LATENCY_TICK_S = 0.02  # paced submission: one small batch this often
 LATENCY_CLIENTS = 4
-INITIAL_BALANCE_MINOR = 10**12
-TX_LIFETIME_MS = 3_600_000
 DRAIN_TIMEOUT_S = 60.0
-SIGN_CHUNK_ROUNDS = 2
 
 TARGET_COMMITTED_TPS = Target(op=">=", value=3_000)
 TARGET_COMMITTED_TPS_SINGLE = Target(op=">=", value=1_000)
@@ -130,151 +112,6 @@ QUICK = NodeBenchConfig(
         state_root_blocks=0,
     ),
 )
-
-
-def _digest(*parts: bytes) -> bytes:
-    return hashlib.sha256(b"corridor-bench-node:" + b":".join(parts)).digest()
-
-
-# --- homes and genesis ----------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def _sender_keys(first: int, count: int) -> tuple[KeyPair, ...]:
-    """Senders `first..first+count-1`, derived from their index (cached per process)."""
-    return tuple(
-        KeyPair.from_seed(_digest(b"sender", i.to_bytes(8, "big")))
-        for i in range(first, first + count)
-    )
-
-
-def _issuer() -> KeyPair:
-    return KeyPair.from_seed(_digest(b"issuer"))
-
-
-def _receiver_address(i: int) -> bytes:
-    return keys.address_of(ledger_bench.placeholder_key(i))
-
-
-def genesis_doc(
-    validators: Sequence[bytes],
-    *,
-    senders: int,
-    receivers: int,
-    placeholders: int,
-    genesis_time_ms: int,
-) -> dict[str, Any]:
-    """A genesis with `validators` (public keys, power 1 each), the issuer of USD, `senders`
-    funded and authorised sender accounts (indices 0..senders-1), `receivers` authorised payees
-    with nothing (placeholder keys 0..receivers-1) and `placeholders` bare accounts (the
-    placeholder keys after them)."""
-    issuer = _issuer()
-    issuer_text = keys.encode_address(issuer.address)
-    sender_keys = [kp.public_key for kp in _sender_keys(0, senders)] if senders else []
-    accounts = [issuer.public_key, *sender_keys]
-    accounts.extend(ledger_bench.placeholder_key(i) for i in range(receivers + placeholders))
-    return {
-        "chain_id": CHAIN_ID,
-        "genesis_time_ms": genesis_time_ms,
-        "validators": [{"public_key": keys.encode_public_key(pk), "power": 1} for pk in validators],
-        "accounts": [{"public_key": keys.encode_public_key(pk)} for pk in accounts],
-        "assets": [
-            {
-                "code": "USD",
-                "issuer": issuer_text,
-                "decimals": 2,
-                "auth_required": True,
-                "freezable": True,
-                "clawback": True,
-            }
-        ],
-        "balances": [
-            {
-                "holder": keys.encode_address(keys.address_of(pk)),
-                "code": "USD",
-                "issuer": issuer_text,
-                "amount": amount,
-            }
-            for pk, amount in itertools.chain(
-                ((pk, INITIAL_BALANCE_MINOR) for pk in sender_keys),
-                ((ledger_bench.placeholder_key(i), 0) for i in range(receivers)),
-            )
-        ],
-    }
-
-
-def write_home(
-    path: Path, *, senders: int, receivers: int, placeholders: int, genesis_time_ms: int
-) -> Home:
-    """A one-validator home on `genesis_doc` (see there for the accounts)."""
-    home = Home(path)
-    validator = KeyPair.from_seed(_digest(b"validator"))
-    write_key(home.key_path, validator)
-    doc = genesis_doc(
-        [validator.public_key],
-        senders=senders,
-        receivers=receivers,
-        placeholders=placeholders,
-        genesis_time_ms=genesis_time_ms,
-    )
-    home.genesis_path.write_text(json.dumps(doc, separators=(",", ":")))
-    return home
-
-
-# --- signing --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _SignJob:
-    first_sender: int
-    senders: int
-    receivers: int
-    rounds: range  # sequence numbers
-    not_after_ms: int
-
-
-def _sign_job(job: _SignJob) -> list[tuple[str, str]]:
-    """(tx id hex, encoding hex) of one payment per sender per round, round by round.
-
-    Sender k pays receiver k (modulo their number) in every round.
-    """
-    kps = _sender_keys(job.first_sender, job.senders)
-    receivers = [_receiver_address(i) for i in range(job.receivers)]
-    usd = Asset("USD", _issuer().address)
-    out = []
-    for sequence in job.rounds:
-        for k, kp in enumerate(kps):
-            tx = Transaction(
-                chain_id=CHAIN_ID,
-                source=kp.address,
-                sequence=sequence,
-                not_before_ms=0,
-                not_after_ms=job.not_after_ms,
-                operations=(
-                    Payment(destination=receivers[k % len(receivers)], asset=usd, amount=1),
-                ),
-            )
-            stx = tx.sign(kp)
-            out.append((stx.tx_id.hex(), stx.encode().hex()))
-    return out
-
-
-def sign_payments(
-    pool: ProcessPoolExecutor, first_sender: int, senders: int, rounds: int
-) -> list[tuple[str, str]]:
-    """`rounds` payments from each of `senders` senders, in round (= sequence) order."""
-    not_after_ms = int(time.time() * 1000) + TX_LIFETIME_MS
-    jobs = [
-        _SignJob(
-            first_sender=first_sender,
-            senders=senders,
-            receivers=RECEIVERS,
-            rounds=range(lo, min(lo + SIGN_CHUNK_ROUNDS, rounds + 1)),
-            not_after_ms=not_after_ms,
-        )
-        for lo in range(1, rounds + 1, SIGN_CHUNK_ROUNDS)
-    ]
-    return [item for chunk in pool.map(_sign_job, jobs) for item in chunk]
 
 
 # --- phases ---------------------------------------------------------------------------------
@@ -368,13 +205,6 @@ class LatencyFigures:
     rejected: int
 
 
-def _percentile(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    assert sorted_values
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
 def measure_latency(
     node: NodeProcess,
     txs: Sequence[tuple[str, str]],
@@ -413,8 +243,8 @@ def measure_latency(
         raise RuntimeError("no transaction committed in the latency window")
     return LatencyFigures(
         rate_tps=rate_tps,
-        p50_ms=_percentile(latencies, 50),
-        p99_ms=_percentile(latencies, 99),
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
         max_ms=latencies[-1],
         samples=len(latencies),
         rejected=tally.rejected,
@@ -478,10 +308,6 @@ class NodeFigures:
     elapsed_s: float
 
 
-def _timestamped(log: Log, started: float) -> Log:
-    return lambda line: log(f"[{time.perf_counter() - started:5.1f} s] {line}")
-
-
 def _rounds(tps: float, config: NodeBenchConfig, seconds: float) -> int:
     return max(2, math.ceil(tps * (config.warmup_s + seconds) / SENDERS))
 
@@ -497,7 +323,7 @@ def run(
         config = dataclasses.replace(config, duration_s=duration_s)
     started = time.perf_counter()
     load_avg_1m = os.getloadavg()[0]
-    log = _timestamped(log, started)
+    log = timestamped(log, started)
     log("measuring the ledger's apply_signed_per_s (ledger bench, reduced)")
     apply = ledger_bench.measure_apply(config.apply, random.Random(seed), log)
     with tempfile.TemporaryDirectory(prefix="corridor-bench-node-") as tmp:
@@ -555,110 +381,3 @@ def run(
         load_avg_1m=load_avg_1m,
         elapsed_s=time.perf_counter() - started,
     )
-
-
-def table_rows(f: NodeFigures) -> list[Row]:
-    """The table: every headline figure, with its target where it has one."""
-    size = f"{f.memory.accounts:,} accounts" + (" (quick: not 1m)" if f.config.quick else "")
-    return [
-        Row(
-            name="committed_tps",
-            value=f.batched.committed_tps,
-            unit="tx/s",
-            target=TARGET_COMMITTED_TPS,
-            note=f"batches of {BATCH_TXS}, {SUBMIT_CLIENTS} clients, "
-            f"{f.batched.window_s:.1f} s window, {f.batched.mean_block_txs:,.0f} txs/block",
-        ),
-        Row(
-            name="committed_tps_single",
-            value=f.single.committed_tps,
-            unit="tx/s",
-            target=TARGET_COMMITTED_TPS_SINGLE,
-            note=f"one tx a request, {SINGLE_CLIENTS} clients, {f.single.window_s:.1f} s window",
-        ),
-        Row(
-            name="commit_latency_ms.p50",
-            value=f.latency.p50_ms,
-            unit="ms",
-            note=f"paced at {f.latency.rate_tps:,.0f} tx/s, {BLOCK_INTERVAL_MS} ms blocks",
-        ),
-        Row(
-            name="commit_latency_ms.p99",
-            value=f.latency.p99_ms,
-            unit="ms",
-            target=TARGET_LATENCY_P99_MS,
-            note=f"{f.latency.samples:,} txs",
-        ),
-        Row(
-            name="apply_signed_per_s",
-            value=f.apply_signed_per_s,
-            unit="tx/s",
-            note="ledger bench, one core, same run",
-        ),
-        Row(
-            name="apply_ratio_node",
-            value=f.batched.committed_tps / f.apply_signed_per_s,
-            note="committed_tps / apply_signed_per_s",
-        ),
-        Row(
-            name="rss_mb_1m_accounts",
-            value=f.memory.rss_mb,
-            unit="MiB",
-            target=TARGET_RSS_MB,
-            note=f"VmRSS after start, {size}",
-        ),
-        Row(
-            name="startup_s_1m_accounts",
-            value=f.memory.startup_s,
-            unit="s",
-            note=f"first start to RPC ready, {size}",
-        ),
-        Row(
-            name="load_avg_1m",
-            value=f.load_avg_1m,
-            note="at start; above ~0.5 other work skews the figures",
-        ),
-    ]
-
-
-def json_document(f: NodeFigures, rows: Sequence[Row]) -> dict[str, Any]:
-    """The JSON file: headline figures as top-level numbers (latency as {p50, p99})."""
-    return {
-        "quick": f.config.quick,
-        "committed_tps": f.batched.committed_tps,
-        "committed_tps_single": f.single.committed_tps,
-        "commit_latency_ms": {"p50": f.latency.p50_ms, "p99": f.latency.p99_ms},
-        "apply_ratio_node": f.batched.committed_tps / f.apply_signed_per_s,
-        "apply_signed_per_s": f.apply_signed_per_s,
-        "rss_mb_1m_accounts": f.memory.rss_mb,
-        "startup_s_1m_accounts": f.memory.startup_s,
-        "load_avg_1m": f.load_avg_1m,
-        "rss_accounts": f.memory.accounts,
-        "rss_peak_mb": f.memory.rss_peak_mb,
-        "genesis_bytes": f.memory.genesis_bytes,
-        "node_rss_mb_after_load": f.node_rss_mb_after_load,
-        "commit_latency_max_ms": f.latency.max_ms,
-        "latency_rate_tps": f.latency.rate_tps,
-        "latency_samples": f.latency.samples,
-        "batched": _throughput_json(f.batched),
-        "single": _throughput_json(f.single),
-        "rejected": f.batched.rejected + f.single.rejected + f.latency.rejected,
-        "senders_per_phase": SENDERS,
-        "batch_txs": BATCH_TXS,
-        "block_interval_ms": BLOCK_INTERVAL_MS,
-        "duration_s": f.config.duration_s,
-        "elapsed_s": f.elapsed_s,
-        "machine": machine_json(),
-        "targets": targets_json(rows),
-    }
-
-
-def _throughput_json(t: ThroughputFigures) -> dict[str, float | int]:
-    return {
-        "window_s": t.window_s,
-        "window_txs": t.window_txs,
-        "blocks": t.blocks,
-        "mean_block_txs": t.mean_block_txs,
-        "submitted": t.submitted,
-        "rejected": t.rejected,
-    }

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from corridor.bench.node_process import HTTP_TIMEOUT_S, CommitFollower
+from corridor.bench.harness import HTTP_TIMEOUT_S
+from corridor.bench.node_process import CommitFollower
 
 # --- submitting -----------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -143,3 +144,15 @@ def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending sequence."""
+    assert sorted_values
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def timestamped(log: Callable[[str], None], started: float) -> Callable[[str], None]:
+    """`log` with each line prefixed by the seconds since `started` (perf_counter)."""
+    return lambda line: log(f"[{time.perf_counter() - started:6.1f} s] {line}")

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from corridor.bench.harness import machine_busy_cpu_s, process_cpu_s
+
 
 def median_rate(count: int, seconds: Iterable[float]) -> float:
     return count / statistics.median(seconds)
@@ -19,45 +21,23 @@ def median_rate(count: int, seconds: Iterable[float]) -> float:
 # did not need. On a shared machine, another process on one of two cores halves what a
 # parallel verifier can gain, and leaves a one-core loop almost untouched.
 FOREIGN_CPU_QUIET_CORES = 0.1
-_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def busy_cpu_s() -> float:
-    """CPU seconds all cores spent busy since boot, steal included (Linux /proc/stat)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
-            int, stat.readline().split()[1:9]
-        )
-    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS_PER_S
 
 
 def own_cpu_s() -> float:
     """CPU seconds used by this process and its children (the verifier processes)."""
-    pids = [str(os.getpid())]
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children", encoding="ascii") as children:
-            pids.extend(children.read().split())
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue  # a child that just ended
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _CLOCK_TICKS_PER_S
+    return process_cpu_s(os.getpid())
 
 
 def measure_foreign_cpu(work: Callable[[], float]) -> tuple[float, float | None]:
     """(what `work` returns, cores' worth of CPU other processes used meanwhile, or None
     where /proc cannot tell)."""
     try:
-        busy, own, started = busy_cpu_s(), own_cpu_s(), time.perf_counter()
+        busy, own, started = machine_busy_cpu_s(), own_cpu_s(), time.perf_counter()
     except OSError:
         return work(), None
     result = work()
     wall = time.perf_counter() - started
-    foreign = (busy_cpu_s() - busy) - (own_cpu_s() - own)
+    foreign = (machine_busy_cpu_s() - busy) - (own_cpu_s() - own)
     return result, max(0.0, foreign / wall)
 
 

@@ -38,6 +38,27 @@ def bench_ledger(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("mempool")
+def bench_mempool(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-mempool.json"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="2,000 transactions instead of 50,000: seconds.")
+    ] = False,
+) -> None:
+    """The mempool on a full pool: admission per tx against the signature check, reap,
+    update after a block."""
+    from corridor.bench import mempool_bench, report
+
+    config = mempool_bench.QUICK if quick else mempool_bench.FULL
+    figures = mempool_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = mempool_bench.table_rows(figures)
+    report.print_table(rows, "corridor bench mempool" + (" --quick" if quick else ""))
+    report.write_json_atomic(json_path, mempool_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 @bench.command("node")
 def bench_node(
     json_path: Annotated[
@@ -52,16 +73,16 @@ def bench_node(
     ] = False,
 ) -> None:
     """A real node process under load: committed tx/s, commit latency, memory at 10^6 accounts."""
-    from corridor.bench import node_bench, report
+    from corridor.bench import node_bench, node_report, report
 
     config = node_bench.QUICK if quick else node_bench.FULL
     figures = node_bench.run(
         config, log=lambda line: typer.echo(line, err=True), duration_s=duration
     )
-    rows = node_bench.table_rows(figures)
+    rows = node_report.table_rows(figures)
     title = "corridor bench node" + (" --quick: short phases, small state" if quick else "")
     report.print_table(rows, title)
-    report.write_json_atomic(json_path, node_bench.json_document(figures, rows))
+    report.write_json_atomic(json_path, node_report.json_document(figures, rows))
     typer.echo(f"wrote {json_path}")
 
 
@@ -111,19 +132,19 @@ def bench_payments(
 ) -> None:
     """Payments through the platform API to `credited` on a one-validator network:
     sustained payments/s and creation -> credited latency."""
-    from corridor.bench import payments_bench, report
+    from corridor.bench import payments_bench, payments_report, report
 
     config = payments_bench.QUICK if quick else payments_bench.FULL
     figures = payments_bench.run(
         config, log=lambda line: typer.echo(line, err=True), database_url=database_url,
         duration_s=duration, profile=profile,
     )
-    rows = payments_bench.table_rows(figures)
+    rows = payments_report.table_rows(figures)
     title = "corridor bench payments" + (" --quick: tiny load, not the headline" if quick else "")
     report.print_table(rows, title)
-    for line in payments_bench.profile_lines(figures):
+    for line in payments_report.profile_lines(figures):
         typer.echo(line)
-    report.write_json_atomic(json_path, payments_bench.json_document(figures, rows))
+    report.write_json_atomic(json_path, payments_report.json_document(figures, rows))
     typer.echo(f"wrote {json_path}")
 
 

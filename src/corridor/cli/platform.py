@@ -105,13 +105,22 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def uvicorn_config(uvicorn: Any, app: Any) -> Any:
+    """The API server's settings. uvicorn's proxy headers are off: by default it believes
+    X-Forwarded-For from 127.0.0.1, so anything on the host (or a local proxy passing the
+    header through) could choose the client address that rate limits and the audit trail
+    see. The API reads the header itself, from configured proxies only (api/deps.py)."""
+    return uvicorn.Config(app, log_level="warning", proxy_headers=False,
+                          forwarded_allow_ips=[])
+
+
 def _run_api(platform: Any, sock: socket.socket) -> None:
     """Serves the API on `sock` in this process until SIGTERM or SIGINT."""
     import uvicorn
 
     from corridor.api.app import create_app
 
-    server = _Server(uvicorn.Config(create_app(platform), log_level="warning"))
+    server = _Server(uvicorn_config(uvicorn, create_app(platform)))
 
     def _stop(*_: object) -> None:
         server.should_exit = True
@@ -349,22 +358,21 @@ def outbox(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Show the development outbox: the e-mails and SMS the platform would send."""
+    """Show the development outbox: the e-mails and SMS the platform would send. Messages
+    with codes stay only while their code lives, and never outside development."""
     from corridor.platform.domain import identity as idn
-    from corridor.platform.domain.notices import Notice
+    from corridor.platform.services import codes
 
     platform = _build(_settings(data_dir, database_url))
     try:
-        with platform.deps.uow() as uow:
-            eq = {}
-            if to:
-                try:
-                    eq["destination"] = (idn.normalise_email(to) if "@" in to
-                                         else idn.normalise_phone(to))
-                except Exception:
-                    raise _fail(f"{to} is not an e-mail address or phone number") from None
-            rows = uow.repo(Notice).many(order_by="created_ms", descending=True, limit=limit,
-                                         **eq)
+        destination = None
+        if to:
+            try:
+                destination = (idn.normalise_email(to) if "@" in to
+                               else idn.normalise_phone(to))
+            except Exception:
+                raise _fail(f"{to} is not an e-mail address or phone number") from None
+        rows = codes.outbox(platform.deps, destination, limit)
     finally:
         platform.close()
     if not rows:
@@ -386,6 +394,36 @@ def audit_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
     if not report.ok:
         raise _fail(f"audit chain broken: {report.problem}")
     typer.echo(f"audit chain intact: {report.entries} entries")
+
+
+@app.command("wallets-check")
+def wallets_check(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    node_rpc: NodeRpc = None,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Queue the opening of each absent wallet again.")] = False,
+) -> None:
+    """Find wallets `open` on the platform but absent on chain (exit 1 if any is left
+    unrepaired); with --repair, queue their opening (and authorisations) again."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import reconcile
+
+    platform = _build(_settings(data_dir, database_url, node_rpc=node_rpc))
+    try:
+        report = reconcile.check_open_wallets(platform.deps, repair=repair)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    for a in report.absent:
+        state = "repaired: opening queued" if a.repaired else (
+            "NOT repaired: key not proven" if repair else "absent")
+        typer.echo(f"{a.wallet_id} {a.address} ({a.owner_type} {a.owner_id}): {state}")
+    typer.echo(f"checked {report.checked} open wallets: {len(report.absent)} absent on chain"
+               f", {sum(a.repaired for a in report.absent)} repaired")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command("rotate-keys")

@@ -2,8 +2,9 @@
 
 Wallets are key files in HOME/wallets/NAME.json (see `corridor.node.home`). Commands that
 talk to a node use its HTTP RPC (`--rpc`). Amounts are typed as decimal strings ("12.50") and
-converted exactly to integer minor units with `decimal.Decimal`, using the asset's decimals
-as the node reports them; a float never touches an amount.
+converted exactly to integer minor units by the platform's one amount parser
+(`corridor.platform.domain.money`), using the asset's decimals as the node reports them; a
+float never touches an amount.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -42,6 +42,8 @@ from corridor.ledger.tx import (
     Transaction,
 )
 from corridor.node.home import Home, HomeError, new_key, read_key, write_key
+from corridor.platform.domain import money
+from corridor.platform.domain.errors import PlatformError
 
 DEFAULT_RPC = "http://127.0.0.1:26657"
 DEFAULT_HOME = Path(".corridor/local")  # the `corridor up` default home
@@ -70,7 +72,6 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait fo
 MemoOpt = Annotated[str, typer.Option("--memo", help="A note stored with the transaction.")]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_AMOUNT_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 class CliError(Exception):
@@ -162,15 +163,12 @@ def parse_amount(text: str, decimals: int, code: str = "the asset") -> int:
     """The exact minor units of a decimal string; refuses anything that is not exact."""
     if text.strip().startswith("-"):
         _die(f"amount {text!r} is negative: give a positive amount")
-    if not _AMOUNT_RE.fullmatch(text):
+    if money.amount_parts(text) is None:  # the platform's one amount syntax
         _die(f"amount {text!r} is not a number: write it like 12.50")
-    with localcontext() as ctx:
-        ctx.prec = 200
-        value = Decimal(text)
-        minor = value.scaleb(decimals)
-        if minor != minor.to_integral_value():
-            _die(f"amount {text} has more decimal places than {code} allows ({decimals})")
-    units = int(minor)
+    try:
+        units = money.parse_minor(text, decimals)
+    except PlatformError:
+        _die(f"amount {text} has more decimal places than {code} allows ({decimals})")
     if units <= 0:
         _die(f"amount {text} is zero: give a positive amount")
     if units > AMOUNT_MAX:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,10 @@ from corridor.platform.adapters.system import (
 )
 from corridor.platform.adapters.vault import EncryptedFileStore, EnvelopeVault, Keyring
 from corridor.platform.adapters.webhook_worker import WebhookWorker
-from corridor.platform.config import ConfigError, Settings, production_problems
+from corridor.platform.config import ConfigError, Settings, production_problems, sqlite_path
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
-from corridor.platform.services import funds, payments, rails, refunds
+from corridor.platform.services import bank_details, funds, payments, rails, refunds
 from corridor.platform.services.ports import Clock, Deps, Randomness
 
 log = logging.getLogger("corridor.platform")
@@ -152,6 +154,20 @@ def load_keyring(settings: Settings) -> Keyring:
     return ring
 
 
+def create_private(settings: Settings) -> None:
+    """Creates the data directory (0700) and the SQLite database file (0600) if missing;
+    SQLite gives its -wal and -shm files the database file's mode. The keyring is written
+    0600 (adapters/vault.py). Existing paths are left as they are: production refuses to
+    start if they are open to others (config.permission_problems)."""
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(mode=0o700, parents=True)
+    db = sqlite_path(settings)
+    if db is not None and not db.exists():
+        db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def build(
     settings: Settings,
     *,
@@ -160,7 +176,7 @@ def build(
     extras: dict[str, Any] | None = None,
 ) -> Platform:
     """Opens (and migrates) the database and wires every port. Refuses unsafe production."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private(settings)
     keyring = load_keyring(settings)
     problems = production_problems(settings, keyring_is_development=keyring.development)
     if problems:
@@ -197,5 +213,6 @@ def build(
     deps.extras.setdefault("fx_terms", fx.Terms())
     payments.register_hooks()
     refunds.register_hooks()  # after payments: it wraps the payment hook
+    bank_details.seal_legacy(deps)  # rows from before account numbers were sealed
     return Platform(settings, engine, deps, vault)
 

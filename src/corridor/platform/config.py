@@ -12,12 +12,17 @@
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
+| CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
+| CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
+| CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
+| CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +35,9 @@ DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
 RAIL_WEBHOOK_SECRET_LEN_MIN = 32
 DB_POOL_MAX_DEFAULT = 30  # PostgreSQL connections one process may hold (SQLite: unused)
 DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
+# Each organisation and wallet opens an account on chain: bounded per customer (issue 14/9).
+ORGS_PER_CUSTOMER_MAX = 5  # organisations one customer may create
+WALLETS_PER_ORG_MAX = 10  # wallets (custodial or registered keys) of one organisation
 
 
 class ConfigError(Exception):
@@ -49,6 +57,14 @@ class Settings:
     fast_password_hashing: bool = False  # tests only; refused in production
     rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
     db_pool_max: int = DB_POOL_MAX_DEFAULT
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client. None
+    # by default: the client is the TCP peer, and a forged header changes nothing.
+    trusted_proxies: tuple[str, ...] = ()
+    orgs_per_customer_max: int = ORGS_PER_CUSTOMER_MAX
+    wallets_per_org_max: int = WALLETS_PER_ORG_MAX
+    # Internal networks (e.g. "127.0.0.1/32") webhooks may target anyway: a local receiver
+    # in development and tests. Empty: only public addresses (refused in production).
+    webhook_allow_networks: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -69,13 +85,27 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
-    if name in ("upload_bytes_max", "db_pool_max"):
+    if name in ("upload_bytes_max", "db_pool_max", "orgs_per_customer_max",
+                "wallets_per_org_max"):
         try:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if name == "webhook_allow_networks":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
     if name == "fast_password_hashing":
         return str(value).lower() in ("1", "true", "yes")
+    if name == "trusted_proxies":
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        proxies = tuple(str(x).strip() for x in items if str(x).strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or "
+                                  "network") from None
+        return proxies
     return str(value)
 
 
@@ -106,7 +136,47 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
+    for network in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"CORRIDOR_WEBHOOK_ALLOW_NETWORKS: {network!r} is not an "
+                              "address or CIDR network") from None
     return settings
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    """The database file when the database is SQLite on disk, else None."""
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or ":memory:" in url or "mode=memory" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def private_paths(settings: Settings) -> list[Path]:
+    """Files and directories holding secrets or personal data: only the platform's own
+    user may read them (directories 0700, files 0600)."""
+    paths = [settings.data_dir, settings.data_dir / "files", settings.keyring_path]
+    db = sqlite_path(settings)
+    if db is not None:
+        paths += [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+    paths += [p for p in (settings.issuer_key, settings.operator_key) if p is not None]
+    return paths
+
+
+def permission_problems(settings: Settings) -> list[str]:
+    """Private paths (see `private_paths`) that other users of the host can open."""
+    problems = []
+    for path in private_paths(settings):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # not there (yet): created private
+        if mode & 0o077:
+            want = "700" if path.is_dir() else "600"
+            problems.append(f"{path} is open to other users (mode {mode & 0o777:o}; "
+                            f"run: chmod {want} {path})")
+    return problems
 
 
 def production_problems(settings: Settings, *, keyring_is_development: bool) -> list[str]:
@@ -120,6 +190,10 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
         problems.append("fast (test) password hashing is on")
     if settings.db_url.startswith("sqlite") and ":memory:" in settings.db_url:
         problems.append("an in-memory database loses everything on restart")
+    problems += permission_problems(settings)
+    if settings.webhook_allow_networks:
+        problems.append("webhook_allow_networks lets webhooks reach internal addresses "
+                        "(development only)")
     if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
         problems.append("the rail webhook secret is the development default")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:

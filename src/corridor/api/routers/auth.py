@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, LimiterDep, OriginDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import identity as idn
 from corridor.platform.services import login, registration, security
 
 # Wrong credentials or codes answer 401 here without a session check to declare it.
-router = APIRouter(prefix="/auth", tags=["auth"],
+router = APIRouter(route_class=JsonRoute, prefix="/auth", tags=["auth"],
                    responses={401: {"description": "Wrong credentials or code."}})
 
 MINUTE = 60.0
@@ -160,6 +161,30 @@ def finish_login(body: LoginVerifyIn, deps: DepsDep, origin: OriginDep,
 @router.post("/logout", status_code=204)
 def logout(who: PrincipalDep, deps: DepsDep) -> None:
     login.logout(deps, who)
+
+
+class UnlockVerifyIn(Strict):
+    identifier: str = Identifier
+    code: str = Field(min_length=4, max_length=32,
+                      description="The unlock code sent, or a code of the authenticator app")
+
+
+@router.post("/unlock", status_code=202, response_model=Accepted)
+def unlock(body: ResendIn, deps: DepsDep, origin: OriginDep, limiter: LimiterDep) -> Accepted:
+    """Sends an unlock code to the verified address named, if its sign-ins are blocked
+    after failed attempts (silently nothing otherwise)."""
+    _limit(limiter, origin, body.identifier)
+    login.unlock_start(deps, body.identifier)
+    return Accepted(status="sent_if_blocked")
+
+
+@router.post("/unlock/verify", response_model=Accepted)
+def unlock_verify(body: UnlockVerifyIn, deps: DepsDep, origin: OriginDep,
+                  limiter: LimiterDep) -> Accepted:
+    """Lifts the block with the unlock code (or an authenticator code): sign in at once."""
+    _limit(limiter, origin, body.identifier)
+    login.unlock_finish(deps, body.identifier, body.code, origin)
+    return Accepted(status="unlocked")
 
 
 @router.post("/recover", status_code=202, response_model=Accepted)

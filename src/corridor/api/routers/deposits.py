@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.rails import Deposit
 from corridor.platform.services import deposits
 
-router = APIRouter(tags=["deposits"])
+router = APIRouter(route_class=JsonRoute, tags=["deposits"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 ItemId = Annotated[str, Path(max_length=64)]

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter(tags=["system"])
+from corridor.api.json_body import JsonRoute
+
+router = APIRouter(route_class=JsonRoute, tags=["system"])
 
 
 @router.get("/health")

@@ -21,13 +21,14 @@ from openpyxl import Workbook
 from pydantic import BaseModel
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import history as dom
 from corridor.platform.domain.history import Filters, HistoryRow
 from corridor.platform.domain.money import format_minor
 from corridor.platform.services import query
 from corridor.platform.services.query import Receipt
 
-router = APIRouter(tags=["history"])
+router = APIRouter(route_class=JsonRoute, tags=["history"])
 
 TYPES_PER_QUERY_MAX = len(dom.RowType)
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import kyc as dom
 from corridor.platform.domain.kyc import KycFile, Limits
 from corridor.platform.services import kyc
 from corridor.platform.services.kyc import KycView
 
-router = APIRouter(tags=["kyc"])
+router = APIRouter(route_class=JsonRoute, tags=["kyc"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 FIELDS_PER_PUT_MAX = 64  # more than any subject has; the service names unknown ones

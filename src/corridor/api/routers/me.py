@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import not_found
 from corridor.platform.services import login, security, sessions
 
-router = APIRouter(prefix="/me", tags=["account"])
+router = APIRouter(route_class=JsonRoute, prefix="/me", tags=["account"])
 
 
 class Strict(BaseModel):

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import orgs as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.orgs import Department, Organisation
 from corridor.platform.domain.roles import OrgRole
 from corridor.platform.services import orgs
 
-router = APIRouter(prefix="/orgs", tags=["organisations"])
+router = APIRouter(route_class=JsonRoute, prefix="/orgs", tags=["organisations"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 ItemId = Annotated[str, Path(max_length=64)]

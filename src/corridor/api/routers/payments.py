@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain.payments import Payment, RecipientType
 from corridor.platform.domain.rails import Withdrawal, WithdrawalStatus
 from corridor.platform.services import payments, withdrawals
 from corridor.platform.services.payments import PaymentRequest, Preview
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(route_class=JsonRoute, tags=["payments"])
 
 PaymentId = Annotated[str, Path(max_length=64)]
 TEXT_MAX = 200

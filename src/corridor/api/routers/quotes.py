@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain.payments import Quote
 from corridor.platform.services import quotes
 
-router = APIRouter(tags=["quotes"])
+router = APIRouter(route_class=JsonRoute, tags=["quotes"])
 
 AMOUNT_TEXT_LEN_MAX = 40
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from corridor.api.deps import DepsDep, PrincipalDep, platform
+from corridor.api.json_body import JsonRoute
 from corridor.openapi_statuses import declares
 from corridor.platform.adapters.sim_bank import NAME as SIM_BANK
 from corridor.platform.adapters.sim_bank import SimBank
@@ -19,7 +20,7 @@ from corridor.platform.domain.errors import Kind, PlatformError, not_found
 from corridor.platform.services import rails, withdrawals
 from corridor.platform.services.ports import Deps
 
-router = APIRouter(tags=["rails"])
+router = APIRouter(route_class=JsonRoute, tags=["rails"])
 
 
 class WebhookOut(BaseModel):
@@ -54,7 +55,7 @@ def _development_only(p: Annotated[Platform, Depends(platform)]) -> None:
         raise not_found("page")
 
 
-dev = APIRouter(prefix="/dev/sim-bank", tags=["development"],
+dev = APIRouter(route_class=JsonRoute, prefix="/dev/sim-bank", tags=["development"],
                 dependencies=[Depends(_development_only)])
 
 
@@ -89,7 +90,7 @@ def _sim(deps: Deps) -> SimBank:
 def send_transfer(body: TransferIn, deps: DepsDep, _who: PrincipalDep) -> TransferOut:
     """Sends money "from your bank" to the platform's collection account, quoting a
     deposit's reference; the platform hears of it shortly (development mode only)."""
-    currency = body.currency.strip().upper()
+    currency = money.currency(body.currency)
     amount_minor = money.parse_major(body.amount, currency)
     rail_ref = _sim(deps).send_transfer(reference=body.reference, amount_minor=amount_minor,
                                         currency=currency)

@@ -11,12 +11,13 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.money import format_minor
 from corridor.platform.domain.refunds import Refund, RefundFile
 from corridor.platform.services import refunds
 
-router = APIRouter(tags=["refunds"])
+router = APIRouter(route_class=JsonRoute, tags=["refunds"])
 
 Id = Annotated[str, Path(max_length=64)]
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from corridor.api.deps import DepsDep
 from corridor.api.deps import staff as staff_only
+from corridor.api.json_body import JsonRoute
 from corridor.api.routers.orgs import DepartmentOut, MemberOut, OrgOut
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain import orgs as dom
@@ -20,7 +21,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, StaffRole
 from corridor.platform.services import orgs, staff
 
-router = APIRouter(prefix="/staff", tags=["staff administration"])
+router = APIRouter(route_class=JsonRoute, prefix="/staff", tags=["staff administration"])
 
 Id = Annotated[str, Path(max_length=64)]
 Offset = Annotated[int, Query(ge=0, le=dom.PAGE_OFFSET_MAX)]

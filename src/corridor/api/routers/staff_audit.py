@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query
 
 from corridor.api.deps import DepsDep, PrincipalDep
 from corridor.api.deps import staff as staff_only
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.services import audit
 
-router = APIRouter(prefix="/staff/audit", tags=["audit"])
+router = APIRouter(route_class=JsonRoute, prefix="/staff/audit", tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(staff_only(Perm.AUDIT_READ))]
 Filter = Annotated[str | None, Query(max_length=64)]

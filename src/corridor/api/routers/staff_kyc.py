@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
 from corridor.api.deps import staff as staff_only
+from corridor.api.json_body import JsonRoute
 from corridor.api.routers.kyc import FileOut, KycOut
 from corridor.platform.domain import kyc as dom
 from corridor.platform.domain.kyc import Decision, KycCustomer
@@ -18,7 +19,7 @@ from corridor.platform.domain.roles import Perm
 from corridor.platform.services import kyc
 from corridor.platform.services.kyc import KycView
 
-router = APIRouter(prefix="/staff/kyc", tags=["staff"])
+router = APIRouter(route_class=JsonRoute, prefix="/staff/kyc", tags=["staff"])
 
 RecordId = Annotated[str, Path(max_length=64)]
 FileId = Annotated[str, Path(max_length=64)]

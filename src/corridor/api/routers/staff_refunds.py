@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
 from corridor.api.deps import staff as staff_only
+from corridor.api.json_body import JsonRoute
 from corridor.api.routers.refunds import EvidenceOut, RefundOut
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.money import format_minor
@@ -19,7 +20,7 @@ from corridor.platform.domain.roles import Perm
 from corridor.platform.services import refunds
 from corridor.platform.services.refunds import RefundView
 
-router = APIRouter(prefix="/staff/refunds", tags=["staff"])
+router = APIRouter(route_class=JsonRoute, prefix="/staff/refunds", tags=["staff"])
 
 Id = Annotated[str, Path(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=dom.QUEUE_PAGE_MAX)]

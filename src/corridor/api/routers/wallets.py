@@ -9,15 +9,17 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import wallets as dom
 from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import wallets
 from corridor.platform.services.wallets import WalletView
 
-router = APIRouter(tags=["wallets"])
+router = APIRouter(route_class=JsonRoute, tags=["wallets"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 PUBLIC_KEY_TEXT_LEN_MAX = 64
+SIGNATURE_HEX_LEN_MAX = 200  # 128 hex digits expected; the service says what is wrong
 
 
 class Strict(BaseModel):
@@ -28,10 +30,32 @@ class WalletIn(Strict):
     label: str = Field(default="main", min_length=1, max_length=dom.WALLET_LABEL_LEN_MAX)
 
 
+class KeyChallengeIn(Strict):
+    public_key: str = Field(min_length=1, max_length=PUBLIC_KEY_TEXT_LEN_MAX,
+                            description="The key's text form (p...) you will register.")
+
+
+class KeyChallengeOut(BaseModel):
+    challenge_id: str
+    message: str = Field(description="Names the organisation and the key; sign its SHA-256.")
+    digest: str = Field(description="sha256(message), hex: the 32 bytes to sign (BIP-340).")
+    expires_ms: int
+
+    @classmethod
+    def of(cls, c: dom.KeyChallenge) -> KeyChallengeOut:
+        return cls(challenge_id=c.id, message=c.message,
+                   digest=wallets.challenge_digest(c).hex(), expires_ms=c.expires_ms)
+
+
 class ExternalKeyIn(Strict):
     public_key: str = Field(min_length=1, max_length=PUBLIC_KEY_TEXT_LEN_MAX,
                             description="The key's text form (p...); the seed stays with you.")
     label: str = Field(min_length=1, max_length=dom.WALLET_LABEL_LEN_MAX)
+    challenge_id: str = Field(min_length=1, max_length=64,
+                              description="From POST .../wallets/external/challenges.")
+    signature: str = Field(min_length=1, max_length=SIGNATURE_HEX_LEN_MAX,
+                           description="The key's BIP-340 signature of the challenge's "
+                                       "digest, hex.")
 
 
 class AuthorisationOut(BaseModel):
@@ -59,6 +83,8 @@ class WalletOut(BaseModel):
     address: str
     public_key: str
     custodial: bool
+    proven: bool = Field(description="The owner controls the key (custodial, or a signed "
+                                     "challenge); only then is its chain state shown.")
     label: str
     status: str
     created_ms: int
@@ -69,7 +95,8 @@ class WalletOut(BaseModel):
     def of(cls, wallet: Wallet, view: WalletView | None = None) -> WalletOut:
         out = cls(id=wallet.id, owner_type=wallet.owner_type, owner_id=wallet.owner_id,
                   address=wallet.address, public_key=wallet.public_key,
-                  custodial=wallet.custodial, label=wallet.label, status=wallet.status,
+                  custodial=wallet.custodial, proven=wallet.proven, label=wallet.label,
+                  status=wallet.status,
                   created_ms=wallet.created_ms)
         if view is not None:
             out.authorisations = [AuthorisationOut(asset_code=a.asset_code, status=a.status)
@@ -111,11 +138,21 @@ def create_org_wallet(org_id: OrgId, body: WalletIn, deps: DepsDep,
     return WalletOut.of(wallets.create_org_wallet(deps, who, org_id, body.label))
 
 
+@router.post("/orgs/{org_id}/wallets/external/challenges", response_model=KeyChallengeOut,
+             status_code=status.HTTP_201_CREATED)
+def external_key_challenge(org_id: OrgId, body: KeyChallengeIn, deps: DepsDep,
+                           who: PrincipalDep) -> KeyChallengeOut:
+    """A single-use challenge (expires in minutes) that the key to register must sign, to
+    prove the organisation holds it."""
+    return KeyChallengeOut.of(wallets.key_challenge(deps, who, org_id, body.public_key))
+
+
 @router.post("/orgs/{org_id}/wallets/external", response_model=WalletOut,
              status_code=status.HTTP_201_CREATED)
 def register_external_key(org_id: OrgId, body: ExternalKeyIn, deps: DepsDep,
                           who: PrincipalDep) -> WalletOut:
-    """Registers a public key the organisation signs with itself; the platform opens its
-    account on chain but never holds the seed."""
-    return WalletOut.of(
-        wallets.register_external_key(deps, who, org_id, body.public_key, body.label))
+    """Registers a public key the organisation signs with itself, proven by its signature
+    of a challenge; the platform opens its account on chain but never holds the seed."""
+    return WalletOut.of(wallets.register_external_key(
+        deps, who, org_id, body.public_key, body.label, challenge_id=body.challenge_id,
+        signature_hex=body.signature))

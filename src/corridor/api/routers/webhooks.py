@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.json_body import JsonRoute
 from corridor.platform.domain.webhooks import URL_LEN_MAX, WebhookEndpoint
 from corridor.platform.services import webhooks
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=JsonRoute, tags=["webhooks"])
 
 OrgId = Annotated[str, Path(max_length=64)]
 

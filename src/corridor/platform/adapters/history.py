@@ -86,8 +86,9 @@ def _receipts(scope: Scope, types: frozenset[str]) -> Select | None:
         return None
     p = payments
     to_wallet, from_wallet = wallets.alias("to_wallet"), wallets.alias("from_wallet")
+    # Receipts follow the wallet's proven owner only (issue 14/5).
     mine = sa.select(wallets.c.id).where(_owned_by(scope, wallets.c.owner_type,
-                                                   wallets.c.owner_id))
+                                                   wallets.c.owner_id), wallets.c.proven)
     to_me: sa.ColumnElement[bool] = p.c.recipient_wallet_id.in_(mine.scalar_subquery())
     if scope.owner_type == "user":
         to_me = sa.or_(to_me, p.c.recipient_user_id == scope.owner_id)

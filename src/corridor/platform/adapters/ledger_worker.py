@@ -3,7 +3,13 @@
 One loop, on a daemon thread started by the composition root:
 
 1. **Resolve** submitted jobs by their transaction's status on the node: committed → done;
-   rejected → the job at fault fails, the others go back to the queue; unknown to the node
+   rejected (or committed without success) → a transaction of several jobs is *split*:
+   no job in it is marked done or failed on the batch's word, each goes back to the queue
+   to be built alone, and only its own transaction decides it (a refusal that names an
+   operation may be wrong about which, and "the account exists" for a batch proved
+   nothing about the others). A job alone: refused for good → failed; refused with a code
+   that says its goal already holds (ACCOUNT_EXISTS) → done only once the node shows the
+   account; otherwise rebuilt. Unknown to the node
    (never arrived, or the node restarted and lost its mempool) → the *stored bytes* are
    submitted again. A job is never given a second, different transaction while its first
    may still commit: a new one is built only after the node refused the old one.
@@ -155,35 +161,48 @@ class LedgerWorker:
         return changed
 
     def _finish(self, tx_id: str, failure: Refusal | None) -> None:
+        if failure is not None:  # included but failed: the chain applied none of it
+            self._refused(tx_id, failure)
+            return
         with self.deps.uow() as uow:
             for job in uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED):
-                if failure is None:
-                    custody.record_done(self.deps, uow, job)
-                else:
-                    custody.record_failed(self.deps, uow, job, failure.code, failure.message)
+                custody.record_done(self.deps, uow, job)
             uow.commit()
-        log.info("ledger worker: tx %s %s", tx_id, "committed" if failure is None else "failed")
+        log.info("ledger worker: tx %s committed", tx_id)
 
     def _refused(self, tx_id: str, refusal: Refusal) -> None:
-        """The node refused the transaction: it will never commit, so its jobs may be
-        rebuilt. The operation at fault (if named) decides alone."""
+        """The chain will never apply the transaction, so its jobs may be rebuilt. A batch
+        refused for a reason a fresh build may cure is rebuilt whole; otherwise it is split
+        and each job decides alone (see the module docstring)."""
+        with self.deps.reader() as uow:
+            jobs = uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED)
+        transient = refusal.code in REBUILD_CODES or not refusal.permanent
+        batch = len(jobs) > 1
+        # Read before the write transaction, so a slow node never holds the lock.
+        reached = {j.id: self._goal_on_chain(j) for j in jobs
+                   if not batch and refusal.code in GOAL_REACHED.get(JobKind(j.kind), ())}
         now = self.deps.clock.now_ms()
         with self.deps.uow() as uow:
             repo = uow.repo(LedgerJob)
             for job in repo.many(tx_id=tx_id, status=JobStatus.SUBMITTED):
-                at_fault = refusal.op_index is None or refusal.op_index == job.op_index
-                if not at_fault:  # innocent: its attempt does not count
-                    repo.update(dataclasses.replace(w.job_for_retry(job, now),
+                if batch and not transient:  # split: this refusal decides nobody
+                    repo.update(dataclasses.replace(w.job_for_retry(job, now), alone=True,
                                                     attempts=max(0, job.attempts - 1)))
-                elif refusal.code in GOAL_REACHED.get(JobKind(job.kind), ()):
+                elif reached.get(job.id):
                     custody.record_done(self.deps, uow, job)
-                elif ((refusal.code in REBUILD_CODES or not refusal.permanent)
-                      and job.attempts < w.JOB_ATTEMPTS_MAX):
+                elif transient and job.attempts < w.JOB_ATTEMPTS_MAX:
                     repo.update(w.job_for_retry(job, now))
                 else:
                     custody.record_failed(self.deps, uow, job, refusal.code, refusal.message)
             uow.commit()
-        log.info("ledger worker: tx %s refused: %s", tx_id, refusal.code)
+        log.info("ledger worker: tx %s refused: %s%s", tx_id, refusal.code,
+                 " (batch split)" if batch and not transient else "")
+
+    def _goal_on_chain(self, job: LedgerJob) -> bool:
+        """Whether the chain already holds what `job` wanted (its account exists)."""
+        assert job.kind == JobKind.OPEN_ACCOUNT, job.kind
+        public_key = keys.decode_public_key(job.payload["public_key"])
+        return self.node.account(keys.encode_address(keys.address_of(public_key))) is not None
 
     # --- building ------------------------------------------------------------------------
 
@@ -221,6 +240,10 @@ class LedgerWorker:
                     continue
                 if wallet.status != WalletStatus.OPEN:
                     continue
+            if job.alone:  # a transaction of its own, when its turn comes
+                if picked:
+                    continue
+                return [job], failing
             picked.append(job)
             if len(picked) == w.JOB_OPS_PER_TX_MAX:
                 break

@@ -9,6 +9,7 @@ from corridor.platform.adapters.db import Json, metadata, register
 from corridor.platform.domain.audit import GENESIS_HASH, AuditEntry
 from corridor.platform.domain.identity import (
     LoginChallenge,
+    LoginThrottle,
     OneTimeCode,
     RecoveryCode,
     Session,
@@ -106,8 +107,18 @@ notices = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("sent_ms", MS),
+    sa.Column("expires_ms", MS, index=True),
 )
 register(Notice, notices)
+
+login_throttles = sa.Table(
+    "login_throttles", metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("blocked_until_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+register(LoginThrottle, login_throttles)
 
 audit_log = sa.Table(
     "audit_log", metadata,

@@ -89,6 +89,7 @@ payments = sa.Table(
     sa.Column("expected_arrival_ms", MS, nullable=False),
     sa.Column("created_ms", MS, nullable=False, index=True),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("recipient_account_sealed", sa.Text),  # the full account, sealed by the vault
     # one payment per (owner, key): the database enforces idempotency under concurrency
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )

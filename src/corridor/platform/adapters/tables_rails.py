@@ -71,6 +71,7 @@ withdrawals = sa.Table(
     sa.Column("updated_ms", MS, nullable=False),
     # a payment's payout to an external bank recipient: one per payment
     sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), unique=True),
+    sa.Column("account_sealed", sa.Text),  # the full account, sealed by the vault
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )
 register(Withdrawal, withdrawals)

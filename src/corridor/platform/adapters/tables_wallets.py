@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from corridor.platform.adapters.db import Json, metadata, register
 from corridor.platform.adapters.tables_core import ID, MS
-from corridor.platform.domain.wallets import Authorisation, LedgerJob, Wallet
+from corridor.platform.domain.wallets import Authorisation, KeyChallenge, LedgerJob, Wallet
 
 wallets = sa.Table(
     "wallets", metadata,
@@ -21,9 +21,24 @@ wallets = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("proven", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_wallets_owner", "owner_type", "owner_id"),
 )
 register(Wallet, wallets)
+
+key_challenges = sa.Table(
+    "key_challenges", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    sa.Column("message", sa.String(400), nullable=False),
+    sa.Column("created_by", ID, nullable=False),
+    sa.Column("expires_ms", MS, nullable=False),
+    sa.Column("used_ms", MS),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Index("ix_key_challenges_org", "org_id", "expires_ms"),
+)
+register(KeyChallenge, key_challenges)
 
 wallet_authorisations = sa.Table(
     "wallet_authorisations", metadata,
@@ -54,6 +69,7 @@ ledger_jobs = sa.Table(
     sa.Column("error_message", sa.String(500)),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("alone", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_ledger_jobs_status_created", "status", "created_ms"),
 )
 register(LedgerJob, ledger_jobs)

@@ -12,6 +12,8 @@ Sealed text form: ``v1.<master-id>.<b64url(nonce|wrapped-dek)>.<b64url(nonce|cip
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -19,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEYRING_FORMAT = "corridor-keyring-v1"
 NONCE_LEN = 12
 KEY_LEN = 32
+MAC_KEY_INFO = b"corridor keyed hash v1"  # HKDF label: the MAC key differs from the wrap key
 
 
 class VaultError(Exception):
@@ -58,7 +63,7 @@ class Keyring:
             "development": self.development,
             "keys": {k: base64.urlsafe_b64encode(v).decode() for k, v in self.keys.items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -90,6 +95,7 @@ class EnvelopeVault:
 
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
+        self._mac_keys: dict[str, bytes] = {}
 
     def seal(self, plaintext: bytes, context: str) -> str:
         dek = AESGCM.generate_key(bit_length=256)
@@ -107,6 +113,29 @@ class EnvelopeVault:
                                        b"data:" + context.encode())
         except InvalidTag:
             raise VaultError("sealed value does not open in this context") from None
+
+    def keyed_hash(self, secret: str, context: str) -> str:
+        """HMAC-SHA256 of a short secret (a six-digit code) under a key derived from the
+        active master key: a stolen database alone cannot test guesses against it.
+        Form ``h1.<master-id>.<b64url(mac)>`` (56 characters); old master keys stay in the
+        keyring, so a hash made before a rotation still checks."""
+        kid = self.keyring.active
+        return f"h1.{kid}.{self._mac(kid, secret, context)}"
+
+    def keyed_hash_matches(self, stored: str, secret: str, context: str) -> bool:
+        parts = stored.split(".")
+        if len(parts) != 3 or parts[0] != "h1" or parts[1] not in self.keyring.keys:
+            return False
+        return hmac.compare_digest(parts[2], self._mac(parts[1], secret, context))
+
+    def _mac(self, kid: str, secret: str, context: str) -> str:
+        key = self._mac_keys.get(kid)
+        if key is None:  # derived, so the keyring file keeps one key per id
+            key = HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None,
+                       info=MAC_KEY_INFO).derive(self.keyring.keys[kid])
+            self._mac_keys[kid] = key
+        message = context.encode() + b"\x00" + secret.encode()
+        return _b64(hmac.new(key, message, hashlib.sha256).digest())
 
     def rewrap(self, sealed: str, context: str) -> str:
         """The same secret with its data key wrapped by the active master key."""
@@ -147,7 +176,7 @@ class EncryptedFileStore:
     def __init__(self, root: Path, vault: EnvelopeVault) -> None:
         self.root = root
         self.vault = vault
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, ref: str) -> Path:
         if len(ref) != 32 or any(c not in "0123456789abcdef" for c in ref):
@@ -157,9 +186,11 @@ class EncryptedFileStore:
     def put(self, data: bytes, context: str) -> str:
         ref = secrets.token_hex(16)
         path = self._path(ref)
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.vault.seal(data, context))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.vault.seal(data, context))
         os.replace(tmp, path)
         return ref
 

@@ -104,8 +104,8 @@ def filters(*, types: list[str], from_ms: int | None, to_ms: int | None,
                      f"{', '.join(RowType)}")
     if from_ms is not None and to_ms is not None and from_ms >= to_ms:
         problems.add("to_ms", "must be after from_ms")
-    code = currency.upper() if currency else None
-    if code is not None and code not in money.CURRENCIES:
+    code = currency
+    if code is not None and not money.is_currency(code):
         problems.add("currency", f"one of {', '.join(money.CURRENCIES)}")
         code = None
     lo = _amount(min_amount, code, "min_amount", problems)
@@ -131,7 +131,7 @@ def _amount(text: str | None, code: str | None, field: str, problems: Problems) 
     if text is None or code is None:
         return None
     try:
-        return money.parse_major(text, code)
+        return money.parse_major(text, code, field)
     except PlatformError as exc:  # reported with the others
         problems.add(field, exc.message)
         return None

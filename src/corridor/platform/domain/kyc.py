@@ -24,6 +24,7 @@ from typing import Any
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid
 from corridor.platform.domain.orgs import COUNTRIES
+from corridor.platform.domain.text import unsafe_characters
 
 TEXT_LEN_MAX = 200  # names, city, occupation
 ADDRESS_LEN_MAX = 500
@@ -166,7 +167,6 @@ OWNER_KEYS = frozenset({"name", "birth_date", "nationality", "ownership_percent"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _POSTAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]*")
 _ID_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 /-]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Checker = Callable[[object, dt.date], object]
 
@@ -175,10 +175,10 @@ def _text(limit: int) -> Checker:
     def check(value: object, _today: dt.date) -> object:
         if not isinstance(value, str):
             raise ValueError("must be a string")
-        text = " ".join(value.split())
-        if not 1 <= len(text) <= limit or _CONTROL.search(text):
+        clean = " ".join(value.split())
+        if not 1 <= len(clean) <= limit or unsafe_characters(value):
             raise ValueError(f"1 to {limit} printable characters")
-        return text
+        return clean
 
     return check
 

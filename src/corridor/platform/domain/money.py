@@ -5,6 +5,7 @@ the treasury paid). Requirement F2; STYLE 3."""
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from corridor.platform.domain.errors import invalid
@@ -13,6 +14,11 @@ from corridor.platform.domain.errors import invalid
 CURRENCIES: dict[str, int] = {"USD": 2, "EUR": 2, "CNY": 2, "HKD": 2, "SGD": 2}
 AMOUNT_MINOR_MAX = 10**15  # far above any tier limit; bounds arithmetic and storage
 RATE_DIGITS = 12  # significant digits kept in a rate
+AMOUNT_TEXT_LEN_MAX = 40  # characters of an amount's text; AMOUNT_MINOR_MAX needs fewer
+# The one amount syntax of the platform: ASCII digits and at most one decimal point with
+# digits on both sides. No sign, exponent, spaces, NaN/Infinity or other scripts' digits
+# (`[0-9]` is the ASCII range; `\d`, `int()` and `Decimal()` all accept e.g. '١٢' or '１２').
+_AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 _CTX = decimal.Context(prec=34, traps=[decimal.InvalidOperation, decimal.Overflow,
                                        decimal.DivisionByZero])
@@ -24,6 +30,20 @@ def decimals(code: str) -> int:
     except KeyError:
         raise invalid("UNKNOWN_CURRENCY", f"{code!r} is not a supported currency",
                       {"currency": f"one of {', '.join(CURRENCIES)}"}) from None
+
+
+def currency(text: object, field: str = "currency") -> str:
+    """A currency code from outside: exactly an upper-case ISO 4217 code the platform
+    supports ('usd', ' USD' and 'ＵＳＤ' are refused, not repaired), else UNKNOWN_CURRENCY."""
+    if not isinstance(text, str) or text not in CURRENCIES:
+        raise invalid("UNKNOWN_CURRENCY", f"{str(text)[:20]!r} is not a supported currency "
+                      "(an upper-case ISO 4217 code)",
+                      {field: f"one of {', '.join(CURRENCIES)}"})
+    return text
+
+
+def is_currency(text: object) -> bool:
+    return isinstance(text, str) and text in CURRENCIES
 
 
 def rate(text: str | Decimal) -> Decimal:
@@ -46,16 +66,36 @@ def format_minor(amount_minor: int, code: str) -> str:
     return f"{to_major(amount_minor, code):.{decimals(code)}f}"
 
 
-def parse_major(text: str, code: str) -> int:
-    """'12.34' USD -> 1234; more decimals than the currency has is an error, not rounding."""
-    try:
-        value = _CTX.create_decimal(text.strip())
-    except (decimal.DecimalException, AttributeError):
-        raise invalid("INVALID_AMOUNT", f"{text!r} is not an amount") from None
-    minor = value.scaleb(decimals(code))
-    if not value.is_finite() or minor != minor.to_integral_value():
-        raise invalid("INVALID_AMOUNT", f"{code} has {decimals(code)} decimals")
-    return check_amount(int(minor))
+def amount_parts(text: object) -> tuple[str, str] | None:
+    """The whole and fraction digits of an amount written in the one syntax of
+    `_AMOUNT_RE` (at most AMOUNT_TEXT_LEN_MAX characters); None for anything else."""
+    if (not isinstance(text, str) or len(text) > AMOUNT_TEXT_LEN_MAX
+            or not _AMOUNT_RE.fullmatch(text)):
+        return None
+    whole, _, frac = text.partition(".")
+    return whole, frac
+
+
+def parse_minor(text: object, places: int, field: str = "amount", unit: str = "") -> int:
+    """Minor units (10**-places) of an amount in the one syntax, exactly: more decimals
+    than `places` is an error, not rounding. No range check (zero passes)."""
+    parts = amount_parts(text)
+    if parts is None:
+        raise invalid("INVALID_AMOUNT", f"{str(text)[:AMOUNT_TEXT_LEN_MAX]!r} is not an "
+                      "amount: digits with an optional decimal point, like 12.50",
+                      {field: "digits with an optional decimal point, like 12.50"})
+    whole, frac = parts
+    if len(frac) > places:
+        raise invalid("INVALID_AMOUNT", f"{unit or 'the amount'} has {places} decimals",
+                      {field: f"at most {places} decimals"})
+    return int(whole + frac.ljust(places, "0"))  # ASCII digits only: int() is exact
+
+
+def parse_major(text: object, code: str, field: str = "amount") -> int:
+    """The one parser of amounts from outside (API, simulated bank, filters): '12.34' USD
+    -> 1234, checked by `check_amount`. Whatever the text, the only failure is
+    INVALID_AMOUNT (or UNKNOWN_CURRENCY for `code`), never another exception."""
+    return check_amount(parse_minor(text, decimals(code), field, code), field)
 
 
 def check_amount(amount_minor: int, field: str = "amount") -> int:

@@ -16,3 +16,5 @@ class Notice:
     body: str
     created_ms: int
     sent_ms: int | None  # set by a delivery adapter; the development outbox leaves it None
+    # A message carrying a code (development only): deleted when the code dies. None: kept.
+    expires_ms: int | None

@@ -8,6 +8,7 @@ import enum
 import phonenumbers
 
 from corridor.platform.domain.errors import Problems
+from corridor.platform.domain.text import check_display_name
 
 ORG_NAME_LEN_MAX = 200
 DEPARTMENTS_MAX = 100
@@ -64,18 +65,13 @@ class Membership:
 
 
 def check_org_name(name: str, problems: Problems, field: str = "name") -> str:
-    """The name with runs of white space collapsed; adds a problem if empty or too long."""
-    name = " ".join(name.split())
-    if not 1 <= len(name) <= ORG_NAME_LEN_MAX:
-        problems.add(field, f"1 to {ORG_NAME_LEN_MAX} characters")
-    return name
+    """The name with runs of white space collapsed; adds a problem if empty, too long or
+    holding control or invisible characters (domain/text.py)."""
+    return check_display_name(name, problems, field, ORG_NAME_LEN_MAX)
 
 
 def check_department_name(name: str, problems: Problems, field: str = "name") -> str:
-    name = " ".join(name.split())
-    if not 1 <= len(name) <= DEPARTMENT_NAME_LEN_MAX:
-        problems.add(field, f"1 to {DEPARTMENT_NAME_LEN_MAX} characters")
-    return name
+    return check_display_name(name, problems, field, DEPARTMENT_NAME_LEN_MAX)
 
 
 def check_country(country: str, problems: Problems, field: str = "country") -> str:

@@ -100,7 +100,7 @@ class Payment:
     recipient_user_id: str | None
     recipient_wallet_id: str | None
     recipient_address: str | None
-    recipient_bank: dict[str, Any] | None
+    recipient_bank: dict[str, Any] | None  # iban / account_number masked (last four)
     recipient_name: str
     quote_id: str | None
     sell_code: str
@@ -120,6 +120,10 @@ class Payment:
     expected_arrival_ms: int
     created_ms: int
     updated_ms: int
+    # An external recipient's full account number or IBAN, sealed
+    # (services/bank_details.py); None for other recipients and on rows written before
+    # accounts were sealed, until start-up seals them.
+    recipient_account_sealed: str | None = None
 
 
 def can_move(old: str, new: str) -> bool:

@@ -152,7 +152,7 @@ class Withdrawal:
     rail: str
     currency: str
     amount_minor: int
-    bank: dict[str, Any]  # {name, account, country, bank_code}
+    bank: dict[str, Any]  # {name, account (masked: last four), country, bank_code}
     status: str  # WithdrawalStatus
     history: list[dict[str, Any]]
     transfer_id: str  # the burn
@@ -167,6 +167,9 @@ class Withdrawal:
     created_ms: int
     updated_ms: int
     payment_id: str | None = None  # a payment's payout (unique: one per payment)
+    # The full account number or IBAN, sealed (services/bank_details.py); None only on a
+    # row written before accounts were sealed, until start-up seals it.
+    account_sealed: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

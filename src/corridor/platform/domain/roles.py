@@ -53,6 +53,11 @@ class Perm(enum.StrEnum):
     STAFF_MANAGE = "staff.manage"
 
 
+# Permissions that move money or open chain accounts: services/access.py refuses them to an
+# organisation or customer not in good standing (suspended, disabled), whatever the endpoint.
+MONEY_PERMS: frozenset[Perm] = frozenset({Perm.PAY_INITIATE, Perm.PAY_APPROVE,
+                                          Perm.ORG_WALLETS})
+
 _ORG_READ_ALL = frozenset({Perm.ORG_READ})
 
 ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {

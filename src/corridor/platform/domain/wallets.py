@@ -19,6 +19,9 @@ ASSET_CODES_PER_REQUEST_MAX = 16
 JOB_ATTEMPTS_MAX = 5  # builds of a transaction for one job before it fails for good
 JOB_OPS_PER_TX_MAX = 20  # jobs of one signer that share one transaction
 ERROR_MESSAGE_LEN_MAX = 500
+KEY_CHALLENGE_TTL_MS = 10 * 60_000  # a challenge to prove control of a key lives this long
+KEY_CHALLENGES_OPEN_MAX = 20  # unused, unexpired challenges of one organisation
+KEY_CHALLENGE_TAG = "corridor:external-key:v1"
 
 
 class OwnerType(enum.StrEnum):
@@ -78,6 +81,33 @@ class Wallet:
     status: str  # WalletStatus
     created_ms: int
     updated_ms: int
+    # The owner controls the key: the platform made it (custodial), or the owner signed a
+    # challenge naming them with it (KeyChallenge). Only a proven owner sees what the
+    # wallet receives; keys registered before proofs existed are not proven.
+    proven: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class KeyChallenge:
+    """A server challenge an organisation signs with a key to prove it holds the key
+    before registering it (single use, expires). `message` names the organisation, the
+    key and a random nonce; the signature is over sha256(message)."""
+
+    id: str
+    org_id: str
+    public_key: str  # text form, p...
+    message: str
+    created_by: str
+    expires_ms: int
+    used_ms: int | None
+    created_ms: int
+
+
+def key_challenge_message(*, org_id: str, public_key: str, nonce: str,
+                          expires_ms: int) -> str:
+    """The text a key holder signs (its SHA-256) to prove control for `org_id`."""
+    return (f"{KEY_CHALLENGE_TAG}\norganisation:{org_id}\npublic_key:{public_key}\n"
+            f"nonce:{nonce}\nexpires_ms:{expires_ms}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +143,9 @@ class LedgerJob:
     error_message: str | None
     created_ms: int
     updated_ms: int
+    # Built into a transaction of its own: set when a batch it was in was refused, so one
+    # bad operation cannot decide (or block) the others (issue 14, item 3b).
+    alone: bool = False
 
 
 def wallet_context(wallet_id: str) -> str:

@@ -13,7 +13,11 @@ import dataclasses
 import enum
 import hashlib
 import hmac
+import ipaddress
 import json
+import re
+import socket
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 WEBHOOKS_PER_ORG_MAX = 5
@@ -26,6 +30,18 @@ EVENT_HEADER = "Corridor-Event"
 DELIVERY_HEADER = "Corridor-Delivery"  # the delivery id: receivers de-duplicate by it
 SIGNATURE_TOLERANCE_MS = 5 * 60_000  # what receivers should accept as fresh
 ERROR_LEN_MAX = 300
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Names that mean this machine without asking DNS (RFC 6761 ".localhost").
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+# Address kinds a webhook must never reach (SSRF): the machine itself, the private
+# networks behind the platform, cloud metadata (169.254.169.254 is link-local), ...
+_INTERNAL = (("is_loopback", "loopback"), ("is_private", "private"),
+             ("is_link_local", "link-local"), ("is_multicast", "multicast"),
+             ("is_reserved", "reserved"), ("is_unspecified", "unspecified"))
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -64,6 +80,55 @@ class WebhookDelivery:
     last_error: str | None
     created_ms: int
     updated_ms: int
+
+
+def networks(texts: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """The allow-list setting (`webhook_allow_networks`): CIDR networks or addresses."""
+    return tuple(ipaddress.ip_network(t.strip(), strict=False) for t in texts if t.strip())
+
+
+def address_refusal(ip: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """Why a webhook must not be sent to `ip` (None: it may): anything but a public
+    address, unless an allowed network (development) holds it. An IPv6 address that
+    carries an IPv4 one (mapped, 6to4, Teredo) is judged by that one too."""
+    if any(ip.version == n.version and ip in n for n in allowed):
+        return None
+    inner: list[IPAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner += [a for a in (ip.ipv4_mapped, ip.sixtofour,
+                              ip.teredo[1] if ip.teredo else None) if a is not None]
+    for a in inner:
+        if any(a.version == n.version and a in n for n in allowed):
+            continue
+        for prop, kind in _INTERNAL:
+            if getattr(a, prop):
+                return f"{ip} is a {kind} address"
+        if not a.is_global:
+            return f"{ip} is not a public address"
+    return None
+
+
+def host_refusal(host: str, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """Why a URL's host is refused when it is saved (None: it may be saved): a host name
+    of letters, digits, dots and hyphens that is not a local name, or a public address
+    literal in any spelling the system resolver accepts ('2130706433', '0x7f.1' are
+    127.0.0.1). What a name resolves to is checked at each delivery (rebinding)."""
+    name = host.lower()
+    if name.startswith("[") or ":" in name:  # an IPv6 literal
+        try:
+            return address_refusal(ipaddress.IPv6Address(name.strip("[]")), allowed)
+        except ValueError:
+            return f"{host[:80]!r} is not an IPv6 address"
+    if not _HOST_NAME.fullmatch(name) or len(name) > 253:
+        return f"{host[:80]!r} is not a host name (letters, digits, dots and hyphens)"
+    if name.rstrip(".") in LOCAL_NAMES or name.rstrip(".").endswith(".localhost"):
+        return address_refusal(_LOOPBACK, allowed)
+    try:
+        # Pure parsing (no I/O): every IPv4 spelling the C resolver accepts, e.g. '127.1'.
+        packed = socket.inet_aton(name.rstrip("."))
+    except OSError:
+        return None  # a name: resolved and checked at delivery
+    return address_refusal(ipaddress.IPv4Address(packed), allowed)
 
 
 def secret_context(endpoint_id: str) -> str:

@@ -1,18 +1,27 @@
 """One-time codes (verification, login, recovery) and TOTP checks, shared by the
 identity use cases. Callers commit attempt counters before refusing, so a refusal still
-counts against the attempt limit."""
+counts against the attempt limit.
+
+Codes are stored only as keyed hashes (HMAC under a key derived from the master keyring,
+`Sealer.keyed_hash`): six digits are a million guesses, so a plain digest in a copied
+database would give every live code away. The message that carries a code is never
+stored in production: it goes to the delivery port (`deps.extras["messenger"]`). In
+development the outbox keeps it, for `corridor platform outbox`, only while the code
+lives: it is deleted when the code is used, replaced or expires.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
+from typing import Any
 
 import pyotp
 
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import OneTimeCode, RecoveryCode, User
 from corridor.platform.domain.notices import Notice
-from corridor.platform.services.ports import Deps, UnitOfWork
+from corridor.platform.services.ports import Deps, Messenger, UnitOfWork
 
 TOTP_STEP_S = 30
 TOTP_WINDOW = 1  # steps either side: tolerates 30 s of clock drift
@@ -23,15 +32,65 @@ _SUBJECTS = {
     idn.Purpose.VERIFY_PHONE: "Verify your phone number",
     idn.Purpose.LOGIN: "Your sign-in code",
     idn.Purpose.RECOVERY: "Your account recovery code",
+    idn.Purpose.UNLOCK: "Your code to unblock sign-ins",
 }
+
+
+OUTBOX_PURGE_MAX = 500  # expired code messages deleted per call (the rest next time)
 
 
 def notify(deps: Deps, uow: UnitOfWork, *, user_id: str | None, channel: str, destination: str,
            subject: str, body: str) -> None:
+    """A notice without a secret in it: kept in the outbox."""
     uow.repo(Notice).add(Notice(
         id=deps.rand.new_id(), user_id=user_id, channel=channel, destination=destination,
         subject=subject, body=body, created_ms=deps.clock.now_ms(), sent_ms=None,
+        expires_ms=None,
     ))
+
+
+def _send_code(deps: Deps, uow: UnitOfWork, c: OneTimeCode, code: str) -> None:
+    """The message carrying `code`: handed to the delivery port; stored (development only)
+    under the code record's id, with the code's expiry."""
+    subject = _SUBJECTS[idn.Purpose(c.purpose)]
+    minutes = idn.CODE_TTL_MS // 60_000
+    body = (f"Your Corridor code is {code}. It expires in {minutes} minutes. "
+            "Nobody from Corridor will ever ask you for it.")
+    messenger: Messenger | None = deps.extras.get("messenger")
+    if messenger is not None:
+        messenger.send(channel=c.channel, destination=c.destination, subject=subject, body=body)
+    if deps.settings.production:
+        return
+    uow.repo(Notice).add(Notice(
+        id=c.id, user_id=c.user_id, channel=c.channel, destination=c.destination,
+        subject=subject, body=body, created_ms=c.created_ms, sent_ms=None,
+        expires_ms=c.expires_ms,
+    ))
+
+
+def _forget_message(uow: UnitOfWork, c: OneTimeCode) -> None:
+    """The development outbox's copy of a code that can no longer be used."""
+    uow.repo(Notice).delete(c.id)
+
+
+def purge_expired(deps: Deps, uow: UnitOfWork) -> int:
+    """Deletes stored messages whose code has expired; returns how many."""
+    now = deps.clock.now_ms()
+    repo = uow.repo(Notice)
+    old = repo.many(below={"expires_ms": now + 1}, limit=OUTBOX_PURGE_MAX)
+    for n in old:
+        repo.delete(n.id)
+    return len(old)
+
+
+def outbox(deps: Deps, destination: str | None, limit: int) -> list[Notice]:
+    """The development outbox, newest first: notices, and messages of live codes."""
+    with deps.uow() as uow:
+        purge_expired(deps, uow)
+        eq: dict[str, Any] = {"destination": destination} if destination else {}
+        rows = uow.repo(Notice).many(order_by="created_ms", descending=True, limit=limit, **eq)
+        uow.commit()
+    return rows
 
 
 def notify_user(deps: Deps, uow: UnitOfWork, user: User, subject: str, body: str) -> None:
@@ -57,18 +116,17 @@ def issue(deps: Deps, uow: UnitOfWork, user: User, purpose: str, channel: str,
         return False
     for c in repo.many(user_id=user.id, purpose=purpose, used_ms=None):
         repo.update(dataclasses.replace(c, used_ms=now))
+        _forget_message(uow, c)
+    purge_expired(deps, uow)
     code = deps.rand.digits(idn.CODE_DIGITS)
     record_id = deps.rand.new_id()
-    repo.add(OneTimeCode(
+    record = OneTimeCode(
         id=record_id, user_id=user.id, purpose=purpose, channel=channel,
-        destination=destination, code_hash=idn.digest(code, record_id), created_ms=now,
-        expires_ms=now + idn.CODE_TTL_MS, attempts=0, used_ms=None,
-    ))
-    minutes = idn.CODE_TTL_MS // 60_000
-    notify(deps, uow, user_id=user.id, channel=channel, destination=destination,
-           subject=_SUBJECTS[idn.Purpose(purpose)],
-           body=f"Your Corridor code is {code}. It expires in {minutes} minutes. "
-                "Nobody from Corridor will ever ask you for it.")
+        destination=destination, code_hash=deps.sealer.keyed_hash(code, f"code:{record_id}"),
+        created_ms=now, expires_ms=now + idn.CODE_TTL_MS, attempts=0, used_ms=None,
+    )
+    repo.add(record)
+    _send_code(deps, uow, record, code)
     return True
 
 
@@ -84,9 +142,11 @@ def consume(deps: Deps, uow: UnitOfWork, user_id: str, purpose: str,
     c = live[0]
     if now >= c.expires_ms or c.attempts >= idn.CODE_ATTEMPTS_MAX:
         return None
-    ok = idn.same_digest(idn.digest(code.strip(), c.id), c.code_hash)
+    ok = deps.sealer.keyed_hash_matches(c.code_hash, code.strip(), f"code:{c.id}")
     c = dataclasses.replace(c, attempts=c.attempts + 1, used_ms=now if ok else None)
     repo.update(c)
+    if ok or c.attempts >= idn.CODE_ATTEMPTS_MAX:
+        _forget_message(uow, c)
     return c if ok else None
 
 
@@ -109,11 +169,11 @@ def check_totp(deps: Deps, user: User, code: str) -> int | None:
     return None
 
 
-def use_recovery_code(uow: UnitOfWork, user_id: str, code: str, now_ms: int) -> bool:
+def use_recovery_code(deps: Deps, uow: UnitOfWork, user_id: str, code: str) -> bool:
     normal = code.strip().replace("-", "").lower()
     for rc in uow.repo(RecoveryCode).many(user_id=user_id, used_ms=None):
-        if idn.same_digest(idn.digest(normal, rc.id), rc.code_hash):
-            uow.repo(RecoveryCode).update(dataclasses.replace(rc, used_ms=now_ms))
+        if deps.sealer.keyed_hash_matches(rc.code_hash, normal, f"recovery:{rc.id}"):
+            uow.repo(RecoveryCode).update(dataclasses.replace(rc, used_ms=deps.clock.now_ms()))
             return True
     return False
 
@@ -127,7 +187,8 @@ def new_recovery_codes(deps: Deps, uow: UnitOfWork, user_id: str) -> list[str]:
         raw = deps.rand.token()[:10].lower().replace("-", "x").replace("_", "y")
         rid = deps.rand.new_id()
         uow.repo(RecoveryCode).add(
-            RecoveryCode(id=rid, user_id=user_id, code_hash=idn.digest(raw, rid), used_ms=None)
+            RecoveryCode(id=rid, user_id=user_id,
+                         code_hash=deps.sealer.keyed_hash(raw, f"recovery:{rid}"), used_ms=None)
         )
         shown.append(f"{raw[:5]}-{raw[5:]}")
     return shown

@@ -28,7 +28,6 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
     """A deposit awaiting the customer's bank transfer, with its instructions. The same
     key with the same request returns the same deposit; with another request, 409."""
     problems = Problems()
-    currency = currency.strip().upper()
     amount_minor = funds.parse_amount(amount, currency, problems)
     key = funds.check_key(idempotency_key, problems)
     with deps.uow() as uow:

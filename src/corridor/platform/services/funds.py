@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import PlatformError, Problems, conflict, forbidden, invalid
+from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid
 from corridor.platform.domain.kyc import Limits
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import (
@@ -20,23 +20,19 @@ from corridor.platform.domain.rails import (
     Withdrawal,
     WithdrawalStatus,
 )
-from corridor.platform.domain.roles import Perm, UserKind, org_allows
+from corridor.platform.domain.roles import Perm, org_allows
 from corridor.platform.domain.transfers import Transfer, TransferStatus, wallet_ref
 from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
 from corridor.platform.services import kyc, wallets
-from corridor.platform.services.access import member_role, require_org
+from corridor.platform.services.access import acting_owner, member_role, require_org
 from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
 def owner_for_write(uow: UnitOfWork, who: Principal, org_id: str | None) -> tuple[str, str]:
-    """Whose money the caller moves: their own, or an organisation's (Perm.PAY_INITIATE)."""
-    if org_id is not None:
-        require_org(uow, who, org_id, Perm.PAY_INITIATE)
-        return OwnerType.ORG, org_id
-    if who.kind is not UserKind.CUSTOMER:
-        raise forbidden("only customers have deposits and withdrawals")
-    return OwnerType.USER, who.user_id
+    """Whose money the caller moves: their own, or an organisation's (Perm.PAY_INITIATE),
+    in good standing (access.acting_owner)."""
+    return acting_owner(uow, who, org_id, Perm.PAY_INITIATE)
 
 
 def owner_for_read(uow: UnitOfWork, who: Principal, org_id: str | None) -> tuple[str, str]:
@@ -80,7 +76,7 @@ def replayed(existing: R | None, hashed: str) -> R | None:
 
 def parse_amount(text: str, currency: str, problems: Problems) -> int:
     """Minor units of a major-unit amount ('12.34'); 0 with a problem recorded when bad."""
-    if currency not in money.CURRENCIES:
+    if not money.is_currency(currency):
         problems.add("currency", f"one of {', '.join(money.CURRENCIES)}")
         return 0
     try:

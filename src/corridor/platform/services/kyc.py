@@ -269,6 +269,10 @@ def decide(deps: Deps, who: Principal, record_id: str, decision: Decision) -> Ky
         new = kyc.decide(rec, decision, staff_id=who.user_id, now_ms=now)
         uow.repo(KycCustomer).update(new)
         if decision.outcome == Outcome.ACCEPT:
+            # An organisation's first wallet opens with its accepted KYB (orgs.create_org);
+            # a customer's exists since sign-up. Idempotent.
+            wallets.ensure_wallet(deps, uow, owner_type=new.subject_type,
+                                  owner_id=new.subject_id)
             wallets.request_authorisation(
                 deps, uow, owner_type=new.subject_type, owner_id=new.subject_id,
                 asset_codes=kyc.limits_for(new.tier).asset_codes, actor_id=who.user_id,

@@ -1,10 +1,14 @@
 """Sign-in (requirement A2): a password, then always a second factor — TOTP when enrolled
 (or a recovery code), otherwise a one-time code to a verified e-mail or phone.
 
-Guessing is bounded three ways: per-account lockout after consecutive failures (in the
-database, so it holds across API processes), attempts per challenge and per code, and
-per-IP rate limits at the API. Unknown identifiers cost the same argon2 verification as
-known ones and get the same answer, so responses do not reveal who has an account.
+Guessing is bounded four ways: progressive delays after consecutive failures per account
+and per source address (in the database, so they hold across API processes; attempts
+while blocked are refused unchecked and do not count, so nobody can lengthen a block),
+attempts per challenge and per code, and per-IP rate limits at the API. The owner of a
+blocked account lifts the block with a second factor (`unlock_start`/`unlock_finish`);
+repeated lockouts of a staff account alert the staff admins. Unknown identifiers cost the
+same argon2 verification as known ones and get the same answer, so responses do not reveal
+who has an account.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import dataclasses
 from typing import Any
 
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import conflict, invalid, unauthenticated
-from corridor.platform.domain.identity import Channel, LoginChallenge, Purpose, User
+from corridor.platform.domain.identity import Channel, LoginChallenge, LoginThrottle, Purpose, User
 from corridor.platform.domain.principal import Origin, Principal
+from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import codes, registration, sessions
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -68,12 +74,16 @@ def start(deps: Deps, identifier: str, password: str, origin: Origin,
     now = deps.clock.now_ms()
     with deps.uow() as uow:
         user = registration.find_by_identifier(uow, identifier)
-        if user is None or len(password) > idn.PASSWORD_LEN_MAX:
+        source = uow.repo(LoginThrottle).get(_source_key(origin))
+        blocked = idn.source_blocked(source, now) or (user is not None
+                                                      and idn.is_locked(user, now))
+        if user is None or blocked or len(password) > idn.PASSWORD_LEN_MAX:
             deps.hasher.verify(_dummy_hash(deps), password[: idn.PASSWORD_LEN_MAX])
+            if not blocked:  # a guess at an unknown account still counts for its source
+                _count_source(deps, uow, source, origin)
+                uow.commit()
             raise unauthenticated(*AUTH_FAILED)
-        locked = idn.is_locked(user, now)
-        ok = deps.hasher.verify(user.password_hash, password)
-        if locked or not ok:
+        if not deps.hasher.verify(user.password_hash, password):
             _failed(deps, uow, user, origin, "password")
             raise unauthenticated(*AUTH_FAILED)
         if user.status == idn.UserStatus.DISABLED:
@@ -98,22 +108,110 @@ def start(deps: Deps, identifier: str, password: str, origin: Origin,
     return Challenge(token, kind, challenge.expires_ms, _mask(destination) if destination else "")
 
 
+def _source_key(origin: Origin) -> str:
+    return idn.digest(origin.ip, "login-source")  # no addresses stored
+
+
+def _count_source(deps: Deps, uow: UnitOfWork, source: LoginThrottle | None,
+                  origin: Origin) -> None:
+    after = idn.after_source_failure(source, _source_key(origin), deps.clock.now_ms())
+    if source is None:
+        uow.repo(LoginThrottle).add(after)
+    else:
+        uow.repo(LoginThrottle).update(after)
+
+
+LOCKED_SUBJECT = "Sign-ins to your account are blocked for now"
+
+
 def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str) -> None:
-    """Counts a failure (committed even though the caller then refuses)."""
+    """Counts a failure for the account and its source (committed even though the caller
+    then refuses); a lockout tells the owner how to lift it and may alert the admins."""
     now = deps.clock.now_ms()
-    was_locked = idn.is_locked(user, now)
+    _count_source(deps, uow, uow.repo(LoginThrottle).get(_source_key(origin)), origin)
     user = idn.after_failed_login(user, now)
     uow.repo(User).update(user)
     uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.login.failed",
               object_type="user", object_id=user.id,
               after={"factor": factor, "failed_logins": user.failed_logins}, ip=origin.ip)
-    if idn.is_locked(user, now) and not was_locked:
-        codes.notify_user(deps, uow, user, "Your account is locked for 15 minutes",
-                          "Several sign-in attempts failed. If it was not you, change your "
-                          "password when the lock ends.")
+    if idn.is_lockout(user.failed_logins):
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.lockout",
-                  object_type="user", object_id=user.id, ip=origin.ip)
+                  object_type="user", object_id=user.id,
+                  after={"failed_logins": user.failed_logins,
+                         "blocked_until_ms": user.locked_until_ms}, ip=origin.ip)
+        if user.failed_logins == idn.LOGIN_FAILURES_MAX:
+            codes.notify_user(deps, uow, user, LOCKED_SUBJECT,
+                              "Several sign-in attempts failed, so sign-ins are slowed down. "
+                              "If this was you, ask for an unlock code (POST /v1/auth/unlock) "
+                              "and sign in right away; if not, change your password.")
+        if user.kind == UserKind.STAFF:
+            _alert_staff_lockouts(deps, uow, user, origin, now)
     uow.commit()
+
+
+def _alert_staff_lockouts(deps: Deps, uow: UnitOfWork, user: User, origin: Origin,
+                          now: int) -> None:
+    """Repeated lockouts of a staff account in a day: someone is after it. An audit event
+    and a notice to every active staff admin (the security administrators)."""
+    # Reading the trail flushes this transaction's entries: this lockout is among them.
+    lockouts = len(uow.repo(AuditEntry).many(object_id=user.id, action="auth.lockout",
+                                             above={"at_ms": now - idn.DAY_MS}))
+    if lockouts < idn.STAFF_LOCKOUTS_ALERT:
+        return
+    uow.audit(actor_id=None, actor_kind="system", action="security.alert.staff_lockouts",
+              object_type="user", object_id=user.id,
+              after={"lockouts_in_a_day": lockouts, "email": user.email}, ip=origin.ip)
+    for admin in uow.repo(User).many(kind=UserKind.STAFF.value, staff_role=StaffRole.ADMIN.value,
+                                     status=idn.UserStatus.ACTIVE.value, limit=100):
+        codes.notify_user(deps, uow, admin, "Security alert: a staff account keeps locking",
+                          f"The staff account {user.email} was locked "
+                          f"{lockouts} times in a day after failed sign-ins "
+                          f"(latest from {origin.ip or 'an unknown address'}). Check with "
+                          "its owner; disable it if it may be under attack.")
+
+
+def unlock_start(deps: Deps, identifier: str) -> None:
+    """Sends an unlock code to the verified channel `identifier` names, if its account is
+    blocked; silent otherwise (the answer reveals nothing)."""
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        user = registration.find_by_identifier(uow, identifier)
+        if user is None or user.status != idn.UserStatus.ACTIVE or not (
+                idn.is_locked(user, now) or user.failed_logins >= idn.LOGIN_FAILURES_MAX):
+            return
+        if "@" in identifier and user.email and user.email_verified:
+            codes.issue(deps, uow, user, Purpose.UNLOCK, Channel.EMAIL, user.email)
+        elif "@" not in identifier and user.phone and user.phone_verified:
+            codes.issue(deps, uow, user, Purpose.UNLOCK, Channel.SMS, user.phone)
+        uow.commit()
+
+
+def unlock_finish(deps: Deps, identifier: str, code: str, origin: Origin) -> None:
+    """Lifts the block of the account `identifier` names given its unlock code, or a code
+    of its authenticator app: the failure count starts again from zero, so the owner signs
+    in at once even while someone keeps guessing."""
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        user = registration.find_by_identifier(uow, identifier)
+        if user is None or user.status != idn.UserStatus.ACTIVE:
+            raise invalid(*registration.CODE_INVALID)
+        factor = "code"
+        ok = codes.consume(deps, uow, user.id, Purpose.UNLOCK, code) is not None
+        if not ok and user.totp_enabled:
+            step = codes.check_totp(deps, user, code)
+            if step is not None:
+                ok, factor = True, "totp"
+                user = dataclasses.replace(user, totp_last_step=step)
+        if not ok:
+            uow.commit()  # the attempt counts against the code
+            raise invalid(*registration.CODE_INVALID, {"code": "wrong or expired"})
+        before = {"failed_logins": user.failed_logins, "locked_until_ms": user.locked_until_ms}
+        uow.repo(User).update(dataclasses.replace(user, failed_logins=0, locked_until_ms=0,
+                                                  updated_ms=now))
+        uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.unlock",
+                  object_type="user", object_id=user.id, before=before,
+                  after={"factor": factor}, ip=origin.ip)
+        uow.commit()
 
 
 def finish(deps: Deps, challenge_token: str, origin: Origin, *, code: str | None = None,
@@ -151,7 +249,7 @@ def _second_factor(deps: Deps, uow: UnitOfWork, user: User, ch: LoginChallenge,
     if recovery_code:
         if not user.totp_enabled:
             return False, user
-        return codes.use_recovery_code(uow, user.id, recovery_code, deps.clock.now_ms()), user
+        return codes.use_recovery_code(deps, uow, user.id, recovery_code), user
     if not code:
         raise invalid("CODE_REQUIRED", "give the code (or a recovery code)",
                       {"code": "required"})

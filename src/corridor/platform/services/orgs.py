@@ -27,7 +27,7 @@ from corridor.platform.domain.identity import User, UserStatus, normalise_email
 from corridor.platform.domain.orgs import Department, Membership, Organisation, OrgStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import GRANTABLE, OrgRole, Perm, UserKind
-from corridor.platform.services import access, wallets
+from corridor.platform.services import access, kyc
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 
@@ -53,8 +53,10 @@ KEEP = Keep.KEEP
 
 
 def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organisation:
-    """A customer creates an organisation and becomes its owner; its wallet is opened in
-    the same transaction so an organisation never exists without one."""
+    """A customer whose own KYC was accepted creates an organisation (at most
+    `settings.orgs_per_customer_max`) and becomes its owner. Its wallet is opened once its
+    business verification (KYB) is accepted (kyc.decide), never before: an organisation
+    costs the chain nothing until someone has vouched for it."""
     if who.kind is not UserKind.CUSTOMER:
         raise forbidden("staff cannot create organisations")
     problems = Problems()
@@ -62,7 +64,15 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organi
     country = dom.check_country(country, problems)
     problems.raise_if_any()
     now = deps.clock.now_ms()
+    cap: int = deps.settings.orgs_per_customer_max
     with deps.uow() as uow:
+        uow.repo(User).get(who.user_id, for_update=True)  # serialises this customer's creations
+        access.acting_owner(uow, who, None, Perm.ORG_WALLETS)  # an active customer
+        if kyc.tier_of(uow, "user", who.user_id) <= 0:
+            raise conflict("KYC_REQUIRED", "verify your identity (KYC) before creating an "
+                           "organisation")
+        if uow.repo(Organisation).count(created_by=who.user_id) >= cap:
+            raise conflict("ORGS_LIMIT", f"you may create at most {cap} organisations")
         if uow.repo(Membership).count(user_id=who.user_id) >= dom.ORGS_PER_USER_MAX:
             raise conflict("ORGS_LIMIT", f"at most {dom.ORGS_PER_USER_MAX} organisations")
         org = Organisation(id=deps.rand.new_id(), name=name, country=country,
@@ -70,7 +80,6 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organi
                            created_ms=now, updated_ms=now)
         uow.repo(Organisation).add(org)
         uow.repo(Membership).add(_membership(deps, org.id, who.user_id, OrgRole.OWNER, None))
-        wallets.ensure_wallet(deps, uow, owner_type="org", owner_id=org.id)
         _audit(uow, who, "org.create", org.id, after={"name": name, "country": country})
         uow.commit()
     return org

@@ -63,7 +63,16 @@ from corridor.platform.domain.transfers import (
     wallet_ref,
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
-from corridor.platform.services import funds, kyc, quotes, rates, settlement, wallets, webhooks
+from corridor.platform.services import (
+    bank_details,
+    funds,
+    kyc,
+    quotes,
+    rates,
+    settlement,
+    wallets,
+    webhooks,
+)
 from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
@@ -113,8 +122,18 @@ class PaymentRequest:
     org_id: str | None = None
 
     def digest(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        """The request's hash (idempotency). An account number or IBAN enters it masked:
+        a plain hash of a short number can be searched; `account()` is compared apart."""
+        doc = {**dataclasses.asdict(self), "recipient": bank_details.masked(self.recipient)}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def account(self) -> str | None:
+        """An external recipient's account number or IBAN, as stored (None: another kind)."""
+        if self.recipient.get("type") != RecipientType.EXTERNAL:
+            return None
+        given = self.recipient.get("iban") or self.recipient.get("account_number") or ""
+        return given.strip().replace(" ", "").upper()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,11 +273,11 @@ def _priced(deps: Deps, uow: UnitOfWork, req: PaymentRequest, owner: tuple[str, 
                          principal_minor=q.sell_amount_minor - q.fee_minor,
                          buy_minor=q.buy_amount_minor, price=money.rate(q.price),
                          mid=money.rate(q.price)), q
-    if req.asset not in money.CURRENCIES:
+    if req.asset is None or not money.is_currency(req.asset):
         problems.add("asset", f"one of {', '.join(money.CURRENCIES)} (or give a quote_id)")
         return None, None
     try:
-        amount = money.parse_major(req.amount or "", req.asset)
+        amount = money.parse_major(req.amount, req.asset)
     except PlatformError as exc:
         problems.add("amount", exc.message)
         return None, None
@@ -443,7 +462,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         wallet = _open_wallet(uow, *owner)
         if wallet is None:
             raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
-        existing = None if problems else _replayed(uow, owner, key, digest)
+        existing = None if problems else _replayed(deps, uow, owner, key, digest, req.account())
         if existing is not None:
             return existing, False
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
@@ -451,7 +470,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
-        existing = _replayed(uow, owner, key, digest)
+        existing = _replayed(deps, uow, owner, key, digest, req.account())
         if existing is not None:
             return existing, False
         if shown.recipient.wallet_id == sender.id and shown.sell_code == shown.buy_code:
@@ -471,12 +490,14 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     return deps.write(locked)
 
 
-def _replayed(uow: UnitOfWork, owner: tuple[str, str], key: str, digest: str) -> Payment | None:
+def _replayed(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], key: str, digest: str,
+              account: str | None) -> Payment | None:
     """The payment an earlier request with this key made (None: a new request); another
     request under the same key is refused."""
     existing = uow.repo(Payment).one(owner_type=owner[0], owner_id=owner[1],
                                      idempotency_key=key)
-    if existing is not None and existing.request_hash != digest:
+    if existing is not None and (existing.request_hash != digest
+                                 or bank_details.payment_account(deps, existing) != account):
         raise conflict("IDEMPOTENCY_KEY_REUSED",
                        "this Idempotency-Key was used for a different request")
     return existing
@@ -487,12 +508,17 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             digest: str) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
+    payment_id = _new_id(deps)
+    sealed = (None if r.bank is None else bank_details.seal(
+        deps, bank_details.account_in(r.bank), bank_details.payment_context(payment_id)))
     p = Payment(
-        id=_new_id(deps), uetr=deps.rand.new_id(), kind=shown.kind, owner_type=owner[0],
+        id=payment_id, uetr=deps.rand.new_id(), kind=shown.kind, owner_type=owner[0],
         owner_id=owner[1], created_by=who.user_id, idempotency_key=key, request_hash=digest,
         sender_wallet_id=wallet.id, recipient_type=r.type, recipient_user_id=r.user_id,
-        recipient_wallet_id=r.wallet_id, recipient_address=r.address, recipient_bank=r.bank,
-        recipient_name=r.name, quote_id=shown.quote_id, sell_code=shown.sell_code,
+        recipient_wallet_id=r.wallet_id, recipient_address=r.address,
+        recipient_bank=None if r.bank is None else bank_details.masked(r.bank),
+        recipient_account_sealed=sealed, recipient_name=r.name, quote_id=shown.quote_id,
+        sell_code=shown.sell_code,
         sell_amount_minor=shown.sell_amount_minor, fee_minor=shown.fee_minor,
         buy_code=shown.buy_code, buy_amount_minor=shown.buy_amount_minor, price=shown.price,
         memo=req.memo, status=S.DRAFT, history=[{"status": S.DRAFT.value, "at_ms": now}],
@@ -596,7 +622,10 @@ def _visible(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
         return True
     if p.recipient_wallet_id is not None:
         wlt = uow.repo(Wallet).get(p.recipient_wallet_id)
-        return wlt is not None and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id)
+        # Only the wallet's proven owner (issue 14/5): a key claimed without proof does not
+        # make its payments the claimant's to read.
+        return (wlt is not None and wlt.proven
+                and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id))
     return False
 
 

@@ -34,6 +34,17 @@ class Sealer(Protocol):
 
     def seal(self, plaintext: bytes, context: str) -> str: ...
     def open(self, sealed: str, context: str) -> bytes: ...
+    # A keyed hash (HMAC under a server-side key) of a short secret such as a six-digit
+    # code: unlike a plain digest, a copy of the database cannot be searched for it.
+    def keyed_hash(self, secret: str, context: str) -> str: ...
+    def keyed_hash_matches(self, stored: str, secret: str, context: str) -> bool: ...
+
+
+class Messenger(Protocol):
+    """Delivers an e-mail or SMS now (a provider's API). Messages carrying codes go only
+    through it outside development; the composition root wires it as extras["messenger"]."""
+
+    def send(self, *, channel: str, destination: str, subject: str, body: str) -> None: ...
 
 
 class FileStore(Protocol):

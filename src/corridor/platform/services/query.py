@@ -137,7 +137,7 @@ def _may_see(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
         return True
     if p.recipient_wallet_id is not None:
         w = uow.repo(Wallet).get(p.recipient_wallet_id)
-        return w is not None and _is_party(uow, who, w.owner_type, w.owner_id)
+        return w is not None and w.proven and _is_party(uow, who, w.owner_type, w.owner_id)
     return False
 
 

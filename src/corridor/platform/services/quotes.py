@@ -17,10 +17,10 @@ from corridor.platform.domain.errors import (
 )
 from corridor.platform.domain.payments import Quote
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import rates
-from corridor.platform.services.access import require_org
+from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
@@ -31,7 +31,10 @@ class QuoteStatus:
 
 
 def owner_of(uow: UnitOfWork, who: Principal, org_id: str | None, perm: Perm) -> tuple[str, str]:
-    """Whose money the caller prices or moves: their own, or an organisation's (`perm`)."""
+    """Whose money the caller prices or moves (`perm` in MONEY_PERMS: the standing policy
+    of access.acting_owner applies), or reads: their own, or an organisation's (`perm`)."""
+    if perm in MONEY_PERMS:
+        return acting_owner(uow, who, org_id, perm)
     if org_id is not None:
         require_org(uow, who, org_id, perm)
         return OwnerType.ORG, org_id
@@ -55,7 +58,7 @@ def price(deps: Deps, *, sell_asset: str, buy_asset: str, sell_amount: str | Non
     """Prices a request; every problem with it is reported at once (INVALID_FIELDS)."""
     problems = Problems()
     for field, code in (("sell_asset", sell_asset), ("buy_asset", buy_asset)):
-        if code not in money.CURRENCIES:
+        if not money.is_currency(code):
             problems.add(field, f"one of {', '.join(money.CURRENCIES)}")
     if (sell_amount is None) == (buy_amount is None):
         problems.add("sell_amount", "give exactly one of sell_amount and buy_amount")
@@ -64,7 +67,7 @@ def price(deps: Deps, *, sell_asset: str, buy_asset: str, sell_amount: str | Non
         field, text, code = (("sell_amount", sell_amount, sell_asset) if sell_amount is not None
                              else ("buy_amount", buy_amount, buy_asset))
         try:
-            amount = money.parse_major(str(text), code)
+            amount = money.parse_major(text, code, field)
         except PlatformError as exc:
             problems.add(field, exc.message)
     problems.raise_if_any()

@@ -7,11 +7,10 @@ in-process delivery both come through `receive_webhook`."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from typing import Any
 
-from corridor.platform.domain import money
+from corridor.platform.domain import json_text, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import (
     Kind,
@@ -88,7 +87,9 @@ def receive_webhook(deps: Deps, rail: str, *, timestamp: str, signature: str,
 def _parse(body: bytes) -> tuple[str, EventType | None, dict[str, Any]]:
     """(event id, type or None when unknown, data with `type`) of a well-formed event."""
     try:
-        doc = json.loads(body)
+        doc = json_text.loads(body)  # strict: a key given twice is refused
+    except json_text.DuplicateKey as exc:
+        raise invalid("DUPLICATE_KEY", f"the event is ambiguous: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise invalid("WEBHOOK_EVENT_INVALID", "the event is not JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):

@@ -32,7 +32,7 @@ from corridor.platform.domain.refunds import (
     RefundKind,
     RefundStatus,
 )
-from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.domain.roles import MONEY_PERMS, Perm
 from corridor.platform.domain.transfers import (
     TREASURY,
     Leg,
@@ -43,7 +43,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import settlement
-from corridor.platform.services.access import require_org, require_staff
+from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 SWEEP_BATCH_MAX = 500
@@ -93,6 +93,8 @@ def _sender_side(uow: UnitOfWork, who: Principal, p: Payment, perm: Perm) -> Non
         return
     if p.owner_id != who.user_id:
         raise not_found("payment")
+    if perm in MONEY_PERMS:
+        acting_owner(uow, who, None, perm)  # the customer is in good standing
 
 
 def _file_context(owner_type: str, owner_id: str, file_id: str) -> str:
@@ -118,13 +120,7 @@ def upload_evidence(deps: Deps, who: Principal, data: bytes, content_type: str,
     now = deps.clock.now_ms()
     size_max: int = deps.settings.upload_bytes_max
     with deps.uow() as uow:
-        if org_id is not None:
-            require_org(uow, who, org_id, Perm.PAY_INITIATE)
-            owner_type, owner_id = "org", org_id
-        elif who.kind is not UserKind.CUSTOMER:
-            raise PlatformError(Kind.FORBIDDEN, "FORBIDDEN", "only customers ask for refunds")
-        else:
-            owner_type, owner_id = "user", who.user_id
+        owner_type, owner_id = acting_owner(uow, who, org_id, Perm.PAY_INITIATE)
         if not data:
             raise PlatformError(Kind.INVALID, "FILE_EMPTY", "the file is empty",
                                 {"file": "empty"})

@@ -1,10 +1,13 @@
 """Sign-up (requirement A1): register with e-mail and/or phone, accept the current terms
 and privacy policy, verify a channel with a one-time code.
 
-Enumeration: registering an address that already belongs to an active account answers
-exactly like a new registration and sends the owner a notice instead of a code; only the
-mailbox owner learns anything. A pending (never verified) registration is replaced by a
-new one, so nobody can squat an address they do not control.
+Enumeration: registering an address that already belongs to an account answers exactly
+like a new registration; only the mailbox owner learns anything. An active account's owner
+gets a notice instead of a code. A pending (never verified) registration is left as it is:
+its address gets a fresh verification code and nothing else changes (neither its password
+nor its other address), so a second registration cannot disable or take over the first.
+Nobody can squat an address they do not control: the account stays pending until the
+address's owner verifies it, and a sign-in needs a code sent to that address.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class Register:
 def _check(cmd: Register) -> tuple[str, str | None, str | None]:
     p = Problems()
     name = idn.check_name(cmd.name, p)
-    idn.check_password(cmd.password, p)
+    weak = idn.check_password(cmd.password, p,
+                              user_inputs=(cmd.name, cmd.email or "", cmd.phone or ""))
     email = phone = None
     if not cmd.email and not cmd.phone:
         p.add("email", "give an e-mail address or a phone number")
@@ -54,7 +58,7 @@ def _check(cmd: Register) -> tuple[str, str | None, str | None]:
         p.add("terms_version", f"the current terms are version {idn.TERMS_VERSION}")
     if cmd.privacy_version != idn.PRIVACY_VERSION:
         p.add("privacy_version", f"the current privacy policy is version {idn.PRIVACY_VERSION}")
-    p.raise_if_any()
+    p.raise_if_any(idn.password_code(p, weak))
     return name, email, phone
 
 
@@ -75,8 +79,11 @@ def register(deps: Deps, cmd: Register, origin: Origin) -> None:
                                   "If it was you, sign in or recover your password instead.")
             uow.commit()
             return
-        for u in taken:  # stale pending registrations of these addresses: replaced
-            _forget_pending(uow, u)
+        if taken:  # pending: the address gets its code again, nothing else changes
+            for u in {u.id: u for u in taken}.values():
+                _send_verifications(deps, uow, u, only=(email, phone))
+            uow.commit()
+            return
         user = User(
             id=deps.rand.new_id(), kind=UserKind.CUSTOMER, staff_role=None, name=name,
             email=email, email_verified=False, phone=phone, phone_verified=False,
@@ -95,16 +102,15 @@ def register(deps: Deps, cmd: Register, origin: Origin) -> None:
         uow.commit()
 
 
-def _forget_pending(uow: UnitOfWork, user: User) -> None:
-    """A never-verified user loses the contested addresses (the row stays for the audit)."""
-    uow.repo(User).update(dataclasses.replace(user, email=None, phone=None,
-                                              status=idn.UserStatus.DISABLED))
+def _send_verifications(deps: Deps, uow: UnitOfWork, user: User,
+                        only: tuple[str | None, ...] | None = None) -> None:
+    """Codes to the user's unverified addresses (`only`: to those of them it names)."""
+    def wanted(address: str | None) -> bool:
+        return bool(address) and (only is None or address in only)
 
-
-def _send_verifications(deps: Deps, uow: UnitOfWork, user: User) -> None:
-    if user.email and not user.email_verified:
+    if user.email and not user.email_verified and wanted(user.email):
         codes.issue(deps, uow, user, Purpose.VERIFY_EMAIL, Channel.EMAIL, user.email)
-    if user.phone and not user.phone_verified:
+    if user.phone and not user.phone_verified and wanted(user.phone):
         codes.issue(deps, uow, user, Purpose.VERIFY_PHONE, Channel.SMS, user.phone)
 
 

@@ -116,10 +116,10 @@ def regenerate_recovery_codes(deps: Deps, who: Principal, password: str) -> list
 def change_password(deps: Deps, who: Principal, old: str, new: str) -> int:
     """Changes the password and signs out every other session; returns how many."""
     p = Problems()
-    idn.check_password(new, p, "new_password")
+    weak = idn.check_password(new, p, "new_password")
     if old == new:
         p.add("new_password", "choose a password different from the current one")
-    p.raise_if_any()
+    p.raise_if_any(idn.password_code(p, weak))
     new_hash = deps.hasher.hash(new)
     now = deps.clock.now_ms()
     with deps.uow() as uow:
@@ -204,8 +204,8 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
     """Sets a new password given the channel code and, for users with an authenticator, a
     TOTP or recovery code too (two factors, as for sign-in). Signs out every session."""
     p = Problems()
-    idn.check_password(new_password, p, "new_password")
-    p.raise_if_any()
+    weak = idn.check_password(new_password, p, "new_password")
+    p.raise_if_any(idn.password_code(p, weak))
     new_hash = deps.hasher.hash(new_password)
     now = deps.clock.now_ms()
     with deps.uow() as uow:
@@ -219,8 +219,8 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
             step = codes.check_totp(deps, user, totp_code) if totp_code else None
             if step is not None:
                 user = dataclasses.replace(user, totp_last_step=step)
-            elif not (recovery_code and codes.use_recovery_code(uow, user.id, recovery_code,
-                                                                now)):
+            elif not (recovery_code and codes.use_recovery_code(deps, uow, user.id,
+                                                                recovery_code)):
                 uow.commit()  # the channel code is spent
                 raise invalid("SECOND_FACTOR_REQUIRED",
                               "this account has an authenticator: give its code or a "

@@ -27,9 +27,9 @@ def create_staff(
     problems = Problems()
     address = _email(email, problems)
     name = idn.check_name(name, problems)
-    idn.check_password(password, problems)
+    weak = idn.check_password(password, problems, user_inputs=(name, email))
     staff_role = _staff_role(role, problems)
-    problems.raise_if_any()
+    problems.raise_if_any(idn.password_code(problems, weak))
     assert staff_role is not None
     now = deps.clock.now_ms()
     user = User(

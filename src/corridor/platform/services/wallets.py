@@ -10,6 +10,7 @@ bound to its wallet id; it is never logged, returned or stored in clear.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import coincurve
@@ -18,24 +19,29 @@ from corridor.ledger import keys
 from corridor.ledger.assets import is_valid_asset_code
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair
+from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain import wallets as w
-from corridor.platform.domain.errors import Kind, PlatformError, conflict, invalid
+from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, invalid
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.text import check_display_name
 from corridor.platform.domain.wallets import (
     Authorisation,
     AuthStatus,
     JobKind,
     JobStatus,
+    KeyChallenge,
     LedgerJob,
     OwnerType,
     Wallet,
     WalletStatus,
 )
+from corridor.platform.services import kyc
 from corridor.platform.services.access import require_org
 from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
 from corridor.platform.services.ports import Deps, UnitOfWork
 
+SIGNATURE_LEN = 64  # BIP-340
 SEED_TRIES_MAX = 4  # a random 32-byte string is a valid secret with probability ~1 - 2^-128
 DEFAULT_LABEL = "main"
 
@@ -52,10 +58,9 @@ def ledger_node(deps: Deps) -> LedgerNode | None:
 
 
 def _check_label(label: str) -> str:
-    label = label.strip()
-    if not label or len(label) > w.WALLET_LABEL_LEN_MAX or not label.isprintable():
-        message = f"1-{w.WALLET_LABEL_LEN_MAX} printable characters"
-        raise invalid("INVALID_LABEL", message, {"label": message})
+    problems = Problems()
+    label = check_display_name(label, problems, "label", w.WALLET_LABEL_LEN_MAX)
+    problems.raise_if_any("INVALID_LABEL")
     return label
 
 
@@ -77,9 +82,26 @@ def _queue_job(deps: Deps, uow: UnitOfWork, kind: JobKind, wallet_id: str,
     return job
 
 
+def _check_may_open(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
+    """Every new wallet opens a chain account: an organisation's needs its accepted
+    business verification (KYB) and stays under `settings.wallets_per_org_max`. (A
+    customer's one wallet is opened at sign-up; customers cannot add more.)"""
+    _check_room(uow, owner_type, owner_id)
+    if owner_type != OwnerType.ORG:
+        return
+    if kyc.tier_of(uow, OwnerType.ORG, owner_id) not in kyc_domain.tiers_for(OwnerType.ORG):
+        raise conflict("KYB_REQUIRED", "the organisation's business verification (KYB) must "
+                       "be accepted before it can open wallets")
+    cap: int = deps.settings.wallets_per_org_max
+    if uow.repo(Wallet).count(owner_type=owner_type, owner_id=owner_id) >= cap:
+        raise conflict("TOO_MANY_WALLETS", f"at most {cap} wallets per organisation")
+
+
 def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
                 public_key: bytes, key_sealed: str | None, wallet_id: str, label: str,
                 actor_id: str | None, actor_kind: str) -> Wallet:
+    """The one place a wallet (and so a chain account) is made."""
+    _check_may_open(deps, uow, owner_type, owner_id)
     now = deps.clock.now_ms()
     address = keys.encode_address(keys.address_of(public_key))
     if uow.repo(Wallet).one(address=address) is not None:
@@ -88,7 +110,7 @@ def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
         id=wallet_id, owner_type=owner_type, owner_id=owner_id, address=address,
         public_key=keys.encode_public_key(public_key), custodial=key_sealed is not None,
         key_sealed=key_sealed, label=label, status=WalletStatus.OPENING, created_ms=now,
-        updated_ms=now,
+        updated_ms=now, proven=True,  # custodial: made here; registered: a signed challenge
     )
     uow.repo(Wallet).add(wallet)
     _queue_job(deps, uow, JobKind.OPEN_ACCOUNT, wallet.id,
@@ -103,7 +125,7 @@ def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
 def _new_custodial(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str, label: str,
                    actor_id: str | None, actor_kind: str) -> Wallet:
     assert owner_type in tuple(OwnerType), owner_type
-    _check_room(uow, owner_type, owner_id)
+    _check_may_open(deps, uow, owner_type, owner_id)  # before a key is made
     gen = _keygen(deps)
     for _ in range(SEED_TRIES_MAX):
         try:
@@ -189,15 +211,7 @@ def create_org_wallet(deps: Deps, who: Principal, org_id: str, label: str) -> Wa
     return wallet
 
 
-def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_text: str,
-                          label: str) -> Wallet:
-    """Registers a key an institution holds itself (it signs client-side); the platform
-    opens its account on chain but never sees the seed (Perm.ORG_WALLETS)."""
-    problems: dict[str, str] = {}
-    try:
-        label = _check_label(label)
-    except PlatformError as exc:
-        problems.update(exc.fields)
+def _parse_key(public_key_text: str, problems: dict[str, str]) -> bytes:
     public_key = b""
     try:
         public_key = keys.decode_public_key(public_key_text.strip())
@@ -205,18 +219,96 @@ def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_te
         problems["public_key"] = exc.message
     if public_key and not _on_curve(public_key):
         problems["public_key"] = "not a valid key: no point on the curve has this x coordinate"
+    return public_key
+
+
+def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str) -> KeyChallenge:
+    """A challenge the organisation signs with the key it wants to register, to prove it
+    holds the key (issue 14/3a: any key is visible on chain, so a bare claim proves
+    nothing). The message names the organisation and the key; it expires and serves once."""
+    problems: dict[str, str] = {}
+    public_key = _parse_key(public_key_text, problems)
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
         if problems:
             raise invalid("INVALID_FIELDS", "invalid fields: " + ", ".join(sorted(problems)),
                           problems)
-        _check_room(uow, OwnerType.ORG, org_id)
+        now = deps.clock.now_ms()
+        open_ = uow.repo(KeyChallenge).many(org_id=org_id, used_ms=None,
+                                            above={"expires_ms": now},
+                                            limit=w.KEY_CHALLENGES_OPEN_MAX)
+        if len(open_) >= w.KEY_CHALLENGES_OPEN_MAX:
+            raise conflict("TOO_MANY_CHALLENGES", f"at most {w.KEY_CHALLENGES_OPEN_MAX} open "
+                           "key challenges; use or let one expire first")
+        text = keys.encode_public_key(public_key)
+        expires_ms = now + w.KEY_CHALLENGE_TTL_MS
+        challenge = KeyChallenge(
+            id=deps.rand.new_id(), org_id=org_id, public_key=text,
+            message=w.key_challenge_message(org_id=org_id, public_key=text,
+                                            nonce=deps.rand.token(), expires_ms=expires_ms),
+            created_by=who.user_id, expires_ms=expires_ms, used_ms=None, created_ms=now)
+        uow.repo(KeyChallenge).add(challenge)
+        uow.commit()
+    return challenge
+
+
+def challenge_digest(challenge: KeyChallenge) -> bytes:
+    """What the key signs (BIP-340 signs a 32-byte digest): sha256 of the message."""
+    return hashlib.sha256(challenge.message.encode()).digest()
+
+
+def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_text: str,
+                          label: str, *, challenge_id: str, signature_hex: str) -> Wallet:
+    """Registers a key an institution holds itself (it signs client-side); the platform
+    opens its account on chain but never sees the seed (Perm.ORG_WALLETS). The key must
+    sign the organisation's open challenge for it (`key_challenge`): the proof is checked
+    and the challenge used up in the same transaction as the wallet is made."""
+    problems: dict[str, str] = {}
+    try:
+        label = _check_label(label)
+    except PlatformError as exc:
+        problems.update(exc.fields)
+    public_key = _parse_key(public_key_text, problems)
+    try:
+        signature = bytes.fromhex(signature_hex.strip())
+    except ValueError:
+        signature = b""
+    if len(signature) != SIGNATURE_LEN:
+        problems["signature"] = f"the key's BIP-340 signature: {2 * SIGNATURE_LEN} hex digits"
+    with deps.uow() as uow:
+        require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
+        if problems:
+            raise invalid("INVALID_FIELDS", "invalid fields: " + ", ".join(sorted(problems)),
+                          problems)
+        now = deps.clock.now_ms()
+        challenge = _usable_challenge(uow, org_id, challenge_id, public_key, now)
+        if not keys.verify(public_key, challenge_digest(challenge), signature):
+            message = "not a signature of the challenge by this key"
+            raise invalid("KEY_NOT_PROVEN", message, {"signature": message})
+        uow.repo(KeyChallenge).update(dataclasses.replace(challenge, used_ms=now))
         wallet = _add_wallet(deps, uow, owner_type=OwnerType.ORG, owner_id=org_id,
                              public_key=public_key, key_sealed=None,
                              wallet_id=deps.rand.new_id(), label=label,
                              actor_id=who.user_id, actor_kind=who.kind.value)
         uow.commit()
     return wallet
+
+
+def _usable_challenge(uow: UnitOfWork, org_id: str, challenge_id: str, public_key: bytes,
+                      now_ms: int) -> KeyChallenge:
+    """The organisation's challenge for this key, locked, if unused and unexpired. Another
+    organisation's challenge answers as if absent."""
+    found = (uow.repo(KeyChallenge).get(challenge_id, for_update=True)
+             if len(challenge_id) <= 64 else None)
+    if (found is None or found.org_id != org_id
+            or found.public_key != keys.encode_public_key(public_key)):
+        message = "no challenge of this organisation for this key"
+        raise invalid("CHALLENGE_UNKNOWN", message, {"challenge_id": message})
+    if found.used_ms is not None:
+        raise conflict("CHALLENGE_USED", "this challenge was used; ask for a new one")
+    if now_ms >= found.expires_ms:
+        raise conflict("CHALLENGE_EXPIRED", "this challenge has expired; ask for a new one")
+    return found
 
 
 def _on_curve(public_key: bytes) -> bool:
@@ -227,6 +319,35 @@ def _on_curve(public_key: bytes) -> bool:
         coincurve.PublicKeyXOnly(public_key)
     except ValueError:
         return False
+    return True
+
+
+def reopen(deps: Deps, uow: UnitOfWork, wallet_id: str) -> bool:
+    """Queues the opening of an `open` wallet again (the chain does not have its account:
+    services/reconcile.py), and its granted authorisations with it. False if the wallet
+    is no longer open (changed since it was checked)."""
+    wallet = uow.repo(Wallet).get(wallet_id, for_update=True)
+    if wallet is None or wallet.status != WalletStatus.OPEN:
+        return False
+    now = deps.clock.now_ms()
+    uow.repo(Wallet).update(dataclasses.replace(wallet, status=WalletStatus.OPENING,
+                                                updated_ms=now))
+    job = _queue_job(deps, uow, JobKind.OPEN_ACCOUNT, wallet.id,
+                     {"public_key": wallet.public_key})
+    codes = []
+    for auth in uow.repo(Authorisation).many(wallet_id=wallet.id,
+                                             status=AuthStatus.AUTHORISED):
+        again = _queue_job(deps, uow, JobKind.AUTHORISE, wallet.id,
+                           {"address": wallet.address, "code": auth.asset_code})
+        uow.repo(Authorisation).update(dataclasses.replace(
+            auth, status=AuthStatus.REQUESTED, job_id=again.id, updated_ms=now))
+        codes.append(auth.asset_code)
+    uow.audit(actor_id=None, actor_kind="system", action="wallet.repair",
+              object_type="wallet", object_id=wallet.id,
+              before={"status": wallet.status},
+              after={"status": WalletStatus.OPENING.value, "job_id": job.id,
+                     "reason": "open on the platform, absent on chain",
+                     "authorisations": codes})
     return True
 
 
@@ -262,7 +383,8 @@ def list_wallets(deps: Deps, who: Principal, *, org_id: str | None = None,
     reached = node is not None
     chain: dict[str, ChainAccount | None] = {}
     for wallet in wallets:
-        if not reached or node is None or wallet.status != WalletStatus.OPEN:
+        if (not reached or node is None or wallet.status != WalletStatus.OPEN
+                or not wallet.proven):  # a key claimed without proof: not theirs to see
             continue
         try:
             chain[wallet.id] = node.account(wallet.address)

@@ -34,11 +34,25 @@ def _check_url(deps: Deps, url: str) -> str:
     url = url.strip()
     parts = urllib.parse.urlsplit(url)
     schemes = ("https",) if deps.settings.production else ("https", "http")
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or above 65535
+        port_ok = False
     if (len(url) > dom.URL_LEN_MAX or parts.scheme not in schemes or not parts.hostname
-            or parts.username or parts.password or not url.isprintable()):
+            or parts.username or parts.password or not url.isprintable() or not port_ok):
         message = f"an absolute {' or '.join(schemes)} URL without credentials"
         raise invalid("INVALID_URL", message, {"url": message})
+    refusal = dom.host_refusal(parts.hostname, allowed_networks(deps))
+    if refusal is not None:
+        raise invalid("URL_NOT_PUBLIC", f"webhooks go to public addresses only: {refusal}",
+                      {"url": "a public host name or address"})
     return url
+
+
+def allowed_networks(deps: Deps) -> tuple[dom.IPNetwork, ...]:
+    """Internal networks webhooks may reach anyway (setting `webhook_allow_networks`,
+    development only: production refuses to start with it)."""
+    return dom.networks(deps.settings.webhook_allow_networks)
 
 
 def register(deps: Deps, who: Principal, org_id: str, url: str) -> tuple[WebhookEndpoint, str]:

@@ -28,7 +28,7 @@ from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStat
 from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.services import funds, refunds, settlement
+from corridor.platform.services import bank_details, funds, refunds, settlement
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
 
@@ -43,7 +43,6 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
     """Queues the burn of `amount` and records the withdrawal (status `requested`). The
     same key with the same request returns the same withdrawal; with another, 409."""
     problems = Problems()
-    currency = currency.strip().upper()
     amount_minor = funds.parse_amount(amount, currency, problems)
     bank = r.check_bank(bank, COUNTRIES, problems)
     key = funds.check_key(idempotency_key, problems)
@@ -51,13 +50,18 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
         owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
         problems.raise_if_any()
         hashed = funds.request_hash({"kind": "withdrawal", "currency": currency,
-                                     "amount_minor": amount_minor, "bank": bank})
+                                     "amount_minor": amount_minor,
+                                     "bank": bank_details.masked(bank)})
         wallet = funds.owner_wallet(deps, uow, owner_type, owner_id, create=False)
         if wallet is None:
             raise conflict("NO_WALLET", "there is no open wallet to withdraw from")
         existing = funds.replayed(uow.repo(Withdrawal).one(
             owner_type=owner_type, owner_id=owner_id, idempotency_key=key), hashed)
         if existing is not None:
+            if bank_details.withdrawal_account(deps, existing) != bank["account"]:
+                # the hash saw only the masked account: another account, same last four
+                raise conflict("IDEMPOTENCY_KEY_REUSED",
+                               "this Idempotency-Key was used for a different request")
             return existing
         funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor,
                            _withdrawn_today_minor(deps, uow, owner_type, owner_id))
@@ -77,18 +81,19 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
             id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=owner_type,
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=DEFAULT_RAIL, currency=currency,
-            amount_minor=amount_minor, bank=bank, status=S.REQUESTED,
+            amount_minor=amount_minor, bank=bank_details.masked(bank), status=S.REQUESTED,
             history=[{"status": S.REQUESTED.value, "at_ms": now}], transfer_id=burn.id,
             tx_id=None, height=None, rail_ref=None, reversal_transfer_id=None,
             reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
-            created_ms=now, updated_ms=now,
+            created_ms=now, updated_ms=now, account_sealed=bank_details.seal(
+                deps, bank["account"], bank_details.withdrawal_context(withdrawal_id)),
         )
         uow.repo(Withdrawal).add(w)
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="withdrawal.create",
                   object_type="withdrawal", object_id=w.id, ip=who.ip,
                   after={"owner_type": owner_type, "owner_id": owner_id, "currency": currency,
                          "amount_minor": amount_minor,
-                         "bank": {**bank, "account": r.masked_account(bank["account"])}})
+                         "bank": bank_details.masked(bank)})
         uow.commit()
     return w
 
@@ -182,7 +187,9 @@ def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
     assert p.recipient_bank is not None and p.transfer_id is not None, p.id
     now = deps.clock.now_ms()
     given = p.recipient_bank
-    bank = {"name": given["name"], "account": given.get("iban") or given["account_number"],
+    account = bank_details.payment_account(deps, p)
+    assert account is not None, p.id
+    bank = {"name": given["name"], "account": r.masked_account(account),
             "country": given["country"], "bank_code": given["bank_code"]}
     payout_id = deps.rand.new_id()
     w = Withdrawal(
@@ -193,7 +200,8 @@ def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
         history=[{"status": S.BURNED.value, "at_ms": now}], transfer_id=p.transfer_id,
         tx_id=p.tx_id, height=p.height, rail_ref=None, reversal_transfer_id=None,
         reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
-        created_ms=now, updated_ms=now, payment_id=p.id,
+        created_ms=now, updated_ms=now, payment_id=p.id, account_sealed=bank_details.seal(
+            deps, account, bank_details.withdrawal_context(payout_id)),
     )
     uow.repo(Withdrawal).add(w)
     _audit(uow, "withdrawal.payout_of_payment", w)
@@ -292,7 +300,8 @@ def dispatch_payouts(deps: Deps) -> int:
         try:
             answer = rail_of(deps, w.rail).request_payout(
                 payout_id=w.id, currency=w.currency, amount_minor=w.amount_minor,
-                bank=w.bank, reference=w.uetr)
+                bank={**w.bank, "account": bank_details.withdrawal_account(deps, w)},
+                reference=w.uetr)
         except PlatformError as exc:
             if exc.kind is not Kind.UNAVAILABLE:
                 raise
