@@ -13,7 +13,7 @@ from corridor.ledger import keys
 from corridor.node.core import NodeCore
 from corridor.node.events import EventHub
 from corridor.node.home import Home, read_key
-from corridor.node.rpc import create_app
+from corridor.node.rpc import HEIGHT_MAX, create_app, resume_height
 from corridor.node.storage.memory import MemoryBlockStore, MemoryStateStore
 from tests import fuzz
 from tests.node.conftest import NodeProcess, init_home
@@ -76,6 +76,23 @@ def test_a_cursor_before_the_first_block_is_refused_not_a_server_error(
         assert r.json()["error"]["code"] == "invalid_request"
         assert client.get(f"/v1/accounts/{alice}/txs", params={"before": "1:0"}).json() == {
             "items": [], "next": None}
+
+
+def test_a_block_ref_in_other_digits_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    """Found by the fuzzer: "¹" is a digit to str.isdigit() but not to int() (500)."""
+    with TestClient(create_app(demo_node(tmp_path))) as client:
+        r = client.get("/v1/blocks/¹")
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "bad_hex"
+        assert client.get("/v1/blocks/0").status_code == 404  # genesis has no block
+
+
+def test_an_event_stream_resumes_after_ascii_digits_only() -> None:
+    assert resume_height("7", None, 3) == 8
+    assert resume_height("¹", None, 3) == 4  # was int("¹"): a 500
+    assert resume_height("x", 2, 3) == 2
+    assert resume_height(None, None, 3) == 4
+    assert resume_height("9" * 40, None, 3) == HEIGHT_MAX
 
 
 def test_the_node_rpc_survives_the_fuzzer(tmp_path: Path) -> None:

@@ -117,6 +117,14 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def resume_height(last_event_id: str | None, from_height: int | None, head: int) -> int:
+    """The first height an event stream sends: after the client's Last-Event-ID (ASCII
+    digits, or it is ignored), else `from_height`, else the next block."""
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
+        return min(int(last_event_id), HEIGHT_MAX - 1) + 1
+    return from_height or head + 1
+
+
 def create_app(node: NodeHandle) -> FastAPI:
     app = FastAPI(
         title="Corridor node RPC",
@@ -284,7 +292,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         return {"items": items, "next": nxt}
 
     def _block_at(ref: str) -> int:
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "¹" is a digit to isdigit, not to int()
             height = int(ref)
             if height > HEIGHT_MAX:
                 raise ApiError(404, "unknown_block", f"no block at height {ref}")
@@ -395,10 +403,8 @@ def create_app(node: NodeHandle) -> FastAPI:
         request: Request,
         from_height: Annotated[int | None, Query(ge=1, le=HEIGHT_MAX)] = None,
     ) -> StreamingResponse:
-        last_id = request.headers.get("last-event-id")
-        start = from_height or core.head.height + 1
-        if last_id is not None and last_id.isdigit():
-            start = int(last_id) + 1
+        start = resume_height(request.headers.get("last-event-id"), from_height,
+                              core.head.height)
 
         async def stream() -> AsyncIterator[str]:
             nxt = start
