@@ -35,8 +35,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
+    # dev_sim_bank: the tests play the customer's bank as the customer (README's flow)
     return Settings(data_dir=tmp_path / "platform", database_url=db_url,
-                    fast_password_hashing=True)
+                    fast_password_hashing=True, dev_sim_bank=True)
 
 
 @pytest.fixture

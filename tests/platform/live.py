@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -56,6 +57,8 @@ class Platform:
              "--issuer-key", str(wallets / "issuer.json"),
              "--operator-key", str(wallets / "treasury.json")],
             stdout=self.log, stderr=subprocess.STDOUT,
+            # the customers of the e2e tests play their own bank (README's development flow)
+            env={**os.environ, "CORRIDOR_DEV_SIM_BANK": "1"},
         )
 
         def up() -> bool:

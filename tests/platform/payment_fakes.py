@@ -15,10 +15,19 @@ from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment as PaymentOp
 from corridor.ledger.tx import SignedTransaction, Transaction
 from corridor.platform.bootstrap import Platform
-from corridor.platform.domain.kyc import KycCustomer
+from corridor.platform.domain.kyc import DEMO_ASSETS, KycCustomer
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.transfers import Transfer
-from corridor.platform.domain.wallets import Wallet, WalletStatus
+from corridor.platform.domain.wallets import (
+    Authorisation,
+    AuthStatus,
+    JobKind,
+    JobStatus,
+    LedgerJob,
+    Signer,
+    Wallet,
+    WalletStatus,
+)
 from corridor.platform.services import settlement
 from corridor.platform.services.ledger_port import (
     ChainAccount,
@@ -110,10 +119,11 @@ def kyc(platform: Platform, owner_id: str, tier: int, owner_type: str = "user") 
     deps = platform.deps
     now = deps.clock.now_ms()
     with deps.uow() as uow:
+        rec_id = deps.rand.new_id()
         uow.repo(KycCustomer).add(KycCustomer(
-            id=deps.rand.new_id(), subject_type=owner_type, subject_id=owner_id,
+            id=rec_id, subject_type=owner_type, subject_id=owner_id,
             status="ACCEPTED", requested_tier=tier, tier=tier, risk="low",
-            data_enc=deps.sealer.seal(b"{}", f"kyc:{owner_id}"), field_status={},
+            data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{rec_id}"), field_status={},
             submitted_ms=now, decided_ms=now, decided_by=None, decision_reason="test",
             review_due_ms=None, created_ms=now, updated_ms=now))
         uow.commit()
@@ -134,6 +144,17 @@ def open_wallet(platform: Platform, owner_id: str, owner_type: str = "user",
         status=WalletStatus.OPEN, created_ms=now, updated_ms=now)
     with deps.uow() as uow:
         uow.repo(Wallet).add(wallet)
+        for code in DEMO_ASSETS:  # as the issuer would have, once the owner is verified
+            job = LedgerJob(id=deps.rand.new_id(), kind=JobKind.AUTHORISE, wallet_id=wallet_id,
+                            payload={"address": wallet.address, "code": code},
+                            status=JobStatus.DONE, signer=Signer.ISSUER, tx_id=None,
+                            tx_hex=None, op_index=None, attempts=1, error_code=None,
+                            error_message=None, created_ms=now, updated_ms=now)
+            uow.repo(LedgerJob).add(job)
+            uow.repo(Authorisation).add(Authorisation(
+                id=deps.rand.new_id(), wallet_id=wallet_id, asset_code=code,
+                status=AuthStatus.AUTHORISED, job_id=job.id, created_ms=now,
+                updated_ms=now))
         uow.commit()
     return wallet
 

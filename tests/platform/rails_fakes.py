@@ -55,6 +55,16 @@ def grant_tier(platform: bootstrap.Platform, subject_id: str, tier: int = 2,
         uow.commit()
 
 
+def set_tier(platform: bootstrap.Platform, subject_id: str, tier: int,
+             subject_type: str = "user") -> None:
+    """Changes a tier granted with `grant_tier` (a raise or a downgrade by review)."""
+    with platform.deps.uow() as uow:
+        rec = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id)
+        assert rec is not None
+        uow.repo(KycCustomer).update(dataclasses.replace(rec, tier=tier))
+        uow.commit()
+
+
 def open_wallet(platform: bootstrap.Platform, owner_id: str, owner_type: str = "user") -> str:
     deps = platform.deps
     with deps.uow() as uow:

@@ -4,6 +4,8 @@ authorisation)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
@@ -11,12 +13,15 @@ from corridor.platform.domain import rails as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.rails import Deposit
 from corridor.platform.domain.transfers import ISSUER, wallet_ref
+from corridor.platform.domain.wallets import Authorisation
+from corridor.platform.services.ledger_port import ChainAccount, ChainHolding
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.rails_fakes import (
     create_deposit,
     credit,
     grant_tier,
     key,
+    open_wallet,
     play,
     rails_platform,  # noqa: F401  (the `platform` fixture: no node, deterministic keys)
     sim_of,
@@ -85,6 +90,8 @@ def test_a_different_amount_is_credited_as_received_and_noted(
     out = client.get(f"/v1/deposits/{d['id']}", headers=customer.headers).json()
     assert out["status"] == "credited" and out["received"] == "200.50"
     assert "instructed 250.00, received 200.50" in out["note"]
+    (rec,) = deposits_in_db(platform)
+    assert rec.flagged  # less than instructed is flagged too (issue 14, item 1)
 
 
 def test_a_refused_mint_fails_the_deposit_and_flags_it(
@@ -217,3 +224,49 @@ def test_org_deposits_need_pay_initiate(client: TestClient, platform: bootstrap.
     assert client.get(f"/v1/deposits/{d['id']}",
                       headers=other_customer.headers).status_code == 404
     assert client.get(path, headers=other_customer.headers).status_code == 404
+
+
+# --- a wallet that cannot receive (issue 14, item 15) -------------------------------------
+
+
+@dataclasses.dataclass
+class FrozenNode:
+    """A node on which every account holds a frozen USD holding."""
+
+    def account(self, address: str) -> ChainAccount | None:
+        return ChainAccount(address=address, sequence=1, holdings=(ChainHolding(
+            code="USD", issuer="cISSUER", balance_minor=0, authorised=True, frozen=True),))
+
+
+def test_a_wallet_that_cannot_receive_gets_no_instructions(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
+    grant_tier(platform, customer.user.id)
+    wallet_id = open_wallet(platform, customer.user.id)
+    first = create_deposit(client, customer, "10.00")
+    with platform.deps.uow() as uow:  # made after the customer was verified: asked for now
+        auth = uow.repo(Authorisation).one(wallet_id=wallet_id, asset_code="USD")
+        assert auth is not None and auth.status == "requested"
+        uow.repo(Authorisation).update(dataclasses.replace(auth, status="failed"))
+        uow.commit()
+    r = client.post("/v1/deposits", json={"currency": "USD", "amount": "10.00"},
+                    headers={**customer.headers, **key()})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "WALLET_CANNOT_RECEIVE"
+    assert "not authorised" in r.json()["error"]["fields"]["currency"]
+    # the money of the first deposit arrives after the failure: held, not minted to fail
+    send(client, customer, first["reference"], "10.00")
+    sim_of(platform).drain()
+    held = client.get(f"/v1/deposits/{first['id']}", headers=customer.headers).json()
+    assert held["status"] == "held" and held["reason_code"] == "WALLET_CANNOT_RECEIVE"
+    assert transfers(platform) == []
+
+    with platform.deps.uow() as uow:
+        fixed = uow.repo(Authorisation).one(wallet_id=wallet_id, asset_code="USD")
+        assert fixed is not None
+        uow.repo(Authorisation).update(dataclasses.replace(fixed, status="authorised"))
+        uow.commit()
+    platform.deps.extras["ledger"] = FrozenNode()
+    r = client.post("/v1/deposits", json={"currency": "USD", "amount": "10.00"},
+                    headers={**customer.headers, **key()})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "WALLET_CANNOT_RECEIVE"
+    assert "frozen" in r.json()["error"]["fields"]["currency"]
+    assert len(deposits_in_db(platform)) == 1

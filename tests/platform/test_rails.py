@@ -15,13 +15,13 @@ from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.adapters.sim_bank import SimBank, SimBankConfig, in_process, over_http
-from corridor.platform.config import DEV_RAIL_WEBHOOK_SECRET, Settings, production_problems
+from corridor.platform.config import RAIL_WEBHOOK_SECRET_FILE, Settings, production_problems
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.errors import Problems
 from corridor.platform.domain.orgs import COUNTRIES
 from corridor.platform.domain.rails import RailEvent
 from corridor.platform.services import rails
-from tests.platform.conftest import Actor
+from tests.platform.conftest import Actor, make_staff
 from tests.platform.rails_fakes import (
     IBAN_OK,
     create_deposit,
@@ -32,7 +32,13 @@ from tests.platform.rails_fakes import (
 )
 
 URL = "/v1/rails/sim-bank/webhook"
-SECRET = DEV_RAIL_WEBHOOK_SECRET.encode()
+SECRET = b"a-rail-webhook-secret-the-tests-know-" + b"x" * 8
+
+
+@pytest.fixture(name="settings")
+def known_secret(settings: Settings) -> Settings:
+    """The tests sign events themselves: the platform shares this secret with them."""
+    return dataclasses.replace(settings, rail_webhook_secret=SECRET.decode())
 
 
 def signed(event: dict[str, Any], *, at_s: int, secret: bytes = SECRET
@@ -217,10 +223,58 @@ def test_dev_api_is_gone_in_production(client: TestClient, platform: bootstrap.P
         assert client.post(path, json=payload).status_code == 404  # before any session check
 
 
+def test_sim_bank_is_for_staff_unless_development_opens_it(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
+    body = {"reference": "RF18539007547034", "amount": "1.00", "currency": "USD"}
+    platform.settings = dataclasses.replace(platform.settings, dev_sim_bank=False)
+    for path, payload in (("/v1/dev/sim-bank/transfers", body), ("/v1/dev/sim-bank/flush", {})):
+        r = client.post(path, json=payload, headers=customer.headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "SIM_BANK_STAFF_ONLY"
+        assert client.post(path, json=payload).status_code == 401
+    assert sim_of(platform).pending() == 0  # nothing was sent
+    operator = make_staff(platform, "operator")
+    r = client.post("/v1/dev/sim-bank/transfers", json=body, headers=operator.headers)
+    assert r.status_code == 202 and sim_of(platform).pending() == 1
+    platform.settings = dataclasses.replace(platform.settings, dev_sim_bank=True)
+    r = client.post("/v1/dev/sim-bank/transfers", json=body, headers=customer.headers)
+    assert r.status_code == 202 and sim_of(platform).pending() == 2
+
+
+def test_the_webhook_secret_is_generated_on_first_start(tmp_path: Any) -> None:
+    dev = Settings(data_dir=tmp_path / "one")
+    assert dev.rail_webhook_secret == ""  # no secret everyone knows
+    dev.data_dir.mkdir()
+    first = bootstrap.with_rail_secret(dev)
+    path = dev.data_dir / RAIL_WEBHOOK_SECRET_FILE
+    assert len(first.rail_webhook_secret) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert bootstrap.with_rail_secret(dev) == first  # kept across restarts
+    other = Settings(data_dir=tmp_path / "two")
+    other.data_dir.mkdir()
+    assert bootstrap.with_rail_secret(other).rail_webhook_secret != first.rail_webhook_secret
+    given = dataclasses.replace(dev, rail_webhook_secret="y" * 40)
+    assert bootstrap.with_rail_secret(given) == given
+
+
+def test_the_platform_signs_and_checks_with_its_generated_secret(
+        tmp_path: Any, settings: Settings) -> None:
+    p = bootstrap.build(dataclasses.replace(settings, rail_webhook_secret=""))
+    try:
+        stored = (settings.data_dir / RAIL_WEBHOOK_SECRET_FILE).read_text().strip()
+        assert p.settings.rail_webhook_secret == stored
+        assert sim_of(p).secret == stored.encode()
+        assert rails.webhook_secret(p.deps) == stored.encode()
+    finally:
+        p.close()
+
+
 def test_production_refuses_the_development_webhook_secret(tmp_path: Any) -> None:
     prod = Settings(mode="production", data_dir=tmp_path)
     assert any("webhook secret" in p for p in
                production_problems(prod, keyring_is_development=False))
+    opened = dataclasses.replace(prod, rail_webhook_secret="x" * 40, dev_sim_bank=True)
+    assert any("simulated bank" in p for p in
+               production_problems(opened, keyring_is_development=False))
     short = dataclasses.replace(prod, rail_webhook_secret="short")
     assert any("webhook secret" in p for p in
                production_problems(short, keyring_is_development=False))

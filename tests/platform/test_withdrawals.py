@@ -28,6 +28,7 @@ from tests.platform.rails_fakes import (
     open_wallet,
     play,
     rails_platform,  # noqa: F401  (the `platform` fixture: no node, deterministic keys)
+    set_tier,
     sim_of,
     transfers,
 )
@@ -209,10 +210,11 @@ def test_limits(client: TestClient, platform: bootstrap.Platform, customer: Acto
 
 def test_daily_limit_counts_todays_withdrawals_that_moved_money(
         client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
-    grant_tier(platform, customer.user.id, tier=1)  # 1,000.00 a withdrawal, 2,000.00 a day
+    grant_tier(platform, customer.user.id, tier=2)  # 3,000 deposited in a day: tier 2
     open_wallet(platform, customer.user.id)
     for _ in range(3):
         credit(client, platform, customer, "1000.00")
+    set_tier(platform, customer.user.id, 1)  # 1,000.00 a withdrawal, 2,000.00 a day
     first = withdraw(client, customer, "1000.00")
     (burn,) = transfers(platform, ref_id=first["id"], purpose="withdrawal")
     play(platform, burn.id, committed=False)  # refused: nothing left the wallet

@@ -72,16 +72,18 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
             )
             uow.repo(User).add(user)
             token = sessions.open_session(deps, uow, user, Origin(ip="127.0.0.1"))
+            kyc_id = deps.rand.new_id()
             uow.repo(KycCustomer).add(
                 KycCustomer(
-                    id=deps.rand.new_id(),
+                    id=kyc_id,
                     subject_type="user",
                     subject_id=user.id,
                     status="ACCEPTED",
                     requested_tier=KYC_TIER,
                     tier=KYC_TIER,
                     risk="low",
-                    data_enc=deps.sealer.seal(b"{}", f"kyc:{user.id}"),
+                    # sealed as the KYC area seals it: payments open it (the verified name)
+                    data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{kyc_id}"),
                     field_status={},
                     submitted_ms=now,
                     decided_ms=now,

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,13 @@ from corridor.platform.adapters.system import (
 )
 from corridor.platform.adapters.vault import EncryptedFileStore, EnvelopeVault, Keyring
 from corridor.platform.adapters.webhook_worker import WebhookWorker
-from corridor.platform.config import ConfigError, Settings, production_problems, sqlite_path
+from corridor.platform.config import (
+    RAIL_WEBHOOK_SECRET_FILE,
+    ConfigError,
+    Settings,
+    production_problems,
+    sqlite_path,
+)
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import bank_details, funds, payments, rails, refunds
@@ -168,6 +175,37 @@ def create_private(settings: Settings) -> None:
             os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+RAIL_SECRET_BYTES = 32
+
+
+def with_rail_secret(settings: Settings) -> Settings:
+    """The settings with the rail webhook secret filled in: when none is configured
+    (development; production refuses to start without one), the secret generated at the
+    first start, kept in the data dir readable by its owner only (0600), so it is never a
+    value known to everyone."""
+    if settings.rail_webhook_secret:
+        return settings
+    path = settings.data_dir / RAIL_WEBHOOK_SECRET_FILE
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: processes starting
+        # together agree on one secret, and none reads a half-written file.
+        secret = secrets.token_urlsafe(RAIL_SECRET_BYTES)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its secret stands
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < RAIL_SECRET_BYTES:
+        raise ConfigError(f"{path} holds no usable rail webhook secret")
+    return dataclasses.replace(settings, rail_webhook_secret=secret)
+
+
 def build(
     settings: Settings,
     *,
@@ -181,6 +219,7 @@ def build(
     problems = production_problems(settings, keyring_is_development=keyring.development)
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    settings = with_rail_secret(settings)
     engine = make_engine(settings.db_url, pool_max=settings.db_pool_max)
     schema.upgrade(engine)
     clock = clock or SystemClock()

@@ -10,7 +10,8 @@
 | CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
 | CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
-| CORRIDOR_RAIL_WEBHOOK_SECRET | (a development secret: refused in production) |
+| CORRIDOR_RAIL_WEBHOOK_SECRET | (dev: made in <data dir>/rail-webhook-secret; prod: needed) |
+| CORRIDOR_DEV_SIM_BANK       | false (true: any user may play the bank at /v1/dev/sim-bank/*) |
 | CORRIDOR_DB_POOL_MAX        | 30 PostgreSQL connections a process (serve shares 90 out) |
 | CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
 | CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
@@ -30,9 +31,9 @@ from pathlib import Path
 
 MODES = ("development", "production")
 UPLOAD_BYTES_MAX = 5 * 1024 * 1024
-# Shared with the bank rail to sign its webhooks; known to everyone, so never in production.
-DEV_RAIL_WEBHOOK_SECRET = "development-rail-webhook-secret"
 RAIL_WEBHOOK_SECRET_LEN_MIN = 32
+# Where development keeps the rail webhook secret it generated on first start (0600).
+RAIL_WEBHOOK_SECRET_FILE = "rail-webhook-secret"
 DB_POOL_MAX_DEFAULT = 30  # PostgreSQL connections one process may hold (SQLite: unused)
 DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
 # Each organisation and wallet opens an account on chain: bounded per customer (issue 14/9).
@@ -55,7 +56,12 @@ class Settings:
     operator_key: Path | None = None
     upload_bytes_max: int = UPLOAD_BYTES_MAX
     fast_password_hashing: bool = False  # tests only; refused in production
-    rail_webhook_secret: str = DEV_RAIL_WEBHOOK_SECRET  # HMAC key of the rail's webhooks
+    # HMAC key of the rail's webhooks, shared with the bank. Empty: development generates
+    # a random one on first start and keeps it in the data dir; production refuses to start.
+    rail_webhook_secret: str = ""
+    # Development only: any signed-in user may play the customer's bank (/v1/dev/sim-bank/*);
+    # without it only staff may. Refused in production.
+    dev_sim_bank: bool = False
     db_pool_max: int = DB_POOL_MAX_DEFAULT
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client. None
     # by default: the client is the TCP peer, and a forged header changes nothing.
@@ -94,7 +100,7 @@ def _convert(name: str, value: object) -> object:
     if name == "webhook_allow_networks":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(str(i).strip() for i in items if str(i).strip())
-    if name == "fast_password_hashing":
+    if name in ("fast_password_hashing", "dev_sim_bank"):
         return str(value).lower() in ("1", "true", "yes")
     if name == "trusted_proxies":
         items = value if isinstance(value, list | tuple) else str(value).split(",")
@@ -194,8 +200,10 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
     if settings.webhook_allow_networks:
         problems.append("webhook_allow_networks lets webhooks reach internal addresses "
                         "(development only)")
-    if settings.rail_webhook_secret == DEV_RAIL_WEBHOOK_SECRET:
-        problems.append("the rail webhook secret is the development default")
+    if settings.dev_sim_bank:
+        problems.append("the simulated bank is open to every user (dev_sim_bank)")
+    if not settings.rail_webhook_secret:
+        problems.append("no rail webhook secret is set (CORRIDOR_RAIL_WEBHOOK_SECRET)")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:
         problems.append(f"the rail webhook secret is shorter than "
                         f"{RAIL_WEBHOOK_SECRET_LEN_MIN} characters")

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, LimiterDep, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.payments import Payment, RecipientType
 from corridor.platform.domain.rails import Withdrawal, WithdrawalStatus
 from corridor.platform.services import payments, withdrawals
@@ -20,6 +21,13 @@ router = APIRouter(route_class=JsonRoute, tags=["payments"])
 
 PaymentId = Annotated[str, Path(max_length=64)]
 TEXT_MAX = 200
+# Looking a recipient up (a preview naming a customer or a chain address; a creation the
+# recipient's details make fail) is counted per user: a sender checks a few recipients a
+# minute, an enumeration thousands (issue 14, item 8).
+LOOKUP_BUCKET = "recipient-lookup"
+LOOKUPS_PER_MINUTE_MAX = 20
+MINUTE = 60.0
+_LOOKUP_REFUSALS = frozenset({"RECIPIENT_NOT_FOUND", "RECIPIENT_CANNOT_RECEIVE"})
 
 
 class Strict(BaseModel):
@@ -163,20 +171,37 @@ class PaymentList(BaseModel):
     offset: int
 
 
+def _lookup(limiter: LimiterDep, who: PrincipalDep) -> None:
+    limiter.hit(LOOKUP_BUCKET, who.user_id, LOOKUPS_PER_MINUTE_MAX, MINUTE)
+
+
 @router.post("/payments/preview", response_model=PreviewOut)
-def preview_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep) -> PreviewOut:
-    """What the payment will cost and deliver, and when, checked but not made."""
+def preview_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep,
+                    limiter: LimiterDep) -> PreviewOut:
+    """What the payment will cost and deliver, and when, checked but not made. A customer
+    recipient is shown as typed, masked (their registered name once the payment is
+    made), whether or not the details match anyone; previews that look a recipient up
+    are limited per user (429 RATE_LIMITED)."""
+    if body.recipient.type in (RecipientType.USER, RecipientType.ADDRESS):
+        _lookup(limiter, who)
     return PreviewOut.of(payments.preview(deps, who, body.request()))
 
 
 @router.post("/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED,
              responses={200: {"description": "A retry: the payment its key made first."}})
 def create_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep, response: Response,
+                   limiter: LimiterDep,
                    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
                    ) -> PaymentOut:
     """Creates, confirms and submits a payment. `Idempotency-Key` is required: a retry with
-    the same key and body returns the first payment (200); another body, 409."""
-    p, created = payments.create(deps, who, body.request(), idempotency_key)
+    the same key and body returns the first payment (200); another body, 409. A refusal
+    for the recipient's details counts as a lookup (see the preview)."""
+    try:
+        p, created = payments.create(deps, who, body.request(), idempotency_key)
+    except PlatformError as exc:
+        if exc.code in _LOOKUP_REFUSALS:
+            _lookup(limiter, who)  # over the limit: RATE_LIMITED instead
+        raise
     if not created:
         response.status_code = status.HTTP_200_OK
     return PaymentOut.of(p)

@@ -1,5 +1,6 @@
 """Bank rails: the simulated bank's signed webhook (authenticated by its HMAC signature,
-not by a session) and, in development only, a small API that plays the customer's bank."""
+not by a session) and, in development only, a small API that plays the customer's bank:
+for staff, or for any signed-in user when the `dev_sim_bank` setting is on."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from corridor.platform.adapters.sim_bank import SimBank
 from corridor.platform.bootstrap import Platform
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import Kind, PlatformError, not_found
+from corridor.platform.domain.roles import UserKind
 from corridor.platform.services import rails, withdrawals
 from corridor.platform.services.ports import Deps
 
@@ -55,8 +57,17 @@ def _development_only(p: Annotated[Platform, Depends(platform)]) -> None:
         raise not_found("page")
 
 
+def _may_play_the_bank(p: Annotated[Platform, Depends(platform)], who: PrincipalDep) -> None:
+    # Creating money "from a bank" is a test tool: staff only, unless development opens
+    # it to every signed-in user explicitly (CORRIDOR_DEV_SIM_BANK=1).
+    if who.kind is not UserKind.STAFF and not p.settings.dev_sim_bank:
+        raise PlatformError(Kind.FORBIDDEN, "SIM_BANK_STAFF_ONLY", "the simulated bank is "
+                            "for staff (or set CORRIDOR_DEV_SIM_BANK=1 in development)")
+
+
+# In this order: in production the routes do not exist, whoever asks (404 before 401).
 dev = APIRouter(route_class=JsonRoute, prefix="/dev/sim-bank", tags=["development"],
-                dependencies=[Depends(_development_only)])
+                dependencies=[Depends(_development_only), Depends(_may_play_the_bank)])
 
 
 class Strict(BaseModel):
@@ -87,7 +98,7 @@ def _sim(deps: Deps) -> SimBank:
 
 
 @dev.post("/transfers", response_model=TransferOut, status_code=status.HTTP_202_ACCEPTED)
-def send_transfer(body: TransferIn, deps: DepsDep, _who: PrincipalDep) -> TransferOut:
+def send_transfer(body: TransferIn, deps: DepsDep) -> TransferOut:
     """Sends money "from your bank" to the platform's collection account, quoting a
     deposit's reference; the platform hears of it shortly (development mode only)."""
     currency = money.currency(body.currency)
@@ -98,7 +109,7 @@ def send_transfer(body: TransferIn, deps: DepsDep, _who: PrincipalDep) -> Transf
 
 
 @dev.post("/flush", response_model=FlushOut)
-def flush(deps: DepsDep, _who: PrincipalDep) -> FlushOut:
+def flush(deps: DepsDep) -> FlushOut:
     """Fast-forwards the simulated bank: asks for due payouts and delivers every pending
     event now (development mode only)."""
     asked = withdrawals.dispatch_payouts(deps)

@@ -99,7 +99,8 @@ def _receipts(scope: Scope, types: frozenset[str]) -> Select | None:
         status=p.c.status, currency=p.c.buy_code, amount_minor=p.c.buy_amount_minor,
         fee_minor=sa.literal(0), counter_currency=p.c.sell_code,
         counter_amount_minor=p.c.sell_amount_minor, rate=p.c.price,
-        counterparty=sa.func.coalesce(organisations.c.name, users.c.name),
+        # the sender's verified name where they had one: a display name is chosen freely
+        counterparty=sa.func.coalesce(p.c.sender_name, organisations.c.name, users.c.name),
         counterparty_address=from_wallet.c.address, uetr=p.c.uetr, tx_id=p.c.tx_id,
         height=p.c.height, payment_id=p.c.id))
         .select_from(p.outerjoin(from_wallet, from_wallet.c.id == p.c.sender_wallet_id)

@@ -87,6 +87,8 @@ class SimBank:
         self._queue: list[_Pending] = []
         self._seq = 0
         self._payouts: dict[str, PayoutAccepted | PayoutRefused] = {}
+        self._received: dict[str, tuple[str, int]] = {}  # rail_ref -> (currency, amount)
+        self.returns: dict[str, dict[str, Any]] = {}  # return_id -> what was sent back
         self.dead_letters: list[dict[str, Any]] = []  # events never acknowledged
 
     # --- the Rail port --------------------------------------------------------------------
@@ -133,6 +135,22 @@ class SimBank:
                                     "message": "returned by the beneficiary bank"})
         return answer
 
+    def return_funds(self, *, return_id: str, rail_ref: str, currency: str,
+                     amount_minor: int, reason: str) -> PayoutAccepted | PayoutRefused:
+        with self._lock:
+            known = self.returns.get(return_id)
+            if known is not None:
+                return PayoutAccepted(rail_ref=known["rail_ref"])  # idempotent
+            received = self._received.get(rail_ref)
+            if received is not None and received != (currency, amount_minor):
+                return PayoutRefused(code="RETURN_MISMATCH",
+                                     message="the return does not match the transfer")
+            ref = f"SBR{uuid.uuid4().hex[:20].upper()}"
+            self.returns[return_id] = {"rail_ref": ref, "transfer": rail_ref,
+                                       "currency": currency, "amount_minor": amount_minor,
+                                       "reason": reason}
+            return PayoutAccepted(rail_ref=ref)
+
     # --- the customer's side ----------------------------------------------------------------
 
     def send_transfer(self, *, reference: str, amount_minor: int, currency: str) -> str:
@@ -140,6 +158,7 @@ class SimBank:
         asynchronously. Returns the rail's reference of the transfer."""
         rail_ref = f"SBT{uuid.uuid4().hex[:20].upper()}"
         with self._lock:
+            self._received[rail_ref] = (currency, amount_minor)
             self._schedule(self.clock.now_ms() + self.config.arrival_ms,
                            EventType.TRANSFER_RECEIVED,
                            {"reference": reference, "amount_minor": amount_minor,

@@ -90,6 +90,7 @@ payments = sa.Table(
     sa.Column("created_ms", MS, nullable=False, index=True),
     sa.Column("updated_ms", MS, nullable=False),
     sa.Column("recipient_account_sealed", sa.Text),  # the full account, sealed by the vault
+    sa.Column("sender_name", sa.String(200)),
     # one payment per (owner, key): the database enforces idempotency under concurrency
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )

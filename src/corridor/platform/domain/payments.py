@@ -124,6 +124,10 @@ class Payment:
     # (services/bank_details.py); None for other recipients and on rows written before
     # accounts were sealed, until start-up seals them.
     recipient_account_sealed: str | None = None
+    # What the recipient is shown of the sender: the name the sender's verification (KYC,
+    # KYB) established when the payment was made; None when unverified (then the display
+    # name, chosen freely, is all there is).
+    sender_name: str | None = None
 
 
 def can_move(old: str, new: str) -> bool:

@@ -48,9 +48,12 @@ assert WEBHOOK_TOLERANCE_S * 1000 < DEPOSIT_TTL_MS
 class DepositStatus(enum.StrEnum):
     AWAITING_FUNDS = "awaiting_funds"  # instructions given; the rail has reported nothing
     RECEIVED = "received"  # the rail reported the funds
+    # the funds would break the owner's limits: not credited, waiting for staff (a Hold)
+    HELD = "held"
     MINTING = "minting"  # the mint transfer is queued / on its way
     CREDITED = "credited"  # the mint committed: the customer holds the tokens
     FAILED = "failed"  # the mint was refused, or the funds could not be credited
+    RETURNED = "returned"  # held funds sent back to the sender through the rail
 
 
 class WithdrawalStatus(enum.StrEnum):
@@ -69,10 +72,12 @@ class WithdrawalStatus(enum.StrEnum):
 D, W = DepositStatus, WithdrawalStatus
 DEPOSIT_MOVES: dict[DepositStatus, frozenset[DepositStatus]] = {
     D.AWAITING_FUNDS: frozenset({D.RECEIVED}),
-    D.RECEIVED: frozenset({D.MINTING, D.FAILED}),
+    D.RECEIVED: frozenset({D.MINTING, D.FAILED, D.HELD}),
+    D.HELD: frozenset({D.MINTING, D.RETURNED}),  # released (credited) or returned
     D.MINTING: frozenset({D.CREDITED, D.FAILED}),
     D.CREDITED: frozenset(),
     D.FAILED: frozenset(),
+    D.RETURNED: frozenset(),
 }
 WITHDRAWAL_MOVES: dict[WithdrawalStatus, frozenset[WithdrawalStatus]] = {
     W.REQUESTED: frozenset({W.BURNED, W.FAILED}),

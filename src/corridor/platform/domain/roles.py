@@ -48,6 +48,9 @@ class Perm(enum.StrEnum):
     # held by support agents (who talk to the customer) and compliance officers (who
     # judge wrong-payee and fraud cases), not implied by reading customers
     REFUND_REVIEW = "refund.review"
+    # decide on inbound money held over a customer's limits (credit it or return it):
+    # a compliance decision, so compliance officers only
+    FUNDS_REVIEW = "funds.review"
     OPERATE = "operate"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
@@ -78,7 +81,7 @@ ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
 STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
     StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ,
-                                             Perm.REFUND_REVIEW}),
+                                             Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW}),
     StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),

@@ -2,7 +2,9 @@
 which reference to quote; when the rail reports the funds, the issuer mints what arrived
 to the customer's wallet through the settlement outbox; the mint's outcome credits (or
 fails) the deposit. Idempotent creation; KYC tier currency, per-transaction limit and
-balance cap checked before any instructions are given."""
+balance cap checked before any instructions are given, and again on what actually
+arrives: money over the limits is held for staff (services/holds.py), who credit it once
+it fits or return it to the sender through the rail."""
 
 from __future__ import annotations
 
@@ -11,16 +13,19 @@ from typing import Any
 
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as r
-from corridor.platform.domain.errors import Problems, invalid, not_found
+from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid, not_found
+from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.services import funds, settlement
+from corridor.platform.domain.wallets import Authorisation, Wallet
+from corridor.platform.services import funds, holds, settlement, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
-from corridor.platform.services.rail_port import DEFAULT_RAIL, rail_of
+from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
 
 REFERENCE_TRIES_MAX = 4
+DAY_MS = 86_400_000
 
 
 def create(deps: Deps, who: Principal, *, currency: str, amount: str,
@@ -51,6 +56,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
             raise invalid("LIMIT_EXCEEDED", "this deposit would take your balance above your "
                           f"tier's cap; at most {money.format_minor(room, currency)} "
                           f"{currency} more", {"amount": "above the balance cap"})
+        _check_receivable(deps, uow, who, wallet, currency)
         rail = rail_of(deps, DEFAULT_RAIL)
         account = rail.collection_account(currency)
         deposit = Deposit(
@@ -72,6 +78,24 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
                          "amount_minor": amount_minor, "reference": deposit.reference})
         uow.commit()
     return deposit
+
+
+def _check_receivable(deps: Deps, uow: UnitOfWork, who: Principal, wallet: Wallet,
+                      currency: str) -> None:
+    """No instructions for money the wallet could never be credited (issue 14, item 15):
+    a failed wallet or authorisation, a frozen holding. A wallet made after its owner was
+    verified has never been authorised for the tier's assets: it is asked for now, long
+    before the money arrives (the tier allows the currency: checked before)."""
+    if uow.repo(Authorisation).one(wallet_id=wallet.id, asset_code=currency) is None:
+        wallets.request_authorisation(deps, uow, owner_type=wallet.owner_type,
+                                      owner_id=wallet.owner_id, asset_codes=(currency,),
+                                      actor_id=who.user_id)
+    problem = (funds.receive_problem(uow, wallet, currency, arriving_now=False)
+               or funds.holding_problem(funds.account_snapshot(deps, wallet.address),
+                                        currency, deps.extras.get("issuer_address")))
+    if problem is not None:
+        raise invalid("WALLET_CANNOT_RECEIVE", f"your wallet cannot receive {currency}: "
+                      f"{problem}", {"currency": problem})
 
 
 def _new_reference(deps: Deps, uow: UnitOfWork) -> str:
@@ -106,9 +130,12 @@ def list_deposits(deps: Deps, who: Principal, *, org_id: str | None = None, limi
 
 
 def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any]) -> str:
-    """The rail received a transfer quoting `data["reference"]`: mint what arrived. Money
-    that matches no deposit, or arrives for one already funded, is flagged for operations
-    (it is the platform's to return; it is never minted twice). Returns what was done."""
+    """The rail received a transfer quoting `data["reference"]`: mint what arrived, if it
+    fits the owner's limits now (`over_limits`); otherwise hold it for review (a Hold:
+    staff credit it later or return it through the rail), never credit it. Another
+    amount than instructed is flagged. Money that matches no deposit, or arrives for one
+    already funded, is flagged for operations (it is the platform's to return; it is
+    never minted twice). Returns what was done."""
     reference = r.normalise_reference(data["reference"])
     found = uow.repo(Deposit).one(reference=reference) if r.reference_ok(reference) else None
     if found is None or found.rail != rail:
@@ -130,21 +157,127 @@ def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any])
         uow.repo(Deposit).update(d)
         _audit(uow, "deposit.failed", d)
         return "deposit failed: currency mismatch"
-    note = None
-    if amount != d.amount_minor:
-        note = (f"instructed {money.format_minor(d.amount_minor, currency)}, received "
-                f"{money.format_minor(amount, currency)} {currency}: credited as received")
+    # Another amount than instructed is flagged for operations, whatever happens next.
+    note = None if amount == d.amount_minor else (
+        f"instructed {money.format_minor(d.amount_minor, currency)}, received "
+        f"{money.format_minor(amount, currency)} {currency}")
+    over = over_limits(deps, uow, d, amount)
+    if over is not None:  # never credited as it stands: staff release it or return it
+        code, why = over
+        d = r.moved_deposit(d, DepositStatus.HELD, now, note=note, flagged=True,
+                            reason_code=code, reason_message=f"held for review: {why}; it "
+                            "will be credited, or returned to the bank account it came from")
+        uow.repo(Deposit).update(d)
+        holds.open_hold(deps, uow, subject_type=HOLD_SUBJECT, subject_id=d.id,
+                        owner_type=d.owner_type, owner_id=d.owner_id, currency=currency,
+                        amount_minor=amount, reason_code=code, reason_message=why)
+        _audit(uow, "deposit.held", d)
+        return f"deposit held for review: {code}"
+    d = _mint(deps, uow, d, now, note=None if note is None else f"{note}: credited as received",
+              flagged=note is not None)
+    _audit(uow, "deposit.received", d)
+    return "deposit minting"
+
+
+def _mint(deps: Deps, uow: UnitOfWork, d: Deposit, now: int, **changes: Any) -> Deposit:
+    """Queues the mint of what arrived and records the deposit `minting`."""
+    assert d.received_minor is not None
     t = settlement.queue(
         deps, uow, purpose=Purpose.DEPOSIT, ref_id=d.id, source=ISSUER,
         legs=[Leg(source=ISSUER, destination=party(d.wallet_id), code=d.currency,
-                  amount_minor=amount)],
+                  amount_minor=d.received_minor)],
         memo=f"deposit {d.reference}")
-    # More than announced may break the tier's cap: credited (the money is here), flagged.
-    d = r.moved_deposit(d, DepositStatus.MINTING, now, transfer_id=t.id, note=note,
-                        flagged=amount > d.amount_minor)
+    d = r.moved_deposit(d, DepositStatus.MINTING, now, transfer_id=t.id, **changes)
     uow.repo(Deposit).update(d)
-    _audit(uow, "deposit.received", d)
-    return "deposit minting"
+    return d
+
+
+# --- limits on arrival, and the hold's decisions -------------------------------------------
+
+HOLD_SUBJECT = "deposit"
+
+
+def over_limits(deps: Deps, uow: UnitOfWork, d: Deposit, amount_minor: int
+                ) -> tuple[str, str] | None:
+    """Why `amount_minor` arriving for `d` may not be credited now, as (code, message);
+    None when it fits the owner's tier as it is now: the currency, the per-transaction
+    limit, the day's deposits (received since 00:00 UTC and being or already credited),
+    a wallet that cannot take the asset, and the balance cap (what the wallet holds, plus
+    what is being minted to it)."""
+    # Locked first: two deposits of one wallet arriving at once are judged one after the
+    # other (its money-moving requests queue on this row too).
+    wallet = uow.repo(Wallet).get(d.wallet_id, for_update=True)
+    assert wallet is not None, f"deposit {d.id} to no wallet"
+    limits = funds.limits_of(uow, d.owner_type, d.owner_id)
+    try:
+        funds.check_limits(limits, d.currency, amount_minor, _received_today(deps, uow, d))
+    except PlatformError as exc:
+        return exc.code, exc.message
+    unusable = funds.receive_problem(uow, wallet, d.currency, arriving_now=False)
+    if unusable is not None:  # e.g. its authorisation failed since the instructions
+        return "WALLET_CANNOT_RECEIVE", unusable
+    minting = sum(x.received_minor or 0 for x in uow.repo(Deposit).many(
+        wallet_id=d.wallet_id, currency=d.currency, status=DepositStatus.MINTING)
+        if x.id != d.id)
+    held = funds.chain_balance(deps, uow, wallet, d.currency) + minting
+    if held + amount_minor > limits.balance_cap_minor:
+        cap = money.format_minor(limits.balance_cap_minor, limits.currency)
+        return "LIMIT_EXCEEDED", (f"the amount would take the balance above the tier's cap "
+                                  f"of {cap} {limits.currency}")
+    return None
+
+
+def _received_today(deps: Deps, uow: UnitOfWork, d: Deposit) -> int:
+    """What the owner's other deposits received today (UTC) that is credited or on its way."""
+    start = deps.clock.now_ms() // DAY_MS * DAY_MS
+    total = 0
+    for x in uow.repo(Deposit).many(owner_type=d.owner_type, owner_id=d.owner_id,
+                                    status=(DepositStatus.MINTING, DepositStatus.CREDITED),
+                                    above={"updated_ms": start - 1}):
+        received_ms = next((h["at_ms"] for h in x.history
+                            if h["status"] == DepositStatus.RECEIVED), 0)
+        if x.id != d.id and received_ms >= start:
+            total += x.received_minor or 0
+    return total
+
+
+def _held(uow: UnitOfWork, hold: Hold) -> Deposit:
+    d = uow.repo(Deposit).get(hold.subject_id, for_update=True)
+    assert d is not None and d.status == DepositStatus.HELD, f"hold {hold.id}: {d}"
+    return d
+
+
+def release_held(deps: Deps, uow: UnitOfWork, hold: Hold, who: Principal) -> None:
+    """A reviewer releases held money: it is credited only if it now fits the limits
+    (the customer's tier was raised, money left the wallet, a new day began)."""
+    d = _held(uow, hold)
+    assert d.received_minor is not None
+    over = over_limits(deps, uow, d, d.received_minor)
+    if over is not None:
+        raise conflict("STILL_ABOVE_LIMITS", f"cannot be credited yet: {over[1]}; "
+                       "return it instead, or wait until it fits")
+    now = deps.clock.now_ms()
+    d = _mint(deps, uow, d, now, reason_code=None, reason_message=None)
+    _audit(uow, "deposit.released", d, who)
+
+
+def return_held(deps: Deps, uow: UnitOfWork, hold: Hold, who: Principal) -> str:
+    """A reviewer returns held money to the sender through the rail it came by; returns
+    the rail's reference of the return. A rail that refuses changes nothing."""
+    d = _held(uow, hold)
+    assert d.received_minor is not None and d.rail_ref is not None
+    answer = rail_of(deps, d.rail).return_funds(
+        return_id=hold.id, rail_ref=d.rail_ref, currency=d.currency,
+        amount_minor=d.received_minor, reason=f"deposit {d.reference}: {hold.reason_code}")
+    if isinstance(answer, PayoutRefused):
+        raise conflict("RETURN_REFUSED", f"the rail refused the return: {answer.message}")
+    now = deps.clock.now_ms()
+    d = r.moved_deposit(d, DepositStatus.RETURNED, now, reason_message=(
+        f"returned to the bank account it came from: {hold.reason_message}"[
+            :r.REASON_LEN_MAX]))
+    uow.repo(Deposit).update(d)
+    _audit(uow, "deposit.returned", d, who)
+    return answer.rail_ref
 
 
 def on_mint_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
@@ -167,11 +300,12 @@ def on_mint_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
         _audit(uow, "deposit.failed", d)
 
 
-def _audit(uow: UnitOfWork, action: str, d: Deposit) -> None:
-    uow.audit(actor_id=None, actor_kind="system", action=action, object_type="deposit",
-              object_id=d.id, after={"status": d.status, "received_minor": d.received_minor,
-                                     "tx_id": d.tx_id, "reason_code": d.reason_code,
-                                     "flagged": d.flagged})
+def _audit(uow: UnitOfWork, action: str, d: Deposit, who: Principal | None = None) -> None:
+    uow.audit(actor_id=who.user_id if who else None,
+              actor_kind=who.kind.value if who else "system", action=action,
+              object_type="deposit", object_id=d.id,
+              after={"status": d.status, "received_minor": d.received_minor, "tx_id": d.tx_id,
+                     "reason_code": d.reason_code, "flagged": d.flagged})
 
 
 def _flag(uow: UnitOfWork, action: str, object_type: str, object_id: str,

@@ -22,7 +22,13 @@ from corridor.platform.domain.rails import (
 )
 from corridor.platform.domain.roles import Perm, org_allows
 from corridor.platform.domain.transfers import Transfer, TransferStatus, wallet_ref
-from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
+from corridor.platform.domain.wallets import (
+    Authorisation,
+    AuthStatus,
+    OwnerType,
+    Wallet,
+    WalletStatus,
+)
 from corridor.platform.services import kyc, wallets
 from corridor.platform.services.access import acting_owner, member_role, require_org
 from corridor.platform.services.ledger_port import ChainAccount
@@ -110,6 +116,41 @@ def check_limits(limits: Limits, currency: str, amount_minor: int,
         raise invalid("LIMIT_EXCEEDED", f"the amount is above your daily limit of {shown} "
                       f"{limits.currency} ({used} used today)",
                       {"amount": "above the daily limit"})
+
+
+def receive_problem(uow: UnitOfWork, wallet: Wallet, code: str, *,
+                    arriving_now: bool) -> str | None:
+    """Why `wallet` cannot be credited `code` (None: it can), from the platform's records:
+    the wallet failed to open (or, for money `arriving_now`, is not open yet), its owner's
+    verification tier does not allow the asset, or the issuer's authorisation of the
+    wallet for the asset failed (or, `arriving_now`, is still on its way). The chain would
+    refuse such a credit later (NOT_AUTHORISED): it is refused before anything moves."""
+    if wallet.status == WalletStatus.FAILED:
+        return "the wallet could not be opened"
+    if arriving_now and wallet.status != WalletStatus.OPEN:
+        return "the wallet is not open yet"
+    if code not in limits_of(uow, wallet.owner_type, wallet.owner_id).asset_codes:
+        return f"its verification tier does not allow {code}"
+    auth = uow.repo(Authorisation).one(wallet_id=wallet.id, asset_code=code)
+    if auth is not None and auth.status == AuthStatus.FAILED:
+        return f"the wallet is not authorised for {code}"
+    if arriving_now and (auth is None or auth.status != AuthStatus.AUTHORISED):
+        return f"the wallet is not authorised for {code} yet"
+    return None
+
+
+def holding_problem(account: ChainAccount | None, code: str, issuer: str | None) -> str | None:
+    """Why the chain would refuse to credit `code` to this account, as far as the account
+    shows it: the holding is frozen, or present but not authorised (None: no objection)."""
+    if account is None:
+        return None
+    for h in account.holdings:
+        if h.code == code and (issuer is None or h.issuer == issuer):
+            if h.frozen:
+                return f"the wallet's {code} holding is frozen"
+            if not h.authorised:
+                return f"the wallet is not authorised for {code}"
+    return None
 
 
 def owner_wallet(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str, *,

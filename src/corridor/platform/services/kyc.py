@@ -296,6 +296,25 @@ def tier_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> int:
     return rec.tier if rec is not None else 0
 
 
+VERIFIED_NAME_LEN_MAX = 200
+
+
+def verified_name(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
+    """The name an accepted verification established (a person's first and last name, an
+    organisation's registered name): what counterparties are shown, since a display name
+    is chosen freely. None if the owner holds no granted tier."""
+    rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
+    if rec is None or rec.tier < 1:
+        return None
+    values = _open(deps, rec)
+    if owner_type == SubjectType.ORG:
+        name = str(values.get("organization.name") or "")
+    else:
+        name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name"))
+    name = " ".join(name.split())[:VERIFIED_NAME_LEN_MAX]
+    return name or None
+
+
 def risk_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
     """The risk rating of the last acceptance (kyc.Risk), or None if never accepted."""
     rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)

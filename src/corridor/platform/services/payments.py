@@ -146,6 +146,9 @@ class Recipient:
     address: str | None = None
     bank: dict[str, str] | None = None
     owner: tuple[str, str] | None = None  # (owner_type, owner_id) of a platform wallet
+    # False: a preview for a customer the details do not match (it looks the same as one
+    # that does; the payment's creation refuses it)
+    found: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,7 +237,7 @@ def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str, *,
     return None
 
 
-def _recipient(uow: UnitOfWork, spec: dict[str, str]) -> Recipient:
+def _recipient(uow: UnitOfWork, spec: dict[str, str], *, preview: bool = False) -> Recipient:
     kind = spec["type"]
     if kind == RecipientType.EXTERNAL:
         return Recipient(type=kind, name=spec["name"], destination=None, bank=spec)
@@ -251,11 +254,71 @@ def _recipient(uow: UnitOfWork, spec: dict[str, str]) -> Recipient:
            if user is not None and user.kind == "customer" and user.status == UserStatus.ACTIVE
            else None)
     if user is None or wlt is None:
+        if preview:  # no answer that tells who is a customer (issue 14, item 8)
+            return Recipient(type=kind, name="", destination=None, found=False)
         raise PlatformError(Kind.NOT_FOUND, "RECIPIENT_NOT_FOUND",
                             "no customer with an open wallet has these details")
     return Recipient(type=kind, name=user.name, user_id=user.id, wallet_id=wlt.id,
                      address=wlt.address, destination=wallet_ref(wlt.id),
                      owner=(OwnerType.USER, user.id))
+
+
+def _check_can_receive(deps: Deps, uow: UnitOfWork, r: Recipient, code: str) -> None:
+    """The recipient can be credited `code` now (issue 14, item 15): a platform wallet is
+    open, its owner's tier allows the asset and the issuer authorised it for the asset; on
+    chain (as recently read) its holding is neither frozen nor unauthorised. Else refused
+    before anything moves, instead of failing on chain (NOT_AUTHORISED) and refunded."""
+    if r.type == RecipientType.EXTERNAL or not r.found:
+        return
+    wlt = uow.repo(Wallet).get(r.wallet_id) if r.wallet_id is not None else None
+    problem = funds.receive_problem(uow, wlt, code, arriving_now=True) if wlt else None
+    if problem is None and r.address is not None and wallets.ledger_node(deps) is not None:
+        problem = funds.holding_problem(_account(deps, r.address), code,
+                                        deps.extras.get("issuer_address"))
+    if problem is not None:
+        raise invalid("RECIPIENT_CANNOT_RECEIVE", f"the recipient cannot receive {code}: "
+                      f"{problem}", {"recipient": problem})
+
+
+def _account(deps: Deps, address: str) -> ChainAccount | None:
+    """The account as the chain held it a moment ago (funds.Snapshots), else as it holds
+    it now; None when the node cannot tell (the chain decides then)."""
+    snapshots = deps.extras.get("snapshots")
+    now = deps.clock.now_ms()
+    if isinstance(snapshots, funds.Snapshots):
+        recent = snapshots.get(address, now)
+        if recent is not None:
+            return recent
+    try:
+        account = funds.account_snapshot(deps, address)
+    except PlatformError:
+        return None
+    if account is not None and isinstance(snapshots, funds.Snapshots):
+        snapshots.put(account, now)
+    return account
+
+
+def _masked_contact(spec: dict[str, str]) -> str:
+    """The recipient's e-mail or phone as the sender typed it, masked: 'd***@example.com',
+    '***0958'. Nothing in it comes from the platform's records."""
+    if "email" in spec:
+        local, _, domain = spec["email"].strip().lower().partition("@")
+        return f"{local[:1]}***@{domain}"[:NAME_LEN_MAX]
+    digits = "".join(c for c in spec.get("phone", "") if c.isdigit())
+    return f"***{digits[-4:]}"
+
+
+def _as_previewed(r: Recipient, spec: dict[str, str]) -> Recipient:
+    """What a preview shows of the recipient (issue 14, item 8): of a customer found by
+    e-mail or phone, only the details the sender typed, masked - never the registered
+    name or the chain address, and the same whether or not the details match a customer
+    (any function of the registered name would tell one who knows it); of a chain
+    address, the address alone. The registered name is shown once the payment is made."""
+    if r.type == RecipientType.USER:
+        return Recipient(type=r.type, name=_masked_contact(spec), destination=None)
+    if r.type == RecipientType.ADDRESS:
+        return Recipient(type=r.type, name="", destination=None, address=r.address)
+    return r
 
 
 # --- pricing, limits, balance --------------------------------------------------------------
@@ -391,17 +454,21 @@ def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
 
 
 def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
-             owner: tuple[str, str], wallet: Wallet,
-             problems: Problems) -> tuple[Preview, Quote | None, kyc_domain.Limits]:
-    """Everything about a payment that needs no lock: its shape, price, recipient, kind
-    and tier (every problem with the request reported at once)."""
+             owner: tuple[str, str], wallet: Wallet, problems: Problems, *,
+             preview: bool = False) -> tuple[Preview, Quote | None, kyc_domain.Limits]:
+    """Everything about a payment that needs no lock: its shape, price, recipient (able to
+    receive), kind and tier (every problem with the request reported at once). A
+    `preview` shows the recipient masked, and a customer named by e-mail or phone alike
+    whether they exist or can receive (their creation refuses them)."""
     spec = _recipient_shape(req.recipient, problems)
     if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
         problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
     priced, quote = _priced(deps, uow, req, owner, problems)
     problems.raise_if_any()
     assert priced is not None
-    recipient = _recipient(uow, spec)
+    recipient = _recipient(uow, spec, preview=preview)
+    if not (preview and recipient.type == RecipientType.USER):
+        _check_can_receive(deps, uow, recipient, priced.buy_code)
     if recipient.wallet_id == wallet.id and priced.sell_code == priced.buy_code:
         raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
                       {"recipient": "is the paying wallet"})
@@ -418,17 +485,19 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         kind=kind, sell_code=priced.sell_code, sell_amount_minor=priced.sell_minor,
         fee_minor=priced.fee_minor, buy_code=priced.buy_code, buy_amount_minor=priced.buy_minor,
         price=str(priced.price), quote_id=quote.id if quote else None,
-        quote_expires_ms=quote.expires_ms if quote else None, recipient=recipient,
+        quote_expires_ms=quote.expires_ms if quote else None,
+        recipient=_as_previewed(recipient, spec) if preview else recipient,
         expected_arrival_ms=now + eta), quote, limits
 
 
 def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
     """Everything the customer will pay and get, checked as a creation would be, with
-    nothing written."""
+    nothing written; the recipient masked (see `_as_previewed`)."""
     with deps.uow() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
         wallet = _sender_wallet(uow, owner)
-        shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, Problems())
+        shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, Problems(),
+                                    preview=True)
         _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, wallet, shown.sell_code, shown.sell_amount_minor)
     return shown
@@ -466,6 +535,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         if existing is not None:
             return existing, False
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
+        sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
@@ -480,7 +550,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
-        p = _submit(deps, uow, who, req, owner, sender, shown, key, digest)
+        p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -505,7 +575,7 @@ def _replayed(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], key: str, dig
 
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
-            digest: str) -> Payment:
+            digest: str, sender_name: str | None) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
     payment_id = _new_id(deps)
@@ -524,6 +594,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         memo=req.memo, status=S.DRAFT, history=[{"status": S.DRAFT.value, "at_ms": now}],
         transfer_id=None, tx_id=None, height=None, reason_code=None, reason_message=None,
         expected_arrival_ms=shown.expected_arrival_ms, created_ms=now, updated_ms=now,
+        sender_name=sender_name,
     )
     legs = [Leg(source=wallet_ref(wallet.id), destination=TREASURY, code=p.sell_code,
                 amount_minor=p.sell_amount_minor)]

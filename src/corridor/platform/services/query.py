@@ -123,7 +123,9 @@ def receipt(deps: Deps, who: Principal, payment_id: str) -> Receipt:
                             if p.recipient_wallet_id else None)
         t = uow.repo(Transfer).get(p.transfer_id) if p.transfer_id else None
         return Receipt(
-            payment=p, transfer=t, sender_name=_owner_name(uow, p.owner_type, p.owner_id),
+            # the verified name where the sender had one: a display name is chosen freely
+            payment=p, transfer=t,
+            sender_name=p.sender_name or _owner_name(uow, p.owner_type, p.owner_id),
             sender_address=sender_wallet.address if sender_wallet else None,
             recipient_address=p.recipient_address or (
                 recipient_wallet.address if recipient_wallet else None),

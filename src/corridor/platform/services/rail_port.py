@@ -52,6 +52,13 @@ class Rail(Protocol):
         PlatformError(UNAVAILABLE) when the rail cannot be reached."""
         ...
 
+    def return_funds(self, *, return_id: str, rail_ref: str, currency: str,
+                     amount_minor: int, reason: str) -> PayoutAccepted | PayoutRefused:
+        """Sends an incoming transfer (`rail_ref`) back to the account it came from, as
+        the rail's own return (the platform never learns or stores that account).
+        Idempotent on `return_id`. Raises PlatformError(UNAVAILABLE) like a payout."""
+        ...
+
 
 def rail_of(deps: Deps, name: str = DEFAULT_RAIL) -> Rail:
     rails: dict[str, Rail] = deps.extras.get("rails") or {}
