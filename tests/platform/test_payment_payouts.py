@@ -135,9 +135,9 @@ def test_credited_external_payment_is_paid_out_by_the_rail(
     assert client.get(f"/v1/withdrawals/{w.id}", headers=customer.headers).status_code == 404
 
 
-@pytest.mark.parametrize("account,code", [("FAIL12345678", "ACCOUNT_CLOSED"),
-                                          ("REFUSE123456", "ACCOUNT_INVALID"),
-                                          ("RETURN123456", "RETURNED")])
+@pytest.mark.parametrize("account,code", [("99000678", "ACCOUNT_CLOSED"),
+                                          ("99002456", "ACCOUNT_INVALID"),
+                                          ("99001456", "RETURNED")])
 def test_a_failed_or_returned_payout_refunds_the_sender(
         client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
         chain: FakeChain, account: str, code: str) -> None:
@@ -181,7 +181,7 @@ def test_a_failed_or_returned_payout_refunds_the_sender(
 def test_a_refused_refund_of_a_failed_payout_is_flagged(
         client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
         chain: FakeChain) -> None:
-    p = pay_out(client, customer, "FAIL12345678")
+    p = pay_out(client, customer, "99000678")
     commit(platform, chain, p["id"])
     withdrawals.dispatch_payouts(platform.deps)
     sim(platform).drain()
@@ -198,7 +198,7 @@ def test_a_refused_refund_of_a_failed_payout_is_flagged(
 def test_a_failed_payout_supersedes_a_refund_the_customer_asked_for(
         client: TestClient, platform: bootstrap.Platform, customer: Actor, wallet: Wallet,
         chain: FakeChain) -> None:
-    p = pay_out(client, customer, "FAIL12345678")
+    p = pay_out(client, customer, "99000678")
     commit(platform, chain, p["id"])
     r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.headers,
                     json={"kind": "revocation", "reason": "changed my mind"})

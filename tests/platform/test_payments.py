@@ -29,7 +29,7 @@ from corridor.platform.domain.payments import (
 )
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet, WalletStatus
-from corridor.platform.services import bank_details, payments
+from corridor.platform.services import bank_details, payment_reads, payments
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.payment_fakes import (
     FakeChain,
@@ -215,7 +215,7 @@ def test_quote_preview_pay_usd_to_cny_until_credited(
     assert receipt["rate"] == "1 USD = 7.2038 CNY"
     assert receipt["tx_id"] == tx_id and receipt["height"] == 7
     assert receipt["proof"]["verified"] is True
-    assert receipt == payments.receipt(platform.deps, principal_of(bob), p["id"])
+    assert receipt == payment_reads.receipt(platform.deps, principal_of(bob), p["id"])
 
     listed = client.get("/v1/payments", headers=alice.headers).json()["items"]
     assert [x["id"] for x in listed] == [p["id"]]
@@ -233,13 +233,13 @@ def principal_of(party: Party) -> Any:
 def test_a_tampered_proof_does_not_verify(alice: Party, chain: FakeChain) -> None:
     stx = chain.include(3)
     good = chain.blocks[stx.tx_id.hex()]
-    assert payments.proof_ok(stx.tx_id.hex(), good.height, good.index, good.tx_hex, good.path,
+    assert payment_reads.proof_ok(stx.tx_id.hex(), good.height, good.index, good.tx_hex, good.path,
                              good.header)
-    assert not payments.proof_ok(stx.tx_id.hex(), good.height, 0, good.tx_hex, good.path,
+    assert not payment_reads.proof_ok(stx.tx_id.hex(), good.height, 0, good.tx_hex, good.path,
                                  good.header)
-    assert not payments.proof_ok("00" * 32, good.height, good.index, good.tx_hex, good.path,
+    assert not payment_reads.proof_ok("00" * 32, good.height, good.index, good.tx_hex, good.path,
                                  good.header)
-    assert not payments.proof_ok(stx.tx_id.hex(), good.height, good.index, good.tx_hex,
+    assert not payment_reads.proof_ok(stx.tx_id.hex(), good.height, good.index, good.tx_hex,
                                  good.path, {**good.header, "hash": "00" * 32})
 
 

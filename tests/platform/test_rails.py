@@ -18,7 +18,6 @@ from corridor.platform.adapters.sim_bank import SimBank, SimBankConfig, in_proce
 from corridor.platform.config import RAIL_WEBHOOK_SECRET_FILE, Settings, production_problems
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.errors import Problems
-from corridor.platform.domain.orgs import COUNTRIES
 from corridor.platform.domain.rails import RailEvent
 from corridor.platform.services import rails
 from tests.platform.conftest import Actor, make_staff
@@ -293,11 +292,11 @@ def test_references_and_ibans() -> None:
     assert dom.iban("GB", "WEST12345698765432") == IBAN_OK.replace(" ", "")
     problems = Problems()
     out = dom.check_bank({"name": " Carol  C ", "account": IBAN_OK.lower(), "country": "gb",
-                          "bank_code": "westgb2l"}, COUNTRIES, problems)
+                          "bank_code": "westgb2l"}, problems)
     assert not problems and out == {"name": "Carol C", "account": "GB82WEST12345698765432",
                                     "country": "GB", "bank_code": "WESTGB2L"}
     dom.check_bank({"name": "C", "account": "GB83WEST12345698765432", "country": "GB",
-                    "bank_code": "WESTGB2L"}, COUNTRIES, problems)
+                    "bank_code": "WESTGB2L"}, problems)
     assert set(problems.fields) == {"bank.account"}
 
 

@@ -24,6 +24,7 @@ from corridor.platform.services import (
     access,
     deposits,
     orgs,
+    payment_reads,
     payments,
     quotes,
     refunds,
@@ -62,7 +63,7 @@ MONEY_USE_CASES: list[tuple[str, UseCase]] = [
     ("refund request", lambda p, who, org, pid: refunds.request(
         p.deps, who, pid, kind="wrong_payee", reason="sent to the wrong person",
         evidence=[])),
-    ("cancel a payment", lambda p, who, org, pid: payments.cancel(p.deps, who, pid)),
+    ("cancel a payment", lambda p, who, org, pid: payment_reads.cancel(p.deps, who, pid)),
 ]
 ORG_ONLY: list[tuple[str, UseCase]] = [
     ("new org wallet", lambda p, who, org, pid: wallets.create_org_wallet(

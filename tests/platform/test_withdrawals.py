@@ -98,8 +98,8 @@ def test_withdrawal_flow_to_paid(client: TestClient, platform: bootstrap.Platfor
     assert client.get("/v1/withdrawals", headers=funded.headers).json()["total"] == 1
 
 
-@pytest.mark.parametrize("account,reason", [("FAIL12345678", "ACCOUNT_CLOSED"),
-                                            ("REFUSE123456", "ACCOUNT_INVALID")])
+@pytest.mark.parametrize("account,reason", [("99000678", "ACCOUNT_CLOSED"),
+                                            ("99002456", "ACCOUNT_INVALID")])
 def test_failed_payout_is_reversed_by_a_fresh_mint(
         client: TestClient, platform: bootstrap.Platform, funded: Actor, account: str,
         reason: str) -> None:
@@ -123,7 +123,7 @@ def test_failed_payout_is_reversed_by_a_fresh_mint(
 
 def test_a_payout_returned_after_being_paid_is_reversed(
         client: TestClient, platform: bootstrap.Platform, funded: Actor) -> None:
-    w = withdraw(client, funded, "50.00", account="RETURN123456")
+    w = withdraw(client, funded, "50.00", account="99001456")
     burn_committed(platform, w)
     withdrawals.dispatch_payouts(platform.deps)
     sim = sim_of(platform)
@@ -151,7 +151,7 @@ def test_a_refused_burn_fails_the_withdrawal_and_nothing_is_paid(
 
 def test_a_refused_reversal_is_flagged(client: TestClient, platform: bootstrap.Platform,
                                        funded: Actor) -> None:
-    w = withdraw(client, funded, account="FAIL12345678")
+    w = withdraw(client, funded, account="99000678")
     burn_committed(platform, w)
     withdrawals.dispatch_payouts(platform.deps)
     sim_of(platform).drain()

@@ -14,7 +14,7 @@ from corridor.platform.domain import money
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.payments import Payment, RecipientType
 from corridor.platform.domain.rails import Withdrawal, WithdrawalStatus
-from corridor.platform.services import payments, withdrawals
+from corridor.platform.services import payment_reads, payments, withdrawals
 from corridor.platform.services.payments import PaymentRequest, Preview
 
 router = APIRouter(route_class=JsonRoute, tags=["payments"])
@@ -213,13 +213,13 @@ def list_payments(deps: DepsDep, who: PrincipalDep,
                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                   org_id: Annotated[str | None, Query(max_length=64)] = None) -> PaymentList:
     """The caller's (or an organisation's) payments, newest first."""
-    items = payments.list_sent(deps, who, org_id=org_id, limit=limit, offset=offset)
+    items = payment_reads.list_sent(deps, who, org_id=org_id, limit=limit, offset=offset)
     return PaymentList(items=[PaymentOut.of(p) for p in items], limit=limit, offset=offset)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 def get_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> PaymentOut:
-    p = payments.get(deps, who, payment_id)  # checks the caller may read it
+    p = payment_reads.get(deps, who, payment_id)  # checks the caller may read it
     payout = (withdrawals.payout_of_payment(deps, p.id)
               if p.recipient_type == RecipientType.EXTERNAL else None)
     return PaymentOut.of(p, payout)
@@ -228,10 +228,10 @@ def get_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> Paym
 @router.post("/payments/{payment_id}/cancel", response_model=PaymentOut)
 def cancel_payment(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> PaymentOut:
     """Cancels a payment that has not been submitted to the chain."""
-    return PaymentOut.of(payments.cancel(deps, who, payment_id))
+    return PaymentOut.of(payment_reads.cancel(deps, who, payment_id))
 
 
 @router.get("/payments/{payment_id}/receipt")
 def payment_receipt(payment_id: PaymentId, deps: DepsDep, who: PrincipalDep) -> dict[str, Any]:
     """The receipt: amounts, rate, fee, timestamps, the transaction and its inclusion proof."""
-    return payments.receipt(deps, who, payment_id)
+    return payment_reads.receipt(deps, who, payment_id)

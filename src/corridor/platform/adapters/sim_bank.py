@@ -48,9 +48,11 @@ _STATUS = {Kind.UNAUTHENTICATED: 401, Kind.INVALID: 422, Kind.TOO_LARGE: 413,
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SimBankConfig:
-    fail_account_pattern: str = r"FAIL"  # payouts to matching accounts fail after the delay
-    return_account_pattern: str = r"RETURN"  # ... are paid, then returned
-    refuse_account_pattern: str = r"REFUSE"  # ... are refused at once (never accepted)
+    # Test accounts by their first digits (valid domestic account numbers in every country
+    # domain/bank.py knows, e.g. GB's eight digits): payouts to an account matching
+    fail_account_pattern: str = r"^99000"  # ... fail after the delay
+    return_account_pattern: str = r"^99001"  # ... are paid, then returned
+    refuse_account_pattern: str = r"^99002"  # ... are refused at once (never accepted)
     failure_rate: float = 0.0  # of other payouts, drawn from random.Random(seed)
     seed: int = 0
     arrival_ms: int = 1_000  # a customer's transfer reaches the platform after this

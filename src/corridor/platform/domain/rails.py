@@ -23,6 +23,7 @@ import hmac
 import re
 from typing import Any
 
+from corridor.platform.domain import bank as bank_domain
 from corridor.platform.domain.errors import Problems
 
 # --- limits ------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ WEBHOOK_TOLERANCE_S = 300  # a signed event older (or newer) than this is refuse
 WEBHOOK_BODY_BYTES_MAX = 64 * 1024
 EVENT_ID_LEN_MAX = 64
 REASON_LEN_MAX = 500
-BANK_NAME_LEN_MAX = 140
+BANK_NAME_LEN_MAX = bank_domain.NAME_LEN_MAX
 ACCOUNT_LEN_MAX = 34  # an IBAN's maximum length; domestic account numbers are shorter
 BANK_CODE_LEN_MAX = 20
 REFERENCE_DIGITS = 12  # of an RF creditor reference (ISO 11649) made by the platform
@@ -234,30 +235,15 @@ def normalise_reference(text: str) -> str:
 
 # --- bank details ------------------------------------------------------------------------
 
-_ACCOUNT = re.compile(r"[A-Z0-9]{4,34}")
-_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
-_BANK_CODE = re.compile(r"[A-Z0-9]{2,20}")
 
-
-def check_bank(bank: dict[str, str], countries: frozenset[str], problems: Problems) -> dict[
-        str, str]:
-    """Bank details in canonical form; problems collected per field (`bank.<name>`).
-    An account that looks like an IBAN must pass the IBAN check digits."""
-    name = " ".join(str(bank.get("name", "")).split())
-    account = str(bank.get("account", "")).replace(" ", "").upper()
-    country = str(bank.get("country", "")).strip().upper()
-    bank_code = str(bank.get("bank_code", "")).replace(" ", "").upper()
-    if not name or len(name) > BANK_NAME_LEN_MAX or not name.isprintable():
-        problems.add("bank.name", f"1-{BANK_NAME_LEN_MAX} printable characters")
-    if not _ACCOUNT.fullmatch(account):
-        problems.add("bank.account", "an account number or IBAN: 4-34 letters or digits")
-    elif _IBAN.fullmatch(account) and _mod97(account[4:] + account[:4]) != 1:
-        problems.add("bank.account", "the IBAN's check digits do not match")
-    if country not in countries:
-        problems.add("bank.country", "an ISO 3166-1 alpha-2 country code")
-    if not _BANK_CODE.fullmatch(bank_code):
-        problems.add("bank.bank_code", "2-20 letters or digits (BIC, sort code, routing no.)")
-    return {"name": name, "account": account, "country": country, "bank_code": bank_code}
+def check_bank(bank: dict[str, str], problems: Problems) -> dict[str, str]:
+    """A withdrawal's bank details in canonical form (domain/bank.py, the one check of bank
+    details); problems collected per field (`bank.<name>`)."""
+    out = bank_domain.check(bank.get("name"), bank.get("country"), bank.get("account"),
+                            bank.get("bank_code"), problems,
+                            {part: f"bank.{part}" for part in bank_domain.PARTS})
+    return {"name": out.name, "account": out.account, "country": out.country,
+            "bank_code": out.bank_code}
 
 
 def masked_account(account: str) -> str:

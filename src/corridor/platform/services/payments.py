@@ -25,15 +25,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
-from corridor.ledger import keys, merkle
-from corridor.ledger.block import BlockHeader, tx_leaf
-from corridor.ledger.errors import DecodeError
-from corridor.ledger.tx import decode_transaction
-from corridor.platform.domain import fx, money
+from corridor.platform.domain import bank, fx, money
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain.errors import (
     Kind,
@@ -41,9 +36,7 @@ from corridor.platform.domain.errors import (
     Problems,
     conflict,
     invalid,
-    not_found,
 )
-from corridor.platform.domain.identity import User, UserStatus, normalise_email, normalise_phone
 from corridor.platform.domain.payments import (
     Payment,
     PaymentKind,
@@ -62,11 +55,12 @@ from corridor.platform.domain.transfers import (
     TransferStatus,
     wallet_ref,
 )
-from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
+from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
     bank_details,
     funds,
     kyc,
+    payment_recipients,
     quotes,
     rates,
     settlement,
@@ -74,7 +68,7 @@ from corridor.platform.services import (
     webhooks,
 )
 from corridor.platform.services.ledger_port import ChainAccount
-from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
+from corridor.platform.services.ports import Deps, UnitOfWork
 
 S = PaymentStatus
 IDEMPOTENCY_KEY_LEN_MAX = 64  # the column's width
@@ -88,11 +82,7 @@ REFERENCE = kyc_domain.REFERENCE_CURRENCY
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
 CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
 
-_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
-_ACCOUNT = re.compile(r"^[0-9A-Z]{4,34}$")
-_BANK_CODE = re.compile(r"^[A-Z0-9]{3,20}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-NAME_LEN_MAX = 140
+NAME_LEN_MAX = bank.NAME_LEN_MAX
 
 PayoutHook = Callable[[Deps, UnitOfWork, Payment], None]
 _PAYOUT_HOOKS: list[PayoutHook] = []
@@ -137,21 +127,6 @@ class PaymentRequest:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Recipient:
-    type: str  # RecipientType
-    name: str
-    destination: str | None  # the second leg's destination; None for a bank payout
-    user_id: str | None = None
-    wallet_id: str | None = None
-    address: str | None = None
-    bank: dict[str, str] | None = None
-    owner: tuple[str, str] | None = None  # (owner_type, owner_id) of a platform wallet
-    # False: a preview for a customer the details do not match (it looks the same as one
-    # that does; the payment's creation refuses it)
-    found: bool = True
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Preview:
     """What the customer sees before confirming."""
 
@@ -164,161 +139,8 @@ class Preview:
     price: str
     quote_id: str | None
     quote_expires_ms: int | None
-    recipient: Recipient
+    recipient: payment_recipients.Recipient
     expected_arrival_ms: int
-
-
-def _check_bank(bank: dict[str, str], problems: Problems) -> dict[str, str]:
-    def text(name: str) -> str:
-        return str(bank.get(name) or "").strip()
-
-    name, country = text("name"), text("country").upper()
-    iban = text("iban").replace(" ", "").upper()
-    account = text("account_number").replace(" ", "").upper()
-    bank_code = text("bank_code").replace(" ", "").upper()
-    if not name or len(name) > NAME_LEN_MAX or not name.isprintable():
-        problems.add("recipient.name", f"1-{NAME_LEN_MAX} printable characters")
-    if not _COUNTRY.match(country):
-        problems.add("recipient.country", "an ISO 3166 two-letter country code")
-    if bool(iban) == bool(account):
-        problems.add("recipient.iban", "give exactly one of iban and account_number")
-    elif iban and not _iban_ok(iban):
-        problems.add("recipient.iban", "not a valid IBAN")
-    elif account and not _ACCOUNT.match(account):
-        problems.add("recipient.account_number", "4-34 letters or digits")
-    if not _BANK_CODE.match(bank_code):
-        problems.add("recipient.bank_code", "3-20 letters or digits (BIC, sort code, ...)")
-    out = {"name": name, "country": country, "bank_code": bank_code}
-    out.update({"iban": iban} if iban else {"account_number": account})
-    return out
-
-
-def _iban_ok(iban: str) -> bool:
-    """ISO 13616: the shape, then mod 97 of the rearranged digits is 1."""
-    if not _IBAN.match(iban):
-        return False
-    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
-
-
-def _recipient_shape(raw: dict[str, str], problems: Problems) -> dict[str, str]:
-    """The recipient's fields checked for shape (no lookups): every problem collected."""
-    kind = raw.get("type", "")
-    if kind == RecipientType.USER:
-        if bool(raw.get("email")) == bool(raw.get("phone")):
-            problems.add("recipient.email", "give exactly one of email and phone")
-        return {"type": kind, **{k: raw[k] for k in ("email", "phone") if raw.get(k)}}
-    if kind == RecipientType.ADDRESS:
-        address = str(raw.get("address") or "").strip()
-        if not keys.is_valid_address(address):
-            problems.add("recipient.address", "not a ledger address (c...)")
-        return {"type": kind, "address": address}
-    if kind == RecipientType.EXTERNAL:
-        return {"type": kind, **_check_bank(raw, problems)}
-    problems.add("recipient.type", "one of user, address, external")
-    return {}
-
-
-def _find_user(uow: UnitOfWork, spec: dict[str, str]) -> User | None:
-    try:
-        if "email" in spec:
-            return uow.repo(User).one(email=normalise_email(spec["email"]))
-        return uow.repo(User).one(phone=normalise_phone(spec["phone"]), phone_verified=True)
-    except PlatformError:
-        return None
-
-
-def _open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str, *,
-                 for_update: bool = False) -> Wallet | None:
-    for wlt in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id, custodial=True,
-                                     status=WalletStatus.OPEN, order_by="created_ms", limit=1,
-                                     for_update=for_update):
-        return wlt
-    return None
-
-
-def _recipient(uow: UnitOfWork, spec: dict[str, str], *, preview: bool = False) -> Recipient:
-    kind = spec["type"]
-    if kind == RecipientType.EXTERNAL:
-        return Recipient(type=kind, name=spec["name"], destination=None, bank=spec)
-    if kind == RecipientType.ADDRESS:
-        wlt = uow.repo(Wallet).one(address=spec["address"])
-        user_id = wlt.owner_id if wlt and wlt.owner_type == OwnerType.USER else None
-        user = uow.repo(User).get(user_id) if user_id else None
-        return Recipient(type=kind, name=user.name if user else "", address=spec["address"],
-                         destination=spec["address"], wallet_id=wlt.id if wlt else None,
-                         user_id=user_id,
-                         owner=(wlt.owner_type, wlt.owner_id) if wlt else None)
-    user = _find_user(uow, spec)
-    wlt = (_open_wallet(uow, OwnerType.USER, user.id)
-           if user is not None and user.kind == "customer" and user.status == UserStatus.ACTIVE
-           else None)
-    if user is None or wlt is None:
-        if preview:  # no answer that tells who is a customer (issue 14, item 8)
-            return Recipient(type=kind, name="", destination=None, found=False)
-        raise PlatformError(Kind.NOT_FOUND, "RECIPIENT_NOT_FOUND",
-                            "no customer with an open wallet has these details")
-    return Recipient(type=kind, name=user.name, user_id=user.id, wallet_id=wlt.id,
-                     address=wlt.address, destination=wallet_ref(wlt.id),
-                     owner=(OwnerType.USER, user.id))
-
-
-def _check_can_receive(deps: Deps, uow: UnitOfWork, r: Recipient, code: str) -> None:
-    """The recipient can be credited `code` now (issue 14, item 15): a platform wallet is
-    open, its owner's tier allows the asset and the issuer authorised it for the asset; on
-    chain (as recently read) its holding is neither frozen nor unauthorised. Else refused
-    before anything moves, instead of failing on chain (NOT_AUTHORISED) and refunded."""
-    if r.type == RecipientType.EXTERNAL or not r.found:
-        return
-    wlt = uow.repo(Wallet).get(r.wallet_id) if r.wallet_id is not None else None
-    problem = funds.receive_problem(uow, wlt, code, arriving_now=True) if wlt else None
-    if problem is None and r.address is not None and wallets.ledger_node(deps) is not None:
-        problem = funds.holding_problem(_account(deps, r.address), code,
-                                        deps.extras.get("issuer_address"))
-    if problem is not None:
-        raise invalid("RECIPIENT_CANNOT_RECEIVE", f"the recipient cannot receive {code}: "
-                      f"{problem}", {"recipient": problem})
-
-
-def _account(deps: Deps, address: str) -> ChainAccount | None:
-    """The account as the chain held it a moment ago (funds.Snapshots), else as it holds
-    it now; None when the node cannot tell (the chain decides then)."""
-    snapshots = deps.extras.get("snapshots")
-    now = deps.clock.now_ms()
-    if isinstance(snapshots, funds.Snapshots):
-        recent = snapshots.get(address, now)
-        if recent is not None:
-            return recent
-    try:
-        account = funds.account_snapshot(deps, address)
-    except PlatformError:
-        return None
-    if account is not None and isinstance(snapshots, funds.Snapshots):
-        snapshots.put(account, now)
-    return account
-
-
-def _masked_contact(spec: dict[str, str]) -> str:
-    """The recipient's e-mail or phone as the sender typed it, masked: 'd***@example.com',
-    '***0958'. Nothing in it comes from the platform's records."""
-    if "email" in spec:
-        local, _, domain = spec["email"].strip().lower().partition("@")
-        return f"{local[:1]}***@{domain}"[:NAME_LEN_MAX]
-    digits = "".join(c for c in spec.get("phone", "") if c.isdigit())
-    return f"***{digits[-4:]}"
-
-
-def _as_previewed(r: Recipient, spec: dict[str, str]) -> Recipient:
-    """What a preview shows of the recipient (issue 14, item 8): of a customer found by
-    e-mail or phone, only the details the sender typed, masked - never the registered
-    name or the chain address, and the same whether or not the details match a customer
-    (any function of the registered name would tell one who knows it); of a chain
-    address, the address alone. The registered name is shown once the payment is made."""
-    if r.type == RecipientType.USER:
-        return Recipient(type=r.type, name=_masked_contact(spec), destination=None)
-    if r.type == RecipientType.ADDRESS:
-        return Recipient(type=r.type, name="", destination=None, address=r.address)
-    return r
 
 
 # --- pricing, limits, balance --------------------------------------------------------------
@@ -447,7 +269,7 @@ def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need:
 def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
     """The owner's open wallet, locked, in one statement: PostgreSQL re-checks the filter
     (still open) once it holds the row lock; SQLite's writer already holds the file lock."""
-    locked = _open_wallet(uow, *owner, for_update=True)
+    locked = payment_recipients.open_wallet(uow, *owner, for_update=True)
     if locked is None:
         raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
     return locked
@@ -460,15 +282,15 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     receive), kind and tier (every problem with the request reported at once). A
     `preview` shows the recipient masked, and a customer named by e-mail or phone alike
     whether they exist or can receive (their creation refuses them)."""
-    spec = _recipient_shape(req.recipient, problems)
+    spec = payment_recipients.recipient_shape(req.recipient, problems)
     if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
         problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
     priced, quote = _priced(deps, uow, req, owner, problems)
     problems.raise_if_any()
     assert priced is not None
-    recipient = _recipient(uow, spec, preview=preview)
+    recipient = payment_recipients.resolve(uow, spec, preview=preview)
     if not (preview and recipient.type == RecipientType.USER):
-        _check_can_receive(deps, uow, recipient, priced.buy_code)
+        payment_recipients.check_can_receive(deps, uow, recipient, priced.buy_code)
     if recipient.wallet_id == wallet.id and priced.sell_code == priced.buy_code:
         raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
                       {"recipient": "is the paying wallet"})
@@ -486,7 +308,7 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         fee_minor=priced.fee_minor, buy_code=priced.buy_code, buy_amount_minor=priced.buy_minor,
         price=str(priced.price), quote_id=quote.id if quote else None,
         quote_expires_ms=quote.expires_ms if quote else None,
-        recipient=_as_previewed(recipient, spec) if preview else recipient,
+        recipient=payment_recipients.as_previewed(recipient, spec) if preview else recipient,
         expected_arrival_ms=now + eta), quote, limits
 
 
@@ -528,7 +350,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     digest = req.digest()
     with deps.reader() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
-        wallet = _open_wallet(uow, *owner)
+        wallet = payment_recipients.open_wallet(uow, *owner)
         if wallet is None:
             raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
         existing = None if problems else _replayed(deps, uow, owner, key, digest, req.account())
@@ -606,7 +428,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     ready = moved(p, S.READY, now)
     submitted = moved(ready, S.SUBMITTED, now, transfer_id=t.id)
     uow.repo(Payment).add(submitted)
-    _notify(deps, uow, submitted, (S.DRAFT, S.READY, S.SUBMITTED))
+    notify(deps, uow, submitted, (S.DRAFT, S.READY, S.SUBMITTED))
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
               object_type="payment", object_id=p.id,
               after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
@@ -643,7 +465,7 @@ def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
                   reason_message=t.result_message)
         steps = (S.FAILED,)
     uow.repo(Payment).update(p)
-    _notify(deps, uow, p, steps)
+    notify(deps, uow, p, steps)
     uow.audit(actor_id=None, actor_kind="system", action=f"payment.{p.status}",
               object_type="payment", object_id=p.id,
               after={"tx_id": p.tx_id, "height": p.height, "reason_code": p.reason_code})
@@ -654,7 +476,7 @@ def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
             hook(deps, uow, p)
 
 
-def _notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, ...]) -> None:
+def notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, ...]) -> None:
     """A webhook event per state change of an organisation's payment."""
     if p.owner_type != OwnerType.ORG:
         return
@@ -681,113 +503,3 @@ def event_view(p: Payment) -> dict[str, Any]:
         "expected_arrival_ms": p.expected_arrival_ms, "created_ms": p.created_ms,
         "updated_ms": p.updated_ms,
     }
-
-
-# --- reading, cancelling, the receipt -------------------------------------------------------
-
-
-def _visible(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
-    if quotes.may_read(uow, who, p.owner_type, p.owner_id):
-        return True
-    if p.recipient_user_id is not None and p.recipient_user_id == who.user_id:
-        return True
-    if p.recipient_wallet_id is not None:
-        wlt = uow.repo(Wallet).get(p.recipient_wallet_id)
-        # Only the wallet's proven owner (issue 14/5): a key claimed without proof does not
-        # make its payments the claimant's to read.
-        return (wlt is not None and wlt.proven
-                and quotes.may_read(uow, who, wlt.owner_type, wlt.owner_id))
-    return False
-
-
-def get(deps: Deps, who: Principal, payment_id: str) -> Payment:
-    """A payment the caller sent (or their organisation did) or receives; else NOT_FOUND."""
-    with deps.uow() as uow:
-        p = uow.repo(Payment).get(payment_id[:64])
-        if p is None or not _visible(uow, who, p):
-            raise not_found("payment")
-    return p
-
-
-def list_sent(deps: Deps, who: Principal, *, org_id: str | None = None, limit: int = 50,
-              offset: int = 0) -> list[Payment]:
-    """The caller's (or their organisation's) payments, newest first."""
-    limit, offset = page_bounds(limit, offset, PAGE_MAX)
-    with deps.uow() as uow:
-        owner = quotes.owner_of(uow, who, org_id, Perm.ORG_READ)
-        return uow.repo(Payment).many(owner_type=owner[0], owner_id=owner[1],
-                                      order_by="created_ms", descending=True, limit=limit,
-                                      offset=offset)
-
-
-def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
-    """Cancels a payment not yet submitted to the chain (the sender side, PAY_INITIATE)."""
-    with deps.uow() as uow:
-        p = uow.repo(Payment).get(payment_id[:64], for_update=True)
-        if p is None or not _visible(uow, who, p):
-            raise not_found("payment")
-        if not quotes.may_read(uow, who, p.owner_type, p.owner_id):
-            raise PlatformError(Kind.FORBIDDEN, "FORBIDDEN", "only the sender may cancel")
-        quotes.owner_of(uow, who, p.owner_id if p.owner_type == OwnerType.ORG else None,
-                        Perm.PAY_INITIATE)
-        if p.status not in CANCELLABLE:
-            raise conflict("NOT_CANCELLABLE", f"a {p.status} payment can no longer be cancelled")
-        p = moved(p, S.CANCELLED, deps.clock.now_ms())
-        uow.repo(Payment).update(p)
-        _notify(deps, uow, p, (S.CANCELLED,))
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.cancel",
-                  object_type="payment", object_id=p.id)
-        uow.commit()
-    return p
-
-
-def receipt(deps: Deps, who: Principal, payment_id: str) -> dict[str, Any]:
-    """The payment's receipt: every amount formatted, the rate, fee, timestamps, and once
-    it is on chain the transaction, its block and an inclusion proof checked here against
-    the block header's transaction root. Stable shape: the printable page renders it."""
-    p = get(deps, who, payment_id)
-    out: dict[str, Any] = {
-        "payment_id": p.id, "uetr": p.uetr, "status": p.status, "kind": p.kind,
-        "sent": f"{money.format_minor(p.sell_amount_minor, p.sell_code)} {p.sell_code}",
-        "fee": f"{money.format_minor(p.fee_minor, p.sell_code)} {p.sell_code}",
-        "converted": f"{money.format_minor(p.sell_amount_minor - p.fee_minor, p.sell_code)} "
-                     f"{p.sell_code}",
-        "received": f"{money.format_minor(p.buy_amount_minor, p.buy_code)} {p.buy_code}",
-        "rate": f"1 {p.sell_code} = {p.price} {p.buy_code}",
-        "recipient_name": p.recipient_name, "recipient_type": p.recipient_type,
-        "recipient_address": p.recipient_address, "memo": p.memo,
-        "created_ms": p.created_ms, "history": p.history,
-        "expected_arrival_ms": p.expected_arrival_ms,
-        "reason_code": p.reason_code, "tx_id": p.tx_id, "height": p.height, "proof": None,
-    }
-    node = wallets.ledger_node(deps)
-    if p.tx_id and node is not None and p.status != S.FAILED:
-        try:
-            inclusion = node.tx_proof(p.tx_id)
-        except PlatformError:
-            inclusion = None  # the node is away: the receipt still stands without it
-        if inclusion is not None:
-            out["proof"] = {"height": inclusion.height, "index": inclusion.index,
-                            "tx": inclusion.tx_hex, "path": list(inclusion.path),
-                            "header": inclusion.header,
-                            "verified": proof_ok(p.tx_id, inclusion.height, inclusion.index,
-                                                 inclusion.tx_hex, inclusion.path,
-                                                 inclusion.header)}
-    return out
-
-
-def proof_ok(tx_id: str, height: int, index: int, tx_hex: str, path: tuple[str, ...],
-             header: dict[str, Any]) -> bool:
-    """Whether the proof shows transaction `tx_id` in the block whose header is given:
-    the header decodes and hashes to its stated hash, and the Merkle path from the
-    transaction's leaf reaches the header's tx root."""
-    try:
-        h = BlockHeader.decode(bytes.fromhex(str(header["encoded"])))
-        stx = decode_transaction(bytes.fromhex(tx_hex))
-        hashes = [bytes.fromhex(x) for x in path]
-    except (DecodeError, KeyError, ValueError):
-        return False
-    return (h.hash().hex() == header.get("hash") and h.height == height
-            and stx.tx_id.hex() == tx_id
-            and merkle.verify_inclusion(h.tx_root, tx_leaf(stx), index, h.tx_count,
-                                        tuple(hashes)))

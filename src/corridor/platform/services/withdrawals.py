@@ -21,7 +21,6 @@ from typing import Any
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, not_found
-from corridor.platform.domain.orgs import COUNTRIES
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus
@@ -44,7 +43,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
     same key with the same request returns the same withdrawal; with another, 409."""
     problems = Problems()
     amount_minor = funds.parse_amount(amount, currency, problems)
-    bank = r.check_bank(bank, COUNTRIES, problems)
+    bank = r.check_bank(bank, problems)
     key = funds.check_key(idempotency_key, problems)
     with deps.uow() as uow:
         owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
