@@ -7,7 +7,7 @@ import importlib
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from corridor.api import errors
+from corridor.api import errors, statuses
 from corridor.api.deps import SharedRateLimiter
 from corridor.api.json_body import JsonRoute
 from corridor.platform.adapters.rate_limits import SqlRateLimits
@@ -89,6 +89,7 @@ def create_app(platform: Platform) -> FastAPI:
             if isinstance(value, APIRouter):
                 assert issubclass(value.route_class, JsonRoute), f"{name}: route_class"
         app.include_router(module.router, prefix="/v1")
+    statuses.install(app)  # every status each operation can answer, in its OpenAPI
     app.add_middleware(
         BodyLimit, json_max=BODY_BYTES_MAX, upload_max=platform.settings.upload_bytes_max + 65536
     )

@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from corridor.openapi_statuses import declares
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
 from corridor.platform.domain.errors import forbidden, rate_limited
@@ -74,10 +75,14 @@ def _origin(request: Request) -> Origin:
     return Origin(ip=ip, user_agent=request.headers.get("user-agent", "")[:300])
 
 
+# An operation using the platform's services may find one it needs (the chain node, a
+# bank rail, the rate source) unavailable: 503, documented on each (api/statuses.py).
+@declares(503)
 async def platform(request: Request) -> Platform:
     return _platform(request)
 
 
+@declares(503)
 async def deps(request: Request) -> Deps:
     return _platform(request).deps
 
@@ -92,6 +97,7 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+@declares(401, 403, security="bearer")
 def principal(request: Request) -> Principal:
     return sessions.authenticate(_platform(request).deps, _bearer(request), _origin(request))
 
@@ -158,6 +164,7 @@ class SharedRateLimiter:
             raise _refused(window_s)
 
 
+@declares(429)
 async def limiter(request: Request) -> Limiter:
     r: Limiter = request.app.state.limiter
     return r

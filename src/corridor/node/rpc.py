@@ -17,6 +17,7 @@ from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corridor.ledger import keys
@@ -24,7 +25,7 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.evidence import EVIDENCE_BYTES, DuplicateVoteEvidence
 from corridor.ledger.proofs import prove_account, prove_tx
-from corridor.node import views
+from corridor.node import rpc_statuses, views
 from corridor.node.core import NodeCore
 from corridor.node.events import EventHub, sse
 from corridor.node.limits import (
@@ -116,6 +117,14 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def resume_height(last_event_id: str | None, from_height: int | None, head: int) -> int:
+    """The first height an event stream sends: after the client's Last-Event-ID (ASCII
+    digits, or it is ignored), else `from_height`, else the next block."""
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
+        return min(int(last_event_id), HEIGHT_MAX - 1) + 1
+    return from_height or head + 1
+
+
 def create_app(node: NodeHandle) -> FastAPI:
     app = FastAPI(
         title="Corridor node RPC",
@@ -135,6 +144,13 @@ def create_app(node: NodeHandle) -> FastAPI:
         ]
         body = {"code": "invalid_request", "message": "the request is not valid", "fields": fields}
         return JSONResponse({"error": body}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body that is not UTF-8 JSON: 400) in the same shape.
+        code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        body = {"code": code, "message": str(exc.detail)}
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
 
     app.add_middleware(BodyLimit)
 
@@ -250,7 +266,9 @@ def create_app(node: NodeHandle) -> FastAPI:
     async def account_txs(
         address: str,
         limit: Annotated[int, Query(ge=1, le=RPC_PAGE_MAX)] = 20,
-        before: Annotated[str | None, Query(pattern=r"^\d+:\d+$")] = None,
+        # height:index of a committed transaction; heights start at 1 (the store refuses
+        # a cursor at 0 as a bug: it was a 500, found by the fuzzer)
+        before: Annotated[str | None, Query(pattern=r"^[1-9]\d*:\d+$")] = None,
     ) -> dict[str, Any]:
         raw = _address(address)
         cursor = None
@@ -274,7 +292,7 @@ def create_app(node: NodeHandle) -> FastAPI:
         return {"items": items, "next": nxt}
 
     def _block_at(ref: str) -> int:
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "¹" is a digit to isdigit, not to int()
             height = int(ref)
             if height > HEIGHT_MAX:
                 raise ApiError(404, "unknown_block", f"no block at height {ref}")
@@ -385,10 +403,8 @@ def create_app(node: NodeHandle) -> FastAPI:
         request: Request,
         from_height: Annotated[int | None, Query(ge=1, le=HEIGHT_MAX)] = None,
     ) -> StreamingResponse:
-        last_id = request.headers.get("last-event-id")
-        start = from_height or core.head.height + 1
-        if last_id is not None and last_id.isdigit():
-            start = int(last_id) + 1
+        start = resume_height(request.headers.get("last-event-id"), from_height,
+                              core.head.height)
 
         async def stream() -> AsyncIterator[str]:
             nxt = start
@@ -413,4 +429,5 @@ def create_app(node: NodeHandle) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
+    rpc_statuses.install(app)  # every status each operation can answer, in its OpenAPI
     return app

@@ -13,7 +13,9 @@ from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import identity as idn
 from corridor.platform.services import login, registration, security
 
-router = APIRouter(route_class=JsonRoute, prefix="/auth", tags=["auth"])
+# Wrong credentials or codes answer 401 here without a session check to declare it.
+router = APIRouter(route_class=JsonRoute, prefix="/auth", tags=["auth"],
+                   responses={401: {"description": "Wrong credentials or code."}})
 
 MINUTE = 60.0
 IP_PER_MINUTE_MAX = 30  # requests to the auth endpoints per client address

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from corridor.api.deps import DepsDep, PrincipalDep, platform
 from corridor.api.json_body import JsonRoute
+from corridor.openapi_statuses import declares
 from corridor.platform.adapters.sim_bank import NAME as SIM_BANK
 from corridor.platform.adapters.sim_bank import SimBank
 from corridor.platform.bootstrap import Platform
@@ -30,7 +31,10 @@ class WebhookOut(BaseModel):
     outcome: str
 
 
-@router.post("/rails/sim-bank/webhook", response_model=WebhookOut)
+@router.post("/rails/sim-bank/webhook", response_model=WebhookOut, responses={
+    401: {"description": "Missing, stale or wrong signature."},
+    413: {"description": "The event is too large."},
+    422: {"description": "The event is not valid."}})
 async def sim_bank_webhook(request: Request, deps: DepsDep) -> WebhookOut:
     """Events of the simulated bank, signed: `X-Corridor-Timestamp` (Unix seconds) and
     `X-Corridor-Signature: v1=<hex HMAC-SHA256 of "<timestamp>." + body>`. A redelivered
@@ -47,6 +51,7 @@ async def sim_bank_webhook(request: Request, deps: DepsDep) -> WebhookOut:
 # --- development: play the customer's bank -------------------------------------------------
 
 
+@declares(404)
 def _development_only(p: Annotated[Platform, Depends(platform)]) -> None:
     if p.settings.production:
         raise not_found("page")

@@ -266,7 +266,8 @@ def signature_problem(secret: bytes, timestamp: str, signature: str, body: bytes
     """Why a delivery must be refused, as (code, message); None when it is authentic and
     fresh. The comparison is constant-time; the timestamp is inside the MAC, so a captured
     delivery cannot be given a fresh one."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # ASCII digits only: str.isdigit() admits "¹", which int() refuses (a 500)
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return "WEBHOOK_SIGNATURE_INVALID", "missing or malformed timestamp"
     expected = sign(secret, int(timestamp), body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):

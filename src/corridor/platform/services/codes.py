@@ -159,7 +159,9 @@ def check_totp(deps: Deps, user: User, code: str) -> int | None:
     """The accepted time step if `code` is valid now and newer than the last accepted one
     (a code is never accepted twice), else None."""
     code = code.strip()
-    if user.totp_secret_enc is None or len(code) != 6 or not code.isdigit():
+    # ASCII digits only: str.isdigit() admits "¹²³⁴⁵⁶", which compare_digest refuses
+    # with a TypeError (a 500, found by the fuzzer's class of input)
+    if user.totp_secret_enc is None or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(totp_secret(deps, user))
     now_step = deps.clock.now_ms() // 1000 // TOTP_STEP_S
