@@ -47,14 +47,14 @@ def node(tmp_path: Path) -> Iterator[NodeProcess]:
 def settings(tmp_path: Path, db_url: str, node: NodeProcess) -> Settings:
     wallets_dir = node.home / "wallets"
     return Settings(data_dir=tmp_path / "platform", database_url=db_url,
-                    fast_password_hashing=True, node_rpc=node.url,
+                    fast_password_hashing=True, node_rpc=node.url, node_rpc_token=node.token,
                     issuer_key=wallets_dir / "issuer.json",
                     operator_key=wallets_dir / "treasury.json")
 
 
 @pytest.fixture
 def chain(node: NodeProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, timeout=10.0) as c:
+    with httpx.Client(base_url=node.url, timeout=10.0, headers=node.headers) as c:
         yield c
 
 
@@ -128,7 +128,7 @@ def test_restart_never_submits_a_job_twice(
         open_and_authorise(platform, owner)
 
     # A worker that stores its transaction and "crashes" before submitting it.
-    node = LedgerClient(settings.node_rpc)
+    node = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
     crashed = LedgerWorker(
         platform.deps, node,
         {Signer.OPERATOR: keypair_from_keyfile_json(settings.operator_key.read_text())})
