@@ -350,7 +350,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeNode:
     home = tmp_path / "home"
     init_demo_home(home, genesis_time_ms=0)
     fake = FakeNode(home)
-    monkeypatch.setattr(wallet, "_node", lambda rpc: wallet.Node(
+    monkeypatch.setattr(wallet, "_node", lambda rpc, home: wallet.Node(
         rpc, httpx.Client(transport=httpx.MockTransport(fake.handle))))
     return fake
 

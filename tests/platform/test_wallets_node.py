@@ -103,6 +103,10 @@ def test_worker_opens_and_authorises_on_chain(
     assert {(a.asset_code, a.status) for a in auths} == {("USD", "authorised"),
                                                          ("CNY", "authorised")}
     acct = chain.get(f"/v1/accounts/{wallet.address}").json()
+    # The node runs in the default access mode: the platform did all this with its token,
+    # and the account is not readable without one.
+    anonymous = httpx.get(f"{settings.node_rpc}/v1/accounts/{wallet.address}", timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
     issuer = address_of_keyfile(settings.issuer_key)  # type: ignore[arg-type]
     held = {(b["code"], b["issuer"]): b for b in acct["balances"]}
     assert held[("USD", issuer)]["authorised"] is True

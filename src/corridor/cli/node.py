@@ -166,7 +166,7 @@ def _print_demo_hint(home: Home, url: str) -> None:
         f"  .venv/bin/corridor tx pay --home {home.path} --from alice --to bob "
         f"--amount 12.50 --currency USD --rpc {url}"
     )
-    typer.echo(f"  .venv/bin/corridor account show {wallets['bob']} --rpc {url}")
+    typer.echo(f"  .venv/bin/corridor account show {wallets['bob']} --home {home.path} --rpc {url}")
 
 
 @app.command("start")
