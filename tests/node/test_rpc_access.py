@@ -172,6 +172,9 @@ def test_private_data_needs_the_token(apps: dict[str, tuple[TestClient, str]], h
 def test_openapi_declares_the_bearer_scheme(apps: dict[str, tuple[TestClient, str]]) -> None:
     doc = apps["public"][0].get("/openapi.json").json()
     assert doc["components"]["securitySchemes"]["ClientToken"]["scheme"] == "bearer"
+    for item in doc["paths"].values():
+        for operation in item.values():
+            assert "401" in operation["responses"]
     assert "securitySchemes" not in apps["open"][0].get("/openapi.json").json().get(
         "components", {})
 

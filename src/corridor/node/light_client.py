@@ -38,8 +38,9 @@ PATH_LEN_MAX = 64  # Merkle audit path entries (2**64 leaves is far beyond any b
 
 
 class LightClientError(Exception):
-    """Why a verification failed: `code` is stable (`unreachable`, `rpc_error`, `malformed`,
-    or a ledger RejectCode name such as `wrong_chain`, `insufficient_weight`)."""
+    """Why a verification failed: `code` is stable (`unreachable`, `unauthorized` (the node
+    wants a client token, or another one), `rpc_error`, `malformed`, or a ledger RejectCode
+    name such as `wrong_chain`, `insufficient_weight`)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -145,6 +145,12 @@ _bearer = HTTPBearer(
 )
 
 
+UNAUTHORIZED_RESPONSE: dict[str, Any] = {
+    "description": "A client token is needed (`token_required`) or the one sent is not valid "
+    "(`bad_token`); see docs/node-rpc-access.md",
+}
+
+
 def _access_guard(access: RpcAccess) -> Any:
     """The dependency every route runs: lets the request through or raises a 401."""
 
@@ -179,6 +185,7 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
         description="Submit transactions, follow their status, read accounts, blocks and proofs."
         f" Access mode: {access.mode} (docs/node-rpc-access.md).",
         dependencies=[] if access.mode == "open" else [Depends(_access_guard(access))],
+        responses={} if access.mode == "open" else {401: UNAUTHORIZED_RESPONSE},
     )
 
     @app.exception_handler(ApiError)
