@@ -230,6 +230,8 @@ def test_token_commands(home: Path) -> None:
                          ).exit_code == 0
     access = load_access(home)
     assert access is not None and not access.accepts(token)
+    nowhere = runner.invoke(cli_app, ["node", "token", "list", "--home", str(home.parent / "x")])
+    assert nowhere.exit_code == 1 and not (home.parent / "x").exists()
     bad = runner.invoke(cli_app, ["node", "init", "--home", str(home.parent / "h2"),
                                   "--rpc-access", "everyone"])
     assert bad.exit_code == 1 and "open, public, private" in bad.output

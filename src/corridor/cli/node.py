@@ -69,6 +69,12 @@ def init(home: HomeOpt = DEFAULT_HOME, rpc_access: NewAccessOpt = DEFAULT_MODE) 
                f"RPC access {rpc_access}; client token in {created.path / 'rpc_token'})")
 
 
+def _existing(home: Path) -> Path:
+    if not Home(home).genesis_path.exists():
+        raise _fail(f"no node home at {home} (no genesis.json; run `corridor node init`)")
+    return home
+
+
 @token_app.command("new")
 def token_new(
     name: Annotated[str, typer.Option(help="What the token is for (to revoke it later).")],
@@ -77,7 +83,7 @@ def token_new(
     """Create a client token: printed once, only its hash is kept in HOME/rpc_access.json.
     A running node accepts it after its next start."""
     try:
-        token = add_token(home, name)
+        token = add_token(_existing(home), name)
     except AccessConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(token)
@@ -87,7 +93,7 @@ def token_new(
 def token_list(home: HomeOpt = DEFAULT_HOME) -> None:
     """The access mode and the names of the tokens HOME's node accepts."""
     try:
-        access = ensure_access(home)
+        access = ensure_access(_existing(home))
     except AccessConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"mode {access.mode}")
@@ -99,7 +105,7 @@ def token_list(home: HomeOpt = DEFAULT_HOME) -> None:
 def token_revoke(name: Annotated[str, typer.Argument()], home: HomeOpt = DEFAULT_HOME) -> None:
     """Stop accepting the token NAME (after the node's next start)."""
     try:
-        revoke_token(home, name)
+        revoke_token(_existing(home), name)
     except AccessConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"revoked {name}")
