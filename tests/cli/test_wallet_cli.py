@@ -19,6 +19,7 @@ from corridor.cli.wallet import format_amount, parse_amount, parse_time_ms
 from corridor.ledger import keys
 from corridor.ledger.genesis import parse_genesis
 from corridor.node.home import init_demo_home, read_key
+from tests.node.conftest import token_headers
 
 runner = CliRunner()
 
@@ -209,15 +210,17 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
             proc.communicate()
 
 
-def _balance(url: str, address: str, code: str) -> str:
-    acct = httpx.get(f"{url}/v1/accounts/{address}").json()
+def _balance(home: Path, url: str, address: str, code: str) -> str:
+    """Read with the token of the node's home (the default access mode keeps accounts
+    private)."""
+    acct = httpx.get(f"{url}/v1/accounts/{address}", headers=token_headers(home)).json()
     return str(next(b["balance"] for b in acct["balances"] if b["code"] == code))
 
 
 def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     home, url = node
     bob = keys.encode_address(read_key(home / "wallets" / "bob.json").address)
-    before = _balance(url, bob, "USD")
+    before = _balance(home, url, bob, "USD")
     code, out, err = run("tx", "pay", "--home", str(home), "--rpc", url, "--from", "alice",
                          "--to", "bob", "--amount", "12.50", "--currency", "USD",
                          "--memo", "lunch")
@@ -226,9 +229,9 @@ def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     line = next(x for x in out.splitlines() if x.startswith("committed in block"))
     tx_id = line.split("(tx ")[1].rstrip(")")
     height = int(line.split()[3])
-    assert int(_balance(url, bob, "USD")) == int(before) + 1250
+    assert int(_balance(home, url, bob, "USD")) == int(before) + 1250
 
-    code, out, err = run("account", "show", bob, "--rpc", url)
+    code, out, err = run("account", "show", bob, "--rpc", url, "--home", str(home))
     assert code == 0, err
     assert "sequence:  0" in out
     usd = next(x for x in out.splitlines() if x.strip().startswith("USD"))
@@ -237,15 +240,15 @@ def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     code, out, _ = run("account", "show", "alice", "--home", str(home), "--rpc", url)
     assert code == 0 and "sequence:  1" in out and "9987.50" in out
 
-    code, out, err = run("tx", "status", tx_id, "--rpc", url)
+    code, out, err = run("tx", "status", tx_id, "--rpc", url, "--home", str(home))
     assert code == 0, err
     assert f"committed in block {height}" in out
 
-    code, out, err = run("block", "show", str(height), "--rpc", url)
+    code, out, err = run("block", "show", str(height), "--rpc", url, "--home", str(home))
     assert code == 0, err
     assert f"height:             {height}" in out and tx_id in out
     assert "payment 1250 USD" in out
-    code, out, err = run("block", "show", "1", "--rpc", url)
+    code, out, err = run("block", "show", "1", "--rpc", url, "--home", str(home))
     assert code == 0 and "state_root:" in out and "evidence_root:" in out
 
 
@@ -282,13 +285,13 @@ def test_two_payments_in_a_row_do_not_wait_for_each_other(node: tuple[Path, str]
     """The second payment takes the sequence after the first, still pending (next_sequence)."""
     home, url = node
     bob = keys.encode_address(read_key(home / "wallets" / "bob.json").address)
-    before = int(_balance(url, bob, "USD"))
+    before = int(_balance(home, url, bob, "USD"))
     for _ in range(2):
         code, _out, err = run("tx", "pay", "--home", str(home), "--rpc", url, "--from", "alice",
                              "--to", "bob", "--amount", "1", "--currency", "USD", "--no-wait")
         assert code == 0, err
     deadline = time.monotonic() + 30
-    while int(_balance(url, bob, "USD")) != before + 200:
+    while int(_balance(home, url, bob, "USD")) != before + 200:
         assert time.monotonic() < deadline, "the two payments did not both commit"
         time.sleep(0.1)
 
@@ -347,7 +350,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeNode:
     home = tmp_path / "home"
     init_demo_home(home, genesis_time_ms=0)
     fake = FakeNode(home)
-    monkeypatch.setattr(wallet, "_node", lambda rpc: wallet.Node(
+    monkeypatch.setattr(wallet, "_node", lambda rpc, home: wallet.Node(
         rpc, httpx.Client(transport=httpx.MockTransport(fake.handle))))
     return fake
 

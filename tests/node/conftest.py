@@ -26,6 +26,7 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.ledger.tx import Payment, SignedTransaction, Transaction
 from corridor.node.home import init_demo_home
+from corridor.node.rpc_access import read_client_token
 
 WALLETS = ("issuer", "treasury", "alice", "bob")
 CLI = "from corridor.cli.main import app; app()"
@@ -39,18 +40,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def init_home(path: Path) -> Path:
+def init_home(path: Path, **options: Any) -> Path:
     """What `corridor node init --home PATH` does (in-process: one interpreter start less)."""
-    init_demo_home(path, genesis_time_ms=int(time.time() * 1000))
+    init_demo_home(path, genesis_time_ms=int(time.time() * 1000), **options)
     return path
+
+
+def token_headers(home: Path) -> dict[str, str]:
+    """The Authorization header with the client token kept in `home` (none if it has none)."""
+    token = read_client_token(home)
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
 class NodeProcess:
     """One node subprocess over a home; may be started, stopped and killed repeatedly."""
 
     def __init__(self, home: Path, *, port: int | None = None, block_interval_ms: int = 50,
-                 debug_invariants: bool = True) -> None:
+                 debug_invariants: bool = True, rpc_access: str | None = None) -> None:
         self.home = home
+        self.rpc_access = rpc_access
         self.port = port or free_port()
         self.block_interval_ms = block_interval_ms
         self.debug_invariants = debug_invariants
@@ -62,6 +70,17 @@ class NodeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def token(self) -> str:
+        """The client token the home was made with (HOME/rpc_token)."""
+        token = read_client_token(self.home)
+        assert token is not None
+        return token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return token_headers(self.home)
+
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
@@ -69,6 +88,8 @@ class NodeProcess:
                "--rpc-port", str(self.port), "--block-interval-ms", str(self.block_interval_ms)]
         if self.debug_invariants:
             cmd.append("--debug-invariants")
+        if self.rpc_access is not None:
+            cmd += ["--rpc-access", self.rpc_access]
         log = self.log_path.open("ab")
         log.write(f"\n=== start #{self.starts} ===\n".encode())
         log.flush()
@@ -82,7 +103,8 @@ class NodeProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/v1/status", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + "/v1/status", timeout=1.0,
+                             headers=self.headers).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -126,11 +148,12 @@ class NodeProcess:
 
 
 class NodeClient:
-    """httpx client plus helpers: wallets, payments, waiting for commits."""
+    """httpx client plus helpers: wallets, payments, waiting for commits. Sends the client
+    token kept in `home` (HOME/rpc_token)."""
 
     def __init__(self, home: Path, url: str) -> None:
         self.home = home
-        self.http = httpx.Client(base_url=url, timeout=30.0)
+        self.http = httpx.Client(base_url=url, timeout=30.0, headers=token_headers(home))
         self._wallets: dict[str, KeyPair] = {}
         self._chain_id: str | None = None
 

@@ -52,7 +52,7 @@ def test_cli_verifies_a_committed_payment_and_accounts(node: NodeClient) -> None
     assert "amount 4321 minor units" in out
 
     code, out = _light("verify-account", node.address("bob"), "--rpc", str(node.http.base_url),
-                       "--genesis", genesis)
+                       "--genesis", genesis, "--home", str(node.home))
     assert code == 0, out
     assert f"verified account {node.address('bob')}" in out
     assert f"balance     {node.balance('bob')} minor units of USD" in out
@@ -67,7 +67,7 @@ def test_cli_verifies_a_committed_payment_and_accounts(node: NodeClient) -> None
     # An address with no account is proven absent, not just reported missing.
     nobody = keys.encode_address(KeyPair.from_seed(b"\x07" * keys.SEED_LEN).address)
     code, out = _light("verify-account", nobody, "--rpc", str(node.http.base_url),
-                       "--genesis", genesis)
+                       "--genesis", genesis, "--home", str(node.home))
     assert code == 0, out
     assert "does not exist (proven absent)" in out
 
@@ -90,7 +90,7 @@ def test_cli_refuses_wrong_chain_unknown_tx_and_bad_input(node: NodeClient, tmp_
     _one_error_line(*_light("verify-tx", tx_id, "--rpc", rpc, "--genesis", str(other_net)),
                     "bad_block")
     _one_error_line(*_light("verify-account", node.address("bob"), "--rpc", rpc,
-                            "--genesis", str(other_net)), "bad_block")
+                            "--genesis", str(other_net), "--home", str(node.home)), "bad_block")
     # Unknown tx, bad arguments, missing genesis, no node.
     _one_error_line(*_light("verify-tx", "ab" * 32, "--rpc", rpc, "--genesis", str(genesis_path)),
                     "rpc_error")

@@ -14,6 +14,7 @@ from corridor.node.core import NodeCore
 from corridor.node.events import EventHub
 from corridor.node.home import Home, read_key
 from corridor.node.rpc import HEIGHT_MAX, create_app, resume_height
+from corridor.node.rpc_access import RpcAccess, new_token
 from corridor.node.storage.memory import MemoryBlockStore, MemoryStateStore
 from tests import fuzz
 from tests.node.conftest import NodeProcess, init_home
@@ -56,7 +57,7 @@ def demo_node(tmp_path: Path) -> Handle:
 
 def test_an_unreadable_body_gets_the_rpc_error_shape(tmp_path: Path) -> None:
     """Found by the fuzzer: FastAPI's own 400 came as {"detail": ...}."""
-    with TestClient(create_app(demo_node(tmp_path))) as client:
+    with TestClient(create_app(demo_node(tmp_path), OPEN)) as client:
         for path in ("/v1/txs", "/v1/evidence"):
             r = client.post(path, content=b"s\xff", headers={"content-type": "application/json"})
             assert r.status_code == 400, r.text
@@ -70,7 +71,7 @@ def test_a_cursor_before_the_first_block_is_refused_not_a_server_error(
     assertion (500)."""
     node = demo_node(tmp_path)
     alice = known_ids(Home(tmp_path / "home"))["address"]
-    with TestClient(create_app(node)) as client:
+    with TestClient(create_app(node, OPEN)) as client:
         r = client.get(f"/v1/accounts/{alice}/txs", params={"before": "0:0"})
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] == "invalid_request"
@@ -80,7 +81,7 @@ def test_a_cursor_before_the_first_block_is_refused_not_a_server_error(
 
 def test_a_block_ref_in_other_digits_is_refused_not_a_server_error(tmp_path: Path) -> None:
     """Found by the fuzzer: "¹" is a digit to str.isdigit() but not to int() (500)."""
-    with TestClient(create_app(demo_node(tmp_path))) as client:
+    with TestClient(create_app(demo_node(tmp_path), OPEN)) as client:
         r = client.get("/v1/blocks/¹")
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == "bad_hex"
@@ -96,9 +97,15 @@ def test_an_event_stream_resumes_after_ascii_digits_only() -> None:
 
 
 def test_the_node_rpc_survives_the_fuzzer(tmp_path: Path) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(demo_node(tmp_path)))
-    report = fuzz.run(schema, {"anonymous": lambda _last: {}}, skip=SKIP,
-                      examples=fuzz.EXAMPLES * 2, known=known_ids(Home(tmp_path / "home")))
+    """In the default access mode (public), anonymously and with a client token."""
+    token = new_token()
+    access = RpcAccess(mode="public").with_token("fuzz", token)
+    schema = schemathesis.openapi.from_asgi("/openapi.json",
+                                            create_app(demo_node(tmp_path), access))
+    roles = {"anonymous": lambda _last: {},
+             "client": lambda _last: {"Authorization": f"Bearer {token}"}}
+    report = fuzz.run(schema, roles, skip=SKIP, examples=fuzz.EXAMPLES * 2,
+                      known=known_ids(Home(tmp_path / "home")))
     check(report)
 
 
@@ -109,10 +116,13 @@ def test_a_live_node_survives_the_fuzzer(tmp_path: Path) -> None:
     node.start()
     try:
         schema = schemathesis.openapi.from_url(f"{node.url}/openapi.json")
-        check(fuzz.run(schema, {"anonymous": lambda _last: {}}, skip=SKIP,
-                       known=known_ids(node_home)))
+        roles = {"anonymous": lambda _last: {}, "client": lambda _last: node.headers}
+        check(fuzz.run(schema, roles, skip=SKIP, known=known_ids(node_home)))
     finally:
         assert node.stop() == 0, node.log_tail()
+
+
+OPEN = RpcAccess(mode="open")  # the findings' tests reach every route without a token
 
 
 def check(report: fuzz.Report) -> None:

@@ -58,7 +58,8 @@ class Platform:
              "--operator-key", str(wallets / "treasury.json")],
             stdout=self.log, stderr=subprocess.STDOUT,
             # the customers of the e2e tests play their own bank (README's development flow)
-            env={**os.environ, "CORRIDOR_DEV_SIM_BANK": "1"},
+            env={**os.environ, "CORRIDOR_DEV_SIM_BANK": "1",
+                 "CORRIDOR_NODE_RPC_TOKEN": self.node.token},
         )
 
         def up() -> bool:

@@ -71,7 +71,8 @@ def test_register_to_authorised_account_on_chain(service: Platform, node: NodePr
             return False
         if {a["status"] for a in wallets[0]["authorisations"]} != {"authorised"}:
             return False  # the platform records it once it has seen the commit
-        acct = httpx.get(f"{node.url}/v1/accounts/{wallets[0]['address']}", timeout=5)
+        acct = httpx.get(f"{node.url}/v1/accounts/{wallets[0]['address']}", timeout=5,
+                         headers=node.headers)
         if acct.status_code != 200:
             return False
         return {b["code"] for b in acct.json()["balances"] if b["authorised"]} == allowed

@@ -59,7 +59,8 @@ def wallet(api: httpx.Client, who: dict[str, str]) -> dict[str, Any]:
 
 
 def chain_balance(node: NodeProcess, address: str, code: str) -> int:
-    acct = httpx.get(f"{node.url}/v1/accounts/{address}", timeout=10).json()
+    acct = httpx.get(f"{node.url}/v1/accounts/{address}", timeout=10,
+                     headers=node.headers).json()
     return sum(int(b["balance"]) for b in acct["balances"] if b["code"] == code)
 
 

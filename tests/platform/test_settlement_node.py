@@ -110,7 +110,7 @@ def test_a_crash_after_signing_resends_the_same_bytes(
     finally:
         platform.stop_workers()
     # Sign without submitting, as if the process died between storing and sending.
-    settler_node = bootstrap.SettlementNode(settings.node_rpc)
+    settler_node = bootstrap.SettlementNode(settings.node_rpc, token=settings.node_rpc_token)
     worker = bootstrap.SettlementWorker(
         platform.deps, settler_node, chain_id=settler_node.status()["chain_id"],
         treasury=bootstrap.load_system_key(settings.operator_key),  # type: ignore[arg-type]

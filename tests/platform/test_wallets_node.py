@@ -47,14 +47,14 @@ def node(tmp_path: Path) -> Iterator[NodeProcess]:
 def settings(tmp_path: Path, db_url: str, node: NodeProcess) -> Settings:
     wallets_dir = node.home / "wallets"
     return Settings(data_dir=tmp_path / "platform", database_url=db_url,
-                    fast_password_hashing=True, node_rpc=node.url,
+                    fast_password_hashing=True, node_rpc=node.url, node_rpc_token=node.token,
                     issuer_key=wallets_dir / "issuer.json",
                     operator_key=wallets_dir / "treasury.json")
 
 
 @pytest.fixture
 def chain(node: NodeProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, timeout=10.0) as c:
+    with httpx.Client(base_url=node.url, timeout=10.0, headers=node.headers) as c:
         yield c
 
 
@@ -103,6 +103,10 @@ def test_worker_opens_and_authorises_on_chain(
     assert {(a.asset_code, a.status) for a in auths} == {("USD", "authorised"),
                                                          ("CNY", "authorised")}
     acct = chain.get(f"/v1/accounts/{wallet.address}").json()
+    # The node runs in the default access mode: the platform did all this with its token,
+    # and the account is not readable without one.
+    anonymous = httpx.get(f"{settings.node_rpc}/v1/accounts/{wallet.address}", timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
     issuer = address_of_keyfile(settings.issuer_key)  # type: ignore[arg-type]
     held = {(b["code"], b["issuer"]): b for b in acct["balances"]}
     assert held[("USD", issuer)]["authorised"] is True
@@ -128,7 +132,7 @@ def test_restart_never_submits_a_job_twice(
         open_and_authorise(platform, owner)
 
     # A worker that stores its transaction and "crashes" before submitting it.
-    node = LedgerClient(settings.node_rpc)
+    node = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
     crashed = LedgerWorker(
         platform.deps, node,
         {Signer.OPERATOR: keypair_from_keyfile_json(settings.operator_key.read_text())})

@@ -29,6 +29,8 @@ class NodeProcess(ChildProcess):
             "--home", str(home.path),
             "--rpc-port", str(port),
             "--block-interval-ms", str(block_interval_ms),
+            # A throw-away network on loopback, measured raw: its clients send no token.
+            "--rpc-access", "open",
         ]
         super().__init__("node", cmd, port=port, log_path=home.path / "node.log",
                          ready_path="/v1/status", start_timeout_s=START_TIMEOUT_S)

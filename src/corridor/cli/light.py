@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.cli.wallet import DEFAULT_HOME, DEFAULT_RPC, CliError, resolve_address
+from corridor.cli.wallet import DEFAULT_HOME, DEFAULT_RPC, CliError, client_token, resolve_address
 from corridor.ledger import keys
 from corridor.node import views
 from corridor.node.light_client import LightClient, LightClientError, VerifiedHeader, load_trust
@@ -25,6 +25,9 @@ GenesisOpt = Annotated[Path, typer.Option(
     "--genesis",
     help="The network's genesis document (the trust root: get it from the network, not the node).",
 )]
+HomeOpt = Annotated[Path, typer.Option(
+    "--home", help="Where wallet NAME is looked up, and rpc_token (the node's client token; "
+    "CORRIDOR_RPC_TOKEN overrides it).")]
 
 
 def _one_line_errors(fn: Any) -> Any:
@@ -37,6 +40,13 @@ def _one_line_errors(fn: Any) -> Any:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _token(home: Path) -> str | None:
+    try:
+        return client_token(home)
+    except CliError as exc:
+        raise LightClientError("bad_argument", str(exc)) from None
 
 
 def _echo_header(at: VerifiedHeader) -> None:
@@ -54,7 +64,8 @@ def _echo_header(at: VerifiedHeader) -> None:
 @app.command("verify-tx")
 @_one_line_errors
 def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The tx id (hex).")],
-              genesis: GenesisOpt, rpc: RpcOpt = DEFAULT_RPC) -> None:
+              genesis: GenesisOpt, rpc: RpcOpt = DEFAULT_RPC,
+              home: HomeOpt = DEFAULT_HOME) -> None:
     """Verify that a transaction is in a block committed by the genesis validators."""
     try:
         tx_id = bytes.fromhex(tx_hash)
@@ -62,7 +73,7 @@ def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The t
         tx_id = b""
     if len(tx_id) != 32:
         raise LightClientError("bad_argument", f"{tx_hash!r} is not a 64-hex-digit tx id")
-    with LightClient(rpc, load_trust(genesis)) as client:
+    with LightClient(rpc, load_trust(genesis), token=_token(home)) as client:
         got = client.verify_tx(tx_id)
     typer.echo(f"verified transaction {tx_id.hex()}")
     _echo_header(got.at)
@@ -81,15 +92,14 @@ def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The t
 @_one_line_errors
 def verify_account(address: Annotated[str, typer.Argument(metavar="ADDR|NAME")],
                    genesis: GenesisOpt, rpc: RpcOpt = DEFAULT_RPC,
-                   home: Annotated[Path, typer.Option(
-                       "--home", help="Where wallet NAME is looked up.")] = DEFAULT_HOME) -> None:
+                   home: HomeOpt = DEFAULT_HOME) -> None:
     """Verify an account's state (or absence) under a header the genesis validators committed."""
     try:
         raw = resolve_address(home, address, "account")
     except CliError as exc:
         raise LightClientError("bad_argument", str(exc)) from None
     address = keys.encode_address(raw)
-    with LightClient(rpc, load_trust(genesis)) as client:
+    with LightClient(rpc, load_trust(genesis), token=_token(home)) as client:
         got = client.verify_account(raw)
     typer.echo(f"verified account {address}")
     _echo_header(got.at)

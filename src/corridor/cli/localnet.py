@@ -2,8 +2,10 @@
 
 DIR/localnet.json        the nodes: name, home, RPC and p2p ports, validator or not
 DIR/wallets/NAME.json    the demo wallets (issuer, treasury, alice, bob), mode 0600
+DIR/rpc_token            the client token every node's RPC accepts (mode 0600)
 DIR/nodeN/               each node's home (genesis.json, validator_key.json for validators,
-                         p2p_key.pem, p2p_cert.pem, peers.json, data/), node.log, node.pid
+                         p2p_key.pem, p2p_cert.pem, peers.json, rpc_access.json, data/),
+                         node.log, node.pid
 
 `up` creates the network on first use (keys, TLS identities, one genesis, peers.json in every
 home), then starts every node that is not running, each in its own session so it outlives
@@ -25,6 +27,15 @@ from typing import Annotated, Any
 import typer
 
 from corridor.node.network_homes import LOCALNET_FILE, create
+from corridor.node.rpc_access import (
+    DEFAULT_MODE,
+    MODES,
+    AccessConfigError,
+    check_mode,
+    init_access,
+    read_client_token,
+    set_mode,
+)
 
 app = typer.Typer(help="A local multi-validator network.", no_args_is_help=True)
 
@@ -91,14 +102,17 @@ def start_node(directory: Path, node: dict[str, Any], block_interval_ms: int) ->
     return proc.pid
 
 
-def wait_ready(node: dict[str, Any], pid: int, timeout_s: float = START_TIMEOUT_S) -> None:
+def wait_ready(
+    node: dict[str, Any], pid: int, timeout_s: float = START_TIMEOUT_S, token: str | None = None
+) -> None:
     import httpx
 
     url = f"http://127.0.0.1:{node['rpc_port']}/v1/status"
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0, headers=headers).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -137,20 +151,35 @@ def up(
         list[str] | None, typer.Option("--node", help="Start only these nodes (repeatable).")
     ] = None,
     block_interval_ms: Annotated[int, typer.Option(min=10, help="Minimum block interval.")] = 250,
+    rpc_access: Annotated[str | None, typer.Option(
+        "--rpc-access", help=f"The nodes' RPC access mode: {', '.join(MODES)} "
+        f"(docs/node-rpc-access.md); new network default {DEFAULT_MODE}; given for an existing "
+        "network, it is saved in the homes of the nodes started now.")] = None,
 ) -> None:
     """Create (first time) and start a local network; prints each node's ports."""
+    try:
+        mode = None if rpc_access is None else check_mode(rpc_access)
+    except AccessConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     nodes = load(directory)
     if nodes is None:
-        nodes = create(directory, validators, full_nodes)
+        nodes = create(directory, validators, full_nodes, rpc_access=mode or DEFAULT_MODE)
         typer.echo(f"created a {validators}-validator network in {directory}")
+    elif read_client_token(directory) is None:  # made before access modes: one token for all
+        init_access([directory / n["home"] for n in nodes], mode=mode or DEFAULT_MODE,
+                    client_dir=directory)
     wanted = [n for n in nodes if not node or n["name"] in node]
     started: list[tuple[dict[str, Any], int]] = []
     for n in wanted:
         if running_pid(directory / n["home"]) is None:
+            if mode is not None:
+                set_mode(directory / n["home"], mode)
             started.append((n, start_node(directory, n, block_interval_ms)))
     try:
+        token = read_client_token(directory)
         for n, pid in started:
-            wait_ready(n, pid)
+            wait_ready(n, pid, token=token)
     except RuntimeError as exc:
         typer.secho(f"error: {exc} (see its node.log)", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,16 @@ import typer
 
 from corridor.ledger import keys
 from corridor.node.home import DEMO_CUSTOMERS, Home, HomeError, init_demo_home
+from corridor.node.rpc_access import (
+    DEFAULT_MODE,
+    MODES,
+    AccessConfigError,
+    add_token,
+    check_mode,
+    ensure_access,
+    read_client_token,
+    revoke_token,
+)
 from corridor.node.runner import RunnerConfig
 from corridor.node.storage import StorageCorrupt
 
@@ -23,6 +34,15 @@ app = typer.Typer(help="Run a Corridor node.", no_args_is_help=True)
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="The node's home directory.")]
 DEFAULT_HOME = Path(".corridor/node")
+ACCESS_HELP = (
+    f"RPC access mode: {', '.join(MODES)} (docs/node-rpc-access.md). "
+)
+NewAccessOpt = Annotated[str, typer.Option(
+    "--rpc-access", help=ACCESS_HELP + f"Default {DEFAULT_MODE}.")]
+RunAccessOpt = Annotated[str | None, typer.Option(
+    "--rpc-access", help=ACCESS_HELP + "For this run; default: the home's rpc_access.json.")]
+token_app = typer.Typer(help="Client tokens of a node's RPC.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -30,14 +50,65 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _mode(mode: str | None) -> str | None:
+    try:
+        return None if mode is None else check_mode(mode)
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command("init")
-def init(home: HomeOpt = DEFAULT_HOME) -> None:
+def init(home: HomeOpt = DEFAULT_HOME, rpc_access: NewAccessOpt = DEFAULT_MODE) -> None:
     """Create a single-validator demo network in HOME (keys, genesis, demo wallets)."""
     try:
-        created = init_demo_home(home, genesis_time_ms=int(time.time() * 1000))
+        created = init_demo_home(home, genesis_time_ms=int(time.time() * 1000),
+                                 rpc_access=_mode(rpc_access) or DEFAULT_MODE)
     except HomeError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"initialised {created.path} (chain {created.genesis().chain_id})")
+    typer.echo(f"initialised {created.path} (chain {created.genesis().chain_id}, "
+               f"RPC access {rpc_access}; client token in {created.path / 'rpc_token'})")
+
+
+def _existing(home: Path) -> Path:
+    if not Home(home).genesis_path.exists():
+        raise _fail(f"no node home at {home} (no genesis.json; run `corridor node init`)")
+    return home
+
+
+@token_app.command("new")
+def token_new(
+    name: Annotated[str, typer.Option(help="What the token is for (to revoke it later).")],
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Create a client token: printed once, only its hash is kept in HOME/rpc_access.json.
+    A running node accepts it after its next start."""
+    try:
+        token = add_token(_existing(home), name)
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(home: HomeOpt = DEFAULT_HOME) -> None:
+    """The access mode and the names of the tokens HOME's node accepts."""
+    try:
+        access = ensure_access(_existing(home))
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"mode {access.mode}")
+    for t in access.tokens:
+        typer.echo(f"token {t.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument()], home: HomeOpt = DEFAULT_HOME) -> None:
+    """Stop accepting the token NAME (after the node's next start)."""
+    try:
+        revoke_token(_existing(home), name)
+    except AccessConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"revoked {name}")
 
 
 def _start(
@@ -49,6 +120,7 @@ def _start(
     debug_invariants: bool,
     banner: bool,
     after_ready: Callable[[str], None] | None = None,
+    rpc_access: str | None = None,
 ) -> None:
     from corridor.node.app import NodeFailed, NodeOptions, serve
 
@@ -57,6 +129,7 @@ def _start(
         rpc_port=rpc_port,
         debug_invariants=debug_invariants,
         runner=RunnerConfig(block_interval_ms=block_interval_ms, empty_blocks=empty_blocks),
+        rpc_access=_mode(rpc_access),
     )
 
     def ready(core: object, url: str) -> None:
@@ -67,6 +140,9 @@ def _start(
         typer.echo(f"  RPC      {url}/v1/status")
         typer.echo(f"  API docs {url}/docs")
         typer.echo(f"  events   {url}/v1/events")
+        mode = rpc_access or ensure_access(home.path).mode
+        typer.echo(f"  access   {mode} (client token: {home.path / 'rpc_token'}, "
+                   "or CORRIDOR_RPC_TOKEN)")
         if banner:
             _print_demo_hint(home, url)
         if after_ready is not None:
@@ -96,7 +172,7 @@ def _print_demo_hint(home: Home, url: str) -> None:
         f"  .venv/bin/corridor tx pay --home {home.path} --from alice --to bob "
         f"--amount 12.50 --currency USD --rpc {url}"
     )
-    typer.echo(f"  .venv/bin/corridor account show {wallets['bob']} --rpc {url}")
+    typer.echo(f"  .venv/bin/corridor account show {wallets['bob']} --home {home.path} --rpc {url}")
 
 
 @app.command("start")
@@ -113,6 +189,7 @@ def start(
     debug_invariants: Annotated[
         bool, typer.Option(help="Check ledger invariants on every block.")
     ] = False,
+    rpc_access: RunAccessOpt = None,
 ) -> None:
     """Run the node in HOME in the foreground."""
     _start(
@@ -123,6 +200,7 @@ def start(
         empty_blocks,
         debug_invariants,
         banner=False,
+        rpc_access=rpc_access,
     )
 
 
@@ -130,17 +208,20 @@ def up(
     home: HomeOpt = Path(".corridor/local"),
     rpc_port: Annotated[int, typer.Option(help="Node RPC port.")] = 26657,
     platform_port: Annotated[int, typer.Option(help="Platform API port.")] = 8000,
+    rpc_access: RunAccessOpt = None,
 ) -> None:
     """Start the whole system on its embedded defaults: a one-validator network and the
     platform API on it (the demo issuer issues; the demo treasury opens accounts)."""
     target = Home(home)
+    mode = _mode(rpc_access)
     if not target.genesis_path.exists():
-        init_demo_home(home, genesis_time_ms=int(time.time() * 1000))
+        init_demo_home(home, genesis_time_ms=int(time.time() * 1000),
+                       rpc_access=mode or DEFAULT_MODE)
         typer.echo(f"created a demo network in {home}")
     platform = PlatformProcess(target, platform_port)
     try:
         _start(target, "127.0.0.1", rpc_port, 250, False, False, banner=True,
-               after_ready=platform.start)
+               after_ready=platform.start, rpc_access=mode)
     finally:
         platform.stop()
 
@@ -162,7 +243,11 @@ class PlatformProcess:
             "--issuer-key", str(self.home.wallet_path("issuer")),
             "--operator-key", str(self.home.wallet_path("treasury")),
         ]
-        self.proc = subprocess.Popen(cmd)
+        env = dict(os.environ)
+        token = read_client_token(self.home.path)  # after the node start made it, if missing
+        if token is not None:
+            env["CORRIDOR_NODE_RPC_TOKEN"] = token  # not in argv: `ps` shows argv to all
+        self.proc = subprocess.Popen(cmd, env=env)
         threading.Thread(target=self._announce, daemon=True).start()
 
     def _announce(self) -> None:

@@ -156,6 +156,8 @@ def serve(
     api_processes = workers or default_workers()
     settings = pool_share(settings, api_processes + (chain_workers == "process"))
     os.environ["CORRIDOR_DB_POOL_MAX"] = str(settings.db_pool_max)  # the children's share too
+    if settings.node_rpc_token:  # the children's too, by environment: argv is public in `ps`
+        os.environ["CORRIDOR_NODE_RPC_TOKEN"] = settings.node_rpc_token
     platform = _build(settings)  # migrates the database before any child starts
     sock = _listen(host, port)
     platform.start_workers(chain=chain_workers == "thread")

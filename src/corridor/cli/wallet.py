@@ -42,11 +42,13 @@ from corridor.ledger.tx import (
     Transaction,
 )
 from corridor.node.home import Home, HomeError, new_key, read_key, write_key
+from corridor.node.rpc_access import CLIENT_TOKEN_FILE, AccessConfigError, read_client_token
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import PlatformError
 
 DEFAULT_RPC = "http://127.0.0.1:26657"
 DEFAULT_HOME = Path(".corridor/local")  # the `corridor up` default home
+TOKEN_ENV = "CORRIDOR_RPC_TOKEN"  # a client token for the node's RPC (else HOME/rpc_token)
 TX_VALIDITY_MS = 10 * 60 * 1000  # a signed transaction expires this long after it is made
 WAIT_POLL_S = 0.2
 
@@ -58,7 +60,9 @@ tx_app.add_typer(escrow_app, name="escrow")
 account_app = typer.Typer(help="Inspect accounts.", no_args_is_help=True)
 block_app = typer.Typer(help="Inspect blocks.", no_args_is_help=True)
 
-HomeOpt = Annotated[Path, typer.Option("--home", help="Home directory holding wallets/NAME.json.")]
+HomeOpt = Annotated[Path, typer.Option(
+    "--home", help="Home directory holding wallets/NAME.json (and rpc_token, a client token "
+    "for the node's RPC; CORRIDOR_RPC_TOKEN overrides it).")]
 RpcOpt = Annotated[str, typer.Option("--rpc", help="The node's RPC URL.")]
 FromOpt = Annotated[str, typer.Option("--from", help="Wallet name (or key file path) that pays.")]
 SignWithOpt = Annotated[
@@ -233,6 +237,9 @@ class Node:
             data = response.json()
         except ValueError:
             _die(f"the node at {self.url} answered {response.status_code} with no JSON")
+        if response.status_code == 401:
+            _die(f"the node at {self.url} wants a client token: set {TOKEN_ENV} or put one "
+                 f"in --home's {CLIENT_TOKEN_FILE} (docs/node-rpc-access.md)")
         if response.is_error:
             err = data.get("error", {}) if isinstance(data, dict) else {}
             raise NodeError(response.status_code, str(err.get("code", response.status_code)),
@@ -260,10 +267,26 @@ class Node:
         return list(self.get("/v1/assets")["assets"])
 
 
-def _node(rpc: str) -> Node:
+def client_token(home: Path) -> str | None:
+    """The node client token: CORRIDOR_RPC_TOKEN, else HOME/rpc_token, else none."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    try:
+        return read_client_token(home)
+    except AccessConfigError as exc:
+        _die(str(exc))
+
+
+def rpc_headers(home: Path) -> dict[str, str]:
+    token = client_token(home)
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+def _node(rpc: str, home: Path) -> Node:
     if not rpc.startswith(("http://", "https://")):
         _die(f"bad --rpc {rpc!r}: give a URL like {DEFAULT_RPC}")
-    return Node(rpc, httpx.Client(timeout=10.0))
+    return Node(rpc, httpx.Client(timeout=10.0, headers=rpc_headers(home)))
 
 
 def find_asset(assets: list[dict[str, Any]], code: str, issuer: str | None) -> dict[str, Any]:
@@ -436,7 +459,7 @@ def _send(home: Path, rpc: str, source_ref: str, make_ops: Any, memo: str,
           sign_with: list[str] | None, wait: bool, timeout: float) -> dict[str, Any] | None:
     source = load_wallet(home, source_ref)
     signers = _signing_keys(home, source, sign_with)
-    with _node(rpc).client as client:
+    with _node(rpc, home).client as client:
         node = Node(rpc, client)
         ops: tuple[Operation, ...] = make_ops(node, source)
         _, encoded = _build(node, source, ops, memo, signers)
@@ -646,9 +669,9 @@ def escrow_cancel(
 @tx_app.command("status")
 @_run
 def tx_status(tx_id: Annotated[str, typer.Argument(help="Transaction id (hex).")],
-              rpc: RpcOpt = DEFAULT_RPC) -> None:
+              rpc: RpcOpt = DEFAULT_RPC, home: HomeOpt = DEFAULT_HOME) -> None:
     """Is a transaction pending, committed or rejected?"""
-    with _node(rpc).client as client:
+    with _node(rpc, home).client as client:
         try:
             status = Node(rpc, client).get(f"/v1/txs/{tx_id}")
         except NodeError as exc:
@@ -677,7 +700,7 @@ def account_show(ref: Annotated[str, typer.Argument(metavar="ADDRESS|NAME")],
                  home: HomeOpt = DEFAULT_HOME, rpc: RpcOpt = DEFAULT_RPC) -> None:
     """An account's balances, sequence and signers."""
     address = resolve_address(home, ref, "account")
-    with _node(rpc).client as client:
+    with _node(rpc, home).client as client:
         node = Node(rpc, client)
         acct = node.account(address, "account")
         decimals = {(a["code"], a["issuer"]): int(a["decimals"]) for a in node.assets()}
@@ -714,9 +737,9 @@ def _op_summary(op: dict[str, Any]) -> str:
 @block_app.command("show")
 @_run
 def block_show(ref: Annotated[str, typer.Argument(metavar="HEIGHT|HASH")],
-               rpc: RpcOpt = DEFAULT_RPC) -> None:
+               rpc: RpcOpt = DEFAULT_RPC, home: HomeOpt = DEFAULT_HOME) -> None:
     """A block's header fields and its transactions."""
-    with _node(rpc).client as client:
+    with _node(rpc, home).client as client:
         try:
             block = Node(rpc, client).get(f"/v1/blocks/{ref}")
         except NodeError as exc:

@@ -14,6 +14,7 @@ import uvicorn
 from corridor.node.core import NodeCore
 from corridor.node.home import Home, HomeError
 from corridor.node.rpc import create_app
+from corridor.node.rpc_access import AccessConfigError, RpcAccess, ensure_access
 from corridor.node.runner import NodeRunner, RunnerConfig
 from corridor.node.storage import SqliteStore
 
@@ -37,6 +38,17 @@ class NodeOptions:
     rpc_port: int = 26657
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     debug_invariants: bool = False
+    rpc_access: str | None = None  # the access mode for this run; None: HOME's setting
+
+
+def load_rpc_access(home: Home, options: NodeOptions) -> RpcAccess:
+    """HOME/rpc_access.json (created with the default mode if missing), its mode replaced by
+    `options.rpc_access` when given."""
+    try:
+        access = ensure_access(home.path)
+        return access if options.rpc_access is None else access.with_mode(options.rpc_access)
+    except AccessConfigError as exc:
+        raise HomeError(str(exc)) from None
 
 
 def open_core(home: Home, options: NodeOptions) -> NodeCore:
@@ -85,9 +97,10 @@ async def serve(
     home: Home, options: NodeOptions, on_ready: Callable[[NodeCore, str], None] | None = None
 ) -> None:
     """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly."""
+    access = load_rpc_access(home, options)
     core = open_core(home, options)
     runner = make_runner(home, core, options)
-    app = create_app(runner)
+    app = create_app(runner, access)
     server = _Server(
         uvicorn.Config(
             app,
@@ -108,6 +121,9 @@ async def serve(
         await asyncio.sleep(0.02)
     if serving.done():
         serving.result()  # raises the bind error, if that is what happened
+    logging.getLogger("corridor.node").info(
+        "RPC access mode %s, %d client token(s)", access.mode, len(access.tokens)
+    )
     if on_ready is not None:
         on_ready(core, f"http://{options.rpc_host}:{options.rpc_port}")
     try:

@@ -4,6 +4,8 @@ HOME/genesis.json          the network's genesis document (shared by every node)
 HOME/validator_key.json    this node's validator key (corridor-key-v1, mode 0600)
 HOME/data/chain.db         blocks, results and state (SQLite)
 HOME/wallets/NAME.json     demo wallets created by `init_demo_home` (mode 0600)
+HOME/rpc_access.json       the RPC access mode and client-token hashes (`node.rpc_access`)
+HOME/rpc_token             a client token for the tools on this machine (mode 0600)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from corridor.ledger import keys
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.genesis import Genesis, parse_genesis
 from corridor.ledger.keys import KeyPair
+from corridor.node.rpc_access import DEFAULT_MODE, check_mode, init_access
 
 DEMO_CHAIN_ID = "corridor-local"
 DEMO_CURRENCIES = (("USD", 2), ("EUR", 2), ("CNY", 2), ("HKD", 2), ("SGD", 2))
@@ -89,12 +92,15 @@ def new_key() -> KeyPair:
             continue
 
 
-def init_demo_home(path: Path, *, genesis_time_ms: int) -> Home:
-    """A single-validator network with the demo currencies, issuers and two customers."""
+def init_demo_home(path: Path, *, genesis_time_ms: int, rpc_access: str = DEFAULT_MODE) -> Home:
+    """A single-validator network with the demo currencies, issuers and two customers; its
+    RPC in access mode `rpc_access`, with a client token in HOME/rpc_token."""
     home = Home(path)
     if home.genesis_path.exists():
         raise HomeError(f"{path} already holds a node (genesis.json exists)")
+    check_mode(rpc_access)
     path.mkdir(parents=True, exist_ok=True)
+    init_access([path], mode=rpc_access)
     validator = new_key()
     write_key(home.key_path, validator)
     wallets = {name: new_key() for name in ("issuer", "treasury", *DEMO_CUSTOMERS)}

@@ -6,6 +6,10 @@ proof's height from `/v1/headers/{height}`, checks the commit against the truste
 (`ledger.light.verify_header`), and only then the proof against that header. The header a
 proof answer carries is ignored: a lying node could put anything there.
 
+A node whose RPC is not `open` serves headers and transaction proofs to anyone in `public`
+mode and everything else only with a client token (`token=`); the token proves the client to
+the node, never the node's answers to the client.
+
 Every failure (unreachable node, error answer, malformed JSON or bytes, wrong chain, forged
 commit, bad proof) is a `LightClientError` with one line for the user and a stable code.
 """
@@ -34,8 +38,9 @@ PATH_LEN_MAX = 64  # Merkle audit path entries (2**64 leaves is far beyond any b
 
 
 class LightClientError(Exception):
-    """Why a verification failed: `code` is stable (`unreachable`, `rpc_error`, `malformed`,
-    or a ledger RejectCode name such as `wrong_chain`, `insufficient_weight`)."""
+    """Why a verification failed: `code` is stable (`unreachable`, `unauthorized` (the node
+    wants a client token, or another one), `rpc_error`, `malformed`, or a ledger RejectCode
+    name such as `wrong_chain`, `insufficient_weight`)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -110,10 +115,11 @@ class LightClient:
     """Verifies what one node serves, from a trust root; holds the latest trusted header."""
 
     def __init__(self, rpc_url: str, trusted: TrustedState, *,
-                 http: httpx.Client | None = None) -> None:
+                 http: httpx.Client | None = None, token: str | None = None) -> None:
         self.trusted = trusted
         self.rpc_url = rpc_url
-        self._http = http or httpx.Client(base_url=rpc_url, timeout=TIMEOUT_S)
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        self._http = http or httpx.Client(base_url=rpc_url, timeout=TIMEOUT_S, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -137,6 +143,10 @@ class LightClient:
             body = r.json()
         except ValueError:
             raise _malformed(f"{path} answered {r.status_code} with no JSON") from None
+        if r.status_code == 401:
+            raise LightClientError(
+                "unauthorized", f"{path}: the node wants a client token (docs/node-rpc-access.md)"
+            )
         if r.status_code != 200:
             message = body.get("message") if isinstance(body, dict) else None
             raise LightClientError(

@@ -1,4 +1,5 @@
-"""The homes of a local network: keys, TLS identities, one genesis and peers.json in each.
+"""The homes of a local network: keys, TLS identities, one genesis and peers.json in each,
+the same RPC access setting in each, and its client token in DIR/rpc_token.
 
 Shared by `corridor localnet` (cli) and `corridor bench network` (bench), which may not import
 the cli layer.
@@ -15,6 +16,7 @@ from typing import Any
 
 from corridor.ledger import keys
 from corridor.node.home import DEMO_CUSTOMERS, Home, demo_genesis_doc, new_key, write_key
+from corridor.node.rpc_access import DEFAULT_MODE, check_mode, init_access
 
 LOCALNET_FILE = "localnet.json"
 CHAIN_ID = "corridor-localnet"
@@ -30,14 +32,21 @@ GenesisDoc = Callable[[list[keys.KeyPair]], dict[str, Any]]
 
 
 def create(
-    directory: Path, validators: int, full_nodes: int, genesis_doc: GenesisDoc | None = None
+    directory: Path,
+    validators: int,
+    full_nodes: int,
+    genesis_doc: GenesisDoc | None = None,
+    *,
+    rpc_access: str = DEFAULT_MODE,
 ) -> list[dict[str, Any]]:
     """Keys, TLS identities, genesis and peers.json for a new network; returns its nodes.
 
     `genesis_doc(validator keys)` replaces the demo genesis (the benchmarks fund their own
-    senders)."""
+    senders). Every node's RPC gets access mode `rpc_access` and accepts one client token,
+    kept in DIR/rpc_token (DIR is also the wallets' home of the CLI)."""
     from corridor.node import p2p
 
+    check_mode(rpc_access)
     directory.mkdir(parents=True, exist_ok=True)
     wallets = {name: new_key() for name in ("issuer", "treasury", *DEMO_CUSTOMERS)}
     for name, kp in wallets.items():
@@ -85,6 +94,7 @@ def create(
         (home / p2p.PEERS_FILE).write_text(json.dumps(peers, indent=2) + "\n")
         Home(home).genesis()  # what we wrote must parse
         p2p.load_peers(home)
+    init_access([directory / n["home"] for n in nodes], mode=rpc_access, client_dir=directory)
     listing = [{k: v for k, v in n.items() if k != "certificate"} for n in nodes]
     (directory / LOCALNET_FILE).write_text(json.dumps(listing, indent=2) + "\n")
     return listing

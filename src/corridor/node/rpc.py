@@ -2,7 +2,9 @@
 
 Bad input never changes anything and always gets a 4xx with a stable error code:
 {"error": {"code": "...", "message": "...", ...}}. Every request is bounded: body size,
-batch size, page size.
+batch size, page size. Who may call what is the node's access mode (`rpc_access`), checked by
+one dependency of the whole app (`_access_guard`): a route is private unless PUBLIC_READS
+lists it, so a new endpoint cannot leak by being forgotten.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,8 +39,26 @@ from corridor.node.limits import (
     RPC_EVIDENCE_PAGE_MAX,
     RPC_PAGE_MAX,
 )
+from corridor.node.rpc_access import RpcAccess
 
 HEIGHT_MAX = 2**63 - 1  # SQLite's integer range; no height above it can exist
+
+# What `public` mode serves to anyone (GET only): the chain's commitments and what a light
+# client needs to check them, nothing that lists or reads an account. A transaction is read
+# by its id, a 256-bit hash known only to whoever saw the transaction (its parties): reading
+# it enumerates nothing, and lets a payee verify a payment (`corridor light verify-tx`).
+# Every other route (accounts, their history and proofs, blocks' contents, submissions, the
+# event stream, and any route added later) needs a token.
+PUBLIC_READS = frozenset({
+    "/v1/status",
+    "/v1/headers/{height}",
+    "/v1/blocks",  # the latest headers, not their transactions
+    "/v1/assets",
+    "/v1/assets/{code}/{issuer}",
+    "/v1/evidence",
+    "/v1/txs/{tx_id}",
+    "/v1/txs/{tx_id}/proof",
+})
 
 
 class NodeHandle(Protocol):
@@ -125,17 +146,62 @@ def resume_height(last_event_id: str | None, from_height: int | None, head: int)
     return from_height or head + 1
 
 
-def create_app(node: NodeHandle) -> FastAPI:
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ClientToken",
+    description="A client token of this node (`corridor node token new`); which endpoints "
+    "need one depends on the node's access mode (docs/node-rpc-access.md).",
+)
+
+
+UNAUTHORIZED_RESPONSE: dict[str, Any] = {
+    "description": "A client token is needed (`token_required`) or the one sent is not valid "
+    "(`bad_token`); see docs/node-rpc-access.md",
+}
+
+
+def _access_guard(access: RpcAccess) -> Any:
+    """The dependency every route runs: lets the request through or raises a 401."""
+
+    async def guard(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        if credentials is not None:  # a wrong token is refused even where none is needed
+            if not access.accepts(credentials.credentials):
+                raise ApiError(401, "bad_token", "the client token is not valid for this node")
+            return
+        route = request.scope.get("route")
+        public = getattr(route, "path", None) in PUBLIC_READS and request.method == "GET"
+        if access.mode == "public" and public:
+            return
+        raise ApiError(
+            401,
+            "token_required",
+            f"this node's RPC is {access.mode}: send Authorization: Bearer <client token>",
+        )
+
+    return guard
+
+
+def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
+    """The RPC app of `node`. `access` defaults to `public` mode with no tokens: what is not
+    public chain data is refused until the caller gives the node's real setting."""
+    access = access or RpcAccess()
     app = FastAPI(
         title="Corridor node RPC",
         version="1",
-        description="Submit transactions, follow their status, read accounts, blocks and proofs.",
+        description="Submit transactions, follow their status, read accounts, blocks and proofs."
+        f" Access mode: {access.mode} (docs/node-rpc-access.md).",
+        dependencies=[] if access.mode == "open" else [Depends(_access_guard(access))],
+        responses={} if access.mode == "open" else {401: UNAUTHORIZED_RESPONSE},
     )
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         body = {"code": exc.code, "message": exc.message, **exc.extra}
-        return JSONResponse({"error": body}, status_code=exc.status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": body}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

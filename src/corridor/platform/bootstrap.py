@@ -99,9 +99,10 @@ class Platform:
             return False
         signers = {Signer.ISSUER: load_system_key(settings.issuer_key),
                    Signer.OPERATOR: load_system_key(settings.operator_key)}
-        self.worker = LedgerWorker(self.deps, LedgerClient(settings.node_rpc), signers)
+        ledger = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
+        self.worker = LedgerWorker(self.deps, ledger, signers)
         self.worker.start()
-        node = SettlementNode(settings.node_rpc)
+        node = SettlementNode(settings.node_rpc, token=settings.node_rpc_token)
         try:
             chain_id = str(node.status()["chain_id"])
         except httpx.HTTPError as exc:
@@ -241,7 +242,8 @@ def build(
     deps.extras.setdefault("keygen", SystemKeyGen())
     deps.extras.setdefault("history", SqlHistory())
     if settings.node_rpc:
-        deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0))
+        deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0,
+                                                      token=settings.node_rpc_token))
     deps.extras.setdefault("snapshots", funds.Snapshots())  # balances read a moment ago
     if "rails" not in deps.extras:
         sim = SimBank(settings.rail_webhook_secret.encode(), clock)

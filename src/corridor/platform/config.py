@@ -8,6 +8,7 @@
 | CORRIDOR_DATABASE_URL       | sqlite:///<data dir>/platform.db     |
 | CORRIDOR_KEYRING            | <data dir>/master-keys.json          |
 | CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
+| CORRIDOR_NODE_RPC_TOKEN     | (a client token of the node's RPC, if its access mode asks) |
 | CORRIDOR_ISSUER_KEY         | (key file of the asset issuer)       |
 | CORRIDOR_OPERATOR_KEY       | (key file of the account that opens customer accounts) |
 | CORRIDOR_RAIL_WEBHOOK_SECRET | (dev: made in <data dir>/rail-webhook-secret; prod: needed) |
@@ -52,6 +53,7 @@ class Settings:
     database_url: str = ""  # empty: SQLite in data_dir
     keyring: Path | None = None  # None: data_dir/master-keys.json
     node_rpc: str = "http://127.0.0.1:26657"
+    node_rpc_token: str = ""  # sent as a bearer token to the node (docs/node-rpc-access.md)
     issuer_key: Path | None = None
     operator_key: Path | None = None
     upload_bytes_max: int = UPLOAD_BYTES_MAX

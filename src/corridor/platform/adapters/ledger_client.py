@@ -2,7 +2,7 @@
 
 The platform never imports the node: it speaks the same HTTP JSON any client does
 (`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/txs/{id}/proof`, `GET /v1/accounts/{address}`,
-`GET /v1/status`).
+`GET /v1/status`), with the node's client token when the settings give one.
 An unreachable node raises PlatformError(UNAVAILABLE, NODE_UNAVAILABLE), one answering in a
 way this client does not expect PlatformError(UNAVAILABLE, NODE_BAD_REPLY);
 the chain's refusals come back as `Refusal` values.
@@ -29,6 +29,11 @@ NODE_TIMEOUT_S = 5.0
 NODE_REPLY_BYTES_MAX = 4 * 1024 * 1024
 
 
+def node_headers(token: str) -> dict[str, str]:
+    """The node's client token as a bearer credential (none when empty)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def unavailable(message: str) -> PlatformError:
     return PlatformError(Kind.UNAVAILABLE, "NODE_UNAVAILABLE", message)
 
@@ -45,9 +50,10 @@ def _refusal(err: dict[str, Any]) -> Refusal:
 
 class LedgerClient:
     def __init__(self, url: str, *, timeout_s: float = NODE_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, token: str = "") -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport,
+                                  headers=node_headers(token))
 
     def close(self) -> None:
         self._http.close()

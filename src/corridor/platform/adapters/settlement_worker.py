@@ -32,6 +32,7 @@ from corridor.ledger.assets import Asset
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment, Transaction, decode_transaction
 from corridor.platform.adapters.db import SqlUnitOfWork
+from corridor.platform.adapters.ledger_client import node_headers
 from corridor.platform.adapters.tables_payments import transfers as transfers_table
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.transfers import ISSUER, TREASURY, Transfer, TransferStatus
@@ -65,8 +66,9 @@ _OURS_TO_RETRY = {"EXPIRED", "BAD_SEQUENCE", "FUTURE_SEQUENCE"}
 class SettlementNode:
     """The node calls the worker needs (batch submit, blocks, status), over HTTP."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=NODE_TIMEOUT_S)
+    def __init__(self, url: str, *, token: str = "") -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=NODE_TIMEOUT_S,
+                                 headers=node_headers(token))
 
     def close(self) -> None:
         self.http.close()
