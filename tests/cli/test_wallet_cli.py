@@ -14,8 +14,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from corridor.cli.common import format_amount, parse_amount, parse_time_ms
 from corridor.cli.main import app
-from corridor.cli.wallet import format_amount, parse_amount, parse_time_ms
 from corridor.ledger import keys
 from corridor.ledger.genesis import parse_genesis
 from corridor.node.home import init_demo_home, read_key
@@ -145,7 +145,7 @@ def test_amounts_are_exact() -> None:
     assert parse_amount("92233720368547.75", 2) == 9223372036854775
     assert format_amount(1250, 2) == "12.50" and format_amount(5, 0) == "5"
     assert format_amount(1, 6) == "0.000001"
-    from corridor.cli.wallet import CliError
+    from corridor.cli.common import CliError
 
     for text, message in (("12.505", "more decimal places"), ("-1", "negative"),
                           ("0", "zero"), ("0.00", "zero"), ("abc", "not a number"),
@@ -161,7 +161,7 @@ def test_times() -> None:
     assert parse_time_ms("+2h", "t", now) == now + 7_200_000
     assert parse_time_ms("2026-01-01T00:00:00Z", "t") == 1767225600000
     assert parse_time_ms("2026-01-01T01:00:00+01:00", "t") == 1767225600000
-    from corridor.cli.wallet import CliError
+    from corridor.cli.common import CliError
 
     with pytest.raises(CliError, match="not a time"):
         parse_time_ms("tomorrow", "--finish-after")
@@ -345,12 +345,12 @@ class FakeNode:
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeNode:
-    from corridor.cli import wallet
+    from corridor.cli import node_client
 
     home = tmp_path / "home"
     init_demo_home(home, genesis_time_ms=0)
     fake = FakeNode(home)
-    monkeypatch.setattr(wallet, "_node", lambda rpc, home: wallet.Node(
+    monkeypatch.setattr(node_client, "connect", lambda rpc, home: node_client.Node(
         rpc, httpx.Client(transport=httpx.MockTransport(fake.handle))))
     return fake
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.cli.wallet import _die, _run, parse_time_ms
+from corridor.cli.common import die, parse_time_ms, run_cli
 from corridor.ledger import keys
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.genesis import genesis_from_document
@@ -28,29 +28,29 @@ def _parse_validator(text: str) -> dict[str, Any]:
     try:
         keys.decode_public_key(key)
     except DecodeError as exc:
-        _die(f"--validator {text!r}: {exc.message}")
+        die(f"--validator {text!r}: {exc.message}")
     if power and not power.isdigit():
-        _die(f"--validator {text!r}: power must be a positive integer")
+        die(f"--validator {text!r}: power must be a positive integer")
     if power and int(power) < 1:
-        _die(f"--validator {text!r}: power must be at least 1")
+        die(f"--validator {text!r}: power must be at least 1")
     return {"public_key": key, "power": int(power) if power else 1}
 
 
 def _parse_asset(text: str) -> dict[str, Any]:
     parts = text.split(":")
     if len(parts) not in (3, 4):
-        _die(f"--asset {text!r}: expected CODE:ISSUER_ADDRESS:DECIMALS[:flags]")
+        die(f"--asset {text!r}: expected CODE:ISSUER_ADDRESS:DECIMALS[:flags]")
     code, issuer, decimals = parts[:3]
     try:
         keys.decode_address(issuer)
     except DecodeError as exc:
-        _die(f"--asset {text!r}: issuer: {exc.message}")
+        die(f"--asset {text!r}: issuer: {exc.message}")
     if not decimals.isdigit():
-        _die(f"--asset {text!r}: decimals must be an integer")
+        die(f"--asset {text!r}: decimals must be an integer")
     entry: dict[str, Any] = {"code": code, "issuer": issuer, "decimals": int(decimals)}
     for flag in (f for f in (parts[3].split(",") if len(parts) == 4 else []) if f):
         if flag not in _ASSET_FLAGS:
-            _die(f"--asset {text!r}: unknown flag {flag!r} (flags: {', '.join(_ASSET_FLAGS)})")
+            die(f"--asset {text!r}: unknown flag {flag!r} (flags: {', '.join(_ASSET_FLAGS)})")
         entry[flag] = True
     return entry
 
@@ -58,20 +58,20 @@ def _parse_asset(text: str) -> dict[str, Any]:
 def _parse_balance(text: str) -> dict[str, Any]:
     parts = text.split(":")
     if len(parts) != 4:
-        _die(f"--balance {text!r}: expected HOLDER:CODE:ISSUER:AMOUNT")
+        die(f"--balance {text!r}: expected HOLDER:CODE:ISSUER:AMOUNT")
     holder, code, issuer, amount = parts
     for what, value in (("holder", holder), ("issuer", issuer)):
         try:
             keys.decode_address(value)
         except DecodeError as exc:
-            _die(f"--balance {text!r}: {what}: {exc.message}")
+            die(f"--balance {text!r}: {what}: {exc.message}")
     if not amount.isdigit():
-        _die(f"--balance {text!r}: amount must be an integer number of minor units")
+        die(f"--balance {text!r}: amount must be an integer number of minor units")
     return {"holder": holder, "code": code, "issuer": issuer, "amount": int(amount)}
 
 
 @genesis_app.command("new")
-@_run
+@run_cli
 def genesis_new(
     out: Annotated[Path, typer.Option("--out", help="Where to write the genesis JSON.")],
     chain_id: Annotated[str, typer.Option("--chain-id", help="The network's chain id.")],
@@ -96,7 +96,7 @@ def genesis_new(
         try:
             keys.decode_public_key(text)
         except DecodeError as exc:
-            _die(f"--account {text!r}: {exc.message}")
+            die(f"--account {text!r}: {exc.message}")
         accounts.append({"public_key": text})
     time_ms = (int(time.time() * 1000) if genesis_time is None
                else parse_time_ms(genesis_time, "--genesis-time"))
@@ -111,9 +111,9 @@ def genesis_new(
     try:
         genesis = genesis_from_document(doc)
     except DecodeError as exc:
-        _die(exc.message)
+        die(exc.message)
     if out.exists() and not force:
-        _die(f"{out} exists (use --force to overwrite)")
+        die(f"{out} exists (use --force to overwrite)")
     text = json.dumps(doc, indent=2) + "\n"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def genesis_new(
         tmp.write_text(text)
         tmp.replace(out)
     except OSError as exc:
-        _die(f"cannot write {out}: {exc.strerror}")
+        die(f"cannot write {out}: {exc.strerror}")
     typer.echo(f"wrote {out}: chain {genesis.chain_id}, {len(doc['validators'])} validator(s), "
                f"{len(accounts)} account(s), {len(doc['assets'])} asset(s)")
 

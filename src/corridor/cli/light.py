@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.cli.wallet import DEFAULT_HOME, DEFAULT_RPC, CliError, client_token, resolve_address
+from corridor.cli.common import DEFAULT_HOME, DEFAULT_RPC, CliError
+from corridor.cli.node_client import client_token
+from corridor.cli.wallet import resolve_address
 from corridor.ledger import keys
 from corridor.node import views
 from corridor.node.light_client import LightClient, LightClientError, VerifiedHeader, load_trust
