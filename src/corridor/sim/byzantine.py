@@ -75,6 +75,8 @@ class ByzantineTransport(SimTransport):
         frame = encode_frame(msg)
         own = self._own(msg, frame)
         twin = self._twin(own) if own is not None and EQUIVOCATE in node.behaviours else None
+        if twin is not None:
+            self._sent.add(twin)  # relayed back to us and re-sent: it goes out as it is
         if twin is None or not peers:
             for peer in peers:
                 self.send_frame(peer, frame)
@@ -105,7 +107,8 @@ class ByzantineTransport(SimTransport):
 
     def _own(self, msg: P2PMessage, frame: bytes) -> Proposal | Vote | None:
         """The node's own signed proposal or vote, the first time it goes out (a re-sent
-        one, or one it relays, goes out as it is)."""
+        one, its twin, or one it relays, goes out as it is): two versions per slot, never
+        more."""
         assert self.byz.key is not None
         me = self.byz.key.public_key
         own: Proposal | Vote | None = None
