@@ -1,8 +1,8 @@
-"""Edge cases of the multi-validator runner (`NetworkRunner`), driven through `on_message`
-as the p2p transport would: a synced block with a bad commit certificate is refused and the
-node does not advance; proposals from anyone but the round's proposer are ignored, and a
-forged one naming the right proposer neither costs a block validation nor uses up the
-height's candidate slots."""
+"""Edge cases of the consensus shell in a node among peers (`NetworkRunner`), driven
+through `on_message` as the p2p transport would: a synced block with a bad commit
+certificate is refused and the node does not advance; proposals from anyone but the round's
+proposer are ignored, and a forged one naming the right proposer neither costs a block
+validation nor uses up the height's candidate slots."""
 
 from __future__ import annotations
 
@@ -158,8 +158,8 @@ def test_proposals_from_others_than_the_proposer_are_ignored(tmp_path: Path) -> 
         runner.on_message(PEER, ProposalMsg(_forged_proposal(g, forged_block, other),
                                             forged_block))
         assert runner.consensus.messages(0).proposals == ()
-        assert theirs.hash() not in runner._proposals
-        assert forged_block.hash() not in runner._proposals  # not even validated
+        assert theirs.hash() not in runner.candidates
+        assert forged_block.hash() not in runner.candidates  # not even validated
 
         # Forgeries naming the proposer cannot use up the height's candidate slots ...
         for i in range(CONSENSUS_CANDIDATES_MAX):
