@@ -51,6 +51,22 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 
+def _reaching(target: PaymentStatus) -> frozenset[PaymentStatus]:
+    """The states from which `target` can be reached (itself included)."""
+    found = {target}
+    while True:
+        more = {s for s, nxt in TRANSITIONS.items() if nxt & found} - found
+        if not more:
+            return frozenset(found)
+        found |= more
+
+
+# Derived from the table, never listed again.
+CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt)
+# Nothing is on chain yet: the payment can still become ready for submission.
+BEFORE_SUBMISSION = _reaching(S.READY)
+
+
 class PaymentKind(enum.StrEnum):
     REMITTANCE = "remittance"  # cross-currency to another party
     TRANSFER = "transfer"  # same currency to another party

@@ -33,7 +33,7 @@ import enum
 from typing import Any
 
 from corridor.platform.domain.errors import Problems, conflict
-from corridor.platform.domain.payments import Payment, PaymentStatus
+from corridor.platform.domain.payments import BEFORE_SUBMISSION, Payment, PaymentStatus
 from corridor.platform.domain.rails import WithdrawalStatus
 
 REASON_LEN_MAX = 1000
@@ -67,10 +67,6 @@ class Outcome(enum.StrEnum):
     REJECT = "reject"
 
 
-# Payment states before submission: nothing is on chain yet, the payment is cancelled.
-_CANCELLABLE = frozenset({PaymentStatus.DRAFT, PaymentStatus.PENDING_APPROVAL,
-                          PaymentStatus.SCREENING, PaymentStatus.ON_HOLD,
-                          PaymentStatus.READY})
 _IN_FLIGHT = frozenset({PaymentStatus.SUBMITTED, PaymentStatus.INCLUDED, PaymentStatus.FINAL})
 NOT_INCLUDED_STATES = frozenset({PaymentStatus.FAILED, PaymentStatus.EXPIRED})
 
@@ -151,7 +147,7 @@ def check_requestable(p: Payment) -> None:
     """Refuses a refund request the payment's state does not allow, with a code that says
     what to do instead."""
     status = PaymentStatus(p.status)
-    if status in _CANCELLABLE:
+    if status in BEFORE_SUBMISSION:  # nothing on chain yet: the payment is cancelled
         raise conflict("USE_CANCEL", "the payment is not submitted yet: cancel it instead "
                        f"(POST /v1/payments/{p.id}/cancel)")
     if status in _IN_FLIGHT:

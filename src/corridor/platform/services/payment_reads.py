@@ -17,6 +17,7 @@ from corridor.platform.domain.errors import (
     not_found,
 )
 from corridor.platform.domain.payments import (
+    CANCELLABLE,
     Payment,
     moved,
 )
@@ -77,7 +78,7 @@ def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
             raise PlatformError(Kind.FORBIDDEN, "FORBIDDEN", "only the sender may cancel")
         quotes.owner_of(uow, who, p.owner_id if p.owner_type == OwnerType.ORG else None,
                         Perm.PAY_INITIATE)
-        if p.status not in payments.CANCELLABLE:
+        if p.status not in CANCELLABLE:
             raise conflict("NOT_CANCELLABLE", f"a {p.status} payment can no longer be cancelled")
         p = moved(p, payments.S.CANCELLED, deps.clock.now_ms())
         uow.repo(Payment).update(p)

@@ -80,7 +80,6 @@ DAY_MS = 86_400_000
 REFERENCE = kyc_domain.REFERENCE_CURRENCY
 # Payments that moved no money (or whose money came back) do not use up a daily limit.
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
-CANCELLABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.ON_HOLD, S.READY})
 
 NAME_LEN_MAX = bank.NAME_LEN_MAX
 
