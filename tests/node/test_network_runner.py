@@ -18,8 +18,14 @@ from corridor.ledger.chain import make_block, select_txs
 from corridor.ledger.genesis import Genesis
 from corridor.node.consensus_driver import ConsensusWal, NetworkRunner
 from corridor.node.core import NodeCore
-from corridor.node.limits import CONSENSUS_CANDIDATES_MAX
-from corridor.node.p2p_messages import P2PMessage, ProposalMsg, SyncResponseMsg
+from corridor.node.limits import CONSENSUS_CANDIDATES_MAX, SYNC_RETRY_MS
+from corridor.node.p2p_messages import (
+    P2PMessage,
+    ProposalMsg,
+    StatusMsg,
+    SyncRequestMsg,
+    SyncResponseMsg,
+)
 from corridor.node.runner import RunnerConfig
 from corridor.node.storage.memory import MemoryBlockStore, MemoryStateStore
 
@@ -172,5 +178,32 @@ def test_proposals_from_others_than_the_proposer_are_ignored(tmp_path: Path) -> 
         assert runner.consensus.messages(0).proposals == ((real, True),)
         prevoted = runner.consensus.messages(0).prevotes.votes.values()
         assert [v.block_hash for v in prevoted] == [block.hash()]
+
+    _run(tmp_path, scenario)
+
+
+def test_a_peer_that_does_not_serve_its_claimed_height_is_asked_once_per_claim(
+        tmp_path: Path) -> None:
+    """A Byzantine peer announcing a far-future height it never serves: the node asks it
+    once, and not again until the peer claims it anew (it used to ask every retry interval
+    for good)."""
+
+    async def scenario(runner: NetworkRunner, g: Genesis) -> None:
+        transport = runner.transport
+        assert isinstance(transport, RecordingTransport)
+
+        def asked() -> int:
+            return sum(isinstance(m, SyncRequestMsg) for _, m in transport.sent)
+
+        runner.on_message(PEER, StatusMsg(1_000))
+        assert asked() == 1  # two heights behind: asked at once
+        for _ in range(3):  # no answer; later checks, each past the retry interval
+            await asyncio.sleep(SYNC_RETRY_MS / 1000 + 0.05)
+            runner.on_message(PEER, StatusMsg(0))  # a status that claims nothing new
+        assert asked() == 1
+        await asyncio.sleep(SYNC_RETRY_MS / 1000 + 0.05)
+        runner.on_message(PEER, StatusMsg(1_000))  # claimed again: asked again, once
+        assert asked() == 2
+        assert runner.core.head.height == 0
 
     _run(tmp_path, scenario)

@@ -123,6 +123,7 @@ class ConsensusShell:
         self._draining = False
         self._replaying = False
         self.peer_heights: dict[str, int] = {}  # peer -> the committed height it announced
+        self._asked: dict[str, int] = {}  # peer -> our head when we last asked it for blocks
         self._behind_since_ms: int | None = None
         self._last_sync_ms: int | None = None
         self.last_commit_ms = ports.clock.monotonic_ms()
@@ -342,7 +343,7 @@ class ConsensusShell:
                 self._gossiped_txs[msg.tx.tx_id] = None  # the sender told everyone
                 self.ports.builder.work_arrived()
         elif isinstance(msg, StatusMsg):
-            self.peer_heights[peer] = max(self.peer_heights.get(peer, 0), msg.height)
+            self._claims(peer, msg.height)
             self._check_behind()
         elif isinstance(msg, SyncRequestMsg):
             self._answer_sync(peer, msg.from_height)
@@ -356,7 +357,7 @@ class ConsensusShell:
         if message.height < height:
             return
         if message.height > height:
-            self.peer_heights[peer] = max(self.peer_heights.get(peer, 0), message.height - 1)
+            self._claims(peer, message.height - 1)
             if message.height <= height + CONSENSUS_BUFFER_HEIGHTS_MAX:
                 queue = self.buffered.setdefault(message.height, [])
                 blocks = sum(b is not None for _, _, b in queue)
@@ -412,6 +413,12 @@ class ConsensusShell:
 
     # --- block sync ----------------------------------------------------------------------
 
+    def _claims(self, peer: str, height: int) -> None:
+        """`peer` says it has committed `height`: believed (again) if above what we hold."""
+        if height > self.peer_heights.get(peer, 0):
+            self.peer_heights[peer] = height
+            self._asked.pop(peer, None)  # a new claim earns it one more request
+
     def _check_behind(self) -> None:
         head = self.core.head.height
         best = max(self.peer_heights.values(), default=0)
@@ -430,6 +437,13 @@ class ConsensusShell:
         if last is not None and now - last < self.config.sync_retry_ms:
             return
         head = self.core.head.height
+        # A peer asked at this very head brought nothing since (it did not answer, or not with
+        # a block we could apply): its claimed height is no longer believed. Otherwise a
+        # Byzantine peer claiming a far-future height would be asked forever; now it is asked
+        # once per claim it makes, and an honest peer's next status restores its height.
+        for peer, asked_at in self._asked.items():
+            if asked_at == head and self.peer_heights.get(peer, 0) > head:
+                self.peer_heights[peer] = head
         connected = set(self.transport.connected())
         ahead = [p for p, h in self.peer_heights.items() if h > head and p in connected]
         if not ahead:
@@ -437,6 +451,7 @@ class ConsensusShell:
         self._last_sync_ms = now
         # Any peer ahead, at random: one that claims a height it cannot serve stalls nothing.
         peer = self.ports.rng.choice(sorted(ahead))
+        self._asked[peer] = head
         self.transport.send(peer, SyncRequestMsg(head + 1))
 
     def _answer_sync(self, peer: str, from_height: int) -> None:
