@@ -133,7 +133,7 @@ def test_code_messages_are_never_stored_in_production(app_platform: bootstrap.Pl
     base = app_platform.deps
     deps = dataclasses.replace(
         base, settings=dataclasses.replace(base.settings, mode="production"),
-        extras={**base.extras, "messenger": Messenger()})
+        messenger=Messenger())
     wallets_ensure = wallets.ensure_wallet
     registration.register(deps, registration.Register(
         name="Ann", email=ANN, phone=None, password=PASSWORD, accept_terms=True,

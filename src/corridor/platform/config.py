@@ -99,22 +99,24 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if name == "webhook_allow_networks":
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        return tuple(str(i).strip() for i in items if str(i).strip())
     if name in ("fast_password_hashing", "dev_sim_bank"):
         return str(value).lower() in ("1", "true", "yes")
-    if name == "trusted_proxies":
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        proxies = tuple(str(x).strip() for x in items if str(x).strip())
-        for proxy in proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or "
-                                  "network") from None
-        return proxies
+    if name in ("trusted_proxies", "webhook_allow_networks"):
+        return _networks(name, value)
     return str(value)
+
+
+def _networks(name: str, value: object) -> tuple[str, ...]:
+    """A list of IP addresses or CIDR networks (a TOML list, or comma-separated text)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    networks = tuple(str(i).strip() for i in items if str(i).strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"CORRIDOR_{name.upper()}: {network!r} is not an IP address or "
+                              "CIDR network") from None
+    return networks
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -144,12 +146,6 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
-    for network in settings.webhook_allow_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigError(f"CORRIDOR_WEBHOOK_ALLOW_NETWORKS: {network!r} is not an "
-                              "address or CIDR network") from None
     return settings
 
 

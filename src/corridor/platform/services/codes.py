@@ -5,7 +5,7 @@ counts against the attempt limit.
 Codes are stored only as keyed hashes (HMAC under a key derived from the master keyring,
 `Sealer.keyed_hash`): six digits are a million guesses, so a plain digest in a copied
 database would give every live code away. The message that carries a code is never
-stored in production: it goes to the delivery port (`deps.extras["messenger"]`). In
+stored in production: it goes to the delivery port (`Deps.messenger`). In
 development the outbox keeps it, for `corridor platform outbox`, only while the code
 lives: it is deleted when the code is used, replaced or expires.
 """
@@ -21,7 +21,7 @@ import pyotp
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import OneTimeCode, RecoveryCode, User
 from corridor.platform.domain.notices import Notice
-from corridor.platform.services.ports import Deps, Messenger, UnitOfWork
+from corridor.platform.services.ports import Deps, UnitOfWork
 
 TOTP_STEP_S = 30
 TOTP_WINDOW = 1  # steps either side: tolerates 30 s of clock drift
@@ -56,9 +56,9 @@ def _send_code(deps: Deps, uow: UnitOfWork, c: OneTimeCode, code: str) -> None:
     minutes = idn.CODE_TTL_MS // 60_000
     body = (f"Your Corridor code is {code}. It expires in {minutes} minutes. "
             "Nobody from Corridor will ever ask you for it.")
-    messenger: Messenger | None = deps.extras.get("messenger")
-    if messenger is not None:
-        messenger.send(channel=c.channel, destination=c.destination, subject=subject, body=body)
+    if deps.messenger is not None:
+        deps.messenger.send(channel=c.channel, destination=c.destination, subject=subject,
+                            body=body)
     if deps.settings.production:
         return
     uow.repo(Notice).add(Notice(
@@ -194,3 +194,14 @@ def new_recovery_codes(deps: Deps, uow: UnitOfWork, user_id: str) -> list[str]:
         )
         shown.append(f"{raw[:5]}-{raw[5:]}")
     return shown
+
+
+def issue_to_named_channel(deps: Deps, uow: UnitOfWork, user: User, identifier: str,
+                           purpose: idn.Purpose) -> None:
+    """A code for `purpose` to the channel `identifier` names (an e-mail address, else a
+    phone), if that channel is the user's and verified; nothing otherwise (the caller's
+    answer stays the same either way)."""
+    if "@" in identifier and user.email and user.email_verified:
+        issue(deps, uow, user, purpose, idn.Channel.EMAIL, user.email)
+    elif "@" not in identifier and user.phone and user.phone_verified:
+        issue(deps, uow, user, purpose, idn.Channel.SMS, user.phone)

@@ -179,10 +179,7 @@ def unlock_start(deps: Deps, identifier: str) -> None:
         if user is None or user.status != idn.UserStatus.ACTIVE or not (
                 idn.is_locked(user, now) or user.failed_logins >= idn.LOGIN_FAILURES_MAX):
             return
-        if "@" in identifier and user.email and user.email_verified:
-            codes.issue(deps, uow, user, Purpose.UNLOCK, Channel.EMAIL, user.email)
-        elif "@" not in identifier and user.phone and user.phone_verified:
-            codes.issue(deps, uow, user, Purpose.UNLOCK, Channel.SMS, user.phone)
+        codes.issue_to_named_channel(deps, uow, user, identifier, Purpose.UNLOCK)
         uow.commit()
 
 

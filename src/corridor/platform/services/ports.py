@@ -42,7 +42,7 @@ class Sealer(Protocol):
 
 class Messenger(Protocol):
     """Delivers an e-mail or SMS now (a provider's API). Messages carrying codes go only
-    through it outside development; the composition root wires it as extras["messenger"]."""
+    through it outside development; the composition root wires it as `Deps.messenger`."""
 
     def send(self, *, channel: str, destination: str, subject: str, body: str) -> None: ...
 
@@ -124,6 +124,9 @@ class Deps:
     # Runs a piece of work in a write transaction it may share with other threads' work
     # (SQLite's group commit, adapters/group_commit.py); None: a transaction of its own.
     group_write: Callable[[Callable[[UnitOfWork], Any]], Any] | None = None
+    # Delivers e-mail and SMS (a provider's API); None: no delivery wired (development keeps
+    # code messages in the outbox only).
+    messenger: Messenger | None = None
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

@@ -192,10 +192,7 @@ def recovery_start(deps: Deps, identifier: str) -> None:
         user = registration.find_by_identifier(uow, identifier)
         if user is None or user.status != idn.UserStatus.ACTIVE:
             return
-        if "@" in identifier and user.email and user.email_verified:
-            codes.issue(deps, uow, user, Purpose.RECOVERY, Channel.EMAIL, user.email)
-        elif "@" not in identifier and user.phone and user.phone_verified:
-            codes.issue(deps, uow, user, Purpose.RECOVERY, Channel.SMS, user.phone)
+        codes.issue_to_named_channel(deps, uow, user, identifier, Purpose.RECOVERY)
         uow.commit()
 
 

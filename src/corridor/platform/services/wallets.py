@@ -211,14 +211,14 @@ def create_org_wallet(deps: Deps, who: Principal, org_id: str, label: str) -> Wa
     return wallet
 
 
-def _parse_key(public_key_text: str, problems: dict[str, str]) -> bytes:
+def _parse_key(public_key_text: str, problems: Problems) -> bytes:
     public_key = b""
     try:
         public_key = keys.decode_public_key(public_key_text.strip())
     except DecodeError as exc:
-        problems["public_key"] = exc.message
+        problems.add("public_key", exc.message)
     if public_key and not _on_curve(public_key):
-        problems["public_key"] = "not a valid key: no point on the curve has this x coordinate"
+        problems.add("public_key", "not a valid key: no point on the curve has this x coordinate")
     return public_key
 
 
@@ -226,13 +226,11 @@ def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str)
     """A challenge the organisation signs with the key it wants to register, to prove it
     holds the key (issue 14/3a: any key is visible on chain, so a bare claim proves
     nothing). The message names the organisation and the key; it expires and serves once."""
-    problems: dict[str, str] = {}
+    problems = Problems()
     public_key = _parse_key(public_key_text, problems)
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
-        if problems:
-            raise invalid("INVALID_FIELDS", "invalid fields: " + ", ".join(sorted(problems)),
-                          problems)
+        problems.raise_if_any()
         now = deps.clock.now_ms()
         open_ = uow.repo(KeyChallenge).many(org_id=org_id, used_ms=None,
                                             above={"expires_ms": now},
@@ -263,23 +261,22 @@ def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_te
     opens its account on chain but never sees the seed (Perm.ORG_WALLETS). The key must
     sign the organisation's open challenge for it (`key_challenge`): the proof is checked
     and the challenge used up in the same transaction as the wallet is made."""
-    problems: dict[str, str] = {}
+    problems = Problems()
     try:
         label = _check_label(label)
     except PlatformError as exc:
-        problems.update(exc.fields)
+        for field, message in exc.fields.items():
+            problems.add(field, message)
     public_key = _parse_key(public_key_text, problems)
     try:
         signature = bytes.fromhex(signature_hex.strip())
     except ValueError:
         signature = b""
     if len(signature) != SIGNATURE_LEN:
-        problems["signature"] = f"the key's BIP-340 signature: {2 * SIGNATURE_LEN} hex digits"
+        problems.add("signature", f"the key's BIP-340 signature: {2 * SIGNATURE_LEN} hex digits")
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
-        if problems:
-            raise invalid("INVALID_FIELDS", "invalid fields: " + ", ".join(sorted(problems)),
-                          problems)
+        problems.raise_if_any()
         now = deps.clock.now_ms()
         challenge = _usable_challenge(uow, org_id, challenge_id, public_key, now)
         if not keys.verify(public_key, challenge_digest(challenge), signature):
