@@ -52,7 +52,7 @@ def test_wallets_open_but_absent_on_chain_are_found_and_repaired(
     node = FakeNode()
     real_build = bootstrap.build
     monkeypatch.setattr(bootstrap, "build",
-                        lambda settings, **kw: real_build(settings, extras={"ledger": node}))
+                        lambda settings, **kw: real_build(settings, ledger=node))
     platform = bootstrap.build(load_settings({}, data_dir=tmp_path))
     present = _open(platform, "u-present")
     node.opened.add(present.address)

@@ -31,13 +31,13 @@ _keys = itertools.count(1)
 @pytest.fixture(name="platform")
 def rails_platform(settings: Settings) -> Iterator[bootstrap.Platform]:
     """A platform without a node (balances from the rails' records), on the sim bank."""
-    p = bootstrap.build(settings, extras={"ledger": None, "keygen": CountingKeyGen()})
+    p = bootstrap.build(settings, ledger=None, keygen=CountingKeyGen())
     yield p
     p.close()
 
 
 def sim_of(platform: bootstrap.Platform) -> SimBank:
-    sim = platform.deps.extras["rails"]["sim-bank"]
+    sim = platform.deps.rails["sim-bank"]
     assert isinstance(sim, SimBank)
     return sim
 

@@ -29,7 +29,7 @@ from corridor.platform.config import ConfigError, Settings
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain import orgs as org_rules
 from corridor.platform.domain.audit import AuditEntry
-from corridor.platform.domain.errors import PlatformError, Problems
+from corridor.platform.domain.errors import Err, PlatformError, Problems
 from corridor.platform.domain.identity import OneTimeCode, User
 from corridor.platform.domain.notices import Notice
 from corridor.platform.domain.principal import Origin
@@ -315,7 +315,7 @@ def test_a_password_made_of_the_persons_own_details_is_weak() -> None:
         assert not idn.check_password(password, Problems())  # strong for a stranger
         p = Problems()
         assert idn.check_password(password, p, user_inputs=("Ann Example", ANN))
-        assert idn.password_code(p, True) == "WEAK_PASSWORD"
+        assert idn.password_code(p, True) is Err.WEAK_PASSWORD
 
 
 def test_password_change_staff_creation_and_recovery_refuse_weak_passwords(

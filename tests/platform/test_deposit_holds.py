@@ -26,6 +26,7 @@ from tests.platform.rails_fakes import (
     sim_of,
     transfers,
 )
+from tests.platform.wallet_fakes import use_ledger
 
 QUEUE = "/v1/staff/holds"
 
@@ -146,7 +147,7 @@ def test_the_daily_limit_and_the_balance_cap_apply_on_arrival(
         wallet = uow.repo(Wallet).get(third["wallet_id"])
     assert wallet is not None
     set_tier(platform, customer.user.id, 2)  # 100,000 a day; at most 250,000 held
-    platform.deps.extras["ledger"] = BalanceNode({(wallet.address, "USD"): 24_850_000})
+    use_ledger(platform, BalanceNode({(wallet.address, "USD"): 24_850_000}))
     fourth = create_deposit(client, customer, "10.00")
     arrive(client, platform, customer, fourth["reference"], "10.00")
     assert deposit(client, customer, fourth["id"])["status"] == "minting"

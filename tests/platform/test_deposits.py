@@ -27,7 +27,7 @@ from tests.platform.rails_fakes import (
     sim_of,
     transfers,
 )
-from tests.platform.wallet_fakes import make_org
+from tests.platform.wallet_fakes import make_org, use_ledger
 
 
 def deposits_in_db(platform: bootstrap.Platform) -> list[Deposit]:
@@ -264,7 +264,7 @@ def test_a_wallet_that_cannot_receive_gets_no_instructions(
         assert fixed is not None
         uow.repo(Authorisation).update(dataclasses.replace(fixed, status="authorised"))
         uow.commit()
-    platform.deps.extras["ledger"] = FrozenNode()
+    use_ledger(platform, FrozenNode())
     r = client.post("/v1/deposits", json={"currency": "USD", "amount": "10.00"},
                     headers={**customer.headers, **key()})
     assert r.status_code == 422 and r.json()["error"]["code"] == "WALLET_CANNOT_RECEIVE"

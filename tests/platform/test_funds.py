@@ -15,6 +15,7 @@ from corridor.platform.services import funds, settlement
 from corridor.platform.services.ledger_port import ChainAccount, ChainHolding
 from tests.platform.conftest import make_user
 from tests.platform.payment_records import make_wallet
+from tests.platform.wallet_fakes import use_ledger
 
 
 class NoCalls:
@@ -32,7 +33,7 @@ def _snapshot(address: str, sequence: int, usd_minor: int) -> ChainAccount:
 
 @pytest.fixture
 def wallet_and_ref(platform: bootstrap.Platform) -> tuple[Any, str]:
-    platform.deps.extras["ledger"] = NoCalls()
+    use_ledger(platform, NoCalls())
     user = make_user(platform, email="carol@example.com")
     wallet = make_wallet(platform, user.user.id)
     return wallet, wallet_ref(wallet.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from corridor.platform.domain import rails
+from corridor.platform.domain.errors import Err
 from corridor.platform.services import rails as rail_service
 from tests.platform.conftest import Actor
 
@@ -16,7 +17,7 @@ def test_a_webhook_timestamp_in_other_digits_is_refused_not_a_server_error(
     client: TestClient,
 ) -> None:
     assert rails.signature_problem(b"secret", "¹", "v1=00", b"{}", now_s=0) == (
-        "WEBHOOK_SIGNATURE_INVALID", "missing or malformed timestamp")
+        Err.WEBHOOK_SIGNATURE_INVALID, "missing or malformed timestamp")
     r = client.post("/v1/rails/sim-bank/webhook", content=b"{}", headers={
         rail_service.TIMESTAMP_HEADER: "¹".encode("latin-1"),
         rail_service.SIGNATURE_HEADER: "v1=00"})

@@ -19,7 +19,7 @@ from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.system import SystemClock
 from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
-from corridor.platform.domain.errors import PlatformError, conflict
+from corridor.platform.domain.errors import Err, PlatformError
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Origin
 from corridor.platform.domain.transfers import Transfer
@@ -41,7 +41,7 @@ def _note(i: int, *, fail: bool = False) -> Callable[[UnitOfWork], int]:
         uow.audit(actor_id=None, actor_kind="system", action="test.batch", object_type="t",
                   object_id=str(i), after={"i": i})
         if fail:
-            raise conflict("REFUSED", f"item {i} refused after its write")
+            raise Err.CONFLICT.error(f"item {i} refused after its write")
         return i * 10
 
     return work
@@ -119,7 +119,7 @@ def test_a_failing_item_leaves_the_others_committed(
     assert committer.batches == batches + 1  # all three in one transaction
     assert calls.out[1] == 10 and calls.out[3] == 30
     refused = calls.out[2]
-    assert isinstance(refused, PlatformError) and refused.code == "REFUSED"
+    assert isinstance(refused, PlatformError) and refused.message.startswith("item 2 refused")
     assert _noted(p) == ["1", "3"]  # the refused one's entry is gone, the others' kept
     report = audit.verify(p.deps)
     assert report.problem is None and report.head_seq == report.entries == 2
@@ -209,7 +209,7 @@ def test_payments_in_one_batch_one_refused_the_others_made(
     settings = Settings(data_dir=tmp_path / "platform",
                         database_url=f"sqlite:///{tmp_path / 'platform.db'}",
                         fast_password_hashing=True)
-    p = bootstrap.build(settings, extras={"ledger": chain, "keygen": CountingKeyGen()})
+    p = bootstrap.build(settings, ledger=chain, keygen=CountingKeyGen())
     try:
         senders = []
         for name in ("ann", "ben", "cat"):

@@ -44,7 +44,7 @@ def chain() -> FakeChain:
 def platform(settings: Settings, clock: FakeClock,
              chain: FakeChain) -> Iterator[bootstrap.Platform]:
     p = bootstrap.build(settings, clock=clock,
-                        extras={"ledger": chain, "keygen": CountingKeyGen()})
+                        ledger=chain, keygen=CountingKeyGen())
     yield p
     p.close()
 
@@ -65,7 +65,7 @@ def wallet(platform: bootstrap.Platform, customer: Actor, chain: FakeChain) -> W
 
 
 def sim(platform: bootstrap.Platform) -> SimBank:
-    s = platform.deps.extras["rails"]["sim-bank"]
+    s = platform.deps.rails["sim-bank"]
     assert isinstance(s, SimBank)
     return s
 

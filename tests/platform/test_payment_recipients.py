@@ -31,6 +31,7 @@ from tests.platform.test_payments import (  # noqa: F401  (fixtures)
     clock,
     platform,
 )
+from tests.platform.wallet_fakes import use_ledger
 
 PREVIEW = "/v1/payments/preview"
 
@@ -139,7 +140,7 @@ def test_an_unauthorised_or_frozen_wallet_is_refused(
     erin = make_user(platform, email="erin@example.com")
     kyc(platform, erin.user.id, 2)
     frozen = open_wallet(platform, erin.user.id)
-    platform.deps.extras["ledger"] = FrozenFor(chain, frozen.address)
+    use_ledger(platform, FrozenFor(chain, frozen.address))
     to_erin = {"type": "address", "address": frozen.address}
     for r in (preview(client, alice, to_erin), create(client, alice, to_erin, "f-2")):
         assert r.status_code == 422 and r.json()["error"]["code"] == "RECIPIENT_CANNOT_RECEIVE"

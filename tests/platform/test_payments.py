@@ -93,7 +93,7 @@ def chain() -> FakeChain:
 def platform(settings: Settings, clock: FakeClock,
              chain: FakeChain) -> Iterator[bootstrap.Platform]:
     p = bootstrap.build(settings, clock=clock,
-                        extras={"ledger": chain, "keygen": CountingKeyGen()})
+                        ledger=chain, keygen=CountingKeyGen())
     yield p
     p.close()
 
@@ -355,7 +355,7 @@ def test_tier_zero_may_not_pay(client: TestClient, platform: bootstrap.Platform,
     wallet = open_wallet(platform, customer.user.id)
     chain.fund(wallet.address, "USD", 100_00)
     r = pay(client, customer, "k", asset="USD", amount="1")
-    assert r.status_code == 403 and r.json()["error"]["code"] == "KYC_REQUIRED"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "KYC_REQUIRED"
     nothing_changed(platform)
 
 

@@ -109,7 +109,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def platform(settings: Settings, clock: FakeClock) -> Iterator[bootstrap.Platform]:
-    p = bootstrap.build(settings, clock=clock, extras={"ledger": None})
+    p = bootstrap.build(settings, clock=clock, ledger=None)
     yield p
     p.close()
 

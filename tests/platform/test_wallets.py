@@ -36,12 +36,12 @@ from corridor.platform.domain.wallets import (
 from corridor.platform.services import wallets
 from corridor.platform.services.ledger_port import Refusal, TxState
 from tests.platform.conftest import Actor, make_user
-from tests.platform.wallet_fakes import CountingKeyGen, FakeNode, make_org, system_keys
+from tests.platform.wallet_fakes import CountingKeyGen, FakeNode, make_org, system_keys, use_ledger
 
 
 @pytest.fixture
 def platform(settings: Settings) -> Iterator[bootstrap.Platform]:
-    p = bootstrap.build(settings, extras={"ledger": None, "keygen": CountingKeyGen()})
+    p = bootstrap.build(settings, ledger=None, keygen=CountingKeyGen())
     yield p
     p.close()
 
@@ -540,7 +540,7 @@ def test_an_unreachable_node_is_unavailable_and_wallets_still_list(
     with pytest.raises(PlatformError) as info:
         node.status()
     assert (info.value.kind, info.value.code) == (Kind.UNAVAILABLE, "NODE_UNAVAILABLE")
-    p = bootstrap.build(settings, extras={"ledger": node, "keygen": CountingKeyGen()})
+    p = bootstrap.build(settings, ledger=node, keygen=CountingKeyGen())
     try:
         wallet_id = ensure(p, customer.user.id)
         [open_job] = jobs(p, wallet_id=wallet_id)
@@ -555,8 +555,7 @@ def test_an_unreachable_node_is_unavailable_and_wallets_still_list(
 
 
 def test_an_unproven_key_shows_no_chain_state_to_its_claimant(
-        platform: bootstrap.Platform, customer: Actor,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        platform: bootstrap.Platform, customer: Actor) -> None:
     """A key registered before proofs existed: the organisation sees the row, never the
     account's balances (issue 14/5)."""
     org = make_org(platform, customer.user.id, kyb=True)
@@ -564,7 +563,7 @@ def test_an_unproven_key_shows_no_chain_state_to_its_claimant(
         custodial = wallets.ensure_wallet(platform.deps, uow, owner_type="org", owner_id=org)
         uow.commit()
     node = FakeNode()
-    monkeypatch.setitem(platform.deps.extras, "ledger", node)
+    use_ledger(platform, node)
     with platform.deps.uow() as uow:
         mine = uow.repo(Wallet).get(custodial)
         assert mine is not None

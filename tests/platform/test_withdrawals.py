@@ -32,7 +32,7 @@ from tests.platform.rails_fakes import (
     sim_of,
     transfers,
 )
-from tests.platform.wallet_fakes import make_org
+from tests.platform.wallet_fakes import make_org, use_ledger
 
 
 def bank(account: str = IBAN_OK, **changes: str) -> dict[str, str]:
@@ -191,7 +191,7 @@ def test_available_balance_comes_from_the_node_when_there_is_one(
     with platform.deps.uow() as uow:
         wallet = uow.repo(Wallet).get(wallet_id)
     assert wallet is not None
-    platform.deps.extras["ledger"] = BalanceNode({(wallet.address, "USD"): 7_500})
+    use_ledger(platform, BalanceNode({(wallet.address, "USD"): 7_500}))
     withdraw(client, customer, "75.01", expect=409)
     withdraw(client, customer, "75.00")
 
@@ -287,7 +287,7 @@ def test_org_withdrawals_need_pay_initiate(client: TestClient, platform: bootstr
     with platform.deps.uow() as uow:
         wallet = uow.repo(Wallet).get(wallet_id)
     assert wallet is not None
-    platform.deps.extras["ledger"] = BalanceNode({(wallet.address, "USD"): 100_000})
+    use_ledger(platform, BalanceNode({(wallet.address, "USD"): 100_000}))
     path = f"/v1/orgs/{org_id}/withdrawals"
     w = withdraw(client, initiator, "100.00", path=path)
     assert w["owner_type"] == "org"

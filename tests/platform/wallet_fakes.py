@@ -9,6 +9,7 @@ import hashlib
 from corridor.ledger import keys
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import OpenAccount, decode_transaction
+from corridor.platform.adapters.sim_bank import SimBank, in_process
 from corridor.platform.bootstrap import Platform
 from corridor.platform.domain import kyc
 from corridor.platform.domain.kyc import KycCustomer
@@ -16,6 +17,7 @@ from corridor.platform.domain.orgs import Membership, Organisation
 from corridor.platform.services.ledger_port import (
     ChainAccount,
     ChainStatus,
+    LedgerNode,
     Refusal,
     TxState,
 )
@@ -116,3 +118,13 @@ def make_org(platform: Platform, owner_id: str, members: dict[str, str] | None =
                 rec, status=kyc.KycStatus.ACCEPTED, tier=3, decided_ms=now))
         uow.commit()
     return org.id
+
+
+def use_ledger(platform: Platform, node: LedgerNode | None) -> None:
+    """From now on the platform reads the chain through `node`. `Deps` is immutable, so the
+    platform gets new deps: the API reads `platform.deps` on every request, and the
+    simulated bank is re-pointed to deliver its events through them too."""
+    platform.deps = dataclasses.replace(platform.deps, ledger=node)
+    for rail in platform.deps.rails.values():
+        if isinstance(rail, SimBank):
+            rail.deliver = in_process(platform.deps)

@@ -88,7 +88,7 @@ def webhook_chain() -> FakeChain:
 def webhook_platform(settings: Settings, clock: FakeClock,
              chain: FakeChain) -> Iterator[bootstrap.Platform]:
     p = bootstrap.build(settings, clock=clock,
-                        extras={"ledger": chain, "keygen": CountingKeyGen()})
+                        ledger=chain, keygen=CountingKeyGen())
     yield p
     p.close()
 

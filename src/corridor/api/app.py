@@ -12,6 +12,7 @@ from corridor.api.deps import SharedRateLimiter
 from corridor.api.json_body import JsonRoute
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
+from corridor.platform.domain.errors import Err
 
 API_VERSION = "1"
 BODY_BYTES_MAX = 1024 * 1024  # JSON bodies; uploads have their own, larger limit
@@ -52,7 +53,7 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
-                    raise errors.RequestRefused(413, "TOO_LARGE", _too_large_message(limit))
+                    raise errors.RequestRefused(Err.TOO_LARGE, _too_large_message(limit))
             return msg
 
         await self.app(scope, limited, send)
@@ -65,8 +66,8 @@ def _too_large_message(limit: int) -> str:
 async def _too_large(send: Send, limit: int) -> None:
     import json
 
-    payload = json.dumps(errors.body("TOO_LARGE", _too_large_message(limit))).encode()
-    await send({"type": "http.response.start", "status": 413,
+    payload = json.dumps(errors.body(Err.TOO_LARGE, _too_large_message(limit))).encode()
+    await send({"type": "http.response.start", "status": Err.TOO_LARGE.kind.http_status,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": payload})
 

@@ -13,10 +13,10 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from corridor.openapi_statuses import declares
+from corridor.api.statuses import refuses
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
-from corridor.platform.domain.errors import forbidden, rate_limited
+from corridor.platform.domain.errors import Kind, forbidden, rate_limited
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.services import sessions
@@ -77,12 +77,12 @@ def _origin(request: Request) -> Origin:
 
 # An operation using the platform's services may find one it needs (the chain node, a
 # bank rail, the rate source) unavailable: 503, documented on each (api/statuses.py).
-@declares(503)
+@refuses(Kind.UNAVAILABLE)
 async def platform(request: Request) -> Platform:
     return _platform(request)
 
 
-@declares(503)
+@refuses(Kind.UNAVAILABLE)
 async def deps(request: Request) -> Deps:
     return _platform(request).deps
 
@@ -97,7 +97,7 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@declares(401, 403, security="bearer")
+@refuses(Kind.UNAUTHENTICATED, Kind.FORBIDDEN, security="bearer")
 def principal(request: Request) -> Principal:
     return sessions.authenticate(_platform(request).deps, _bearer(request), _origin(request))
 
@@ -164,7 +164,7 @@ class SharedRateLimiter:
             raise _refused(window_s)
 
 
-@declares(429)
+@refuses(Kind.RATE_LIMITED)
 async def limiter(request: Request) -> Limiter:
     r: Limiter = request.app.state.limiter
     return r

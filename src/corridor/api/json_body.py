@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from corridor.api.errors import RequestRefused
 from corridor.platform.domain import json_text
+from corridor.platform.domain.errors import Err
 
 
 def loads(body: bytes | str) -> Any:
@@ -22,9 +23,9 @@ def loads(body: bytes | str) -> Any:
     try:
         return json_text.loads(body)
     except json_text.DuplicateKey as exc:
-        raise RequestRefused(422, "DUPLICATE_KEY", str(exc), {exc.key: "given twice"}) from None
+        raise RequestRefused(Err.DUPLICATE_KEY, str(exc), {exc.key: "given twice"}) from None
     except json_text.NotJson as exc:
-        raise RequestRefused(422, "INVALID_JSON", str(exc)) from None
+        raise RequestRefused(Err.INVALID_JSON, str(exc)) from None
 
 
 class JsonRequest(Request):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -43,7 +43,9 @@ from corridor.platform.config import (
 from corridor.platform.domain import fx
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import bank_details, funds, payments, rails, refunds
+from corridor.platform.services.ledger_port import KeyGen, LedgerNode
 from corridor.platform.services.ports import Clock, Deps, Randomness
+from corridor.platform.services.rates import RateSource
 
 log = logging.getLogger("corridor.platform")
 
@@ -66,8 +68,7 @@ class Platform:
         without a network: the rails do not need the node."""
         if self.rail_worker is not None and self.rail_worker.running:
             return
-        sims = [x for x in (self.deps.extras.get("rails") or {}).values()
-                if isinstance(x, SimBank)]
+        sims = [x for x in self.deps.rails.values() if isinstance(x, SimBank)]
         self.rail_worker = RailWorker(self.deps, sims, dispatch=dispatch)
         self.rail_worker.start()
 
@@ -134,7 +135,7 @@ class Platform:
 
     def close(self) -> None:
         self.stop_workers()
-        ledger = self.deps.extras.get("ledger")
+        ledger = self.deps.ledger
         if isinstance(ledger, LedgerClient):
             ledger.close()
         self.engine.dispose()
@@ -207,14 +208,24 @@ def with_rail_secret(settings: Settings) -> Settings:
     return dataclasses.replace(settings, rail_webhook_secret=secret)
 
 
+class FromSettings(enum.Enum):
+    """A port `build` makes from the settings when the caller gives none."""
+
+    NODE = "node"
+
+
 def build(
     settings: Settings,
     *,
     clock: Clock | None = None,
     rand: Randomness | None = None,
-    extras: dict[str, Any] | None = None,
+    keygen: KeyGen | None = None,
+    ledger: LedgerNode | FromSettings | None = FromSettings.NODE,
+    rates: RateSource | None = None,
 ) -> Platform:
-    """Opens (and migrates) the database and wires every port. Refuses unsafe production."""
+    """Opens (and migrates) the database and wires every port. Refuses unsafe production.
+    A port given (a test's fake) replaces the adapter chosen here; `ledger` None: no node
+    (balances from the rails' records), by default a client of the settings' node."""
     create_private(settings)
     keyring = load_keyring(settings)
     problems = production_problems(settings, keyring_is_development=keyring.development)
@@ -227,6 +238,10 @@ def build(
     vault = EnvelopeVault(keyring)
     committer = (GroupCommitter(lambda: SqlUnitOfWork(engine, clock))
                  if engine.dialect.name == "sqlite" else None)
+    if ledger is FromSettings.NODE:
+        ledger = (LedgerClient(settings.node_rpc, timeout_s=2.0, token=settings.node_rpc_token)
+                  if settings.node_rpc else None)
+    sim = SimBank(settings.rail_webhook_secret.encode(), clock)
     deps = Deps(
         uow=lambda: SqlUnitOfWork(engine, clock),
         read_uow=lambda: SqlUnitOfWork(engine, clock, read_only=True),
@@ -237,21 +252,16 @@ def build(
         sealer=vault,
         files=EncryptedFileStore(settings.data_dir / "files", vault),
         settings=settings,
-        extras=dict(extras or {}),
+        keygen=keygen or SystemKeyGen(),
+        history=SqlHistory(),
+        rates=rates or StaticRates(),  # development rates; production wires a feed
+        fx_terms=fx.Terms(),
+        ledger=ledger,
+        snapshots=funds.Snapshots(),  # balances read a moment ago
+        rails={sim.name: sim},
     )
-    deps.extras.setdefault("keygen", SystemKeyGen())
-    deps.extras.setdefault("history", SqlHistory())
-    if settings.node_rpc:
-        deps.extras.setdefault("ledger", LedgerClient(settings.node_rpc, timeout_s=2.0,
-                                                      token=settings.node_rpc_token))
-    deps.extras.setdefault("snapshots", funds.Snapshots())  # balances read a moment ago
-    if "rails" not in deps.extras:
-        sim = SimBank(settings.rail_webhook_secret.encode(), clock)
-        sim.deliver = in_process(deps)
-        deps.extras["rails"] = {sim.name: sim}
+    sim.deliver = in_process(deps)  # its events reach the platform through these deps
     rails.register_hooks()
-    deps.extras.setdefault("rates", StaticRates())  # development rates; production wires a feed
-    deps.extras.setdefault("fx_terms", fx.Terms())
     payments.register_hooks()
     refunds.register_hooks()  # after payments: it wraps the payment hook
     bank_details.seal_legacy(deps)  # rows from before account numbers were sealed

@@ -12,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from corridor.api.deps import DepsDep, PrincipalDep, platform
 from corridor.api.json_body import JsonRoute
-from corridor.openapi_statuses import declares
+from corridor.api.statuses import refuses
 from corridor.platform.adapters.sim_bank import NAME as SIM_BANK
 from corridor.platform.adapters.sim_bank import SimBank
 from corridor.platform.bootstrap import Platform
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import Kind, PlatformError, not_found
+from corridor.platform.domain.errors import Err, Kind, not_found
 from corridor.platform.domain.roles import UserKind
 from corridor.platform.services import rails, withdrawals
 from corridor.platform.services.ports import Deps
@@ -51,7 +51,7 @@ async def sim_bank_webhook(request: Request, deps: DepsDep) -> WebhookOut:
 # --- development: play the customer's bank -------------------------------------------------
 
 
-@declares(404)
+@refuses(Kind.NOT_FOUND)
 def _development_only(p: Annotated[Platform, Depends(platform)]) -> None:
     if p.settings.production:
         raise not_found("page")
@@ -61,8 +61,9 @@ def _may_play_the_bank(p: Annotated[Platform, Depends(platform)], who: Principal
     # Creating money "from a bank" is a test tool: staff only, unless development opens
     # it to every signed-in user explicitly (CORRIDOR_DEV_SIM_BANK=1).
     if who.kind is not UserKind.STAFF and not p.settings.dev_sim_bank:
-        raise PlatformError(Kind.FORBIDDEN, "SIM_BANK_STAFF_ONLY", "the simulated bank is "
-                            "for staff (or set CORRIDOR_DEV_SIM_BANK=1 in development)")
+        raise Err.SIM_BANK_STAFF_ONLY.error(
+            "the simulated bank is "
+            "for staff (or set CORRIDOR_DEV_SIM_BANK=1 in development)")
 
 
 # In this order: in production the routes do not exist, whoever asks (404 before 401).
@@ -91,9 +92,9 @@ class FlushOut(BaseModel):
 
 
 def _sim(deps: Deps) -> SimBank:
-    sim = (deps.extras.get("rails") or {}).get(SIM_BANK)
+    sim = deps.rails.get(SIM_BANK)
     if not isinstance(sim, SimBank):
-        raise PlatformError(Kind.UNAVAILABLE, "RAIL_UNAVAILABLE", "no simulated bank is set up")
+        raise Err.RAIL_UNAVAILABLE.error("no simulated bank is set up")
     return sim
 
 

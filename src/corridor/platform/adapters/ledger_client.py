@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from corridor.ledger.errors import RejectCode
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err, PlatformError
 from corridor.platform.services.ledger_port import (
     ChainAccount,
     ChainHolding,
@@ -35,7 +35,7 @@ def node_headers(token: str) -> dict[str, str]:
 
 
 def unavailable(message: str) -> PlatformError:
-    return PlatformError(Kind.UNAVAILABLE, "NODE_UNAVAILABLE", message)
+    return Err.NODE_UNAVAILABLE.error(message)
 
 
 def _refusal(err: dict[str, Any]) -> Refusal:
@@ -77,8 +77,8 @@ class LedgerClient:
     def _error(self, status: int, data: dict[str, Any]) -> PlatformError:
         """A reply this client does not expect: the node is not one it can work with."""
         code = _error_code(data)
-        return PlatformError(Kind.UNAVAILABLE, "NODE_BAD_REPLY",
-                             f"the node at {self.url} answered {status} {code}")
+        return Err.NODE_BAD_REPLY.error(
+            f"the node at {self.url} answered {status} {code}")
 
     def status(self) -> ChainStatus:
         code, data = self._call("GET", "/v1/status")

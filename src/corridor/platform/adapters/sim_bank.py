@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from corridor.platform.domain import rails as r
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.rails import EventType
 from corridor.platform.services import rails
 from corridor.platform.services.ports import Clock, Deps
@@ -42,8 +42,6 @@ Deliver = Callable[[dict[str, str], bytes], int]  # (headers, body) -> HTTP stat
 DRAIN_ROUNDS_MAX = 100
 DEAD_LETTERS_MAX = 1000
 HTTP_TIMEOUT_S = 5.0
-_STATUS = {Kind.UNAUTHENTICATED: 401, Kind.INVALID: 422, Kind.TOO_LARGE: 413,
-           Kind.UNAVAILABLE: 503, Kind.CONFLICT: 409}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,7 +237,7 @@ def in_process(deps: Deps, rail: str = NAME) -> Deliver:
                                   signature=headers[rails.SIGNATURE_HEADER], body=body)
         except PlatformError as exc:
             log.warning("event refused: %s %s", exc.code, exc.message)
-            return _STATUS.get(exc.kind, 400)
+            return exc.kind.http_status
         return 200
 
     return deliver

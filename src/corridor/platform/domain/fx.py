@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import invalid
+from corridor.platform.domain.errors import Err
 
 BPS = 10_000
 QUOTE_TTL_MS = 60_000  # a firm quote holds for one minute (SEP-38 `expires_at`)
@@ -92,8 +92,8 @@ def fee_of(principal_minor: int, terms: Terms) -> int:
 
 
 def _too_small(field: str) -> Exception:
-    return invalid("AMOUNT_TOO_SMALL", "the amount does not cover the fee",
-                   {field: "too small to cover the fee"})
+    return Err.AMOUNT_TOO_SMALL.error("the amount does not cover the fee",
+                                      {field: "too small to cover the fee"})
 
 
 def for_sell(sell_minor: int, sell_code: str, buy_code: str, mid: Decimal,

@@ -22,7 +22,7 @@ import enum
 import re
 
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import PlatformError, Problems, invalid
+from corridor.platform.domain.errors import Err, PlatformError, Problems
 
 PAGE_MAX = 200
 PAGE_DEFAULT = 50
@@ -120,7 +120,7 @@ def filters(*, types: list[str], from_ms: int | None, to_ms: int | None,
                              ("ref", ref, REF_LEN_MAX)):
         if value is not None and not 0 < len(value.strip()) <= cap:
             problems.add(name, f"1-{cap} characters")
-    problems.raise_if_any("INVALID_FILTERS")
+    problems.raise_if_any(Err.INVALID_FILTERS)
     return Filters(types=frozenset(types), from_ms=from_ms, to_ms=to_ms, currency=code,
                    min_minor=lo, max_minor=hi, status=status,
                    counterparty=counterparty.strip().lower() if counterparty else None,
@@ -151,8 +151,8 @@ def decode_cursor(text: str) -> Cursor:
             raise ValueError
         return Cursor(created_ms=int(ms), id=row_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("INVALID_CURSOR", "the cursor is not one this API gave out",
-                      {"cursor": "invalid"}) from None
+        raise Err.INVALID_CURSOR.error("the cursor is not one this API gave out",
+                                       {"cursor": "invalid"}) from None
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

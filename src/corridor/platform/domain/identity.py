@@ -17,7 +17,7 @@ import email_validator
 import phonenumbers
 import zxcvbn
 
-from corridor.platform.domain.errors import Problems, invalid
+from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.text import check_display_name
 
 NAME_LEN_MAX = 200
@@ -25,7 +25,6 @@ PASSWORD_LEN_MIN = 12
 PASSWORD_LEN_MAX = 256  # argon2 hashes anything, but unbounded input is a DoS lever
 PASSWORD_SCORE_MIN = 3  # zxcvbn score 0-4; 3: about 10^8 guesses or more
 PASSWORD_SCORED_LEN_MAX = 72  # zxcvbn's own input limit: the rest adds strength unscored
-WEAK_PASSWORD = "WEAK_PASSWORD"
 CODE_DIGITS = 6
 CODE_TTL_MS = 10 * 60_000
 CODE_ATTEMPTS_MAX = 5
@@ -171,7 +170,7 @@ def normalise_email(text: str) -> str:
     try:
         info = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
-        raise invalid("INVALID_EMAIL", str(exc), {"email": str(exc)}) from None
+        raise Err.INVALID_EMAIL.error(str(exc), {"email": str(exc)}) from None
     return info.normalized.lower()
 
 
@@ -181,9 +180,9 @@ def normalise_phone(text: str) -> str:
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        raise invalid("INVALID_PHONE", message, {"phone": message}) from None
+        raise Err.INVALID_PHONE.error(message, {"phone": message}) from None
     if not phonenumbers.is_valid_number(number):
-        raise invalid("INVALID_PHONE", message, {"phone": message})
+        raise Err.INVALID_PHONE.error(message, {"phone": message})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -221,10 +220,10 @@ def check_password(password: str, problems: Problems, field: str = "password",
     return False
 
 
-def password_code(problems: Problems, weak: bool) -> str:
+def password_code(problems: Problems, weak: bool) -> Err:
     """The error code of a refusal: WEAK_PASSWORD when a weak password is the only problem,
     so a client can show zxcvbn's advice next to the field."""
-    return WEAK_PASSWORD if weak and len(problems.fields) == 1 else "INVALID_FIELDS"
+    return Err.WEAK_PASSWORD if weak and len(problems.fields) == 1 else Err.INVALID_FIELDS
 
 
 def check_name(name: str, problems: Problems, field: str = "name") -> str:

@@ -19,7 +19,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from corridor.platform.domain.errors import Problems, conflict, invalid
+from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.kyc_fields import (
     ORG_FIELDS,
     OWNERS_FIELD,
@@ -168,12 +168,13 @@ def file_kind(data: bytes, declared: str) -> str:
     type the client declared; raises FILE_TYPE_UNSUPPORTED or FILE_TYPE_MISMATCH."""
     kind = next((k for k, (magic, _) in FILE_KINDS.items() if data.startswith(magic)), None)
     if kind is None:
-        raise invalid("FILE_TYPE_UNSUPPORTED", "upload a JPEG, PNG or PDF file",
-                      {"file": "not a JPEG, PNG or PDF file"})
+        raise Err.FILE_TYPE_UNSUPPORTED.error("upload a JPEG, PNG or PDF file",
+                                              {"file": "not a JPEG, PNG or PDF file"})
     expected = FILE_KINDS[kind][1]
     if declared.split(";")[0].strip().lower() != expected:
-        raise invalid("FILE_TYPE_MISMATCH", f"the file is {expected}, not {declared!r}",
-                      {"file": f"declared {declared!r} but the content is {expected}"})
+        raise Err.FILE_TYPE_MISMATCH.error(
+            f"the file is {expected}, not {declared!r}",
+            {"file": f"declared {declared!r} but the content is {expected}"})
     return kind
 
 
@@ -301,7 +302,7 @@ def changed_fields(rec: KycCustomer, values: Mapping[str, object],
 def check_open(rec: KycCustomer) -> None:
     """A rejected record is closed: the customer cannot resubmit it."""
     if rec.status == KycStatus.REJECTED:
-        raise conflict("KYC_REJECTED", "this KYC record was rejected; contact support")
+        raise Err.KYC_REJECTED.error()
 
 
 def missing_fields(rec: KycCustomer, values: Mapping[str, object], tier: int) -> list[str]:
@@ -341,7 +342,7 @@ def check_decision(rec: KycCustomer, values: Mapping[str, object], d: Decision) 
     """Refuses a decision that does not fit the record: wrong state (409) or bad input
     (422 with every problem)."""
     if rec.status != KycStatus.PROCESSING:
-        raise conflict("KYC_NOT_IN_REVIEW", f"the record is {rec.status}, not in review")
+        raise Err.KYC_NOT_IN_REVIEW.error(f"the record is {rec.status}, not in review")
     problems = Problems()
     if not 1 <= len(d.reason.strip()) <= REASON_LEN_MAX:
         problems.add("reason", f"a reason of 1 to {REASON_LEN_MAX} characters")
@@ -351,7 +352,7 @@ def check_decision(rec: KycCustomer, values: Mapping[str, object], d: Decision) 
         _check_marks(rec, d, problems)
     elif d.outcome != Outcome.REJECT:
         problems.add("decision", f"one of {', '.join(Outcome)}")
-    problems.raise_if_any("INVALID_DECISION")
+    problems.raise_if_any(Err.INVALID_DECISION)
 
 
 def _check_accept(rec: KycCustomer, values: Mapping[str, object], d: Decision,

@@ -8,7 +8,7 @@ import decimal
 import re
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from corridor.platform.domain.errors import invalid
+from corridor.platform.domain.errors import Err
 
 # The demo network's currencies and their decimals (they equal the chain's asset decimals).
 CURRENCIES: dict[str, int] = {"USD": 2, "EUR": 2, "CNY": 2, "HKD": 2, "SGD": 2}
@@ -28,17 +28,17 @@ def decimals(code: str) -> int:
     try:
         return CURRENCIES[code]
     except KeyError:
-        raise invalid("UNKNOWN_CURRENCY", f"{code!r} is not a supported currency",
-                      {"currency": f"one of {', '.join(CURRENCIES)}"}) from None
+        raise Err.UNKNOWN_CURRENCY.error(f"{code!r} is not a supported currency",
+                                         {"currency": f"one of {', '.join(CURRENCIES)}"}) from None
 
 
 def currency(text: object, field: str = "currency") -> str:
     """A currency code from outside: exactly an upper-case ISO 4217 code the platform
     supports ('usd', ' USD' and 'ＵＳＤ' are refused, not repaired), else UNKNOWN_CURRENCY."""
     if not isinstance(text, str) or text not in CURRENCIES:
-        raise invalid("UNKNOWN_CURRENCY", f"{str(text)[:20]!r} is not a supported currency "
-                      "(an upper-case ISO 4217 code)",
-                      {field: f"one of {', '.join(CURRENCIES)}"})
+        raise Err.UNKNOWN_CURRENCY.error(f"{str(text)[:20]!r} is not a supported currency "
+                                         "(an upper-case ISO 4217 code)",
+                                         {field: f"one of {', '.join(CURRENCIES)}"})
     return text
 
 
@@ -51,9 +51,9 @@ def rate(text: str | Decimal) -> Decimal:
     try:
         value = _CTX.create_decimal(str(text))
     except decimal.DecimalException:
-        raise invalid("INVALID_RATE", f"{text!r} is not a rate") from None
+        raise Err.INVALID_RATE.error(f"{text!r} is not a rate") from None
     if not value.is_finite() or value <= 0:
-        raise invalid("INVALID_RATE", f"{text!r} is not a positive rate")
+        raise Err.INVALID_RATE.error(f"{text!r} is not a positive rate")
     return value
 
 
@@ -81,13 +81,13 @@ def parse_minor(text: object, places: int, field: str = "amount", unit: str = ""
     than `places` is an error, not rounding. No range check (zero passes)."""
     parts = amount_parts(text)
     if parts is None:
-        raise invalid("INVALID_AMOUNT", f"{str(text)[:AMOUNT_TEXT_LEN_MAX]!r} is not an "
-                      "amount: digits with an optional decimal point, like 12.50",
-                      {field: "digits with an optional decimal point, like 12.50"})
+        raise Err.INVALID_AMOUNT.error(f"{str(text)[:AMOUNT_TEXT_LEN_MAX]!r} is not an "
+                                       "amount: digits with an optional decimal point, like 12.50",
+                                       {field: "digits with an optional decimal point, like 12.50"})
     whole, frac = parts
     if len(frac) > places:
-        raise invalid("INVALID_AMOUNT", f"{unit or 'the amount'} has {places} decimals",
-                      {field: f"at most {places} decimals"})
+        raise Err.INVALID_AMOUNT.error(f"{unit or 'the amount'} has {places} decimals",
+                                       {field: f"at most {places} decimals"})
     return int(whole + frac.ljust(places, "0"))  # ASCII digits only: int() is exact
 
 
@@ -100,8 +100,8 @@ def parse_major(text: object, code: str, field: str = "amount") -> int:
 
 def check_amount(amount_minor: int, field: str = "amount") -> int:
     if not 0 < amount_minor <= AMOUNT_MINOR_MAX:
-        raise invalid("INVALID_AMOUNT", f"{field} must be positive and at most "
-                      f"{AMOUNT_MINOR_MAX} minor units", {field: "out of range"})
+        raise Err.INVALID_AMOUNT.error(f"{field} must be positive and at most "
+                                       f"{AMOUNT_MINOR_MAX} minor units", {field: "out of range"})
     return amount_minor
 
 

@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from corridor.platform.domain import bank as bank_domain
-from corridor.platform.domain.errors import Problems
+from corridor.platform.domain.errors import Err, Problems
 
 # --- limits ------------------------------------------------------------------------------
 
@@ -262,18 +262,18 @@ def sign(secret: bytes, timestamp_s: int, body: bytes) -> str:
 
 
 def signature_problem(secret: bytes, timestamp: str, signature: str, body: bytes,
-                      now_s: int) -> tuple[str, str] | None:
+                      now_s: int) -> tuple[Err, str] | None:
     """Why a delivery must be refused, as (code, message); None when it is authentic and
     fresh. The comparison is constant-time; the timestamp is inside the MAC, so a captured
     delivery cannot be given a fresh one."""
     # ASCII digits only: str.isdigit() admits "¹", which int() refuses (a 500)
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
-        return "WEBHOOK_SIGNATURE_INVALID", "missing or malformed timestamp"
+        return Err.WEBHOOK_SIGNATURE_INVALID, "missing or malformed timestamp"
     expected = sign(secret, int(timestamp), body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
-        return "WEBHOOK_SIGNATURE_INVALID", "the signature does not match"
+        return Err.WEBHOOK_SIGNATURE_INVALID, "the signature does not match"
     if abs(now_s - int(timestamp)) > WEBHOOK_TOLERANCE_S:
-        return "WEBHOOK_STALE", "the timestamp is outside the tolerance (a replay?)"
+        return Err.WEBHOOK_STALE, "the timestamp is outside the tolerance (a replay?)"
     return None
 
 

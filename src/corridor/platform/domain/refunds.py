@@ -32,7 +32,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from corridor.platform.domain.errors import Problems, conflict
+from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.payments import BEFORE_SUBMISSION, Payment, PaymentStatus
 from corridor.platform.domain.rails import WithdrawalStatus
 
@@ -138,9 +138,10 @@ def check_approvable(payout_status: str | None) -> None:
     Once paid it may be approved; if it fails, the payment is refunded automatically and
     the request is closed as superseded."""
     if payout_status in PAYOUT_IN_FLIGHT:
-        raise conflict("PAYOUT_IN_FLIGHT", "the bank payout of this payment is still in "
-                       "progress: decide once it is paid (should it fail, the sender is "
-                       "refunded automatically)")
+        raise Err.PAYOUT_IN_FLIGHT.error(
+            "the bank payout of this payment is still in "
+            "progress: decide once it is paid (should it fail, the sender is "
+            "refunded automatically)")
 
 
 def check_requestable(p: Payment) -> None:
@@ -148,17 +149,16 @@ def check_requestable(p: Payment) -> None:
     what to do instead."""
     status = PaymentStatus(p.status)
     if status in BEFORE_SUBMISSION:  # nothing on chain yet: the payment is cancelled
-        raise conflict("USE_CANCEL", "the payment is not submitted yet: cancel it instead "
-                       f"(POST /v1/payments/{p.id}/cancel)")
+        raise Err.USE_CANCEL.error("the payment is not submitted yet: cancel it instead "
+                                   f"(POST /v1/payments/{p.id}/cancel)")
     if status in _IN_FLIGHT:
-        raise conflict("PAYMENT_NOT_FINAL", "the payment is still settling; ask for a "
-                       "refund once it is credited")
+        raise Err.PAYMENT_NOT_FINAL.error()
     if status is PaymentStatus.REFUND_REQUESTED:
-        raise conflict("REFUND_OPEN", "a refund of this payment is already open")
+        raise Err.REFUND_OPEN.error()
     if status is PaymentStatus.REFUNDED:
-        raise conflict("ALREADY_REFUNDED", "this payment was refunded")
+        raise Err.ALREADY_REFUNDED.error()
     if status is not PaymentStatus.CREDITED:
-        raise conflict("NOTHING_TO_REFUND", f"a {status.value} payment moved no money")
+        raise Err.NOTHING_TO_REFUND.error(f"a {status.value} payment moved no money")
 
 
 def check_request(kind: str, reason: str, evidence: list[str]) -> None:
@@ -186,7 +186,7 @@ def check_decision(r: Refund, d: Decision) -> None:
         problems.add("reason", f"at most {REASON_LEN_MAX} characters")
     problems.raise_if_any()
     if r.status != RefundStatus.REQUESTED:
-        raise conflict("REFUND_DECIDED", f"the refund is {r.status}, not waiting for review")
+        raise Err.REFUND_DECIDED.error(f"the refund is {r.status}, not waiting for review")
 
 
 def refund_amounts(p: Payment, *, platform_error: bool, recoverable: bool) -> tuple[int, int]:
@@ -194,8 +194,7 @@ def refund_amounts(p: Payment, *, platform_error: bool, recoverable: bool) -> tu
     the policy in this module's docstring. Raises when nothing can be refunded."""
     if not recoverable:
         if not platform_error:
-            raise conflict("RECIPIENT_NOT_RECOVERABLE", "the payee is outside the platform: "
-                           "the money can only be returned by the payee")
+            raise Err.RECIPIENT_NOT_RECOVERABLE.error()
         return p.sell_amount_minor, 0
     back = p.sell_amount_minor if platform_error else p.sell_amount_minor - p.fee_minor
     assert back > 0, f"payment {p.id}: fee {p.fee_minor} >= sell {p.sell_amount_minor}"

@@ -10,7 +10,7 @@ case gets it by asking for the permission it needs, not by remembering it."""
 
 from __future__ import annotations
 
-from corridor.platform.domain.errors import conflict, forbidden, not_found
+from corridor.platform.domain.errors import Err, forbidden, not_found
 from corridor.platform.domain.identity import User, UserStatus
 from corridor.platform.domain.orgs import Membership, Organisation, OrgStatus
 from corridor.platform.domain.principal import Principal
@@ -39,8 +39,8 @@ def require_org(uow: UnitOfWork, who: Principal, org_id: str, perm: Perm) -> Org
     if perm in MONEY_PERMS:
         _require_active_user(uow, who.user_id)
         if org.status != OrgStatus.ACTIVE:
-            raise conflict("ORG_SUSPENDED",
-                           f"the organisation is {org.status}: its money cannot move")
+            raise Err.ORG_SUSPENDED.error(
+                f"the organisation is {org.status}: its money cannot move")
     return role
 
 
@@ -64,7 +64,7 @@ def _require_active_user(uow: UnitOfWork, user_id: str) -> None:
     # between a session being checked and the use case running.
     user = uow.repo(User).get(user_id)
     if user is None or user.status != UserStatus.ACTIVE:
-        raise conflict("ACCOUNT_SUSPENDED", "this account is suspended: its money cannot move")
+        raise Err.ACCOUNT_SUSPENDED.error()
 
 
 def require_staff(who: Principal, perm: Perm) -> None:

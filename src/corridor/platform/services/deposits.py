@@ -13,7 +13,12 @@ from typing import Any
 
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as r
-from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid, not_found
+from corridor.platform.domain.errors import (
+    Err,
+    PlatformError,
+    Problems,
+    not_found,
+)
 from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus
@@ -53,9 +58,10 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
                 + funds.open_deposits_minor(uow, wallet.id, currency, now))
         if held + amount_minor > limits.balance_cap_minor:
             room = max(0, limits.balance_cap_minor - held)
-            raise invalid("LIMIT_EXCEEDED", "this deposit would take your balance above your "
-                          f"tier's cap; at most {money.format_minor(room, currency)} "
-                          f"{currency} more", {"amount": "above the balance cap"})
+            raise Err.LIMIT_EXCEEDED.error(
+                "this deposit would take your balance above your "
+                f"tier's cap; at most {money.format_minor(room, currency)} "
+                f"{currency} more", {"amount": "above the balance cap"})
         _check_receivable(deps, uow, who, wallet, currency)
         rail = rail_of(deps, DEFAULT_RAIL)
         account = rail.collection_account(currency)
@@ -92,10 +98,10 @@ def _check_receivable(deps: Deps, uow: UnitOfWork, who: Principal, wallet: Walle
                                       actor_id=who.user_id)
     problem = (funds.receive_problem(uow, wallet, currency, arriving_now=False)
                or funds.holding_problem(funds.account_snapshot(deps, wallet.address),
-                                        currency, deps.extras.get("issuer_address")))
+                                        currency, deps.issuer_address))
     if problem is not None:
-        raise invalid("WALLET_CANNOT_RECEIVE", f"your wallet cannot receive {currency}: "
-                      f"{problem}", {"currency": problem})
+        raise Err.WALLET_CANNOT_RECEIVE.error(f"your wallet cannot receive {currency}: "
+                                              f"{problem}", {"currency": problem})
 
 
 def _new_reference(deps: Deps, uow: UnitOfWork) -> str:
@@ -254,8 +260,8 @@ def release_held(deps: Deps, uow: UnitOfWork, hold: Hold, who: Principal) -> Non
     assert d.received_minor is not None
     over = over_limits(deps, uow, d, d.received_minor)
     if over is not None:
-        raise conflict("STILL_ABOVE_LIMITS", f"cannot be credited yet: {over[1]}; "
-                       "return it instead, or wait until it fits")
+        raise Err.STILL_ABOVE_LIMITS.error(f"cannot be credited yet: {over[1]}; "
+                                           "return it instead, or wait until it fits")
     now = deps.clock.now_ms()
     d = _mint(deps, uow, d, now, reason_code=None, reason_message=None)
     _audit(uow, "deposit.released", d, who)
@@ -270,7 +276,7 @@ def return_held(deps: Deps, uow: UnitOfWork, hold: Hold, who: Principal) -> str:
         return_id=hold.id, rail_ref=d.rail_ref, currency=d.currency,
         amount_minor=d.received_minor, reason=f"deposit {d.reference}: {hold.reason_code}")
     if isinstance(answer, PayoutRefused):
-        raise conflict("RETURN_REFUSED", f"the rail refused the return: {answer.message}")
+        raise Err.RETURN_REFUSED.error(f"the rail refused the return: {answer.message}")
     now = deps.clock.now_ms()
     d = r.moved_deposit(d, DepositStatus.RETURNED, now, reason_message=(
         f"returned to the bank account it came from: {hold.reason_message}"[

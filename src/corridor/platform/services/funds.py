@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid
+from corridor.platform.domain.errors import Err, PlatformError, Problems
 from corridor.platform.domain.kyc import Limits
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import (
@@ -75,8 +75,7 @@ R = TypeVar("R", Deposit, Withdrawal)
 def replayed(existing: R | None, hashed: str) -> R | None:
     """The record made by an earlier request with the same key (None: a new request)."""
     if existing is not None and existing.request_hash != hashed:
-        raise conflict("IDEMPOTENCY_KEY_REUSED",
-                       "this Idempotency-Key was used for a different request")
+        raise Err.IDEMPOTENCY_KEY_REUSED.error()
     return existing
 
 
@@ -103,19 +102,20 @@ def check_limits(limits: Limits, currency: str, amount_minor: int,
     (USD); without a rate source in this area, other currencies are compared at face value
     (every demo currency has 2 decimals)."""
     if currency not in limits.asset_codes:
-        raise invalid("CURRENCY_NOT_ALLOWED",
-                      f"your verification tier ({limits.tier}) does not allow {currency}",
-                      {"currency": f"allowed: {', '.join(limits.asset_codes) or 'none'}"})
+        raise Err.CURRENCY_NOT_ALLOWED.error(
+            f"your verification tier ({limits.tier}) does not allow {currency}",
+            {"currency": f"allowed: {', '.join(limits.asset_codes) or 'none'}"})
     if amount_minor > limits.per_tx_minor:
-        raise invalid("LIMIT_EXCEEDED", "the amount is above your per-transaction limit of "
-                      f"{money.format_minor(limits.per_tx_minor, limits.currency)} "
-                      f"{limits.currency}", {"amount": "above the per-transaction limit"})
+        raise Err.LIMIT_EXCEEDED.error(
+            "the amount is above your per-transaction limit of "
+            f"{money.format_minor(limits.per_tx_minor, limits.currency)} "
+            f"{limits.currency}", {"amount": "above the per-transaction limit"})
     if used_today_minor + amount_minor > limits.per_day_minor:
         shown = money.format_minor(limits.per_day_minor, limits.currency)
         used = money.format_minor(used_today_minor, limits.currency)
-        raise invalid("LIMIT_EXCEEDED", f"the amount is above your daily limit of {shown} "
-                      f"{limits.currency} ({used} used today)",
-                      {"amount": "above the daily limit"})
+        raise Err.LIMIT_EXCEEDED.error(f"the amount is above your daily limit of {shown} "
+                                       f"{limits.currency} ({used} used today)",
+                                       {"amount": "above the daily limit"})
 
 
 def receive_problem(uow: UnitOfWork, wallet: Wallet, code: str, *,
@@ -177,7 +177,7 @@ def chain_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> int
     account = node.account(wallet.address)  # UNAVAILABLE propagates: we cannot check
     if account is None:
         return 0
-    issuer = deps.extras.get("issuer_address")
+    issuer = deps.issuer_address
     return sum(h.balance_minor for h in account.holdings
                if h.code == code and (issuer is None or h.issuer == issuer))
 
@@ -238,7 +238,7 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
         account = node.account(wallet.address) if fresh else snapshot
         if account is None:  # UNAVAILABLE propagated above if the node did not answer
             return 0
-        issuer = deps.extras.get("issuer_address")
+        issuer = deps.issuer_address
         balance = sum(h.balance_minor for h in account.holdings
                       if h.code == code and (issuer is None or h.issuer == issuer))
         applied_up_to = account.sequence

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 from corridor.platform.domain import holds as dom
-from corridor.platform.domain.errors import Problems, conflict, forbidden, not_found
+from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.holds import Decision, Hold, HoldStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
@@ -101,7 +101,7 @@ def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str) -
         if hold is None:
             raise not_found("hold")
         if hold.status != HoldStatus.OPEN:
-            raise conflict("HOLD_DECIDED", f"this hold was already {hold.status}")
+            raise Err.HOLD_DECIDED.error(f"this hold was already {hold.status}")
         handlers = _HANDLERS[hold.subject_type]
         now = deps.clock.now_ms()
         if decision == Decision.RELEASE:

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from corridor.platform.domain import kyc
-from corridor.platform.domain.errors import Kind, PlatformError, Problems, forbidden, not_found
+from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.kyc import (
     Decision,
     KycCustomer,
@@ -168,16 +168,16 @@ def upload_file(deps: Deps, who: Principal, data: bytes, content_type: str,
     with deps.uow() as uow:
         owner_type, owner_id = _subject(uow, who, org_id)
         if not data:
-            raise PlatformError(Kind.INVALID, "FILE_EMPTY", "the file is empty",
-                                {"file": "empty"})
+            raise Err.FILE_EMPTY.error("the file is empty",
+                                       {"file": "empty"})
         if len(data) > size_max:
-            raise PlatformError(Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                                f"files may be at most {size_max} bytes")
+            raise Err.FILE_TOO_LARGE.error(
+                f"files may be at most {size_max} bytes")
         kind = kyc.file_kind(data, content_type)
         if uow.repo(KycFile).count(owner_type=owner_type, owner_id=owner_id) \
                 >= kyc.FILES_PER_OWNER_MAX:
-            raise PlatformError(Kind.CONFLICT, "KYC_FILES_LIMIT",
-                                f"at most {kyc.FILES_PER_OWNER_MAX} documents per customer")
+            raise Err.KYC_FILES_LIMIT.error(
+                f"at most {kyc.FILES_PER_OWNER_MAX} documents per customer")
         file_id = deps.rand.new_id()
         ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
         rec = KycFile(id=file_id, owner_type=owner_type, owner_id=owner_id, kind=kind,

@@ -18,16 +18,13 @@ from typing import Any
 
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.audit import AuditEntry
-from corridor.platform.domain.errors import conflict, invalid, unauthenticated
+from corridor.platform.domain.errors import Err
 from corridor.platform.domain.identity import Channel, LoginChallenge, LoginThrottle, Purpose, User
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import codes, registration, sessions
 from corridor.platform.services.ports import Deps, UnitOfWork
 
-AUTH_FAILED = ("AUTH_FAILED", "the sign-in details are wrong, or the account is temporarily "
-               "locked after too many attempts")
-CHALLENGE_FAILED = ("MFA_FAILED", "the code is wrong, or the sign-in attempt has expired")
 _dummy_hashes: dict[int, str] = {}
 
 
@@ -82,15 +79,14 @@ def start(deps: Deps, identifier: str, password: str, origin: Origin,
             if not blocked:  # a guess at an unknown account still counts for its source
                 _count_source(deps, uow, source, origin)
                 uow.commit()
-            raise unauthenticated(*AUTH_FAILED)
+            raise Err.AUTH_FAILED.error()
         if not deps.hasher.verify(user.password_hash, password):
             _failed(deps, uow, user, origin, "password")
-            raise unauthenticated(*AUTH_FAILED)
+            raise Err.AUTH_FAILED.error()
         if user.status == idn.UserStatus.DISABLED:
-            raise unauthenticated(*AUTH_FAILED)
+            raise Err.AUTH_FAILED.error()
         if user.status == idn.UserStatus.PENDING:
-            raise conflict("VERIFICATION_REQUIRED",
-                           "verify your e-mail or phone first (a new code can be sent)")
+            raise Err.VERIFICATION_REQUIRED.error()
         if deps.hasher.needs_rehash(user.password_hash):
             user = dataclasses.replace(user, password_hash=deps.hasher.hash(password))
         kind, destination = _method(user, method)
@@ -191,7 +187,7 @@ def unlock_finish(deps: Deps, identifier: str, code: str, origin: Origin) -> Non
     with deps.uow() as uow:
         user = registration.find_by_identifier(uow, identifier)
         if user is None or user.status != idn.UserStatus.ACTIVE:
-            raise invalid(*registration.CODE_INVALID)
+            raise Err.CODE_INVALID.error()
         factor = "code"
         ok = codes.consume(deps, uow, user.id, Purpose.UNLOCK, code) is not None
         if not ok and user.totp_enabled:
@@ -201,7 +197,7 @@ def unlock_finish(deps: Deps, identifier: str, code: str, origin: Origin) -> Non
                 user = dataclasses.replace(user, totp_last_step=step)
         if not ok:
             uow.commit()  # the attempt counts against the code
-            raise invalid(*registration.CODE_INVALID, {"code": "wrong or expired"})
+            raise Err.CODE_INVALID.error(None, {"code": "wrong or expired"})
         before = {"failed_logins": user.failed_logins, "locked_until_ms": user.locked_until_ms}
         uow.repo(User).update(dataclasses.replace(user, failed_logins=0, locked_until_ms=0,
                                                   updated_ms=now))
@@ -219,17 +215,17 @@ def finish(deps: Deps, challenge_token: str, origin: Origin, *, code: str | None
         ch = uow.repo(LoginChallenge).one(token_hash=idn.digest(challenge_token[:200]))
         if (ch is None or ch.used_ms is not None or now >= ch.expires_ms
                 or ch.attempts >= idn.CODE_ATTEMPTS_MAX):
-            raise unauthenticated(*CHALLENGE_FAILED)
+            raise Err.MFA_FAILED.error()
         user = uow.repo(User).get(ch.user_id)
         assert user is not None
         if idn.is_locked(user, now) or user.status != idn.UserStatus.ACTIVE:
-            raise unauthenticated(*CHALLENGE_FAILED)
+            raise Err.MFA_FAILED.error()
         ok, user = _second_factor(deps, uow, user, ch, code, recovery_code)
         ch = dataclasses.replace(ch, attempts=ch.attempts + 1, used_ms=now if ok else None)
         uow.repo(LoginChallenge).update(ch)
         if not ok:
             _failed(deps, uow, user, origin, ch.method)
-            raise unauthenticated(*CHALLENGE_FAILED)
+            raise Err.MFA_FAILED.error()
         user = dataclasses.replace(user, failed_logins=0, updated_ms=now)
         uow.repo(User).update(user)
         token = sessions.open_session(deps, uow, user, origin)
@@ -248,8 +244,8 @@ def _second_factor(deps: Deps, uow: UnitOfWork, user: User, ch: LoginChallenge,
             return False, user
         return codes.use_recovery_code(deps, uow, user.id, recovery_code), user
     if not code:
-        raise invalid("CODE_REQUIRED", "give the code (or a recovery code)",
-                      {"code": "required"})
+        raise Err.CODE_REQUIRED.error("give the code (or a recovery code)",
+                                      {"code": "required"})
     if ch.method == "totp":
         step = codes.check_totp(deps, user, code)
         if step is None:

@@ -15,12 +15,9 @@ from typing import Any
 from corridor.platform.domain import orgs as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import (
-    Kind,
-    PlatformError,
+    Err,
     Problems,
-    conflict,
     forbidden,
-    invalid,
     not_found,
 )
 from corridor.platform.domain.identity import User, UserStatus, normalise_email
@@ -69,12 +66,12 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organi
         uow.repo(User).get(who.user_id, for_update=True)  # serialises this customer's creations
         access.acting_owner(uow, who, None, Perm.ORG_WALLETS)  # an active customer
         if kyc.tier_of(uow, "user", who.user_id) <= 0:
-            raise conflict("KYC_REQUIRED", "verify your identity (KYC) before creating an "
-                           "organisation")
+            raise Err.KYC_REQUIRED.error("verify your identity (KYC) before creating an "
+                                         "organisation")
         if uow.repo(Organisation).count(created_by=who.user_id) >= cap:
-            raise conflict("ORGS_LIMIT", f"you may create at most {cap} organisations")
+            raise Err.ORGS_LIMIT.error(f"you may create at most {cap} organisations")
         if uow.repo(Membership).count(user_id=who.user_id) >= dom.ORGS_PER_USER_MAX:
-            raise conflict("ORGS_LIMIT", f"at most {dom.ORGS_PER_USER_MAX} organisations")
+            raise Err.ORGS_LIMIT.error(f"at most {dom.ORGS_PER_USER_MAX} organisations")
         org = Organisation(id=deps.rand.new_id(), name=name, country=country,
                            status=OrgStatus.ACTIVE, created_by=who.user_id,
                            created_ms=now, updated_ms=now)
@@ -130,9 +127,9 @@ def create_department(deps: Deps, who: Principal, org_id: str, *, name: str) -> 
         _active_org(uow, org_id, lock=True)  # the lock serialises the count and name checks
         repo = uow.repo(Department)
         if repo.count(org_id=org_id) >= dom.DEPARTMENTS_MAX:
-            raise conflict("DEPARTMENTS_LIMIT", f"at most {dom.DEPARTMENTS_MAX} departments")
+            raise Err.DEPARTMENTS_LIMIT.error(f"at most {dom.DEPARTMENTS_MAX} departments")
         if repo.one(org_id=org_id, name=name) is not None:
-            raise conflict("DEPARTMENT_EXISTS", "a department with this name exists")
+            raise Err.DEPARTMENT_EXISTS.error()
         dept = Department(id=deps.rand.new_id(), org_id=org_id, name=name,
                           created_ms=deps.clock.now_ms())
         repo.add(dept)
@@ -158,7 +155,7 @@ def delete_department(deps: Deps, who: Principal, org_id: str, department_id: st
         if dept is None:
             raise not_found("department")
         if uow.repo(Membership).count(org_id=org_id, department_id=dept.id):
-            raise conflict("DEPARTMENT_IN_USE", "move its members to another department first")
+            raise Err.DEPARTMENT_IN_USE.error()
         uow.repo(Department).delete(dept.id)
         _audit(uow, who, "org.department.delete", org_id,
                before={"department_id": dept.id, "name": dept.name})
@@ -200,7 +197,7 @@ def add_member(
         _check_department(uow, org_id, department_id)
         user = uow.repo(User).one(email=address)
         if user is None or user.kind != UserKind.CUSTOMER or user.status != UserStatus.ACTIVE:
-            raise PlatformError(Kind.NOT_FOUND, "USER_NOT_FOUND", "no customer has this e-mail")
+            raise Err.USER_NOT_FOUND.error()
         _check_can_join(uow, org_id, user.id)
         m = _membership(deps, org_id, user.id, granted, department_id)
         uow.repo(Membership).add(m)
@@ -339,7 +336,7 @@ def _org(uow: UnitOfWork, org_id: str, *, lock: bool = False) -> Organisation:
 def _active_org(uow: UnitOfWork, org_id: str, *, lock: bool = False) -> Organisation:
     org = _org(uow, org_id, lock=lock)
     if org.status != OrgStatus.ACTIVE:
-        raise conflict("ORG_SUSPENDED", "the organisation is suspended")
+        raise Err.ORG_SUSPENDED.error()
     return org
 
 
@@ -348,7 +345,7 @@ def _role(role: str) -> OrgRole:
         return OrgRole(role)
     except ValueError:
         names = ", ".join(r.value for r in OrgRole)
-        raise invalid("INVALID_ROLE", f"role must be one of {names}", {"role": names}) from None
+        raise Err.INVALID_ROLE.error(f"role must be one of {names}", {"role": names}) from None
 
 
 def _check_grant(caller: OrgRole, role: OrgRole) -> None:
@@ -358,17 +355,17 @@ def _check_grant(caller: OrgRole, role: OrgRole) -> None:
 
 def _check_not_last_owner(uow: UnitOfWork, org_id: str) -> None:
     if uow.repo(Membership).count(org_id=org_id, role=OrgRole.OWNER.value) <= 1:
-        raise conflict("LAST_OWNER", "an organisation needs an owner: appoint another first")
+        raise Err.LAST_OWNER.error()
 
 
 def _check_can_join(uow: UnitOfWork, org_id: str, user_id: str) -> None:
     repo = uow.repo(Membership)
     if repo.one(org_id=org_id, user_id=user_id) is not None:
-        raise conflict("ALREADY_MEMBER", "this customer is already a member")
+        raise Err.ALREADY_MEMBER.error()
     if repo.count(org_id=org_id) >= dom.MEMBERS_MAX:
-        raise conflict("MEMBERS_LIMIT", f"at most {dom.MEMBERS_MAX} members")
+        raise Err.MEMBERS_LIMIT.error(f"at most {dom.MEMBERS_MAX} members")
     if repo.count(user_id=user_id) >= dom.ORGS_PER_USER_MAX:
-        raise conflict("ORGS_LIMIT", "this customer belongs to too many organisations")
+        raise Err.ORGS_LIMIT.error("this customer belongs to too many organisations")
 
 
 def _department(uow: UnitOfWork, org_id: str, department_id: str) -> Department | None:
@@ -379,7 +376,7 @@ def _department(uow: UnitOfWork, org_id: str, department_id: str) -> Department 
 def _check_department(uow: UnitOfWork, org_id: str, department_id: str | None) -> None:
     if department_id is not None and _department(uow, org_id, department_id) is None:
         message = "no such department in this organisation"
-        raise invalid("UNKNOWN_DEPARTMENT", message, {"department_id": message})
+        raise Err.UNKNOWN_DEPARTMENT.error(message, {"department_id": message})
 
 
 def _find_member(uow: UnitOfWork, org_id: str, user_id: str) -> Membership:

@@ -11,9 +11,8 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.tx import decode_transaction
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import (
-    Kind,
+    Err,
     PlatformError,
-    conflict,
     not_found,
 )
 from corridor.platform.domain.payments import (
@@ -75,11 +74,11 @@ def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
         if p is None or not _visible(uow, who, p):
             raise not_found("payment")
         if not quotes.may_read(uow, who, p.owner_type, p.owner_id):
-            raise PlatformError(Kind.FORBIDDEN, "FORBIDDEN", "only the sender may cancel")
+            raise Err.FORBIDDEN.error("only the sender may cancel")
         quotes.owner_of(uow, who, p.owner_id if p.owner_type == OwnerType.ORG else None,
                         Perm.PAY_INITIATE)
         if p.status not in CANCELLABLE:
-            raise conflict("NOT_CANCELLABLE", f"a {p.status} payment can no longer be cancelled")
+            raise Err.NOT_CANCELLABLE.error(f"a {p.status} payment can no longer be cancelled")
         p = moved(p, payments.S.CANCELLED, deps.clock.now_ms())
         uow.repo(Payment).update(p)
         payments.notify(deps, uow, p, (payments.S.CANCELLED,))

@@ -10,10 +10,9 @@ import dataclasses
 from corridor.ledger import keys
 from corridor.platform.domain import bank
 from corridor.platform.domain.errors import (
-    Kind,
+    Err,
     PlatformError,
     Problems,
-    invalid,
 )
 from corridor.platform.domain.identity import User, UserStatus, normalise_email, normalise_phone
 from corridor.platform.domain.payments import (
@@ -121,8 +120,7 @@ def resolve(uow: UnitOfWork, spec: dict[str, str], *, preview: bool = False) -> 
     if user is None or wlt is None:
         if preview:  # no answer that tells who is a customer (issue 14, item 8)
             return Recipient(type=kind, name="", destination=None, found=False)
-        raise PlatformError(Kind.NOT_FOUND, "RECIPIENT_NOT_FOUND",
-                            "no customer with an open wallet has these details")
+        raise Err.RECIPIENT_NOT_FOUND.error()
     return Recipient(type=kind, name=user.name, user_id=user.id, wallet_id=wlt.id,
                      address=wlt.address, destination=wallet_ref(wlt.id),
                      owner=(OwnerType.USER, user.id))
@@ -139,18 +137,18 @@ def check_can_receive(deps: Deps, uow: UnitOfWork, r: Recipient, code: str) -> N
     problem = funds.receive_problem(uow, wlt, code, arriving_now=True) if wlt else None
     if problem is None and r.address is not None and wallets.ledger_node(deps) is not None:
         problem = funds.holding_problem(chain_account(deps, r.address), code,
-                                        deps.extras.get("issuer_address"))
+                                        deps.issuer_address)
     if problem is not None:
-        raise invalid("RECIPIENT_CANNOT_RECEIVE", f"the recipient cannot receive {code}: "
-                      f"{problem}", {"recipient": problem})
+        raise Err.RECIPIENT_CANNOT_RECEIVE.error(f"the recipient cannot receive {code}: "
+                                                 f"{problem}", {"recipient": problem})
 
 
 def chain_account(deps: Deps, address: str) -> ChainAccount | None:
     """The account as the chain held it a moment ago (funds.Snapshots), else as it holds
     it now; None when the node cannot tell (the chain decides then)."""
-    snapshots = deps.extras.get("snapshots")
+    snapshots = deps.snapshots
     now = deps.clock.now_ms()
-    if isinstance(snapshots, funds.Snapshots):
+    if snapshots is not None:
         recent = snapshots.get(address, now)
         if recent is not None:
             return recent
@@ -158,7 +156,7 @@ def chain_account(deps: Deps, address: str) -> ChainAccount | None:
         account = funds.account_snapshot(deps, address)
     except PlatformError:
         return None
-    if account is not None and isinstance(snapshots, funds.Snapshots):
+    if account is not None and snapshots is not None:
         snapshots.put(account, now)
     return account
 

@@ -31,11 +31,9 @@ from typing import Any
 from corridor.platform.domain import bank, fx, money
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain.errors import (
-    Kind,
+    Err,
     PlatformError,
     Problems,
-    conflict,
-    invalid,
 )
 from corridor.platform.domain.payments import (
     Payment,
@@ -194,22 +192,22 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
     daily one is `_check_daily`'s, under the wallet lock)."""
     tier = kyc.tier_of(uow, *owner)
     if tier < 1:
-        raise PlatformError(Kind.FORBIDDEN, "KYC_REQUIRED",
-                            "complete identity verification before sending money")
+        raise Err.KYC_REQUIRED.error(
+            "complete identity verification before sending money")
     limits = kyc_domain.limits_for(tier)
     codes = {priced.sell_code} | ({priced.buy_code} if kind == PaymentKind.EXCHANGE else set())
     refused = sorted(codes - set(limits.asset_codes))
     if refused:
-        raise invalid("CURRENCY_NOT_ALLOWED",
-                      f"your verification tier ({tier}) does not allow {', '.join(refused)}",
-                      {"currency": f"allowed: {', '.join(limits.asset_codes)}"})
+        raise Err.CURRENCY_NOT_ALLOWED.error(
+            f"your verification tier ({tier}) does not allow {', '.join(refused)}",
+            {"currency": f"allowed: {', '.join(limits.asset_codes)}"})
     usd = _in_usd(deps, priced.sell_minor, priced.sell_code)
     if usd > limits.per_tx_minor:
-        raise invalid("LIMIT_EXCEEDED", f"above your per-transaction limit of "
-                      f"{_usd_shown(limits.per_tx_minor)}",
-                      {"limit": "per_transaction",
-                       "limit_amount": _usd_shown(limits.per_tx_minor),
-                       "amount": _usd_shown(usd)})
+        raise Err.LIMIT_EXCEEDED.error(f"above your per-transaction limit of "
+                                       f"{_usd_shown(limits.per_tx_minor)}",
+                                       {"limit": "per_transaction",
+                                        "limit_amount": _usd_shown(limits.per_tx_minor),
+                                        "amount": _usd_shown(usd)})
     return limits
 
 
@@ -220,10 +218,11 @@ def _check_daily(deps: Deps, uow: UnitOfWork, owner: tuple[str, str],
     usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
     today = _today_minor(deps, uow, owner)
     if today + usd > limits.per_day_minor:
-        raise invalid("LIMIT_EXCEEDED", f"above your daily limit of "
-                      f"{_usd_shown(limits.per_day_minor)}",
-                      {"limit": "per_day", "limit_amount": _usd_shown(limits.per_day_minor),
-                       "amount": _usd_shown(usd), "used_today": _usd_shown(today)})
+        raise Err.LIMIT_EXCEEDED.error(
+            f"above your daily limit of "
+            f"{_usd_shown(limits.per_day_minor)}",
+            {"limit": "per_day", "limit_amount": _usd_shown(limits.per_day_minor),
+             "amount": _usd_shown(usd), "used_today": _usd_shown(today)})
 
 
 def _sender_snapshot(deps: Deps, wallet: Wallet) -> tuple[ChainAccount | None, bool]:
@@ -231,9 +230,9 @@ def _sender_snapshot(deps: Deps, wallet: Wallet) -> tuple[ChainAccount | None, b
     stall every payment of that sender, and whether it came from the recent snapshots
     (funds.Snapshots) rather than the node; None when it cannot be told yet (the locked
     pass then asks the node itself and reports any problem properly)."""
-    snapshots = deps.extras.get("snapshots")
+    snapshots = deps.snapshots
     now = deps.clock.now_ms()
-    if isinstance(snapshots, funds.Snapshots):
+    if snapshots is not None:
         recent = snapshots.get(wallet.address, now)
         if recent is not None:
             return recent, True
@@ -241,7 +240,7 @@ def _sender_snapshot(deps: Deps, wallet: Wallet) -> tuple[ChainAccount | None, b
         account = funds.account_snapshot(deps, wallet.address)
     except PlatformError:
         return None, False
-    if account is not None and isinstance(snapshots, funds.Snapshots):
+    if account is not None and snapshots is not None:
         snapshots.put(account, now)
     return account, False
 
@@ -257,9 +256,10 @@ def _check_balance(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str, need:
     if need > available and recent:
         available = funds.available_minor(deps, uow, wallet, code)
     if need > available:
-        raise PlatformError(Kind.CONFLICT, "INSUFFICIENT_FUNDS", "not enough money available",
-                            {"available": money.format_minor(max(available, 0), code),
-                             "needed": money.format_minor(need, code), "currency": code})
+        raise Err.INSUFFICIENT_FUNDS.error(
+            "not enough money available",
+            {"available": money.format_minor(max(available, 0), code),
+             "needed": money.format_minor(need, code), "currency": code})
 
 
 # --- preview and create ----------------------------------------------------------------
@@ -270,7 +270,7 @@ def _sender_wallet(uow: UnitOfWork, owner: tuple[str, str]) -> Wallet:
     (still open) once it holds the row lock; SQLite's writer already holds the file lock."""
     locked = payment_recipients.open_wallet(uow, *owner, for_update=True)
     if locked is None:
-        raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
+        raise Err.NO_OPEN_WALLET.error()
     return locked
 
 
@@ -291,8 +291,8 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     if not (preview and recipient.type == RecipientType.USER):
         payment_recipients.check_can_receive(deps, uow, recipient, priced.buy_code)
     if recipient.wallet_id == wallet.id and priced.sell_code == priced.buy_code:
-        raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
-                      {"recipient": "is the paying wallet"})
+        raise Err.SAME_WALLET.error("a payment to the same wallet in the same currency",
+                                    {"recipient": "is the paying wallet"})
     if priced.sell_code == priced.buy_code:
         kind = PaymentKind.TRANSFER
     elif recipient.owner == owner:
@@ -351,7 +351,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
         wallet = payment_recipients.open_wallet(uow, *owner)
         if wallet is None:
-            raise conflict("NO_OPEN_WALLET", "there is no open wallet to pay from")
+            raise Err.NO_OPEN_WALLET.error()
         existing = None if problems else _replayed(deps, uow, owner, key, digest, req.account())
         if existing is not None:
             return existing, False
@@ -365,8 +365,8 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         if existing is not None:
             return existing, False
         if shown.recipient.wallet_id == sender.id and shown.sell_code == shown.buy_code:
-            raise invalid("SAME_WALLET", "a payment to the same wallet in the same currency",
-                          {"recipient": "is the paying wallet"})
+            raise Err.SAME_WALLET.error("a payment to the same wallet in the same currency",
+                                        {"recipient": "is the paying wallet"})
         quote = quotes.take(deps, uow, req.quote_id, *owner) if req.quote_id else None
         _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
@@ -389,8 +389,7 @@ def _replayed(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], key: str, dig
                                      idempotency_key=key)
     if existing is not None and (existing.request_hash != digest
                                  or bank_details.payment_account(deps, existing) != account):
-        raise conflict("IDEMPOTENCY_KEY_REUSED",
-                       "this Idempotency-Key was used for a different request")
+        raise Err.IDEMPOTENCY_KEY_REUSED.error()
     return existing
 
 

@@ -3,9 +3,17 @@ Adapters implement them; `bootstrap` wires them; tests may pass fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, Self, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+
+from corridor.platform.domain import fx
+from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
+
+if TYPE_CHECKING:  # their modules use `Deps`: imported for the field types only
+    from corridor.platform.services.query import HistoryStore
+    from corridor.platform.services.rail_port import Rail
+    from corridor.platform.services.rates import RateSource
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -45,6 +53,13 @@ class Messenger(Protocol):
     through it outside development; the composition root wires it as `Deps.messenger`."""
 
     def send(self, *, channel: str, destination: str, subject: str, body: str) -> None: ...
+
+
+class AccountSnapshots(Protocol):
+    """Accounts as the chain held them a moment ago, per address (funds.Snapshots)."""
+
+    def get(self, address: str, now_ms: int) -> ChainAccount | None: ...
+    def put(self, account: ChainAccount, now_ms: int) -> None: ...
 
 
 class FileStore(Protocol):
@@ -118,7 +133,9 @@ class Deps:
     sealer: Sealer
     files: FileStore
     settings: Any  # corridor.platform.config.Settings (typed loosely to keep layers apart)
-    extras: dict[str, Any]  # area-specific ports added by the composition root
+    keygen: KeyGen  # seeds of custodial wallets
+    history: HistoryStore  # the history rows of a scope, filtered in SQL
+    rates: RateSource  # mid rates between currencies, for quotes
     # A unit of work that only reads (on SQLite it takes no write lock); defaults to `uow`.
     read_uow: Callable[[], UnitOfWork] | None = None
     # Runs a piece of work in a write transaction it may share with other threads' work
@@ -127,6 +144,17 @@ class Deps:
     # Delivers e-mail and SMS (a provider's API); None: no delivery wired (development keeps
     # code messages in the outbox only).
     messenger: Messenger | None = None
+    # The chain node, for reads (balances, holdings); None: no node (development, where
+    # balances are estimated from the rails' records).
+    ledger: LedgerNode | None = None
+    # The platform's asset issuer: only its holdings count as balances; None: any issuer's.
+    issuer_address: str | None = None
+    # Accounts read from the node a moment ago, so a payment's pre-check need not ask it
+    # again; None: always ask.
+    snapshots: AccountSnapshots | None = None
+    # The bank rails by name; a rail not here is refused as unavailable.
+    rails: Mapping[str, Rail] = field(default_factory=dict)
+    fx_terms: fx.Terms = field(default_factory=fx.Terms)  # the commercial terms of quotes
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

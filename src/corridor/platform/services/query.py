@@ -1,7 +1,7 @@
 """History queries and exports (Q1, Q2) and the printable payment receipt.
 
 The filtering runs in SQL behind the `HistoryStore` port (adapters/history.py, wired by
-the composition root as `deps.extras["history"]`); this module decides whose rows the
+the composition root as `Deps.history`); this module decides whose rows the
 caller may see and bounds every page and export.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from corridor.platform.domain import history as dom
-from corridor.platform.domain.errors import forbidden, invalid, not_found
+from corridor.platform.domain.errors import Err, forbidden, not_found
 from corridor.platform.domain.history import Cursor, Filters, HistoryRow, Scope
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.orgs import Organisation
@@ -39,8 +39,7 @@ class HistoryStore(Protocol):
 
 
 def _store(deps: Deps) -> HistoryStore:
-    store: HistoryStore = deps.extras["history"]
-    return store
+    return deps.history
 
 
 def _scope(uow: UnitOfWork, who: Principal, org_id: str | None) -> Scope:
@@ -77,8 +76,8 @@ def export(deps: Deps, who: Principal, f: Filters, *,
         scope = _scope(uow, who, org_id)
         total = _store(deps).count(uow, scope, f, dom.EXPORT_ROWS_MAX + 1)
     if total > dom.EXPORT_ROWS_MAX:
-        raise invalid("EXPORT_TOO_LARGE", f"more than {dom.EXPORT_ROWS_MAX} rows match: "
-                      "narrow the filters (e.g. the time range)")
+        raise Err.EXPORT_TOO_LARGE.error(f"more than {dom.EXPORT_ROWS_MAX} rows match: "
+                                         "narrow the filters (e.g. the time range)")
     return _rows(deps, scope, f)
 
 

@@ -8,11 +8,10 @@ import dataclasses
 
 from corridor.platform.domain import fx, money
 from corridor.platform.domain.errors import (
+    Err,
     PlatformError,
     Problems,
-    conflict,
     forbidden,
-    invalid,
     not_found,
 )
 from corridor.platform.domain.payments import Quote
@@ -85,8 +84,8 @@ def create(deps: Deps, who: Principal, *, sell_asset: str, buy_asset: str,
     with deps.uow() as uow:
         owner_type, owner_id = owner_of(uow, who, org_id, Perm.PAY_INITIATE)
         if sell_asset == buy_asset:
-            raise invalid("SAME_CURRENCY", "a same-currency transfer needs no quote",
-                          {"buy_asset": "must differ from sell_asset"})
+            raise Err.SAME_CURRENCY.error("a same-currency transfer needs no quote",
+                                          {"buy_asset": "must differ from sell_asset"})
         priced = price(deps, sell_asset=sell_asset, buy_asset=buy_asset,
                        sell_amount=sell_amount, buy_amount=buy_amount)
         now = deps.clock.now_ms()
@@ -125,9 +124,9 @@ def take(deps: Deps, uow: UnitOfWork, quote_id: str, owner_type: str, owner_id: 
     if q is None or (q.owner_type, q.owner_id) != (owner_type, owner_id):
         raise not_found("quote")
     if q.status == QuoteStatus.USED:
-        raise conflict("QUOTE_USED", "this quote has already been used for a payment")
+        raise Err.QUOTE_USED.error()
     if shown(q, deps.clock.now_ms()).status == QuoteStatus.EXPIRED:
-        raise conflict("QUOTE_EXPIRED", "this quote has expired; ask for a new one")
+        raise Err.QUOTE_EXPIRED.error()
     return q
 
 

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Protocol
 
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err
 from corridor.platform.services.ports import Deps
 
 DEFAULT_RAIL = "sim-bank"
@@ -61,8 +61,7 @@ class Rail(Protocol):
 
 
 def rail_of(deps: Deps, name: str = DEFAULT_RAIL) -> Rail:
-    rails: dict[str, Rail] = deps.extras.get("rails") or {}
-    rail = rails.get(name)
+    rail = deps.rails.get(name)
     if rail is None:
-        raise PlatformError(Kind.UNAVAILABLE, "RAIL_UNAVAILABLE", f"the {name} rail is not set up")
+        raise Err.RAIL_UNAVAILABLE.error(f"the {name} rail is not set up")
     return rail

@@ -13,10 +13,7 @@ from typing import Any
 from corridor.platform.domain import json_text, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import (
-    Kind,
-    PlatformError,
-    invalid,
-    unauthenticated,
+    Err,
 )
 from corridor.platform.domain.rails import EventType, RailEvent
 from corridor.platform.domain.transfers import Purpose
@@ -68,12 +65,12 @@ def receive_webhook(deps: Deps, rail: str, *, timestamp: str, signature: str,
     """Verifies and handles one delivery. Refusals: 401 WEBHOOK_SIGNATURE_INVALID /
     WEBHOOK_STALE (nothing read), 422 WEBHOOK_EVENT_INVALID (authentic but malformed)."""
     if len(body) > r.WEBHOOK_BODY_BYTES_MAX:
-        raise PlatformError(Kind.TOO_LARGE, "TOO_LARGE", "the event is too large")
+        raise Err.TOO_LARGE.error("the event is too large")
     problem = r.signature_problem(webhook_secret(deps), timestamp, signature, body,
                                   deps.clock.now_ms() // 1000)
     if problem is not None:
         log.warning("webhook of rail %r refused: %s", rail[:RAIL_NAME_LEN_MAX], problem[1])
-        raise unauthenticated(*problem)
+        raise problem[0].error(problem[1])
     event_id, kind, data = _parse(body)
     with deps.uow() as uow:
         seen = uow.repo(RailEvent).one(rail=rail, event_id=event_id)
@@ -98,16 +95,16 @@ def _parse(body: bytes) -> tuple[str, EventType | None, dict[str, Any]]:
     try:
         doc = json_text.loads(body)  # strict: a key given twice is refused
     except json_text.DuplicateKey as exc:
-        raise invalid("DUPLICATE_KEY", f"the event is ambiguous: {exc}") from None
+        raise Err.DUPLICATE_KEY.error(f"the event is ambiguous: {exc}") from None
     except (ValueError, UnicodeDecodeError):
-        raise invalid("WEBHOOK_EVENT_INVALID", "the event is not JSON") from None
+        raise Err.WEBHOOK_EVENT_INVALID.error("the event is not JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
-        raise invalid("WEBHOOK_EVENT_INVALID", "an object with id, type and data")
+        raise Err.WEBHOOK_EVENT_INVALID.error()
     event_id, type_ = doc.get("id"), doc.get("type")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= r.EVENT_ID_LEN_MAX:
-        raise invalid("WEBHOOK_EVENT_INVALID", "id: 1-64 characters", {"id": "invalid"})
+        raise Err.WEBHOOK_EVENT_INVALID.error("id: 1-64 characters", {"id": "invalid"})
     if not isinstance(type_, str) or len(type_) > 64:
-        raise invalid("WEBHOOK_EVENT_INVALID", "type: a string", {"type": "invalid"})
+        raise Err.WEBHOOK_EVENT_INVALID.error("type: a string", {"type": "invalid"})
     data: dict[str, Any] = {"type": type_}
     try:
         kind: EventType | None = EventType(type_)
@@ -131,5 +128,5 @@ def _parse(body: bytes) -> tuple[str, EventType | None, dict[str, Any]]:
         data["code"] = str(raw.get("code") or "")[:64]
         data["message"] = str(raw.get("message") or "")[:r.REASON_LEN_MAX]
     if problems:
-        raise invalid("WEBHOOK_EVENT_INVALID", "the event's data is incomplete", problems)
+        raise Err.WEBHOOK_EVENT_INVALID.error("the event's data is incomplete", problems)
     return event_id, kind, data

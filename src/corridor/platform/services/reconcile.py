@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err
 from corridor.platform.domain.wallets import Wallet, WalletStatus
 from corridor.platform.services import wallets
 from corridor.platform.services.ports import Deps
@@ -49,8 +49,7 @@ def check_open_wallets(deps: Deps, *, repair: bool = False) -> WalletCheck:
     otherwise), and with `repair` the absent ones queued for opening again."""
     node = wallets.ledger_node(deps)
     if node is None:
-        raise PlatformError(Kind.UNAVAILABLE, "NODE_NOT_CONFIGURED",
-                            "no node is configured: the chain cannot be checked")
+        raise Err.NODE_NOT_CONFIGURED.error()
     checked = 0
     absent: list[Wallet] = []
     after = ""

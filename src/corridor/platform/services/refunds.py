@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable
 
 from corridor.platform.domain import refunds as dom
-from corridor.platform.domain.errors import Kind, PlatformError, Problems, not_found
+from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
 from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
@@ -122,16 +122,16 @@ def upload_evidence(deps: Deps, who: Principal, data: bytes, content_type: str,
     with deps.uow() as uow:
         owner_type, owner_id = acting_owner(uow, who, org_id, Perm.PAY_INITIATE)
         if not data:
-            raise PlatformError(Kind.INVALID, "FILE_EMPTY", "the file is empty",
-                                {"file": "empty"})
+            raise Err.FILE_EMPTY.error("the file is empty",
+                                       {"file": "empty"})
         if len(data) > size_max:
-            raise PlatformError(Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                                f"files may be at most {size_max} bytes")
+            raise Err.FILE_TOO_LARGE.error(
+                f"files may be at most {size_max} bytes")
         kind = file_kind(data, content_type)
         if uow.repo(RefundFile).count(owner_type=owner_type, owner_id=owner_id) \
                 >= dom.FILES_PER_OWNER_MAX:
-            raise PlatformError(Kind.CONFLICT, "REFUND_FILES_LIMIT",
-                                f"at most {dom.FILES_PER_OWNER_MAX} evidence files")
+            raise Err.REFUND_FILES_LIMIT.error(
+                f"at most {dom.FILES_PER_OWNER_MAX} evidence files")
         file_id = deps.rand.new_id()
         ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
         rec = RefundFile(id=file_id, owner_type=owner_type, owner_id=owner_id, refund_id=None,

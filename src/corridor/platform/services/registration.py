@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import Problems, invalid
+from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.principal import Origin
 from corridor.platform.domain.roles import UserKind
@@ -135,7 +135,6 @@ def resend(deps: Deps, identifier: str) -> None:
             uow.commit()
 
 
-CODE_INVALID = ("CODE_INVALID", "the code is wrong or has expired; ask for a new one")
 
 
 def verify(deps: Deps, identifier: str, code: str, origin: Origin) -> None:
@@ -145,13 +144,13 @@ def verify(deps: Deps, identifier: str, code: str, origin: Origin) -> None:
     with deps.uow() as uow:
         user = find_by_identifier(uow, identifier)
         if user is None or user.status == idn.UserStatus.DISABLED:
-            raise invalid(*CODE_INVALID)
+            raise Err.CODE_INVALID.error()
         is_email = "@" in identifier
         purpose = Purpose.VERIFY_EMAIL if is_email else Purpose.VERIFY_PHONE
         used = codes.consume(deps, uow, user.id, purpose, code)
         if used is None:
             uow.commit()  # the failed attempt counts
-            raise invalid(*CODE_INVALID)
+            raise Err.CODE_INVALID.error()
         before = {"status": user.status, "email_verified": user.email_verified,
                   "phone_verified": user.phone_verified}
         user = dataclasses.replace(

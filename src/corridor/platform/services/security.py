@@ -13,7 +13,7 @@ import dataclasses
 import pyotp
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import Problems, conflict, invalid
+from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest
@@ -21,7 +21,6 @@ from corridor.platform.services import codes, registration, sessions
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 ISSUER_NAME = "Corridor"
-WRONG_PASSWORD = ("PASSWORD_WRONG", "the current password is wrong")
 
 
 def _me(uow: UnitOfWork, who: Principal) -> User:
@@ -38,7 +37,7 @@ def _audit(uow: UnitOfWork, who: Principal, action: str, before: dict[str, objec
 
 def _require_password(deps: Deps, user: User, password: str) -> None:
     if not deps.hasher.verify(user.password_hash, password[: idn.PASSWORD_LEN_MAX]):
-        raise invalid(*WRONG_PASSWORD, {"password": "wrong"})
+        raise Err.PASSWORD_WRONG.error(None, {"password": "wrong"})
 
 
 # --- TOTP --------------------------------------------------------------------------------
@@ -49,7 +48,7 @@ def totp_begin(deps: Deps, who: Principal) -> tuple[str, str]:
     with deps.uow() as uow:
         user = _me(uow, who)
         if user.totp_enabled:
-            raise conflict("TOTP_ALREADY_ENABLED", "disable the authenticator first")
+            raise Err.TOTP_ALREADY_ENABLED.error()
         sealed = deps.sealer.seal(secret.encode(), f"totp:{user.id}")
         uow.repo(User).update(dataclasses.replace(user, totp_secret_enc=sealed,
                                                   updated_ms=deps.clock.now_ms()))
@@ -63,13 +62,13 @@ def totp_confirm(deps: Deps, who: Principal, code: str) -> list[str]:
     with deps.uow() as uow:
         user = _me(uow, who)
         if user.totp_enabled:
-            raise conflict("TOTP_ALREADY_ENABLED", "the authenticator is already on")
+            raise Err.TOTP_ALREADY_ENABLED.error("the authenticator is already on")
         if user.totp_secret_enc is None:
-            raise conflict("TOTP_NOT_STARTED", "start the authenticator set-up first")
+            raise Err.TOTP_NOT_STARTED.error()
         step = codes.check_totp(deps, user, code)
         if step is None:
-            raise invalid("CODE_INVALID", "the code does not match; check the app's clock",
-                          {"code": "wrong"})
+            raise Err.CODE_INVALID.error("the code does not match; check the app's clock",
+                                         {"code": "wrong"})
         uow.repo(User).update(dataclasses.replace(
             user, totp_enabled=True, totp_last_step=step, updated_ms=deps.clock.now_ms()))
         shown = codes.new_recovery_codes(deps, uow, user.id)
@@ -84,10 +83,10 @@ def totp_disable(deps: Deps, who: Principal, password: str, code: str) -> None:
     with deps.uow() as uow:
         user = _me(uow, who)
         if not user.totp_enabled:
-            raise conflict("TOTP_NOT_ENABLED", "the authenticator is not on")
+            raise Err.TOTP_NOT_ENABLED.error()
         _require_password(deps, user, password)
         if codes.check_totp(deps, user, code) is None:
-            raise invalid("CODE_INVALID", "the code does not match", {"code": "wrong"})
+            raise Err.CODE_INVALID.error("the code does not match", {"code": "wrong"})
         uow.repo(User).update(dataclasses.replace(
             user, totp_enabled=False, totp_secret_enc=None, totp_last_step=0,
             updated_ms=deps.clock.now_ms()))
@@ -103,7 +102,7 @@ def regenerate_recovery_codes(deps: Deps, who: Principal, password: str) -> list
     with deps.uow() as uow:
         user = _me(uow, who)
         if not user.totp_enabled:
-            raise conflict("TOTP_NOT_ENABLED", "recovery codes back up the authenticator app")
+            raise Err.TOTP_NOT_ENABLED.error("recovery codes back up the authenticator app")
         _require_password(deps, user, password)
         shown = codes.new_recovery_codes(deps, uow, user.id)
         _audit(uow, who, "auth.recovery_codes.regenerate")
@@ -148,9 +147,9 @@ def request_channel_change(deps: Deps, who: Principal, channel: str, address: st
         _require_password(deps, user, password)
         owner = uow.repo(User).one(**{"email" if channel == Channel.EMAIL else "phone": normal})
         if owner is not None:
-            raise conflict("ADDRESS_TAKEN", "that address belongs to another account")
+            raise Err.ADDRESS_TAKEN.error()
         if not codes.issue(deps, uow, user, purpose, channel, normal):
-            raise conflict("TOO_MANY_CODES", "too many codes this hour; try again later")
+            raise Err.TOO_MANY_CODES.error()
         uow.commit()
 
 
@@ -162,9 +161,9 @@ def confirm_channel_change(deps: Deps, who: Principal, channel: str, code: str) 
         used = codes.consume(deps, uow, user.id, purpose, code)
         if used is None:
             uow.commit()
-            raise invalid(*registration.CODE_INVALID, {"code": "wrong or expired"})
+            raise Err.CODE_INVALID.error(None, {"code": "wrong or expired"})
         if uow.repo(User).one(**{field: used.destination}) not in (None, user):
-            raise conflict("ADDRESS_TAKEN", "that address belongs to another account")
+            raise Err.ADDRESS_TAKEN.error()
         old = getattr(user, field)
         now = deps.clock.now_ms()
         if field == "email":
@@ -208,10 +207,10 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
     with deps.uow() as uow:
         user = registration.find_by_identifier(uow, identifier)
         if user is None or user.status != idn.UserStatus.ACTIVE:
-            raise invalid(*registration.CODE_INVALID)
+            raise Err.CODE_INVALID.error()
         if codes.consume(deps, uow, user.id, Purpose.RECOVERY, code) is None:
             uow.commit()
-            raise invalid(*registration.CODE_INVALID)
+            raise Err.CODE_INVALID.error()
         if user.totp_enabled:
             step = codes.check_totp(deps, user, totp_code) if totp_code else None
             if step is not None:
@@ -219,10 +218,10 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
             elif not (recovery_code and codes.use_recovery_code(deps, uow, user.id,
                                                                 recovery_code)):
                 uow.commit()  # the channel code is spent
-                raise invalid("SECOND_FACTOR_REQUIRED",
-                              "this account has an authenticator: give its code or a "
-                              "recovery code; without either, ask support for a manual "
-                              "identity check")
+                raise Err.SECOND_FACTOR_REQUIRED.error(
+                    "this account has an authenticator: give its code or a "
+                    "recovery code; without either, ask support for a manual "
+                    "identity check")
         uow.repo(User).update(dataclasses.replace(user, password_hash=new_hash,
                                                   failed_logins=0, locked_until_ms=0,
                                                   updated_ms=now))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import not_found, unauthenticated
+from corridor.platform.domain.errors import Err, not_found
 from corridor.platform.domain.identity import Session, User
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import StaffRole, UserKind
@@ -50,15 +50,15 @@ def authenticate(deps: Deps, token: str, origin: Origin) -> Principal:
     """The principal behind a bearer token, or UNAUTHENTICATED. Touches last-seen so idle
     sessions expire."""
     if not token or len(token) > 200:
-        raise unauthenticated()
+        raise Err.UNAUTHENTICATED.error()
     now = deps.clock.now_ms()
     with deps.reader() as uow:  # every request comes here: no write lock
         session = uow.repo(Session).one(token_hash=idn.digest(token))
         if session is None or not idn.session_live(session, now):
-            raise unauthenticated("SESSION_INVALID", "the session is invalid or has expired")
+            raise Err.SESSION_INVALID.error()
         user = uow.repo(User).get(session.user_id)
         if user is None or user.status != idn.UserStatus.ACTIVE:
-            raise unauthenticated("SESSION_INVALID", "the session is invalid or has expired")
+            raise Err.SESSION_INVALID.error()
     if now - session.last_seen_ms > 60_000:  # write at most once a minute per session
         with deps.uow() as uow:
             fresh = uow.repo(Session).get(session.id, for_update=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from corridor.platform.domain.errors import invalid
+from corridor.platform.domain.errors import Err
 from corridor.platform.domain.transfers import (
     LEGS_MAX,
     MEMO_LEN_MAX,
@@ -38,7 +38,7 @@ def queue(deps: Deps, uow: UnitOfWork, *, purpose: str, ref_id: str, source: str
           legs: Sequence[Leg], memo: str = "") -> Transfer:
     """Adds a transfer to the outbox inside the caller's unit of work."""
     if not 1 <= len(legs) <= LEGS_MAX or any(leg.amount_minor <= 0 for leg in legs):
-        raise invalid("INVALID_TRANSFER", f"1-{LEGS_MAX} legs with positive amounts")
+        raise Err.INVALID_TRANSFER.error(f"1-{LEGS_MAX} legs with positive amounts")
     memo_bytes = memo.encode()[:MEMO_LEN_MAX]
     now = deps.clock.now_ms()
     t = Transfer(

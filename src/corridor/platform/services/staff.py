@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import PlatformError, Problems, conflict, not_found
+from corridor.platform.domain.errors import Err, PlatformError, Problems, not_found
 from corridor.platform.domain.identity import User, UserStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, StaffRole, UserKind
@@ -43,7 +43,7 @@ def create_staff(
     )
     with deps.uow() as uow:
         if uow.repo(User).one(email=address) is not None:
-            raise conflict("EMAIL_TAKEN", "an account with this e-mail exists")
+            raise Err.EMAIL_TAKEN.error()
         uow.repo(User).add(user)
         _audit(uow, actor, "staff.create", user.id,
                after={"email": address, "role": staff_role.value})
@@ -66,7 +66,7 @@ def change_staff_role(deps: Deps, who: Principal, user_id: str, *, role: str) ->
     problems.raise_if_any()
     assert staff_role is not None
     if user_id == who.user_id and staff_role is not StaffRole.ADMIN:
-        raise conflict("CANNOT_DEMOTE_SELF", "another admin must change your role")
+        raise Err.CANNOT_DEMOTE_SELF.error()
     with deps.uow() as uow:
         user = _staff_user(uow, user_id)
         if user.staff_role == staff_role.value:
@@ -84,7 +84,7 @@ def disable_staff(deps: Deps, who: Principal, user_id: str) -> User:
     """Disables a staff account and revokes every session it has, effective at once."""
     access.require_staff(who, Perm.STAFF_MANAGE)
     if user_id == who.user_id:
-        raise conflict("CANNOT_DISABLE_SELF", "another admin must disable your account")
+        raise Err.CANNOT_DISABLE_SELF.error()
     now = deps.clock.now_ms()
     with deps.uow() as uow:
         user = _staff_user(uow, user_id)

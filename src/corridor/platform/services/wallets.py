@@ -21,7 +21,7 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain import wallets as w
-from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, invalid
+from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.text import check_display_name
@@ -47,26 +47,24 @@ DEFAULT_LABEL = "main"
 
 
 def _keygen(deps: Deps) -> KeyGen:
-    gen = deps.extras.get("keygen")
-    assert gen is not None, "the composition root wires a key generator"
-    return gen  # type: ignore[no-any-return]
+    return deps.keygen
 
 
 def ledger_node(deps: Deps) -> LedgerNode | None:
     """The node client for reads, if the composition root wired one."""
-    return deps.extras.get("ledger")
+    return deps.ledger
 
 
 def _check_label(label: str) -> str:
     problems = Problems()
     label = check_display_name(label, problems, "label", w.WALLET_LABEL_LEN_MAX)
-    problems.raise_if_any("INVALID_LABEL")
+    problems.raise_if_any(Err.INVALID_LABEL)
     return label
 
 
 def _check_room(uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
     if uow.repo(Wallet).count(owner_type=owner_type, owner_id=owner_id) >= w.WALLETS_PER_OWNER_MAX:
-        raise conflict("TOO_MANY_WALLETS", f"at most {w.WALLETS_PER_OWNER_MAX} wallets")
+        raise Err.TOO_MANY_WALLETS.error(f"at most {w.WALLETS_PER_OWNER_MAX} wallets")
 
 
 def _queue_job(deps: Deps, uow: UnitOfWork, kind: JobKind, wallet_id: str,
@@ -90,11 +88,11 @@ def _check_may_open(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str)
     if owner_type != OwnerType.ORG:
         return
     if kyc.tier_of(uow, OwnerType.ORG, owner_id) not in kyc_domain.tiers_for(OwnerType.ORG):
-        raise conflict("KYB_REQUIRED", "the organisation's business verification (KYB) must "
-                       "be accepted before it can open wallets")
+        raise Err.KYB_REQUIRED.error("the organisation's business verification (KYB) must "
+                                     "be accepted before it can open wallets")
     cap: int = deps.settings.wallets_per_org_max
     if uow.repo(Wallet).count(owner_type=owner_type, owner_id=owner_id) >= cap:
-        raise conflict("TOO_MANY_WALLETS", f"at most {cap} wallets per organisation")
+        raise Err.TOO_MANY_WALLETS.error(f"at most {cap} wallets per organisation")
 
 
 def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
@@ -105,7 +103,7 @@ def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
     now = deps.clock.now_ms()
     address = keys.encode_address(keys.address_of(public_key))
     if uow.repo(Wallet).one(address=address) is not None:
-        raise conflict("WALLET_EXISTS", "this key is already registered")
+        raise Err.WALLET_EXISTS.error()
     wallet = Wallet(
         id=wallet_id, owner_type=owner_type, owner_id=owner_id, address=address,
         public_key=keys.encode_public_key(public_key), custodial=key_sealed is not None,
@@ -167,11 +165,11 @@ def request_authorisation(
     every wallet of the owner for each asset code. Idempotent: a wallet and code already
     requested or authorised is not queued again; a failed one is asked for anew."""
     if len(asset_codes) > w.ASSET_CODES_PER_REQUEST_MAX:
-        raise invalid("TOO_MANY_ASSETS", f"at most {w.ASSET_CODES_PER_REQUEST_MAX} asset codes")
+        raise Err.TOO_MANY_ASSETS.error(f"at most {w.ASSET_CODES_PER_REQUEST_MAX} asset codes")
     bad = [c for c in asset_codes if not is_valid_asset_code(c)]
     if bad:
-        raise invalid("INVALID_ASSET_CODE", "asset codes are 1-12 characters A-Z or 0-9",
-                      {"asset_codes": ", ".join(sorted(set(bad)))[:200]})
+        raise Err.INVALID_ASSET_CODE.error("asset codes are 1-12 characters A-Z or 0-9",
+                                           {"asset_codes": ", ".join(sorted(set(bad)))[:200]})
     now = deps.clock.now_ms()
     auths = uow.repo(Authorisation)
     for wallet in uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
@@ -236,8 +234,8 @@ def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str)
                                             above={"expires_ms": now},
                                             limit=w.KEY_CHALLENGES_OPEN_MAX)
         if len(open_) >= w.KEY_CHALLENGES_OPEN_MAX:
-            raise conflict("TOO_MANY_CHALLENGES", f"at most {w.KEY_CHALLENGES_OPEN_MAX} open "
-                           "key challenges; use or let one expire first")
+            raise Err.TOO_MANY_CHALLENGES.error(f"at most {w.KEY_CHALLENGES_OPEN_MAX} open "
+                                                "key challenges; use or let one expire first")
         text = keys.encode_public_key(public_key)
         expires_ms = now + w.KEY_CHALLENGE_TTL_MS
         challenge = KeyChallenge(
@@ -281,7 +279,7 @@ def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_te
         challenge = _usable_challenge(uow, org_id, challenge_id, public_key, now)
         if not keys.verify(public_key, challenge_digest(challenge), signature):
             message = "not a signature of the challenge by this key"
-            raise invalid("KEY_NOT_PROVEN", message, {"signature": message})
+            raise Err.KEY_NOT_PROVEN.error(message, {"signature": message})
         uow.repo(KeyChallenge).update(dataclasses.replace(challenge, used_ms=now))
         wallet = _add_wallet(deps, uow, owner_type=OwnerType.ORG, owner_id=org_id,
                              public_key=public_key, key_sealed=None,
@@ -300,11 +298,11 @@ def _usable_challenge(uow: UnitOfWork, org_id: str, challenge_id: str, public_ke
     if (found is None or found.org_id != org_id
             or found.public_key != keys.encode_public_key(public_key)):
         message = "no challenge of this organisation for this key"
-        raise invalid("CHALLENGE_UNKNOWN", message, {"challenge_id": message})
+        raise Err.CHALLENGE_UNKNOWN.error(message, {"challenge_id": message})
     if found.used_ms is not None:
-        raise conflict("CHALLENGE_USED", "this challenge was used; ask for a new one")
+        raise Err.CHALLENGE_USED.error()
     if now_ms >= found.expires_ms:
-        raise conflict("CHALLENGE_EXPIRED", "this challenge has expired; ask for a new one")
+        raise Err.CHALLENGE_EXPIRED.error()
     return found
 
 

@@ -11,7 +11,7 @@ import urllib.parse
 from typing import Any
 
 from corridor.platform.domain import webhooks as dom
-from corridor.platform.domain.errors import conflict, invalid
+from corridor.platform.domain.errors import Err
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -41,11 +41,11 @@ def _check_url(deps: Deps, url: str) -> str:
     if (len(url) > dom.URL_LEN_MAX or parts.scheme not in schemes or not parts.hostname
             or parts.username or parts.password or not url.isprintable() or not port_ok):
         message = f"an absolute {' or '.join(schemes)} URL without credentials"
-        raise invalid("INVALID_URL", message, {"url": message})
+        raise Err.INVALID_URL.error(message, {"url": message})
     refusal = dom.host_refusal(parts.hostname, allowed_networks(deps))
     if refusal is not None:
-        raise invalid("URL_NOT_PUBLIC", f"webhooks go to public addresses only: {refusal}",
-                      {"url": "a public host name or address"})
+        raise Err.URL_NOT_PUBLIC.error(f"webhooks go to public addresses only: {refusal}",
+                                       {"url": "a public host name or address"})
     return url
 
 
@@ -61,7 +61,7 @@ def register(deps: Deps, who: Principal, org_id: str, url: str) -> tuple[Webhook
         require_org(uow, who, org_id, Perm.ORG_MANAGE)
         url = _check_url(deps, url)
         if uow.repo(WebhookEndpoint).count(org_id=org_id) >= dom.WEBHOOKS_PER_ORG_MAX:
-            raise conflict("TOO_MANY_WEBHOOKS", f"at most {dom.WEBHOOKS_PER_ORG_MAX} webhooks")
+            raise Err.TOO_MANY_WEBHOOKS.error(f"at most {dom.WEBHOOKS_PER_ORG_MAX} webhooks")
         now = deps.clock.now_ms()
         endpoint_id = deps.rand.new_id()
         secret = "whsec_" + deps.rand.token()

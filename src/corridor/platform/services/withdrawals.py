@@ -20,7 +20,7 @@ from typing import Any
 
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as r
-from corridor.platform.domain.errors import Kind, PlatformError, Problems, conflict, not_found
+from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus
@@ -53,21 +53,21 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
                                      "bank": bank_details.masked(bank)})
         wallet = funds.owner_wallet(deps, uow, owner_type, owner_id, create=False)
         if wallet is None:
-            raise conflict("NO_WALLET", "there is no open wallet to withdraw from")
+            raise Err.NO_WALLET.error()
         existing = funds.replayed(uow.repo(Withdrawal).one(
             owner_type=owner_type, owner_id=owner_id, idempotency_key=key), hashed)
         if existing is not None:
             if bank_details.withdrawal_account(deps, existing) != bank["account"]:
                 # the hash saw only the masked account: another account, same last four
-                raise conflict("IDEMPOTENCY_KEY_REUSED",
-                               "this Idempotency-Key was used for a different request")
+                raise Err.IDEMPOTENCY_KEY_REUSED.error()
             return existing
         funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor,
                            _withdrawn_today_minor(deps, uow, owner_type, owner_id))
         available = funds.available_minor(deps, uow, wallet, currency)
         if amount_minor > available:
-            raise conflict("INSUFFICIENT_FUNDS", "the amount is above your available balance "
-                           f"of {money.format_minor(max(0, available), currency)} {currency}")
+            raise Err.INSUFFICIENT_FUNDS.error(
+                "the amount is above your available balance "
+                f"of {money.format_minor(max(0, available), currency)} {currency}")
         now = deps.clock.now_ms()
         withdrawal_id = deps.rand.new_id()
         burn = settlement.queue(
