@@ -47,7 +47,7 @@ class Hold:
     amount_minor: int
     reason_code: str  # e.g. LIMIT_EXCEEDED
     reason_message: str
-    status: str  # HoldStatus
+    status: HoldStatus
     decided_by: str | None
     decided_ms: int | None
     decision_note: str | None
@@ -59,6 +59,6 @@ class Hold:
 def decided(hold: Hold, decision: Decision, *, staff_id: str, note: str, now_ms: int,
             return_ref: str | None = None) -> Hold:
     assert hold.status == HoldStatus.OPEN, f"hold {hold.id} is {hold.status}"
-    return dataclasses.replace(hold, status=DECIDED[decision].value, decided_by=staff_id,
+    return dataclasses.replace(hold, status=DECIDED[decision], decided_by=staff_id,
                                decided_ms=now_ms, decision_note=note, return_ref=return_ref,
                                updated_ms=now_ms)

@@ -86,7 +86,7 @@ class User:
     totp_secret_enc: str | None  # sealed by the vault; None until enrolment starts
     totp_enabled: bool
     totp_last_step: int  # the last TOTP time step accepted: a code is never accepted twice
-    status: str  # UserStatus
+    status: UserStatus
     failed_logins: int
     locked_until_ms: int
     terms_version: str

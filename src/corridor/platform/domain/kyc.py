@@ -83,7 +83,7 @@ class KycCustomer:
     id: str
     subject_type: str  # SubjectType
     subject_id: str  # user id or organisation id
-    status: str  # KycStatus
+    status: KycStatus
     requested_tier: int
     tier: int
     risk: str | None  # Risk, set on acceptance

@@ -39,7 +39,7 @@ class Organisation:
     id: str
     name: str
     country: str  # ISO 3166-1 alpha-2
-    status: str  # "active" | "suspended"
+    status: OrgStatus
     created_by: str
     created_ms: int
     updated_ms: int

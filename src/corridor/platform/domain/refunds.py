@@ -80,8 +80,8 @@ class Refund:
     id: str
     payment_id: str
     open_payment_id: str | None  # = payment_id while open, else None (unique: one open)
-    kind: str  # RefundKind
-    status: str  # RefundStatus
+    kind: RefundKind
+    status: RefundStatus
     owner_type: str
     owner_id: str
     requested_by: str | None  # user id; None when the system opened it
@@ -202,7 +202,7 @@ def refund_amounts(p: Payment, *, platform_error: bool, recoverable: bool) -> tu
     return back, p.buy_amount_minor
 
 
-def new_refund(*, id: str, payment: Payment, kind: str, status: RefundStatus,
+def new_refund(*, id: str, payment: Payment, kind: RefundKind, status: RefundStatus,
                requested_by: str | None, reason: str, evidence: list[str], now_ms: int,
                amount_minor: int = 0, recover_minor: int = 0) -> Refund:
     return Refund(
@@ -219,7 +219,7 @@ def new_refund(*, id: str, payment: Payment, kind: str, status: RefundStatus,
 
 def with_status(r: Refund, status: RefundStatus, now_ms: int, **changes: Any) -> Refund:
     """The refund in `status`; the open marker follows (closed refunds free the payment)."""
-    return dataclasses.replace(r, status=status.value,
+    return dataclasses.replace(r, status=status,
                                open_payment_id=r.payment_id if status in OPEN else None,
                                updated_ms=now_ms, **changes)
 

@@ -16,7 +16,7 @@ from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import PlatformError, Problems, conflict, invalid, not_found
 from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.rails import Deposit, DepositStatus
+from corridor.platform.domain.rails import Deposit, DepositStatus, DepositStep
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import Authorisation, Wallet
@@ -66,7 +66,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
             amount_minor=amount_minor, received_minor=None,
             reference=_new_reference(deps, uow), instructions=dataclasses.asdict(account),
             status=DepositStatus.AWAITING_FUNDS,
-            history=[{"status": DepositStatus.AWAITING_FUNDS.value, "at_ms": now}],
+            history=(DepositStep(status=DepositStatus.AWAITING_FUNDS, at_ms=now),),
             rail_ref=None, transfer_id=None, tx_id=None, height=None, reason_code=None,
             reason_message=None, note=None, flagged=False, expires_ms=now + r.DEPOSIT_TTL_MS,
             created_ms=now, updated_ms=now,
@@ -234,8 +234,8 @@ def _received_today(deps: Deps, uow: UnitOfWork, d: Deposit) -> int:
     for x in uow.repo(Deposit).many(owner_type=d.owner_type, owner_id=d.owner_id,
                                     status=(DepositStatus.MINTING, DepositStatus.CREDITED),
                                     above={"updated_ms": start - 1}):
-        received_ms = next((h["at_ms"] for h in x.history
-                            if h["status"] == DepositStatus.RECEIVED), 0)
+        received_ms = next((h.at_ms for h in x.history
+                            if h.status is DepositStatus.RECEIVED), 0)
         if x.id != d.id and received_ms >= start:
             total += x.received_minor or 0
     return total

@@ -15,19 +15,13 @@ from corridor.platform.domain.errors import (
     invalid,
     not_found,
 )
-from corridor.platform.domain.payments import Quote
+from corridor.platform.domain.payments import Quote, QuoteStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import rates
 from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
-
-
-class QuoteStatus:
-    OPEN = "open"
-    USED = "used"
-    EXPIRED = "expired"
 
 
 def owner_of(uow: UnitOfWork, who: Principal, org_id: str | None, perm: Perm) -> tuple[str, str]:

@@ -166,7 +166,7 @@ def request(deps: Deps, who: Principal, payment_id: str, *, kind: str, reason: s
         # Provisional amounts (the policy's default: no platform error); the decision
         # sets the final ones.
         back, recover = dom.refund_amounts(p, platform_error=False, recoverable=True)
-        r = dom.new_refund(id=deps.rand.new_id(), payment=p, kind=kind,
+        r = dom.new_refund(id=deps.rand.new_id(), payment=p, kind=RefundKind(kind),
                            status=RefundStatus.REQUESTED, requested_by=who.user_id,
                            reason=reason.strip(), evidence=evidence, now_ms=now,
                            amount_minor=back, recover_minor=recover)

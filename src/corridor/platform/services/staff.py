@@ -37,7 +37,7 @@ def create_staff(
         email=address, email_verified=True, phone=None, phone_verified=False,
         password_hash=deps.hasher.hash(password), totp_secret_enc=None, totp_enabled=False,
         totp_last_step=0,
-        status=UserStatus.ACTIVE.value, failed_logins=0, locked_until_ms=0,
+        status=UserStatus.ACTIVE, failed_logins=0, locked_until_ms=0,
         terms_version=idn.TERMS_VERSION, privacy_version=idn.PRIVACY_VERSION,
         terms_accepted_ms=now, created_ms=now, updated_ms=now,
     )
@@ -90,7 +90,7 @@ def disable_staff(deps: Deps, who: Principal, user_id: str) -> User:
         user = _staff_user(uow, user_id)
         if user.status == UserStatus.DISABLED:
             return user
-        changed = dataclasses.replace(user, status=UserStatus.DISABLED.value, updated_ms=now)
+        changed = dataclasses.replace(user, status=UserStatus.DISABLED, updated_ms=now)
         uow.repo(User).update(changed)
         revoked = sessions.revoke_all(uow, user.id, now)
         _audit(uow, who, "staff.disable", user.id, before={"status": user.status},
