@@ -15,9 +15,10 @@ from corridor.platform import bootstrap
 from corridor.platform.adapters.db import SqlUnitOfWork, table_of
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import User
-from corridor.platform.domain.kyc import KycCustomer, KycStatus
+from corridor.platform.domain.kyc import KycCustomer, KycStatus, Risk, SubjectType
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Origin
+from corridor.platform.domain.roles import UserKind
 from corridor.platform.domain.transfers import (
     ISSUER,
     Leg,
@@ -57,7 +58,7 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
             email = idn.normalise_email(f"bench{i}@bench.example")
             user = User(
                 id=deps.rand.new_id(),
-                kind="customer",
+                kind=UserKind.CUSTOMER,
                 staff_role=None,
                 name=f"Bench {i}",
                 email=email,
@@ -83,12 +84,12 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
             uow.repo(KycCustomer).add(
                 KycCustomer(
                     id=kyc_id,
-                    subject_type="user",
+                    subject_type=SubjectType.USER,
                     subject_id=user.id,
                     status=KycStatus.ACCEPTED,
                     requested_tier=KYC_TIER,
                     tier=KYC_TIER,
-                    risk="low",
+                    risk=Risk.LOW,
                     # sealed as the KYC area seals it: payments open it (the verified name)
                     data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{kyc_id}"),
                     field_status={},

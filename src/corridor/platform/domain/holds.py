@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from corridor.platform.domain.wallets import OwnerType
+
 NOTE_LEN_MAX = 1000
 QUEUE_PAGE_MAX = 100
 REASON_LEN_MAX = 500
@@ -41,7 +43,7 @@ class Hold:
     id: str
     subject_type: str  # "deposit"
     subject_id: str
-    owner_type: str  # "user" | "org": whose limits it broke
+    owner_type: OwnerType  # whose limits it broke
     owner_id: str
     currency: str
     amount_minor: int

@@ -18,6 +18,7 @@ import phonenumbers
 import zxcvbn
 
 from corridor.platform.domain.errors import Problems, invalid
+from corridor.platform.domain.roles import UserKind
 from corridor.platform.domain.text import check_display_name
 
 NAME_LEN_MAX = 200
@@ -75,7 +76,7 @@ class Channel(enum.StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
     id: str
-    kind: str  # roles.UserKind
+    kind: UserKind
     staff_role: str | None
     name: str
     email: str | None
@@ -129,8 +130,8 @@ class LoginChallenge:
 class OneTimeCode:
     id: str
     user_id: str
-    purpose: str  # Purpose
-    channel: str  # Channel
+    purpose: Purpose
+    channel: Channel
     destination: str  # the normalised address the code went to
     code_hash: str
     created_ms: int

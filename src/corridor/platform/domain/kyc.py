@@ -81,12 +81,12 @@ class KycCustomer:
     staff decision, so a customer under re-review keeps it meanwhile."""
 
     id: str
-    subject_type: str  # SubjectType
+    subject_type: SubjectType
     subject_id: str  # user id or organisation id
     status: KycStatus
     requested_tier: int
     tier: int
-    risk: str | None  # Risk, set on acceptance
+    risk: Risk | None  # set on acceptance
     data_enc: str  # the field values as JSON, sealed by the vault
     field_status: dict[str, dict[str, str]]
     submitted_ms: int | None  # when it last entered the review queue
@@ -103,7 +103,7 @@ class KycFile:
     """An uploaded document, stored encrypted; fields refer to it by `id`."""
 
     id: str
-    owner_type: str  # SubjectType
+    owner_type: SubjectType
     owner_id: str
     kind: str  # "jpeg" | "png" | "pdf", from the magic bytes
     content_type: str
@@ -278,7 +278,8 @@ def check_requested_tier(subject_type: str, tier: int, problems: Problems) -> No
 def new_record(*, id: str, subject_type: str, subject_id: str, data_enc: str,
                now_ms: int) -> KycCustomer:
     return KycCustomer(
-        id=id, subject_type=subject_type, subject_id=subject_id, status=KycStatus.NEEDS_INFO,
+        id=id, subject_type=SubjectType(subject_type), subject_id=subject_id,
+        status=KycStatus.NEEDS_INFO,
         requested_tier=default_tier(subject_type), tier=0, risk=None, data_enc=data_enc,
         field_status={}, submitted_ms=None, decided_ms=None, decided_by=None,
         decision_reason=None, review_due_ms=None, created_ms=now_ms, updated_ms=now_ms,
@@ -401,7 +402,7 @@ def decide(rec: KycCustomer, d: Decision, *, staff_id: str, now_ms: int) -> KycC
         statuses = {k: {"status": FieldStatus.ACCEPTED.value, "reason": ""}
                     if v["status"] == FieldStatus.PROCESSING else v
                     for k, v in rec.field_status.items()}
-        return dataclasses.replace(rec, status=KycStatus.ACCEPTED, tier=d.tier, risk=d.risk,
+        return dataclasses.replace(rec, status=KycStatus.ACCEPTED, tier=d.tier, risk=Risk(d.risk),
                                    field_status=statuses,
                                    review_due_ms=review_due_ms(now_ms, d.risk))
     if d.outcome == Outcome.REJECT:

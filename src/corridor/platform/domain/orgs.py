@@ -8,6 +8,7 @@ import enum
 import phonenumbers
 
 from corridor.platform.domain.errors import Problems
+from corridor.platform.domain.roles import OrgRole
 from corridor.platform.domain.text import check_display_name
 
 ORG_NAME_LEN_MAX = 200
@@ -58,7 +59,7 @@ class Membership:
     id: str
     org_id: str
     user_id: str
-    role: str  # roles.OrgRole
+    role: OrgRole
     department_id: str | None
     created_ms: int
     updated_ms: int

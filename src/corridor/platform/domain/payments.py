@@ -12,6 +12,7 @@ import enum
 from typing import Any
 
 from corridor.platform.domain.fx import FeeLine
+from corridor.platform.domain.wallets import OwnerType
 
 
 class PaymentStatus(enum.StrEnum):
@@ -101,7 +102,7 @@ class Quote:
     expired or used quote can never be executed."""
 
     id: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     sell_code: str
     buy_code: str
@@ -122,7 +123,7 @@ class Payment:
     id: str
     uetr: str  # UUID v4 text, the end-to-end reference shown to every party
     kind: PaymentKind
-    owner_type: str  # "user" | "org": whose money
+    owner_type: OwnerType  # whose money
     owner_id: str
     created_by: str  # user id
     idempotency_key: str

@@ -25,6 +25,7 @@ from typing import Any
 
 from corridor.platform.domain import bank as bank_domain
 from corridor.platform.domain.errors import Problems
+from corridor.platform.domain.wallets import OwnerType
 
 # --- limits ------------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class Deposit:
 
     id: str
     uetr: str  # UUID v4 text, the end-to-end reference
-    owner_type: str  # "user" | "org"
+    owner_type: OwnerType
     owner_id: str
     created_by: str  # user id
     idempotency_key: str
@@ -165,7 +166,7 @@ class Withdrawal:
 
     id: str
     uetr: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     created_by: str
     idempotency_key: str

@@ -35,6 +35,7 @@ from typing import Any
 from corridor.platform.domain.errors import Problems, conflict
 from corridor.platform.domain.payments import BEFORE_SUBMISSION, Payment, PaymentStatus
 from corridor.platform.domain.rails import WithdrawalStatus
+from corridor.platform.domain.wallets import OwnerType
 
 REASON_LEN_MAX = 1000
 EVIDENCE_FILES_MAX = 10  # per refund request
@@ -82,7 +83,7 @@ class Refund:
     open_payment_id: str | None  # = payment_id while open, else None (unique: one open)
     kind: RefundKind
     status: RefundStatus
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     requested_by: str | None  # user id; None when the system opened it
     reason: str
@@ -109,7 +110,7 @@ class RefundFile:
     a request cites it, and a file is cited by one request only."""
 
     id: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     refund_id: str | None
     kind: str
@@ -123,7 +124,7 @@ class RefundFile:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    outcome: str  # Outcome
+    outcome: Outcome
     reason: str
     platform_error: bool = False
 

@@ -71,7 +71,7 @@ class Wallet:
     """An account on chain owned by a user or an organisation."""
 
     id: str
-    owner_type: str  # OwnerType
+    owner_type: OwnerType
     owner_id: str
     address: str  # text form, c...
     public_key: str  # text form, p...

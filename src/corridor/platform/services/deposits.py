@@ -19,7 +19,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus, DepositStep
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.domain.wallets import Authorisation, Wallet
+from corridor.platform.domain.wallets import Authorisation, OwnerType, Wallet
 from corridor.platform.services import funds, holds, settlement, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
@@ -60,7 +60,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
         rail = rail_of(deps, DEFAULT_RAIL)
         account = rail.collection_account(currency)
         deposit = Deposit(
-            id=deps.rand.new_id(), uetr=deps.rand.new_id(), owner_type=owner_type,
+            id=deps.rand.new_id(), uetr=deps.rand.new_id(), owner_type=OwnerType(owner_type),
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=rail.name, currency=currency,
             amount_minor=amount_minor, received_minor=None,

@@ -405,7 +405,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     sealed = (None if r.bank is None else bank_details.seal(
         deps, bank_details.account_in(r.bank), bank_details.payment_context(payment_id)))
     p = Payment(
-        id=payment_id, uetr=deps.rand.new_id(), kind=shown.kind, owner_type=owner[0],
+        id=payment_id, uetr=deps.rand.new_id(), kind=shown.kind, owner_type=OwnerType(owner[0]),
         owner_id=owner[1], created_by=who.user_id, idempotency_key=key, request_hash=digest,
         sender_wallet_id=wallet.id, recipient_type=r.type, recipient_user_id=r.user_id,
         recipient_wallet_id=r.wallet_id, recipient_address=r.address,

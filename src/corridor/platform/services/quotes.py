@@ -86,7 +86,7 @@ def create(deps: Deps, who: Principal, *, sell_asset: str, buy_asset: str,
         now = deps.clock.now_ms()
         terms = rates.terms(deps)
         q = Quote(
-            id=deps.rand.new_id(), owner_type=owner_type, owner_id=owner_id,
+            id=deps.rand.new_id(), owner_type=OwnerType(owner_type), owner_id=owner_id,
             sell_code=sell_asset, buy_code=buy_asset, sell_amount_minor=priced.sell_minor,
             buy_amount_minor=priced.buy_minor, fee_minor=priced.fee_minor,
             fee_breakdown=priced.fee_breakdown(terms), price=str(priced.price),

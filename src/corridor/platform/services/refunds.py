@@ -41,7 +41,7 @@ from corridor.platform.domain.transfers import (
     TransferStatus,
     wallet_ref,
 )
-from corridor.platform.domain.wallets import Wallet
+from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import settlement
 from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -134,7 +134,8 @@ def upload_evidence(deps: Deps, who: Principal, data: bytes, content_type: str,
                                 f"at most {dom.FILES_PER_OWNER_MAX} evidence files")
         file_id = deps.rand.new_id()
         ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
-        rec = RefundFile(id=file_id, owner_type=owner_type, owner_id=owner_id, refund_id=None,
+        rec = RefundFile(id=file_id, owner_type=OwnerType(owner_type), owner_id=owner_id,
+                         refund_id=None,
                          kind=kind, content_type=FILE_KINDS[kind][1], size=len(data),
                          sha256=hashlib.sha256(data).hexdigest(), ref=ref,
                          uploaded_by=who.user_id, created_ms=now)

@@ -33,7 +33,7 @@ def create_staff(
     assert staff_role is not None
     now = deps.clock.now_ms()
     user = User(
-        id=deps.rand.new_id(), kind=UserKind.STAFF.value, staff_role=staff_role.value, name=name,
+        id=deps.rand.new_id(), kind=UserKind.STAFF, staff_role=staff_role.value, name=name,
         email=address, email_verified=True, phone=None, phone_verified=False,
         password_hash=deps.hasher.hash(password), totp_secret_enc=None, totp_enabled=False,
         totp_last_step=0,

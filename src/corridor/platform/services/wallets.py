@@ -107,7 +107,7 @@ def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
     if uow.repo(Wallet).one(address=address) is not None:
         raise conflict("WALLET_EXISTS", "this key is already registered")
     wallet = Wallet(
-        id=wallet_id, owner_type=owner_type, owner_id=owner_id, address=address,
+        id=wallet_id, owner_type=OwnerType(owner_type), owner_id=owner_id, address=address,
         public_key=keys.encode_public_key(public_key), custodial=key_sealed is not None,
         key_sealed=key_sealed, label=label, status=WalletStatus.OPENING, created_ms=now,
         updated_ms=now, proven=True,  # custodial: made here; registered: a signed challenge

@@ -27,6 +27,7 @@ from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStat
 from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
+from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import bank_details, funds, refunds, settlement
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
@@ -77,7 +78,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
                       amount_minor=amount_minor)],
             memo=f"withdrawal {withdrawal_id[:8]}")
         w = Withdrawal(
-            id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=owner_type,
+            id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=OwnerType(owner_type),
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=DEFAULT_RAIL, currency=currency,
             amount_minor=amount_minor, bank=bank_details.masked(bank), status=S.REQUESTED,
