@@ -80,7 +80,7 @@ def _converters(hint: Any) -> tuple[Convert, Convert] | None:
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
         return _converters(inner[0]) if len(inner) == 1 else None
     if isinstance(hint, type) and issubclass(hint, enum.StrEnum):
-        return hint, _enum_text(hint)
+        return _enum_converters(hint)
     if typing.get_origin(hint) is tuple:
         args = typing.get_args(hint)
         if (len(args) == 2 and args[1] is Ellipsis and isinstance(args[0], type)
@@ -91,7 +91,19 @@ def _converters(hint: Any) -> tuple[Convert, Convert] | None:
     return None
 
 
-def _enum_text(kind: type[enum.StrEnum]) -> Convert:
-    # Plain text for the driver and the JSON encoder; a value outside the enum is a bug
-    # and raises here rather than reaching the database.
-    return lambda value: kind(value).value
+def _enum_converters(kind: type[enum.StrEnum]) -> tuple[Convert, Convert]:
+    """Text -> member and member (or its text) -> plain text, by one dict lookup (calling
+    the enum costs several times more, on every row). A value outside the enum is a bug
+    and raises here, on the way in or out, rather than passing on."""
+    members = _Lookup(kind, {m.value: m for m in kind})
+    texts = _Lookup(kind, {text: text for text in members})  # a member hashes as its text
+    return members.__getitem__, texts.__getitem__
+
+
+class _Lookup(dict[str, Any]):
+    def __init__(self, kind: type[enum.StrEnum], items: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.kind = kind
+
+    def __missing__(self, key: object) -> Any:
+        raise ValueError(f"{key!r} is not a valid {self.kind.__name__}")
