@@ -31,18 +31,20 @@ class Thing:
     colour: Colour
     previous: Colour | None
     steps: tuple[Step, ...]
+    latest: dict[str, Step]
     data: dict[str, object]
 
 
 ROW = {"id": "t", "colour": "red", "previous": None,
        "steps": [{"colour": "blue", "at_ms": 1}, {"colour": "red", "at_ms": 2}],
-       "data": {"free": ["form"]}}
+       "latest": {"x": {"colour": "blue", "at_ms": 3}}, "data": {"free": ["form"]}}
 
 
 def test_a_row_becomes_a_typed_record_and_back() -> None:
     thing = codec(Thing).record(ROW)
     assert thing.colour is Colour.RED and thing.previous is None
     assert thing.steps == (Step(colour=Colour.BLUE, at_ms=1), Step(colour=Colour.RED, at_ms=2))
+    assert thing.latest == {"x": Step(colour=Colour.BLUE, at_ms=3)}
     assert thing.data == {"free": ["form"]}  # no type to convert to: as the driver gave it
     values = codec(Thing).values(thing)
     assert values == ROW

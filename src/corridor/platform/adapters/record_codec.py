@@ -4,9 +4,10 @@ A record's field types say what its column holds: a `StrEnum` field is stored as
 member's text (so the wire format and the database's values are those of the enum's
 values) and read back as the member; a `tuple[R, ...]` of frozen records is stored as a
 JSON list of objects (field name -> value, each converted the same way) and read back as
-the tuple. Every other field passes through as the driver gives it. The conversions are
-worked out once per record type from its annotations, so records stay typed without a
-hand-written mapper per table, and a type with nothing to convert costs nothing.
+the tuple, and a `dict[str, R]` as a JSON object of such objects. Every other field
+passes through as the driver gives it. The conversions are worked out once per record
+type from its annotations, so records stay typed without a hand-written mapper per table,
+and a type with nothing to convert costs nothing.
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def _converters(hint: Any) -> tuple[Convert, Convert] | None:
             item: Codec[Any] = codec(args[0])
             return (lambda rows: tuple(item.record(r) for r in rows),
                     lambda records: [item.values(r) for r in records])
+    if typing.get_origin(hint) is dict:
+        value = typing.get_args(hint)[1]
+        if isinstance(value, type) and dataclasses.is_dataclass(value):
+            entry: Codec[Any] = codec(value)
+            return (lambda rows: {k: entry.record(r) for k, r in rows.items()},
+                    lambda records: {k: entry.values(r) for k, r in records.items()})
     return None
 
 
