@@ -18,7 +18,7 @@ import phonenumbers
 import zxcvbn
 
 from corridor.platform.domain.errors import Problems, invalid
-from corridor.platform.domain.roles import UserKind
+from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.domain.text import check_display_name
 
 NAME_LEN_MAX = 200
@@ -77,7 +77,7 @@ class Channel(enum.StrEnum):
 class User:
     id: str
     kind: UserKind
-    staff_role: str | None
+    staff_role: StaffRole | None
     name: str
     email: str | None
     email_verified: bool

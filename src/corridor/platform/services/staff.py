@@ -33,7 +33,7 @@ def create_staff(
     assert staff_role is not None
     now = deps.clock.now_ms()
     user = User(
-        id=deps.rand.new_id(), kind=UserKind.STAFF, staff_role=staff_role.value, name=name,
+        id=deps.rand.new_id(), kind=UserKind.STAFF, staff_role=staff_role, name=name,
         email=address, email_verified=True, phone=None, phone_verified=False,
         password_hash=deps.hasher.hash(password), totp_secret_enc=None, totp_enabled=False,
         totp_last_step=0,
@@ -69,9 +69,9 @@ def change_staff_role(deps: Deps, who: Principal, user_id: str, *, role: str) ->
         raise conflict("CANNOT_DEMOTE_SELF", "another admin must change your role")
     with deps.uow() as uow:
         user = _staff_user(uow, user_id)
-        if user.staff_role == staff_role.value:
+        if user.staff_role == staff_role:
             return user
-        changed = dataclasses.replace(user, staff_role=staff_role.value,
+        changed = dataclasses.replace(user, staff_role=staff_role,
                                       updated_ms=deps.clock.now_ms())
         uow.repo(User).update(changed)
         _audit(uow, who, "staff.role.change", user.id, before={"role": user.staff_role},
