@@ -15,7 +15,7 @@ from corridor.api.routers.refunds import EvidenceOut, RefundOut
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.money import format_minor
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.refunds import Decision, Outcome
+from corridor.platform.domain.refunds import Decision
 from corridor.platform.domain.roles import Perm
 from corridor.platform.services import refunds
 from corridor.platform.services.refunds import RefundView
@@ -110,6 +110,6 @@ def download(refund_id: Id, file_id: Id, who: PrincipalDep, deps: DepsDep) -> Re
 def decide(refund_id: Id, body: DecisionIn, who: Reviewer, deps: DepsDep) -> StaffRefundOut:
     """Approve (a return transfer is queued) or reject (the payment is credited again);
     the reason is mandatory and audited."""
-    d = Decision(outcome=Outcome(body.decision), reason=body.reason,
+    d = Decision(outcome=body.decision, reason=body.reason,
                  platform_error=body.platform_error)
     return StaffRefundOut.of_view(refunds.decide(deps, who, refund_id, d))

@@ -124,7 +124,7 @@ class RefundFile:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    outcome: Outcome
+    outcome: str  # Outcome once check_decision has passed it (input from the API)
     reason: str
     platform_error: bool = False
 
