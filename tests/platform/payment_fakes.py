@@ -36,6 +36,7 @@ from corridor.platform.services.ledger_port import (
     Refusal,
     TxInclusion,
     TxState,
+    TxStatus,
 )
 
 ISSUER_ADDRESS = keys.encode_address(b"\x07" * 20)
@@ -80,7 +81,7 @@ class FakeChain:
         return None
 
     def tx_state(self, tx_id: str) -> TxState:
-        return TxState(status="unknown")
+        return TxState(status=TxStatus.UNKNOWN)
 
     def tx_proof(self, tx_id: str) -> TxInclusion | None:
         return self.blocks.get(tx_id)

@@ -12,7 +12,13 @@ from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.domain.orgs import Membership, Organisation
-from corridor.platform.domain.payments import Payment
+from corridor.platform.domain.payments import (
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    PaymentStep,
+    RecipientType,
+)
 from corridor.platform.domain.transfers import Transfer
 from corridor.platform.domain.wallets import Wallet
 from tests.platform.conftest import Actor
@@ -44,17 +50,19 @@ def make_payment(platform: bootstrap.Platform, sender: Wallet, *, status: str = 
                                      "credited"] if status == "credited" else [status])
     pid = str(uuid.uuid4())
     p = Payment(
-        id=pid, uetr=str(uuid.uuid4()), kind="remittance", owner_type=sender.owner_type,
+        id=pid, uetr=str(uuid.uuid4()), kind=PaymentKind.REMITTANCE, owner_type=sender.owner_type,
         owner_id=sender.owner_id, created_by=over.pop("created_by", sender.owner_id),
         idempotency_key=pid, request_hash="h" * 64, sender_wallet_id=sender.id,
-        recipient_type="user" if recipient_user_id or recipient else "address",
+        recipient_type=(RecipientType.USER if recipient_user_id or recipient
+                        else RecipientType.ADDRESS),
         recipient_user_id=recipient_user_id,
         recipient_wallet_id=recipient.id if recipient else None,
         recipient_address=recipient_address, recipient_bank=None,
         recipient_name="Dave Customer", quote_id=None, sell_code="USD",
         sell_amount_minor=10_150, fee_minor=150, buy_code="CNY", buy_amount_minor=72_000,
-        price="7.2", memo="", status=status,
-        history=[{"status": s, "at_ms": now} for s in statuses], transfer_id=None,
+        price="7.2", memo="", status=PaymentStatus(status),
+        history=tuple(PaymentStep(status=PaymentStatus(s), at_ms=now) for s in statuses),
+        transfer_id=None,
         tx_id="ab" * 32 if status == "credited" else None,
         height=7 if status == "credited" else None, reason_code=None, reason_message=None,
         expected_arrival_ms=now, created_ms=now, updated_ms=now,

@@ -51,7 +51,8 @@ def grant_tier(platform: bootstrap.Platform, subject_id: str, tier: int = 2,
                          data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{rec_id}"),
                          now_ms=now)
     with deps.uow() as uow:
-        uow.repo(KycCustomer).add(dataclasses.replace(rec, status="accepted", tier=tier))
+        uow.repo(KycCustomer).add(dataclasses.replace(rec, status=kyc.KycStatus.ACCEPTED,
+                                                      tier=tier))
         uow.commit()
 
 

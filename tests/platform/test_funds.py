@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from corridor.platform import bootstrap
-from corridor.platform.domain.transfers import TREASURY, Leg, Transfer, TransferStatus, wallet_ref
+from corridor.platform.domain.transfers import (
+    TREASURY,
+    Leg,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
 from corridor.platform.services import funds, settlement
 from corridor.platform.services.ledger_port import ChainAccount, ChainHolding
 from tests.platform.conftest import make_user
@@ -42,7 +49,7 @@ def wallet_and_ref(platform: bootstrap.Platform) -> tuple[Any, str]:
 def _transfer(platform: bootstrap.Platform, ref: str, amount: int, status: str,
               sequence: int | None) -> None:
     with platform.deps.uow() as uow:
-        t = settlement.queue(platform.deps, uow, purpose="test", ref_id="r", source=ref,
+        t = settlement.queue(platform.deps, uow, purpose=Purpose.MINT, ref_id="r", source=ref,
                              legs=[Leg(source=ref, destination=TREASURY, code="USD",
                                        amount_minor=amount)])
         uow.repo(Transfer).update(dataclasses.replace(t, status=status, sequence=sequence))

@@ -315,7 +315,7 @@ def test_deposits_and_withdrawals(client: TestClient, platform: bootstrap.Platfo
     common: dict[str, Any] = dict(owner_type="user", owner_id=customer.user.id,
                                   created_by=customer.user.id, request_hash="h" * 64,
                                   wallet_id=mine.id, rail="sim-bank", currency="USD",
-                                  history=[], tx_id=None, height=None, reason_code=None,
+                                  history=(), tx_id=None, height=None, reason_code=None,
                                   reason_message=None, flagged=False, updated_ms=0)
     dep = Deposit(id="dep-1", uetr="11111111-1111-4111-8111-111111111111",
                   idempotency_key="k1", amount_minor=5000, received_minor=4990,

@@ -119,7 +119,7 @@ def test_issue_date_must_precede_expiry() -> None:
 def test_incomplete_record_needs_info_and_complete_one_is_queued() -> None:
     rec, values = kyc.submit(record(requested_tier=1), {}, {"first_name": "Carol"}, 1, NOW_MS)
     assert rec.status == KycStatus.NEEDS_INFO and rec.submitted_ms is None
-    assert rec.field_status["first_name"]["status"] == FieldStatus.PROCESSING
+    assert rec.field_status["first_name"].status is FieldStatus.PROCESSING
     rec, values = kyc.submit(rec, values, BASIC, 1, NOW_MS)
     assert rec.status == KycStatus.PROCESSING and rec.submitted_ms == NOW_MS
     assert values == BASIC
@@ -148,7 +148,7 @@ def accepted(tier: int = 1, risk: str = "low") -> tuple[kyc.KycCustomer, dict[st
 def test_accepting_grants_the_tier_and_accepts_the_fields() -> None:
     rec, _ = accepted(2, "high")
     assert (rec.status, rec.tier, rec.risk, rec.decided_by) == ("ACCEPTED", 2, "high", "s1")
-    assert {s["status"] for s in rec.field_status.values()} == {"ACCEPTED"}
+    assert {s.status for s in rec.field_status.values()} == {FieldStatus.ACCEPTED}
     assert rec.review_due_ms == kyc.review_due_ms(NOW_MS, "high")
 
 
@@ -156,8 +156,8 @@ def test_changing_an_accepted_record_sends_it_back_to_review_keeping_the_tier() 
     rec, values = accepted(2)
     rec, _ = kyc.submit(rec, values, {"city": "Leeds"}, 2, NOW_MS + 1)
     assert (rec.status, rec.tier) == ("PROCESSING", 2)
-    assert rec.field_status["city"]["status"] == "PROCESSING"
-    assert rec.field_status["first_name"]["status"] == "ACCEPTED"
+    assert rec.field_status["city"].status is FieldStatus.PROCESSING
+    assert rec.field_status["first_name"].status is FieldStatus.ACCEPTED
 
 
 def test_needs_info_marks_fields_and_resubmission_requeues() -> None:
@@ -167,8 +167,8 @@ def test_needs_info_marks_fields_and_resubmission_requeues() -> None:
     kyc.check_decision(rec, values, d)
     rec = kyc.decide(rec, d, staff_id="s1", now_ms=NOW_MS)
     assert rec.status == KycStatus.NEEDS_INFO
-    assert rec.field_status["email_address"] == {"status": "VERIFICATION_REQUIRED",
-                                                 "reason": "bounced"}
+    assert rec.field_status["email_address"] == kyc.FieldState(
+        status=FieldStatus.VERIFICATION_REQUIRED, reason="bounced")
     assert kyc.missing_fields(rec, values, 1) == ["email_address"]
     # The same value sent again counts: the customer has confirmed it.
     rec, values = kyc.submit(rec, values, {"email_address": BASIC["email_address"]}, 1,

@@ -24,10 +24,11 @@ from corridor.platform.domain.payments import (
     TRANSITIONS,
     Payment,
     PaymentStatus,
+    PaymentStep,
     Quote,
     moved,
 )
-from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
+from corridor.platform.domain.transfers import TREASURY, Leg, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet, WalletStatus
 from corridor.platform.services import bank_details, payment_reads, payments
 from tests.platform.conftest import Actor, make_staff, make_user
@@ -66,11 +67,13 @@ def test_moved_records_each_state_and_refuses_illegal_moves() -> None:
         recipient_user_id=None, recipient_wallet_id=None, recipient_address=None,
         recipient_bank=None, recipient_name="", quote_id=None, sell_code="USD",
         sell_amount_minor=1, fee_minor=0, buy_code="USD", buy_amount_minor=1, price="1",
-        memo="", status="draft", history=[{"status": "draft", "at_ms": 1}], transfer_id=None,
+        memo="", status=S.DRAFT, history=(PaymentStep(status=S.DRAFT, at_ms=1),),
+        transfer_id=None,
         tx_id=None, height=None, reason_code=None, reason_message=None,
         expected_arrival_ms=0, created_ms=1, updated_ms=1)
     p = moved(moved(p, S.READY, 2), S.SUBMITTED, 3)
-    assert [h["status"] for h in p.history] == ["draft", "ready", "submitted"]
+    assert [(h.status, h.at_ms) for h in p.history] == [
+        (S.DRAFT, 1), (S.READY, 2), (S.SUBMITTED, 3)]
     assert p.updated_ms == 3
     with pytest.raises(AssertionError):
         moved(p, S.CREDITED, 4)
@@ -187,11 +190,11 @@ def test_quote_preview_pay_usd_to_cny_until_credited(
 
     t = transfer_of(platform, p["id"])
     assert t.source == wallet_ref(alice.wallet.id) and t.memo == p["uetr"]
-    assert t.legs == [
-        {"source": wallet_ref(alice.wallet.id), "destination": TREASURY, "code": "USD",
-         "amount_minor": 10_000},
-        {"source": TREASURY, "destination": wallet_ref(bob.wallet.id), "code": "CNY",
-         "amount_minor": 71_533}]
+    assert t.legs == (
+        Leg(source=wallet_ref(alice.wallet.id), destination=TREASURY, code="USD",
+            amount_minor=10_000),
+        Leg(source=TREASURY, destination=wallet_ref(bob.wallet.id), code="CNY",
+            amount_minor=71_533))
     assert client.get(f"/v1/quotes/{q['id']}", headers=alice.headers).json()["status"] == "used"
     again = pay(client, alice, "k-2", **body)
     assert again.status_code == 409 and again.json()["error"]["code"] == "QUOTE_USED"
@@ -263,7 +266,7 @@ def test_same_currency_transfer_has_only_a_fee(
     assert (p["sell_amount"], p["fee"], p["buy_amount"], p["price"]) == (
         "10.52", "0.52", "10.00", "1")
     legs = transfer_of(platform, p["id"]).legs
-    assert [leg["amount_minor"] for leg in legs] == [1052, 1000]
+    assert [leg.amount_minor for leg in legs] == [1052, 1000]
 
 
 def test_pay_to_a_ledger_address(client: TestClient, platform: bootstrap.Platform,
@@ -272,7 +275,7 @@ def test_pay_to_a_ledger_address(client: TestClient, platform: bootstrap.Platfor
                     json={"recipient": {"type": "address", "address": bob.wallet.address},
                           "asset": "USD", "amount": "5"})
     assert r.status_code == 201, r.text
-    assert transfer_of(platform, r.json()["id"]).legs[1]["destination"] == bob.wallet.address
+    assert transfer_of(platform, r.json()["id"]).legs[1].destination == bob.wallet.address
     assert client.get(f"/v1/payments/{r.json()['id']}", headers=bob.headers).status_code == 200
 
 
@@ -291,8 +294,8 @@ def test_external_payout_goes_to_the_treasury_and_asks_the_rails(
     p = r.json()
     assert p["recipient_type"] == "external" and p["recipient_name"] == "Erika Mustermann"
     t = transfer_of(platform, p["id"])
-    assert t.legs == [{"source": wallet_ref(alice.wallet.id), "destination": TREASURY,
-                       "code": "USD", "amount_minor": 5000}]
+    assert t.legs == (Leg(source=wallet_ref(alice.wallet.id), destination=TREASURY,
+                          code="USD", amount_minor=5000),)
     with platform.deps.uow() as uow:
         stored = uow.repo(Payment).get(p["id"])
     assert stored is not None and stored.recipient_bank == {
@@ -484,8 +487,8 @@ def _insert_ready(platform: bootstrap.Platform, template_id: str) -> str:
         assert p is not None
         ready = dataclasses.replace(
             p, id="PMTREADY", uetr="00000000-0000-4000-8000-000000000001",
-            idempotency_key="ready", status="ready", transfer_id=None,
-            history=[{"status": "draft", "at_ms": 1}, {"status": "ready", "at_ms": 1}])
+            idempotency_key="ready", status=S.READY, transfer_id=None,
+            history=(PaymentStep(status=S.DRAFT, at_ms=1), PaymentStep(status=S.READY, at_ms=1)))
         uow.repo(Payment).add(ready)
         uow.commit()
     return ready.id

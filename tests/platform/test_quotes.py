@@ -38,8 +38,8 @@ def test_spread_lowers_the_price_and_a_worked_example() -> None:
     q = fx.for_sell(10_000, "USD", "CNY", Decimal("7.24"), terms)  # 100.00 USD
     assert q.price == Decimal("7.2038")  # 7.24 less 50 bps
     assert (q.fee_minor, q.principal_minor, q.buy_minor) == (70, 9930, 71533)
-    assert q.fee_breakdown(terms) == [{"name": "fixed", "amount_minor": 50},
-                                      {"name": "20 bps", "amount_minor": 20}]
+    assert q.fee_breakdown(terms) == (fx.FeeLine(name="fixed", amount_minor=50),
+                                      fx.FeeLine(name="20 bps", amount_minor=20))
 
 
 terms_st = st.builds(fx.Terms, spread_bps=st.integers(0, 300),

@@ -13,7 +13,13 @@ from corridor.platform import bootstrap
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.refunds import Refund
-from corridor.platform.domain.transfers import TREASURY, Purpose, Transfer, wallet_ref
+from corridor.platform.domain.transfers import (
+    TREASURY,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
 from corridor.platform.domain.wallets import Wallet
 from corridor.platform.services import refunds, settlement
 from tests.platform.conftest import Actor, make_staff, make_user
@@ -72,7 +78,7 @@ def refund_transfers(platform: bootstrap.Platform) -> list[Transfer]:
 
 
 def statuses(p: Payment) -> list[str]:
-    return [h["status"] for h in p.history]
+    return [h.status for h in p.history]
 
 
 # --- case 1: not included ----------------------------------------------------------------
@@ -116,7 +122,7 @@ def test_failed_payment_whose_sender_leg_moved_is_returned_on_chain(
         wallets: Pair) -> None:
     now = platform.deps.clock.now_ms()
     moved = Transfer(id="t-pay-1", purpose=Purpose.PAYMENT, ref_id="x", source=TREASURY,
-                     legs=[], memo="", status="committed", sequence=1, tx_id="cd" * 32,
+                     legs=(), memo="", status=TransferStatus.COMMITTED, sequence=1, tx_id="cd" * 32,
                      tx_hex=None, height=3, result_code=None, result_message=None,
                      attempts=1, created_ms=now, updated_ms=now)
     with platform.deps.uow() as uow:

@@ -12,6 +12,7 @@ from corridor.platform.domain.transfers import (
     ISSUER,
     TREASURY,
     Leg,
+    Purpose,
     Transfer,
     TransferStatus,
     wallet_ref,
@@ -37,7 +38,8 @@ def _balance(chain: httpx.Client, address: str, code: str) -> int:  # noqa: F811
 
 def _queue(platform: bootstrap.Platform, source: str, legs: list[Leg]) -> str:
     with platform.deps.uow() as uow:
-        t = settlement.queue(platform.deps, uow, purpose="test", ref_id=platform.deps.rand.new_id(),
+        t = settlement.queue(platform.deps, uow, purpose=Purpose.MINT,
+                             ref_id=platform.deps.rand.new_id(),
                              source=source, legs=legs)
         uow.commit()
     return t.id

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from corridor.platform import bootstrap
 from corridor.platform.adapters.db import IN_FAST_MAX, SqlUnitOfWork, table_of
+from corridor.platform.adapters.record_codec import codec
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.wallets import Wallet
 from tests.platform.payment_records import make_payment, make_wallet
@@ -33,14 +34,14 @@ def test_values_round_trip_as_through_sqlalchemy(platform: bootstrap.Platform) -
                      recipient_bank={"name": "Ann", "iban": "DE89370400440532013000"})
     with platform.deps.uow() as uow:
         got = uow.repo(Payment).get(p.id)
-        assert got == p and isinstance(got.history, list)
+        assert got == p and isinstance(got.history, tuple)
         assert uow.repo(Wallet).get(observer.id) == observer  # False and None come back
         assert uow.repo(Wallet).one(custodial=False) == observer
-        changed = dataclasses.replace(p, recipient_bank=None, history=[], memo="é ✓")
+        changed = dataclasses.replace(p, recipient_bank=None, history=(), memo="é ✓")
         uow.repo(Payment).update(changed)
         uow.commit()
     [row] = _plain(platform, Payment, id=p.id)
-    assert row == dataclasses.asdict(changed)  # what SQLAlchemy reads is what was written
+    assert row == codec(Payment).values(changed)  # what SQLAlchemy reads is what was written
     [w] = _plain(platform, Wallet, id=observer.id)
     assert w["custodial"] is False and w["key_sealed"] is None
 

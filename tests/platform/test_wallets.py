@@ -34,7 +34,7 @@ from corridor.platform.domain.wallets import (
     Wallet,
 )
 from corridor.platform.services import wallets
-from corridor.platform.services.ledger_port import Refusal, TxState
+from corridor.platform.services.ledger_port import Refusal, TxState, TxStatus
 from tests.platform.conftest import Actor, make_user
 from tests.platform.wallet_fakes import CountingKeyGen, FakeNode, make_org, system_keys, use_ledger
 
@@ -306,7 +306,7 @@ def test_unknown_transaction_is_resubmitted_with_the_same_bytes(
     fresh.node = node
     fresh.run_once()
     assert node.submitted == [prepared.tx_hex]
-    node.states[prepared.tx_id] = TxState(status="unknown")  # the node lost its mempool
+    node.states[prepared.tx_id] = TxState(status=TxStatus.UNKNOWN)  # the node lost its mempool
     fresh.run_once()
     assert node.submitted == [prepared.tx_hex, prepared.tx_hex]
     node.commit(prepared.tx_id)

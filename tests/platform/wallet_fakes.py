@@ -20,6 +20,7 @@ from corridor.platform.services.ledger_port import (
     LedgerNode,
     Refusal,
     TxState,
+    TxStatus,
 )
 
 
@@ -70,11 +71,11 @@ class FakeNode:
                 if bad is not None:
                     return bad
         tx_id = stx.tx_id.hex()
-        self.states.setdefault(tx_id, TxState(status="pending"))
+        self.states.setdefault(tx_id, TxState(status=TxStatus.PENDING))
         return None
 
     def tx_state(self, tx_id: str) -> TxState:
-        return self.states.get(tx_id, TxState(status="unknown"))
+        return self.states.get(tx_id, TxState(status=TxStatus.UNKNOWN))
 
     def commit(self, tx_id: str) -> None:
         stx = decode_transaction(bytes.fromhex(self._hex(tx_id)))
@@ -82,7 +83,7 @@ class FakeNode:
         self.sequences[source] = stx.tx.sequence
         self.opened.update(keys.encode_address(keys.address_of(op.public_key))
                            for op in stx.tx.operations if isinstance(op, OpenAccount))
-        self.states[tx_id] = TxState(status="committed", success=True, height=2)
+        self.states[tx_id] = TxState(status=TxStatus.COMMITTED, success=True, height=2)
 
     def _hex(self, tx_id: str) -> str:
         for h in self.submitted:

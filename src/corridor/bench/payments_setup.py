@@ -15,16 +15,24 @@ from corridor.platform import bootstrap
 from corridor.platform.adapters.db import SqlUnitOfWork, table_of
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import User
-from corridor.platform.domain.kyc import KycCustomer
+from corridor.platform.domain.kyc import KycCustomer, KycStatus, Risk, SubjectType
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Origin
-from corridor.platform.domain.transfers import ISSUER, Leg, Transfer, TransferStatus, wallet_ref
+from corridor.platform.domain.roles import UserKind
+from corridor.platform.domain.transfers import (
+    ISSUER,
+    Leg,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
 from corridor.platform.domain.wallets import LedgerJob, Wallet, WalletStatus
 from corridor.platform.services import sessions, settlement, wallets
 
 KYC_TIER = 3  # the highest limits: 1,000,000 USD a payment, 5,000,000 a day
 FUNDING_MINOR = 100_000_000  # 1,000,000.00 USD per customer
-MINT_PURPOSE = "bench_mint"  # no outcome hook: the transfer alone records the mint
+MINT_PURPOSE = Purpose.MINT  # no outcome hook: the transfer alone records the mint
 POLL_S = 0.2
 
 
@@ -50,7 +58,7 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
             email = idn.normalise_email(f"bench{i}@bench.example")
             user = User(
                 id=deps.rand.new_id(),
-                kind="customer",
+                kind=UserKind.CUSTOMER,
                 staff_role=None,
                 name=f"Bench {i}",
                 email=email,
@@ -76,12 +84,12 @@ def seed_customers(p: bootstrap.Platform, count: int) -> list[Customer]:
             uow.repo(KycCustomer).add(
                 KycCustomer(
                     id=kyc_id,
-                    subject_type="user",
+                    subject_type=SubjectType.USER,
                     subject_id=user.id,
-                    status="ACCEPTED",
+                    status=KycStatus.ACCEPTED,
                     requested_tier=KYC_TIER,
                     tier=KYC_TIER,
-                    risk="low",
+                    risk=Risk.LOW,
                     # sealed as the KYC area seals it: payments open it (the verified name)
                     data_enc=deps.sealer.seal(b"{}", f"kyc-customer:{kyc_id}"),
                     field_status={},

@@ -14,6 +14,7 @@ from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.rails import Deposit
+from corridor.platform.domain.steps import steps_json
 from corridor.platform.services import deposits
 
 router = APIRouter(route_class=JsonRoute, tags=["deposits"])
@@ -84,7 +85,8 @@ class DepositOut(BaseModel):
             reference=d.reference,
             instructions=InstructionsOut(**{**d.instructions, "amount": amount,
                                             "reference": d.reference}),
-            history=d.history, tx_id=d.tx_id, height=d.height, reason_code=d.reason_code,
+            history=steps_json(d.history), tx_id=d.tx_id, height=d.height,
+            reason_code=d.reason_code,
             reason_message=d.reason_message, note=d.note, expires_ms=d.expires_ms,
             created_ms=d.created_ms, updated_ms=d.updated_ms)
 

@@ -191,7 +191,7 @@ def render_receipt(rc: Receipt) -> str:
         ("Recipient", p.recipient_name), ("Recipient type", p.recipient_type),
         ("Recipient address", rc.recipient_address), ("Memo", p.memo),
     ])
-    states = _table([(str(h.get("status", "")), _when(h.get("at_ms"))) for h in p.history])
+    states = _table([(h.status, _when(h.at_ms)) for h in p.history])
     proof = _table([
         ("Transaction hash", p.tx_id or (t.tx_id if t else None)),
         ("Block height", p.height if p.height is not None else (t.height if t else None)),

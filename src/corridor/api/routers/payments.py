@@ -98,7 +98,7 @@ class HistoryEntry(BaseModel):
 
 
 # A payout record is a withdrawal (no burn of its own): `burned` only means not asked yet.
-_PAYOUT_SHOWN = {WithdrawalStatus.BURNED.value: "pending"}
+_PAYOUT_SHOWN: dict[str, str] = {WithdrawalStatus.BURNED: "pending"}
 
 
 class PayoutOut(BaseModel):
@@ -123,8 +123,8 @@ class PayoutOut(BaseModel):
                    asset=w.currency, amount=money.format_minor(w.amount_minor, w.currency),
                    rail_ref=w.rail_ref, reason_code=w.reason_code,
                    reason_message=w.reason_message,
-                   history=[HistoryEntry(status=_PAYOUT_SHOWN.get(h["status"], h["status"]),
-                                         at_ms=h["at_ms"]) for h in w.history],
+                   history=[HistoryEntry(status=_PAYOUT_SHOWN.get(h.status, h.status),
+                                         at_ms=h.at_ms) for h in w.history],
                    updated_ms=w.updated_ms)
 
 

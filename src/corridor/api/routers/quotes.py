@@ -59,7 +59,7 @@ class QuoteOut(BaseModel):
                    sell_amount=sell(q.sell_amount_minor),
                    buy_amount=money.format_minor(q.buy_amount_minor, q.buy_code),
                    price=q.price, fee=sell(q.fee_minor),
-                   fee_breakdown=[FeePart(name=str(f["name"]), amount=sell(int(f["amount_minor"])))
+                   fee_breakdown=[FeePart(name=f.name, amount=sell(f.amount_minor))
                                   for f in q.fee_breakdown],
                    rate_source=q.rate_source, expires_ms=q.expires_ms, status=q.status,
                    payment_id=q.payment_id, created_ms=q.created_ms)

@@ -14,6 +14,7 @@ from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.rails import Withdrawal
+from corridor.platform.domain.steps import steps_json
 from corridor.platform.services import withdrawals
 
 router = APIRouter(route_class=JsonRoute, tags=["withdrawals"])
@@ -82,7 +83,7 @@ class WithdrawalOut(BaseModel):
             wallet_id=w.wallet_id, status=w.status, currency=w.currency,
             amount=money.format_minor(w.amount_minor, w.currency), amount_minor=w.amount_minor,
             bank=BankOut(**{**w.bank, "account": dom.masked_account(w.bank["account"])}),
-            history=w.history, tx_id=w.tx_id, height=w.height, rail_ref=w.rail_ref,
+            history=steps_json(w.history), tx_id=w.tx_id, height=w.height, rail_ref=w.rail_ref,
             reversal_tx_id=w.reversal_tx_id, reason_code=w.reason_code,
             reason_message=w.reason_message, created_ms=w.created_ms, updated_ms=w.updated_ms)
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
 from corridor.platform.adapters import sqlite_fast
+from corridor.platform.adapters.record_codec import codec
 from corridor.platform.adapters.write_gate import SQLITE_BUSY_S, add_gate, write_gate
 from corridor.platform.domain import audit as audit_chain
 from corridor.platform.domain.audit import AuditEntry
@@ -106,11 +107,12 @@ class SqlRepo(Generic[R]):
         self.type = record_type
         self.table = _TABLES[record_type]
         self.pk = next(iter(self.table.primary_key.columns))
+        self.codec = codec(record_type)  # typed fields <-> column values (record_codec.py)
         self.raw: Any = (conn.connection.driver_connection
                          if conn.dialect.name == "sqlite" else None)
 
     def _record(self, row: sa.Row[Any]) -> R:
-        return self.type(**row._mapping)
+        return self.codec.record(row._mapping)
 
     def _fast(self, eq: dict[str, Any]) -> bool:
         return self.raw is not None and all(
@@ -133,7 +135,8 @@ class SqlRepo(Generic[R]):
 
     def _fast_records(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> list[R]:
         cursor, prepared = self._run(key, build, params)
-        return [self.type(**prepared.row(r)) for r in cursor.fetchall()]
+        record = self.codec.record
+        return [record(prepared.row(r)) for r in cursor.fetchall()]
 
     def _narrowed(self, query: Any, eq: dict[str, Any], fast: bool = False) -> Any:
         """`query` narrowed by equality filters (None: IS NULL; a tuple: any of its values),
@@ -282,12 +285,12 @@ class SqlRepo(Generic[R]):
             return sa.insert(self.table)
 
         if self.raw is not None:
-            self._run(("add",), build, _values(record))
+            self._run(("add",), build, self.codec.values(record))
             return
-        self.conn.execute(self._statement(("add",), build), _values(record))
+        self.conn.execute(self._statement(("add",), build), self.codec.values(record))
 
     def update(self, record: R) -> None:
-        values = _values(record)
+        values = self.codec.values(record)
         key = values.pop(self.pk.name)
 
         def build() -> Any:
@@ -326,10 +329,6 @@ _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 def _json_safe(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the JSON column will give back, so the hash is of what is stored."""
     return None if value is None else json.loads(json.dumps(value, default=str))
-
-
-def _values(record: Any) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 
 
 class SqlUnitOfWork:

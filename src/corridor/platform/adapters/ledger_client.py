@@ -23,6 +23,7 @@ from corridor.platform.services.ledger_port import (
     Refusal,
     TxInclusion,
     TxState,
+    TxStatus,
 )
 
 NODE_TIMEOUT_S = 5.0
@@ -113,11 +114,14 @@ class LedgerClient:
     def tx_state(self, tx_id: str) -> TxState:
         code, data = self._call("GET", f"/v1/txs/{tx_id}")
         if code == 404:
-            return TxState(status="unknown")
+            return TxState(status=TxStatus.UNKNOWN)
         if code != 200:
             raise self._error(code, data)
-        status = str(data["status"])
-        if status == "committed":
+        try:
+            status = TxStatus(str(data.get("status")))
+        except ValueError:
+            raise self._error(code, data) from None  # not an answer this client understands
+        if status is TxStatus.COMMITTED:
             result = data.get("result") or {"code": "success"}
             ok = result.get("code") == "success"
             refusal = None if ok else Refusal(
@@ -125,7 +129,7 @@ class LedgerClient:
                 permanent=True, op_index=None)
             return TxState(status=status, success=ok, height=int(data["height"]),
                            refusal=refusal)
-        if status == "rejected":
+        if status is TxStatus.REJECTED:
             return TxState(status=status, refusal=_refusal(data.get("error") or {}))
         return TxState(status=status)
 

@@ -33,6 +33,7 @@ from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment, Transaction, decode_transaction
 from corridor.platform.adapters.db import SqlUnitOfWork
 from corridor.platform.adapters.ledger_client import node_headers
+from corridor.platform.adapters.record_codec import codec
 from corridor.platform.adapters.tables_payments import transfers as transfers_table
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.transfers import ISSUER, TREASURY, Transfer, TransferStatus
@@ -254,7 +255,7 @@ class SettlementWorker:
                 rows = uow.execute(sa.select(transfers_table).where(
                     transfers_table.c.tx_id.in_(ids[i:i + 500]),
                     transfers_table.c.status == TransferStatus.SUBMITTED))
-                found.extend(Transfer(**r._mapping) for r in rows)
+                found.extend(codec(Transfer).record(r._mapping) for r in rows)
         return found
 
     def _retire_expired(self) -> None:

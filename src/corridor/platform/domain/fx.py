@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import decimal
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import Err
@@ -49,6 +48,14 @@ class Terms:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FeeLine:
+    """One part of a quote's fee, in the sell currency's minor units."""
+
+    name: str
+    amount_minor: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Priced:
     """The outcome of pricing: the amounts a quote (or a same-currency transfer) carries."""
 
@@ -61,10 +68,10 @@ class Priced:
     price: Decimal  # buy units per sell unit, after the spread
     mid: Decimal
 
-    def fee_breakdown(self, terms: Terms) -> list[dict[str, Any]]:
+    def fee_breakdown(self, terms: Terms) -> tuple[FeeLine, ...]:
         fixed = min(terms.fee_fixed_minor, self.fee_minor)
-        return [{"name": "fixed", "amount_minor": fixed},
-                {"name": f"{terms.fee_bps} bps", "amount_minor": self.fee_minor - fixed}]
+        return (FeeLine(name="fixed", amount_minor=fixed),
+                FeeLine(name=f"{terms.fee_bps} bps", amount_minor=self.fee_minor - fixed))
 
 
 def _digits(value: Decimal) -> Decimal:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from corridor.platform.domain.wallets import OwnerType
+
 NOTE_LEN_MAX = 1000
 QUEUE_PAGE_MAX = 100
 REASON_LEN_MAX = 500
@@ -41,13 +43,13 @@ class Hold:
     id: str
     subject_type: str  # "deposit"
     subject_id: str
-    owner_type: str  # "user" | "org": whose limits it broke
+    owner_type: OwnerType  # whose limits it broke
     owner_id: str
     currency: str
     amount_minor: int
     reason_code: str  # e.g. LIMIT_EXCEEDED
     reason_message: str
-    status: str  # HoldStatus
+    status: HoldStatus
     decided_by: str | None
     decided_ms: int | None
     decision_note: str | None
@@ -59,6 +61,6 @@ class Hold:
 def decided(hold: Hold, decision: Decision, *, staff_id: str, note: str, now_ms: int,
             return_ref: str | None = None) -> Hold:
     assert hold.status == HoldStatus.OPEN, f"hold {hold.id} is {hold.status}"
-    return dataclasses.replace(hold, status=DECIDED[decision].value, decided_by=staff_id,
+    return dataclasses.replace(hold, status=DECIDED[decision], decided_by=staff_id,
                                decided_ms=now_ms, decision_note=note, return_ref=return_ref,
                                updated_ms=now_ms)

@@ -18,6 +18,7 @@ import phonenumbers
 import zxcvbn
 
 from corridor.platform.domain.errors import Err, Problems
+from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.domain.text import check_display_name
 
 NAME_LEN_MAX = 200
@@ -74,8 +75,8 @@ class Channel(enum.StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class User:
     id: str
-    kind: str  # roles.UserKind
-    staff_role: str | None
+    kind: UserKind
+    staff_role: StaffRole | None
     name: str
     email: str | None
     email_verified: bool
@@ -85,7 +86,7 @@ class User:
     totp_secret_enc: str | None  # sealed by the vault; None until enrolment starts
     totp_enabled: bool
     totp_last_step: int  # the last TOTP time step accepted: a code is never accepted twice
-    status: str  # UserStatus
+    status: UserStatus
     failed_logins: int
     locked_until_ms: int
     terms_version: str
@@ -128,8 +129,8 @@ class LoginChallenge:
 class OneTimeCode:
     id: str
     user_id: str
-    purpose: str  # Purpose
-    channel: str  # Channel
+    purpose: Purpose
+    channel: Channel
     destination: str  # the normalised address the code went to
     code_hash: str
     created_ms: int

@@ -75,20 +75,29 @@ _BLOCKING = frozenset({FieldStatus.REJECTED, FieldStatus.VERIFICATION_REQUIRED})
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FieldState:
+    """Where one field of a KYC record stands, and the reason staff gave (the customer
+    sees it)."""
+
+    status: FieldStatus
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class KycCustomer:
     """The KYC record of one subject. `field_status` maps a provided (or staff-marked)
-    field to {"status", "reason"}; `tier` is the granted tier and changes only by a
+    field to its state; `tier` is the granted tier and changes only by a
     staff decision, so a customer under re-review keeps it meanwhile."""
 
     id: str
-    subject_type: str  # SubjectType
+    subject_type: SubjectType
     subject_id: str  # user id or organisation id
-    status: str  # KycStatus
+    status: KycStatus
     requested_tier: int
     tier: int
-    risk: str | None  # Risk, set on acceptance
+    risk: Risk | None  # set on acceptance
     data_enc: str  # the field values as JSON, sealed by the vault
-    field_status: dict[str, dict[str, str]]
+    field_status: dict[str, FieldState]
     submitted_ms: int | None  # when it last entered the review queue
     decided_ms: int | None
     decided_by: str | None
@@ -103,7 +112,7 @@ class KycFile:
     """An uploaded document, stored encrypted; fields refer to it by `id`."""
 
     id: str
-    owner_type: str  # SubjectType
+    owner_type: SubjectType
     owner_id: str
     kind: str  # "jpeg" | "png" | "pdf", from the magic bytes
     content_type: str
@@ -279,7 +288,8 @@ def check_requested_tier(subject_type: str, tier: int, problems: Problems) -> No
 def new_record(*, id: str, subject_type: str, subject_id: str, data_enc: str,
                now_ms: int) -> KycCustomer:
     return KycCustomer(
-        id=id, subject_type=subject_type, subject_id=subject_id, status=KycStatus.NEEDS_INFO,
+        id=id, subject_type=SubjectType(subject_type), subject_id=subject_id,
+        status=KycStatus.NEEDS_INFO,
         requested_tier=default_tier(subject_type), tier=0, risk=None, data_enc=data_enc,
         field_status={}, submitted_ms=None, decided_ms=None, decided_by=None,
         decision_reason=None, review_due_ms=None, created_ms=now_ms, updated_ms=now_ms,
@@ -289,8 +299,12 @@ def new_record(*, id: str, subject_type: str, subject_id: str, data_enc: str,
 def _is_change(rec: KycCustomer, values: Mapping[str, object], name: str,
                value: object) -> bool:
     # Resending a field staff marked counts as a resubmission even if the value is equal.
-    status = rec.field_status.get(name, {}).get("status")
-    return values.get(name) != value or status in _BLOCKING
+    return values.get(name) != value or _status(rec, name) in _BLOCKING
+
+
+def _status(rec: KycCustomer, name: str) -> FieldStatus | None:
+    state = rec.field_status.get(name)
+    return None if state is None else state.status
 
 
 def changed_fields(rec: KycCustomer, values: Mapping[str, object],
@@ -309,7 +323,7 @@ def missing_fields(rec: KycCustomer, values: Mapping[str, object], tier: int) ->
     """Fields `tier` needs that are absent or that staff asked to be resubmitted."""
     return [
         f for f in TIERS[tier].required_fields
-        if f not in values or rec.field_status.get(f, {}).get("status") in _BLOCKING
+        if f not in values or _status(rec, f) in _BLOCKING
     ]
 
 
@@ -325,7 +339,7 @@ def submit(
         return rec, dict(values)
     merged = merge(values, changed)
     field_status = {k: v for k, v in rec.field_status.items() if k not in changed}
-    field_status |= {k: {"status": FieldStatus.PROCESSING.value, "reason": ""}
+    field_status |= {k: FieldState(status=FieldStatus.PROCESSING)
                      for k, v in changed.items() if v is not None}
     rec = dataclasses.replace(rec, field_status=field_status, requested_tier=requested_tier,
                               updated_ms=now_ms)
@@ -399,17 +413,17 @@ def decide(rec: KycCustomer, d: Decision, *, staff_id: str, now_ms: int) -> KycC
     if d.outcome == Outcome.ACCEPT:
         assert d.tier is not None and d.risk is not None
         # Fields awaiting review are now accepted; fields still marked stay marked.
-        statuses = {k: {"status": FieldStatus.ACCEPTED.value, "reason": ""}
-                    if v["status"] == FieldStatus.PROCESSING else v
+        statuses = {k: FieldState(status=FieldStatus.ACCEPTED)
+                    if v.status is FieldStatus.PROCESSING else v
                     for k, v in rec.field_status.items()}
-        return dataclasses.replace(rec, status=KycStatus.ACCEPTED, tier=d.tier, risk=d.risk,
+        return dataclasses.replace(rec, status=KycStatus.ACCEPTED, tier=d.tier, risk=Risk(d.risk),
                                    field_status=statuses,
                                    review_due_ms=review_due_ms(now_ms, d.risk))
     if d.outcome == Outcome.REJECT:
         # A rejection withdraws any tier granted before (e.g. failed re-review).
         return dataclasses.replace(rec, status=KycStatus.REJECTED, tier=0, review_due_ms=None)
-    marks = {k: {"status": m["status"], "reason": m["reason"].strip()}
-             for k, m in d.marks.items()}
+    marks = {k: FieldState(status=FieldStatus(m["status"]), reason=m["reason"].strip())
+             for k, m in d.marks.items()}  # statuses checked by _check_marks
     return dataclasses.replace(rec, status=KycStatus.NEEDS_INFO,
                                field_status={**rec.field_status, **marks})
 
@@ -428,8 +442,8 @@ def field_view(rec: KycCustomer | None, values: Mapping[str, object],
     for name in fields_of(subject_type):
         if name not in values and name not in statuses and name not in required:
             continue
-        st = statuses.get(name, {"status": FieldStatus.NOT_PROVIDED.value, "reason": ""})
-        out[name] = {"status": st["status"], "reason": st["reason"],
+        st = statuses.get(name, FieldState(status=FieldStatus.NOT_PROVIDED))
+        out[name] = {"status": st.status, "reason": st.reason,
                      "required": name in required, "value": values.get(name)}
     return out
 
@@ -438,4 +452,5 @@ def summary(rec: KycCustomer) -> dict[str, object]:
     """What the audit trail keeps of a record: its state, never the personal data."""
     return {"status": rec.status, "requested_tier": rec.requested_tier, "tier": rec.tier,
             "risk": rec.risk, "review_due_ms": rec.review_due_ms,
-            "field_status": rec.field_status}
+            "field_status": {k: {"status": v.status.value, "reason": v.reason}
+                             for k, v in rec.field_status.items()}}

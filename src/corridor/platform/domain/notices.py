@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from corridor.platform.domain.identity import Channel
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
     id: str
     user_id: str | None
-    channel: str  # identity.Channel
+    channel: Channel
     destination: str
     subject: str
     body: str

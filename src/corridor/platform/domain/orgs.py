@@ -8,6 +8,7 @@ import enum
 import phonenumbers
 
 from corridor.platform.domain.errors import Problems
+from corridor.platform.domain.roles import OrgRole
 from corridor.platform.domain.text import check_display_name
 
 ORG_NAME_LEN_MAX = 200
@@ -39,7 +40,7 @@ class Organisation:
     id: str
     name: str
     country: str  # ISO 3166-1 alpha-2
-    status: str  # "active" | "suspended"
+    status: OrgStatus
     created_by: str
     created_ms: int
     updated_ms: int
@@ -58,7 +59,7 @@ class Membership:
     id: str
     org_id: str
     user_id: str
-    role: str  # roles.OrgRole
+    role: OrgRole
     department_id: str | None
     created_ms: int
     updated_ms: int

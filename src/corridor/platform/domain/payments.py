@@ -11,6 +11,9 @@ import dataclasses
 import enum
 from typing import Any
 
+from corridor.platform.domain.fx import FeeLine
+from corridor.platform.domain.wallets import OwnerType
+
 
 class PaymentStatus(enum.StrEnum):
     DRAFT = "draft"
@@ -79,24 +82,38 @@ class RecipientType(enum.StrEnum):
     EXTERNAL = "external"  # bank details: paid out through a rail
 
 
+class QuoteStatus(enum.StrEnum):
+    OPEN = "open"
+    USED = "used"  # a payment executed it
+    EXPIRED = "expired"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentStep:
+    """One state a payment passed through, and when."""
+
+    status: PaymentStatus
+    at_ms: int
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Quote:
     """A firm quote (SEP-38 semantics): the price and fee hold until `expires_ms`; an
     expired or used quote can never be executed."""
 
     id: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     sell_code: str
     buy_code: str
     sell_amount_minor: int  # what leaves the customer's wallet, fee included
     buy_amount_minor: int  # what the recipient receives
     fee_minor: int  # in the sell currency, part of sell_amount_minor
-    fee_breakdown: list[dict[str, Any]]  # [{"name", "amount_minor"}]
+    fee_breakdown: tuple[FeeLine, ...]
     price: str  # Decimal text: buy units per sell unit, after the spread
     rate_source: str
     expires_ms: int
-    status: str  # "open" | "used" | "expired"
+    status: QuoteStatus
     payment_id: str | None
     created_ms: int
 
@@ -105,14 +122,14 @@ class Quote:
 class Payment:
     id: str
     uetr: str  # UUID v4 text, the end-to-end reference shown to every party
-    kind: str  # PaymentKind
-    owner_type: str  # "user" | "org": whose money
+    kind: PaymentKind
+    owner_type: OwnerType  # whose money
     owner_id: str
     created_by: str  # user id
     idempotency_key: str
     request_hash: str  # a retry with the same key must carry the same request
     sender_wallet_id: str
-    recipient_type: str  # RecipientType
+    recipient_type: RecipientType
     recipient_user_id: str | None
     recipient_wallet_id: str | None
     recipient_address: str | None
@@ -126,8 +143,8 @@ class Payment:
     buy_amount_minor: int  # credited to the recipient
     price: str  # Decimal text
     memo: str
-    status: str  # PaymentStatus
-    history: list[dict[str, Any]]  # [{"status", "at_ms"}], one per state passed
+    status: PaymentStatus
+    history: tuple[PaymentStep, ...]  # one per state passed, in order
     transfer_id: str | None
     tx_id: str | None
     height: int | None
@@ -146,14 +163,14 @@ class Payment:
     sender_name: str | None = None
 
 
-def can_move(old: str, new: str) -> bool:
-    return PaymentStatus(new) in TRANSITIONS[PaymentStatus(old)]
+def can_move(old: PaymentStatus, new: PaymentStatus) -> bool:
+    return new in TRANSITIONS[old]
 
 
 def moved(p: Payment, new: PaymentStatus, now_ms: int, **changes: Any) -> Payment:
     """The payment in state `new`, its history extended. Asserts the move is allowed."""
     assert can_move(p.status, new), f"payment {p.id}: {p.status} -> {new} is not allowed"
     return dataclasses.replace(
-        p, status=new.value, history=[*p.history, {"status": new.value, "at_ms": now_ms}],
+        p, status=new, history=(*p.history, PaymentStep(status=new, at_ms=now_ms)),
         updated_ms=now_ms, **changes,
     )

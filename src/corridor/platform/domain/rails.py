@@ -25,6 +25,7 @@ from typing import Any
 
 from corridor.platform.domain import bank as bank_domain
 from corridor.platform.domain.errors import Err, Problems
+from corridor.platform.domain.wallets import OwnerType
 
 # --- limits ------------------------------------------------------------------------------
 
@@ -108,12 +109,28 @@ class EventType(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DepositStep:
+    """One state a deposit passed through, and when."""
+
+    status: DepositStatus
+    at_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawalStep:
+    """One state a withdrawal passed through, and when."""
+
+    status: WithdrawalStatus
+    at_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Deposit:
     """Money a customer sends from their bank to be minted to their wallet."""
 
     id: str
     uetr: str  # UUID v4 text, the end-to-end reference
-    owner_type: str  # "user" | "org"
+    owner_type: OwnerType
     owner_id: str
     created_by: str  # user id
     idempotency_key: str
@@ -125,8 +142,8 @@ class Deposit:
     received_minor: int | None  # what the rail reported (credited as received)
     reference: str  # unique; the customer quotes it on their bank transfer
     instructions: dict[str, Any]  # the collection account to pay into
-    status: str  # DepositStatus
-    history: list[dict[str, Any]]  # [{"status", "at_ms"}]
+    status: DepositStatus
+    history: tuple[DepositStep, ...]  # one per state passed, in order
     rail_ref: str | None  # the rail's id of the incoming transfer
     transfer_id: str | None  # the mint
     tx_id: str | None
@@ -149,7 +166,7 @@ class Withdrawal:
 
     id: str
     uetr: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     created_by: str
     idempotency_key: str
@@ -159,8 +176,8 @@ class Withdrawal:
     currency: str
     amount_minor: int
     bank: dict[str, Any]  # {name, account (masked: last four), country, bank_code}
-    status: str  # WithdrawalStatus
-    history: list[dict[str, Any]]
+    status: WithdrawalStatus
+    history: tuple[WithdrawalStep, ...]  # one per state passed, in order
     transfer_id: str  # the burn
     tx_id: str | None
     height: int | None
@@ -193,18 +210,17 @@ class RailEvent:
 
 
 def moved_deposit(d: Deposit, new: DepositStatus, now_ms: int, **changes: Any) -> Deposit:
-    assert new in DEPOSIT_MOVES[DepositStatus(d.status)], f"deposit {d.id}: {d.status}->{new}"
+    assert new in DEPOSIT_MOVES[d.status], f"deposit {d.id}: {d.status}->{new}"
     return dataclasses.replace(
-        d, status=new.value, history=[*d.history, {"status": new.value, "at_ms": now_ms}],
+        d, status=new, history=(*d.history, DepositStep(status=new, at_ms=now_ms)),
         updated_ms=now_ms, **changes)
 
 
 def moved_withdrawal(w: Withdrawal, new: WithdrawalStatus, now_ms: int,
                      **changes: Any) -> Withdrawal:
-    assert new in WITHDRAWAL_MOVES[WithdrawalStatus(w.status)], \
-        f"withdrawal {w.id}: {w.status}->{new}"
+    assert new in WITHDRAWAL_MOVES[w.status], f"withdrawal {w.id}: {w.status}->{new}"
     return dataclasses.replace(
-        w, status=new.value, history=[*w.history, {"status": new.value, "at_ms": now_ms}],
+        w, status=new, history=(*w.history, WithdrawalStep(status=new, at_ms=now_ms)),
         updated_ms=now_ms, **changes)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.payments import BEFORE_SUBMISSION, Payment, PaymentStatus
 from corridor.platform.domain.rails import WithdrawalStatus
+from corridor.platform.domain.wallets import OwnerType
 
 REASON_LEN_MAX = 1000
 EVIDENCE_FILES_MAX = 10  # per refund request
@@ -80,9 +81,9 @@ class Refund:
     id: str
     payment_id: str
     open_payment_id: str | None  # = payment_id while open, else None (unique: one open)
-    kind: str  # RefundKind
-    status: str  # RefundStatus
-    owner_type: str
+    kind: RefundKind
+    status: RefundStatus
+    owner_type: OwnerType
     owner_id: str
     requested_by: str | None  # user id; None when the system opened it
     reason: str
@@ -109,7 +110,7 @@ class RefundFile:
     a request cites it, and a file is cited by one request only."""
 
     id: str
-    owner_type: str
+    owner_type: OwnerType
     owner_id: str
     refund_id: str | None
     kind: str
@@ -123,7 +124,7 @@ class RefundFile:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    outcome: str  # Outcome
+    outcome: str  # Outcome once check_decision has passed it (input from the API)
     reason: str
     platform_error: bool = False
 
@@ -201,7 +202,7 @@ def refund_amounts(p: Payment, *, platform_error: bool, recoverable: bool) -> tu
     return back, p.buy_amount_minor
 
 
-def new_refund(*, id: str, payment: Payment, kind: str, status: RefundStatus,
+def new_refund(*, id: str, payment: Payment, kind: RefundKind, status: RefundStatus,
                requested_by: str | None, reason: str, evidence: list[str], now_ms: int,
                amount_minor: int = 0, recover_minor: int = 0) -> Refund:
     return Refund(
@@ -218,7 +219,7 @@ def new_refund(*, id: str, payment: Payment, kind: str, status: RefundStatus,
 
 def with_status(r: Refund, status: RefundStatus, now_ms: int, **changes: Any) -> Refund:
     """The refund in `status`; the open marker follows (closed refunds free the payment)."""
-    return dataclasses.replace(r, status=status.value,
+    return dataclasses.replace(r, status=status,
                                open_payment_id=r.payment_id if status in OPEN else None,
                                updated_ms=now_ms, **changes)
 

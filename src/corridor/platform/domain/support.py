@@ -4,9 +4,15 @@ account recovery that failed every automatic route (requirement A4)."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 SUBJECT_LEN_MAX = 200
 BODY_LEN_MAX = 4000
+
+
+class SupportStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,6 +23,6 @@ class SupportRequest:
     contact: str  # how to reach the requester (as given; staff verify it)
     subject: str
     body: str
-    status: str  # "open" | "closed"
+    status: SupportStatus
     created_ms: int
     updated_ms: int

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
 
 LEGS_MAX = 10
 MEMO_LEN_MAX = 64  # bytes on chain (the ledger's memo limit is larger; we keep it short)
@@ -35,6 +34,9 @@ class Purpose(enum.StrEnum):
     WITHDRAWAL = "withdrawal"  # the customer pays the issuer: a burn
     REVERSAL = "reversal"  # a failed payout's burn undone by a fresh mint
     REFUND = "refund"
+    # A bare mint with no record of its own and no outcome to follow (the payments
+    # benchmark funds its wallets with it).
+    MINT = "mint"
 
 
 class TransferStatus(enum.StrEnum):
@@ -51,19 +53,16 @@ class Leg:
     code: str  # asset code (issued by the platform's issuer)
     amount_minor: int
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Transfer:
     id: str
-    purpose: str  # Purpose
+    purpose: Purpose
     ref_id: str  # the payment / deposit / withdrawal / refund it serves
     source: str  # the transaction's source account (its sequence is used): a party ref
-    legs: list[dict[str, Any]]  # [Leg.as_json()]
+    legs: tuple[Leg, ...]
     memo: str
-    status: str  # TransferStatus
+    status: TransferStatus
     sequence: int | None
     tx_id: str | None  # hex
     tx_hex: str | None
@@ -75,4 +74,4 @@ class Transfer:
     updated_ms: int
 
     def leg_list(self) -> list[Leg]:
-        return [Leg(**leg) for leg in self.legs]
+        return list(self.legs)

@@ -71,14 +71,14 @@ class Wallet:
     """An account on chain owned by a user or an organisation."""
 
     id: str
-    owner_type: str  # OwnerType
+    owner_type: OwnerType
     owner_id: str
     address: str  # text form, c...
     public_key: str  # text form, p...
     custodial: bool
     key_sealed: str | None  # the seed sealed with context "wallet:<id>"; None if registered
     label: str
-    status: str  # WalletStatus
+    status: WalletStatus
     created_ms: int
     updated_ms: int
     # The owner controls the key: the platform made it (custodial), or the owner signed a
@@ -117,7 +117,7 @@ class Authorisation:
     id: str
     wallet_id: str
     asset_code: str
-    status: str  # AuthStatus
+    status: AuthStatus
     job_id: str
     created_ms: int
     updated_ms: int
@@ -130,11 +130,11 @@ class LedgerJob:
     submission, so a restart resubmits the very same bytes instead of building another."""
 
     id: str
-    kind: str  # JobKind
+    kind: JobKind
     wallet_id: str
     payload: dict[str, Any]  # open_account: {public_key}; authorise: {address, code}
-    status: str  # JobStatus
-    signer: str  # Signer
+    status: JobStatus
+    signer: Signer
     tx_id: str | None  # hex
     tx_hex: str | None  # the signed transaction's bytes, hex
     op_index: int | None

@@ -50,6 +50,10 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # attempts ran out
 
 
+class EndpointStatus(enum.StrEnum):
+    ACTIVE = "active"  # the only state so far
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEndpoint:
     """Where an organisation wants its events; the secret is sealed (context webhook:<id>)."""
@@ -58,7 +62,7 @@ class WebhookEndpoint:
     org_id: str
     url: str
     secret_sealed: str
-    status: str  # "active"
+    status: EndpointStatus
     created_by: str
     created_ms: int
     updated_ms: int
@@ -73,7 +77,7 @@ class WebhookDelivery:
     org_id: str
     event: str  # e.g. "payment.credited"
     payload: dict[str, Any]
-    status: str  # DeliveryStatus
+    status: DeliveryStatus
     attempts: int
     next_attempt_ms: int
     last_status_code: int | None

@@ -43,7 +43,8 @@ def notify(deps: Deps, uow: UnitOfWork, *, user_id: str | None, channel: str, de
            subject: str, body: str) -> None:
     """A notice without a secret in it: kept in the outbox."""
     uow.repo(Notice).add(Notice(
-        id=deps.rand.new_id(), user_id=user_id, channel=channel, destination=destination,
+        id=deps.rand.new_id(), user_id=user_id, channel=idn.Channel(channel),
+        destination=destination,
         subject=subject, body=body, created_ms=deps.clock.now_ms(), sent_ms=None,
         expires_ms=None,
     ))
@@ -121,7 +122,8 @@ def issue(deps: Deps, uow: UnitOfWork, user: User, purpose: str, channel: str,
     code = deps.rand.digits(idn.CODE_DIGITS)
     record_id = deps.rand.new_id()
     record = OneTimeCode(
-        id=record_id, user_id=user.id, purpose=purpose, channel=channel,
+        id=record_id, user_id=user.id, purpose=idn.Purpose(purpose),
+        channel=idn.Channel(channel),
         destination=destination, code_hash=deps.sealer.keyed_hash(code, f"code:{record_id}"),
         created_ms=now, expires_ms=now + idn.CODE_TTL_MS, attempts=0, used_ms=None,
     )

@@ -21,10 +21,10 @@ from corridor.platform.domain.errors import (
 )
 from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.rails import Deposit, DepositStatus
+from corridor.platform.domain.rails import Deposit, DepositStatus, DepositStep
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
-from corridor.platform.domain.wallets import Authorisation, Wallet
+from corridor.platform.domain.wallets import Authorisation, OwnerType, Wallet
 from corridor.platform.services import funds, holds, settlement, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
@@ -66,13 +66,13 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
         rail = rail_of(deps, DEFAULT_RAIL)
         account = rail.collection_account(currency)
         deposit = Deposit(
-            id=deps.rand.new_id(), uetr=deps.rand.new_id(), owner_type=owner_type,
+            id=deps.rand.new_id(), uetr=deps.rand.new_id(), owner_type=OwnerType(owner_type),
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=rail.name, currency=currency,
             amount_minor=amount_minor, received_minor=None,
             reference=_new_reference(deps, uow), instructions=dataclasses.asdict(account),
             status=DepositStatus.AWAITING_FUNDS,
-            history=[{"status": DepositStatus.AWAITING_FUNDS.value, "at_ms": now}],
+            history=(DepositStep(status=DepositStatus.AWAITING_FUNDS, at_ms=now),),
             rail_ref=None, transfer_id=None, tx_id=None, height=None, reason_code=None,
             reason_message=None, note=None, flagged=False, expires_ms=now + r.DEPOSIT_TTL_MS,
             created_ms=now, updated_ms=now,
@@ -240,8 +240,8 @@ def _received_today(deps: Deps, uow: UnitOfWork, d: Deposit) -> int:
     for x in uow.repo(Deposit).many(owner_type=d.owner_type, owner_id=d.owner_id,
                                     status=(DepositStatus.MINTING, DepositStatus.CREDITED),
                                     above={"updated_ms": start - 1}):
-        received_ms = next((h["at_ms"] for h in x.history
-                            if h["status"] == DepositStatus.RECEIVED), 0)
+        received_ms = next((h.at_ms for h in x.history
+                            if h.status is DepositStatus.RECEIVED), 0)
         if x.id != d.id and received_ms >= start:
             total += x.received_minor or 0
     return total

@@ -248,8 +248,8 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
                                      status=(TransferStatus.QUEUED, TransferStatus.SUBMITTED)):
         if t.sequence is not None and t.sequence <= applied_up_to:
             continue
-        pending += sum(leg["amount_minor"] for leg in t.legs
-                       if leg["source"] == ref and leg["code"] == code)
+        pending += sum(leg.amount_minor for leg in t.legs
+                       if leg.source == ref and leg.code == code)
     if applied_up_to >= 0:
         pending += _applied_since(uow, ref, code, applied_up_to)
     return balance - pending
@@ -261,8 +261,8 @@ def _applied_since(uow: UnitOfWork, ref: str, code: str, sequence: int) -> int:
     before, and at most the source's in-flight transactions commit in between."""
     newer = uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
                                     above={"sequence": sequence})
-    return sum(int(leg["amount_minor"]) for t in newer for leg in t.legs
-               if leg["source"] == ref and leg["code"] == code)
+    return sum(leg.amount_minor for t in newer for leg in t.legs
+               if leg.source == ref and leg.code == code)
 
 
 def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:

@@ -16,6 +16,7 @@ from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.holds import Decision, Hold, HoldStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 # release(deps, uow, hold, staff) -> None; return(deps, uow, hold, staff) -> the rail's ref
@@ -44,7 +45,7 @@ def open_hold(deps: Deps, uow: UnitOfWork, *, subject_type: str, subject_id: str
     assert subject_type in _HANDLERS, f"no decision handlers for {subject_type}"
     now = deps.clock.now_ms()
     hold = Hold(id=deps.rand.new_id(), subject_type=subject_type, subject_id=subject_id,
-                owner_type=owner_type, owner_id=owner_id, currency=currency,
+                owner_type=OwnerType(owner_type), owner_id=owner_id, currency=currency,
                 amount_minor=amount_minor, reason_code=reason_code,
                 reason_message=reason_message[:dom.REASON_LEN_MAX],
                 status=HoldStatus.OPEN, decided_by=None, decided_ms=None, decision_note=None,

@@ -180,7 +180,8 @@ def upload_file(deps: Deps, who: Principal, data: bytes, content_type: str,
                 f"at most {kyc.FILES_PER_OWNER_MAX} documents per customer")
         file_id = deps.rand.new_id()
         ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
-        rec = KycFile(id=file_id, owner_type=owner_type, owner_id=owner_id, kind=kind,
+        rec = KycFile(id=file_id, owner_type=SubjectType(owner_type), owner_id=owner_id,
+                      kind=kind,
                       content_type=kyc.FILE_KINDS[kind][1], size=len(data),
                       sha256=hashlib.sha256(data).hexdigest(), ref=ref,
                       uploaded_by=who.user_id, created_ms=now)

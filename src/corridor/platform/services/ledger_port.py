@@ -5,6 +5,7 @@ a refusal by the chain is a value (`Refusal`), an unreachable node raises UNAVAI
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any, Protocol
 
 
@@ -42,12 +43,20 @@ class Refusal:
     op_index: int | None
 
 
+class TxStatus(enum.StrEnum):
+    """What the node knows of a transaction (the node's own words, GET /v1/txs/{id})."""
+
+    PENDING = "pending"
+    COMMITTED = "committed"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"  # never seen, or dropped from its mempool
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class TxState:
-    """What the node knows of a transaction: "pending", "committed", "rejected", "unknown"
-    (never seen, or dropped from its mempool). A committed transaction has `success`."""
+    """What the node knows of a transaction. A committed transaction has `success`."""
 
-    status: str
+    status: TxStatus
     success: bool = False
     height: int | None = None
     refusal: Refusal | None = None

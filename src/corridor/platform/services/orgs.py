@@ -402,7 +402,7 @@ def _membership(
     deps: Deps, org_id: str, user_id: str, role: OrgRole, department_id: str | None
 ) -> Membership:
     now = deps.clock.now_ms()
-    return Membership(id=deps.rand.new_id(), org_id=org_id, user_id=user_id, role=role.value,
+    return Membership(id=deps.rand.new_id(), org_id=org_id, user_id=user_id, role=role,
                       department_id=department_id, created_ms=now, updated_ms=now)
 
 

@@ -22,6 +22,7 @@ from corridor.platform.domain.payments import (
 )
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.steps import steps_json
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
     payments,
@@ -103,7 +104,7 @@ def receipt(deps: Deps, who: Principal, payment_id: str) -> dict[str, Any]:
         "rate": f"1 {p.sell_code} = {p.price} {p.buy_code}",
         "recipient_name": p.recipient_name, "recipient_type": p.recipient_type,
         "recipient_address": p.recipient_address, "memo": p.memo,
-        "created_ms": p.created_ms, "history": p.history,
+        "created_ms": p.created_ms, "history": steps_json(p.history),
         "expected_arrival_ms": p.expected_arrival_ms,
         "reason_code": p.reason_code, "tx_id": p.tx_id, "height": p.height, "proof": None,
     }

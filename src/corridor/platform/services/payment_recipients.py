@@ -34,7 +34,7 @@ NAME_LEN_MAX = bank.NAME_LEN_MAX
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Recipient:
-    type: str  # RecipientType
+    type: RecipientType
     name: str
     destination: str | None  # the second leg's destination; None for a bank payout
     user_id: str | None = None
@@ -102,7 +102,7 @@ def open_wallet(uow: UnitOfWork, owner_type: str, owner_id: str, *,
 
 
 def resolve(uow: UnitOfWork, spec: dict[str, str], *, preview: bool = False) -> Recipient:
-    kind = spec["type"]
+    kind = RecipientType(spec["type"])  # recipient_shape let only a known type through
     if kind == RecipientType.EXTERNAL:
         return Recipient(type=kind, name=spec["name"], destination=None, bank=spec)
     if kind == RecipientType.ADDRESS:

@@ -39,12 +39,14 @@ from corridor.platform.domain.payments import (
     Payment,
     PaymentKind,
     PaymentStatus,
+    PaymentStep,
     Quote,
     RecipientType,
     moved,
 )
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.steps import steps_json
 from corridor.platform.domain.transfers import (
     TREASURY,
     Leg,
@@ -127,7 +129,7 @@ class PaymentRequest:
 class Preview:
     """What the customer sees before confirming."""
 
-    kind: str
+    kind: PaymentKind
     sell_code: str
     sell_amount_minor: int  # total cost, fee included
     fee_minor: int
@@ -402,7 +404,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     sealed = (None if r.bank is None else bank_details.seal(
         deps, bank_details.account_in(r.bank), bank_details.payment_context(payment_id)))
     p = Payment(
-        id=payment_id, uetr=deps.rand.new_id(), kind=shown.kind, owner_type=owner[0],
+        id=payment_id, uetr=deps.rand.new_id(), kind=shown.kind, owner_type=OwnerType(owner[0]),
         owner_id=owner[1], created_by=who.user_id, idempotency_key=key, request_hash=digest,
         sender_wallet_id=wallet.id, recipient_type=r.type, recipient_user_id=r.user_id,
         recipient_wallet_id=r.wallet_id, recipient_address=r.address,
@@ -411,7 +413,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         sell_code=shown.sell_code,
         sell_amount_minor=shown.sell_amount_minor, fee_minor=shown.fee_minor,
         buy_code=shown.buy_code, buy_amount_minor=shown.buy_amount_minor, price=shown.price,
-        memo=req.memo, status=S.DRAFT, history=[{"status": S.DRAFT.value, "at_ms": now}],
+        memo=req.memo, status=S.DRAFT, history=(PaymentStep(status=S.DRAFT, at_ms=now),),
         transfer_id=None, tx_id=None, height=None, reason_code=None, reason_message=None,
         expected_arrival_ms=shown.expected_arrival_ms, created_ms=now, updated_ms=now,
         sender_name=sender_name,
@@ -479,7 +481,7 @@ def notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, 
     if p.owner_type != OwnerType.ORG:
         return
     for status in steps:
-        at = next((h["at_ms"] for h in reversed(p.history) if h["status"] == status), None)
+        at = next((h.at_ms for h in reversed(p.history) if h.status is status), None)
         webhooks.enqueue(deps, uow, p.owner_id, f"payment.{status.value}",
                          {"event": f"payment.{status.value}", "at_ms": at,
                           "payment": event_view(p)})
@@ -496,7 +498,7 @@ def event_view(p: Payment) -> dict[str, Any]:
         "buy_asset": p.buy_code, "buy_amount": money.format_minor(p.buy_amount_minor, p.buy_code),
         "price": p.price, "recipient_type": p.recipient_type, "recipient_name": p.recipient_name,
         "recipient_address": p.recipient_address, "memo": p.memo, "quote_id": p.quote_id,
-        "history": p.history, "tx_id": p.tx_id, "height": p.height,
+        "history": steps_json(p.history), "tx_id": p.tx_id, "height": p.height,
         "reason_code": p.reason_code, "reason_message": p.reason_message,
         "expected_arrival_ms": p.expected_arrival_ms, "created_ms": p.created_ms,
         "updated_ms": p.updated_ms,

@@ -14,19 +14,13 @@ from corridor.platform.domain.errors import (
     forbidden,
     not_found,
 )
-from corridor.platform.domain.payments import Quote
+from corridor.platform.domain.payments import Quote, QuoteStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import rates
 from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
-
-
-class QuoteStatus:
-    OPEN = "open"
-    USED = "used"
-    EXPIRED = "expired"
 
 
 def owner_of(uow: UnitOfWork, who: Principal, org_id: str | None, perm: Perm) -> tuple[str, str]:
@@ -91,7 +85,7 @@ def create(deps: Deps, who: Principal, *, sell_asset: str, buy_asset: str,
         now = deps.clock.now_ms()
         terms = rates.terms(deps)
         q = Quote(
-            id=deps.rand.new_id(), owner_type=owner_type, owner_id=owner_id,
+            id=deps.rand.new_id(), owner_type=OwnerType(owner_type), owner_id=owner_id,
             sell_code=sell_asset, buy_code=buy_asset, sell_amount_minor=priced.sell_minor,
             buy_amount_minor=priced.buy_minor, fee_minor=priced.fee_minor,
             fee_breakdown=priced.fee_breakdown(terms), price=str(priced.price),

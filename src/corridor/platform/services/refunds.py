@@ -41,7 +41,7 @@ from corridor.platform.domain.transfers import (
     TransferStatus,
     wallet_ref,
 )
-from corridor.platform.domain.wallets import Wallet
+from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import settlement
 from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -134,7 +134,8 @@ def upload_evidence(deps: Deps, who: Principal, data: bytes, content_type: str,
                 f"at most {dom.FILES_PER_OWNER_MAX} evidence files")
         file_id = deps.rand.new_id()
         ref = deps.files.put(data, context=_file_context(owner_type, owner_id, file_id))
-        rec = RefundFile(id=file_id, owner_type=owner_type, owner_id=owner_id, refund_id=None,
+        rec = RefundFile(id=file_id, owner_type=OwnerType(owner_type), owner_id=owner_id,
+                         refund_id=None,
                          kind=kind, content_type=FILE_KINDS[kind][1], size=len(data),
                          sha256=hashlib.sha256(data).hexdigest(), ref=ref,
                          uploaded_by=who.user_id, created_ms=now)
@@ -166,7 +167,7 @@ def request(deps: Deps, who: Principal, payment_id: str, *, kind: str, reason: s
         # Provisional amounts (the policy's default: no platform error); the decision
         # sets the final ones.
         back, recover = dom.refund_amounts(p, platform_error=False, recoverable=True)
-        r = dom.new_refund(id=deps.rand.new_id(), payment=p, kind=kind,
+        r = dom.new_refund(id=deps.rand.new_id(), payment=p, kind=RefundKind(kind),
                            status=RefundStatus.REQUESTED, requested_by=who.user_id,
                            reason=reason.strip(), evidence=evidence, now_ms=now,
                            amount_minor=back, recover_minor=recover)

@@ -16,7 +16,7 @@ from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.principal import Origin, Principal
-from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest
+from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest, SupportStatus
 from corridor.platform.services import codes, registration, sessions
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -250,7 +250,7 @@ def request_identity_check(deps: Deps, identifier: str, contact: str, details: s
         req = SupportRequest(
             id=deps.rand.new_id(), user_id=user.id if user else None, kind="identity_check",
             contact=contact.strip(), subject="Account recovery: manual identity check",
-            body=f"identifier: {identifier[:320]}\n\n{details}", status="open",
+            body=f"identifier: {identifier[:320]}\n\n{details}", status=SupportStatus.OPEN,
             created_ms=now, updated_ms=now,
         )
         uow.repo(SupportRequest).add(req)

@@ -16,6 +16,7 @@ from corridor.platform.domain.transfers import (
     LEGS_MAX,
     MEMO_LEN_MAX,
     Leg,
+    Purpose,
     Transfer,
     TransferStatus,
 )
@@ -34,7 +35,7 @@ def hook_for(purpose: str) -> Hook | None:
     return _HOOKS.get(purpose)
 
 
-def queue(deps: Deps, uow: UnitOfWork, *, purpose: str, ref_id: str, source: str,
+def queue(deps: Deps, uow: UnitOfWork, *, purpose: Purpose, ref_id: str, source: str,
           legs: Sequence[Leg], memo: str = "") -> Transfer:
     """Adds a transfer to the outbox inside the caller's unit of work."""
     if not 1 <= len(legs) <= LEGS_MAX or any(leg.amount_minor <= 0 for leg in legs):
@@ -43,7 +44,7 @@ def queue(deps: Deps, uow: UnitOfWork, *, purpose: str, ref_id: str, source: str
     now = deps.clock.now_ms()
     t = Transfer(
         id=deps.rand.new_id(), purpose=purpose, ref_id=ref_id, source=source,
-        legs=[leg.as_json() for leg in legs], memo=memo_bytes.decode(errors="ignore"),
+        legs=tuple(legs), memo=memo_bytes.decode(errors="ignore"),
         status=TransferStatus.QUEUED, sequence=None, tx_id=None, tx_hex=None, height=None,
         result_code=None, result_message=None, attempts=0, created_ms=now, updated_ms=now,
     )

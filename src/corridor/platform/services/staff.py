@@ -33,11 +33,11 @@ def create_staff(
     assert staff_role is not None
     now = deps.clock.now_ms()
     user = User(
-        id=deps.rand.new_id(), kind=UserKind.STAFF.value, staff_role=staff_role.value, name=name,
+        id=deps.rand.new_id(), kind=UserKind.STAFF, staff_role=staff_role, name=name,
         email=address, email_verified=True, phone=None, phone_verified=False,
         password_hash=deps.hasher.hash(password), totp_secret_enc=None, totp_enabled=False,
         totp_last_step=0,
-        status=UserStatus.ACTIVE.value, failed_logins=0, locked_until_ms=0,
+        status=UserStatus.ACTIVE, failed_logins=0, locked_until_ms=0,
         terms_version=idn.TERMS_VERSION, privacy_version=idn.PRIVACY_VERSION,
         terms_accepted_ms=now, created_ms=now, updated_ms=now,
     )
@@ -69,9 +69,9 @@ def change_staff_role(deps: Deps, who: Principal, user_id: str, *, role: str) ->
         raise Err.CANNOT_DEMOTE_SELF.error()
     with deps.uow() as uow:
         user = _staff_user(uow, user_id)
-        if user.staff_role == staff_role.value:
+        if user.staff_role == staff_role:
             return user
-        changed = dataclasses.replace(user, staff_role=staff_role.value,
+        changed = dataclasses.replace(user, staff_role=staff_role,
                                       updated_ms=deps.clock.now_ms())
         uow.repo(User).update(changed)
         _audit(uow, who, "staff.role.change", user.id, before={"role": user.staff_role},
@@ -90,7 +90,7 @@ def disable_staff(deps: Deps, who: Principal, user_id: str) -> User:
         user = _staff_user(uow, user_id)
         if user.status == UserStatus.DISABLED:
             return user
-        changed = dataclasses.replace(user, status=UserStatus.DISABLED.value, updated_ms=now)
+        changed = dataclasses.replace(user, status=UserStatus.DISABLED, updated_ms=now)
         uow.repo(User).update(changed)
         revoked = sessions.revoke_all(uow, user.id, now)
         _audit(uow, who, "staff.disable", user.id, before={"status": user.status},

@@ -105,7 +105,7 @@ def _add_wallet(deps: Deps, uow: UnitOfWork, *, owner_type: str, owner_id: str,
     if uow.repo(Wallet).one(address=address) is not None:
         raise Err.WALLET_EXISTS.error()
     wallet = Wallet(
-        id=wallet_id, owner_type=owner_type, owner_id=owner_id, address=address,
+        id=wallet_id, owner_type=OwnerType(owner_type), owner_id=owner_id, address=address,
         public_key=keys.encode_public_key(public_key), custodial=key_sealed is not None,
         key_sealed=key_sealed, label=label, status=WalletStatus.OPENING, created_ms=now,
         updated_ms=now, proven=True,  # custodial: made here; registered: a signed challenge

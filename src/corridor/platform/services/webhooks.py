@@ -14,7 +14,12 @@ from corridor.platform.domain import webhooks as dom
 from corridor.platform.domain.errors import Err
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from corridor.platform.domain.webhooks import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from corridor.platform.services.access import require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -68,7 +73,7 @@ def register(deps: Deps, who: Principal, org_id: str, url: str) -> tuple[Webhook
         e = WebhookEndpoint(
             id=endpoint_id, org_id=org_id, url=url,
             secret_sealed=deps.sealer.seal(secret.encode(), dom.secret_context(endpoint_id)),
-            status="active", created_by=who.user_id, created_ms=now, updated_ms=now)
+            status=EndpointStatus.ACTIVE, created_by=who.user_id, created_ms=now, updated_ms=now)
         uow.repo(WebhookEndpoint).add(e)
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="webhook.register",
                   object_type="org", object_id=org_id, after={"endpoint_id": e.id, "url": url})
@@ -87,7 +92,7 @@ def enqueue(deps: Deps, uow: UnitOfWork, org_id: str, event: str,
     """One delivery per active endpoint of the organisation, in the caller's unit of work."""
     now = deps.clock.now_ms()
     n = 0
-    for e in uow.repo(WebhookEndpoint).many(org_id=org_id, status="active"):
+    for e in uow.repo(WebhookEndpoint).many(org_id=org_id, status=EndpointStatus.ACTIVE):
         uow.repo(WebhookDelivery).add(WebhookDelivery(
             id=_ordered_id(deps, uow, e.id, now), endpoint_id=e.id, org_id=org_id, event=event,
             payload=payload, status=DeliveryStatus.PENDING, attempts=0, next_attempt_ms=now,

@@ -23,10 +23,11 @@ from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus
+from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus, WithdrawalStep
 from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
+from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import bank_details, funds, refunds, settlement
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
@@ -77,11 +78,11 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
                       amount_minor=amount_minor)],
             memo=f"withdrawal {withdrawal_id[:8]}")
         w = Withdrawal(
-            id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=owner_type,
+            id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=OwnerType(owner_type),
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=DEFAULT_RAIL, currency=currency,
             amount_minor=amount_minor, bank=bank_details.masked(bank), status=S.REQUESTED,
-            history=[{"status": S.REQUESTED.value, "at_ms": now}], transfer_id=burn.id,
+            history=(WithdrawalStep(status=S.REQUESTED, at_ms=now),), transfer_id=burn.id,
             tx_id=None, height=None, rail_ref=None, reversal_transfer_id=None,
             reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
             created_ms=now, updated_ms=now, account_sealed=bank_details.seal(
@@ -196,7 +197,7 @@ def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
         created_by=p.created_by, idempotency_key=payout_id, request_hash=p.request_hash,
         wallet_id=p.sender_wallet_id, rail=DEFAULT_RAIL, currency=p.buy_code,
         amount_minor=p.buy_amount_minor, bank=bank, status=S.BURNED,
-        history=[{"status": S.BURNED.value, "at_ms": now}], transfer_id=p.transfer_id,
+        history=(WithdrawalStep(status=S.BURNED, at_ms=now),), transfer_id=p.transfer_id,
         tx_id=p.tx_id, height=p.height, rail_ref=None, reversal_transfer_id=None,
         reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
         created_ms=now, updated_ms=now, payment_id=p.id, account_sealed=bank_details.seal(
