@@ -118,9 +118,9 @@ def _run_api(platform: Any, sock: socket.socket) -> None:
     """Serves the API on `sock` in this process until SIGTERM or SIGINT."""
     import uvicorn
 
-    from corridor.api.app import create_app
+    from corridor.web.site import create_site
 
-    server = _Server(uvicorn_config(uvicorn, create_app(platform)))
+    server = _Server(uvicorn_config(uvicorn, create_site(platform)))  # the API and the pages
 
     def _stop(*_: object) -> None:
         server.should_exit = True
