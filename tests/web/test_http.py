@@ -1,0 +1,154 @@
+"""The pages over plain HTTP: sign-up to dashboard, and what keeps them safe (headers,
+CSRF, session fixation, roles, rate limits shared with the API)."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from corridor.api.routers import auth as api_auth
+from corridor.platform import bootstrap
+from corridor.web import pages_auth, security
+from tests.platform.conftest import make_staff, make_user
+from tests.web.conftest import PASSWORD, csrf_of, latest_code
+
+EMAIL = "ann@example.com"
+
+
+def _signed_up(site: TestClient, platform: bootstrap.Platform) -> None:
+    token = csrf_of(site.get("/signup").text)
+    r = site.post("/signup", data={"csrf_token": token, "name": "Ann Example", "email": EMAIL,
+                                   "password": PASSWORD, "accept_terms": "yes",
+                                   "terms_version": "2026-11", "privacy_version": "2026-11"},
+                  follow_redirects=False)
+    assert r.status_code == 303, r.text
+    r = site.post("/verify", data={"csrf_token": token, "identifier": EMAIL,
+                                   "code": latest_code(platform, EMAIL)},
+                  follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/signin?note=verified")
+
+
+def _signed_in(site: TestClient, platform: bootstrap.Platform) -> None:
+    token = csrf_of(site.get("/signin").text)
+    r = site.post("/signin", data={"csrf_token": token, "identifier": EMAIL,
+                                   "password": PASSWORD}, follow_redirects=False)
+    assert r.headers["location"].startswith("/signin/code?method=email")
+    r = site.post("/signin/code", data={"csrf_token": token, "next": "/dashboard",
+                                        "code": latest_code(platform, EMAIL)},
+                  follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/dashboard"), r.text
+
+
+def test_sign_up_verify_sign_in_reaches_the_dashboard(site: TestClient,
+                                                      platform: bootstrap.Platform) -> None:
+    assert site.get("/dashboard", follow_redirects=False).headers["location"] == \
+        "/signin?next=/dashboard"
+    _signed_up(site, platform)
+    _signed_in(site, platform)
+    page = site.get("/dashboard")
+    assert page.status_code == 200 and "Hello, Ann Example" in page.text
+
+
+def test_every_page_refuses_framing_and_inline_script(site: TestClient) -> None:
+    for path in ("/", "/signin", "/signup", "/static/site.css", "/nowhere-page"):
+        r = site.get(path)
+        assert r.headers["x-frame-options"] == "DENY", path
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert "unsafe-inline" not in csp and r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in site.get("/").text  # no inline script in any template's output
+    # The API's answers are not pages: its documentation keeps its own needs.
+    assert "content-security-policy" not in site.get("/v1/health").headers
+
+
+def test_a_form_without_its_csrf_token_is_refused(site: TestClient,
+                                                  platform: bootstrap.Platform) -> None:
+    site.get("/signin")  # the anonymous cookie
+    data = {"identifier": EMAIL, "password": PASSWORD}
+    for token in (None, "", "h1.x.forged", csrf_of(site.get("/signin").text) + "x"):
+        form = data if token is None else {**data, "csrf_token": token}
+        r = site.post("/signin", data=form, follow_redirects=False)
+        assert r.status_code == 403 and 'data-code="CSRF_FAILED"' in r.text
+    # A token from another browser (another anonymous cookie) is refused too.
+    other = TestClient(site.app, base_url="http://127.0.0.1")
+    foreign = csrf_of(other.get("/signin").text)
+    r = site.post("/signin", data={**data, "csrf_token": foreign}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def _set_cookies(response_headers: list[str]) -> dict[str, str]:
+    return {c.split("=", 1)[0]: c.split("=", 1)[1].split(";", 1)[0] for c in response_headers}
+
+
+def test_signing_in_issues_new_cookies_and_old_tokens_stop_working(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    _signed_up(site, platform)
+    session_name, anon_name, _ = security.cookie_names(production=False)
+    site.cookies.clear()
+    planted = "attacker-chosen-value"  # e.g. set through a sibling subdomain
+    site.cookies.set(anon_name, planted)
+    site.cookies.set(session_name, "attacker-session")
+    before = csrf_of(site.get("/signin").text)  # bound to the planted cookie
+    site.post("/signin", data={"csrf_token": before, "identifier": EMAIL,
+                               "password": PASSWORD}, follow_redirects=False)
+    r = site.post("/signin/code", data={"csrf_token": before,
+                                        "code": latest_code(platform, EMAIL)},
+                  follow_redirects=False)
+    assert r.status_code == 303
+    fresh = _set_cookies(r.headers.get_list("set-cookie"))
+    assert fresh[anon_name] not in ("", planted) and fresh[session_name] not in ("", planted)
+    site.cookies.clear()
+    site.cookies.set(anon_name, fresh[anon_name])
+    site.cookies.set(session_name, fresh[session_name])
+    assert site.get("/dashboard").status_code == 200
+    # The CSRF token bound to the pre-sign-in cookie is no good for the session.
+    r = site.post("/signout", data={"csrf_token": before}, follow_redirects=False)
+    assert r.status_code == 403
+    assert site.get("/dashboard").status_code == 200
+
+
+def test_session_cookie_flags(site: TestClient, platform: bootstrap.Platform) -> None:
+    _signed_up(site, platform)
+    token = csrf_of(site.get("/signin").text)
+    site.post("/signin", data={"csrf_token": token, "identifier": EMAIL, "password": PASSWORD},
+              follow_redirects=False)
+    r = site.post("/signin/code", data={"csrf_token": token,
+                                        "code": latest_code(platform, EMAIL)},
+                  follow_redirects=False)
+    cookie = next(c for c in r.headers.get_list("set-cookie")
+                  if c.startswith("corridor-session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert security.cookie_names(production=True)[0] == "__Host-corridor-session"
+
+
+def test_the_wrong_role_is_refused(site: TestClient, platform: bootstrap.Platform) -> None:
+    staff = make_staff(platform, "support_agent")
+    session_name = security.cookie_names(production=False)[0]
+    site.cookies.set(session_name, staff.token)
+    for path in ("/dashboard", "/payments"):
+        r = site.get(path, follow_redirects=False)
+        assert r.status_code == 403 and 'data-code="FORBIDDEN"' in r.text, path
+    customer = make_user(platform, email="carol@example.com")
+    site.cookies.set(session_name, customer.token)
+    assert site.get("/dashboard").status_code == 200
+    # A payment that is not the reader's is absent, exactly like one that does not exist.
+    assert site.get("/payments/no-such-payment").status_code == 404
+
+
+def test_rate_limits_are_the_apis(site: TestClient) -> None:
+    assert (pages_auth.IP_BUCKET, pages_auth.IP_PER_MINUTE_MAX) == ("auth-ip",
+                                                                     api_auth.IP_PER_MINUTE_MAX)
+    assert pages_auth.IDENTIFIER_PER_MINUTE_MAX == api_auth.IDENTIFIER_PER_MINUTE_MAX
+    token = csrf_of(site.get("/signin").text)
+    codes = [site.post("/signin", data={"csrf_token": token, "identifier": EMAIL,
+                                        "password": "wrong password here"}).status_code
+             for _ in range(api_auth.IDENTIFIER_PER_MINUTE_MAX + 1)]
+    assert codes[:-1] == [401] * api_auth.IDENTIFIER_PER_MINUTE_MAX and codes[-1] == 429
+    # The API counts the same bucket: its next attempt for that identifier is refused too.
+    r = site.post("/v1/auth/login", json={"identifier": EMAIL, "password": "x" * 12})
+    assert r.status_code == 429
+
+
+def test_next_never_leaves_the_site(site: TestClient) -> None:
+    for bad in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        page = site.get("/signin", params={"next": bad}).text
+        assert 'name="next" value="/dashboard"' in page, bad
