@@ -1,0 +1,205 @@
+"""End to end in Chromium, in English and in Chinese: register -> verify -> sign in with
+the e-mailed code -> turn the authenticator on -> sign out -> sign in with TOTP ->
+dashboard with balances -> payment list -> a payment's timeline. Along the way: no
+Content-Security-Policy violation, a label on every input, nothing wider than a 375 px
+phone, CSRF, framing and the wrong role refused in the browser too. Screenshots of the
+main pages go to out/web-screenshots/ (gitignored)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from corridor.platform import bootstrap
+from corridor.platform.config import Settings
+from corridor.platform.domain.identity import User
+from corridor.platform.domain.wallets import Wallet, WalletStatus
+from corridor.web import security
+from corridor.web.site import create_site
+from tests.platform.conftest import make_staff
+from tests.platform.payment_fakes import FakeClock
+from tests.platform.payment_records import make_payment
+from tests.web.browser import CHROMIUM_ARGS, SHOTS, Ledger, chromium, holding, serve
+from tests.web.conftest import PASSWORD, latest_code
+
+PHONE_WIDTH = 375
+
+
+@dataclasses.dataclass
+class Live:
+    url: str
+    platform: bootstrap.Platform
+    clock: FakeClock
+    ledger: Ledger
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    # The browser suite runs on SQLite only: the pages' services run on both databases in
+    # tests/web/test_http.py and tests/platform; a second browser run would only repeat them.
+    clock, ledger = FakeClock(), Ledger()
+    platform = bootstrap.build(Settings(data_dir=tmp_path / "platform",
+                                        fast_password_hashing=True),
+                               clock=clock, extras={"ledger": ledger})
+    try:
+        for url in serve(create_site(platform)):
+            yield Live(url, platform, clock, ledger)
+    finally:
+        platform.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Checked:
+    """A browser page that records CSP violations and checks each page it lands on."""
+
+    def __init__(self, page: Page, language: str) -> None:
+        self.page, self.language, self.violations = page, language, []  # type: list[str]
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(message.text)
+
+    def landed(self, shot: str | None = None) -> None:
+        page = self.page
+        page.wait_for_load_state("load")
+        assert page.get_attribute("html", "lang") == self.language
+        unlabelled = page.evaluate(
+            "() => [...document.querySelectorAll('input:not([type=hidden]), select')]"
+            ".filter(e => e.labels.length === 0).map(e => e.name)")
+        assert unlabelled == [], f"{page.url}: inputs without a label {unlabelled}"
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE_WIDTH, f"{page.url} is {width} px wide at {PHONE_WIDTH} px"
+        assert not self.violations, self.violations
+        if shot:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"{shot}-{self.language}.png"), full_page=True)
+
+
+def _totp(live: Live, secret: str) -> str:
+    return str(pyotp.TOTP(secret).at(live.clock.now_ms() // 1000))
+
+
+@pytest.mark.parametrize(("language", "texts"), [
+    ("en", {"hello": "Hello, Ann Example", "usd": "$1,234.50", "credited": "Credited"}),
+    ("zh-Hans", {"hello": "您好，Ann Example", "usd": "US$1,234.50", "credited": "已入账"}),
+])
+def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, language: str,
+                                                  texts: dict[str, str]) -> None:
+    email = "ann@example.com"
+    context = browser.new_context(locale="zh-CN" if language == "zh-Hans" else "en-GB",
+                                  viewport={"width": PHONE_WIDTH, "height": 800})
+    b = Checked(context.new_page(), language)
+    page = b.page
+    page.goto(live.url + "/")
+    b.landed("front")
+    page.click("a[href='/signup'].button")
+    b.landed("signup")
+    page.fill("#name", "Ann Example")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.check("#accept_terms")
+    page.click("form[action='/signup'] button[type=submit]")
+    b.landed("verify")
+    page.fill("#code", latest_code(live.platform, email))
+    page.click("form[action='/verify'] button:not([name])")
+    b.landed()
+    assert page.url.endswith("/signin?note=verified")
+
+    _sign_in(b, live, email, code=latest_code)
+    page.goto(live.url + "/security")
+    page.click("form[action='/security/totp'] button")
+    b.landed()
+    secret = page.inner_text("#totp-secret").strip()
+    page.fill("#code", _totp(live, secret))
+    page.click("form[action='/security/totp/confirm'] button")
+    b.landed("security")
+    assert len(page.locator("#recovery-codes li").all()) >= 8
+
+    # Money to show: the wallet open on chain with two currencies, and a payment.
+    wallet = _open_wallet(live, email)
+    live.ledger.holdings = (holding("USD", 123_450), holding("CNY", 8_800))
+    payment = make_payment(live.platform, wallet, status="credited")
+
+    live.clock.advance(31_000)  # the next authenticator code
+    page.click("form[action='/signout'] button")
+    b.landed()
+    _sign_in(b, live, email, code=lambda _p, _e: _totp(live, secret))
+    b.landed("dashboard")
+    assert texts["hello"] in page.inner_text("h1")
+    assert page.inner_text("td[data-currency=USD]") == texts["usd"]
+
+    page.goto(live.url + "/payments")
+    b.landed("payments")
+    page.click(f"a[href='/payments/{payment.id}']")
+    b.landed("payment")
+    assert page.inner_text("#uetr") == payment.uetr
+    steps = page.locator("ol.timeline li").all()
+    assert len(steps) == len(payment.history)
+    assert texts["credited"] in steps[-1].inner_text()
+    context.close()
+
+
+def _sign_in(b: Checked, live: Live, email: str, code: Any) -> None:
+    page = b.page
+    page.goto(live.url + "/signin")
+    b.landed("signin")
+    page.fill("#identifier", email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/signin'] button")
+    b.landed("signin-code")
+    page.fill("#code", code(live.platform, email))
+    page.click("form[action='/signin/code'] button[type=submit]")
+    b.landed()
+    assert page.url.endswith("/dashboard"), page.url
+
+
+def _open_wallet(live: Live, email: str) -> Wallet:
+    with live.platform.deps.uow() as uow:
+        user = uow.repo(User).one(email=email)
+        assert user is not None
+        wallet = uow.repo(Wallet).one(owner_id=user.id)
+        assert wallet is not None
+        wallet = dataclasses.replace(wallet, status=WalletStatus.OPEN)
+        uow.repo(Wallet).update(wallet)
+        uow.commit()
+    return wallet
+
+
+def test_the_browser_refuses_forged_forms_framing_and_the_wrong_role(
+        live: Live, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800})
+    page = context.new_page()
+    # A form whose CSRF token was tampered with is refused, and says why.
+    page.goto(live.url + "/signin")
+    page.evaluate("() => document.querySelector(\"form[action='/signin'] "
+                  "input[name=csrf_token]\").value = 'h1.k.forged'")
+    page.fill("#identifier", "ann@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/signin'] button")
+    assert page.locator("[data-code=CSRF_FAILED]").count() == 1
+    # Another page may not frame the portal.
+    page.set_content(f"<iframe id=f src='{live.url}/signin'></iframe>")
+    page.wait_for_timeout(500)
+    framed = page.frame_locator("#f").locator("form[action='/signin']")
+    assert framed.count() == 0
+    # Staff have no customer dashboard.
+    staff = make_staff(live.platform, "support_agent")
+    context.add_cookies([{"name": security.cookie_names(False)[0], "value": staff.token,
+                          "url": live.url}])
+    response = page.goto(live.url + "/dashboard")
+    assert response is not None and response.status == 403
+    context.close()
