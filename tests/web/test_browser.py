@@ -150,6 +150,7 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     steps = page.locator("ol.timeline li").all()
     assert len(steps) == len(payment.history)
     assert texts["credited"] in steps[-1].inner_text()
+    assert page.locator("#timeline[hx-get]").count() == 0  # at rest: not followed any more
     context.close()
 
 

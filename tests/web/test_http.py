@@ -152,3 +152,24 @@ def test_next_never_leaves_the_site(site: TestClient) -> None:
     for bad in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         page = site.get("/signin", params={"next": bad}).text
         assert 'name="next" value="/dashboard"' in page, bad
+
+
+def test_a_moving_payment_is_followed_and_a_settled_one_is_not(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    from tests.platform.payment_records import make_payment, make_wallet
+
+    customer = make_user(platform, email="carol@example.com")
+    site.cookies.set(security.cookie_names(production=False)[0], customer.token)
+    wallet = make_wallet(platform, customer.user.id)
+    moving = make_payment(platform, wallet, status="submitted")
+    settled = make_payment(platform, wallet, status="credited")
+    page = site.get(f"/payments/{moving.id}").text
+    assert f'hx-get="/payments/{moving.id}/timeline"' in page and moving.uetr in page
+    fragment = site.get(f"/payments/{moving.id}/timeline", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="timeline"')
+    assert "<html" not in fragment.text
+    # Without JavaScript the same address is a whole page.
+    assert "<html" in site.get(f"/payments/{moving.id}/timeline").text
+    assert "hx-get" not in site.get(f"/payments/{settled.id}").text
+    listed = site.get("/payments").text
+    assert f"/payments/{moving.id}" in listed and f"/payments/{settled.id}" in listed

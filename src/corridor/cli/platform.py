@@ -170,7 +170,8 @@ def serve(
             children.append(_Child("API worker", ["api-worker", "--fd", str(sock.fileno()),
                                                   *args], pass_fds=(sock.fileno(),)))
         url = f"http://{host}:{port}"
-        typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs", err=True)
+        typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs   portal {url}/",
+                   err=True)
         _run_api(platform, sock)
     finally:
         for child in children:

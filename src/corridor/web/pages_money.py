@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
-from corridor.platform.domain.payments import TERMINAL, Payment
+from corridor.platform.domain.payments import TERMINAL, Payment, PaymentStatus
 from corridor.platform.services import kyc, payment_reads, wallets
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
@@ -20,6 +20,9 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PageDep = Annotated[Page, Depends(page_of)]
 PaymentId = Annotated[str, Path(max_length=64)]
 PAGE_SIZE = 20
+# States after which a payment waits for nobody: the timeline stops following it (credited
+# may still lead to a refund, but only when someone asks for one).
+AT_REST = TERMINAL | {PaymentStatus.CREDITED}
 LATEST = 5  # payments on the dashboard
 
 
@@ -56,7 +59,7 @@ def payment_list(page: PageDep, offset: Annotated[int, Query(ge=0, le=100_000)] 
 
 
 def _timeline(page: Page, p: Payment) -> dict[str, Any]:
-    return {"payment": p, "live": p.status not in TERMINAL,
+    return {"payment": p, "live": p.status not in AT_REST,
             "steps": [(step["status"], int(step["at_ms"])) for step in p.history]}
 
 
