@@ -11,8 +11,10 @@ import pytest
 from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
+from corridor.platform import bootstrap
 from corridor.platform.domain.errors import Kind, PlatformError
 from corridor.web import i18n, labels, messages, security
+from tests.platform.conftest import make_user
 from tests.web.conftest import csrf_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,3 +102,22 @@ def test_the_switcher_is_remembered(site: TestClient) -> None:
     again = site.get("/signin", headers={"accept-language": "en"})
     assert 'lang="zh-Hans"' in again.text and "登录" in again.text
     assert '<option value="Asia/Hong_Kong" selected>' in again.text
+
+
+def test_the_pages_languages_are_those_a_person_may_choose() -> None:
+    from corridor.platform.domain import identity as idn
+
+    assert tuple(i18n.LANGUAGES) == idn.LANGUAGES
+
+
+def test_a_signed_in_choice_follows_the_person_to_another_browser(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    customer = make_user(platform, email="carol@example.com", name="Carol Customer")
+    session = security.cookie_names(production=False)[0]
+    site.cookies.set(session, customer.token)
+    page = site.get("/dashboard", headers={"accept-language": "en"})
+    site.post("/language", data={"csrf_token": csrf_of(page.text), "language": "zh-Hans"})
+    other = TestClient(site.app, base_url="http://127.0.0.1")  # no language cookie there
+    other.cookies.set(session, customer.token)
+    again = other.get("/dashboard", headers={"accept-language": "en"})
+    assert 'lang="zh-Hans"' in again.text and "您好，Carol Customer" in again.text

@@ -143,7 +143,8 @@ def build_page(request: Request) -> Page:
     if not page.anon:
         page.anon, page.anon_is_new = deps.rand.token(), True
         page.set_cookie(anon_name, page.anon, -1)
-    language = i18n.choose(request.cookies.get(security.LANGUAGE_COOKIE), None,
+    language = i18n.choose(request.cookies.get(security.LANGUAGE_COOKIE),
+                           page.user.language if page.user is not None else None,
                            request.headers.get("accept-language", ""))
     page.fmt = i18n.Formats(language,
                             i18n.zone_of(request.cookies.get(security.ZONE_COOKIE), language))

@@ -90,8 +90,8 @@ def negotiate(accept_language: str) -> str | None:
 
 
 def choose(cookie: str | None, user_choice: str | None, accept_language: str) -> str:
-    """The language of a page: the switcher's choice (the signed-in user's, else the
-    browser's cookie), then the browser's Accept-Language, then English."""
+    """The language of a page: the switcher's choice (the signed-in person's, kept in
+    their account, else this browser's cookie), then Accept-Language, then English."""
     for candidate in (user_choice, cookie):
         if candidate in LANGUAGES:
             return candidate

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import PlatformError, Problems, unauthenticated
-from corridor.platform.services import login, registration
+from corridor.platform.services import login, preferences, registration
 from corridor.web import i18n, render, security
 from corridor.web.context import Page, PageRoute, Redirect, page_of, safe_next
 from corridor.web.messages import N_
@@ -52,9 +52,12 @@ def front(page: PageDep) -> Response:
 
 @router.post("/language")
 def language(page: PageDep, language: Text = "", zone: Text = "", back: Text = "/") -> Response:
-    """The switcher: remembered in the browser for a year (and the reader's zone)."""
+    """The switcher: remembered in the browser for a year (with the reader's zone), and
+    for the signed-in person in their account."""
     if language in i18n.LANGUAGES:
         page.set_cookie(security.LANGUAGE_COOKIE, language, security.PREFERENCE_MAX_AGE_S)
+        if page.principal is not None:  # remembered for the person, on every device
+            preferences.set_language(page.deps, page.principal, language)
     if zone in i18n.TIME_ZONES:
         page.set_cookie(security.ZONE_COOKIE, zone, security.PREFERENCE_MAX_AGE_S)
     return RedirectResponse(safe_next(back, "/"), status_code=303)
