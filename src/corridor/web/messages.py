@@ -41,6 +41,22 @@ BY_CODE = {
     "TOTP_NOT_ENABLED": N_("The authenticator app is not on."),
     "PASSWORD_WRONG": N_("The current password is wrong."),
     "TOO_MANY_CODES": N_("Too many codes were sent this hour. Try again later."),
+    "INSUFFICIENT_FUNDS": N_("There is not enough money in your wallet for this payment, "
+                             "fee included."),
+    "KYC_REQUIRED": N_("Verify your identity before sending money."),
+    "RECIPIENT_NOT_FOUND": N_("We could not find a Corridor account with those details."),
+    "RECIPIENT_CANNOT_RECEIVE": N_("The recipient cannot receive this currency yet."),
+    "CURRENCY_NOT_ALLOWED": N_("Your verification level does not allow this currency."),
+    "LIMIT_EXCEEDED": N_("This is above the limit of your verification level."),
+    "NO_OPEN_WALLET": N_("Your wallet is not open on the ledger yet. Try again shortly."),
+    "QUOTE_EXPIRED": N_("The price has expired. Look at the cost again to get a new one."),
+    "QUOTE_USED": N_("This price was already used for a payment."),
+    "INVALID_AMOUNT": N_("Enter an amount such as 100.00."),
+    "SAME_WALLET": N_("You cannot pay your own wallet."),
+    "RATE_UNAVAILABLE": N_("No exchange rate is available just now. Try again shortly."),
+    "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
+    "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
+                                 "again."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),
@@ -62,6 +78,9 @@ BY_FIELD = {
     "accept_terms": N_("Accept the terms and the privacy policy to continue."),
     "code": N_("Enter the code you were sent."),
     "identifier": N_("Enter your e-mail address or phone number."),
+    "recipient": N_("Enter the recipient's e-mail address or phone number."),
+    "amount": N_("Enter an amount such as 100.00."),
+    "memo": N_("At most 140 printable characters."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 
