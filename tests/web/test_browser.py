@@ -22,8 +22,8 @@ from corridor.platform.domain.identity import User
 from corridor.platform.domain.wallets import Wallet, WalletStatus
 from corridor.web import security
 from corridor.web.site import create_site
-from tests.platform.conftest import make_staff
-from tests.platform.payment_fakes import FakeClock
+from tests.platform.conftest import make_staff, make_user
+from tests.platform.payment_fakes import FakeClock, kyc, open_wallet
 from tests.platform.payment_records import make_payment
 from tests.web.browser import CHROMIUM_ARGS, SHOTS, Ledger, chromium, holding, serve
 from tests.web.conftest import PASSWORD, latest_code
@@ -94,8 +94,10 @@ def _totp(live: Live, secret: str) -> str:
 
 
 @pytest.mark.parametrize(("language", "texts"), [
-    ("en", {"hello": "Hello, Ann Example", "usd": "$1,234.50", "credited": "Credited"}),
-    ("zh-Hans", {"hello": "您好，Ann Example", "usd": "US$1,234.50", "credited": "已入账"}),
+    ("en", {"hello": "Hello, Ann Example", "usd": "$1,234.50", "credited": "Credited",
+            "total": "$100.00"}),
+    ("zh-Hans", {"hello": "您好，Ann Example", "usd": "US$1,234.50", "credited": "已入账",
+                 "total": "US$100.00"}),
 ])
 def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, language: str,
                                                   texts: dict[str, str]) -> None:
@@ -151,6 +153,21 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     assert len(steps) == len(payment.history)
     assert texts["credited"] in steps[-1].inner_text()
     assert page.locator("#timeline[hx-get]").count() == 0  # at rest: not followed any more
+
+    # Quote and pay: the full cost first, then the payment's own page.
+    _verified(live, email)
+    page.goto(live.url + "/pay")
+    b.landed("pay")
+    page.fill("#recipient", "dave@example.com")
+    page.fill("#amount", "100.00")
+    page.select_option("#send_currency", "USD")
+    page.select_option("#receive_currency", "CNY")
+    page.click("form[action='/pay/review'] button")
+    b.landed("pay-review")
+    assert page.inner_text("#total") == texts["total"]
+    page.click("form[action='/pay/confirm'] button")
+    b.landed("payment-new")
+    assert "/payments/" in page.url and page.inner_text("#uetr")
     context.close()
 
 
@@ -178,6 +195,18 @@ def _open_wallet(live: Live, email: str) -> Wallet:
         uow.repo(Wallet).update(wallet)
         uow.commit()
     return wallet
+
+
+def _verified(live: Live, email: str) -> None:
+    """KYC accepted for the customer (tier 2), and a recipient with an open wallet, as a
+    compliance officer's decisions would leave them (the KYC pages come later)."""
+    with live.platform.deps.uow() as uow:
+        user = uow.repo(User).one(email=email)
+        assert user is not None
+    kyc(live.platform, user.id, 2)
+    dave = make_user(live.platform, email="dave@example.com", name="Dave Customer")
+    kyc(live.platform, dave.user.id, 2)
+    open_wallet(live.platform, dave.user.id)
 
 
 def test_the_browser_refuses_forged_forms_framing_and_the_wrong_role(
