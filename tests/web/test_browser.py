@@ -144,6 +144,8 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     assert texts["hello"] in page.inner_text("h1")
     assert page.inner_text("td[data-currency=USD]") == texts["usd"]
 
+    page.goto(live.url + "/verification")
+    b.landed("verification")
     page.goto(live.url + "/payments")
     b.landed("payments")
     page.click(f"a[href='/payments/{payment.id}']")

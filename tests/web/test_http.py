@@ -7,6 +7,8 @@ from starlette.testclient import TestClient
 
 from corridor.api.routers import auth as api_auth
 from corridor.platform import bootstrap
+from corridor.platform.domain.principal import Origin
+from corridor.platform.services import sessions
 from corridor.web import pages_auth, security
 from tests.platform.conftest import make_staff, make_user
 from tests.web.conftest import PASSWORD, csrf_of, latest_code
@@ -173,3 +175,21 @@ def test_a_moving_payment_is_followed_and_a_settled_one_is_not(
     assert "hx-get" not in site.get(f"/payments/{settled.id}").text
     listed = site.get("/payments").text
     assert f"/payments/{moving.id}" in listed and f"/payments/{settled.id}" in listed
+
+
+def test_the_verification_page_says_what_is_missing(site: TestClient,
+                                                     platform: bootstrap.Platform) -> None:
+    customer = make_user(platform, email="carol@example.com")
+    site.cookies.set(security.cookie_names(production=False)[0], customer.token)
+    page = site.get("/verification", headers={"accept-language": "zh-CN"})
+    assert page.status_code == 200 and "尚未开始" in page.text
+    assert "<li>名</li>" in page.text  # the first name, needed and not given
+    from corridor.platform.services import kyc
+
+    who = sessions.authenticate(platform.deps, customer.token, Origin(ip="127.0.0.1"))
+    kyc.put_customer(platform.deps, who, {"first_name": "Carol", "last_name": "Customer"})
+    page = site.get("/verification", headers={"accept-language": "en"}).text
+    missing = page[page.index('id="kyc-missing"'):page.index("</ul>", page.index("kyc-missing"))]
+    assert "First name" not in missing and "Last name" not in missing
+    assert "Date of birth" in missing
+    assert "Carol" not in page  # answers are never echoed on the page

@@ -53,6 +53,15 @@ def test_every_state_has_a_translated_name() -> None:
             assert fmt.gettext(table[member]) != table[member], member
 
 
+def test_every_kyc_field_of_a_person_has_a_translated_name() -> None:
+    from corridor.platform.domain.kyc_fields import PERSON_FIELDS
+
+    fmt = i18n.Formats("zh-Hans", "UTC")
+    assert set(labels.KYC_FIELD) == set(PERSON_FIELDS)
+    for name in PERSON_FIELDS:
+        assert not labels.label(fmt, "kyc_field", name).isascii(), name
+
+
 def test_refusals_reach_a_chinese_reader_in_chinese() -> None:
     fmt = i18n.Formats("zh-Hans", "UTC")
     for kind in Kind:

@@ -11,12 +11,19 @@ from fastapi.staticfiles import StaticFiles
 
 from corridor.api.app import create_app
 from corridor.platform.bootstrap import Platform
-from corridor.web import pages_auth, pages_explorer, pages_money, pages_pay, pages_security
+from corridor.web import (
+    pages_auth,
+    pages_explorer,
+    pages_kyc,
+    pages_money,
+    pages_pay,
+    pages_security,
+)
 from corridor.web.security import PageHeaders
 
 STATIC = Path(__file__).parent / "static"
 # Each area's page router, mounted at the root.
-PAGE_ROUTERS = (pages_auth.router, pages_money.router, pages_pay.router,
+PAGE_ROUTERS = (pages_auth.router, pages_money.router, pages_pay.router, pages_kyc.router,
                 pages_security.router, pages_explorer.router)
 
 
