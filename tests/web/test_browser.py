@@ -121,7 +121,12 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     b.landed()
     assert page.url.endswith("/signin?note=verified")
 
+    before = _cookies(context)
     _sign_in(b, live, email, code=latest_code)
+    after = _cookies(context)
+    anon, session = security.cookie_names(False)[1], security.cookie_names(False)[0]
+    assert session not in before and after[session]  # a session only from sign-in on
+    assert after[anon] != before[anon]  # and nothing from before sign-in is kept
     page.goto(live.url + "/security")
     page.click("form[action='/security/totp'] button")
     b.landed()
@@ -171,6 +176,10 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     b.landed("payment-new")
     assert "/payments/" in page.url and page.inner_text("#uetr")
     context.close()
+
+
+def _cookies(context: Any) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in context.cookies()}
 
 
 def _sign_in(b: Checked, live: Live, email: str, code: Any) -> None:

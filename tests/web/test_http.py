@@ -193,3 +193,21 @@ def test_the_verification_page_says_what_is_missing(site: TestClient,
     assert "First name" not in missing and "Last name" not in missing
     assert "Date of birth" in missing
     assert "Carol" not in page  # answers are never echoed on the page
+
+
+def test_outside_development_cookies_are_secure_and_host_only(
+        platform: bootstrap.Platform) -> None:
+    from fastapi.responses import HTMLResponse
+    from starlette.requests import Request
+
+    from corridor.web import context, i18n
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
+                       "query_string": b""})
+    page = context.Page(request=request, deps=platform.deps, fmt=i18n.Formats("en", "UTC"),
+                        origin=Origin(ip="127.0.0.1"), production=True)
+    page.start_session("a-new-session-token")
+    cookies = context.finish(page, HTMLResponse("")).headers.getlist("set-cookie")
+    session = next(c for c in cookies if c.startswith("__Host-corridor-session="))
+    assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=lax", "Path=/"))
+    assert "Domain" not in session

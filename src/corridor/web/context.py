@@ -151,7 +151,9 @@ def build_page(request: Request) -> Page:
     return page
 
 
-def _finish(page: Page, response: Response) -> Response:
+def finish(page: Page, response: Response) -> Response:
+    """Sets the cookies the page asked for (Secure outside development) and the
+    language headers."""
     for name, (value, max_age) in page.cookies.items():
         if max_age == 0:
             response.delete_cookie(name, path="/", secure=page.production, httponly=True,
@@ -201,7 +203,7 @@ class PageRoute(APIRoute):
             except RequestValidationError:
                 response = render.refusal(page, PlatformError(
                     Kind.INVALID, "INVALID_REQUEST", "the request is not valid"))
-            return _finish(page, response)
+            return finish(page, response)
 
         return handler
 
