@@ -211,3 +211,35 @@ def test_outside_development_cookies_are_secure_and_host_only(
     session = next(c for c in cookies if c.startswith("__Host-corridor-session="))
     assert all(flag in session for flag in ("Secure", "HttpOnly", "SameSite=lax", "Path=/"))
     assert "Domain" not in session
+
+
+def test_a_forgotten_password_is_reset_with_the_code_sent(site: TestClient,
+                                                          platform: bootstrap.Platform) -> None:
+    make_user(platform, email=EMAIL)
+    token = csrf_of(site.get("/recover").text)
+    r = site.post("/recover", data={"csrf_token": token, "identifier": EMAIL},
+                  follow_redirects=False)
+    assert r.headers["location"] == "/recover/reset?identifier=ann%40example.com"
+    form = {"csrf_token": token, "identifier": EMAIL, "new_password": PASSWORD}
+    wrong = site.post("/recover/reset", data={**form, "code": "000000"})
+    assert wrong.status_code == 422
+    r = site.post("/recover/reset", data={**form, "code": latest_code(platform, EMAIL)},
+                  follow_redirects=False)
+    assert r.headers["location"] == "/signin?note=password_reset"
+    r = site.post("/signin", data={"csrf_token": token, "identifier": EMAIL,
+                                   "password": PASSWORD}, follow_redirects=False)
+    assert r.headers["location"].startswith("/signin/code")  # the new password works
+
+
+def test_the_password_is_changed_in_the_security_centre(site: TestClient,
+                                                        platform: bootstrap.Platform) -> None:
+    customer = make_user(platform, email=EMAIL)
+    site.cookies.set(security.cookie_names(production=False)[0], customer.token)
+    token = csrf_of(site.get("/security").text)
+    r = site.post("/security/password", data={"csrf_token": token, "old_password": "nope",
+                                              "new_password": PASSWORD})
+    assert r.status_code == 422 and 'href="#old_password"' in r.text
+    r = site.post("/security/password", data={"csrf_token": token,
+                                              "old_password": "correct horse battery staple",
+                                              "new_password": PASSWORD})
+    assert r.status_code == 200 and 'id="password-changed"' in r.text

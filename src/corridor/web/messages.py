@@ -55,6 +55,8 @@ BY_CODE = {
     "SAME_WALLET": N_("You cannot pay your own wallet."),
     "RATE_UNAVAILABLE": N_("No exchange rate is available just now. Try again shortly."),
     "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
+    "SECOND_FACTOR_REQUIRED": N_("This account has an authenticator app: enter its code or "
+                                 "a recovery code too."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
 }
@@ -78,6 +80,9 @@ BY_FIELD = {
     "accept_terms": N_("Accept the terms and the privacy policy to continue."),
     "code": N_("Enter the code you were sent."),
     "identifier": N_("Enter your e-mail address or phone number."),
+    "new_password": N_("Use 12 or more characters that are hard to guess: several unrelated "
+                       "words work well."),
+    "old_password": N_("Enter your current password."),
     "recipient": N_("Enter the recipient's e-mail address or phone number."),
     "amount": N_("Enter an amount such as 100.00."),
     "memo": N_("At most 140 printable characters."),

@@ -30,7 +30,9 @@ IP_BUCKET, IP_PER_MINUTE_MAX = "auth-ip", 30
 IDENTIFIER_BUCKET, IDENTIFIER_PER_MINUTE_MAX = "auth-id", 10
 # Short notes a redirect may ask the next page to show (never free text from the URL).
 NOTES = {"verified": N_("Your address is verified. Sign in to continue."),
-         "signed_out": N_("You have signed out.")}
+         "signed_out": N_("You have signed out."),
+         "password_reset": N_("Your password is changed and every device signed out. Sign "
+                              "in with the new one.")}
 
 
 def limit(page: Page, identifier: str | None = None) -> None:
@@ -102,14 +104,14 @@ def verify(page: PageDep, identifier: Text = "", code: Text = "",
         if resend:
             registration.resend(page.deps, identifier)
             return render.form(page, "verify.html", values=values, resent=True)
-        _required({"identifier": identifier, "code": code})
+        required({"identifier": identifier, "code": code})
         registration.verify(page.deps, identifier, code.strip(), page.origin)
     except PlatformError as exc:
         return render.form(page, "verify.html", exc, values=values)
     return RedirectResponse("/signin?note=verified", status_code=303)
 
 
-def _required(values: dict[str, str]) -> None:
+def required(values: dict[str, str]) -> None:
     p = Problems()
     for name, value in values.items():
         if not value.strip():
@@ -133,7 +135,7 @@ def signin(page: PageDep, identifier: Text = "", password: Secret = "",
     target = safe_next(next)
     try:
         limit(page, identifier)
-        _required({"identifier": identifier, "password": password})
+        required({"identifier": identifier, "password": password})
         challenge = login.start(page.deps, identifier, password, page.origin)
     except PlatformError as exc:
         return render.form(page, "signin.html", exc, values={"identifier": identifier},

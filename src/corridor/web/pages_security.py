@@ -57,3 +57,21 @@ def revoke(page: PageDep, session_id: str) -> Response:
     who = page.signed_in()
     sessions.revoke_session(page.deps, who, session_id[:64])
     raise Redirect("/security")
+
+
+Secret = Annotated[str, Form(max_length=200)]
+
+
+@router.post("/security/password")
+def change_password(page: PageDep, old_password: Secret = "",
+                    new_password: Secret = "") -> Response:
+    """A new password; every other device is signed out (this one stays)."""
+    who = page.signed_in()
+    try:
+        revoked = security.change_password(page.deps, who, old_password, new_password)
+    except PlatformError as exc:
+        if exc.code == "PASSWORD_WRONG":  # the service names the API's field
+            exc = PlatformError(exc.kind, exc.code, exc.message,
+                                {"old_password": exc.fields.get("password", "wrong")})
+        return _centre(page, exc)
+    return _centre(page, password_changed=True, revoked=revoked)

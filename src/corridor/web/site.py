@@ -17,14 +17,15 @@ from corridor.web import (
     pages_kyc,
     pages_money,
     pages_pay,
+    pages_recover,
     pages_security,
 )
 from corridor.web.security import PageHeaders
 
 STATIC = Path(__file__).parent / "static"
 # Each area's page router, mounted at the root.
-PAGE_ROUTERS = (pages_auth.router, pages_money.router, pages_pay.router, pages_kyc.router,
-                pages_security.router, pages_explorer.router)
+PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pages_pay.router,
+                pages_kyc.router, pages_security.router, pages_explorer.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
