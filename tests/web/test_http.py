@@ -243,3 +243,12 @@ def test_the_password_is_changed_in_the_security_centre(site: TestClient,
                                               "old_password": "correct horse battery staple",
                                               "new_password": PASSWORD})
     assert r.status_code == 200 and 'id="password-changed"' in r.text
+
+
+def test_a_mistyped_address_gets_a_page_and_the_api_keeps_json(site: TestClient) -> None:
+    r = site.get("/no-such-page", headers={"accept-language": "zh-CN"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "此处没有内容" in r.text
+    assert site.put("/signin").status_code == 405
+    api = site.get("/v1/no-such-thing")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "NOT_FOUND"
