@@ -252,3 +252,31 @@ def test_a_mistyped_address_gets_a_page_and_the_api_keeps_json(site: TestClient)
     assert site.put("/signin").status_code == 405
     api = site.get("/v1/no-such-thing")
     assert api.status_code == 404 and api.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_the_code_page_shows_only_a_masked_address(site: TestClient) -> None:
+    page = site.get("/signin/code", params={"method": "email", "to": "a***@example.com"}).text
+    assert "a***@example.com" in page
+    page = site.get("/signin/code", params={"method": "email",
+                                            "to": "support at evil.example, call now"}).text
+    assert "evil.example" not in page
+
+
+def test_with_an_authenticator_a_recovery_code_also_signs_in(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    import pyotp
+
+    from corridor.platform.services import security as security_service
+
+    customer = make_user(platform, email=EMAIL)
+    who = sessions.authenticate(platform.deps, customer.token, Origin(ip="127.0.0.1"))
+    secret, _uri = security_service.totp_begin(platform.deps, who)
+    recovery = security_service.totp_confirm(platform.deps, who, pyotp.TOTP(secret).now())
+    token = csrf_of(site.get("/signin").text)
+    r = site.post("/signin", data={"csrf_token": token, "identifier": EMAIL,
+                                   "password": "correct horse battery staple"},
+                  follow_redirects=False)
+    assert r.headers["location"].startswith("/signin/code?method=totp")
+    r = site.post("/signin/code", data={"csrf_token": token, "recovery_code": recovery[0]},
+                  follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/dashboard")

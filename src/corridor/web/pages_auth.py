@@ -5,6 +5,7 @@ so a guesser gains nothing by switching between the API and the pages."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -146,10 +147,22 @@ def signin(page: PageDep, identifier: Text = "", password: Secret = "",
     return RedirectResponse(f"/signin/code?{query}", status_code=303)
 
 
+# Where a code went, as the service masks it ("a***@example.com", "+44***58"): the page
+# shows nothing else from its address, so a crafted link cannot put words in its mouth.
+MASKED = re.compile(r"[^\s<>]{0,3}\*\*\*[^\s<>]{0,100}")
+METHODS = ("totp", "email", "sms")
+
+
+def _shown(method: str, to: str) -> tuple[str, str]:
+    return (method if method in METHODS else "totp",
+            to if MASKED.fullmatch(to) else "")
+
+
 @router.get("/signin/code", response_class=HTMLResponse)
 def code_form(page: PageDep, method: Annotated[str, Query(max_length=8)] = "totp",
               to: Annotated[str, Query(max_length=400)] = "",
               next: Annotated[str, Query(max_length=400)] = "") -> Response:
+    method, to = _shown(method, to)
     return render.form(page, "signin_code.html", method=method, to=to, next=safe_next(next))
 
 
@@ -157,6 +170,7 @@ def code_form(page: PageDep, method: Annotated[str, Query(max_length=8)] = "totp
 def code(page: PageDep, code: Text = "", recovery_code: Text = "", method: Text = "totp",
          to: Text = "", next: Text = "") -> Response:
     target = safe_next(next)
+    method, to = _shown(method, to)
     challenge = page.request.cookies.get(page.names[2], "")
     try:
         limit(page)
