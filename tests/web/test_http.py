@@ -280,3 +280,25 @@ def test_with_an_authenticator_a_recovery_code_also_signs_in(
     r = site.post("/signin/code", data={"csrf_token": token, "recovery_code": recovery[0]},
                   follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/dashboard")
+
+
+def test_recovery_codes_are_renewed_and_the_app_turned_off_with_the_password(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    import pyotp
+
+    from corridor.platform.services import security as security_service
+
+    customer = make_user(platform, email=EMAIL)
+    who = sessions.authenticate(platform.deps, customer.token, Origin(ip="127.0.0.1"))
+    secret, _uri = security_service.totp_begin(platform.deps, who)
+    old = security_service.totp_confirm(platform.deps, who, pyotp.TOTP(secret).now())
+    site.cookies.set(security.cookie_names(production=False)[0], customer.token)
+    token = csrf_of(site.get("/security").text)
+    wrong = site.post("/security/recovery-codes", data={"csrf_token": token, "password": "x"})
+    assert wrong.status_code == 422
+    r = site.post("/security/recovery-codes",
+                  data={"csrf_token": token, "password": "correct horse battery staple"})
+    assert r.status_code == 200 and 'id="recovery-codes"' in r.text and old[0] not in r.text
+    r = site.post("/security/totp/disable", data={"csrf_token": token, "code": "000000",
+                                                  "password": "correct horse battery staple"})
+    assert r.status_code == 422  # a wrong code: still on

@@ -75,3 +75,25 @@ def change_password(page: PageDep, old_password: Secret = "",
                                 {"old_password": exc.fields.get("password", "wrong")})
         return _centre(page, exc)
     return _centre(page, password_changed=True, revoked=revoked)
+
+
+@router.post("/security/recovery-codes")
+def new_recovery_codes(page: PageDep, password: Secret = "") -> Response:
+    """New recovery codes, shown once; the old ones stop working."""
+    who = page.signed_in()
+    try:
+        recovery = security.regenerate_recovery_codes(page.deps, who, password)
+    except PlatformError as exc:
+        return _centre(page, exc)
+    return _centre(page, recovery_codes=recovery)
+
+
+@router.post("/security/totp/disable")
+def totp_disable(page: PageDep, password: Secret = "", code: Text = "") -> Response:
+    """Turns the app off (password and a current code, so a stolen session cannot)."""
+    who = page.signed_in()
+    try:
+        security.totp_disable(page.deps, who, password, code.strip())
+    except PlatformError as exc:
+        return _centre(page, exc)
+    raise Redirect("/security")
