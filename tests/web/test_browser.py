@@ -246,3 +246,32 @@ def test_the_browser_refuses_forged_forms_framing_and_the_wrong_role(
     response = page.goto(live.url + "/dashboard")
     assert response is not None and response.status == 403
     context.close()
+
+
+def test_a_moving_payment_s_timeline_follows_it_without_reloading(
+        live: Live, browser: Browser) -> None:
+    from corridor.platform.domain.payments import Payment
+    from tests.platform.payment_records import make_wallet
+
+    customer = make_user(live.platform, email="erin@example.com", name="Erin Customer")
+    wallet = make_wallet(live.platform, customer.user.id)
+    payment = make_payment(live.platform, wallet, status="submitted")
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800})
+    context.add_cookies([{"name": security.cookie_names(False)[0], "value": customer.token,
+                          "url": live.url}])
+    b = Checked(context.new_page(), "en")
+    b.page.goto(f"{live.url}/payments/{payment.id}")
+    b.landed()
+    assert b.page.locator("ol.timeline li").count() == 1
+    b.page.evaluate("() => { window.notReloaded = true; }")
+    with live.platform.deps.uow() as uow:  # the settlement worker's part, in short
+        p = uow.repo(Payment).get(payment.id)
+        assert p is not None
+        at = live.clock.now_ms()
+        uow.repo(Payment).update(dataclasses.replace(p, status="included", history=[
+            *p.history, {"status": "included", "at_ms": at}]))
+        uow.commit()
+    b.page.wait_for_selector("li[data-status=included]", timeout=15_000)  # htmx polled
+    assert b.page.evaluate("() => window.notReloaded") is True  # swapped, not reloaded
+    assert not b.violations, b.violations
+    context.close()
