@@ -35,6 +35,21 @@ else
   fi
 fi
 
+# The browser tests (tests/web/test_browser.py) drive Debian's Chromium through Playwright
+# (Playwright's own browser download cannot be used here); CJK fonts make the Chinese
+# pages' screenshots readable. As root with apt-get we install what is missing.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing Chromium and CJK fonts (apt-get install chromium fonts-noto-cjk)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium fonts-noto-cjk >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }
+fi
+if [ -x /usr/bin/chromium ]; then
+  echo "== Chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+else
+  echo "== Chromium: not found; the browser tests will fail (apt-get install chromium)"
+fi
+
 echo "== ruff"; .venv/bin/ruff check src tests
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports

@@ -41,6 +41,8 @@ def test_up_starts_node_and_platform_and_stops_both(tmp_path: Path) -> None:
             text = log.read_text()
             assert f"Platform API   http://127.0.0.1:{api}/v1" in text
             assert f"http://127.0.0.1:{api}/docs" in text
+            assert f"Portal         http://127.0.0.1:{api}/" in text  # the pages, same origin
+            assert _ok(f"http://127.0.0.1:{api}/", timeout_s=30)  # first page compiles templates
             # The first request builds the whole OpenAPI document: seconds on a busy machine.
             assert _ok(f"http://127.0.0.1:{api}/openapi.json", timeout_s=30)
         finally:

@@ -23,7 +23,7 @@ from corridor.api.app import create_app
 from corridor.api.deps import client_ip
 from corridor.cli.platform import uvicorn_config
 from corridor.platform import bootstrap
-from corridor.platform.adapters import migrate, tables_core
+from corridor.platform.adapters import migrate
 from corridor.platform.adapters.vault import EnvelopeVault, Keyring
 from corridor.platform.config import ConfigError, Settings
 from corridor.platform.domain import identity as idn
@@ -482,13 +482,15 @@ def test_the_upgrade_retires_clear_code_messages_and_unkeyed_codes(empty_engine:
                if hasattr(r.module, "_retire_unkeyed_recovery_codes"))
     assert isinstance(rev.down_revision, str)
     migrate.upgrade(empty_engine, rev.down_revision)
-    user = {c.name: None for c in tables_core.users.columns}
+    # The users table as it was at that revision (later revisions add columns).
+    users = sa.Table("users", sa.MetaData(), autoload_with=empty_engine)
+    user = {c.name: None for c in users.columns}
     user.update(id="u1", kind="customer", name="Ann", email=ANN, email_verified=True,
                 phone_verified=False, password_hash="x", totp_enabled=True, totp_last_step=0,
                 status="active", failed_logins=0, locked_until_ms=0, terms_version="t",
                 privacy_version="p", terms_accepted_ms=1, created_ms=1, updated_ms=1)
     with empty_engine.begin() as conn:
-        conn.execute(sa.insert(tables_core.users), user)
+        conn.execute(sa.insert(users), user)
         conn.execute(sa.text(
             "INSERT INTO recovery_codes (id, user_id, code_hash) VALUES ('r1', 'u1', :h)"),
             {"h": idn.digest("abcdefghij", "r1")})

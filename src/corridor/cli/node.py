@@ -256,7 +256,8 @@ class PlatformProcess:
         while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
             try:
                 if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
-                    typer.echo(f"\nPlatform API   {url}/v1\n  API docs     {url}/docs")
+                    typer.echo(f"\nPortal         {url}/\nPlatform API   {url}/v1\n"
+                               f"  API docs     {url}/docs")
                     typer.echo(f"  dev outbox   .venv/bin/corridor platform outbox "
                                f"--data-dir {self.home.path / 'platform'}")
                     return

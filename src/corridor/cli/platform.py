@@ -118,9 +118,9 @@ def _run_api(platform: Any, sock: socket.socket) -> None:
     """Serves the API on `sock` in this process until SIGTERM or SIGINT."""
     import uvicorn
 
-    from corridor.api.app import create_app
+    from corridor.web.site import create_site
 
-    server = _Server(uvicorn_config(uvicorn, create_app(platform)))
+    server = _Server(uvicorn_config(uvicorn, create_site(platform)))  # the API and the pages
 
     def _stop(*_: object) -> None:
         server.should_exit = True
@@ -170,7 +170,8 @@ def serve(
             children.append(_Child("API worker", ["api-worker", "--fd", str(sock.fileno()),
                                                   *args], pass_fds=(sock.fileno(),)))
         url = f"http://{host}:{port}"
-        typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs", err=True)
+        typer.echo(f"corridor platform API  {url}/v1   docs {url}/docs   portal {url}/",
+                   err=True)
         _run_api(platform, sock)
     finally:
         for child in children:

@@ -43,6 +43,7 @@ users = sa.Table(
     sa.Column("terms_accepted_ms", MS, nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False, server_default=sa.text("''")),
 )
 register(User, users)
 

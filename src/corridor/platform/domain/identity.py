@@ -23,6 +23,7 @@ from corridor.platform.domain.text import check_display_name
 
 NAME_LEN_MAX = 200
 PASSWORD_LEN_MIN = 12
+LANGUAGES = ("en", "zh-Hans")  # what a person may choose (the pages speak these)
 PASSWORD_LEN_MAX = 256  # argon2 hashes anything, but unbounded input is a DoS lever
 PASSWORD_SCORE_MIN = 3  # zxcvbn score 0-4; 3: about 10^8 guesses or more
 PASSWORD_SCORED_LEN_MAX = 72  # zxcvbn's own input limit: the rest adds strength unscored
@@ -94,6 +95,9 @@ class User:
     terms_accepted_ms: int
     created_ms: int
     updated_ms: int
+    # The language the person chose for pages and messages (one of LANGUAGES); "" until
+    # they choose, when the browser's preference is used.
+    language: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

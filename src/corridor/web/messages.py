@@ -1,0 +1,107 @@
+"""Refusals in the reader's language. Services refuse with a stable code and an English
+message; a page shows the code's message from the catalogue (the code is the contract, the
+English text is not), and for each field the service's own words when the catalogue has
+them in the reader's language, else what that field generally needs. No refusal reaches a
+Chinese reader in English: `tests/web/test_i18n.py` checks every message here is translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.web.i18n import Formats
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; translated where it is shown."""
+    return message
+
+
+BY_CODE = {
+    "AUTH_FAILED": N_("The sign-in details are wrong, or the account is blocked for a while "
+                      "after too many attempts."),
+    "MFA_FAILED": N_("The code is wrong, or the sign-in attempt has expired. Start again."),
+    "CODE_INVALID": N_("The code is wrong or has expired. Ask for a new one."),
+    "CODE_REQUIRED": N_("Enter the code."),
+    "VERIFICATION_REQUIRED": N_("Verify your e-mail address or phone number first."),
+    "RATE_LIMITED": N_("Too many attempts. Wait a minute and try again."),
+    "INVALID_FIELDS": N_("Some answers need correcting."),
+    "INVALID_REQUEST": N_("The form was not complete. Check it and send it again."),
+    "INVALID_EMAIL": N_("Enter a valid e-mail address."),
+    "INVALID_PHONE": N_("Enter a phone number in international form, e.g. +44 20 7946 0958."),
+    "WEAK_PASSWORD": N_("Choose a password that is harder to guess."),
+    "CSRF_FAILED": N_("This form has expired. Go back, reload the page and send it again."),
+    "FORBIDDEN": N_("Your account is not allowed to open this page."),
+    "NOT_FOUND": N_("There is nothing here, or it is not yours to see."),
+    "SESSION_INVALID": N_("Your session has ended. Sign in again."),
+    "UNAUTHENTICATED": N_("Sign in first."),
+    "TOTP_ALREADY_ENABLED": N_("The authenticator app is already on."),
+    "TOTP_NOT_STARTED": N_("Start setting up the authenticator app first."),
+    "TOTP_NOT_ENABLED": N_("The authenticator app is not on."),
+    "PASSWORD_WRONG": N_("The current password is wrong."),
+    "TOO_MANY_CODES": N_("Too many codes were sent this hour. Try again later."),
+    "INSUFFICIENT_FUNDS": N_("There is not enough money in your wallet for this payment, "
+                             "fee included."),
+    "KYC_REQUIRED": N_("Verify your identity before sending money."),
+    "RECIPIENT_NOT_FOUND": N_("We could not find a Corridor account with those details."),
+    "RECIPIENT_CANNOT_RECEIVE": N_("The recipient cannot receive this currency yet."),
+    "CURRENCY_NOT_ALLOWED": N_("Your verification level does not allow this currency."),
+    "LIMIT_EXCEEDED": N_("This is above the limit of your verification level."),
+    "NO_OPEN_WALLET": N_("Your wallet is not open on the ledger yet. Try again shortly."),
+    "QUOTE_EXPIRED": N_("The price has expired. Look at the cost again to get a new one."),
+    "QUOTE_USED": N_("This price was already used for a payment."),
+    "INVALID_AMOUNT": N_("Enter an amount such as 100.00."),
+    "SAME_WALLET": N_("You cannot pay your own wallet."),
+    "RATE_UNAVAILABLE": N_("No exchange rate is available just now. Try again shortly."),
+    "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
+    "SECOND_FACTOR_REQUIRED": N_("This account has an authenticator app: enter its code or "
+                                 "a recovery code too."),
+    "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
+                                 "again."),
+}
+BY_KIND = {
+    Kind.INVALID: N_("Some answers need correcting."),
+    Kind.UNAUTHENTICATED: N_("Sign in first."),
+    Kind.FORBIDDEN: N_("Your account is not allowed to do this."),
+    Kind.NOT_FOUND: N_("There is nothing here, or it is not yours to see."),
+    Kind.CONFLICT: N_("This cannot be done now."),
+    Kind.RATE_LIMITED: N_("Too many attempts. Wait a minute and try again."),
+    Kind.TOO_LARGE: N_("The file or form is too large."),
+    Kind.UNAVAILABLE: N_("A service we depend on is not reachable. Try again shortly."),
+}
+# What a field needs, when the service's own words are not in the reader's language.
+BY_FIELD = {
+    "name": N_("Enter your name (1 to 200 characters)."),
+    "email": N_("Enter a valid e-mail address."),
+    "phone": N_("Enter a phone number in international form, e.g. +44 20 7946 0958."),
+    "password": N_("Use 12 or more characters that are hard to guess: several unrelated "
+                   "words work well."),
+    "accept_terms": N_("Accept the terms and the privacy policy to continue."),
+    "code": N_("Enter the code you were sent."),
+    "identifier": N_("Enter your e-mail address or phone number."),
+    "new_password": N_("Use 12 or more characters that are hard to guess: several unrelated "
+                       "words work well."),
+    "old_password": N_("Enter your current password."),
+    "recipient": N_("Enter the recipient's e-mail address or phone number."),
+    "amount": N_("Enter an amount such as 100.00."),
+    "memo": N_("At most 140 printable characters."),
+}
+FIELD_FALLBACK = N_("Check this answer.")
+
+
+def refusal_text(fmt: Formats, exc: PlatformError) -> str:
+    return fmt.gettext(BY_CODE.get(exc.code) or BY_KIND[exc.kind])
+
+
+def field_texts(fmt: Formats, fields: Mapping[str, str]) -> dict[str, str]:
+    """Each field's problem in the reader's language."""
+    out = {}
+    for name, message in fields.items():
+        if fmt.language == "en":
+            out[name] = message[:1].upper() + message[1:]
+            continue
+        translated = fmt.gettext(message)
+        out[name] = (translated if translated != message
+                     else fmt.gettext(BY_FIELD.get(name, FIELD_FALLBACK)))
+    return out
