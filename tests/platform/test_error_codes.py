@@ -48,7 +48,9 @@ def _raising_sites() -> dict[Err, tuple[str, ...]]:
     """Member -> the modules imported by the API app that refer to it."""
     graph = grimp.build_graph("corridor")
     # The app mounts its routers by name (importlib), which an import graph cannot see.
-    roots = {"corridor.api.app"} | {f"corridor.api.routers.{name}" for name in app.ROUTERS}
+    # The web site (corridor.web.site) serves the API and the pages that call the same services.
+    roots = ({"corridor.api.app", "corridor.web.site"}
+             | {f"corridor.api.routers.{name}" for name in app.ROUTERS})
     modules = set(roots)
     for root in roots:
         modules |= graph.find_upstream_modules(root)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err
 from corridor.platform.services.ledger_port import ChainAccount, ChainHolding, ChainStatus
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +38,7 @@ class Ledger:
         return ChainAccount(address=address, sequence=1, holdings=self.holdings)
 
     def tx_proof(self, tx_id: str) -> None:
-        raise PlatformError(Kind.UNAVAILABLE, "NODE_UNAVAILABLE", "test: no proofs here")
+        raise Err.NODE_UNAVAILABLE.error("test: no proofs here")
 
 
 def holding(code: str, minor: int) -> ChainHolding:

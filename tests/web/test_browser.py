@@ -46,7 +46,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     clock, ledger = FakeClock(), Ledger()
     platform = bootstrap.build(Settings(data_dir=tmp_path / "platform",
                                         fast_password_hashing=True),
-                               clock=clock, extras={"ledger": ledger})
+                               clock=clock, ledger=ledger)
     try:
         for url in serve(create_site(platform)):
             yield Live(url, platform, clock, ledger)

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err, PlatformError
 from corridor.web import i18n, labels, messages, security
 from tests.platform.conftest import make_user
 from tests.web.conftest import csrf_of
@@ -67,10 +67,9 @@ def test_every_kyc_field_of_a_person_has_a_translated_name() -> None:
 
 def test_refusals_reach_a_chinese_reader_in_chinese() -> None:
     fmt = i18n.Formats("zh-Hans", "UTC")
-    for kind in Kind:
-        exc = PlatformError(kind, "SOME_NEW_CODE", "an English message")
-        text = messages.refusal_text(fmt, exc)
-        assert text != messages.BY_KIND[kind] and text.isascii() is False
+    for err in Err:  # a code without words of its own gets its kind's
+        text = messages.refusal_text(fmt, err.error("an English message"))
+        assert text.isascii() is False, err.name
     fields = messages.field_texts(fmt, {"password": "too easy to guess: add a word",
                                         "mystery": "something English"})
     assert all(not t.isascii() for t in fields.values())
@@ -133,3 +132,18 @@ def test_a_signed_in_choice_follows_the_person_to_another_browser(
     other.cookies.set(session, customer.token)
     again = other.get("/dashboard", headers={"accept-language": "en"})
     assert 'lang="zh-Hans"' in again.text and "您好，Carol Customer" in again.text
+
+
+def test_a_language_the_platform_does_not_speak_is_refused_and_not_stored(
+        platform: bootstrap.Platform) -> None:
+    from corridor.platform.domain.identity import User
+    from corridor.platform.domain.principal import Origin
+    from corridor.platform.services import preferences, sessions
+
+    customer = make_user(platform, email="dora@example.com", name="Dora Customer")
+    who = sessions.authenticate(platform.deps, customer.token, Origin(ip="127.0.0.1"))
+    with pytest.raises(PlatformError) as refused:
+        preferences.set_language(platform.deps, who, "xx-Klingon")
+    assert refused.value.code == "INVALID_LANGUAGE"
+    with platform.deps.uow() as uow:
+        assert uow.repo(User).get(customer.user.id).language == ""

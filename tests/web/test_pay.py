@@ -30,7 +30,7 @@ def chain() -> FakeChain:
 @pytest.fixture
 def platform(settings: Settings, chain: FakeChain) -> Iterator[bootstrap.Platform]:
     p = bootstrap.build(settings, clock=FakeClock(),
-                        extras={"ledger": chain, "keygen": CountingKeyGen()})
+                        ledger=chain, keygen=CountingKeyGen())
     yield p
     p.close()
 

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from corridor.api.deps import client_ip
-from corridor.platform.domain.errors import Kind, PlatformError, forbidden
+from corridor.platform.domain.errors import Err, PlatformError, forbidden
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import UserKind
@@ -192,8 +192,7 @@ class PageRoute(APIRoute):
             request.state.page = page
             try:
                 if await _csrf_refused(request, page):
-                    response: Response = render.refusal(page, PlatformError(
-                        Kind.FORBIDDEN, "CSRF_FAILED", "the form has expired"))
+                    response: Response = render.refusal(page, Err.CSRF_FAILED.error())
                 else:
                     response = await original(request)
             except Redirect as r:
@@ -201,8 +200,7 @@ class PageRoute(APIRoute):
             except PlatformError as exc:
                 response = render.refusal(page, exc)
             except RequestValidationError:
-                response = render.refusal(page, PlatformError(
-                    Kind.INVALID, "INVALID_REQUEST", "the request is not valid"))
+                response = render.refusal(page, Err.INVALID_REQUEST.error())
             return finish(page, response)
 
         return handler

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import PlatformError, Problems, unauthenticated
+from corridor.platform.domain.errors import Err, PlatformError, Problems
 from corridor.platform.services import login, preferences, registration
 from corridor.web import i18n, render, security
 from corridor.web.context import Page, PageRoute, Redirect, page_of, safe_next
@@ -175,7 +175,7 @@ def code(page: PageDep, code: Text = "", recovery_code: Text = "", method: Text 
     try:
         limit(page)
         if not challenge:
-            raise unauthenticated(*login.CHALLENGE_FAILED)
+            raise Err.MFA_FAILED.error()
         token, _user = login.finish(page.deps, challenge, page.origin, code=code.strip() or None,
                                     recovery_code=recovery_code.strip() or None)
     except PlatformError as exc:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import money
-from corridor.platform.domain.errors import Kind, PlatformError, Problems
+from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems
 from corridor.platform.domain.principal import Principal
 from corridor.platform.services import payments, quotes
 from corridor.platform.services.payments import PaymentRequest
@@ -49,7 +49,7 @@ FORM_FIELDS = {"sell_amount": "amount", "buy_amount": "amount", "sell_asset": "s
 def _form(page: Page, values: dict[str, str], exc: PlatformError | None = None) -> Response:
     if exc is not None and exc.fields:
         fields = {FORM_FIELDS.get(k, k): v for k, v in exc.fields.items()}
-        exc = PlatformError(exc.kind, exc.code, exc.message, fields)
+        exc = PlatformError(exc.err, exc.message, fields)
     return render.form(page, "pay.html", exc, values=values, currencies=money.CURRENCIES)
 
 
@@ -107,7 +107,7 @@ def confirm(page: PageDep, recipient: Text = "", send_currency: Text = "USD",
     values = _values(recipient, send_currency, receive_currency, amount, memo)
     try:
         if send_currency != receive_currency and not quote_id:
-            raise PlatformError(Kind.INVALID, "INVALID_REQUEST", "the quote is missing")
+            raise Err.INVALID_REQUEST.error("the quote is missing")
         req = _request(page, who, values, quote_id)
         try:
             payment, _new = payments.create(page.deps, who, req, key)

@@ -71,7 +71,7 @@ def change_password(page: PageDep, old_password: Secret = "",
         revoked = security.change_password(page.deps, who, old_password, new_password)
     except PlatformError as exc:
         if exc.code == "PASSWORD_WRONG":  # the service names the API's field
-            exc = PlatformError(exc.kind, exc.code, exc.message,
+            exc = PlatformError(exc.err, exc.message,
                                 {"old_password": exc.fields.get("password", "wrong")})
         return _centre(page, exc)
     return _centre(page, password_changed=True, revoked=revoked)

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from corridor.api.errors import STATUS
 from corridor.platform.domain.errors import PlatformError
 from corridor.web import i18n, labels, messages
 from corridor.web.context import Page
@@ -63,10 +62,10 @@ def form(page: Page, template: str, exc: PlatformError | None = None, status: in
     that needs correcting (and each field's own message beside it)."""
     errors = messages.field_texts(page.fmt, exc.fields) if exc is not None else {}
     summary = messages.refusal_text(page.fmt, exc) if exc is not None else ""
-    return html(page, template, STATUS[exc.kind] if exc is not None else status,
+    return html(page, template, exc.kind.http_status if exc is not None else status,
                 errors=errors, summary=summary, **values)
 
 
 def refusal(page: Page, exc: PlatformError) -> HTMLResponse:
-    return html(page, "error.html", STATUS[exc.kind], message=messages.refusal_text(page.fmt, exc),
-                code=exc.code)
+    return html(page, "error.html", exc.kind.http_status,
+                message=messages.refusal_text(page.fmt, exc), code=exc.code)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from corridor.api.app import create_app
 from corridor.platform.bootstrap import Platform
-from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.errors import Err
 from corridor.web import (
     context,
     pages_auth,
@@ -55,9 +55,8 @@ def _html_misses(app: FastAPI) -> None:
             response: Response = await api_handler(request, exc)  # type: ignore[misc]
             return response
         page = await run_in_threadpool(context.build_page, request)
-        kind = Kind.NOT_FOUND if exc.status_code == 404 else Kind.INVALID
-        response = render.refusal(page, PlatformError(
-            kind, "NOT_FOUND" if exc.status_code == 404 else "INVALID_REQUEST", ""))
+        err = Err.NOT_FOUND if exc.status_code == 404 else Err.INVALID_REQUEST
+        response = render.refusal(page, err.error())
         response.status_code = exc.status_code
         return context.finish(page, response)
 

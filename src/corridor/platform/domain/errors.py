@@ -97,6 +97,7 @@ class Err(enum.Enum):
     IDEMPOTENCY_KEY_REUSED = ("IDEMPOTENCY_KEY_REUSED", _C,
                               "this Idempotency-Key was used for a different request")
     INVALID_CURSOR = "INVALID_CURSOR", _I, "the cursor is not one this API gave out"
+    CSRF_FAILED = "CSRF_FAILED", _F, "the form has expired; load the page again"
     INTERNAL = "INTERNAL", Kind.INTERNAL, "internal error; it has been logged"
     # --- identity and sessions ---------------------------------------------------------
     UNAUTHENTICATED = "UNAUTHENTICATED", _A, "sign in first"
@@ -105,6 +106,7 @@ class Err(enum.Enum):
                    "temporarily locked after too many attempts")
     MFA_FAILED = ("MFA_FAILED", _A,
                   "the code is wrong, or the sign-in attempt has expired")
+    INVALID_LANGUAGE = "INVALID_LANGUAGE", _I, "not a language the platform speaks"
     PASSWORD_WRONG = "PASSWORD_WRONG", _I, "the current password is wrong"
     WEAK_PASSWORD = "WEAK_PASSWORD", _I, "the password is too easy to guess"
     INVALID_EMAIL = "INVALID_EMAIL", _I, "the e-mail address is not valid"

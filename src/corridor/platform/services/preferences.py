@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from corridor.platform.domain import identity as idn
-from corridor.platform.domain.errors import invalid
+from corridor.platform.domain.errors import Err
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Principal
 from corridor.platform.services.ports import Deps
@@ -14,7 +14,7 @@ from corridor.platform.services.ports import Deps
 
 def set_language(deps: Deps, who: Principal, language: str) -> None:
     if language not in idn.LANGUAGES:
-        raise invalid("INVALID_LANGUAGE", f"one of {', '.join(idn.LANGUAGES)}",
+        raise Err.INVALID_LANGUAGE.error(f"one of {', '.join(idn.LANGUAGES)}",
                       {"language": f"one of {', '.join(idn.LANGUAGES)}"})
     with deps.uow() as uow:
         user = uow.repo(User).get(who.user_id, for_update=True)
