@@ -250,7 +250,7 @@ def test_the_browser_refuses_forged_forms_framing_and_the_wrong_role(
 
 def test_a_moving_payment_s_timeline_follows_it_without_reloading(
         live: Live, browser: Browser) -> None:
-    from corridor.platform.domain.payments import Payment
+    from corridor.platform.domain.payments import Payment, PaymentStatus, PaymentStep
     from tests.platform.payment_records import make_wallet
 
     customer = make_user(live.platform, email="erin@example.com", name="Erin Customer")
@@ -268,8 +268,9 @@ def test_a_moving_payment_s_timeline_follows_it_without_reloading(
         p = uow.repo(Payment).get(payment.id)
         assert p is not None
         at = live.clock.now_ms()
-        uow.repo(Payment).update(dataclasses.replace(p, status="included", history=[
-            *p.history, {"status": "included", "at_ms": at}]))
+        uow.repo(Payment).update(dataclasses.replace(
+            p, status=PaymentStatus.INCLUDED,
+            history=(*p.history, PaymentStep(status=PaymentStatus.INCLUDED, at_ms=at))))
         uow.commit()
     b.page.wait_for_selector("li[data-status=included]", timeout=15_000)  # htmx polled
     assert b.page.evaluate("() => window.notReloaded") is True  # swapped, not reloaded

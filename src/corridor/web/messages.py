@@ -62,6 +62,10 @@ BY_CODE = {
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),
+    Kind.BAD_REQUEST: N_("The request could not be read. Load the page again and retry."),
+    Kind.METHOD_NOT_ALLOWED: N_("This page cannot be used that way."),
+    Kind.UNSUPPORTED_MEDIA: N_("This kind of file or form is not accepted here."),
+    Kind.INTERNAL: N_("Something went wrong on our side. It has been logged; try again later."),
     Kind.UNAUTHENTICATED: N_("Sign in first."),
     Kind.FORBIDDEN: N_("Your account is not allowed to do this."),
     Kind.NOT_FOUND: N_("There is nothing here, or it is not yours to see."),
