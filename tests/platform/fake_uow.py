@@ -25,6 +25,7 @@ from corridor.platform.domain import fx
 from corridor.platform.services import funds
 from corridor.platform.services.ports import Deps
 from tests.platform.payment_fakes import FakeChain, FakeClock
+from tests.platform.wallet_fakes import CountingKeyGen
 
 R = TypeVar("R")
 Rows = dict[type, dict[str, Any]]  # record type -> primary key -> record
@@ -233,15 +234,26 @@ class NoHasher:
         return False
 
 
+class NoHistory:
+    """The history read model is SQL (adapters/history.py); service tests that need it run
+    on a database, so the fake refuses loudly rather than answering wrongly."""
+
+    def page(self, *args: Any) -> list[Any]:
+        raise AssertionError("the fake unit of work has no history read model")
+
+    def count(self, *args: Any) -> int:
+        raise AssertionError("the fake unit of work has no history read model")
+
+
 def fake_deps(store: FakeStore, clock: FakeClock, chain: FakeChain, *,
-              data_dir: Path = Path("/nonexistent"), **extras: Any) -> Deps:
-    """Deps whose every port is in memory; `extras` adds to or replaces the area ports
-    (rates, terms, the chain as the `ledger` node port, balance snapshots)."""
+              data_dir: Path = Path("/nonexistent"), **ports: Any) -> Deps:
+    """Deps whose every port is in memory; `ports` replaces any of them by name (the chain
+    is the `ledger` node port)."""
     uow: Callable[[], FakeUnitOfWork] = lambda: FakeUnitOfWork(store)  # noqa: E731
     return Deps(
         uow=uow, clock=clock, rand=CountingRandomness(), hasher=NoHasher(),
         sealer=PlainSealer(), files=MemoryFiles(),
         settings=Settings(data_dir=data_dir, database_url="sqlite://"),
-        extras={"rates": StaticRates(), "fx_terms": fx.Terms(), "ledger": chain,
-                "snapshots": funds.Snapshots(), **extras},
+        **{"keygen": CountingKeyGen(), "history": NoHistory(), "rates": StaticRates(),
+           "fx_terms": fx.Terms(), "ledger": chain, "snapshots": funds.Snapshots(), **ports},
     )
