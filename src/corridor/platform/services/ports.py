@@ -4,8 +4,10 @@ Adapters implement them; `bootstrap` wires them; tests may pass fakes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Self, TypeVar
+
+from corridor.platform.services.handlers import Handlers
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -127,6 +129,9 @@ class Deps:
     # Delivers e-mail and SMS (a provider's API); None: no delivery wired (development keeps
     # code messages in the outbox only).
     messenger: Messenger | None = None
+    # What happens when the chain decides a transfer, a hold is decided, ...: the typed
+    # table the composition root builds (bootstrap.HANDLERS); empty: nothing reacts.
+    handlers: Handlers = field(default_factory=Handlers)
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()
