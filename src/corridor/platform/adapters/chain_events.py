@@ -105,7 +105,8 @@ class EventStream:
                 if not self._stop.is_set():
                     log.info("event stream dropped (%s); reconnecting", type(exc).__name__)
             except Exception:
-                log.exception("event stream failed; reconnecting")
+                if not self._stop.is_set():  # closing the client under a read may raise
+                    log.exception("event stream failed; reconnecting")
             self.connected = False
             self._stop.wait(RECONNECT_S)
 

@@ -3,7 +3,7 @@ to the chain by the outbox worker (adapters/outbox_worker.py), which runs this l
 one loop beside the transfers' lane, under the rules of domain/outbox.py.
 
 1. **Resolve** a job's transaction by the chain's word: the worker hands every committed
-   block to `settle_block`; a transaction not seen in a block for RESOLVE_AFTER_MS is
+   block to `settle_blocks`; a transaction not seen in a block for RESOLVE_AFTER_MS is
    asked about (`resolve_submitted`). Committed → done; refused (or failed in its block)
    → a transaction of several jobs is *split*: no job in it is marked done or failed on
    the batch's word, each goes back to the queue to be built alone, and only its own
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 from corridor.ledger import keys
 from corridor.ledger.errors import RejectCode
@@ -47,7 +48,7 @@ from corridor.platform.domain.wallets import (
 )
 from corridor.platform.services import wallets as custody
 from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal
-from corridor.platform.services.ports import Deps, UnitOfWork
+from corridor.platform.services.ports import Deps, UnitOfWork, chunks
 
 log = logging.getLogger("corridor.platform.outbox")
 
@@ -56,6 +57,7 @@ QUEUED_SCAN_MAX = 4 * w.JOB_OPS_PER_TX_MAX  # queued jobs looked at per signer a
 # A job transaction seen in no block for this long is asked about (the event stream tells
 # of commits at once; this finds the ones refused after admission, or lost).
 RESOLVE_AFTER_MS = 2_000
+TX_IDS_PER_QUERY_MAX = 500  # bound parameters of one query
 # Refusals saying the chain's state may already be what the job wanted.
 GOAL_REACHED = {JobKind.OPEN_ACCOUNT: frozenset({RejectCode.ACCOUNT_EXISTS})}
 
@@ -96,19 +98,23 @@ class JobLane:
 
     # --- resolving -----------------------------------------------------------------------
 
-    def settle_block(self, block: BlockOutcomes) -> None:
-        """Jobs whose transaction is in `block`: done, or refused if it failed there."""
-        if not block.txs:
-            return
-        by_id = {tx.tx_id: tx for tx in block.txs}
+    def settle_blocks(self, blocks: Sequence[BlockOutcomes]) -> bool:
+        """Jobs whose transaction is in `blocks`: done, or refused if it failed there.
+        Returns whether any was."""
+        by_id = {tx.tx_id: tx for block in blocks for tx in block.txs}
+        if not by_id:
+            return False
+        mine: set[str] = set()
         with self.deps.reader() as uow:
-            mine = {j.tx_id for j in uow.repo(LedgerJob).many(
-                status=JobStatus.SUBMITTED, tx_id=tuple(by_id)) if j.tx_id is not None}
+            for part in chunks(list(by_id), TX_IDS_PER_QUERY_MAX):
+                mine.update(j.tx_id for j in uow.repo(LedgerJob).many(
+                    status=JobStatus.SUBMITTED, tx_id=tuple(part)) if j.tx_id is not None)
         for tx_id in sorted(mine):
             tx = by_id[tx_id]
             self._finish(tx_id, None if tx.success else Refusal(
                 code=tx.code or "UNKNOWN", message="failed in its block", permanent=True,
                 op_index=None))
+        return bool(mine)
 
     def resolve_submitted(self, *, stale_before_ms: int | None = None) -> bool:
         """Asks the node about job transactions in flight (sent before `stale_before_ms`)."""
