@@ -39,7 +39,7 @@ from corridor.platform.domain.outbox import Retry
 from corridor.platform.domain.transfers import ISSUER, TREASURY, Transfer, TransferStatus
 from corridor.platform.domain.wallets import Wallet, wallet_context
 from corridor.platform.services import settlement
-from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal
+from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal, TxState
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 log = logging.getLogger("corridor.platform.outbox")
@@ -86,18 +86,18 @@ class TransferLane:
         for t in self._in_flight():
             state = self.node.tx_state(t.tx_id or "")
             if state.status == "committed" and look_up:
-                self._settle_from_state(t)
+                self._settle_from_state(t, state)
             elif state.status == "unknown" and t.tx_hex:
                 self.node.submit_many([t.tx_hex])  # the very same bytes; refusals later
 
-    def _settle_from_state(self, t: Transfer) -> None:
-        state = self.node.tx_state(t.tx_id or "")
-        if state.status != "committed":
-            return
-        code = None if state.success or state.refusal is None else state.refusal.code
+    def _settle_from_state(self, t: Transfer, state: TxState) -> None:
+        """A committed transaction's outcome as the node told it (not from a block)."""
+        assert state.status == "committed", state
+        failure = None if state.success else state.refusal
         settlement.record_outcome(self.deps, t.id, committed=state.success, tx_id=t.tx_id,
                                   height=state.height,
-                                  code=None if state.success else code or "UNKNOWN")
+                                  code=None if failure is None else failure.code,
+                                  message=None if failure is None else failure.message)
 
     def _in_flight(self, signed_before_ms: int | None = None) -> list[Transfer]:
         """Transfers sent and not settled (only those signed before the time, if given)."""
@@ -149,7 +149,7 @@ class TransferLane:
             state = self.node.tx_state(t.tx_id or "")
             self._draining.add(t.source)
             if state.status == "committed":
-                self._settle_from_state(t)
+                self._settle_from_state(t, state)
                 continue
             refusal = state.refusal
             code = refusal.code if refusal is not None else RejectCode.EXPIRED.name
