@@ -9,9 +9,11 @@ blocks one by one (`GET /v1/blocks/{h}`): polling is the repair, not the rule.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -47,6 +49,7 @@ class EventStream:
         self._lock = threading.Lock()
         self.connected = False
         self._client: httpx.Client | None = None
+        self._response: httpx.Response | None = None
 
     @property
     def running(self) -> bool:
@@ -62,8 +65,9 @@ class EventStream:
     def stop(self) -> None:
         self._stop.set()
         with self._lock:
-            if self._client is not None:
-                self._client.close()  # wakes a read blocked on the socket
+            response = self._response
+        if response is not None:  # wake the read blocked on the socket (closing the
+            _shut(response)        # client would not: it waits for the next heartbeat)
         if self._thread is not None:
             self._thread.join(READ_TIMEOUT_S)
             self._thread = None
@@ -123,12 +127,26 @@ class EventStream:
                 if r.status_code != 200:
                     raise httpx.HTTPStatusError(f"event stream answered {r.status_code}",
                                                 request=r.request, response=r)
+                with self._lock:
+                    self._response = r
+                if self._stop.is_set():
+                    return
                 self.connected = True
                 yield from _parse(r.iter_lines())
         finally:
             with self._lock:
+                self._response = None
                 self._client.close()
                 self._client = None
+
+
+def _shut(response: httpx.Response) -> None:
+    """Shuts the response's socket down, so a read blocked on it returns at once."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _parse(lines: Iterator[str]) -> Iterator[BlockOutcomes]:
