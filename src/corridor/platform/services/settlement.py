@@ -54,7 +54,7 @@ def record_outcome(deps: Deps, transfer_id: str, *, committed: bool, tx_id: str 
                    message: str | None = None) -> Transfer | None:
     """Records a transfer's outcome and runs its purpose's handlers, in one unit of work.
     Returns None (and does nothing) if the outcome was already recorded: replays are safe.
-    The settlement worker calls this; tests call it to play the chain's part."""
+    The outbox worker calls this; tests call it to play the chain's part."""
     done = record_outcomes(deps, [Outcome(transfer_id, committed, tx_id, height, code,
                                           message)])
     return done[0] if done else None

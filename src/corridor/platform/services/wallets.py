@@ -395,7 +395,7 @@ def list_wallets(deps: Deps, who: Principal, *, org_id: str | None = None,
     return views, reached
 
 
-# --- Outcomes reported by the ledger worker ------------------------------------------------
+# --- Outcomes reported by the outbox worker ------------------------------------------------
 
 
 def record_done(deps: Deps, uow: UnitOfWork, job: LedgerJob) -> None:
