@@ -2,7 +2,7 @@
 tests run the use cases with no HTTP and no database.
 
 Written against the ports of services/ports.py as they are (`Repo`, `UnitOfWork`, `Deps`
-with area ports in `extras`). The fake keeps the semantics the services rely on: a unit
+with its typed ports). The fake keeps the semantics the services rely on: a unit
 of work sees the store as it was when it began plus its own writes; `commit()` publishes
 them; leaving without a commit drops them. Filters are those of `Repo` (equality, None,
 a tuple of values; strict bounds; order, paging, tallies). What it does not model: row

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.ledger_client import LedgerClient
-from corridor.platform.adapters.settlement_worker import SettlementNode
 from corridor.platform.config import load_settings
 
 STATUS = {"chain_id": "c", "height": 1, "latest_time_ms": 0}
@@ -41,8 +41,6 @@ def test_settings_read_the_token_and_the_clients_send_it() -> None:
         anonymous.close()
     assert seen == ["Bearer crt_secret", None]
 
-    settler = SettlementNode("http://node", token="crt_secret")
-    try:
-        assert settler.http.headers["authorization"] == "Bearer crt_secret"
-    finally:
-        settler.close()
+    assert EventStream("http://node", token="crt_secret").headers == {
+        "Authorization": "Bearer crt_secret"}
+    assert EventStream("http://node").headers == {}

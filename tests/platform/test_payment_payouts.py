@@ -22,7 +22,7 @@ from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.refunds import Refund
 from corridor.platform.domain.transfers import TREASURY, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import bank_details, payments, settlement, withdrawals
+from corridor.platform.services import bank_details, settlement, withdrawals
 from tests.platform.conftest import Actor, make_staff
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet
 from tests.platform.wallet_fakes import CountingKeyGen
@@ -261,13 +261,11 @@ def test_a_replayed_credited_outcome_asks_for_one_payout(
     # The settlement worker replays the outcome (a crash before it knew it was recorded).
     assert settlement.record_outcome(platform.deps, t.id, committed=True, tx_id=t.tx_id,
                                      height=t.height) is None
-    with platform.deps.uow() as uow:  # the hooks themselves, run again on the same outcome
-        hook = settlement.hook_for("payment")
-        assert hook is not None
-        hook(platform.deps, uow, t)
+    with platform.deps.uow() as uow:  # the handlers themselves, run again on the same outcome
+        settlement.run_handlers(platform.deps, uow, t)
         credited = uow.repo(Payment).get(p["id"])
         assert credited is not None
-        for again in payments._PAYOUT_HOOKS:
+        for again in platform.deps.handlers.payout_requested:
             again(platform.deps, uow, credited)
         uow.commit()
     assert len(payouts(platform)) == 1

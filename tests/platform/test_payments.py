@@ -283,8 +283,9 @@ def test_external_payout_goes_to_the_treasury_and_asks_the_rails(
         client: TestClient, platform: bootstrap.Platform, alice: Party, chain: FakeChain,
         monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(payments, "_PAYOUT_HOOKS", [])
-    payments.on_payout_requested(lambda deps, uow, p: asked.append(p.id))
+    handlers = dataclasses.replace(platform.deps.handlers, payout_requested=(
+        lambda deps, uow, p: asked.append(p.id),))
+    monkeypatch.setattr(platform, "deps", dataclasses.replace(platform.deps, handlers=handlers))
     bank = {"type": "external", "name": "Erika Mustermann", "iban": "DE89 3704 0044 0532 0130 00",
             "country": "DE", "bank_code": "COBADEFFXXX"}
     q = quote(client, alice, sell_asset="USD", buy_asset="EUR", sell_amount="50")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 
 from corridor.platform import bootstrap
+from corridor.platform.adapters.ledger_client import LedgerClient
+from corridor.platform.adapters.outbox_transfers import TransferLane
 from corridor.platform.config import Settings
 from corridor.platform.domain.transfers import (
     ISSUER,
@@ -112,17 +114,17 @@ def test_a_crash_after_signing_resends_the_same_bytes(
     finally:
         platform.stop_workers()
     # Sign without submitting, as if the process died between storing and sending.
-    settler_node = bootstrap.SettlementNode(settings.node_rpc, token=settings.node_rpc_token)
-    worker = bootstrap.SettlementWorker(
-        platform.deps, settler_node, chain_id=settler_node.status()["chain_id"],
+    settler_node = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
+    lane = TransferLane(
+        platform.deps, settler_node,
         treasury=bootstrap.load_system_key(settings.operator_key),  # type: ignore[arg-type]
         issuer=bootstrap.load_system_key(settings.issuer_key))  # type: ignore[arg-type]
+    lane.recover(look_up=False)  # nothing in flight: reads the chain's id and clock
     w = wallet_ref(wallet.id)
     tid = _queue(platform, w, [Leg(source=w, destination=TREASURY, code="USD",
                                    amount_minor=1_234)])
-    worker._submit = lambda signed: None  # type: ignore[method-assign]
-    worker._cursor = 1
-    worker._sign_and_submit()
+    lane._submit = lambda signed: None  # type: ignore[method-assign]
+    lane.sign_and_submit()
     settler_node.close()
     [signed] = [t for t in _transfers(platform) if t.id == tid]
     assert signed.status == TransferStatus.SUBMITTED and signed.tx_hex

@@ -16,7 +16,7 @@ from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import OpenAccount, SetHolder, decode_transaction
 from corridor.platform import bootstrap
 from corridor.platform.adapters import custody_admin
-from corridor.platform.adapters.ledger_worker import LedgerWorker
+from corridor.platform.adapters.outbox_jobs import JobLane
 from corridor.platform.adapters.vault import Keyring, VaultError
 from corridor.platform.config import Settings
 from corridor.platform.domain import wallets as w
@@ -173,11 +173,11 @@ def test_request_authorisation_rejects_bad_codes(platform: bootstrap.Platform,
 # --- the worker against a fake node ---------------------------------------------------------
 
 
-def worker_for(platform: bootstrap.Platform) -> tuple[LedgerWorker, FakeNode]:
+def worker_for(platform: bootstrap.Platform) -> tuple[JobLane, FakeNode]:
     sk = system_keys()
     node = FakeNode(sequences={keys.encode_address(kp.address): 7 for kp in sk.values()})
     signers = {Signer.ISSUER: sk["issuer"], Signer.OPERATOR: sk["operator"]}
-    return LedgerWorker(platform.deps, node, signers), node
+    return JobLane(platform.deps, node, signers), node
 
 
 def test_worker_groups_jobs_per_signer_and_waits_for_open_accounts(

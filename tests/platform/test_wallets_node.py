@@ -16,7 +16,7 @@ from corridor.ledger import keys
 from corridor.ledger.keys import keypair_from_keyfile_json
 from corridor.platform import bootstrap
 from corridor.platform.adapters.ledger_client import LedgerClient
-from corridor.platform.adapters.ledger_worker import LedgerWorker
+from corridor.platform.adapters.outbox_jobs import JobLane
 from corridor.platform.config import Settings
 from corridor.platform.domain.wallets import Authorisation, LedgerJob, Signer, Wallet
 from corridor.platform.services import wallets
@@ -133,7 +133,7 @@ def test_restart_never_submits_a_job_twice(
 
     # A worker that stores its transaction and "crashes" before submitting it.
     node = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
-    crashed = LedgerWorker(
+    crashed = JobLane(
         platform.deps, node,
         {Signer.OPERATOR: keypair_from_keyfile_json(settings.operator_key.read_text())})
     stored = crashed.build(Signer.OPERATOR)

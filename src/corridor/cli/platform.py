@@ -140,7 +140,7 @@ def serve(
     issuer_key: IssuerKey = None,
     operator_key: OperatorKey = None,
     chain_workers: Annotated[str, typer.Option(
-        help="Where the ledger and settlement workers run: 'process' (a child process, "
+        help="Where the outbox worker (all chain work) runs: 'process' (a child process, "
              "on its own core) or 'thread' (inside the API process).")] = "process",
     workers: Annotated[int | None, typer.Option(
         min=1, max=WORKERS_MAX,
@@ -296,7 +296,7 @@ def settle(
     issuer_key: IssuerKey = None,
     operator_key: OperatorKey = None,
 ) -> None:
-    """Run only the chain workers (account opening, authorisation, settlement) in the
+    """Run only the outbox worker (account opening, authorisation, settlement) in the
     foreground; `serve` starts this itself. SIGTERM or Ctrl-C stops it cleanly."""
     _follow_parent()
     # SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken

@@ -10,19 +10,18 @@ import os
 import secrets
 from pathlib import Path
 
-import httpx
 from sqlalchemy.engine import Engine
 
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.history import SqlHistory
 from corridor.platform.adapters.ledger_client import LedgerClient
-from corridor.platform.adapters.ledger_worker import LedgerWorker
+from corridor.platform.adapters.outbox_worker import OutboxWorker
 from corridor.platform.adapters.rail_worker import RailWorker
-from corridor.platform.adapters.settlement_worker import SettlementNode, SettlementWorker
 from corridor.platform.adapters.sim_bank import SimBank, in_process
 from corridor.platform.adapters.static_rates import StaticRates
 from corridor.platform.adapters.system import (
@@ -41,13 +40,42 @@ from corridor.platform.config import (
     sqlite_path,
 )
 from corridor.platform.domain import fx
+from corridor.platform.domain.errors import PlatformError
+from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
-from corridor.platform.services import bank_details, funds, payments, rails, refunds
+from corridor.platform.services import (
+    bank_details,
+    deposits,
+    funds,
+    payments,
+    refunds,
+    withdrawals,
+)
+from corridor.platform.services.handlers import Handlers, HoldHandlers
 from corridor.platform.services.ledger_port import KeyGen, LedgerNode
 from corridor.platform.services.ports import Clock, Deps, Randomness
 from corridor.platform.services.rates import RateSource
 
 log = logging.getLogger("corridor.platform")
+
+# What happens when the chain decides a transfer, a payment's money reaches the treasury, a
+# refund settles, or staff decide a hold: every reaction, in order, in one typed table
+# (docs/architecture.md, "A payment, from request to credited").
+HANDLERS = Handlers(
+    transfer_outcome={
+        # committed -> included, final, credited (a bank payout: payout_requested below);
+        # refused -> failed, and its money released back to the sender at once.
+        Purpose.PAYMENT: (payments.on_transfer, refunds.release_refused_payment),
+        Purpose.REFUND: (refunds.on_transfer,),  # then refund_settled below
+        Purpose.DEPOSIT: (deposits.on_mint_outcome,),
+        Purpose.WITHDRAWAL: (withdrawals.on_burn_outcome,),  # burned: ready for its payout
+        Purpose.REVERSAL: (withdrawals.on_reversal_outcome,),
+    },
+    payout_requested=(withdrawals.payout_payment,),
+    refund_settled=(withdrawals.on_payment_refund_settled,),
+    hold_decision={deposits.HOLD_SUBJECT: HoldHandlers(release=deposits.release_held,
+                                                       give_back=deposits.return_held)},
+)
 
 
 @dataclasses.dataclass
@@ -56,8 +84,7 @@ class Platform:
     engine: Engine
     deps: Deps
     vault: EnvelopeVault
-    worker: LedgerWorker | None = None
-    settler: SettlementWorker | None = None
+    worker: OutboxWorker | None = None
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
 
@@ -81,11 +108,11 @@ class Platform:
 
     def start_workers(self, *, local: bool = True, chain: bool = True) -> bool:
         """Starts the workers. `local`: rails and webhooks (they keep in-memory state, such
-        as the simulated bank's, so they live in the API process). `chain`: the ledger and
-        settlement workers, which need the issuer and operator key files in the settings;
-        without them they do not start and chain work stays queued (development without a
-        network). One deployment runs the chain workers exactly once. Returns whether the
-        chain workers run."""
+        as the simulated bank's, so they live in the API process). `chain`: the outbox worker
+        (all on-chain work, adapters/outbox_worker.py), which needs the issuer and operator
+        key files in the settings; without them it does not start and chain work stays
+        queued (development without a network). One deployment runs it exactly once.
+        Returns whether it runs."""
         if local:
             self.start_rail_worker()
             self.start_webhook_worker()
@@ -95,24 +122,21 @@ class Platform:
             return True
         settings = self.settings
         if settings.issuer_key is None or settings.operator_key is None or not settings.node_rpc:
-            log.info("ledger worker not started: no issuer/operator key or node configured; "
-                     "ledger jobs stay queued")
+            log.info("outbox worker not started: no issuer/operator key or node configured; "
+                     "chain work stays queued")
             return False
         signers = {Signer.ISSUER: load_system_key(settings.issuer_key),
                    Signer.OPERATOR: load_system_key(settings.operator_key)}
         ledger = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
-        self.worker = LedgerWorker(self.deps, ledger, signers)
-        self.worker.start()
-        node = SettlementNode(settings.node_rpc, token=settings.node_rpc_token)
         try:
-            chain_id = str(node.status()["chain_id"])
-        except httpx.HTTPError as exc:
-            node.close()
-            raise ConfigError(f"cannot reach the node at {settings.node_rpc}: {exc}") from None
-        self.settler = SettlementWorker(self.deps, node, chain_id=chain_id,
-                                        treasury=signers[Signer.OPERATOR],
-                                        issuer=signers[Signer.ISSUER])
-        self.settler.start()
+            ledger.status()
+        except PlatformError as exc:
+            ledger.close()
+            raise ConfigError(f"cannot reach the node at {settings.node_rpc}: "
+                              f"{exc.message}") from None
+        events = EventStream(settings.node_rpc, token=settings.node_rpc_token)
+        self.worker = OutboxWorker(self.deps, ledger, signers, events=events)
+        self.worker.start()
         return True
 
     def stop_workers(self) -> None:
@@ -122,10 +146,6 @@ class Platform:
         if self.rail_worker is not None:
             self.rail_worker.stop()
             self.rail_worker = None
-        if self.settler is not None:
-            self.settler.stop()
-            self.settler.node.close()
-            self.settler = None
         if self.worker is not None:
             self.worker.stop()
             node = self.worker.node
@@ -259,11 +279,9 @@ def build(
         ledger=ledger,
         snapshots=funds.Snapshots(),  # balances read a moment ago
         rails={sim.name: sim},
+        handlers=HANDLERS,
     )
     sim.deliver = in_process(deps)  # its events reach the platform through these deps
-    rails.register_hooks()
-    payments.register_hooks()
-    refunds.register_hooks()  # after payments: it wraps the payment hook
     bank_details.seal_legacy(deps)  # rows from before account numbers were sealed
     return Platform(settings, engine, deps, vault)
 

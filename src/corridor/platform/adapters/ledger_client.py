@@ -2,7 +2,8 @@
 
 The platform never imports the node: it speaks the same HTTP JSON any client does
 (`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/txs/{id}/proof`, `GET /v1/accounts/{address}`,
-`GET /v1/status`), with the node's client token when the settings give one.
+`GET /v1/status`, `GET /v1/blocks/{height}`), with the node's client token when the
+settings give one.
 An unreachable node raises PlatformError(UNAVAILABLE, NODE_UNAVAILABLE), one answering in a
 way this client does not expect PlatformError(UNAVAILABLE, NODE_BAD_REPLY);
 the chain's refusals come back as `Refusal` values.
@@ -10,6 +11,7 @@ the chain's refusals come back as `Refusal` values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -17,11 +19,13 @@ import httpx
 from corridor.ledger.errors import RejectCode
 from corridor.platform.domain.errors import Err, PlatformError
 from corridor.platform.services.ledger_port import (
+    BlockOutcomes,
     ChainAccount,
     ChainHolding,
     ChainStatus,
     Refusal,
     TxInclusion,
+    TxOutcome,
     TxState,
     TxStatus,
 )
@@ -111,6 +115,24 @@ class LedgerClient:
             return _refusal(data["error"])
         raise self._error(code, data)
 
+    def submit_many(self, txs_hex: Sequence[str]) -> list[Refusal | None]:
+        if not txs_hex:
+            return []
+        code, data = self._call("POST", "/v1/txs", {"txs": list(txs_hex)})
+        results = data.get("results")
+        if code != 200 or not isinstance(results, list) or len(results) != len(txs_hex):
+            raise self._error(code, data)
+        return [None if r.get("accepted") else _refusal(r.get("error") or {})
+                for r in results]
+
+    def block(self, height: int) -> BlockOutcomes | None:
+        code, data = self._call("GET", f"/v1/blocks/{height}")
+        if code == 404:
+            return None
+        if code != 200:
+            raise self._error(code, data)
+        return block_outcomes(height, data)
+
     def tx_state(self, tx_id: str) -> TxState:
         code, data = self._call("GET", f"/v1/txs/{tx_id}")
         if code == 404:
@@ -145,6 +167,21 @@ class LedgerClient:
                                header=dict(data["header"]))
         except (KeyError, TypeError, ValueError):
             raise unavailable(f"the node at {self.url} sent a malformed proof") from None
+
+
+def block_outcomes(height: int, view: dict[str, Any]) -> BlockOutcomes:
+    """A block as the node shows it (`GET /v1/blocks/{h}`, or an event of its stream)."""
+    try:
+        txs = []
+        for tx in view["transactions"]:
+            result = tx.get("result") or {"code": "success"}
+            ok = result.get("code") == "success"
+            txs.append(TxOutcome(tx_id=str(tx["tx_id"]), success=ok,
+                                 code=None if ok else _code_name(result.get("code"))))
+        return BlockOutcomes(height=height, time_ms=int(view["header"]["time_ms"]),
+                             txs=tuple(txs))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise unavailable(f"the node sent a malformed block at height {height}") from None
 
 
 def _error_code(data: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Tables of transfers (the settlement outbox), quotes and payments."""
+"""Tables of transfers (the settlement outbox) and its cursor, quotes and payments."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from corridor.platform.adapters.db import Json, metadata, register
 from corridor.platform.adapters.tables_core import ID, MS
+from corridor.platform.domain.outbox import OutboxCursor
 from corridor.platform.domain.payments import Payment, Quote
 from corridor.platform.domain.transfers import Transfer
 
@@ -95,3 +96,11 @@ payments = sa.Table(
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )
 register(Payment, payments)
+
+outbox_cursors = sa.Table(
+    "outbox_cursors", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+register(OutboxCursor, outbox_cursors)

@@ -2,10 +2,10 @@
 burns for withdrawals, refunds), each one atomic ledger transaction of one or more legs.
 
 A use case queues a `Transfer` in the same unit of work as the record it serves (payment,
-deposit, ...): a transactional outbox. The settlement worker assigns the source account's
+deposit, ...): a transactional outbox. The outbox worker assigns the source account's
 sequence, signs with every key the legs need, stores the signed bytes BEFORE submitting
 (so a crash resubmits the same bytes and never builds a second, different transaction),
-submits, follows the result, and calls the purpose's hook in the unit of work that records
+submits, follows the result, and runs the purpose's handlers in the unit of work that records
 the outcome. Nothing committed on chain is ever applied twice: the chain's sequence makes
 a transaction single-use, and the platform never re-signs a transfer that may have landed.
 """
@@ -19,7 +19,7 @@ LEGS_MAX = 10
 MEMO_LEN_MAX = 64  # bytes on chain (the ledger's memo limit is larger; we keep it short)
 
 # A party in a leg: a wallet of the platform, or one of the system accounts whose keys the
-# settlement worker holds in memory (never in the database).
+# outbox worker holds in memory (never in the database).
 TREASURY = "system:treasury"
 ISSUER = "system:issuer"
 

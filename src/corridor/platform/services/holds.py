@@ -1,15 +1,12 @@
 """Holds of inbound money (issue 14, item 1): opened by the area whose money arrived over
 its owner's limits (deposits today), decided by staff holding Perm.FUNDS_REVIEW
 (compliance officers). A decision is made once, audited with the reviewer, and carried
-out by the subject's own area through the handlers it registered (`on_decision`), in the
+out by the subject's own area through its handlers in `deps.handlers` (bootstrap), in the
 same unit of work as the hold's new state: released money is credited, returned money
 is sent back through the rail; a handler that refuses (the money would still break the
 limits, the rail refused the return) changes nothing."""
 
 from __future__ import annotations
-
-import dataclasses
-from collections.abc import Callable
 
 from corridor.platform.domain import holds as dom
 from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
@@ -19,30 +16,12 @@ from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
-# release(deps, uow, hold, staff) -> None; return(deps, uow, hold, staff) -> the rail's ref
-Release = Callable[[Deps, UnitOfWork, Hold, Principal], None]
-GiveBack = Callable[[Deps, UnitOfWork, Hold, Principal], str]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Handlers:
-    release: Release
-    give_back: GiveBack
-
-
-_HANDLERS: dict[str, Handlers] = {}
-
-
-def on_decision(subject_type: str, release: Release, give_back: GiveBack) -> None:
-    """The subject's area says what a decision does to its record (composition root)."""
-    _HANDLERS[subject_type] = Handlers(release, give_back)
-
 
 def open_hold(deps: Deps, uow: UnitOfWork, *, subject_type: str, subject_id: str,
               owner_type: str, owner_id: str, currency: str, amount_minor: int,
               reason_code: str, reason_message: str) -> Hold:
     """Puts money in front of staff, inside the caller's unit of work."""
-    assert subject_type in _HANDLERS, f"no decision handlers for {subject_type}"
+    assert subject_type in deps.handlers.hold_decision, f"no decision handlers for {subject_type}"
     now = deps.clock.now_ms()
     hold = Hold(id=deps.rand.new_id(), subject_type=subject_type, subject_id=subject_id,
                 owner_type=OwnerType(owner_type), owner_id=owner_id, currency=currency,
@@ -103,7 +82,7 @@ def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str) -
             raise not_found("hold")
         if hold.status != HoldStatus.OPEN:
             raise Err.HOLD_DECIDED.error(f"this hold was already {hold.status}")
-        handlers = _HANDLERS[hold.subject_type]
+        handlers = deps.handlers.hold_decision[hold.subject_type]
         now = deps.clock.now_ms()
         if decision == Decision.RELEASE:
             handlers.release(deps, uow, hold, who)

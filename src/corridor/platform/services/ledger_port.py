@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -75,10 +76,33 @@ class TxInclusion:
     header: dict[str, Any]  # the node's header view: hash, tx_root, tx_count, encoded, ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TxOutcome:
+    """A transaction as its block recorded it: applied (`success`), or included but failed
+    with the ledger's reject code (`code`, its name) and nothing applied."""
+
+    tx_id: str
+    success: bool
+    code: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BlockOutcomes:
+    """A committed block's transactions and their outcomes (from the node's event stream or
+    from `GET /v1/blocks/{height}`)."""
+
+    height: int
+    time_ms: int
+    txs: tuple[TxOutcome, ...]
+
+
 class LedgerNode(Protocol):
     def status(self) -> ChainStatus: ...
     def account(self, address: str) -> ChainAccount | None: ...
     def submit(self, tx_hex: str) -> Refusal | None: ...  # None: accepted (or already known)
+    # A batch in one call: an answer per transaction, in order (None: accepted).
+    def submit_many(self, txs_hex: Sequence[str]) -> list[Refusal | None]: ...
+    def block(self, height: int) -> BlockOutcomes | None: ...  # None: not committed yet
     def tx_state(self, tx_id: str) -> TxState: ...
     def tx_proof(self, tx_id: str) -> TxInclusion | None: ...  # None: not committed (yet)
 

@@ -8,10 +8,10 @@ submitted`, and its on-chain transfer is queued in the settlement outbox:
     leg 1  sender wallet -> TREASURY   sell_code, sell amount (fee included)
     leg 2  TREASURY -> recipient       buy_code, buy amount     (none for a bank payout)
 
-The settlement worker reports the outcome through `_on_transfer` (registered by
-`register_hooks`): committed -> included -> final -> credited, or failed with the
+The outbox worker reports the outcome to `on_transfer` (listed for Purpose.PAYMENT in
+bootstrap.HANDLERS): committed -> included -> final -> credited, or failed with the
 ledger's reject code. A bank payout (external recipient) is handed to the rails through
-the `payout_requested` hooks once its money has reached the treasury.
+the table's `payout_requested` handlers once its money has reached the treasury.
 
 Balance safety: the sender's wallet row is locked (FOR UPDATE) for the whole creation, so
 creations from one account serialise; the available amount is the on-chain balance less
@@ -25,7 +25,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 from corridor.platform.domain import bank, fx, money
@@ -82,18 +81,6 @@ REFERENCE = kyc_domain.REFERENCE_CURRENCY
 NOT_COUNTED = frozenset({S.FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.REFUNDED})
 
 NAME_LEN_MAX = bank.NAME_LEN_MAX
-
-PayoutHook = Callable[[Deps, UnitOfWork, Payment], None]
-_PAYOUT_HOOKS: list[PayoutHook] = []
-
-
-def on_payout_requested(hook: PayoutHook) -> None:
-    """The rails area registers here: called, in the unit of work that credits an external
-    payment (its money now sits in the treasury), to pay `recipient_bank` out through a
-    rail. The hook must be idempotent (an outcome may be replayed after a crash)."""
-    if hook not in _PAYOUT_HOOKS:
-        _PAYOUT_HOOKS.append(hook)
-
 
 # --- requests ----------------------------------------------------------------------------
 
@@ -443,12 +430,9 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
 # --- the chain's outcome -------------------------------------------------------------------
 
 
-def register_hooks() -> None:
-    """Wires the payment outcome hook into settlement (the composition root calls it)."""
-    settlement.on_outcome(Purpose.PAYMENT, _on_transfer)
-
-
-def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """The chain decided the payment's transfer. A credited payment to a bank recipient is
+    handed to the table's `payout_requested` handlers (its money now sits in the treasury)."""
     p = uow.repo(Payment).get(t.ref_id, for_update=True)
     assert p is not None, f"transfer {t.id} serves no payment {t.ref_id}"
     if p.status != S.SUBMITTED or p.transfer_id != t.id:
@@ -472,8 +456,8 @@ def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     if p.status == S.CREDITED and p.recipient_type == RecipientType.EXTERNAL:
         uow.audit(actor_id=None, actor_kind="system", action="payment.payout_requested",
                   object_type="payment", object_id=p.id, after={"uetr": p.uetr})
-        for hook in _PAYOUT_HOOKS:
-            hook(deps, uow, p)
+        for handler in deps.handlers.payout_requested:
+            handler(deps, uow, p)
 
 
 def notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, ...]) -> None:

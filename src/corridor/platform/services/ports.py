@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # their modules use `Deps`: imported for the field types only
     from corridor.platform.services.rail_port import Rail
     from corridor.platform.services.rates import RateSource
 
+from corridor.platform.services.handlers import Handlers
+
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -155,6 +157,9 @@ class Deps:
     # The bank rails by name; a rail not here is refused as unavailable.
     rails: Mapping[str, Rail] = field(default_factory=dict)
     fx_terms: fx.Terms = field(default_factory=fx.Terms)  # the commercial terms of quotes
+    # What happens when the chain decides a transfer, a hold is decided, ...: the typed
+    # table the composition root builds (bootstrap.HANDLERS); empty: nothing reacts.
+    handlers: Handlers = field(default_factory=Handlers)
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

@@ -16,13 +16,8 @@ from corridor.platform.domain.errors import (
     Err,
 )
 from corridor.platform.domain.rails import EventType, RailEvent
-from corridor.platform.domain.transfers import Purpose
 from corridor.platform.services import (
     deposits,
-    holds,
-    payments,
-    refunds,
-    settlement,
     withdrawals,
 )
 from corridor.platform.services.ports import Deps
@@ -39,19 +34,6 @@ class WebhookResult:
     event_id: str
     duplicate: bool  # already received: nothing was done again
     outcome: str
-
-
-def register_hooks() -> None:
-    """What happens when the rails' transfers commit or are refused on chain, and when staff
-    decide on a held deposit; and the
-    payout of payments to external bank recipients: recorded when the payment is credited,
-    closed when the refund of a failed payout settles."""
-    settlement.on_outcome(Purpose.DEPOSIT, deposits.on_mint_outcome)
-    holds.on_decision(deposits.HOLD_SUBJECT, deposits.release_held, deposits.return_held)
-    settlement.on_outcome(Purpose.WITHDRAWAL, withdrawals.on_burn_outcome)
-    settlement.on_outcome(Purpose.REVERSAL, withdrawals.on_reversal_outcome)
-    payments.on_payout_requested(withdrawals.payout_payment)
-    refunds.on_settled(withdrawals.on_payment_refund_settled)
 
 
 def webhook_secret(deps: Deps) -> bytes:

@@ -4,7 +4,7 @@ wallet showed open, was absent on chain, and its authorisations and deposits fai
 
 `check_open_wallets` asks the node about every open wallet; with `repair` it puts each
 absent one back to `opening` with a new open_account job (and its asset authorisations
-back to requested), in one transaction per wallet, audited. The ledger worker then opens
+back to requested), in one transaction per wallet, audited. The outbox worker then opens
 it; should the account exist after all, the worker marks it done only once the node
 shows it. A key registered without a proof of control (before proofs existed) is
 reported, never re-opened: its account would belong to whoever holds the key.

@@ -5,7 +5,7 @@ Customers (the payment's sender side only: its owner, or an organisation member 
 initiate payments) upload evidence and ask for a refund; staff holding `Perm.REFUND_REVIEW`
 (support agents and compliance officers) work the queue and approve or reject, audited
 with the state before and after. An approval queues a new on-chain transfer linked to the
-refund; the settlement worker's outcome closes it through `_on_transfer`. Payments that
+refund; the outbox worker's outcome closes it through `on_transfer`. Payments that
 failed or expired are released automatically by `release_not_included`, which the
 payments area calls in the unit of work that fails the payment (and `sweep_not_included`
 catches any it missed). A credited payment whose bank payout failed or was returned is
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
 
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
@@ -48,18 +47,6 @@ from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 SWEEP_BATCH_MAX = 500
 SUPERSEDED = "superseded: the bank payout failed, the payment is refunded automatically"
-
-SettledHook = Callable[[Deps, UnitOfWork, Refund], None]
-_SETTLED_HOOKS: list[SettledHook] = []
-
-
-def on_settled(hook: SettledHook) -> None:
-    """Registers what else happens, in the same unit of work, when a refund's transfer
-    commits or is refused (called with the refund as recorded: refunded or failed). The
-    hook must be idempotent in effect."""
-    if hook not in _SETTLED_HOOKS:
-        _SETTLED_HOOKS.append(hook)
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RefundView:
@@ -414,8 +401,9 @@ def _approved(deps: Deps, uow: UnitOfWork, r: Refund, p: Payment, platform_error
 # --- the chain's answer ------------------------------------------------------------------
 
 
-def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
-    """Closes the refund a REFUND transfer served. Idempotent: a closed refund is left."""
+def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """Closes the refund a REFUND transfer served, then runs the table's `refund_settled`
+    handlers. Idempotent: a closed refund is left."""
     r = uow.repo(Refund).get(t.ref_id, for_update=True)
     if r is None or r.status != RefundStatus.PROCESSING or r.transfer_id != t.id:
         return
@@ -435,26 +423,15 @@ def _on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     uow.repo(Refund).update(new)
     _audit(uow, None, "refund.settle", new, before=r, tx_id=t.tx_id,
            result_code=t.result_code)
-    for hook in _SETTLED_HOOKS:
-        hook(deps, uow, new)
+    for handler in deps.handlers.refund_settled:
+        handler(deps, uow, new)
 
 
-def register_hooks() -> None:
-    """Wires refunds into settlement (the composition root calls it, after the payments
-    hooks): a refund transfer's outcome, and the automatic release of a payment the
-    chain refused — in the same unit of work that records the refusal."""
-    settlement.on_outcome(Purpose.REFUND, _on_transfer)
-    payment_hook = settlement.hook_for(Purpose.PAYMENT)
-
-    def payment_then_release(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
-        if payment_hook is not None:
-            payment_hook(deps, uow, t)
-        if t.status == TransferStatus.REJECTED:
-            p = uow.repo(Payment).get(t.ref_id, for_update=True)
-            if p is not None and p.status in dom.NOT_INCLUDED_STATES:
-                release_not_included(deps, uow, p)
-
-    settlement.on_outcome(Purpose.PAYMENT, payment_then_release)
-
-
-settlement.on_outcome(Purpose.REFUND, _on_transfer)  # also on import, for tests of refunds
+def release_refused_payment(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """A payment's transfer the chain refused: its money goes back to the sender at once
+    (listed after payments.on_transfer, in the unit of work that records the refusal)."""
+    if t.status != TransferStatus.REJECTED:
+        return
+    p = uow.repo(Payment).get(t.ref_id, for_update=True)
+    if p is not None and p.status in dom.NOT_INCLUDED_STATES:
+        release_not_included(deps, uow, p)

@@ -1,9 +1,9 @@
 """Queueing on-chain transfers and reacting to their outcome (see domain/transfers.py).
 
-Areas register a hook per purpose; the settlement worker calls it, inside the unit of
-work that records the transfer's outcome, when the transfer is committed or rejected.
-Hooks must be idempotent in effect (the worker calls each once per outcome, but a crash
-between the chain's commit and the platform's record replays the outcome on restart).
+The outbox worker (adapters/outbox_worker.py) reports each outcome here; the handlers of
+the transfer's purpose (`deps.handlers`, the table bootstrap builds) run inside the unit of
+work that records it. Handlers must be idempotent in effect: a crash between the chain's
+commit and the platform's record replays the outcome on restart.
 """
 
 from __future__ import annotations
@@ -21,18 +21,6 @@ from corridor.platform.domain.transfers import (
     TransferStatus,
 )
 from corridor.platform.services.ports import Deps, UnitOfWork
-
-Hook = Callable[[Deps, UnitOfWork, Transfer], None]
-_HOOKS: dict[str, Hook] = {}
-
-
-def on_outcome(purpose: str, hook: Hook) -> None:
-    """Registers what happens when a transfer of `purpose` commits or is rejected."""
-    _HOOKS[purpose] = hook
-
-
-def hook_for(purpose: str) -> Hook | None:
-    return _HOOKS.get(purpose)
 
 
 def queue(deps: Deps, uow: UnitOfWork, *, purpose: Purpose, ref_id: str, source: str,
@@ -65,17 +53,19 @@ class Outcome:
 def record_outcome(deps: Deps, transfer_id: str, *, committed: bool, tx_id: str | None,
                    height: int | None = None, code: str | None = None,
                    message: str | None = None) -> Transfer | None:
-    """Records a transfer's outcome and runs its purpose's hook, in one unit of work.
+    """Records a transfer's outcome and runs its purpose's handlers, in one unit of work.
     Returns None (and does nothing) if the outcome was already recorded: replays are safe.
-    The settlement worker calls this; tests call it to play the chain's part."""
+    The outbox worker calls this; tests call it to play the chain's part."""
     done = record_outcomes(deps, [Outcome(transfer_id, committed, tx_id, height, code,
                                           message)])
     return done[0] if done else None
 
 
-def record_outcomes(deps: Deps, outcomes: Sequence[Outcome]) -> list[Transfer]:
+def record_outcomes(deps: Deps, outcomes: Sequence[Outcome], *,
+                    also: Callable[[UnitOfWork], None] | None = None) -> list[Transfer]:
     """Records many outcomes (a block's worth) in one unit of work: one commit instead of
-    one per transfer. Returns the transfers whose outcome was new."""
+    one per transfer; `also` writes more in it (the outbox's cursor). Returns the transfers
+    whose outcome was new."""
     now = deps.clock.now_ms()
     done: list[Transfer] = []
     with deps.uow() as uow:
@@ -90,9 +80,15 @@ def record_outcomes(deps: Deps, outcomes: Sequence[Outcome]) -> list[Transfer]:
                 result_message=(o.message or "")[:500] or None, updated_ms=now,
             )
             uow.repo(Transfer).update(t)
-            hook = hook_for(t.purpose)
-            if hook is not None:
-                hook(deps, uow, t)
+            run_handlers(deps, uow, t)
             done.append(t)
+        if also is not None:
+            also(uow)
         uow.commit()
     return done
+
+
+def run_handlers(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
+    """The handlers of `t`'s purpose, on its recorded outcome, in the caller's unit of work."""
+    for handler in deps.handlers.on_transfer(t.purpose):
+        handler(deps, uow, t)

@@ -2,9 +2,10 @@
 
 Chain work is queued, never done inside a request: each use case adds `LedgerJob`s in the
 same unit of work as the wallet or authorisation it concerns (a transactional outbox), and
-the ledger worker (adapters/ledger_worker.py) carries them to the chain and reports back
-through `record_done` / `record_failed`. A custodial wallet's seed is sealed by the vault
-bound to its wallet id; it is never logged, returned or stored in clear.
+the outbox worker (adapters/outbox_worker.py; its jobs lane, adapters/outbox_jobs.py)
+carries them to the chain and reports back through `record_done` / `record_failed`. A
+custodial wallet's seed is sealed by the vault bound to its wallet id; it is never logged,
+returned or stored in clear.
 """
 
 from __future__ import annotations
@@ -392,7 +393,7 @@ def list_wallets(deps: Deps, who: Principal, *, org_id: str | None = None,
     return views, reached
 
 
-# --- Outcomes reported by the ledger worker ------------------------------------------------
+# --- Outcomes reported by the outbox worker ------------------------------------------------
 
 
 def record_done(deps: Deps, uow: UnitOfWork, job: LedgerJob) -> None:

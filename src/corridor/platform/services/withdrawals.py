@@ -179,7 +179,7 @@ def _reverse(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str, message: str
 
 
 def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
-    """Payments hook (`payments.on_payout_requested`), in the unit of work that credits an
+    """Listed in bootstrap.HANDLERS.payout_requested, in the unit of work that credits an
     external payment: records its payout, `burned` (the money is in the treasury), for
     `dispatch_payouts`. Idempotent: one payout per payment."""
     if uow.repo(Withdrawal).one(payment_id=p.id) is not None:
@@ -260,7 +260,7 @@ def _refund_payment(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str,
 
 
 def on_payment_refund_settled(deps: Deps, uow: UnitOfWork, refund: Refund) -> None:
-    """Refunds hook (`refunds.on_settled`): the refund that undoes a payment's failed
+    """Listed in bootstrap.HANDLERS.refund_settled: the refund that undoes a payment's failed
     payout committed (the payout is `reversed`) or was refused (it stays `reversing`,
     flagged: the customer is owed the money and operations must act)."""
     seen = uow.repo(Withdrawal).one(payment_id=refund.payment_id)

@@ -1,127 +1,55 @@
-"""The settlement worker: turns queued transfers into signed ledger transactions, submits
-them in batches, follows committed blocks, and records each outcome (domain/transfers.py).
+"""The outbox's transfers (domain/transfers.py): payments, deposits' mints, withdrawals'
+burns, reversals and refunds, signed into ledger transactions and submitted in batches by
+the outbox worker (adapters/outbox_worker.py), which runs this lane in its one loop and
+hands it every committed block (`settle_blocks`). Rules in domain/outbox.py.
 
 Safety rules (nothing applied twice, nothing lost):
 - A transfer's signed bytes are stored (status SUBMITTED) before they are sent; after a
   crash the same bytes are resent, never a second, different transaction.
 - A transfer is re-signed only when its transaction can no longer commit: refused at
-  admission by the one node it was sent to, or past its `not_after_ms` by the chain's own
-  clock and not in any block. Every transaction carries a short validity window for this.
+  admission by the one node it was sent to, or past its window (outbox.past_window) and
+  not in any block. Every transaction carries a short validity window for this.
 - Sequences are assigned per source account from a local counter (seeded from the chain
   and from our own in-flight transactions). A sequence refused at admission never entered
   a mempool, so it is free and reused first. A transaction that dies after admission (it
   expired unincluded) leaves a gap the later ones of its source cannot cross: the source
   then *drains* — nothing new is signed for it until all its in-flight transactions are
   committed or dead — and restarts from the chain's sequence, in the original order.
-Outcomes go through `settlement.record_outcome`, which is idempotent.
+Outcomes go through `settlement.record_outcomes`, which is idempotent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
+from corridor.ledger.errors import RejectCode
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import Payment, Transaction, decode_transaction
 from corridor.platform.adapters.db import SqlUnitOfWork
-from corridor.platform.adapters.ledger_client import node_headers
 from corridor.platform.adapters.record_codec import codec
 from corridor.platform.adapters.tables_payments import transfers as transfers_table
-from corridor.platform.domain.errors import PlatformError
+from corridor.platform.domain import outbox
+from corridor.platform.domain.outbox import Retry
 from corridor.platform.domain.transfers import ISSUER, TREASURY, Transfer, TransferStatus
 from corridor.platform.domain.wallets import Wallet, wallet_context
 from corridor.platform.services import settlement
-from corridor.platform.services.ports import Deps
+from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal, TxState
+from corridor.platform.services.ports import Deps, UnitOfWork
 
-log = logging.getLogger("corridor.platform.settlement")
+log = logging.getLogger("corridor.platform.outbox")
 
-TX_TTL_MS = 10_000  # validity window of each transaction: the wait before a safe re-sign
-# Blocks are made only when there is work, so the chain's clock may stand still. A
-# transaction past its window by our clock plus this margin, and unknown to the node (not
-# in its mempool), can no longer be included by an honest proposer.
-CLOCK_SKEW_MAX_MS = 3_000
 # In flight per source account: the node's mempool holds at most 16 sequences past an
 # account's last committed one (node MEMPOOL_FUTURE_SEQUENCES_MAX).
 IN_FLIGHT_PER_SOURCE_MAX = 16
 BATCH_MAX = 500  # transfers signed and submitted per round (node accepts up to 1,000)
-ATTEMPTS_MAX = 5  # transactions signed for one transfer before it is given up
-IDLE_S = 0.02  # pause when a round found nothing to do
-BLOCKS_PER_ROUND_MAX = 50
 KEY_CACHE_MAX = 10_000
-NODE_TIMEOUT_S = 10.0
-
-# Refusals that say the transaction is pending or known: not an error.
-_KNOWN = {"DUPLICATE"}
-# Deaths caused by our own window or sequence gaps, not by the transfer: sign it again.
-_OURS_TO_RETRY = {"EXPIRED", "BAD_SEQUENCE", "FUTURE_SEQUENCE"}
-
-
-class SettlementNode:
-    """The node calls the worker needs (batch submit, blocks, status), over HTTP."""
-
-    def __init__(self, url: str, *, token: str = "") -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=NODE_TIMEOUT_S,
-                                 headers=node_headers(token))
-
-    def close(self) -> None:
-        self.http.close()
-
-    def status(self) -> dict[str, Any]:
-        r = self.http.get("/v1/status")
-        r.raise_for_status()
-        data: dict[str, Any] = r.json()
-        return data
-
-    def account_sequence(self, address: str) -> int:
-        r = self.http.get(f"/v1/accounts/{address}")
-        if r.status_code == 404:
-            return 0
-        r.raise_for_status()
-        return int(r.json()["sequence"])
-
-    def submit(self, txs_hex: list[str]) -> list[dict[str, Any]]:
-        r = self.http.post("/v1/txs", json={"txs": txs_hex})
-        r.raise_for_status()
-        results: list[dict[str, Any]] = r.json()["results"]
-        return results
-
-    def block(self, height: int) -> dict[str, Any] | None:
-        r = self.http.get(f"/v1/blocks/{height}")
-        if r.status_code == 404:
-            return None
-        r.raise_for_status()
-        data: dict[str, Any] = r.json()
-        return data
-
-    def tx_error(self, tx_id: str) -> tuple[str, dict[str, Any] | None]:
-        """The node's status of a transaction and, when it dropped it, why
-        ({"code", "message", "permanent"})."""
-        r = self.http.get(f"/v1/txs/{tx_id}")
-        if r.status_code == 404:
-            return "unknown", None
-        r.raise_for_status()
-        body = r.json()
-        err = body.get("error")
-        if not isinstance(err, dict):
-            return str(body["status"]), None
-        return str(body["status"]), {"code": str(err.get("code", "unknown")).upper(),
-                                     "message": str(err.get("message", ""))[:500],
-                                     "permanent": bool(err.get("permanent", True))}
-
-    def tx_status(self, tx_id: str) -> str:
-        r = self.http.get(f"/v1/txs/{tx_id}")
-        if r.status_code == 404:
-            return "unknown"
-        r.raise_for_status()
-        return str(r.json()["status"])
 
 
 @dataclasses.dataclass
@@ -130,83 +58,47 @@ class _Source:
     free: list[int]  # sequences refused at admission: never used on chain, reused first
 
 
-class SettlementWorker:
-    def __init__(self, deps: Deps, node: SettlementNode, *, chain_id: str,
-                 treasury: KeyPair, issuer: KeyPair) -> None:
+class TransferLane:
+    def __init__(self, deps: Deps, node: LedgerNode, *, treasury: KeyPair,
+                 issuer: KeyPair) -> None:
         self.deps = deps
         self.node = node
-        self.chain_id = chain_id
+        self.chain_id = ""  # the node's, read by `recover`
         self.system = {TREASURY: treasury, ISSUER: issuer}
         self.issuer_address = issuer.address
         self._sources: dict[str, _Source] = {}
         self._draining: set[str] = set()
         self._keys: dict[str, KeyPair] = {}
-        self._cursor: int | None = None  # next block height to read
-        self._chain_time_ms = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.chain_time_ms = 0  # the latest block time seen: the chain's clock
 
-    # --- life cycle ------------------------------------------------------------------------
+    def resync(self) -> None:
+        """Forgets the sequence counters (after any doubt: they are read from the chain)."""
+        self._sources.clear()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    # --- starting --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="settlement", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.round()
-            except (httpx.HTTPError, PlatformError, sa.exc.OperationalError) as exc:
-                log.warning("settlement round failed, retrying: %s", exc)
-                self._sources.clear()  # resync sequences after any doubt
-                self._stop.wait(0.5)
-                continue
-            if not busy:
-                self._stop.wait(IDLE_S)
-
-    # --- one round ---------------------------------------------------------------------------
-
-    def round(self) -> bool:
-        """Follows new blocks, retires expired transactions, signs and submits queued
-        transfers. Returns whether there was anything to do."""
-        if self._cursor is None:
-            self._recover()
-        followed = self._follow_blocks()
-        self._retire_expired()
-        sent = self._sign_and_submit()
-        return followed or sent
-
-    def _recover(self) -> None:
-        """On start: settle what the chain already decided about our in-flight transfers,
-        resend the stored bytes of the rest, then follow blocks from the current head."""
+    def recover(self, *, look_up: bool) -> None:
+        """On start: the chain's id and clock; the stored bytes of transfers the node does
+        not know are sent again. `look_up`: no cursor says which blocks were followed (the
+        first start), so what the chain decided about the ones in flight is asked too."""
         status = self.node.status()
-        self._chain_time_ms = int(status.get("latest_time_ms", 0))
+        self.chain_id = status.chain_id
+        self.chain_time_ms = max(self.chain_time_ms, status.latest_time_ms)
         for t in self._in_flight():
-            state = self.node.tx_status(t.tx_id or "")
-            if state == "committed":
-                self._settle_from_block_lookup(t)
-            elif state == "unknown" and t.tx_hex:
-                self.node.submit([t.tx_hex])  # the very same bytes; refusals handled later
-        self._cursor = int(status["height"]) + 1
+            state = self.node.tx_state(t.tx_id or "")
+            if state.status == "committed" and look_up:
+                self._settle_from_state(t, state)
+            elif state.status == "unknown" and t.tx_hex:
+                self.node.submit_many([t.tx_hex])  # the very same bytes; refusals later
 
-    def _settle_from_block_lookup(self, t: Transfer) -> None:
-        r = self.node.http.get(f"/v1/txs/{t.tx_id}")
-        body = r.json()
-        ok = body.get("result", {}).get("code") == "success"
-        settlement.record_outcome(self.deps, t.id, committed=ok, tx_id=t.tx_id,
-                                  height=body.get("height"),
-                                  code=None if ok else str(body.get("result", {}).get("code")))
+    def _settle_from_state(self, t: Transfer, state: TxState) -> None:
+        """A committed transaction's outcome as the node told it (not from a block)."""
+        assert state.status == "committed", state
+        failure = None if state.success else state.refusal
+        settlement.record_outcome(self.deps, t.id, committed=state.success, tx_id=t.tx_id,
+                                  height=state.height,
+                                  code=None if failure is None else failure.code,
+                                  message=None if failure is None else failure.message)
 
     def _in_flight(self, signed_before_ms: int | None = None) -> list[Transfer]:
         """Transfers sent and not settled (only those signed before the time, if given)."""
@@ -215,36 +107,20 @@ class SettlementWorker:
             return uow.repo(Transfer).many(status=TransferStatus.SUBMITTED, order_by="created_ms",
                                            below=below)
 
-    def _follow_blocks(self) -> bool:
-        status = self.node.status()
-        head = int(status["height"])
-        self._chain_time_ms = max(self._chain_time_ms, int(status.get("latest_time_ms", 0)))
-        assert self._cursor is not None
-        if self._cursor > head:
-            return False
-        last = min(head, self._cursor + BLOCKS_PER_ROUND_MAX - 1)
-        for height in range(self._cursor, last + 1):
-            block = self.node.block(height)
-            if block is None:
-                break
-            self._chain_time_ms = max(self._chain_time_ms, int(block["header"]["time_ms"]))
-            self._settle_block(height, block["transactions"])
-            self._cursor = height + 1
-        return True
-
-    def _settle_block(self, height: int, txs: list[dict[str, Any]]) -> None:
-        by_id = {tx["tx_id"]: tx for tx in txs}
-        if not by_id:
-            return
+    def settle_blocks(self, blocks: Sequence[BlockOutcomes],
+                      also: Callable[[UnitOfWork], None]) -> None:
+        """Records the outcomes of our transfers in `blocks` and runs `also` (the cursor's
+        move), all in one unit of work: one commit for many blocks."""
+        by_id = {tx.tx_id: (block.height, tx) for block in blocks for tx in block.txs}
+        for block in blocks:
+            self.chain_time_ms = max(self.chain_time_ms, block.time_ms)
         outcomes = []
         for t in self._transfers_with_tx_ids(by_id):
-            result = by_id[t.tx_id or ""].get("result") or {}
-            ok = result.get("code", "success") == "success"
+            height, tx = by_id[t.tx_id or ""]
             outcomes.append(settlement.Outcome(
-                t.id, ok, t.tx_id, height, None if ok else str(result["code"]),
-                None if ok else "refused in block"))
-        if outcomes:  # the whole block's outcomes in one unit of work
-            settlement.record_outcomes(self.deps, outcomes)
+                t.id, tx.success, t.tx_id, height, None if tx.success else tx.code,
+                None if tx.success else "refused in block"))
+        settlement.record_outcomes(self.deps, outcomes, also=also)
 
     def _transfers_with_tx_ids(self, tx_ids: Iterable[str]) -> list[Transfer]:
         ids = list(tx_ids)
@@ -258,31 +134,33 @@ class SettlementWorker:
                 found.extend(codec(Transfer).record(r._mapping) for r in rows)
         return found
 
-    def _retire_expired(self) -> None:
-        """Transfers whose transaction is past its window and in no block: re-sign them (a
-        fresh sequence, a fresh window) or, after ATTEMPTS_MAX, record them as refused."""
+    def retire_expired(self) -> None:
+        """Transfers whose transaction is past its window and in no block: signed again (a
+        fresh sequence, a fresh window) or recorded as refused, by the retry policy."""
         now = self.deps.clock.now_ms()
-        signed_before_ms = now - TX_TTL_MS
+        signed_before_ms = now - outbox.TX_TTL_MS
         # Only those signed more than a window ago can be past it: the rest stay unread.
         for t in self._in_flight(signed_before_ms + 1):
             assert t.tx_hex is not None
             not_after = decode_transaction(bytes.fromhex(t.tx_hex)).tx.not_after_ms
-            if not_after >= self._chain_time_ms and now <= not_after + CLOCK_SKEW_MAX_MS:
+            if not outbox.past_window(not_after, chain_time_ms=self.chain_time_ms,
+                                      now_ms=now):
                 continue
-            # Past its window by the chain's clock, or by ours beyond any honest skew: no
-            # block can include it any more, even if a mempool still holds it.
-            state, error = self.node.tx_error(t.tx_id or "")
+            # No block can include it any more, even if a mempool still holds it.
+            state = self.node.tx_state(t.tx_id or "")
             self._draining.add(t.source)
-            if state == "committed":
-                self._settle_from_block_lookup(t)
-            elif t.attempts >= ATTEMPTS_MAX or (error is not None and error["permanent"]
-                                                and error["code"] not in _OURS_TO_RETRY):
-                code = error["code"] if error else "TX_EXPIRED"
-                message = error["message"] if error else f"not included ({t.attempts} tries)"
+            if state.status == "committed":
+                self._settle_from_state(t, state)
+                continue
+            refusal = state.refusal
+            code = refusal.code if refusal is not None else RejectCode.EXPIRED.name
+            if outbox.on_refusal(code, attempts=t.attempts) is Retry.REBUILD:
+                self._requeue(t, code, "expired before inclusion; signed again")
+            else:
+                message = refusal.message if refusal is not None else \
+                    f"not included ({t.attempts} tries)"
                 settlement.record_outcome(self.deps, t.id, committed=False, tx_id=t.tx_id,
                                           code=code, message=message)
-            else:
-                self._requeue(t, "TX_EXPIRED", "expired before inclusion; signed again")
 
     def _requeue(self, t: Transfer, code: str, message: str) -> None:
         with self.deps.uow() as uow:
@@ -297,7 +175,7 @@ class SettlementWorker:
 
     # --- signing and submitting ----------------------------------------------------------------
 
-    def _sign_and_submit(self) -> bool:
+    def sign_and_submit(self) -> bool:
         """Reads the queue and signs outside the write lock (unsealing keys and signing are
         most of a round's CPU, and every payment creation waits for that lock); then one
         write transaction stores each signed transfer that is still queued, and only then
@@ -380,7 +258,7 @@ class SettlementWorker:
         now = self.deps.clock.now_ms()
         tx = Transaction(
             chain_id=self.chain_id, source=source_key.address, sequence=sequence,
-            not_before_ms=0, not_after_ms=max(now, self._chain_time_ms) + TX_TTL_MS,
+                not_before_ms=0, not_after_ms=outbox.not_after_ms(now, self.chain_time_ms),
             operations=tuple(ops), memo=t.memo.encode())
         stx = tx.sign(*signers.values())
         return dataclasses.replace(
@@ -394,16 +272,15 @@ class SettlementWorker:
                                       result_message=message[:500],
                                       updated_ms=self.deps.clock.now_ms())
         uow.repo(Transfer).update(refused)
-        hook = settlement.hook_for(t.purpose)
-        if hook is not None:
-            hook(self.deps, uow, refused)
+        settlement.run_handlers(self.deps, uow, refused)
 
     def _next_sequence(self, uow: Any, source_ref: str, address: bytes) -> int:
         """From this worker's counter (the one signer of a deployment), seeded from the
         chain and the source's transfers in flight."""
         src = self._sources.get(source_ref)
         if src is None:
-            on_chain = self.node.account_sequence(keys.encode_address(address))
+            account = self.node.account(keys.encode_address(address))
+            on_chain = 0 if account is None else account.sequence
             mine = [t.sequence or 0 for t in uow.repo(Transfer).many(
                 status=TransferStatus.SUBMITTED, source=source_ref)]
             src = self._sources[source_ref] = _Source(max([on_chain, *mine]) + 1, [])
@@ -415,27 +292,27 @@ class SettlementWorker:
         return seq
 
     def _submit(self, signed: list[Transfer]) -> None:
-        results = self.node.submit([t.tx_hex or "" for t in signed])
-        for t, res in zip(signed, results, strict=True):
-            if res.get("accepted"):
-                continue
-            err = res.get("error") or {}
-            code = str(err.get("code", "unknown")).upper()
-            message = str(err.get("message", ""))
-            if code in _KNOWN or (code == "BAD_SEQUENCE"
-                                  and self.node.tx_status(t.tx_id or "") == "committed"):
-                continue  # already pending or committed: blocks will tell
-            if code == "BAD_SEQUENCE":  # our counter is behind the chain: drain and resync
-                self._draining.add(t.source)
-                self._requeue(t, code, message)
-                continue
-            self._free(t)  # never entered a mempool: the number is free
-            if (err.get("permanent", True) and code not in _OURS_TO_RETRY) \
-                    or t.attempts >= ATTEMPTS_MAX:
-                settlement.record_outcome(self.deps, t.id, committed=False, tx_id=t.tx_id,
-                                          code=code, message=message)
-            else:
-                self._requeue(t, code, message)
+        refusals = self.node.submit_many([t.tx_hex or "" for t in signed])
+        for t, refusal in zip(signed, refusals, strict=True):
+            if refusal is not None:
+                self._refused_at_admission(t, refusal)
+
+    def _refused_at_admission(self, t: Transfer, refusal: Refusal) -> None:
+        code = outbox.reject_code(refusal.code)
+        if code is RejectCode.DUPLICATE:
+            return  # this very transaction is pending: blocks will tell
+        if code is RejectCode.BAD_SEQUENCE:
+            if self.node.tx_state(t.tx_id or "").status == "committed":
+                return  # it is already on chain: blocks will tell
+            self._draining.add(t.source)  # our counter is behind the chain: drain, resync
+            self._requeue(t, refusal.code, refusal.message)
+            return
+        self._free(t)  # never entered a mempool: the number is free
+        if outbox.on_refusal(refusal.code, attempts=t.attempts) is Retry.REBUILD:
+            self._requeue(t, refusal.code, refusal.message)
+        else:
+            settlement.record_outcome(self.deps, t.id, committed=False, tx_id=t.tx_id,
+                                      code=refusal.code, message=refusal.message)
 
     # --- keys and addresses ----------------------------------------------------------------------
 

@@ -1,40 +1,43 @@
-"""The ledger worker: carries queued `LedgerJob`s to the chain (requirement L2).
+"""The outbox's ledger jobs (requirement L2): account openings and authorisations, carried
+to the chain by the outbox worker (adapters/outbox_worker.py), which runs this lane in its
+one loop beside the transfers' lane, under the rules of domain/outbox.py.
 
-One loop, on a daemon thread started by the composition root:
-
-1. **Resolve** submitted jobs by their transaction's status on the node: committed → done;
-   rejected (or committed without success) → a transaction of several jobs is *split*:
-   no job in it is marked done or failed on the batch's word, each goes back to the queue
-   to be built alone, and only its own transaction decides it (a refusal that names an
-   operation may be wrong about which, and "the account exists" for a batch proved
-   nothing about the others). A job alone: refused for good → failed; refused with a code
-   that says its goal already holds (ACCOUNT_EXISTS) → done only once the node shows the
-   account; otherwise rebuilt. Unknown to the node
-   (never arrived, or the node restarted and lost its mempool) → the *stored bytes* are
-   submitted again. A job is never given a second, different transaction while its first
-   may still commit: a new one is built only after the node refused the old one.
+1. **Resolve** a job's transaction by the chain's word: the worker hands every committed
+   block to `settle_blocks`; a transaction not seen in a block for RESOLVE_AFTER_MS is
+   asked about (`resolve_submitted`). Committed → done; refused (or failed in its block)
+   → a transaction of several jobs is *split*: no job in it is marked done or failed on
+   the batch's word, each goes back to the queue to be built alone, and only its own
+   transaction decides it (a refusal that names an operation may be wrong about which,
+   and "the account exists" for a batch proved nothing about the others). A job alone
+   follows the retry policy (`outbox.on_refusal`): rebuilt, failed, or — ACCOUNT_EXISTS —
+   done only once the node shows the account. Unknown to the node (never arrived, or the
+   node restarted and lost its mempool) → the *stored bytes* are submitted again; past
+   their window they are refused EXPIRED, and the policy rebuilds. A job is never given
+   a second, different transaction while its first may still commit.
 2. **Build** per signer (operator: open_account; issuer: authorise) one transaction of up
    to JOB_OPS_PER_TX_MAX queued jobs in creation order, at the signer's next sequence on
    chain, sign it, and store tx_id + tx_hex and mark the jobs submitted in one database
-   transaction, *then* submit. A signer has at most one transaction in flight, so its
+   transaction, *then* submit. A signer has at most one job transaction in flight, so its
    next sequence is always the committed one plus one.
 
-A sequence conflict (someone else used the key) or another transient refusal rebuilds,
-at most JOB_ATTEMPTS_MAX times per job. System keys live in memory only. One worker per
-database: two would both build for the same signer and refuse each other's sequences.
+System keys live in memory only. One worker per database: two would both build for the
+same signer and refuse each other's sequences.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
+from collections.abc import Sequence
 
 from corridor.ledger import keys
+from corridor.ledger.errors import RejectCode
 from corridor.ledger.keys import KeyPair
 from corridor.ledger.tx import HolderAction, OpenAccount, Operation, SetHolder, Transaction
+from corridor.platform.domain import outbox
 from corridor.platform.domain import wallets as w
 from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.outbox import Retry
 from corridor.platform.domain.wallets import (
     JobKind,
     JobStatus,
@@ -44,21 +47,19 @@ from corridor.platform.domain.wallets import (
     WalletStatus,
 )
 from corridor.platform.services import wallets as custody
-from corridor.platform.services.ledger_port import LedgerNode, Refusal
-from corridor.platform.services.ports import Deps, UnitOfWork
+from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal
+from corridor.platform.services.ports import Deps, UnitOfWork, chunks
 
-log = logging.getLogger("corridor.platform.ledger_worker")
+log = logging.getLogger("corridor.platform.outbox")
 
-TX_VALIDITY_MS = 10 * 60_000  # a built transaction expires this long after the chain's time
-POLL_INTERVAL_S = 0.2
 SUBMITTED_SCAN_MAX = 500  # submitted jobs looked at per pass
 QUEUED_SCAN_MAX = 4 * w.JOB_OPS_PER_TX_MAX  # queued jobs looked at per signer and pass
-STOP_TIMEOUT_S = 10.0
-# Refusals of a whole transaction that a fresh build (new sequence, new validity) may cure.
-REBUILD_CODES = frozenset({"BAD_SEQUENCE", "FUTURE_SEQUENCE", "DUPLICATE", "EXPIRED",
-                           "NOT_YET_VALID", "MEMPOOL_FULL"})
-# The chain's state already is what the job wanted.
-GOAL_REACHED = {JobKind.OPEN_ACCOUNT: frozenset({"ACCOUNT_EXISTS"})}
+# A job transaction seen in no block for this long is asked about (the event stream tells
+# of commits at once; this finds the ones refused after admission, or lost).
+RESOLVE_AFTER_MS = 2_000
+TX_IDS_PER_QUERY_MAX = 500  # bound parameters of one query
+# Refusals saying the chain's state may already be what the job wanted.
+GOAL_REACHED = {JobKind.OPEN_ACCOUNT: frozenset({RejectCode.ACCOUNT_EXISTS})}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,54 +79,17 @@ def operation_of(job: LedgerJob) -> Operation:
                      code=str(job.payload["code"]), action=HolderAction.AUTHORISE)
 
 
-class LedgerWorker:
-    def __init__(self, deps: Deps, node: LedgerNode, signers: dict[Signer, KeyPair], *,
-                 poll_interval_s: float = POLL_INTERVAL_S) -> None:
+class JobLane:
+    def __init__(self, deps: Deps, node: LedgerNode, signers: dict[Signer, KeyPair]) -> None:
         self.deps = deps
         self.node = node
         self.signers = dict(signers)
-        self.poll_interval_s = poll_interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # --- the thread --------------------------------------------------------------------
-
-    def start(self) -> None:
-        assert self._thread is None or not self._thread.is_alive(), "already running"
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="ledger-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            assert not self._thread.is_alive(), "the ledger worker did not stop"
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            busy = False
-            try:
-                busy = self.run_once()
-            except PlatformError as exc:  # the node is down or odd: try again later
-                log.warning("ledger worker: %s: %s", exc.code, exc.message)
-            except Exception:
-                log.exception("ledger worker pass failed; retrying")
-            if not busy:
-                self._stop.wait(self.poll_interval_s)
-
-    def run_once(self) -> bool:
-        """One pass: resolve what is in flight, then build and submit per signer. True if
-        there may be more to do right away."""
-        busy = self.resolve_submitted()
+    def run_once(self, *, stale_before_ms: int | None = None) -> bool:
+        """One pass: resolve what is in flight (sent before `stale_before_ms`, if given),
+        then build and submit per signer. True if there may be more to do right away."""
+        busy = self.resolve_submitted(stale_before_ms=stale_before_ms)
         for signer in Signer:
-            if self._stop.is_set():
-                break
             prepared = self.build(signer)
             if prepared is not None:
                 self.submit(prepared)
@@ -134,18 +98,36 @@ class LedgerWorker:
 
     # --- resolving -----------------------------------------------------------------------
 
-    def resolve_submitted(self) -> bool:
+    def settle_blocks(self, blocks: Sequence[BlockOutcomes]) -> bool:
+        """Jobs whose transaction is in `blocks`: done, or refused if it failed there.
+        Returns whether any was."""
+        by_id = {tx.tx_id: tx for block in blocks for tx in block.txs}
+        if not by_id:
+            return False
+        mine: set[str] = set()
+        with self.deps.reader() as uow:
+            for part in chunks(list(by_id), TX_IDS_PER_QUERY_MAX):
+                mine.update(j.tx_id for j in uow.repo(LedgerJob).many(
+                    status=JobStatus.SUBMITTED, tx_id=tuple(part)) if j.tx_id is not None)
+        for tx_id in sorted(mine):
+            tx = by_id[tx_id]
+            self._finish(tx_id, None if tx.success else Refusal(
+                code=tx.code or "UNKNOWN", message="failed in its block", permanent=True,
+                op_index=None))
+        return bool(mine)
+
+    def resolve_submitted(self, *, stale_before_ms: int | None = None) -> bool:
+        """Asks the node about job transactions in flight (sent before `stale_before_ms`)."""
+        below = None if stale_before_ms is None else {"updated_ms": stale_before_ms}
         with self.deps.reader() as uow:  # every round: no write lock
             jobs = uow.repo(LedgerJob).many(status=JobStatus.SUBMITTED, order_by="created_ms",
-                                            limit=SUBMITTED_SCAN_MAX)
+                                            limit=SUBMITTED_SCAN_MAX, below=below)
         txs: dict[str, str] = {}
         for job in jobs:
             assert job.tx_id is not None and job.tx_hex is not None, job.id
             txs.setdefault(job.tx_id, job.tx_hex)
         changed = False
         for tx_id, tx_hex in txs.items():
-            if self._stop.is_set():
-                break
             state = self.node.tx_state(tx_id)
             if state.status == "pending":
                 continue
@@ -155,7 +137,7 @@ class LedgerWorker:
                 assert state.refusal is not None
                 self._refused(tx_id, state.refusal)
             else:  # unknown: never arrived, or dropped. The same bytes, never new ones.
-                log.info("ledger worker: resubmitting tx %s", tx_id)
+                log.info("outbox: jobs: resubmitting tx %s", tx_id)
                 self._submit_bytes(tx_id, tx_hex)
             changed = True
         return changed
@@ -168,7 +150,7 @@ class LedgerWorker:
             for job in uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED):
                 custody.record_done(self.deps, uow, job)
             uow.commit()
-        log.info("ledger worker: tx %s committed", tx_id)
+        log.info("outbox: jobs: tx %s committed", tx_id)
 
     def _refused(self, tx_id: str, refusal: Refusal) -> None:
         """The chain will never apply the transaction, so its jobs may be rebuilt. A batch
@@ -176,26 +158,32 @@ class LedgerWorker:
         and each job decides alone (see the module docstring)."""
         with self.deps.reader() as uow:
             jobs = uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED)
-        transient = refusal.code in REBUILD_CODES or not refusal.permanent
+        # Whether the cause is the transaction's, not its jobs' (a fresh build may cure it).
+        transient = outbox.on_refusal(refusal.code, attempts=0) is Retry.REBUILD
         batch = len(jobs) > 1
+        verdicts = {j.id: outbox.on_refusal(refusal.code, attempts=j.attempts,
+                                            reached=GOAL_REACHED.get(JobKind(j.kind),
+                                                                     frozenset()))
+                    for j in jobs}
         # Read before the write transaction, so a slow node never holds the lock.
         reached = {j.id: self._goal_on_chain(j) for j in jobs
-                   if not batch and refusal.code in GOAL_REACHED.get(JobKind(j.kind), ())}
+                   if not batch and verdicts[j.id] is Retry.REACHED}
         now = self.deps.clock.now_ms()
         with self.deps.uow() as uow:
             repo = uow.repo(LedgerJob)
             for job in repo.many(tx_id=tx_id, status=JobStatus.SUBMITTED):
+                verdict = verdicts.get(job.id, Retry.FAIL)
                 if batch and not transient:  # split: this refusal decides nobody
                     repo.update(dataclasses.replace(w.job_for_retry(job, now), alone=True,
                                                     attempts=max(0, job.attempts - 1)))
                 elif reached.get(job.id):
                     custody.record_done(self.deps, uow, job)
-                elif transient and job.attempts < w.JOB_ATTEMPTS_MAX:
+                elif verdict is Retry.REBUILD:
                     repo.update(w.job_for_retry(job, now))
                 else:
                     custody.record_failed(self.deps, uow, job, refusal.code, refusal.message)
             uow.commit()
-        log.info("ledger worker: tx %s refused: %s%s", tx_id, refusal.code,
+        log.info("outbox: jobs: tx %s refused: %s%s", tx_id, refusal.code,
                  " (batch split)" if batch and not transient else "")
 
     def _goal_on_chain(self, job: LedgerJob) -> bool:
@@ -260,13 +248,13 @@ class LedgerWorker:
         status = self.node.status()
         account = self.node.account(keys.encode_address(kp.address))
         if account is None:
-            log.error("ledger worker: the %s account %s does not exist on chain", signer,
+            log.error("outbox: jobs: the %s account %s does not exist on chain", signer,
                       keys.encode_address(kp.address))
             return None
-        now_ms = max(self.deps.clock.now_ms(), status.latest_time_ms)
         tx = Transaction(
             chain_id=status.chain_id, source=kp.address, sequence=account.sequence + 1,
-            not_before_ms=0, not_after_ms=now_ms + TX_VALIDITY_MS,
+            not_before_ms=0,
+            not_after_ms=outbox.not_after_ms(self.deps.clock.now_ms(), status.latest_time_ms),
             operations=tuple(operation_of(j) for j in jobs),
         )
         stx = tx.sign(kp)
@@ -298,14 +286,14 @@ class LedgerWorker:
             if exc.kind is not Kind.UNAVAILABLE:
                 raise
             # Stored as submitted: the next pass finds it unknown and sends the same bytes.
-            log.warning("ledger worker: tx %s not submitted yet: %s", prepared.tx_id,
+            log.warning("outbox: job tx %s not submitted yet: %s", prepared.tx_id,
                         exc.message)
 
     def _submit_bytes(self, tx_id: str, tx_hex: str) -> None:
         refusal = self.node.submit(tx_hex)
         if refusal is None:
             return
-        if refusal.code == "DUPLICATE" and self.node.tx_state(tx_id).status in (
-                "pending", "committed"):
+        duplicate = outbox.reject_code(refusal.code) is RejectCode.DUPLICATE
+        if duplicate and self.node.tx_state(tx_id).status in ("pending", "committed"):
             return  # the node already has this very transaction
         self._refused(tx_id, refusal)
