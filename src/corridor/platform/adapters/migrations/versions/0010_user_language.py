@@ -1,6 +1,6 @@
 """the language a person chose for pages and messages
 
-Revision ID: 0010_user_language
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-07 03:20:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0010_user_language'
+revision: str = '0010'
 down_revision: str | Sequence[str] | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """the outbox worker's cursor in the chain's event stream
 
-Revision ID: 0010_outbox_cursor
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 03:05:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0010_outbox_cursor'
-down_revision: str | Sequence[str] | None = '0009'
+revision: str = '0011'
+down_revision: str | Sequence[str] | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
