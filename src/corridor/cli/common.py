@@ -8,18 +8,22 @@ import functools
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
 from corridor.ledger.limits import AMOUNT_MAX
 from corridor.node.home import HomeError
+from corridor.platform import config
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import PlatformError
 
 DEFAULT_RPC = "http://127.0.0.1:26657"
-DEFAULT_HOME = Path(".corridor/local")  # the `corridor up` default home
+# The `corridor up` default home. Every `--home` option reads CORRIDOR_HOME when it is not
+# given (typer's envvar), so one export points `up`, the wallet, explorer, light-client and
+# node commands at the same home; the platform's data directory follows it (config.py).
+DEFAULT_HOME = config.HOME_DEFAULT
+HOME_ENV = config.HOME_ENV
 
 
 class CliError(Exception):

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.cli.common import DEFAULT_HOME, DEFAULT_RPC, CliError
+from corridor.cli.common import DEFAULT_HOME, DEFAULT_RPC, HOME_ENV, CliError
 from corridor.cli.node_client import client_token
 from corridor.cli.wallet import resolve_address
 from corridor.ledger import keys
@@ -28,8 +28,8 @@ GenesisOpt = Annotated[Path, typer.Option(
     help="The network's genesis document (the trust root: get it from the network, not the node).",
 )]
 HomeOpt = Annotated[Path, typer.Option(
-    "--home", help="Where wallet NAME is looked up, and rpc_token (the node's client token; "
-    "CORRIDOR_RPC_TOKEN overrides it).")]
+    "--home", envvar=HOME_ENV, help="Where wallet NAME is looked up, and rpc_token (the "
+    "node's client token; CORRIDOR_RPC_TOKEN overrides it).")]
 
 
 def _one_line_errors(fn: Any) -> Any:

@@ -22,6 +22,7 @@ from corridor.cli import node_client
 from corridor.cli.common import (
     DEFAULT_HOME,
     DEFAULT_RPC,
+    HOME_ENV,
     die,
     format_amount,
     ms_text,
@@ -58,7 +59,8 @@ account_app = typer.Typer(help="Inspect accounts.", no_args_is_help=True)
 block_app = typer.Typer(help="Inspect blocks.", no_args_is_help=True)
 
 HomeOpt = Annotated[Path, typer.Option(
-    "--home", help="Home directory holding wallets/NAME.json (and rpc_token, a client token "
+    "--home", envvar=HOME_ENV, help="Home directory holding wallets/NAME.json (and rpc_token, "
+    "a client token "
     "for the node's RPC; CORRIDOR_RPC_TOKEN overrides it).")]
 RpcOpt = Annotated[str, typer.Option("--rpc", help="The node's RPC URL.")]
 FromOpt = Annotated[str, typer.Option("--from", help="Wallet name (or key file path) that pays.")]
