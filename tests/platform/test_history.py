@@ -53,7 +53,7 @@ def world(client: TestClient, platform: bootstrap.Platform, customer: Actor,
                      status="draft", created_ms=4500)
     g = make_payment(platform, theirs, recipient_address="cTHIRDPARTY0000000001",
                      created_ms=4600, tx_id="e5" * 32)
-    r = client.post(f"/v1/payments/{a.id}/refund", headers=customer.headers,
+    r = client.post(f"/v1/payments/{a.id}/refund", headers=customer.creating,
                     json={"kind": "revocation", "reason": "changed my mind"})
     assert r.status_code == 201, r.text
     return World(a, b, c, d, e, g, r.json()["id"], theirs.address)
