@@ -80,6 +80,15 @@ def format_amount(minor: int, decimals: int) -> str:
     return f"{sign}{whole}.{frac:0{decimals}d}"
 
 
+def format_money(minor: int, code: str, decimals: int | None) -> str:
+    """How every command shows an amount (issue 15): major units and the currency, as the
+    platform's API does ('12.50 USD'). Without the asset's decimals (an asset the caller
+    cannot look up) the minor units, said as such: never a guess."""
+    if decimals is None:
+        return f"{minor} minor units of {code}"
+    return f"{format_amount(minor, decimals)} {code}"
+
+
 _RELATIVE_RE = re.compile(r"\+([0-9]+)([smhd])")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
