@@ -117,3 +117,18 @@ def test_a_platform_that_stops_on_its_own_stops_the_node(tmp_path: Path) -> None
     assert code == 1, text
     assert "the platform API exited" in text and "--platform-port" in text, text
     assert not _ok(f"http://127.0.0.1:{rpc}/v1/status")
+
+
+def test_node_start_on_a_taken_port_names_the_flag(tmp_path: Path) -> None:
+    home = str(tmp_path / "node")
+    assert subprocess.run([sys.executable, "-m", "corridor.cli.main", "node", "init", "--home",
+                           home], capture_output=True, timeout=60, check=False).returncode == 0
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "corridor.cli.main", "node", "start",
+                               "--home", home, "--rpc-port", str(port)],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "choose another port with --rpc-port" in done.stderr

@@ -200,6 +200,10 @@ def start(
     rpc_access: RunAccessOpt = None,
 ) -> None:
     """Run the node in HOME in the foreground."""
+    problem = port_problem(rpc_host, rpc_port)
+    if problem is not None:
+        raise _fail(f"the node's RPC cannot listen on {rpc_host}:{rpc_port} ({problem}): "
+                    "choose another port with --rpc-port")
     _start(
         Home(home),
         rpc_host,
@@ -246,7 +250,7 @@ def up(
 def port_problem(host: str, port: int) -> str | None:
     """Why nothing could listen on host:port now (None: it can). Checked before anything
     starts, so a taken port is one clear line instead of half a system running."""
-    sock = socket.socket(socket.AF_INET)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
     try:
         sock.bind((host, port))
