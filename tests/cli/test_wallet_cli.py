@@ -14,7 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from corridor.cli.common import format_amount, parse_amount, parse_time_ms
+from corridor.cli.common import format_amount, format_money, parse_amount, parse_time_ms
 from corridor.cli.main import app
 from corridor.ledger import keys
 from corridor.ledger.genesis import parse_genesis
@@ -234,8 +234,8 @@ def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     code, out, err = run("account", "show", bob, "--rpc", url, "--home", str(home))
     assert code == 0, err
     assert "sequence:  0" in out
-    usd = next(x for x in out.splitlines() if x.strip().startswith("USD"))
-    assert usd.split()[1] == format_amount(int(before) + 1250, 2)
+    usd = next(x for x in out.splitlines() if " USD  issuer" in x)
+    assert usd.split()[0] == format_amount(int(before) + 1250, 2)
     assert "12.50" in usd  # bob started at 0
     code, out, _ = run("account", "show", "alice", "--home", str(home), "--rpc", url)
     assert code == 0 and "sequence:  1" in out and "9987.50" in out
@@ -247,7 +247,7 @@ def test_pay_commits_and_shows_up(node: tuple[Path, str]) -> None:
     code, out, err = run("block", "show", str(height), "--rpc", url, "--home", str(home))
     assert code == 0, err
     assert f"height:             {height}" in out and tx_id in out
-    assert "payment 1250 USD" in out
+    assert "payment 12.50 USD" in out  # major units, as everywhere (issue 15)
     code, out, err = run("block", "show", "1", "--rpc", url, "--home", str(home))
     assert code == 0 and "state_root:" in out and "evidence_root:" in out
 
@@ -413,3 +413,11 @@ def test_rejection_while_waiting_exits_1(fake: FakeNode) -> None:
                        "--amount", "0.02", "--currency", "USD")
     assert code == 1
     assert "insufficient_balance: balance 1 < 2" in err
+
+
+def test_one_formatter_shows_amounts_in_major_units_with_their_currency() -> None:
+    """Issue 15: the wallet, explorer and light-client commands print amounts like the
+    platform's API (major units) with the currency, through one formatter."""
+    assert format_money(1250, "USD", 2) == "12.50 USD"
+    assert format_money(-5, "JPY", 0) == "-5 JPY"
+    assert format_money(7, "XAU", None) == "7 minor units of XAU"  # decimals unknown

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from corridor.cli.common import format_amount
 from corridor.cli.main import app
 from corridor.ledger import keys
 from corridor.ledger.keys import KeyPair
@@ -49,13 +50,13 @@ def test_cli_verifies_a_committed_payment_and_accounts(node: NodeClient) -> None
     assert "1 of 1 validators" in out
     assert f"{node.address('alice')}, sequence 1" in out
     assert "payment: " in out and f"destination {node.address('bob')}" in out
-    assert "amount 4321 minor units" in out
+    assert "amount 43.21 USD" in out  # major units, as everywhere (issue 15)
 
     code, out = _light("verify-account", node.address("bob"), "--rpc", str(node.http.base_url),
                        "--genesis", genesis, "--home", str(node.home))
     assert code == 0, out
     assert f"verified account {node.address('bob')}" in out
-    assert f"balance     {node.balance('bob')} minor units of USD" in out
+    assert f"balance     {format_amount(node.balance('bob'), 2)} USD" in out
     # A wallet name resolves in --home, as with `corridor account show`.
     code, by_name = _light("verify-account", "bob", "--home", str(node.home),
                            "--rpc", str(node.http.base_url), "--genesis", genesis)

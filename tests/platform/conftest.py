@@ -5,6 +5,7 @@ which has its own tests)."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,16 @@ class Actor:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def creating(self) -> dict[str, str]:
+        """The headers of a creating request: a fresh Idempotency-Key each time."""
+        return keyed(self.headers)
+
+
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with a fresh Idempotency-Key (every creating request carries one)."""
+    return {**headers, "Idempotency-Key": uuid.uuid4().hex}
 
 
 PASSWORD = "correct horse battery staple"

@@ -46,7 +46,7 @@ def deposit(client: TestClient, who: Actor, deposit_id: str) -> dict[str, Any]:
 
 def decide(client: TestClient, who: Actor, hold_id: str, decision: str,
            note: str = "checked with the customer") -> Any:
-    return client.post(f"{QUEUE}/{hold_id}/decision", headers=who.headers,
+    return client.post(f"{QUEUE}/{hold_id}/decision", headers=who.creating,
                        json={"decision": decision, "note": note})
 
 
@@ -171,7 +171,7 @@ def test_only_compliance_officers_see_and_decide(
         assert decide(client, staff, hold_id, "release").status_code == 403, role
     assert client.get(QUEUE, headers=customer.headers).status_code == 403
     officer = make_staff(platform, "compliance_officer")
-    bad = client.post(f"{QUEUE}/{hold_id}/decision", headers=officer.headers,
+    bad = client.post(f"{QUEUE}/{hold_id}/decision", headers=officer.creating,
                       json={"decision": "keep", "note": ""})
     assert bad.status_code == 422
     assert bad.json()["error"]["fields"].keys() == {"decision", "note"}

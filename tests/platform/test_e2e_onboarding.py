@@ -13,6 +13,7 @@ import pyotp
 
 from corridor.platform.domain import identity as idn
 from tests.node.conftest import NodeProcess
+from tests.platform.conftest import keyed
 from tests.platform.live import JPEG, OFFICER_PASSWORD, PASSWORD, Platform, sign_in, wait_until
 
 
@@ -58,7 +59,7 @@ def test_register_to_authorised_account_on_chain(service: Platform, node: NodePr
     officer = sign_in(api, service, "officer@corridor.example", OFFICER_PASSWORD)
     queue = api.get("/v1/staff/kyc/queue", headers=officer).json()["items"]
     assert len(queue) == 1
-    r = api.post(f"/v1/staff/kyc/{queue[0]['id']}/decision", headers=officer,
+    r = api.post(f"/v1/staff/kyc/{queue[0]['id']}/decision", headers=keyed(officer),
                  json={"decision": "accept", "reason": "passport and address checked",
                        "tier": 2, "risk": "low"})
     assert r.status_code == 200, r.text

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.node.conftest import NodeProcess
+from tests.platform.conftest import keyed
 from tests.platform.live import JPEG, OFFICER_PASSWORD, PASSWORD, Platform, sign_in, wait_until
 
 CONCURRENT = 50
@@ -39,7 +40,7 @@ def onboard(api: httpx.Client, service: Platform, officer: dict[str, str], email
               "id_number": "P" + uuid.uuid4().hex[:8], "id_expiration_date": "2034-01-01",
               "photo_id_front": files[0], "photo_proof_residence": files[1]}
     rid = api.put("/v1/kyc/customer", headers=me, json={"tier": 2, "fields": fields}).json()["id"]
-    r = api.post(f"/v1/staff/kyc/{rid}/decision", headers=officer,
+    r = api.post(f"/v1/staff/kyc/{rid}/decision", headers=keyed(officer),
                  json={"decision": "accept", "reason": "documents verified", "tier": 2,
                        "risk": "low"})
     assert r.status_code == 200, r.text
@@ -105,7 +106,7 @@ def test_cross_border_payment_life_cycle(service: Platform, node: NodeProcess,
     assert chain_balance(node, ann_wallet["address"], "USD") == 500_000
 
     # USD -> CNY on a firm quote; the same request retried creates one payment.
-    q = api.post("/v1/quotes", headers=ann, json={"sell_asset": "USD", "buy_asset": "CNY",
+    q = api.post("/v1/quotes", headers=keyed(ann), json={"sell_asset": "USD", "buy_asset": "CNY",
                                                   "sell_amount": "100.00"})
     assert q.status_code == 201, q.text
     quote = q.json()
@@ -152,13 +153,13 @@ def test_cross_border_payment_life_cycle(service: Platform, node: NodeProcess,
                         "asset": "USD", "amount": "20.00"}).json()
     p2 = settled(api, ann, p2["id"])
     before_refund = chain_balance(node, ann_wallet["address"], "USD")
-    r = api.post(f"/v1/payments/{p2['id']}/refund", headers=ann,
+    r = api.post(f"/v1/payments/{p2['id']}/refund", headers=keyed(ann),
                  json={"kind": "wrong_payee", "reason": "sent to the wrong person"})
     assert r.status_code == 201, r.text
     refund = r.json()
     queue = api.get("/v1/staff/refunds/queue", headers=officer).json()
     assert refund["id"] in {item["id"] for item in queue["items"]}
-    r = api.post(f"/v1/staff/refunds/{refund['id']}/decision", headers=officer,
+    r = api.post(f"/v1/staff/refunds/{refund['id']}/decision", headers=keyed(officer),
                  json={"decision": "approve", "reason": "payee confirmed the mistake"})
     assert r.status_code == 200, r.text
     settled(api, ann, p2["id"], frozenset({"refunded"}))

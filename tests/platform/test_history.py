@@ -53,7 +53,7 @@ def world(client: TestClient, platform: bootstrap.Platform, customer: Actor,
                      status="draft", created_ms=4500)
     g = make_payment(platform, theirs, recipient_address="cTHIRDPARTY0000000001",
                      created_ms=4600, tx_id="e5" * 32)
-    r = client.post(f"/v1/payments/{a.id}/refund", headers=customer.headers,
+    r = client.post(f"/v1/payments/{a.id}/refund", headers=customer.creating,
                     json={"kind": "revocation", "reason": "changed my mind"})
     assert r.status_code == 201, r.text
     return World(a, b, c, d, e, g, r.json()["id"], theirs.address)
@@ -243,8 +243,13 @@ def test_xlsx_export(client: TestClient, customer: Actor, world: World) -> None:
     assert tuple(rows[0]) == hdom.EXPORT_COLUMNS
     by_id = {row[1]: dict(zip(hdom.EXPORT_COLUMNS, row, strict=True)) for row in rows[1:]}
     assert list(by_id) == [world.refund_id, world.b.id, world.a.id]
-    assert by_id[world.a.id]["amount"] == "101.50"  # text: exact, never a float
-    assert by_id[world.refund_id]["amount"] == "100.00"
+    # numbers, as a spreadsheet sums them (issue 15), shown with the currency's places
+    assert by_id[world.a.id]["amount"] == 101.5 and by_id[world.refund_id]["amount"] == 100
+    assert isinstance(by_id[world.a.id]["fee"], float)
+    assert all(isinstance(row["block_height"], int | None) for row in by_id.values())
+    formats = {c.column_letter: c.number_format
+               for c in load_workbook(io.BytesIO(r.content))["history"][2]}
+    assert formats["F"] == "0.00"  # amount
     assert by_id[world.b.id]["counterparty"] == "'=2+3 Zed"  # text, not a formula
 
 

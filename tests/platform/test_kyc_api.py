@@ -67,7 +67,7 @@ def put(client: TestClient, who: Actor, fields: dict[str, object], tier: int | N
 
 
 def decide(client: TestClient, who: Actor, record_id: str, **body: Any) -> Any:
-    return client.post(f"/v1/staff/kyc/{record_id}/decision", headers=who.headers, json=body)
+    return client.post(f"/v1/staff/kyc/{record_id}/decision", headers=who.creating, json=body)
 
 
 def audit(platform: bootstrap.Platform, action: str) -> list[AuditEntry]:

@@ -200,7 +200,7 @@ def test_a_failed_payout_supersedes_a_refund_the_customer_asked_for(
         chain: FakeChain) -> None:
     p = pay_out(client, customer, "99000678")
     commit(platform, chain, p["id"])
-    r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.headers,
+    r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.creating,
                     json={"kind": "revocation", "reason": "changed my mind"})
     assert r.status_code == 201, r.text
     asked = r.json()["id"]
@@ -224,13 +224,13 @@ def test_a_refund_is_not_approved_while_its_payout_is_in_flight(
     officer = make_staff(platform, "compliance_officer")
     p = pay_out(client, customer)
     commit(platform, chain, p["id"])
-    r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.headers,
+    r = client.post(f"/v1/payments/{p['id']}/refund", headers=customer.creating,
                     json={"kind": "revocation", "reason": "changed my mind"})
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
 
     def approve() -> Any:
-        return client.post(f"/v1/staff/refunds/{rid}/decision", headers=officer.headers,
+        return client.post(f"/v1/staff/refunds/{rid}/decision", headers=officer.creating,
                            json={"decision": "approve", "reason": "bank error",
                                  "platform_error": True})
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from corridor.ledger import keys
+from corridor.ledger.keys import KeyPair
 from corridor.platform import bootstrap
 from corridor.platform.domain.kyc import KycCustomer
 from corridor.platform.domain.payments import Payment
@@ -146,6 +148,29 @@ def test_an_unauthorised_or_frozen_wallet_is_refused(
         assert r.status_code == 422 and r.json()["error"]["code"] == "RECIPIENT_CANNOT_RECEIVE"
         assert "frozen" in r.json()["error"]["fields"]["recipient"]
     nothing_made(platform)
+
+
+def test_an_address_the_platform_does_not_keep_is_checked_on_chain(
+        client: TestClient, platform: bootstrap.Platform, alice: Party,
+        chain: FakeChain) -> None:
+    """Issue 15: an address outside the platform whose account holds no USD (the issuer
+    never authorised it) or that has no account at all previewed fine, was accepted with
+    201 and failed on chain (NOT_AUTHORISED / UNKNOWN_ACCOUNT), then refunded."""
+    euro_only, absent = (keys.encode_address(keys.address_of(
+        KeyPair.from_seed(bytes([n]) * 32).public_key)) for n in (7, 8))
+    chain.fund(euro_only, "EUR", 0)
+    for n, (address, why) in enumerate(((euro_only, "authorised for USD"),
+                                        (absent, "no account"))):
+        to = {"type": "address", "address": address}
+        for r in (preview(client, alice, to), create(client, alice, to, f"o-{n}")):
+            assert r.status_code == 422, r.text
+            assert r.json()["error"]["code"] == "RECIPIENT_CANNOT_RECEIVE"
+            assert why in r.json()["error"]["fields"]["recipient"]
+    nothing_made(platform)
+    chain.fund(euro_only, "USD", 0)  # authorised now: accepted
+    to = {"type": "address", "address": euro_only}
+    assert preview(client, alice, to).status_code == 200
+    assert create(client, alice, to, "o-ok").status_code == 201
 
 
 @dataclasses.dataclass

@@ -31,7 +31,7 @@ from corridor.platform.domain.payments import (
 from corridor.platform.domain.transfers import TREASURY, Leg, Transfer, wallet_ref
 from corridor.platform.domain.wallets import Wallet, WalletStatus
 from corridor.platform.services import bank_details, payment_reads, payments
-from tests.platform.conftest import Actor, make_staff, make_user
+from tests.platform.conftest import Actor, keyed, make_staff, make_user
 from tests.platform.payment_fakes import (
     FakeChain,
     FakeClock,
@@ -144,7 +144,7 @@ def pay(client: TestClient, who: Party | Actor, key: str | None, **body: Any) ->
 
 
 def quote(client: TestClient, who: Party, **body: str) -> dict[str, Any]:
-    r = client.post("/v1/quotes", headers=who.headers, json=body)
+    r = client.post("/v1/quotes", headers=keyed(who.headers), json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
 

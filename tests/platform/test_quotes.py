@@ -127,7 +127,7 @@ def quote_count(platform: bootstrap.Platform) -> int:
 
 def test_quote_is_firm_and_owned(client: TestClient, customer: Actor, other_customer: Actor,
                                  clock: FakeClock) -> None:
-    r = client.post("/v1/quotes", headers=customer.headers,
+    r = client.post("/v1/quotes", headers=customer.creating,
                     json={"sell_asset": "USD", "buy_asset": "CNY", "sell_amount": "100.00"})
     assert r.status_code == 201, r.text
     q = r.json()
@@ -144,7 +144,7 @@ def test_quote_is_firm_and_owned(client: TestClient, customer: Actor, other_cust
 
 
 def test_buy_amount_quote(client: TestClient, customer: Actor) -> None:
-    r = client.post("/v1/quotes", headers=customer.headers,
+    r = client.post("/v1/quotes", headers=customer.creating,
                     json={"sell_asset": "EUR", "buy_asset": "SGD", "buy_amount": "50"})
     assert r.status_code == 201, r.text
     assert r.json()["buy_amount"] == "50.00"
@@ -172,7 +172,7 @@ def test_buy_amount_quote(client: TestClient, customer: Actor) -> None:
 def test_bad_quote_requests(client: TestClient, platform: bootstrap.Platform,
                             customer: Actor, body: dict[str, object], code: str,
                             field: str) -> None:
-    r = client.post("/v1/quotes", headers=customer.headers, json=body)
+    r = client.post("/v1/quotes", headers=customer.creating, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == code and field in r.json()["error"]["fields"]
     assert quote_count(platform) == 0
@@ -184,8 +184,8 @@ def test_quote_authorisation(client: TestClient, platform: bootstrap.Platform,
     assert client.post("/v1/quotes", json=body).status_code == 401
     assert client.get("/v1/quotes/x").status_code == 401
     staff = make_staff(platform, "support_agent")
-    assert client.post("/v1/quotes", headers=staff.headers, json=body).status_code == 403
-    r = client.post("/v1/quotes", headers=customer.headers, json={**body, "org_id": "nope"})
+    assert client.post("/v1/quotes", headers=staff.creating, json=body).status_code == 403
+    r = client.post("/v1/quotes", headers=customer.creating, json={**body, "org_id": "nope"})
     assert r.status_code == 404
     assert client.get("/v1/quotes/" + "x" * 65, headers=customer.headers).status_code == 422
     assert quote_count(platform) == 0

@@ -59,11 +59,11 @@ def wallets(platform: bootstrap.Platform, customer: Actor, other_customer: Actor
 
 def ask(client: TestClient, who: Actor, payment_id: str, **body: Any) -> Any:
     body = {"kind": "revocation", "reason": "sent by mistake", **body}
-    return client.post(f"/v1/payments/{payment_id}/refund", headers=who.headers, json=body)
+    return client.post(f"/v1/payments/{payment_id}/refund", headers=who.creating, json=body)
 
 
 def decide(client: TestClient, who: Actor, refund_id: str, **body: Any) -> Any:
-    return client.post(f"/v1/staff/refunds/{refund_id}/decision", headers=who.headers,
+    return client.post(f"/v1/staff/refunds/{refund_id}/decision", headers=who.creating,
                        json=body)
 
 

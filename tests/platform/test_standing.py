@@ -44,7 +44,8 @@ UseCase = Callable[[bootstrap.Platform, Principal, str | None, str], Any]
 # org_id or None for the customer's own money, a payment id of that owner)).
 MONEY_USE_CASES: list[tuple[str, UseCase]] = [
     ("quote", lambda p, who, org, pid: quotes.create(
-        p.deps, who, sell_asset="USD", buy_asset="EUR", sell_amount="10.00", org_id=org)),
+        p.deps, who, sell_asset="USD", buy_asset="EUR", sell_amount="10.00", org_id=org,
+        idempotency_key="k0")),
     ("payment preview", lambda p, who, org, pid: payments.preview(
         p.deps, who, payments.PaymentRequest(recipient={"type": "user",
                                                         "email": "dave@example.com"},
@@ -62,7 +63,7 @@ MONEY_USE_CASES: list[tuple[str, UseCase]] = [
         p.deps, who, JPEG, "image/jpeg", org_id=org)),
     ("refund request", lambda p, who, org, pid: refunds.request(
         p.deps, who, pid, kind="wrong_payee", reason="sent to the wrong person",
-        evidence=[])),
+        evidence=[], idempotency_key="k4")),
     ("cancel a payment", lambda p, who, org, pid: payment_reads.cancel(p.deps, who, pid)),
 ]
 ORG_ONLY: list[tuple[str, UseCase]] = [

@@ -254,10 +254,13 @@ def test_bad_input_is_refused_with_every_problem_and_changes_nothing(
             "bank": {"name": " ", "account": "GB00WEST12345698765432", "country": "ZZ",
                      "bank_code": "!"}}
     r = client.post("/v1/withdrawals", json=body, headers=funded.headers)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_FIELDS"
+    # every problem in fields; the code names the missing key (issue 15)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "IDEMPOTENCY_KEY_MISSING"
     assert set(r.json()["error"]["fields"]) == {
         "amount", "bank.name", "bank.account", "bank.country", "bank.bank_code",
         "Idempotency-Key"}
+    r = client.post("/v1/withdrawals", json=body, headers={**funded.headers, **key()})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_FIELDS"
     r = client.post("/v1/withdrawals", json={"currency": "USD", "amount": "1.00"},
                     headers={**funded.headers, **key()})
     assert r.status_code == 422 and "bank" in r.json()["error"]["fields"]

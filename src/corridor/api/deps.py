@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from corridor.api.statuses import refuses
 from corridor.platform.adapters.rate_limits import SqlRateLimits
@@ -105,6 +105,9 @@ def principal(request: Request) -> Principal:
 DepsDep = Annotated[Deps, Depends(deps)]
 OriginDep = Annotated[Origin, Depends(origin)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
+# Every creating request's key (platform/domain/idempotency.py). Optional here so a missing
+# one is answered by the service, with its own code (IDEMPOTENCY_KEY_MISSING).
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def staff(perm: Perm) -> Callable[[Principal], Awaitable[Principal]]:

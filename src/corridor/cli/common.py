@@ -8,18 +8,22 @@ import functools
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
 from corridor.ledger.limits import AMOUNT_MAX
 from corridor.node.home import HomeError
+from corridor.platform import config
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import PlatformError
 
 DEFAULT_RPC = "http://127.0.0.1:26657"
-DEFAULT_HOME = Path(".corridor/local")  # the `corridor up` default home
+# The `corridor up` default home. Every `--home` option reads CORRIDOR_HOME when it is not
+# given (typer's envvar), so one export points `up`, the wallet, explorer, light-client and
+# node commands at the same home; the platform's data directory follows it (config.py).
+DEFAULT_HOME = config.HOME_DEFAULT
+HOME_ENV = config.HOME_ENV
 
 
 class CliError(Exception):
@@ -74,6 +78,15 @@ def format_amount(minor: int, decimals: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**decimals)
     return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+def format_money(minor: int, code: str, decimals: int | None) -> str:
+    """How every command shows an amount (issue 15): major units and the currency, as the
+    platform's API does ('12.50 USD'). Without the asset's decimals (an asset the caller
+    cannot look up) the minor units, said as such: never a guess."""
+    if decimals is None:
+        return f"{minor} minor units of {code}"
+    return f"{format_amount(minor, decimals)} {code}"
 
 
 _RELATIVE_RE = re.compile(r"\+([0-9]+)([smhd])")

@@ -7,12 +7,13 @@ power), then the proven transaction or account. Any failure is one red line and 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from corridor.cli.common import DEFAULT_HOME, DEFAULT_RPC, CliError
+from corridor.cli.common import DEFAULT_HOME, DEFAULT_RPC, HOME_ENV, CliError, format_money
 from corridor.cli.node_client import client_token
 from corridor.cli.wallet import resolve_address
 from corridor.ledger import keys
@@ -28,8 +29,8 @@ GenesisOpt = Annotated[Path, typer.Option(
     help="The network's genesis document (the trust root: get it from the network, not the node).",
 )]
 HomeOpt = Annotated[Path, typer.Option(
-    "--home", help="Where wallet NAME is looked up, and rpc_token (the node's client token; "
-    "CORRIDOR_RPC_TOKEN overrides it).")]
+    "--home", envvar=HOME_ENV, help="Where wallet NAME is looked up, and rpc_token (the "
+    "node's client token; CORRIDOR_RPC_TOKEN overrides it).")]
 
 
 def _one_line_errors(fn: Any) -> Any:
@@ -63,6 +64,17 @@ def _echo_header(at: VerifiedHeader) -> None:
                f"power {power} of {vals.total_power} (> 2/3), round {at.commit.round}")
 
 
+def _decimals(genesis: Path) -> dict[tuple[str, str], int]:
+    """Each genesis asset's decimals, to show amounts in major units (the genesis file is
+    what the light client trusts; an asset issued later is shown in minor units)."""
+    try:
+        doc = json.loads(genesis.read_text())
+        return {(str(a["code"]), str(a["issuer"])): int(a["decimals"])
+                for a in doc.get("assets", [])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # load_trust reports an unreadable genesis in its own words
+
+
 @app.command("verify-tx")
 @_one_line_errors
 def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The tx id (hex).")],
@@ -75,6 +87,7 @@ def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The t
         tx_id = b""
     if len(tx_id) != 32:
         raise LightClientError("bad_argument", f"{tx_hash!r} is not a 64-hex-digit tx id")
+    places = _decimals(genesis)
     with LightClient(rpc, load_trust(genesis), token=_token(home)) as client:
         got = client.verify_tx(tx_id)
     typer.echo(f"verified transaction {tx_id.hex()}")
@@ -85,7 +98,9 @@ def verify_tx(tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The t
     for op in tx.operations:
         view = views.operation_view(op)
         if "amount" in view:
-            view["amount"] = f"{view['amount']} minor units"
+            view["amount"] = format_money(int(view["amount"]), view["code"],
+                                          places.get((view["code"], view["issuer"])))
+            del view["code"]
         detail = ", ".join(f"{k} {v}" for k, v in view.items() if k != "type" and v is not None)
         typer.echo(f"  operation   {view['type']}: {detail}")
 
@@ -101,6 +116,7 @@ def verify_account(address: Annotated[str, typer.Argument(metavar="ADDR|NAME")],
     except CliError as exc:
         raise LightClientError("bad_argument", str(exc)) from None
     address = keys.encode_address(raw)
+    places = _decimals(genesis)
     with LightClient(rpc, load_trust(genesis), token=_token(home)) as client:
         got = client.verify_account(raw)
     typer.echo(f"verified account {address}")
@@ -113,5 +129,5 @@ def verify_account(address: Annotated[str, typer.Argument(metavar="ADDR|NAME")],
                f"{len(view['signers'])} signer(s)")
     for b in view["balances"]:
         flags = (" authorised" if b["authorised"] else "") + (" frozen" if b["frozen"] else "")
-        typer.echo(f"  balance     {b['balance']} minor units of {b['code']} "
-                   f"(issuer {b['issuer']}){flags}")
+        shown = format_money(int(b["balance"]), b["code"], places.get((b["code"], b["issuer"])))
+        typer.echo(f"  balance     {shown} (issuer {b['issuer']}){flags}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +17,8 @@ from typing import Annotated
 import httpx
 import typer
 
+from corridor.cli.common import DEFAULT_HOME as UP_HOME
+from corridor.cli.common import HOME_ENV
 from corridor.ledger import keys
 from corridor.node.home import DEMO_CUSTOMERS, Home, HomeError, init_demo_home
 from corridor.node.rpc_access import (
@@ -32,7 +36,8 @@ from corridor.node.storage import StorageCorrupt
 
 app = typer.Typer(help="Run a Corridor node.", no_args_is_help=True)
 
-HomeOpt = Annotated[Path, typer.Option("--home", help="The node's home directory.")]
+HomeOpt = Annotated[Path, typer.Option("--home", envvar=HOME_ENV,
+                                       help="The node's home directory.")]
 DEFAULT_HOME = Path(".corridor/node")
 ACCESS_HELP = (
     f"RPC access mode: {', '.join(MODES)} (docs/node-rpc-access.md). "
@@ -121,6 +126,7 @@ def _start(
     banner: bool,
     after_ready: Callable[[str], None] | None = None,
     rpc_access: str | None = None,
+    before_stop: Callable[[], None] | None = None,
 ) -> None:
     from corridor.node.app import NodeFailed, NodeOptions, serve
 
@@ -147,14 +153,16 @@ def _start(
             _print_demo_hint(home, url)
         if after_ready is not None:
             after_ready(url)
-        typer.echo("Ctrl-C stops the node.", err=True)
+        typer.echo("Ctrl-C stops the node" + (" and the platform." if before_stop else "."),
+                   err=True)
 
     try:
-        asyncio.run(serve(home, options, on_ready=ready))
+        asyncio.run(serve(home, options, on_ready=ready, before_stop=before_stop))
     except (HomeError, StorageCorrupt, NodeFailed) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot serve on {rpc_host}:{rpc_port}: {exc.strerror}") from None
+        raise _fail(f"cannot serve on {rpc_host}:{rpc_port}: {exc.strerror} (choose another "
+                    "port with --rpc-port)") from None
     except KeyboardInterrupt:
         pass
 
@@ -192,6 +200,10 @@ def start(
     rpc_access: RunAccessOpt = None,
 ) -> None:
     """Run the node in HOME in the foreground."""
+    problem = port_problem(rpc_host, rpc_port)
+    if problem is not None:
+        raise _fail(f"the node's RPC cannot listen on {rpc_host}:{rpc_port} ({problem}): "
+                    "choose another port with --rpc-port")
     _start(
         Home(home),
         rpc_host,
@@ -205,15 +217,22 @@ def start(
 
 
 def up(
-    home: HomeOpt = Path(".corridor/local"),
+    home: HomeOpt = UP_HOME,
     rpc_port: Annotated[int, typer.Option(help="Node RPC port.")] = 26657,
     platform_port: Annotated[int, typer.Option(help="Platform API port.")] = 8000,
     rpc_access: RunAccessOpt = None,
 ) -> None:
     """Start the whole system on its embedded defaults: a one-validator network and the
-    platform API on it (the demo issuer issues; the demo treasury opens accounts)."""
+    platform API on it (the demo issuer issues; the demo treasury opens accounts). Both
+    run or neither: a platform that cannot start stops the node, and the exit code is 1."""
     target = Home(home)
     mode = _mode(rpc_access)
+    for port, flag, what in ((rpc_port, "--rpc-port", "the node's RPC"),
+                             (platform_port, "--platform-port", "the platform API")):
+        problem = port_problem("127.0.0.1", port)
+        if problem is not None:
+            raise _fail(f"{what} cannot listen on 127.0.0.1:{port} ({problem}): choose "
+                        f"another port with {flag}")
     if not target.genesis_path.exists():
         init_demo_home(home, genesis_time_ms=int(time.time() * 1000),
                        rpc_access=mode or DEFAULT_MODE)
@@ -221,21 +240,48 @@ def up(
     platform = PlatformProcess(target, platform_port)
     try:
         _start(target, "127.0.0.1", rpc_port, 250, False, False, banner=True,
-               after_ready=platform.start, rpc_access=mode)
+               after_ready=platform.start, rpc_access=mode, before_stop=platform.stop)
     finally:
         platform.stop()
+    if platform.failure is not None:
+        raise _fail(platform.failure)
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why nothing could listen on host:port now (None: it can). Checked before anything
+    starts, so a taken port is one clear line instead of half a system running."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        sock.close()
+    return None
 
 
 class PlatformProcess:
     """The platform API as a child process of `corridor up`: it is a client of the node
-    over RPC, exactly as in a deployment where they run on different machines."""
+    over RPC, exactly as in a deployment where they run on different machines.
+
+    It runs in its own session, so a Ctrl-C in the terminal reaches `corridor up` alone,
+    which stops the platform (its workers last) before the node: the workers never find
+    the node gone (no "settlement round failed ... Connection refused" on a normal stop).
+    It follows `corridor up` (PR_SET_PDEATHSIG) in case `up` itself is killed."""
+
+    STOP_TIMEOUT_S = 30.0
 
     def __init__(self, home: Home, port: int) -> None:
         self.home = home
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
+        self.failure: str | None = None  # why the platform stopped on its own
+        self._stopping = threading.Event()
 
     def start(self, node_url: str) -> None:
+        from corridor.cli.platform import PARENT_PID_ENV
+
         cmd = [
             sys.executable, "-m", "corridor.cli.main", "platform", "serve",
             "--port", str(self.port), "--data-dir", str(self.home.path / "platform"),
@@ -243,34 +289,58 @@ class PlatformProcess:
             "--issuer-key", str(self.home.wallet_path("issuer")),
             "--operator-key", str(self.home.wallet_path("treasury")),
         ]
-        env = dict(os.environ)
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
         token = read_client_token(self.home.path)  # after the node start made it, if missing
         if token is not None:
             env["CORRIDOR_NODE_RPC_TOKEN"] = token  # not in argv: `ps` shows argv to all
-        self.proc = subprocess.Popen(cmd, env=env)
-        threading.Thread(target=self._announce, daemon=True).start()
+        self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        threading.Thread(target=self._watch, daemon=True).start()
 
-    def _announce(self) -> None:
+    def _watch(self) -> None:
+        """Announces the platform once it answers; if it exits on its own (a taken port,
+        a bad setting), records why and stops the node (SIGTERM to this process)."""
         url = f"http://127.0.0.1:{self.port}"
+        announced = False
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
-                    typer.echo(f"\nPortal         {url}/\nPlatform API   {url}/v1\n"
-                               f"  API docs     {url}/docs")
-                    typer.echo(f"  dev outbox   .venv/bin/corridor platform outbox "
-                               f"--data-dir {self.home.path / 'platform'}")
-                    return
-            except httpx.HTTPError:
-                pass
+        while self.proc is not None and not self._stopping.is_set():
+            code = self.proc.poll()
+            if code is not None:
+                self._failed(f"the platform API exited (code {code}; its output is above); "
+                             f"if port {self.port} is taken, choose another with "
+                             "--platform-port")
+                return
+            if not announced and time.monotonic() > deadline:
+                self._failed("the platform API did not start within 60 s; see its output "
+                             "above")
+                return
+            if not announced and _answers(f"{url}/v1/health"):
+                announced = True
+                typer.echo(f"\nPortal         {url}/\nPlatform API   {url}/v1\n"
+                           f"  API docs     {url}/docs")
+                typer.echo(f"  dev outbox   .venv/bin/corridor platform outbox "
+                           f"--data-dir {self.home.path / 'platform'}")
             time.sleep(0.2)
-        typer.secho("the platform API did not start; see its output above",
-                    fg=typer.colors.RED, err=True)
+
+    def _failed(self, why: str) -> None:
+        if self._stopping.is_set():
+            return
+        self.failure = why
+        os.kill(os.getpid(), signal.SIGTERM)  # the node's own clean stop
 
     def stop(self) -> None:
+        """Stops the platform and waits for it (its workers first); idempotent."""
+        self._stopping.set()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=self.STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -17,14 +17,20 @@ from typing import Annotated, Any
 
 import typer
 
-from corridor.platform.config import DB_POOL_MAX_MIN, ConfigError, Settings, load_settings
+from corridor.platform.config import (
+    DB_POOL_MAX_MIN,
+    ConfigError,
+    Settings,
+    load_settings,
+    sqlite_path,
+)
 
 app = typer.Typer(help="The payment platform: API server and administration.",
                   no_args_is_help=True)
 
 DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Platform data directory (default: CORRIDOR_DATA_DIR or "
-    ".corridor/platform).")]
+    "--data-dir", help="Platform data directory (default: CORRIDOR_DATA_DIR, else "
+    "CORRIDOR_HOME/platform, else .corridor/local/platform: where `corridor up` keeps it).")]
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL "
                                                  "(default: SQLite in the data directory).")]
 
@@ -39,6 +45,17 @@ def _settings(data_dir: Path | None, database_url: str | None, **more: Any) -> S
         return load_settings(None, data_dir=data_dir, database_url=database_url, **more)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+
+
+def _existing(settings: Settings) -> Settings:
+    """`settings` when their database exists. The administration commands that read the
+    platform's records refuse a data directory without one: opening it would make a new,
+    empty database and answer "(no messages)" as if that were the platform's state."""
+    db = sqlite_path(settings)
+    if db is not None and not db.exists():
+        raise _fail(f"no platform database at {db}: start `corridor up` first, or point "
+                    "--data-dir (or CORRIDOR_HOME) at the platform's data")
+    return settings
 
 
 def _build(settings: Settings):  # type: ignore[no-untyped-def]
@@ -149,6 +166,7 @@ def serve(
              "are its children, restarted if they die.")] = None,
 ) -> None:
     """Run the platform API in the foreground (Ctrl-C stops it)."""
+    _follow_parent()  # started by `corridor up`: stops if `up` dies
     if chain_workers not in ("process", "thread"):
         raise _fail("--chain-workers is 'process' or 'thread'")
     settings = _settings(data_dir, database_url, node_rpc=node_rpc, issuer_key=issuer_key,
@@ -366,7 +384,7 @@ def outbox(
     from corridor.platform.domain import identity as idn
     from corridor.platform.services import codes
 
-    platform = _build(_settings(data_dir, database_url))
+    platform = _build(_existing(_settings(data_dir, database_url)))
     try:
         destination = None
         if to:
@@ -389,7 +407,7 @@ def audit_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
     """Re-check every audit entry's hash and link; exit 1 on the first break."""
     from corridor.platform.services import audit
 
-    platform = _build(_settings(data_dir, database_url))
+    platform = _build(_existing(_settings(data_dir, database_url)))
     try:
         report = audit.verify(platform.deps)
     finally:
@@ -412,7 +430,7 @@ def wallets_check(
     from corridor.platform.domain.errors import PlatformError
     from corridor.platform.services import reconcile
 
-    platform = _build(_settings(data_dir, database_url, node_rpc=node_rpc))
+    platform = _build(_existing(_settings(data_dir, database_url, node_rpc=node_rpc)))
     try:
         report = reconcile.check_open_wallets(platform.deps, repair=repair)
     except PlatformError as exc:
@@ -434,7 +452,7 @@ def rotate_keys(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> N
     """Make a new master key active and re-wrap every sealed secret under it."""
     from corridor.platform.adapters import custody_admin
 
-    platform = _build(_settings(data_dir, database_url))
+    platform = _build(_existing(_settings(data_dir, database_url)))
     try:
         n, key_id = custody_admin.rotate_master_key(platform)
     finally:

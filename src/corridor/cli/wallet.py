@@ -22,8 +22,9 @@ from corridor.cli import node_client
 from corridor.cli.common import (
     DEFAULT_HOME,
     DEFAULT_RPC,
+    HOME_ENV,
     die,
-    format_amount,
+    format_money,
     ms_text,
     parse_amount,
     parse_time_ms,
@@ -58,7 +59,8 @@ account_app = typer.Typer(help="Inspect accounts.", no_args_is_help=True)
 block_app = typer.Typer(help="Inspect blocks.", no_args_is_help=True)
 
 HomeOpt = Annotated[Path, typer.Option(
-    "--home", help="Home directory holding wallets/NAME.json (and rpc_token, a client token "
+    "--home", envvar=HOME_ENV, help="Home directory holding wallets/NAME.json (and rpc_token, "
+    "a client token "
     "for the node's RPC; CORRIDOR_RPC_TOKEN overrides it).")]
 RpcOpt = Annotated[str, typer.Option("--rpc", help="The node's RPC URL.")]
 FromOpt = Annotated[str, typer.Option("--from", help="Wallet name (or key file path) that pays.")]
@@ -474,18 +476,20 @@ def account_show(ref: Annotated[str, typer.Argument(metavar="ADDRESS|NAME")],
         typer.echo(f"  {s['public_key']}  weight {s['weight']}")
     typer.echo("balances:" if acct["balances"] else "balances:  none")
     for b in acct["balances"]:
-        dec = decimals.get((b["code"], b["issuer"]), 0)
+        dec = decimals.get((b["code"], b["issuer"]))
         notes = [n for n, on in (("frozen", b["frozen"]), ("not authorised", not b["authorised"]))
                  if on]
         extra = f"  [{', '.join(notes)}]" if notes else ""
-        typer.echo(f"  {b['code']:<6} {format_amount(int(b['balance']), dec):>20}"
+        typer.echo(f"  {format_money(int(b['balance']), b['code'], dec):>26}"
                    f"  issuer {b['issuer']}{extra}")
 
 
-def _op_summary(op: dict[str, Any]) -> str:
+def _op_summary(op: dict[str, Any], decimals: dict[tuple[str, str], int]) -> str:
     kind = str(op["type"])
     if kind in ("payment", "escrow_create"):
-        return f"{kind} {op['amount']} {op['code']} -> {op['destination']}"
+        shown = format_money(int(op["amount"]), op["code"],
+                             decimals.get((op["code"], op["issuer"])))
+        return f"{kind} {shown} -> {op['destination']}"
     if kind == "open_account":
         return f"{kind} {op['address']}"
     if kind == "set_signers":
@@ -502,7 +506,9 @@ def block_show(ref: Annotated[str, typer.Argument(metavar="HEIGHT|HASH")],
     """A block's header fields and its transactions."""
     with node_client.connect(rpc, home).client as client:
         try:
-            block = Node(rpc, client).get(f"/v1/blocks/{ref}")
+            node = Node(rpc, client)
+            block = node.get(f"/v1/blocks/{ref}")
+            decimals = {(a["code"], a["issuer"]): int(a["decimals"]) for a in node.assets()}
         except NodeError as exc:
             die(f"{exc.code}: {exc.message}")
     header = block["header"]
@@ -518,4 +524,4 @@ def block_show(ref: Annotated[str, typer.Argument(metavar="HEIGHT|HASH")],
         result = t.get("result", {}).get("code", "?")
         typer.echo(f"  [{i}] {t['tx_id']}  from {t['source']}  seq {t['sequence']}  {result}")
         for op in t["operations"]:
-            typer.echo(f"      {_op_summary(op)}")
+            typer.echo(f"      {_op_summary(op, decimals)}")

@@ -94,9 +94,13 @@ def make_runner(home: Home, core: NodeCore, options: NodeOptions) -> NodeRunner:
 
 
 async def serve(
-    home: Home, options: NodeOptions, on_ready: Callable[[NodeCore, str], None] | None = None
+    home: Home, options: NodeOptions, on_ready: Callable[[NodeCore, str], None] | None = None,
+    before_stop: Callable[[], None] | None = None,
 ) -> None:
-    """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly."""
+    """Runs until SIGINT/SIGTERM; then stops accepting, and closes storage cleanly. With
+    `before_stop` (blocking; run in a thread while the node still serves), the first signal
+    runs it and then stops the node: what depends on the node stops first. A second signal
+    stops the node at once."""
     access = load_rpc_access(home, options)
     core = open_core(home, options)
     runner = make_runner(home, core, options)
@@ -113,9 +117,18 @@ async def serve(
         )
     )
     loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Future[None]] = []
+
+    def stop() -> None:
+        if before_stop is None or stopping:
+            runner.stop()
+            return
+        stopping.append(loop.run_in_executor(None, before_stop))
+        stopping[0].add_done_callback(lambda _: runner.stop())
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, runner.stop)
+            loop.add_signal_handler(sig, stop)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)

@@ -4,7 +4,8 @@
 | variable                    | default                              |
 |-----------------------------|--------------------------------------|
 | CORRIDOR_MODE               | development (or production)          |
-| CORRIDOR_DATA_DIR           | .corridor/platform                   |
+| CORRIDOR_HOME               | .corridor/local (the `corridor up` home) |
+| CORRIDOR_DATA_DIR           | <CORRIDOR_HOME>/platform, where `corridor up` keeps it |
 | CORRIDOR_DATABASE_URL       | sqlite:///<data dir>/platform.db     |
 | CORRIDOR_KEYRING            | <data dir>/master-keys.json          |
 | CORRIDOR_NODE_RPC           | http://127.0.0.1:26657               |
@@ -42,6 +43,12 @@ ORGS_PER_CUSTOMER_MAX = 5  # organisations one customer may create
 WALLETS_PER_ORG_MAX = 10  # wallets (custodial or registered keys) of one organisation
 
 
+# The home `corridor up` runs in; its `platform` directory is the data directory by default,
+# so every `corridor platform` command finds the database `up` made (issue 15).
+HOME_ENV = "CORRIDOR_HOME"
+HOME_DEFAULT = Path(".corridor/local")
+
+
 class ConfigError(Exception):
     """Settings the platform refuses to start with."""
 
@@ -49,7 +56,7 @@ class ConfigError(Exception):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     mode: str = "development"
-    data_dir: Path = Path(".corridor/platform")
+    data_dir: Path = HOME_DEFAULT / "platform"
     database_url: str = ""  # empty: SQLite in data_dir
     keyring: Path | None = None  # None: data_dir/master-keys.json
     node_rpc: str = "http://127.0.0.1:26657"
@@ -139,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         if key in env:
             values[name] = env[key]
     values.update({k: v for k, v in overrides.items() if v is not None})
+    values.setdefault("data_dir", default_data_dir(env))
     settings = Settings(**{k: _convert(k, v) for k, v in values.items()})  # type: ignore[arg-type]
     if settings.mode not in MODES:
         raise ConfigError(f"CORRIDOR_MODE must be one of {MODES}, not {settings.mode!r}")
@@ -147,6 +155,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
     return settings
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where `corridor up` keeps the platform's data: `platform` in CORRIDOR_HOME (an empty
+    value counts as unset)."""
+    return Path(env.get(HOME_ENV) or HOME_DEFAULT) / "platform"
 
 
 def sqlite_path(settings: Settings) -> Path | None:

@@ -74,8 +74,10 @@ def _request(page: Page, who: Principal, v: dict[str, str], quote_id: str) -> Pa
         return PaymentRequest(recipient=recipient, asset=v["send_currency"],
                               amount=v["amount"], memo=v["memo"])
     if not quote_id:
+        # Each review asks for a new firm quote: a key of its own (a reload is a new quote).
         quote_id = quotes.create(page.deps, who, sell_asset=v["send_currency"],
-                                 buy_asset=v["receive_currency"], sell_amount=v["amount"]).id
+                                 buy_asset=v["receive_currency"], sell_amount=v["amount"],
+                                 idempotency_key=page.deps.rand.token()).id
     return PaymentRequest(recipient=recipient, quote_id=quote_id, memo=v["memo"])
 
 

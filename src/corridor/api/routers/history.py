@@ -13,11 +13,13 @@ import datetime as dt
 import html
 import io
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from pydantic import BaseModel
 
 from corridor.api.deps import DepsDep, PrincipalDep
@@ -138,10 +140,21 @@ def _xlsx(rows: Iterator[HistoryRow]) -> bytes:
     ws = wb.create_sheet("history")
     ws.append(list(dom.EXPORT_COLUMNS))
     for row in rows:
-        ws.append(dom.export_cells(row))  # every cell text: amounts stay exact
+        # amounts are numbers (a sheet sums them), shown with the currency's places
+        ws.append([_cell(ws, v) for v in dom.export_values(row)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _cell(ws: Any, value: dom.Cell) -> Any:
+    if not isinstance(value, Decimal):
+        return value
+    # openpyxl writes a Decimal's digits as they are (its type stubs list float only)
+    cell = WriteOnlyCell(ws, value=value)  # type: ignore[arg-type]
+    places = -int(value.as_tuple().exponent)
+    cell.number_format = "0." + "0" * places if places > 0 else "0"
+    return cell
 
 
 # --- the printable receipt ---------------------------------------------------------------

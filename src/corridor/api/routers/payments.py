@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, LimiterDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, LimiterDep, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import Kind, PlatformError
@@ -200,7 +200,7 @@ def preview_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep,
              responses={200: {"description": "A retry: the payment its key made first."}})
 def create_payment(body: PaymentIn, deps: DepsDep, who: PrincipalDep, response: Response,
                    limiter: LimiterDep,
-                   idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+                   idempotency_key: IdempotencyKey = None,
                    ) -> PaymentOut:
     """Creates, confirms and submits a payment. `Idempotency-Key` is required: a retry with
     the same key and body returns the first payment (200); another body, 409. A refusal

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain.payments import Quote
@@ -66,11 +66,13 @@ class QuoteOut(BaseModel):
 
 
 @router.post("/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED)
-def create_quote(body: QuoteIn, deps: DepsDep, who: PrincipalDep) -> QuoteOut:
-    """A firm quote: give exactly one of sell_amount and buy_amount (major units, text)."""
+def create_quote(body: QuoteIn, deps: DepsDep, who: PrincipalDep,
+                 idempotency_key: IdempotencyKey = None) -> QuoteOut:
+    """A firm quote: give exactly one of sell_amount and buy_amount (major units, text).
+    `Idempotency-Key` is required: a retry with the same key returns the same quote."""
     q = quotes.create(deps, who, sell_asset=body.sell_asset, buy_asset=body.buy_asset,
                       sell_amount=body.sell_amount, buy_amount=body.buy_amount,
-                      org_id=body.org_id)
+                      org_id=body.org_id, idempotency_key=idempotency_key)
     return QuoteOut.of(q)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.money import format_minor
@@ -92,11 +92,14 @@ def upload(
 
 
 @router.post("/payments/{payment_id}/refund", status_code=201)
-def ask(payment_id: Id, body: RefundIn, who: PrincipalDep, deps: DepsDep) -> RefundOut:
+def ask(payment_id: Id, body: RefundIn, who: PrincipalDep, deps: DepsDep,
+        idempotency_key: IdempotencyKey = None) -> RefundOut:
     """Asks for a refund of a credited payment (the sender side only); staff review it.
-    For a failed or expired payment this returns its automatic release."""
+    For a failed or expired payment this returns its automatic release.
+    `Idempotency-Key` is required: a retry with the same key returns the same refund."""
     return RefundOut.of(refunds.request(deps, who, payment_id, kind=body.kind,
-                                        reason=body.reason, evidence=body.evidence))
+                                        reason=body.reason, evidence=body.evidence,
+                                        idempotency_key=idempotency_key))
 
 
 @router.get("/payments/{payment_id}/refunds")

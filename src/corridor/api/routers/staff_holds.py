@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep
+from corridor.api.deps import DepsDep, IdempotencyKey
 from corridor.api.deps import staff as staff_only
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import holds as dom
@@ -88,7 +88,10 @@ def view(hold_id: Id, who: Reviewer, deps: DepsDep) -> HoldOut:
 
 
 @router.post("/{hold_id}/decision", response_model=HoldOut)
-def decide(hold_id: Id, body: DecisionIn, who: Reviewer, deps: DepsDep) -> HoldOut:
+def decide(hold_id: Id, body: DecisionIn, who: Reviewer, deps: DepsDep,
+           idempotency_key: IdempotencyKey = None) -> HoldOut:
     """Release (credited now, only if it fits the owner's limits: else 409
-    STILL_ABOVE_LIMITS) or return (sent back through the rail). Once: 409 HOLD_DECIDED."""
-    return HoldOut.of(holds.decide(deps, who, hold_id, body.decision, body.note))
+    STILL_ABOVE_LIMITS) or return (sent back through the rail). Once: 409 HOLD_DECIDED.
+    `Idempotency-Key` is required: a retry with the same key returns the hold."""
+    return HoldOut.of(holds.decide(deps, who, hold_id, body.decision, body.note,
+                                   idempotency_key))

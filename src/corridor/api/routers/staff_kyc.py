@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.deps import staff as staff_only
 from corridor.api.json_body import JsonRoute
 from corridor.api.routers.kyc import FileOut, KycOut
@@ -126,10 +126,11 @@ def download(record_id: RecordId, file_id: FileId, who: PrincipalDep,
 
 @router.post("/{record_id}/decision")
 def decide(record_id: RecordId, body: DecisionIn, who: Reviewer,
-           deps: DepsDep) -> StaffKycOut:
+           deps: DepsDep, idempotency_key: IdempotencyKey = None) -> StaffKycOut:
     """Accept (with `tier` and `risk`), reject, or ask for more (`fields` to resubmit);
-    `reason` is mandatory and recorded in the audit trail."""
+    `reason` is mandatory and recorded in the audit trail. `Idempotency-Key` is
+    required: a retry with the same key returns the record as it stands."""
     decision = Decision(outcome=body.decision, reason=body.reason, tier=body.tier,
                         risk=body.risk,
                         marks={k: m.model_dump() for k, m in body.fields.items()})
-    return StaffKycOut.of(kyc.decide(deps, who, record_id, decision))
+    return StaffKycOut.of(kyc.decide(deps, who, record_id, decision, idempotency_key))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.deps import staff as staff_only
 from corridor.api.json_body import JsonRoute
 from corridor.api.routers.refunds import EvidenceOut, RefundOut
@@ -107,9 +107,11 @@ def download(refund_id: Id, file_id: Id, who: PrincipalDep, deps: DepsDep) -> Re
 
 
 @router.post("/{refund_id}/decision")
-def decide(refund_id: Id, body: DecisionIn, who: Reviewer, deps: DepsDep) -> StaffRefundOut:
+def decide(refund_id: Id, body: DecisionIn, who: Reviewer, deps: DepsDep,
+           idempotency_key: IdempotencyKey = None) -> StaffRefundOut:
     """Approve (a return transfer is queued) or reject (the payment is credited again);
-    the reason is mandatory and audited."""
+    the reason is mandatory and audited. `Idempotency-Key` is required: a retry with the
+    same key returns the refund as it stands."""
     d = Decision(outcome=body.decision, reason=body.reason,
                  platform_error=body.platform_error)
-    return StaffRefundOut.of_view(refunds.decide(deps, who, refund_id, d))
+    return StaffRefundOut.of_view(refunds.decide(deps, who, refund_id, d, idempotency_key))

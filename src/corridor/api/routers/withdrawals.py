@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain import rails as dom
@@ -23,7 +23,6 @@ OrgId = Annotated[str, Path(max_length=64)]
 ItemId = Annotated[str, Path(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=dom.PAGE_MAX)]
 Offset = Annotated[int, Query(ge=0, le=dom.PAGE_OFFSET_MAX)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 AMOUNT_TEXT_LEN_MAX = 40
 
 

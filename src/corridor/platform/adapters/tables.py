@@ -11,3 +11,4 @@ from corridor.platform.adapters import tables_refunds
 from corridor.platform.adapters import tables_rails
 from corridor.platform.adapters import tables_webhooks
 from corridor.platform.adapters import tables_holds
+from corridor.platform.adapters import tables_idempotency

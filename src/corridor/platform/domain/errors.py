@@ -94,6 +94,10 @@ class Err(enum.Enum):
     FORBIDDEN = "FORBIDDEN", _F, "your role does not allow this"
     CONFLICT = ("CONFLICT", _C,
                 "a concurrent request changed the same thing; nothing was written, retry")
+    IDEMPOTENCY_KEY_MISSING = ("IDEMPOTENCY_KEY_MISSING", _I,
+                               "the Idempotency-Key header is missing")
+    IDEMPOTENCY_KEY_INVALID = ("IDEMPOTENCY_KEY_INVALID", _I,
+                               "the Idempotency-Key header is invalid")
     IDEMPOTENCY_KEY_REUSED = ("IDEMPOTENCY_KEY_REUSED", _C,
                               "this Idempotency-Key was used for a different request")
     INVALID_CURSOR = "INVALID_CURSOR", _I, "the cursor is not one this API gave out"

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import enum
 import re
+from decimal import Decimal
 
 from corridor.platform.domain import money
 from corridor.platform.domain.errors import Err, PlatformError, Problems
@@ -183,3 +184,27 @@ def export_cells(row: HistoryRow) -> list[str]:
             counter, row.rate or "", cell_text(row.counterparty),
             cell_text(row.counterparty_address), row.uetr or "", row.tx_id or "",
             "" if row.height is None else str(row.height), row.payment_id or ""]
+
+
+# A spreadsheet holds numbers as binary doubles: exact for whole numbers of minor units up
+# to 2**53. Beyond that an amount stays text rather than be rounded.
+SHEET_EXACT_MINOR_MAX = 2**53
+
+Cell = str | int | Decimal
+
+
+def export_values(row: HistoryRow) -> list[Cell]:
+    """One export line for a spreadsheet (issue 15): `export_cells`, with the amounts as
+    numbers in major units (a Decimal of the currency's places, so a sheet can sum them)
+    and the block height as a whole number."""
+    cells: list[Cell] = list(export_cells(row))
+    amounts = {"amount": (row.amount_minor, row.currency),
+               "fee": (row.fee_minor, row.currency),
+               "counter_amount": (row.counter_amount_minor, row.counter_currency)}
+    for name, (minor, code) in amounts.items():
+        if minor is not None and code and abs(minor) < SHEET_EXACT_MINOR_MAX:
+            cells[EXPORT_COLUMNS.index(name)] = money.to_major(minor, code).quantize(
+                Decimal(1).scaleb(-money.decimals(code)))
+    if row.height is not None:
+        cells[EXPORT_COLUMNS.index("block_height")] = row.height
+    return cells

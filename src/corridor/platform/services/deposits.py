@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from corridor.platform.domain import money
+from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import (
     Err,
@@ -42,7 +42,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str,
     key = funds.check_key(idempotency_key, problems)
     with deps.uow() as uow:
         owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
-        problems.raise_if_any()
+        idempotency.raise_if_any(problems)
         hashed = funds.request_hash({"kind": "deposit", "currency": currency,
                                      "amount_minor": amount_minor})
         wallet = funds.owner_wallet(deps, uow, owner_type, owner_id, create=True)

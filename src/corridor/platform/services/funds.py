@@ -7,14 +7,13 @@ import hashlib
 import json
 from typing import Any, TypeVar
 
+from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import kyc as kyc_domain
-from corridor.platform.domain import money
 from corridor.platform.domain.errors import Err, PlatformError, Problems
 from corridor.platform.domain.kyc import Limits
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import (
     DEPOSITS_OPEN,
-    IDEMPOTENCY_KEY_LEN_MAX,
     Deposit,
     DepositStatus,
     Withdrawal,
@@ -57,11 +56,9 @@ def may_read(uow: UnitOfWork, who: Principal, owner_type: str, owner_id: str) ->
 
 
 def check_key(key: str | None, problems: Problems) -> str:
-    key = (key or "").strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
-        problems.add("Idempotency-Key",
-                     f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
-    return key
+    """The request's Idempotency-Key, its mistake added to `problems` (refuse them with
+    domain/idempotency.py's `raise_if_any`: missing and invalid have their own codes)."""
+    return idempotency.check_key(key, problems)
 
 
 def request_hash(request: dict[str, Any]) -> str:

@@ -9,11 +9,13 @@ limits, the rail refused the return) changes nothing."""
 from __future__ import annotations
 
 from corridor.platform.domain import holds as dom
+from corridor.platform.domain import idempotency
 from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.holds import Decision, Hold, HoldStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.wallets import OwnerType
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 
@@ -66,9 +68,13 @@ def get(deps: Deps, who: Principal, hold_id: str) -> Hold:
     return hold
 
 
-def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str) -> Hold:
-    """Releases or returns held money, once."""
+def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str,
+           idempotency_key: str | None) -> Hold:
+    """Releases or returns held money, once. A retry under the same Idempotency-Key
+    returns the hold as it stands."""
     _reviewer(who)
+    key = idempotency.check_key(idempotency_key)
+    asked = {"hold_id": hold_id, "decision": decision, "note": note}
     problems = Problems()
     note = " ".join(note.split())
     if decision not in tuple(Decision):
@@ -80,6 +86,8 @@ def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str) -
         hold = uow.repo(Hold).get(hold_id[:64], for_update=True)
         if hold is None:
             raise not_found("hold")
+        if replay.prior(uow, who.user_id, key, "hold.decide", asked) is not None:
+            return hold
         if hold.status != HoldStatus.OPEN:
             raise Err.HOLD_DECIDED.error(f"this hold was already {hold.status}")
         handlers = deps.handlers.hold_decision[hold.subject_type]
@@ -98,5 +106,6 @@ def decide(deps: Deps, who: Principal, hold_id: str, decision: str, note: str) -
                   before={"status": hold.status},
                   after={"status": done.status, "note": note, "return_ref": done.return_ref,
                          "subject_type": hold.subject_type, "subject_id": hold.subject_id})
+        replay.remember(deps, uow, who.user_id, key, "hold.decide", asked, hold.id)
         uow.commit()
     return done

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from corridor.platform.domain import kyc
+from corridor.platform.domain import idempotency, kyc
 from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.kyc import (
     Decision,
@@ -25,6 +25,7 @@ from corridor.platform.domain.kyc import (
 )
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services import wallets
 from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -257,14 +258,20 @@ def staff_file(deps: Deps, who: Principal, record_id: str, file_id: str) -> tupl
         return f, data
 
 
-def decide(deps: Deps, who: Principal, record_id: str, decision: Decision) -> KycView:
+def decide(deps: Deps, who: Principal, record_id: str, decision: Decision,
+           idempotency_key: str | None) -> KycView:
     """Accepts (with a tier and risk rating), rejects, or asks for more. Acceptance asks
     custody, in the same transaction, to authorise the subject's wallets for the tier's
-    assets, so a customer is never accepted without it (or authorised without acceptance)."""
+    assets, so a customer is never accepted without it (or authorised without acceptance).
+    A retry under the same Idempotency-Key returns the record as it stands."""
     require_staff(who, Perm.KYC_REVIEW)
+    key = idempotency.check_key(idempotency_key)
+    asked = {"record_id": record_id, **dataclasses.asdict(decision)}
     now = deps.clock.now_ms()
     with deps.uow() as uow:
         rec = _staff_record(uow, record_id, for_update=True)
+        if replay.prior(uow, who.user_id, key, "kyc.decide", asked) is not None:
+            return _view(deps, (rec.subject_type, rec.subject_id), rec)
         values = _open(deps, rec)
         kyc.check_decision(rec, values, decision)
         new = kyc.decide(rec, decision, staff_id=who.user_id, now_ms=now)
@@ -283,6 +290,7 @@ def decide(deps: Deps, who: Principal, record_id: str, decision: Decision) -> Ky
                   after={**kyc.summary(new), "decision": decision.outcome,
                          "reason": new.decision_reason},
                   ip=who.ip)
+        replay.remember(deps, uow, who.user_id, key, "kyc.decide", asked, rec.id)
         uow.commit()
         return _view(deps, (rec.subject_type, rec.subject_id), new)
 

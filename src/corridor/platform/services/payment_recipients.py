@@ -136,11 +136,31 @@ def check_can_receive(deps: Deps, uow: UnitOfWork, r: Recipient, code: str) -> N
     wlt = uow.repo(Wallet).get(r.wallet_id) if r.wallet_id is not None else None
     problem = funds.receive_problem(uow, wlt, code, arriving_now=True) if wlt else None
     if problem is None and r.address is not None and wallets.ledger_node(deps) is not None:
-        problem = funds.holding_problem(chain_account(deps, r.address), code,
-                                        deps.issuer_address)
+        issuer = deps.issuer_address
+        problem = (funds.holding_problem(chain_account(deps, r.address), code, issuer)
+                   if wlt is not None else off_platform_problem(deps, r.address, code, issuer))
     if problem is not None:
         raise Err.RECIPIENT_CANNOT_RECEIVE.error(f"the recipient cannot receive {code}: "
                                                  f"{problem}", {"recipient": problem})
+
+
+def off_platform_problem(deps: Deps, address: str, code: str,
+                         issuer: str | None) -> str | None:
+    """Why the chain would refuse to credit `code` to an address the platform keeps no
+    wallet for (issue 15): it has no account there, or the account holds no `code` - the
+    platform issues its assets auth_required, and a holding is how the chain records the
+    issuer's authorisation. None: no objection, or the node cannot tell (the chain
+    decides then)."""
+    try:
+        account = funds.account_snapshot(deps, address)
+    except PlatformError:
+        return None
+    if account is None:
+        return "no account on the chain has this address"
+    if not any(h.code == code and (issuer is None or h.issuer == issuer)
+               for h in account.holdings):
+        return f"the account is not authorised for {code}"
+    return funds.holding_problem(account, code, issuer)
 
 
 def chain_account(deps: Deps, address: str) -> ChainAccount | None:

@@ -27,7 +27,7 @@ import hashlib
 import json
 from typing import Any
 
-from corridor.platform.domain import bank, fx, money
+from corridor.platform.domain import bank, fx, idempotency, money
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain.errors import (
     Err,
@@ -70,7 +70,6 @@ from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 S = PaymentStatus
-IDEMPOTENCY_KEY_LEN_MAX = 64  # the column's width
 MEMO_LEN_MAX = 140
 PAGE_MAX = 100
 EXPECTED_ONCHAIN_MS = 30_000  # a few blocks and the worker's round
@@ -274,7 +273,7 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
         problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
     priced, quote = _priced(deps, uow, req, owner, problems)
-    problems.raise_if_any()
+    idempotency.raise_if_any(problems)
     assert priced is not None
     recipient = payment_recipients.resolve(uow, spec, preview=preview)
     if not (preview and recipient.type == RecipientType.USER):
@@ -331,10 +330,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     daily limit, the balance, and the records written. A recipient or tier that changes
     between the passes (milliseconds) is as if the request had come a moment earlier."""
     problems = Problems()
-    key = (idempotency_key or "").strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_LEN_MAX or not key.isprintable():
-        problems.add("Idempotency-Key",
-                     f"a header of 1-{IDEMPOTENCY_KEY_LEN_MAX} printable characters")
+    key = funds.check_key(idempotency_key, problems)
     digest = req.digest()
     with deps.reader() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)

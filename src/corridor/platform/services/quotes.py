@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from corridor.platform.domain import fx, money
+from corridor.platform.domain import fx, idempotency, money
 from corridor.platform.domain.errors import (
     Err,
     PlatformError,
@@ -18,6 +18,7 @@ from corridor.platform.domain.payments import Quote, QuoteStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services import rates
 from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
@@ -73,10 +74,19 @@ def price(deps: Deps, *, sell_asset: str, buy_asset: str, sell_amount: str | Non
 
 def create(deps: Deps, who: Principal, *, sell_asset: str, buy_asset: str,
            sell_amount: str | None = None, buy_amount: str | None = None,
-           org_id: str | None = None) -> Quote:
-    """A firm quote for the caller (or their organisation: Perm.PAY_INITIATE)."""
+           org_id: str | None = None, idempotency_key: str | None) -> Quote:
+    """A firm quote for the caller (or their organisation: Perm.PAY_INITIATE). A retry
+    under the same Idempotency-Key returns the first quote (as it stands now)."""
+    key = idempotency.check_key(idempotency_key)
+    asked = {"sell_asset": sell_asset, "buy_asset": buy_asset, "sell_amount": sell_amount,
+             "buy_amount": buy_amount, "org_id": org_id}
     with deps.uow() as uow:
         owner_type, owner_id = owner_of(uow, who, org_id, Perm.PAY_INITIATE)
+        first = replay.prior(uow, who.user_id, key, "quote.create", asked)
+        if first is not None:
+            before = uow.repo(Quote).get(first)
+            assert before is not None, "a remembered quote is never deleted"
+            return shown(before, deps.clock.now_ms())
         if sell_asset == buy_asset:
             raise Err.SAME_CURRENCY.error("a same-currency transfer needs no quote",
                                           {"buy_asset": "must differ from sell_asset"})
@@ -93,6 +103,7 @@ def create(deps: Deps, who: Principal, *, sell_asset: str, buy_asset: str,
             status=QuoteStatus.OPEN, payment_id=None, created_ms=now,
         )
         uow.repo(Quote).add(q)
+        replay.remember(deps, uow, who.user_id, key, "quote.create", asked, q.id)
         uow.commit()
     return q
 

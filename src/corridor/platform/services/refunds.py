@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+from corridor.platform.domain import idempotency
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
@@ -41,6 +42,7 @@ from corridor.platform.domain.transfers import (
     wallet_ref,
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services import settlement
 from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -136,16 +138,26 @@ def upload_evidence(deps: Deps, who: Principal, data: bytes, content_type: str,
 
 
 def request(deps: Deps, who: Principal, payment_id: str, *, kind: str, reason: str,
-            evidence: list[str]) -> Refund:
+            evidence: list[str], idempotency_key: str | None) -> Refund:
     """Asks for a refund of a credited payment (wrong payee, or revocation after
     finality), citing evidence uploaded before. A failed or expired payment needs no
-    request: its automatic release is returned instead."""
+    request: its automatic release is returned instead. A retry under the same
+    Idempotency-Key returns the first answer."""
+    key = idempotency.check_key(idempotency_key)
+    asked = {"payment_id": payment_id, "kind": kind, "reason": reason,
+             "evidence": list(evidence)}
     now = deps.clock.now_ms()
     with deps.uow() as uow:
         p = _payment(uow, payment_id, for_update=True)
         _sender_side(uow, who, p, Perm.PAY_INITIATE)
+        first = replay.prior(uow, who.user_id, key, "refund.request", asked)
+        if first is not None:
+            before = uow.repo(Refund).get(first)
+            assert before is not None, "a remembered refund is never deleted"
+            return before
         if p.status in dom.NOT_INCLUDED_STATES:
             r = release_not_included(deps, uow, p)
+            replay.remember(deps, uow, who.user_id, key, "refund.request", asked, r.id)
             uow.commit()
             return r
         dom.check_request(kind, reason, evidence)
@@ -163,6 +175,7 @@ def request(deps: Deps, who: Principal, payment_id: str, *, kind: str, reason: s
             uow.repo(RefundFile).update(dataclasses.replace(f, refund_id=r.id))
         uow.repo(Payment).update(moved(p, PaymentStatus.REFUND_REQUESTED, now))
         _audit(uow, who, "refund.request", r, evidence=len(files))
+        replay.remember(deps, uow, who.user_id, key, "refund.request", asked, r.id)
         uow.commit()
         return r
 
@@ -351,13 +364,19 @@ def staff_file(deps: Deps, who: Principal, refund_id: str,
         return f, data
 
 
-def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision) -> RefundView:
+def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision,
+           idempotency_key: str | None) -> RefundView:
     """Approves (queueing the return transfer) or rejects (the payment is credited again)
-    a requested refund; the reason and the state before and after go to the audit trail."""
+    a requested refund; the reason and the state before and after go to the audit trail.
+    A retry under the same Idempotency-Key returns the refund as it stands."""
     require_staff(who, Perm.REFUND_REVIEW)
+    key = idempotency.check_key(idempotency_key)
+    asked = {"refund_id": refund_id, **dataclasses.asdict(decision)}
     now = deps.clock.now_ms()
     with deps.uow() as uow:
         r = _staff_refund(uow, refund_id, for_update=True)
+        if replay.prior(uow, who.user_id, key, "refund.decide", asked) is not None:
+            return RefundView(refund=r, payment=_payment(uow, r.payment_id))
         dom.check_decision(r, decision)
         p = _payment(uow, r.payment_id, for_update=True)
         common = dict(decided_by=who.user_id, decided_ms=now,
@@ -373,6 +392,7 @@ def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision) -> Re
         uow.repo(Payment).update(p)
         _audit(uow, who, "refund.decide", new, before=r, decision=decision.outcome,
                reason=new.decision_reason)
+        replay.remember(deps, uow, who.user_id, key, "refund.decide", asked, r.id)
         uow.commit()
         return RefundView(refund=new, payment=p)
 

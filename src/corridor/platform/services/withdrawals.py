@@ -18,7 +18,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from corridor.platform.domain import money
+from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.payments import Payment
@@ -48,7 +48,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
     key = funds.check_key(idempotency_key, problems)
     with deps.uow() as uow:
         owner_type, owner_id = funds.owner_for_write(uow, who, org_id)  # access first
-        problems.raise_if_any()
+        idempotency.raise_if_any(problems)
         hashed = funds.request_hash({"kind": "withdrawal", "currency": currency,
                                      "amount_minor": amount_minor,
                                      "bank": bank_details.masked(bank)})
