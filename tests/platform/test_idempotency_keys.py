@@ -12,12 +12,7 @@ from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.domain.errors import PlatformError, Problems
-from corridor.platform.domain.idempotency import (
-    INVALID,
-    MISSING,
-    check_key,
-    raise_if_any,
-)
+from corridor.platform.domain.idempotency import check_key, raise_if_any
 from corridor.platform.domain.payments import Quote
 from tests.platform.conftest import Actor, give_kyc, make_staff
 from tests.platform.payment_fakes import open_wallet
@@ -30,6 +25,8 @@ from tests.platform.test_kyc_api import (  # noqa: F401  (fixtures)
 
 QUOTE = {"sell_asset": "USD", "buy_asset": "EUR", "sell_amount": "10.00"}
 X = "00000000-0000-0000-0000-000000000000"  # no such record: the key is checked first
+
+MISSING, INVALID = "IDEMPOTENCY_KEY_MISSING", "IDEMPOTENCY_KEY_INVALID"  # the wire's codes
 
 
 def creating_requests(customer: Actor, staff: Actor) -> list[tuple[Actor, str, dict[str, Any]]]:
