@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from corridor.platform import bootstrap
@@ -53,3 +54,40 @@ def test_concurrent_appends_form_one_chain(platform: bootstrap.Platform) -> None
     for w in range(THREADS):
         mine = [e.after["i"] for e in entries if e.object_id == str(w) and e.after]
         assert mine == list(range(EACH))
+
+
+def test_an_open_transaction_holds_the_chain_only_once_it_writes_its_entries(
+    platform: bootstrap.Platform,
+) -> None:
+    """PostgreSQL: a transaction that has audited something but not yet committed does not
+    hold the chain's head, so another transaction appends and commits meanwhile; the first
+    then chains after it. (SQLite has one writer: the second would wait for the first.)"""
+    engine, clock = platform.engine, platform.deps.clock
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer")
+
+    def entry(uow: SqlUnitOfWork, who: str) -> None:
+        uow.audit(actor_id=None, actor_kind="system", action="test.overlap",
+                  object_type="worker", object_id=who)
+
+    with SqlUnitOfWork(engine, clock) as first:
+        entry(first, "first")  # recorded, not yet written: the head is not locked
+        done = threading.Event()
+
+        def second() -> None:
+            with SqlUnitOfWork(engine, clock) as uow:
+                entry(uow, "second")
+                uow.commit()
+            done.set()
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(timeout=60)  # not a timing: if the head were locked it would never finish
+        assert done.is_set(), "the second append waited for the open transaction"
+        first.commit()
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.seq)).all()
+    entries = [AuditEntry(**r._mapping) for r in rows]
+    assert [e.object_id for e in entries if e.action == "test.overlap"] == ["second", "first"]
+    assert verify_chain(entries) is None
