@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
-from corridor.platform.adapters import sqlite_fast
+from corridor.platform.adapters import direct_sql
 from corridor.platform.adapters.write_gate import SQLITE_BUSY_S, add_gate, write_gate
 from corridor.platform.domain import audit as audit_chain
 from corridor.platform.domain.audit import AuditEntry
@@ -99,17 +99,17 @@ def make_engine(url: str, *, pool_max: int = 30) -> Engine:
 class SqlRepo(Generic[R]):
     """Statements are built once per shape (table, filter columns, order, paging) with
     bound parameters, and reused: building and cache-keying a fresh SQLAlchemy statement
-    per call was a fifth of the platform's CPU under load (py-spy, bench payments). On
-    SQLite they run straight on the sqlite3 connection (adapters/sqlite_fast.py), filters
-    by a tuple of up to IN_FAST_MAX values with one parameter per value."""
+    per call was a fifth of the platform's CPU under load (py-spy, bench payments). They
+    run straight on the driver's connection (sqlite3, psycopg: adapters/direct_sql.py),
+    filters by a tuple of up to IN_FAST_MAX values with one parameter per value."""
 
     def __init__(self, conn: Connection, record_type: type[R]) -> None:
         self.conn = conn
         self.type = record_type
         self.table = _TABLES[record_type]
         self.pk = next(iter(self.table.primary_key.columns))
-        self.raw: Any = (conn.connection.driver_connection
-                         if conn.dialect.name == "sqlite" else None)
+        self.raw: Any = direct_connection(conn)
+        self.sqlite = conn.dialect.name == "sqlite"
 
     def _record(self, row: sa.Row[Any]) -> R:
         return self.type(**row._mapping)
@@ -126,12 +126,13 @@ class SqlRepo(Generic[R]):
         return stmt
 
     def _run(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> Any:
-        """Executes the statement of this shape on the sqlite3 cursor: (cursor, prepared)."""
-        full = ("sqlite", self.table.name, *key)
+        """Executes the statement of this shape on the driver: (cursor, prepared)."""
+        full = (self.conn.dialect.name, self.table.name, *key)
         prepared = _PREPARED.get(full)
         if prepared is None:
-            prepared = _PREPARED[full] = sqlite_fast.prepare(build(), self.conn.dialect)
-        return self.raw.execute(prepared.sql, prepared.args(params)), prepared
+            prepared = _PREPARED[full] = direct_sql.prepare(build(), self.conn.dialect)
+        cursor = direct_sql.run(self.conn, self.raw, prepared.sql, prepared.args(params))
+        return cursor, prepared
 
     def _fast_records(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> list[R]:
         cursor, prepared = self._run(key, build, params)
@@ -185,12 +186,14 @@ class SqlRepo(Generic[R]):
                       else "eq") for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
+        lock = for_update and not self.sqlite  # SQLite: its writer holds the file lock
+
         def build() -> Any:
             q = sa.select(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
-            return q.with_for_update() if for_update else q
+            return q.with_for_update() if lock else q
 
-        if self.raw is not None:  # SQLite: no row locks (its writer holds the file lock)
-            found = self._fast_records(("get",), build, {"k": id})
+        if self.raw is not None:
+            found = self._fast_records(("get", lock), build, {"k": id})
             return found[0] if found else None
         row = self.conn.execute(self._statement(("get", for_update), build), {"k": id}).first()
         return None if row is None else self._record(row)
@@ -235,10 +238,11 @@ class SqlRepo(Generic[R]):
                 q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=not fast))
             if offset:
                 q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=not fast))
-            return q.with_for_update() if for_update and not fast else q
+            return q.with_for_update() if lock else q
 
+        lock = for_update and not self.sqlite  # SQLite: its writer holds the file lock
         shape = ("many", self._shape(eq, fast), tuple(above), tuple(below), order_by,
-                 descending, limit is not None, bool(offset), for_update and not fast)
+                 descending, limit is not None, bool(offset), lock)
         if limit is not None:
             params["lim"] = limit
         if offset:
@@ -316,9 +320,16 @@ class SqlRepo(Generic[R]):
         self.conn.execute(self._statement(("delete",), build), {"k": id})
 
 
-IN_FAST_MAX = 8  # values of a tuple filter run on sqlite3 directly (a statement per count)
-# Statements prepared for sqlite3 by shape; bounded like _STATEMENTS.
-_PREPARED: dict[tuple[Any, ...], sqlite_fast.Prepared] = {}
+IN_FAST_MAX = 8  # values of a tuple filter run on the driver directly (a statement per count)
+# Statements prepared for the driver by dialect and shape; bounded like _STATEMENTS.
+_PREPARED: dict[tuple[Any, ...], direct_sql.Prepared] = {}
+_DIRECT_DRIVERS = ("pysqlite", "psycopg")  # DB-API connections direct_sql knows
+
+
+def direct_connection(conn: Connection) -> Any:
+    """The DB-API connection statements may run on directly (None: another driver, whose
+    statements all go through SQLAlchemy)."""
+    return conn.connection.driver_connection if conn.dialect.driver in _DIRECT_DRIVERS else None
 
 
 # Built statements by shape; bounded by the code's own call sites, not by data.
@@ -461,19 +472,20 @@ class SqlUnitOfWork:
         return self.conn.execute(statement)
 
     def execute_with(self, statement: Any, params: dict[str, Any]) -> Any:
-        """`execute` with bound parameters (a statement built once, run many times). On
-        SQLite an insert, update or delete runs on the sqlite3 connection (the result is its
-        cursor: `rowcount`)."""
+        """`execute` with bound parameters (a statement built once, run many times). An
+        insert, update or delete runs on the driver's connection (the result is its cursor:
+        `rowcount`)."""
         assert self.conn is not None
         self._flush_audit()
-        raw = self._raw()
+        raw = direct_connection(self.conn)
         if raw is None or not statement.is_dml:
             return self.conn.execute(statement, params)
-        hit = _PREPARED_DML.get(id(statement))
+        key = (self.conn.dialect.name, id(statement))
+        hit = _PREPARED_DML.get(key)
         if hit is None or hit[0] is not statement:
-            hit = _PREPARED_DML[id(statement)] = (
-                statement, sqlite_fast.prepare(statement, self.conn.dialect))
-        return raw.execute(hit[1].sql, hit[1].args(params))
+            hit = _PREPARED_DML[key] = (
+                statement, direct_sql.prepare(statement, self.conn.dialect))
+        return direct_sql.run(self.conn, raw, hit[1].sql, hit[1].args(params))
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry, as the head row records it."""
@@ -513,13 +525,14 @@ class SqlUnitOfWork:
         serialises writers). Read once per transaction: the lock keeps it the tip."""
         assert self.conn is not None
         if self._audit_tip is None:
-            raw = self._raw()
+            raw = direct_connection(self.conn)
             if raw is None:
                 head = self.conn.execute(_audit_statements()[0]).one()
                 self._audit_tip = (int(head.seq), str(head.hash))
             else:
                 read = _audit_prepared(self.conn.dialect)[0]
-                row = read.row(raw.execute(read.sql, read.args({})).fetchone())
+                cursor = direct_sql.run(self.conn, raw, read.sql, read.args({}))
+                row = read.row(cursor.fetchone())
                 self._audit_tip = (int(row["seq"]), str(row["hash"]))
         return self._audit_tip
 
@@ -538,19 +551,19 @@ class SqlUnitOfWork:
             tip = audit_chain.entry_hash(**chained)
             entries.append({**chained, "hash": tip})
         self._audit_tip = (seq, tip)
-        raw = self._raw()
+        raw = direct_connection(self.conn)
         if raw is None:
             _, insert, move = _audit_statements()
             self.conn.execute(insert, entries)
             self.conn.execute(move, {"new_seq": seq, "new_hash": tip})
             return
         _, append, moved = _audit_prepared(self.conn.dialect)
-        raw.executemany(append.sql, [append.args(entry) for entry in entries])
-        raw.execute(moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
+        direct_sql.run_many(self.conn, raw, append.sql, [append.args(e) for e in entries])
+        direct_sql.run(self.conn, raw, moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
 
 
 # DML statements built once by their callers, prepared for sqlite3 (kept alive here).
-_PREPARED_DML: dict[int, tuple[Any, sqlite_fast.Prepared]] = {}
+_PREPARED_DML: dict[tuple[str, int], tuple[Any, direct_sql.Prepared]] = {}
 _AUDIT_STATEMENTS: list[Any] = []
 
 
@@ -572,11 +585,13 @@ def _audit_statements() -> tuple[Any, Any, Any]:
     return a, b, c
 
 
-_AUDIT_PREPARED: list[sqlite_fast.Prepared] = []
+_AUDIT_PREPARED: dict[str, tuple[direct_sql.Prepared, ...]] = {}
 
 
-def _audit_prepared(dialect: sa.engine.Dialect) -> tuple[sqlite_fast.Prepared, ...]:
-    """The same statements prepared for sqlite3 (adapters/sqlite_fast.py)."""
-    if not _AUDIT_PREPARED:
-        _AUDIT_PREPARED.extend(sqlite_fast.prepare(x, dialect) for x in _audit_statements())
-    return tuple(_AUDIT_PREPARED)
+def _audit_prepared(dialect: sa.engine.Dialect) -> tuple[direct_sql.Prepared, ...]:
+    """The same statements prepared for the driver (adapters/direct_sql.py)."""
+    hit = _AUDIT_PREPARED.get(dialect.name)
+    if hit is None:
+        hit = _AUDIT_PREPARED[dialect.name] = tuple(
+            direct_sql.prepare(x, dialect) for x in _audit_statements())
+    return hit

@@ -1,11 +1,13 @@
-"""The repositories' statements run straight on sqlite3 (adapters/sqlite_fast.py) read and
-write exactly what SQLAlchemy does: JSON, booleans and nulls round-trip, filters by tuples
-of any length, bounds, paging, counts and tallies agree with a plain SQLAlchemy query."""
+"""The repositories' statements run straight on the driver (sqlite3, psycopg:
+adapters/direct_sql.py) read and write exactly what SQLAlchemy does: JSON, booleans and
+nulls round-trip, filters by tuples of any length, bounds, paging, counts and tallies agree
+with a plain SQLAlchemy query, and the driver's errors come out as SQLAlchemy's."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import sqlalchemy as sa
 
 from corridor.platform import bootstrap
@@ -74,3 +76,14 @@ def test_filters_bounds_paging_and_tallies_agree(platform: bootstrap.Platform) -
         uow.repo(Payment).delete(made[0].id)
         uow.commit()
     assert len(_plain(platform, Payment)) == len(statuses) - 1
+
+
+def test_a_driver_error_comes_out_as_sqlalchemys(platform: bootstrap.Platform) -> None:
+    """A duplicate key is SQLAlchemy's IntegrityError (the API answers it with 409), and
+    the transaction is left to roll back as through SQLAlchemy."""
+    wallet = make_wallet(platform, "u1")
+    with (SqlUnitOfWork(platform.engine, platform.deps.clock) as uow,
+          pytest.raises(sa.exc.IntegrityError)):
+        uow.repo(Wallet).add(wallet)
+    with SqlUnitOfWork(platform.engine, platform.deps.clock) as uow:
+        assert uow.repo(Wallet).get(wallet.id) == wallet
