@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
-from corridor.platform.adapters import direct_sql
+from corridor.platform.adapters import audit_sql, direct_sql
 from corridor.platform.adapters.write_gate import SQLITE_BUSY_S, add_gate, write_gate
 from corridor.platform.domain import audit as audit_chain
 from corridor.platform.domain.audit import AuditEntry
@@ -414,8 +414,18 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.conn is not None and not self.read_only, "a read-only unit of work"
         try:
-            self._flush_audit()
-            self.conn.commit()
+            raw = None if self._sqlite or not self._audit_pending else direct_connection(
+                self.conn)
+            if raw is None:
+                self._flush_audit()
+                self.conn.commit()
+            else:
+                # PostgreSQL: the entries, the head's move and COMMIT go in one round trip
+                # (psycopg's pipeline), so the head's lock, which every audited transaction
+                # waits for, is held for two round trips (read it, then the rest).
+                with raw.pipeline():
+                    self._flush_audit()
+                    self.conn.commit()
             self._audit_tip = None  # a later transaction on this unit reads the head anew
         finally:
             self._ungate()  # the next writer may begin while this one finishes up
@@ -527,10 +537,10 @@ class SqlUnitOfWork:
         if self._audit_tip is None:
             raw = direct_connection(self.conn)
             if raw is None:
-                head = self.conn.execute(_audit_statements()[0]).one()
+                head = self.conn.execute(audit_sql.statements()[0]).one()
                 self._audit_tip = (int(head.seq), str(head.hash))
             else:
-                read = _audit_prepared(self.conn.dialect)[0]
+                read = audit_sql.prepared(self.conn.dialect)[0]
                 cursor = direct_sql.run(self.conn, raw, read.sql, read.args({}))
                 row = read.row(cursor.fetchone())
                 self._audit_tip = (int(row["seq"]), str(row["hash"]))
@@ -553,45 +563,14 @@ class SqlUnitOfWork:
         self._audit_tip = (seq, tip)
         raw = direct_connection(self.conn)
         if raw is None:
-            _, insert, move = _audit_statements()
+            _, insert, move = audit_sql.statements()
             self.conn.execute(insert, entries)
             self.conn.execute(move, {"new_seq": seq, "new_hash": tip})
             return
-        _, append, moved = _audit_prepared(self.conn.dialect)
+        _, append, moved = audit_sql.prepared(self.conn.dialect)
         direct_sql.run_many(self.conn, raw, append.sql, [append.args(e) for e in entries])
         direct_sql.run(self.conn, raw, moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
 
 
-# DML statements built once by their callers, prepared for sqlite3 (kept alive here).
+# DML statements built once by their callers, prepared for the driver (kept alive here).
 _PREPARED_DML: dict[tuple[str, int], tuple[Any, direct_sql.Prepared]] = {}
-_AUDIT_STATEMENTS: list[Any] = []
-
-
-def _audit_statements() -> tuple[Any, Any, Any]:
-    """The audit trail's statements (read and lock the head, append, move the head), built
-    once: built per transaction, they were a tenth of a payment creation's time under the
-    write lock (cProfile)."""
-    if not _AUDIT_STATEMENTS:
-        from corridor.platform.adapters.tables_core import audit_head
-
-        one = audit_head.c.id == 1
-        _AUDIT_STATEMENTS.extend((
-            sa.select(audit_head).where(one).with_for_update(),
-            sa.insert(_TABLES[AuditEntry]),
-            sa.update(audit_head).where(one).values(seq=sa.bindparam("new_seq"),
-                                                    hash=sa.bindparam("new_hash")),
-        ))
-    a, b, c = _AUDIT_STATEMENTS
-    return a, b, c
-
-
-_AUDIT_PREPARED: dict[str, tuple[direct_sql.Prepared, ...]] = {}
-
-
-def _audit_prepared(dialect: sa.engine.Dialect) -> tuple[direct_sql.Prepared, ...]:
-    """The same statements prepared for the driver (adapters/direct_sql.py)."""
-    hit = _AUDIT_PREPARED.get(dialect.name)
-    if hit is None:
-        hit = _AUDIT_PREPARED[dialect.name] = tuple(
-            direct_sql.prepare(x, dialect) for x in _audit_statements())
-    return hit

@@ -6,7 +6,7 @@ through a Connection still cost ~100 us of Python a statement (events, parameter
 construction, the cursor and row wrappers) against ~25 us for sqlite3 itself: most of a
 payment creation's time under SQLite's one write lock (cProfile, bench payments), and on
 PostgreSQL, where a payment runs ~30 statements between the API and the chain workers, a
-large part of the platform's CPU (docs/decisions/0010-postgresql-path.md). Here a
+large part of the platform's CPU (docs/decisions/0005-postgresql-path.md). Here a
 statement is compiled once to its SQL text, its parameters' order and the type processors
 of its parameters and result columns (the dialect's own, so values go in and come out
 exactly as through SQLAlchemy), and run on the same DB-API connection, inside the same
@@ -114,7 +114,7 @@ def run(conn: Connection, raw: Any, sql: str, args: tuple[Any, ...]) -> Any:
 
 def run_many(conn: Connection, raw: Any, sql: str, args: Sequence[tuple[Any, ...]]) -> None:
     """`run` for many argument tuples in one call (psycopg pipelines them)."""
-    cursor = raw.cursor()
+    cursor = raw.cursor()  # not closed here: in a pipeline its results are still to come
     try:
         cursor.executemany(sql, args)
     except conn.dialect.loaded_dbapi.Error as exc:
@@ -123,5 +123,3 @@ def run_many(conn: Connection, raw: Any, sql: str, args: Sequence[tuple[Any, ...
         raise sa.exc.DBAPIError.instance(
             sql, args, exc, conn.dialect.loaded_dbapi.Error,
             dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
