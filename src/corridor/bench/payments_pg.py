@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from corridor.bench.payments_setup import BENCH_MARK
 from corridor.bench.pg_server import PgServer, PgUnavailable, find_bin_dir, reap_orphans
 
 BENCH_SETTINGS: dict[str, str] = {
@@ -61,10 +62,10 @@ class StatementFigures:
 
 
 class StatementCounter:
-    """Counts the statements one database's clients send between `start()` and `stop()`;
-    its own queries carry MARK and are left out."""
+    """Counts the statements the platform sends between `start()` and `stop()`: this
+    process's own queries (its own, the load generator's) carry MARK and are left out."""
 
-    MARK = "/* corridor-bench */"
+    MARK = BENCH_MARK
 
     def __init__(self, url: str) -> None:
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
