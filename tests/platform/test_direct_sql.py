@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -86,4 +87,26 @@ def test_a_driver_error_comes_out_as_sqlalchemys(platform: bootstrap.Platform) -
           pytest.raises(sa.exc.IntegrityError)):
         uow.repo(Wallet).add(wallet)
     with SqlUnitOfWork(platform.engine, platform.deps.clock) as uow:
+        assert uow.repo(Wallet).get(wallet.id) == wallet
+
+
+def test_a_connection_the_server_dropped_fails_once_then_the_pool_opens_a_new_one(
+    platform: bootstrap.Platform,
+) -> None:
+    """PostgreSQL without pre-ping: the server ends every connection (as a restart does);
+    the first statement to meet a dead one fails as SQLAlchemy's disconnect error, and the
+    next unit of work gets a working connection."""
+    engine = platform.engine
+    if engine.dialect.name == "sqlite":
+        pytest.skip("no server to drop the connection")
+    wallet = make_wallet(platform, "u1")
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with (SqlUnitOfWork(engine, platform.deps.clock, read_only=True) as uow,
+          pytest.raises(sa.exc.DBAPIError) as caught):
+        uow.repo(Wallet).get(wallet.id)
+    assert caught.value.connection_invalidated
+    with SqlUnitOfWork(engine, platform.deps.clock, read_only=True) as uow:
         assert uow.repo(Wallet).get(wallet.id) == wallet

@@ -90,9 +90,9 @@ def make_engine(url: str, *, pool_max: int = 30) -> Engine:
         return engine
     pool_size = min(10, pool_max)
     # No pool_pre_ping: it costs a round trip (an empty query) at every checkout, that is
-    # every unit of work, a fifth of a payment's round trips. A connection the server
-    # dropped (a restart) fails the one statement that meets it; SQLAlchemy then discards
-    # the pool's connections, and the caller's retry (idempotent writes) gets a fresh one.
+    # every unit of work. After the server dropped its connections (a restart) the first
+    # statement to meet one fails; the pool's older connections are then discarded
+    # (SQLAlchemy, direct_sql.run) and the caller's retry (idempotent writes) gets a new one.
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_max - pool_size)
 
 

@@ -105,11 +105,7 @@ def run(conn: Connection, raw: Any, sql: str, args: tuple[Any, ...]) -> Any:
     try:
         return raw.execute(sql, args)
     except conn.dialect.loaded_dbapi.Error as exc:
-        if conn.dialect.is_disconnect(exc, raw, None):
-            conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(
-            sql, args, exc, conn.dialect.loaded_dbapi.Error,
-            dialect=conn.dialect) from exc
+        raise _as_sqlalchemys(conn, raw, None, sql, args, exc) from exc
 
 
 def run_many(conn: Connection, raw: Any, sql: str, args: Sequence[tuple[Any, ...]]) -> None:
@@ -118,8 +114,18 @@ def run_many(conn: Connection, raw: Any, sql: str, args: Sequence[tuple[Any, ...
     try:
         cursor.executemany(sql, args)
     except conn.dialect.loaded_dbapi.Error as exc:
-        if conn.dialect.is_disconnect(exc, raw, cursor):
-            conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(
-            sql, args, exc, conn.dialect.loaded_dbapi.Error,
-            dialect=conn.dialect) from exc
+        raise _as_sqlalchemys(conn, raw, cursor, sql, args, exc) from exc
+
+
+def _as_sqlalchemys(conn: Connection, raw: Any, cursor: Any, sql: str, args: Any,
+                    exc: Exception) -> BaseException:
+    """What SQLAlchemy does with a driver's error: if the server dropped the connection,
+    every connection of the pool from before now is discarded at its next checkout (the
+    engine has no pre-ping) and this one at once; the error is SQLAlchemy's own class."""
+    disconnect = conn.dialect.is_disconnect(exc, raw, cursor)  # type: ignore[arg-type]
+    if disconnect:
+        conn.engine.pool._invalidate(conn.connection, exc)  # SQLAlchemy's own step
+        conn.invalidate(exc)
+    return sa.exc.DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=disconnect,
+                                      dialect=conn.dialect)
