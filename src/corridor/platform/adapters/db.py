@@ -420,9 +420,9 @@ class SqlUnitOfWork:
                 self._flush_audit()
                 self.conn.commit()
             else:
-                # PostgreSQL: the entries, the head's move and COMMIT go in one round trip
-                # (psycopg's pipeline), so the head's lock, which every audited transaction
-                # waits for, is held for two round trips (read it, then the rest).
+                # PostgreSQL: the entries (linked by the server, audit_sql.PG_APPEND) and
+                # COMMIT go in one round trip (psycopg's pipeline): the head's lock, which
+                # every audited transaction waits for, is held for no client round trip.
                 with raw.pipeline():
                     self._flush_audit()
                     self.conn.commit()
@@ -552,6 +552,11 @@ class SqlUnitOfWork:
         if not self._audit_pending:
             return
         assert self.conn is not None
+        raw = direct_connection(self.conn)
+        if raw is not None and not self._sqlite:  # PostgreSQL links them itself
+            pending, self._audit_pending = self._audit_pending, []
+            direct_sql.run(self.conn, raw, audit_sql.PG_APPEND, audit_sql.pg_append_args(pending))
+            return
         seq, tip = self._audit_tip_locked()
         pending, self._audit_pending = self._audit_pending, []
         entries = []
@@ -561,7 +566,6 @@ class SqlUnitOfWork:
             tip = audit_chain.entry_hash(**chained)
             entries.append({**chained, "hash": tip})
         self._audit_tip = (seq, tip)
-        raw = direct_connection(self.conn)
         if raw is None:
             _, insert, move = audit_sql.statements()
             self.conn.execute(insert, entries)
