@@ -48,7 +48,8 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
             name="pg_statements_per_payment",
             value=_statements_per_payment(pg),
             note="statements the server ran in the window (pg_stat_statements, BEGIN and "
-            "COMMIT included: round trips) / payments credited in it",
+            "COMMIT included; one round trip each but for a commit's pipeline) / payments "
+            "credited in it",
         ),
         Row(
             name="db_commits_per_s",
