@@ -520,8 +520,9 @@ class SqlUnitOfWork:
     ) -> None:
         """Records an entry; it joins the chain (seq, prev_hash, hash) when it is written,
         at the latest at commit: the head row's lock, which serialises every audited
-        transaction on PostgreSQL, is then held only for the last few statements, not
-        for everything the transaction does after its first entry."""
+        transaction on PostgreSQL, is then held only while the entries are written (on
+        psycopg by the server itself, audit_sql.PG_APPEND), not for everything the
+        transaction does after its first entry."""
         assert self.conn is not None
         self._audit_pending.append(dict(
             at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
@@ -530,9 +531,9 @@ class SqlUnitOfWork:
         ))
 
     def _audit_tip_locked(self) -> tuple[int, str]:
-        """The chain's tip, its head row locked until this transaction ends (on PostgreSQL:
-        appends from other processes wait here; SQLite's BEGIN IMMEDIATE already
-        serialises writers). Read once per transaction: the lock keeps it the tip."""
+        """The chain's tip, its head row locked until this transaction ends (SQLite's BEGIN
+        IMMEDIATE already serialises writers; a PostgreSQL driver other than psycopg waits
+        here). Read once per transaction: the lock keeps it the tip."""
         assert self.conn is not None
         if self._audit_tip is None:
             raw = direct_connection(self.conn)
