@@ -1,5 +1,5 @@
-"""`corridor bench payments --quick` runs end to end (a node, the platform API, real HTTP)
-and writes every figure.
+"""`corridor bench payments --quick` runs end to end (a node, the platform API, real HTTP),
+on SQLite and on a throw-away PostgreSQL server in the same run, and writes every figure.
 
 Timings depend on the machine and its load: no test here asserts a timing or a target.
 """
@@ -33,24 +33,39 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     assert document["quick"] is True
-    assert _positive(document["payments_per_s"])
-    latency = document["credited_latency_ms"]
-    assert set(latency) == {"p50", "p99"}
-    assert all(_positive(v) for v in latency.values())
-    assert latency["p50"] <= latency["p99"]
-    for key in ("created_per_s", "db_commits_per_s", "sign_per_s"):
+    for key in ("db_commits_per_s", "sign_per_s"):
         assert _positive(document[key]), key
-    for name in ("payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99",
-                 "db_commits_per_s", "cpu_platform_cores"):
+    sqlite = {k: document[k] for k in ("payments_per_s", "created_per_s", "credited_latency_ms",
+                                       "throughput", "latency")}
+    pg = document["pg"]
+    assert document["database"] == "sqlite" and pg["database"] == "postgresql"
+    assert document["payments_per_s_pg"] == pg["payments_per_s"]
+    assert document["credited_latency_ms_pg"] == pg["credited_latency_ms"]
+    assert document["pg_ratio"] == pytest.approx(
+        pg["payments_per_s"] / document["payments_per_s"])
+    for run in (sqlite, pg):
+        assert _positive(run["payments_per_s"]) and _positive(run["created_per_s"])
+        latency = run["credited_latency_ms"]
+        assert set(latency) == {"p50", "p99"}
+        assert all(_positive(v) for v in latency.values())
+        assert latency["p50"] <= latency["p99"]
+        # Every payment the API accepted reached the chain and was credited.
+        assert run["throughput"]["failed"] == 0 and run["latency"]["failed"] == 0
+        assert run["throughput"]["refused"] == {} and run["latency"]["refused"] == {}
+        assert run["throughput"]["cpu"]["platform_cores"] > 0
+    # PostgreSQL's own CPU and its count of the statements the platform sent.
+    assert pg["throughput"]["cpu"]["postgres_cores"] > 0
+    assert _positive(document["pg_statements_per_payment"])
+    assert pg["statements"]["statements"] > 0 and pg["statements"]["top"]
+    for name in ("payments_per_s", "payments_per_s_pg", "pg_ratio", "credited_latency_ms.p99",
+                 "credited_latency_ms_pg.p99", "pg_statements_per_payment", "db_commits_per_s",
+                 "cpu_platform_cores", "cpu_postgres_cores"):
         assert name in result.stdout  # the table names every headline figure
     assert set(document["targets"]) == {
-        "payments_per_s", "credited_latency_ms.p50", "credited_latency_ms.p99"}
+        "payments_per_s", "pg_ratio", "credited_latency_ms.p50", "credited_latency_ms.p99",
+        "credited_latency_ms_pg.p50", "credited_latency_ms_pg.p99"}
     for target in document["targets"].values():
         assert isinstance(target["met"], bool)
-    # Every payment the API accepted reached the chain and was credited.
-    assert document["throughput"]["failed"] == 0 and document["latency"]["failed"] == 0
-    assert document["throughput"]["refused"] == {} and document["latency"]["refused"] == {}
-    assert document["throughput"]["cpu"]["platform_cores"] > 0
     assert list(tmp_path.joinpath("out").iterdir()) == [out]
 
 

@@ -1,15 +1,18 @@
-"""Payments through the platform, end to end, on this machine: `corridor bench payments`.
+"""Payments through the platform, end to end, on this machine, on SQLite and on PostgreSQL
+in the same run: `corridor bench payments`.
 
-A one-validator node (`corridor node start`, the demo home) and the platform API
-(`corridor platform serve` as it ships: its API processes, one per core by default, and
-its chain workers' process; SQLite in a temporary data directory unless `--database-url`
-says otherwise) run as their own processes. Customers are seeded directly in the
-platform's database by this process
+Each database gets a pass of its own, one after the other: a one-validator node (`corridor
+node start`, the demo home) and the platform API (`corridor platform serve` as it ships: its
+API processes, one per core by default, and its chain workers' process) run as their own
+processes; SQLite in a temporary data directory, PostgreSQL on a throw-away server this
+process starts (bench/payments_pg.py; `--database-url` names an empty PostgreSQL database
+instead). Customers are seeded directly in the platform's database by this process
 (users with sessions, an accepted KYC record at tier 3 so no limit binds, a custodial
 wallet the platform's ledger worker opens and has authorised on chain, funded by an issuer
 mint through the settlement worker): none of that is timed. Then, over real HTTP:
 
-- `payments_per_s`: `clients` concurrent clients, closed loop, POST /v1/payments
+- `payments_per_s` (SQLite), `payments_per_s_pg`: `clients` concurrent clients, closed
+  loop, POST /v1/payments
   (1.00 USD from one customer to the next by e-mail: a same-currency transfer, no quote),
   senders taken round-robin over every customer so per-account sequencing (16 in flight a
   source) never caps the rate, and at most `in_flight_max` payments created but not yet
@@ -17,20 +20,24 @@ mint through the settlement worker): none of that is timed. Then, over real HTTP
   `warmup_s`, payments whose `credited` timestamp (the payment's history, recorded by the
   platform) falls in the `duration_s` window, per second of the window. Load stops when
   the window closes; every created payment must then drain to `credited` or the run fails.
+  `pg_ratio` = payments_per_s_pg / payments_per_s.
 - `credited_latency_ms`: {p50, p99} with creations paced open-loop at LATENCY_LOAD of the
   measured `payments_per_s`, from the moment the client sent the request to the
   payment's `credited` timestamp (both this machine's wall clock): API queueing included.
 - Machine limits, measured in the same run before the processes start (the machine is
   shared): `db_commits_per_s` (one-row write transactions on a scratch SQLite file through
   the platform's own engine settings) and `sign_per_s` (Schnorr (secp256k1) signatures, one core).
-- CPU accounting: CPU of the platform, the node and this load generator over each
-  phase in cores (bench/harness.py: 1.00 = one core), and the platform's CPU per credited payment.
+- CPU accounting: CPU of the platform, the node, the PostgreSQL server and this load
+  generator over each phase in cores (bench/harness.py: 1.00 = one core), and the
+  platform's CPU per credited payment.
+- On PostgreSQL, the statements the server ran in the throughput window (pg_stat_statements):
+  per credited payment, that is the platform's round trips per payment.
 - `--profile`: py-spy samples the platform process during the throughput window and the
-  hottest functions are listed (where the time goes when a target is missed).
-"""
+  hottest functions are listed (where the time goes when a target is missed)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -47,6 +54,7 @@ import sqlalchemy as sa
 from corridor.bench.harness import ChildProcess, CpuFigures, CpuMeter, free_port
 from corridor.bench.node_process import NodeProcess
 from corridor.bench.payments_load import now_ms, run_closed_loop, run_paced
+from corridor.bench.payments_pg import StatementCounter, StatementFigures, throwaway_database
 from corridor.bench.payments_setup import (
     Customer,
     drain,
@@ -76,7 +84,9 @@ SETUP_TIMEOUT_S = 300.0
 
 TARGET_PAYMENTS_PER_S = Target(op=">=", value=200)
 TARGET_LATENCY_P50_MS = Target(op="<=", value=1_500)
-TARGET_LATENCY_P99_MS = Target(op="<=", value=3_000)
+TARGET_LATENCY_P99_MS = Target(op="<=", value=1_500)  # on each database
+# PostgreSQL is the production path: it should not cost much more than SQLite (issue 13).
+TARGET_PG_RATIO = Target(op=">=", value=0.8)
 
 Log = Callable[[str], None]
 
@@ -128,8 +138,10 @@ QUICK = PaymentsBenchConfig(
 class PlatformProcess(ChildProcess):
     """`corridor platform serve` with its workers, as a child process; stopped with SIGTERM."""
 
-    def __init__(self, data_dir: Path, database_url: str, node: NodeProcess) -> None:
+    def __init__(self, data_dir: Path, database_url: str, node: NodeProcess,
+                 db_pid: int | None = None) -> None:
         self.database_url = database_url
+        self.db_pid = db_pid  # the database server's process (PostgreSQL), if ours
         port = free_port()
         wallets_dir = node.home.path / "wallets"
         cmd = [
@@ -146,7 +158,10 @@ class PlatformProcess(ChildProcess):
 
 
 def _meter(server: PlatformProcess, node: NodeProcess) -> CpuMeter:
-    return CpuMeter({"platform": server.pid, "node": node.pid})
+    named = {"platform": server.pid, "node": node.pid}
+    if server.db_pid is not None:
+        named["postgres"] = server.db_pid
+    return CpuMeter(named)
 
 
 # --- machine limits ---------------------------------------------------------------------------
@@ -215,7 +230,8 @@ def measure_throughput(
     customers: Sequence[Customer],
     config: PaymentsBenchConfig,
     log: Log,
-) -> ThroughputFigures:
+    counter: StatementCounter | None = None,
+) -> tuple[ThroughputFigures, StatementFigures | None]:
     start = time.perf_counter()
     open_perf = start + config.warmup_s
     close_perf = open_perf + config.duration_s
@@ -226,6 +242,8 @@ def measure_throughput(
     def start_meter() -> None:
         time.sleep(max(0.0, open_perf - time.perf_counter()))
         meter.append(_meter(server, node))
+        if counter is not None:
+            counter.start()
 
     timer = threading.Thread(target=start_meter, daemon=True)
     timer.start()
@@ -240,6 +258,7 @@ def measure_throughput(
     )
     timer.join()
     cpu = meter[0].stop()
+    statements = counter.stop() if counter is not None else None
     ids = [s.payment_id for s in load.sent]
     if not ids:
         raise RuntimeError(f"the API created no payment: {dict(load.statuses)} {load.errors[:3]}")
@@ -254,7 +273,7 @@ def measure_throughput(
     )
     created_in_window = sum(1 for o in done.values() if open_ms <= o.created_ms < close_ms)
     window_s = (close_ms - open_ms) / 1000
-    return ThroughputFigures(
+    figures = ThroughputFigures(
         payments_per_s=credited_in_window / window_s,
         created_per_s=created_in_window / window_s,
         window_s=window_s,
@@ -268,6 +287,7 @@ def measure_throughput(
         cpu=cpu,
         errors=load.errors[:5],
     )
+    return figures, statements
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,17 +353,33 @@ def measure_latency(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentsFigures:
-    config: PaymentsBenchConfig
-    database: str
+class DatabaseFigures:
+    """One database's pass: its own node, platform and customers, the same load."""
+
+    database: str  # "sqlite" or "postgresql"
     throughput: ThroughputFigures
     latency: LatencyFigures
+    setup_s: float
+    load_avg_1m: float  # when the pass began
+    statements: StatementFigures | None  # PostgreSQL's count over the throughput window
+    profile: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentsFigures:
+    config: PaymentsBenchConfig
+    sqlite: DatabaseFigures
+    pg: DatabaseFigures
+    pg_server: str  # "throw-away PostgreSQL 15.x" or the URL's host (password left out)
     db_commits_per_s: float
     sign_per_s: float
-    setup_s: float
     load_avg_1m: float
-    profile: list[dict[str, Any]]
     elapsed_s: float
+
+    @property
+    def pg_ratio(self) -> float:
+        sqlite = self.sqlite.throughput.payments_per_s
+        return self.pg.throughput.payments_per_s / sqlite if sqlite else 0.0
 
 
 def run(
@@ -354,11 +390,16 @@ def run(
     duration_s: float | None = None,
     profile: bool = False,
 ) -> PaymentsFigures:
-    """Every measurement (seconds when quick, a few minutes otherwise)."""
+    """Every measurement, on SQLite then on PostgreSQL (a throw-away server unless
+    `database_url` names an empty PostgreSQL database): seconds when quick, minutes
+    otherwise."""
     if duration_s is not None:
         config = dataclasses.replace(config, duration_s=duration_s)
     if profile and py_spy() is None:
         raise RuntimeError("--profile needs py-spy (pip install py-spy)")
+    if database_url is not None and not database_url.startswith("postgresql"):
+        raise RuntimeError("--database-url names the PostgreSQL database to use (an empty "
+                           "one); the bench's SQLite database is its own")
     started = time.perf_counter()
     load_avg_1m = os.getloadavg()[0]
     log = timestamped(log, started)
@@ -368,72 +409,96 @@ def run(
         db_commits = measure_db_commits(root / "probe.db", config.probe_s)
         sign = measure_sign(config.probe_s)
         log(f"  {db_commits:,.0f} commits/s, {sign:,.0f} signatures/s")
-        home = init_demo_home(root / "home", genesis_time_ms=int(time.time() * 1000))
-        node = NodeProcess(home, block_interval_ms=BLOCK_INTERVAL_MS)
-        data_dir = root / "platform"
-        url = database_url or f"sqlite:///{data_dir / 'platform.db'}"
-        settings = Settings(data_dir=data_dir, database_url=url, fast_password_hashing=True)
-        p = bootstrap.build(settings)  # migrates; this process only reads and seeds
-        server: PlatformProcess | None = None
-        try:
-            log(f"seeding {config.customers} customers")
-            customers = seed_customers(p, config.customers)
-            server = PlatformProcess(data_dir, url, node)
-            alive = server.alive
-            ids = [c.wallet_id for c in customers]
-            wait_for(
-                "the wallets to open on chain",
-                lambda: wallets_ready(p, ids),
-                SETUP_TIMEOUT_S,
-                alive,
-            )
-            log("funding every wallet (issuer mints)")
-            mints = fund(p, customers)
-            wait_for("the mints", lambda: mints_done(p, mints), SETUP_TIMEOUT_S, alive)
-            setup_s = time.perf_counter() - started
-            log(
-                f"throughput: {config.clients} clients, {config.warmup_s:.0f} s warm-up, "
-                f"{config.duration_s:.0f} s window"
-            )
-            profilers: list[Profiler] = []
-            timer = None
-            if profile:  # py-spy samples the window only, not the warm-up
-                pid, out = server.pid, root / "profile.txt"
-                timer = threading.Timer(
-                    config.warmup_s, lambda: profilers.append(Profiler(pid, config.duration_s, out))
-                )
-                timer.start()
-            throughput = measure_throughput(p, server, node, customers, config, log)
-            log(
-                f"  {throughput.payments_per_s:,.1f} credited/s "
-                f"({throughput.created_per_s:,.1f} created/s), drained in "
-                f"{throughput.drain_s:.1f} s"
-            )
-            if timer is not None:
-                timer.join()
-            summary = profilers[0].summary() if profilers else []
-            rate = max(1.0, LATENCY_LOAD * throughput.payments_per_s)
-            log(
-                f"latency: paced at {rate:,.1f} payments/s for "
-                f"{config.latency_warmup_s + config.latency_duration_s:.0f} s"
-            )
-            latency = measure_latency(p, server, node, customers, rate, config)
-            log(f"  p50 {latency.p50_ms:,.0f} ms, p99 {latency.p99_ms:,.0f} ms")
-        finally:
-            if server is not None:
-                server.stop()
-            node.stop()
-            p.close()
+        log("SQLite")
+        sqlite_url = f"sqlite:///{root / 'sqlite' / 'platform' / 'platform.db'}"
+        on_sqlite = measure_database(config, root / "sqlite", sqlite_url, None, log, profile)
+        with contextlib.ExitStack() as stack:
+            if database_url is None:
+                url, server = stack.enter_context(throwaway_database())
+                where, db_pid = f"throw-away {server.version}", server.postmaster_pid()
+            else:
+                url, db_pid = database_url, None
+                where = sa.engine.make_url(url).render_as_string(hide_password=True)
+            log(f"PostgreSQL ({where})")
+            on_pg = measure_database(config, root / "pg", url, db_pid, log, profile)
     return PaymentsFigures(
         config=config,
-        database="sqlite" if url.startswith("sqlite") else url.split(":", 1)[0],
-        throughput=throughput,
-        latency=latency,
+        sqlite=on_sqlite,
+        pg=on_pg,
+        pg_server=where,
         db_commits_per_s=db_commits,
         sign_per_s=sign,
-        setup_s=setup_s,
         load_avg_1m=load_avg_1m,
-        profile=summary,
         elapsed_s=time.perf_counter() - started,
     )
 
+
+def measure_database(
+    config: PaymentsBenchConfig,
+    root: Path,
+    url: str,
+    db_pid: int | None,
+    log: Log,
+    profile: bool,
+) -> DatabaseFigures:
+    """One pass: a fresh node and platform on `url`, customers seeded, then the throughput
+    and latency phases (`db_pid`: the database server's process, whose CPU is counted)."""
+    started = time.perf_counter()
+    load_avg_1m = os.getloadavg()[0]
+    home = init_demo_home(root / "home", genesis_time_ms=int(time.time() * 1000))
+    node = NodeProcess(home, block_interval_ms=BLOCK_INTERVAL_MS)
+    data_dir = root / "platform"
+    settings = Settings(data_dir=data_dir, database_url=url, fast_password_hashing=True)
+    p = bootstrap.build(settings)  # migrates; this process only reads and seeds
+    counter = StatementCounter(url) if url.startswith("postgresql") else None
+    server: PlatformProcess | None = None
+    try:
+        log(f"  seeding {config.customers} customers")
+        customers = seed_customers(p, config.customers)
+        server = PlatformProcess(data_dir, url, node, db_pid)
+        alive = server.alive
+        ids = [c.wallet_id for c in customers]
+        wait_for("the wallets to open on chain", lambda: wallets_ready(p, ids),
+                 SETUP_TIMEOUT_S, alive)
+        log("  funding every wallet (issuer mints)")
+        mints = fund(p, customers)
+        wait_for("the mints", lambda: mints_done(p, mints), SETUP_TIMEOUT_S, alive)
+        setup_s = time.perf_counter() - started
+        log(f"  throughput: {config.clients} clients, {config.warmup_s:.0f} s warm-up, "
+            f"{config.duration_s:.0f} s window")
+        profilers: list[Profiler] = []
+        timer = None
+        if profile:  # py-spy samples the window only, not the warm-up
+            pid, out = server.pid, root / "profile.txt"
+            timer = threading.Timer(
+                config.warmup_s, lambda: profilers.append(Profiler(pid, config.duration_s, out)))
+            timer.start()
+        throughput, statements = measure_throughput(p, server, node, customers, config, log,
+                                                    counter)
+        log(f"    {throughput.payments_per_s:,.1f} credited/s "
+            f"({throughput.created_per_s:,.1f} created/s), drained in "
+            f"{throughput.drain_s:.1f} s")
+        if timer is not None:
+            timer.join()
+        summary = profilers[0].summary() if profilers else []
+        rate = max(1.0, LATENCY_LOAD * throughput.payments_per_s)
+        log(f"  latency: paced at {rate:,.1f} payments/s for "
+            f"{config.latency_warmup_s + config.latency_duration_s:.0f} s")
+        latency = measure_latency(p, server, node, customers, rate, config)
+        log(f"    p50 {latency.p50_ms:,.0f} ms, p99 {latency.p99_ms:,.0f} ms")
+    finally:
+        if server is not None:
+            server.stop()
+        node.stop()
+        p.close()
+        if counter is not None:
+            counter.close()
+    return DatabaseFigures(
+        database="sqlite" if url.startswith("sqlite") else "postgresql",
+        throughput=throughput,
+        latency=latency,
+        setup_s=setup_s,
+        load_avg_1m=load_avg_1m,
+        statements=statements,
+        profile=summary,
+    )

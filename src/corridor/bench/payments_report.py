@@ -12,6 +12,8 @@ from corridor.bench.payments_bench import (
     TARGET_LATENCY_P50_MS,
     TARGET_LATENCY_P99_MS,
     TARGET_PAYMENTS_PER_S,
+    TARGET_PG_RATIO,
+    DatabaseFigures,
     PaymentsFigures,
     ThroughputFigures,
 )
@@ -21,44 +23,33 @@ from corridor.bench.report import Row, targets_json
 
 
 def table_rows(f: PaymentsFigures) -> list[Row]:
-    t, lat = f.throughput, f.latency
+    pg = f.pg
     return [
+        *_database_rows(f, f.sqlite, ""),
         Row(
-            name="payments_per_s",
-            value=t.payments_per_s,
-            unit="/s",
-            target=TARGET_PAYMENTS_PER_S,
-            note=f"credited in a {t.window_s:.0f} s window after {f.config.warmup_s:.0f} s "
-            f"warm-up, {t.clients} clients, <= {f.config.in_flight_max} in flight, "
-            f"{f.config.customers} customers",
+            name="pg_ratio",
+            value=f.pg_ratio,
+            target=TARGET_PG_RATIO,
+            note=f"payments_per_s_pg / payments_per_s; PostgreSQL: {f.pg_server}",
+        ),
+        *_database_rows(f, pg, "_pg"),
+        Row(
+            name="cpu_postgres_cores",
+            value=pg.throughput.cpu.named.get("postgres"),
+            note="the PostgreSQL server's processes in the throughput window",
         ),
         Row(
-            name="created_per_s",
-            value=t.created_per_s,
-            unit="/s",
-            note=f"API 201s in the window; backlog {t.backlog_at_close:,} at close, "
-            f"drained in {t.drain_s:.1f} s",
-        ),
-        Row(
-            name="credited_latency_ms.p50",
-            value=lat.p50_ms,
+            name="postgres_cpu_ms_per_payment",
+            value=_cpu_ms_per_payment(pg.throughput, "postgres"),
             unit="ms",
-            target=TARGET_LATENCY_P50_MS,
-            note=f"request sent -> credited, paced at {lat.rate_per_s:,.1f}/s",
+            note="PostgreSQL server CPU in the window / payments credited in it",
         ),
         Row(
-            name="credited_latency_ms.p99",
-            value=lat.p99_ms,
-            unit="ms",
-            target=TARGET_LATENCY_P99_MS,
-            note=f"{lat.samples:,} payments; max {lat.max_ms:,.0f} ms, "
-            f"worst send lateness {lat.late_s_max * 1000:,.0f} ms",
-        ),
-        Row(
-            name="server_latency_ms.p50",
-            value=lat.server_p50_ms,
-            unit="ms",
-            note="platform's created -> credited timestamps",
+            name="pg_statements_per_payment",
+            value=_statements_per_payment(pg),
+            note="statements the server ran in the window (pg_stat_statements, BEGIN and "
+            "COMMIT included; one round trip each but for a commit's pipeline) / payments "
+            "credited in it",
         ),
         Row(
             name="db_commits_per_s",
@@ -74,48 +65,95 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
         ),
         Row(
             name="payments_per_db_commit",
-            value=t.payments_per_s / f.db_commits_per_s,
+            value=f.sqlite.throughput.payments_per_s / f.db_commits_per_s,
             note="payments_per_s / db_commits_per_s",
         ),
         Row(
-            name="cpu_platform_cores",
+            name="load_avg_1m",
+            value=f.load_avg_1m,
+            note=f"at start (SQLite pass {f.sqlite.load_avg_1m:.2f}, PostgreSQL pass "
+            f"{pg.load_avg_1m:.2f}); other work on the machine skews every figure",
+        ),
+    ]
+
+
+def _database_rows(f: PaymentsFigures, d: DatabaseFigures, suffix: str) -> list[Row]:
+    """The figures of one database's pass, named with `suffix` ("" for SQLite)."""
+    t, lat = d.throughput, d.latency
+    return [
+        Row(
+            name=f"payments_per_s{suffix}",
+            value=t.payments_per_s,
+            unit="/s",
+            target=None if suffix else TARGET_PAYMENTS_PER_S,
+            note=f"{d.database}: credited in a {t.window_s:.0f} s window after "
+            f"{f.config.warmup_s:.0f} s warm-up, {t.clients} clients, <= "
+            f"{f.config.in_flight_max} in flight, {f.config.customers} customers",
+        ),
+        Row(
+            name=f"created_per_s{suffix}",
+            value=t.created_per_s,
+            unit="/s",
+            note=f"API 201s in the window; backlog {t.backlog_at_close:,} at close, "
+            f"drained in {t.drain_s:.1f} s",
+        ),
+        Row(
+            name=f"credited_latency_ms{suffix}.p50",
+            value=lat.p50_ms,
+            unit="ms",
+            target=TARGET_LATENCY_P50_MS,
+            note=f"request sent -> credited, paced at {lat.rate_per_s:,.1f}/s",
+        ),
+        Row(
+            name=f"credited_latency_ms{suffix}.p99",
+            value=lat.p99_ms,
+            unit="ms",
+            target=TARGET_LATENCY_P99_MS,
+            note=f"{lat.samples:,} payments; max {lat.max_ms:,.0f} ms, "
+            f"worst send lateness {lat.late_s_max * 1000:,.0f} ms",
+        ),
+        Row(
+            name=f"server_latency_ms{suffix}.p50",
+            value=lat.server_p50_ms,
+            unit="ms",
+            note="platform's created -> credited timestamps",
+        ),
+        Row(
+            name=f"cpu_platform_cores{suffix}",
             value=t.cpu.named["platform"],
             note=f"throughput window, 1.00 = one core; {t.cpu.note()}; machine "
             f"{t.cpu.machine_busy_cores:.2f} of {os.cpu_count()} cores",
         ),
         Row(
-            name="platform_cpu_ms_per_payment",
-            value=_cpu_ms_per_payment(t),
+            name=f"platform_cpu_ms_per_payment{suffix}",
+            value=_cpu_ms_per_payment(t, "platform"),
             unit="ms",
             note="platform CPU (API and chain workers) in the window / payments credited in it",
-        ),
-        Row(
-            name="load_avg_1m",
-            value=f.load_avg_1m,
-            note="at start; other work on the machine skews every figure",
         ),
     ]
 
 
-def _cpu_ms_per_payment(t: ThroughputFigures) -> float | None:
-    if not t.credited_in_window:
+def _cpu_ms_per_payment(t: ThroughputFigures, name: str) -> float | None:
+    if not t.credited_in_window or name not in t.cpu.named:
         return None
-    return t.cpu.named["platform"] * t.cpu.wall_s * 1000 / t.credited_in_window
+    return t.cpu.named[name] * t.cpu.wall_s * 1000 / t.credited_in_window
 
 
-def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
-    t, lat = f.throughput, f.latency
+def _statements_per_payment(d: DatabaseFigures) -> float | None:
+    if d.statements is None or not d.throughput.credited_in_window:
+        return None
+    return d.statements.statements / d.throughput.credited_in_window
+
+
+def _database_json(d: DatabaseFigures, f: PaymentsFigures) -> dict[str, Any]:
+    t, lat = d.throughput, d.latency
     return {
-        "quick": f.config.quick,
+        "database": d.database,
         "payments_per_s": t.payments_per_s,
         "credited_latency_ms": {"p50": lat.p50_ms, "p99": lat.p99_ms},
         "created_per_s": t.created_per_s,
-        "db_commits_per_s": f.db_commits_per_s,
-        "sign_per_s": f.sign_per_s,
-        "payments_per_db_commit": t.payments_per_s / f.db_commits_per_s,
-        "load_avg_1m": f.load_avg_1m,
-        "database": f.database,
-        "customers": f.config.customers,
+        "load_avg_1m": d.load_avg_1m,
+        "setup_s": d.setup_s,
         "throughput": {
             "window_s": t.window_s,
             "warmup_s": f.config.warmup_s,
@@ -128,7 +166,8 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "backlog_at_close": t.backlog_at_close,
             "drain_s": t.drain_s,
             "cpu": t.cpu.as_json(),
-            "platform_cpu_ms_per_payment": _cpu_ms_per_payment(t),
+            "platform_cpu_ms_per_payment": _cpu_ms_per_payment(t, "platform"),
+            "postgres_cpu_ms_per_payment": _cpu_ms_per_payment(t, "postgres"),
             "errors": t.errors,
         },
         "latency": {
@@ -142,9 +181,34 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
             "cpu": lat.cpu.as_json(),
             "errors": lat.errors,
         },
-        "profile": f.profile,
+        "statements": None if d.statements is None else {
+            **d.statements.as_json(), "per_payment": _statements_per_payment(d)},
+        "profile": d.profile,
+    }
+
+
+def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
+    """The SQLite pass's figures at the top level (as before PostgreSQL joined the run),
+    PostgreSQL's under "pg", and the two headline comparisons."""
+    sqlite = _database_json(f.sqlite, f)
+    return {
+        "quick": f.config.quick,
+        **{k: v for k, v in sqlite.items() if k not in ("database", "load_avg_1m", "setup_s")},
+        "payments_per_s_pg": f.pg.throughput.payments_per_s,
+        "credited_latency_ms_pg": {"p50": f.pg.latency.p50_ms, "p99": f.pg.latency.p99_ms},
+        "pg_ratio": f.pg_ratio,
+        "pg_statements_per_payment": _statements_per_payment(f.pg),
+        "pg": {**_database_json(f.pg, f), "server": f.pg_server},
+        "db_commits_per_s": f.db_commits_per_s,
+        "sign_per_s": f.sign_per_s,
+        "payments_per_db_commit": f.sqlite.throughput.payments_per_s / f.db_commits_per_s,
+        "load_avg_1m": f.load_avg_1m,
+        "load_avg_1m_sqlite_pass": f.sqlite.load_avg_1m,
+        "load_avg_1m_pg_pass": f.pg.load_avg_1m,
+        "database": "sqlite",
+        "customers": f.config.customers,
         "block_interval_ms": BLOCK_INTERVAL_MS,
-        "setup_s": f.setup_s,
+        "setup_s": f.sqlite.setup_s + f.pg.setup_s,
         "elapsed_s": f.elapsed_s,
         "machine": {
             "cpus": os.cpu_count(),
@@ -157,11 +221,26 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
 
 
 def profile_lines(f: PaymentsFigures) -> list[str]:
-    """The profile as text lines for the terminal (empty without --profile)."""
-    if not f.profile:
+    """The profiles and PostgreSQL's busiest statements as text lines for the terminal."""
+    out = []
+    for d in (f.sqlite, f.pg):
+        out += _profile_lines(d)
+    if f.pg.statements is not None:
+        out.append("PostgreSQL's most frequent statements in the throughput window "
+                   "(pg_stat_statements):")
+        credited = max(1, f.pg.throughput.credited_in_window)
+        for item in f.pg.statements.top[:15]:
+            out.append(f"  {item['calls'] / credited:6.2f}/payment {item['exec_ms']:9.1f} ms  "
+                       f"{item['query'][:100]}")
+    return out
+
+
+def _profile_lines(d: DatabaseFigures) -> list[str]:
+    if not d.profile:
         return []
-    out = ["where the platform's time goes (py-spy, throughput window, busy samples):"]
-    for item in f.profile:
+    out = [f"where the platform's time goes on {d.database} (py-spy, throughput window, "
+           "busy samples):"]
+    for item in d.profile:
         if "kind" in item:
             out.append(
                 f"  {item['kind']:8} self {item['self_pct']:5.1f} %  incl "

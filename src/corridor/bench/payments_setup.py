@@ -34,6 +34,8 @@ KYC_TIER = 3  # the highest limits: 1,000,000 USD a payment, 5,000,000 a day
 FUNDING_MINOR = 100_000_000  # 1,000,000.00 USD per customer
 MINT_PURPOSE = Purpose.MINT  # no outcome hook: the transfer alone records the mint
 POLL_S = 0.2
+# Marks this process's own queries, which PostgreSQL's statement count leaves out.
+BENCH_MARK = "/* corridor-bench */"
 
 
 # --- set-up ---------------------------------------------------------------------------------

@@ -119,8 +119,8 @@ def bench_payments(
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="The platform's database (default: SQLite in a "
-                     "temporary data directory; an empty PostgreSQL database also works)."),
+        typer.Option("--database-url", help="The PostgreSQL database of the PostgreSQL pass "
+                     "(an empty one; default: a throw-away server the bench starts)."),
     ] = None,
     profile: Annotated[
         bool, typer.Option("--profile", help="Sample the platform with py-spy during the "
@@ -130,8 +130,8 @@ def bench_payments(
         bool, typer.Option("--quick", help="8 customers, phases of seconds: a smoke run.")
     ] = False,
 ) -> None:
-    """Payments through the platform API to `credited` on a one-validator network:
-    sustained payments/s and creation -> credited latency."""
+    """Payments through the platform API to `credited` on a one-validator network, on
+    SQLite and on PostgreSQL: sustained payments/s, creation -> credited latency, pg_ratio."""
     from corridor.bench import payments_bench, payments_report, report
 
     config = payments_bench.QUICK if quick else payments_bench.FULL

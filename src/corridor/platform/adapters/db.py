@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
-from corridor.platform.adapters import sqlite_fast
+from corridor.platform.adapters import audit_sql, direct_sql
 from corridor.platform.adapters.record_codec import codec
 from corridor.platform.adapters.write_gate import SQLITE_BUSY_S, add_gate, write_gate
 from corridor.platform.domain import audit as audit_chain
@@ -90,17 +90,19 @@ def make_engine(url: str, *, pool_max: int = 30) -> Engine:
 
         return engine
     pool_size = min(10, pool_max)
-    return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_max - pool_size
-    )
+    # No pool_pre_ping: it costs a round trip (an empty query) at every checkout, that is
+    # every unit of work. After the server dropped its connections (a restart) the first
+    # statement to meet one fails; the pool's older connections are then discarded
+    # (SQLAlchemy, direct_sql.run) and the caller's retry (idempotent writes) gets a new one.
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_max - pool_size)
 
 
 class SqlRepo(Generic[R]):
     """Statements are built once per shape (table, filter columns, order, paging) with
     bound parameters, and reused: building and cache-keying a fresh SQLAlchemy statement
-    per call was a fifth of the platform's CPU under load (py-spy, bench payments). On
-    SQLite they run straight on the sqlite3 connection (adapters/sqlite_fast.py), filters
-    by a tuple of up to IN_FAST_MAX values with one parameter per value."""
+    per call was a fifth of the platform's CPU under load (py-spy, bench payments). They
+    run straight on the driver's connection (sqlite3, psycopg: adapters/direct_sql.py),
+    filters by a tuple of up to IN_FAST_MAX values with one parameter per value."""
 
     def __init__(self, conn: Connection, record_type: type[R]) -> None:
         self.conn = conn
@@ -108,8 +110,8 @@ class SqlRepo(Generic[R]):
         self.table = _TABLES[record_type]
         self.pk = next(iter(self.table.primary_key.columns))
         self.codec = codec(record_type)  # typed fields <-> column values (record_codec.py)
-        self.raw: Any = (conn.connection.driver_connection
-                         if conn.dialect.name == "sqlite" else None)
+        self.raw: Any = direct_connection(conn)
+        self.sqlite = conn.dialect.name == "sqlite"
 
     def _record(self, row: sa.Row[Any]) -> R:
         return self.codec.record(row._mapping)
@@ -126,12 +128,13 @@ class SqlRepo(Generic[R]):
         return stmt
 
     def _run(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> Any:
-        """Executes the statement of this shape on the sqlite3 cursor: (cursor, prepared)."""
-        full = ("sqlite", self.table.name, *key)
+        """Executes the statement of this shape on the driver: (cursor, prepared)."""
+        full = (self.conn.dialect.name, self.table.name, *key)
         prepared = _PREPARED.get(full)
         if prepared is None:
-            prepared = _PREPARED[full] = sqlite_fast.prepare(build(), self.conn.dialect)
-        return self.raw.execute(prepared.sql, prepared.args(params)), prepared
+            prepared = _PREPARED[full] = direct_sql.prepare(build(), self.conn.dialect)
+        cursor = direct_sql.run(self.conn, self.raw, prepared.sql, prepared.args(params))
+        return cursor, prepared
 
     def _fast_records(self, key: tuple[Any, ...], build: Any, params: dict[str, Any]) -> list[R]:
         cursor, prepared = self._run(key, build, params)
@@ -186,12 +189,14 @@ class SqlRepo(Generic[R]):
                       else "eq") for name, value in eq.items())
 
     def get(self, id: str, *, for_update: bool = False) -> R | None:
+        lock = for_update and not self.sqlite  # SQLite: its writer holds the file lock
+
         def build() -> Any:
             q = sa.select(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
-            return q.with_for_update() if for_update else q
+            return q.with_for_update() if lock else q
 
-        if self.raw is not None:  # SQLite: no row locks (its writer holds the file lock)
-            found = self._fast_records(("get",), build, {"k": id})
+        if self.raw is not None:
+            found = self._fast_records(("get", lock), build, {"k": id})
             return found[0] if found else None
         row = self.conn.execute(self._statement(("get", for_update), build), {"k": id}).first()
         return None if row is None else self._record(row)
@@ -236,10 +241,11 @@ class SqlRepo(Generic[R]):
                 q = q.limit(sa.bindparam("lim", type_=sa.Integer(), literal_execute=not fast))
             if offset:
                 q = q.offset(sa.bindparam("off", type_=sa.Integer(), literal_execute=not fast))
-            return q.with_for_update() if for_update and not fast else q
+            return q.with_for_update() if lock else q
 
+        lock = for_update and not self.sqlite  # SQLite: its writer holds the file lock
         shape = ("many", self._shape(eq, fast), tuple(above), tuple(below), order_by,
-                 descending, limit is not None, bool(offset), for_update and not fast)
+                 descending, limit is not None, bool(offset), lock)
         if limit is not None:
             params["lim"] = limit
         if offset:
@@ -317,9 +323,16 @@ class SqlRepo(Generic[R]):
         self.conn.execute(self._statement(("delete",), build), {"k": id})
 
 
-IN_FAST_MAX = 8  # values of a tuple filter run on sqlite3 directly (a statement per count)
-# Statements prepared for sqlite3 by shape; bounded like _STATEMENTS.
-_PREPARED: dict[tuple[Any, ...], sqlite_fast.Prepared] = {}
+IN_FAST_MAX = 8  # values of a tuple filter run on the driver directly (a statement per count)
+# Statements prepared for the driver by dialect and shape; bounded like _STATEMENTS.
+_PREPARED: dict[tuple[Any, ...], direct_sql.Prepared] = {}
+_DIRECT_DRIVERS = ("pysqlite", "psycopg")  # DB-API connections direct_sql knows
+
+
+def direct_connection(conn: Connection) -> Any:
+    """The DB-API connection statements may run on directly (None: another driver, whose
+    statements all go through SQLAlchemy)."""
+    return conn.connection.driver_connection if conn.dialect.driver in _DIRECT_DRIVERS else None
 
 
 # Built statements by shape; bounded by the code's own call sites, not by data.
@@ -342,9 +355,10 @@ class SqlUnitOfWork:
         self._repos: dict[type, SqlRepo[Any]] = {}
         self._gate = None if read_only else write_gate(engine)
         self._gated = False
-        # The audit chain's tip as this transaction moved it, and entries not yet written:
-        # a unit of work that audits many things (a block's outcomes) reads and locks the
-        # head row once, inserts its entries in one statement and moves the head once.
+        # The audit chain's tip as this transaction moved it, and entries not yet written
+        # (nor chained): a unit of work that audits many things (a block's outcomes) reads
+        # and locks the head row once, when it first writes entries (at the latest at
+        # commit), inserts them in one statement and moves the head once.
         self._audit_tip: tuple[int, str] | None = None
         self._audit_pending: list[dict[str, Any]] = []
         self._sqlite = engine.dialect.name == "sqlite"
@@ -356,8 +370,12 @@ class SqlUnitOfWork:
             self._gated = True
         try:
             conn = self.engine.connect()
-            if self.read_only:
+            if self.read_only and self._sqlite:
                 conn = conn.execution_options(corridor_read_only=True)
+            elif self.read_only:
+                # PostgreSQL: no BEGIN and no ROLLBACK, two round trips of a unit that only
+                # reads. At READ COMMITTED each statement took its own snapshot anyway.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             self.conn = conn
             self.conn.begin()
         except BaseException:
@@ -395,8 +413,18 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.conn is not None and not self.read_only, "a read-only unit of work"
         try:
-            self._flush_audit()
-            self.conn.commit()
+            raw = None if self._sqlite or not self._audit_pending else direct_connection(
+                self.conn)
+            if raw is None:
+                self._flush_audit()
+                self.conn.commit()
+            else:
+                # PostgreSQL: the entries (linked by the server, audit_sql.PG_APPEND) and
+                # COMMIT go in one round trip (psycopg's pipeline): the head's lock, which
+                # every audited transaction waits for, is held for no client round trip.
+                with raw.pipeline():
+                    self._flush_audit()
+                    self.conn.commit()
             self._audit_tip = None  # a later transaction on this unit reads the head anew
         finally:
             self._ungate()  # the next writer may begin while this one finishes up
@@ -453,19 +481,20 @@ class SqlUnitOfWork:
         return self.conn.execute(statement)
 
     def execute_with(self, statement: Any, params: dict[str, Any]) -> Any:
-        """`execute` with bound parameters (a statement built once, run many times). On
-        SQLite an insert, update or delete runs on the sqlite3 connection (the result is its
-        cursor: `rowcount`)."""
+        """`execute` with bound parameters (a statement built once, run many times). An
+        insert, update or delete runs on the driver's connection (the result is its cursor:
+        `rowcount`)."""
         assert self.conn is not None
         self._flush_audit()
-        raw = self._raw()
+        raw = direct_connection(self.conn)
         if raw is None or not statement.is_dml:
             return self.conn.execute(statement, params)
-        hit = _PREPARED_DML.get(id(statement))
+        key = (self.conn.dialect.name, id(statement))
+        hit = _PREPARED_DML.get(key)
         if hit is None or hit[0] is not statement:
-            hit = _PREPARED_DML[id(statement)] = (
-                statement, sqlite_fast.prepare(statement, self.conn.dialect))
-        return raw.execute(hit[1].sql, hit[1].args(params))
+            hit = _PREPARED_DML[key] = (
+                statement, direct_sql.prepare(statement, self.conn.dialect))
+        return direct_sql.run(self.conn, raw, hit[1].sql, hit[1].args(params))
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the chain's last entry, as the head row records it."""
@@ -488,76 +517,64 @@ class SqlUnitOfWork:
         after: dict[str, Any] | None = None,
         ip: str = "",
     ) -> None:
+        """Records an entry; it joins the chain (seq, prev_hash, hash) when it is written,
+        at the latest at commit: the head row's lock, which serialises every audited
+        transaction on PostgreSQL, is then held only while the entries are written (on
+        psycopg by the server itself, audit_sql.PG_APPEND), not for everything the
+        transaction does after its first entry."""
+        assert self.conn is not None
+        self._audit_pending.append(dict(
+            at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
+            action=action, object_type=object_type, object_id=object_id,
+            before=_json_safe(before), after=_json_safe(after), ip=ip,
+        ))
+
+    def _audit_tip_locked(self) -> tuple[int, str]:
+        """The chain's tip, its head row locked until this transaction ends (SQLite's BEGIN
+        IMMEDIATE already serialises writers; a PostgreSQL driver other than psycopg waits
+        here). Read once per transaction: the lock keeps it the tip."""
         assert self.conn is not None
         if self._audit_tip is None:
-            # Locking the single head row serialises appends across processes on
-            # PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers. The lock
-            # holds until this transaction ends, so the tip read here stays the tip.
-            raw = self._raw()
+            raw = direct_connection(self.conn)
             if raw is None:
-                head = self.conn.execute(_audit_statements()[0]).one()
+                head = self.conn.execute(audit_sql.statements()[0]).one()
                 self._audit_tip = (int(head.seq), str(head.hash))
             else:
-                read = _audit_prepared(self.conn.dialect)[0]
-                row = read.row(raw.execute(read.sql, read.args({})).fetchone())
+                read = audit_sql.prepared(self.conn.dialect)[0]
+                cursor = direct_sql.run(self.conn, raw, read.sql, read.args({}))
+                row = read.row(cursor.fetchone())
                 self._audit_tip = (int(row["seq"]), str(row["hash"]))
-        seq = self._audit_tip[0] + 1
-        before, after = _json_safe(before), _json_safe(after)
-        fields: dict[str, Any] = dict(
-            seq=seq, at_ms=self.clock.now_ms(), actor_id=actor_id, actor_kind=actor_kind,
-            action=action, object_type=object_type, object_id=object_id, before=before,
-            after=after, ip=ip, prev_hash=self._audit_tip[1],
-        )
-        entry_hash = audit_chain.entry_hash(**fields)
-        self._audit_pending.append({**fields, "hash": entry_hash})
-        self._audit_tip = (seq, entry_hash)
+        return self._audit_tip
 
     def _flush_audit(self) -> None:
-        """Writes the pending entries (one statement) and moves the head to the tip."""
+        """Chains the pending entries onto the tip, writes them (one statement) and moves
+        the head."""
         if not self._audit_pending:
             return
-        assert self.conn is not None and self._audit_tip is not None
+        assert self.conn is not None
+        raw = direct_connection(self.conn)
+        if raw is not None and not self._sqlite:  # PostgreSQL links them itself
+            pending, self._audit_pending = self._audit_pending, []
+            direct_sql.run(self.conn, raw, audit_sql.PG_APPEND, audit_sql.pg_append_args(pending))
+            return
+        seq, tip = self._audit_tip_locked()
         pending, self._audit_pending = self._audit_pending, []
-        seq, tip = self._audit_tip
-        raw = self._raw()
+        entries = []
+        for fields in pending:
+            seq += 1
+            chained = {**fields, "seq": seq, "prev_hash": tip}
+            tip = audit_chain.entry_hash(**chained)
+            entries.append({**chained, "hash": tip})
+        self._audit_tip = (seq, tip)
         if raw is None:
-            _, insert, move = _audit_statements()
-            self.conn.execute(insert, pending)
+            _, insert, move = audit_sql.statements()
+            self.conn.execute(insert, entries)
             self.conn.execute(move, {"new_seq": seq, "new_hash": tip})
             return
-        _, append, moved = _audit_prepared(self.conn.dialect)
-        raw.executemany(append.sql, [append.args(entry) for entry in pending])
-        raw.execute(moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
+        _, append, moved = audit_sql.prepared(self.conn.dialect)
+        direct_sql.run_many(self.conn, raw, append.sql, [append.args(e) for e in entries])
+        direct_sql.run(self.conn, raw, moved.sql, moved.args({"new_seq": seq, "new_hash": tip}))
 
 
-# DML statements built once by their callers, prepared for sqlite3 (kept alive here).
-_PREPARED_DML: dict[int, tuple[Any, sqlite_fast.Prepared]] = {}
-_AUDIT_STATEMENTS: list[Any] = []
-
-
-def _audit_statements() -> tuple[Any, Any, Any]:
-    """The audit trail's statements (read and lock the head, append, move the head), built
-    once: built per transaction, they were a tenth of a payment creation's time under the
-    write lock (cProfile)."""
-    if not _AUDIT_STATEMENTS:
-        from corridor.platform.adapters.tables_core import audit_head
-
-        one = audit_head.c.id == 1
-        _AUDIT_STATEMENTS.extend((
-            sa.select(audit_head).where(one).with_for_update(),
-            sa.insert(_TABLES[AuditEntry]),
-            sa.update(audit_head).where(one).values(seq=sa.bindparam("new_seq"),
-                                                    hash=sa.bindparam("new_hash")),
-        ))
-    a, b, c = _AUDIT_STATEMENTS
-    return a, b, c
-
-
-_AUDIT_PREPARED: list[sqlite_fast.Prepared] = []
-
-
-def _audit_prepared(dialect: sa.engine.Dialect) -> tuple[sqlite_fast.Prepared, ...]:
-    """The same statements prepared for sqlite3 (adapters/sqlite_fast.py)."""
-    if not _AUDIT_PREPARED:
-        _AUDIT_PREPARED.extend(sqlite_fast.prepare(x, dialect) for x in _audit_statements())
-    return tuple(_AUDIT_PREPARED)
+# DML statements built once by their callers, prepared for the driver (kept alive here).
+_PREPARED_DML: dict[tuple[str, int], tuple[Any, direct_sql.Prepared]] = {}

@@ -41,12 +41,29 @@ def entry_hash(
     ip: str,
     prev_hash: str,
 ) -> str:
-    body = json.dumps(
-        [seq, at_ms, actor_id, actor_kind, action, object_type, object_id, before, after, ip,
-         prev_hash],
+    middle = body_middle(at_ms=at_ms, actor_id=actor_id, actor_kind=actor_kind, action=action,
+                         object_type=object_type, object_id=object_id, before=before,
+                         after=after, ip=ip)
+    return hashlib.sha256(linked_body(seq, middle, prev_hash).encode()).hexdigest()
+
+
+def body_middle(*, at_ms: int, actor_id: str | None, actor_kind: str, action: str,
+                object_type: str, object_id: str, before: dict[str, Any] | None,
+                after: dict[str, Any] | None, ip: str) -> str:
+    """The hashed body without its two chain fields (seq first, prev_hash last): what the
+    database needs to link an entry itself (adapters/audit_sql.py builds the same bytes:
+    `[` seq `,` middle `,"` prev_hash `"]`)."""
+    whole = json.dumps(
+        [at_ms, actor_id, actor_kind, action, object_type, object_id, before, after, ip],
         sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
     )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return whole[1:-1]
+
+
+def linked_body(seq: int, middle: str, prev_hash: str) -> str:
+    """The JSON array [seq, at_ms, ..., ip, prev_hash] the entry's hash is taken over (a
+    hex digest's JSON is the digest in quotes, as the database writes it)."""
+    return f"[{int(seq)},{middle},{json.dumps(prev_hash, ensure_ascii=False)}]"
 
 
 def verify_chain(entries: list[AuditEntry], prev_hash: str = GENESIS_HASH,

@@ -1,11 +1,14 @@
-"""The repositories' statements run straight on sqlite3 (adapters/sqlite_fast.py) read and
-write exactly what SQLAlchemy does: JSON, booleans and nulls round-trip, filters by tuples
-of any length, bounds, paging, counts and tallies agree with a plain SQLAlchemy query."""
+"""The repositories' statements run straight on the driver (sqlite3, psycopg:
+adapters/direct_sql.py) read and write exactly what SQLAlchemy does: JSON, booleans and
+nulls round-trip, filters by tuples of any length, bounds, paging, counts and tallies agree
+with a plain SQLAlchemy query, and the driver's errors come out as SQLAlchemy's."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import psycopg
+import pytest
 import sqlalchemy as sa
 
 from corridor.platform import bootstrap
@@ -75,3 +78,36 @@ def test_filters_bounds_paging_and_tallies_agree(platform: bootstrap.Platform) -
         uow.repo(Payment).delete(made[0].id)
         uow.commit()
     assert len(_plain(platform, Payment)) == len(statuses) - 1
+
+
+def test_a_driver_error_comes_out_as_sqlalchemys(platform: bootstrap.Platform) -> None:
+    """A duplicate key is SQLAlchemy's IntegrityError (the API answers it with 409), and
+    the transaction is left to roll back as through SQLAlchemy."""
+    wallet = make_wallet(platform, "u1")
+    with (SqlUnitOfWork(platform.engine, platform.deps.clock) as uow,
+          pytest.raises(sa.exc.IntegrityError)):
+        uow.repo(Wallet).add(wallet)
+    with SqlUnitOfWork(platform.engine, platform.deps.clock) as uow:
+        assert uow.repo(Wallet).get(wallet.id) == wallet
+
+
+def test_a_connection_the_server_dropped_fails_once_then_the_pool_opens_a_new_one(
+    platform: bootstrap.Platform,
+) -> None:
+    """PostgreSQL without pre-ping: the server ends every connection (as a restart does);
+    the first statement to meet a dead one fails as SQLAlchemy's disconnect error, and the
+    next unit of work gets a working connection."""
+    engine = platform.engine
+    if engine.dialect.name == "sqlite":
+        pytest.skip("no server to drop the connection")
+    wallet = make_wallet(platform, "u1")
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with (SqlUnitOfWork(engine, platform.deps.clock, read_only=True) as uow,
+          pytest.raises(sa.exc.DBAPIError) as caught):
+        uow.repo(Wallet).get(wallet.id)
+    assert caught.value.connection_invalidated
+    with SqlUnitOfWork(engine, platform.deps.clock, read_only=True) as uow:
+        assert uow.repo(Wallet).get(wallet.id) == wallet
