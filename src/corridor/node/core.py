@@ -166,8 +166,13 @@ class NodeCore:
             return None, exc.rejection()
         return stx.tx_id, self.submit_decoded(stx, now_ms)
 
-    def submit_decoded(self, stx: SignedTransaction, now_ms: int) -> Rejection | None:
-        rejection = self.mempool.add(stx, self.state, self.next_context(now_ms))
+    def submit_decoded(
+        self, stx: SignedTransaction, now_ms: int, *, signatures_verified: bool = False
+    ) -> Rejection | None:
+        """Admits a decoded transaction; `signatures_verified` as in `Mempool.add`."""
+        rejection = self.mempool.add(
+            stx, self.state, self.next_context(now_ms), signatures_verified=signatures_verified
+        )
         # A committed transaction always fails on its used sequence; only then is the block
         # store asked, to say so precisely (one SQLite lookup per replay, not per submission).
         if (
