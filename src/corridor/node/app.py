@@ -54,7 +54,8 @@ def load_rpc_access(home: Home, options: NodeOptions) -> RpcAccess:
 def open_core(home: Home, options: NodeOptions) -> NodeCore:
     genesis = home.genesis()
     home.db_path.parent.mkdir(parents=True, exist_ok=True)
-    header = genesis.header()  # one state-tree build, shared by the store and the core
+    tree = genesis.tree()  # one state-tree build, shared by the store and the core
+    header = genesis.header(tree)
     store = SqliteStore(home.db_path, genesis=header)
     return NodeCore(
         genesis,
@@ -63,6 +64,7 @@ def open_core(home: Home, options: NodeOptions) -> NodeCore:
         key=home.validator_key(),
         debug_invariants=options.debug_invariants,
         genesis_header=header,
+        genesis_tree=tree,
     )
 
 
