@@ -11,8 +11,9 @@ counts commits from the node's SSE stream (`/v1/events`):
 - `commit_latency_ms`: {p50, p99} from sending a transaction to the arrival of the SSE block
   event that holds it, with submission paced at LATENCY_LOAD of `committed_tps`, in small
   batches every LATENCY_TICK_S, and the node making blocks every 250 ms.
-- `apply_ratio_node`: `committed_tps` over the ledger bench's `apply_signed_per_s`, measured
-  in this run (before the node starts, so the two never share the machine).
+- `apply_ratio_node`, `apply_ratio_node_single`: `committed_tps` and `committed_tps_single`
+  over the ledger bench's `apply_signed_per_s`, measured in this run (before the node starts,
+  so the two never share the machine).
 - `rss_mb_1m_accounts`, `startup_s_1m_accounts`: the node's resident memory (VmRSS) once it
   answers RPC, and the time until it does, started on a genesis of 10^6 accounts (first start:
   it parses the genesis, builds the state tree and writes the state store).
@@ -55,6 +56,9 @@ TARGET_COMMITTED_TPS = Target(op=">=", value=3_000)
 TARGET_COMMITTED_TPS_SINGLE = Target(op=">=", value=1_000)
 TARGET_LATENCY_P99_MS = Target(op="<=", value=1_000)
 TARGET_RSS_MB = Target(op="<=", value=1_500)
+TARGET_APPLY_RATIO_NODE = Target(op=">=", value=0.5)
+TARGET_APPLY_RATIO_NODE_SINGLE = Target(op=">=", value=0.12)
+TARGET_STARTUP_S = Target(op="<=", value=20)  # at 10^6 accounts (not in --quick)
 
 Log = Callable[[str], None]
 
