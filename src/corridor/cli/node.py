@@ -122,7 +122,7 @@ def _start(
     after_ready: Callable[[str], None] | None = None,
     rpc_access: str | None = None,
 ) -> None:
-    from corridor.node.app import NodeFailed, NodeOptions, serve
+    from corridor.node.app import NodeFailed, NodeOptions, new_event_loop, serve
 
     options = NodeOptions(
         rpc_host=rpc_host,
@@ -150,7 +150,8 @@ def _start(
         typer.echo("Ctrl-C stops the node.", err=True)
 
     try:
-        asyncio.run(serve(home, options, on_ready=ready))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(home, options, on_ready=ready))
     except (HomeError, StorageCorrupt, NodeFailed) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
