@@ -223,7 +223,7 @@ def _decode(kind: str, text: str) -> bytes:
 def _b58decode_check(text: str) -> bytes:
     """`base58.b58decode_check` for a text of base58 characters only, ~5x faster: the value is
     accumulated in one int and converted with `int.to_bytes`, not byte by byte with divmod.
-    Parsing a genesis of 10^6 accounts decodes 10^6 keys (docs/decisions/0005)."""
+    Parsing a genesis of 10^6 accounts decodes 10^6 keys (docs/decisions/0005-node-hot-path.md)."""
     value = 0
     for char in text:
         value = value * 58 + _BASE58_DIGITS[char]

@@ -46,7 +46,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
     On asyncio's own selector loop, writing the RPC's responses (`_SelectorSocketTransport.
     write`) took a third of the node's time under one-transaction requests (py-spy,
-    docs/decisions/0005); uvloop's transports are C over libuv.
+    docs/decisions/0005-node-hot-path.md); uvloop's transports are C over libuv.
     """
     try:
         import uvloop

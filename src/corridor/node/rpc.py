@@ -26,10 +26,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
+from corridor.ledger.block import Block
 from corridor.ledger.chain import verify_first
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.evidence import EVIDENCE_BYTES, DuplicateVoteEvidence
 from corridor.ledger.proofs import prove_account, prove_tx
+from corridor.ledger.results import TxResult
 from corridor.ledger.tx import SignedTransaction, decode_transaction
 from corridor.node import rpc_statuses, views
 from corridor.node.core import NodeCore
@@ -492,6 +494,8 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
                 while nxt <= node.events.height:
                     text = node.events.cached_text(nxt)
                     if text is None:
+                        blk: Block | None
+                        results: tuple[TxResult, ...] | None
                         recent = node.events.recent_block(nxt)
                         if recent is not None:
                             blk, results = recent

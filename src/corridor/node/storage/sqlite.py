@@ -451,7 +451,7 @@ class SqliteStore:
                 raise self._corrupt(f"{table} rows are stored but no applied height")
         with self._transaction(durable=True):
             # In key order: SQLite then appends to its B-tree instead of splitting pages all
-            # over it (10^6 genesis accounts: measured in docs/decisions/0005).
+            # over it (10^6 genesis accounts: measured in docs/decisions/0005-node-hot-path.md).
             self._put_state(
                 sorted(genesis_state.accounts.items()), genesis_state.assets.items(),
                 genesis_state.escrows.items(), genesis_state.offences.items(),
