@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -239,6 +240,7 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
 
     core = node.core
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
 
     @app.post("/v1/txs", summary="Submit one transaction or a batch")
     async def submit(req: SubmitRequest) -> dict[str, Any]:
@@ -252,7 +254,11 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
             # The C verifier releases the GIL: a batch's signatures are checked on another
             # core while the loop admits, builds and commits. The mempool then trusts exactly
             # these ids; a tx whose signature failed here is verified (and refused) there.
-            verified = await asyncio.to_thread(verify_first, stxs, frozenset())
+            # One verifier thread for all requests: on two cores, several would only take
+            # the loop's core from it.
+            verified = await asyncio.get_running_loop().run_in_executor(
+                verifier, verify_first, stxs, frozenset()
+            )
         now_ms = int(time.time() * 1000)
         out: list[dict[str, Any]] = []
         accepted = 0
