@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from corridor.node.core import NodeCore
+from corridor.node.gc_policy import gc_paused
 from corridor.node.home import Home, HomeError
 from corridor.node.rpc import create_app
 from corridor.node.rpc_access import AccessConfigError, RpcAccess, ensure_access
@@ -66,6 +67,11 @@ def load_rpc_access(home: Home, options: NodeOptions) -> RpcAccess:
 
 
 def open_core(home: Home, options: NodeOptions) -> NodeCore:
+    with gc_paused():  # millions of records and no garbage (NodeCore then freezes them)
+        return _open_core(home, options)
+
+
+def _open_core(home: Home, options: NodeOptions) -> NodeCore:
     genesis = home.genesis()
     home.db_path.parent.mkdir(parents=True, exist_ok=True)
     tree = genesis.tree()  # one state-tree build, shared by the store and the core

@@ -41,7 +41,6 @@ should open their own connections (WAL lets them read while the owner writes).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import sqlite3
@@ -65,6 +64,7 @@ from corridor.ledger.records import (
 )
 from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
+from corridor.node.gc_policy import gc_paused
 
 from .errors import StorageCorrupt
 from .ports import (
@@ -135,20 +135,6 @@ def _decode_results(data: bytes) -> tuple[TxResult, ...]:
         return tuple(TxResult.decode(r.fixed(r.u32())) for _ in range(r.u32()))
 
     return decode_all(data, read)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pauses Python's cyclic garbage collector while `load` builds millions of records:
-    none of them is garbage, yet each young-generation pass and every full pass (which
-    rescans all of them) costs time: ~40% of load's CPU time, measured at 1M accounts."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class SqliteStore:
@@ -529,7 +515,7 @@ class SqliteStore:
 
     @_guarded
     def load(self) -> MemoryState:
-        with _gc_paused():
+        with gc_paused():
             return self._load()
 
     def _load(self) -> MemoryState:
