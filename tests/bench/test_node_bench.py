@@ -22,6 +22,7 @@ FIGURES = (
     "committed_tps",
     "committed_tps_single",
     "apply_ratio_node",
+    "apply_ratio_node_single",
     "rss_mb_1m_accounts",
     "startup_s_1m_accounts",
     "load_avg_1m",
@@ -53,7 +54,10 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
         "committed_tps",
         "committed_tps_single",
         "commit_latency_ms.p99",
+        "apply_ratio_node",
+        "apply_ratio_node_single",
         "rss_mb_1m_accounts",
+        "startup_s_1m_accounts",
     }
     for target in document["targets"].values():
         assert target["op"] in (">=", "<=")

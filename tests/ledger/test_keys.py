@@ -19,7 +19,7 @@ from typing import Any
 import base58
 import coincurve
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corridor.ledger import keys
@@ -663,3 +663,24 @@ def test_keyfile_reader_raises_only_malformed(text: str) -> None:
 if __name__ == "__main__":
     GOLDEN_JSON.write_text(json.dumps(golden_vectors(), indent=2) + "\n")
     print(f"wrote {GOLDEN_JSON}")
+
+
+@settings(max_examples=300)
+@given(payload=st.binary(max_size=40), zeros=st.integers(0, 3), corrupt=st.booleans())
+def test_fast_base58check_decoder_agrees_with_the_library(
+    payload: bytes, zeros: int, corrupt: bool
+) -> None:
+    """`_b58decode_check` (the genesis parser's hot path) returns what `base58` does, and
+    refuses what it refuses, leading zero bytes and broken checksums included."""
+    text = base58.b58encode_check(bytes(zeros) + payload).decode("ascii")
+    if corrupt:
+        text = text[:-1] + ("2" if text[-1] != "2" else "3")
+    try:
+        expected: bytes | None = base58.b58decode_check(text)
+    except ValueError:
+        expected = None
+    try:
+        got: bytes | None = keys._b58decode_check(text)
+    except ValueError:
+        got = None
+    assert got == expected

@@ -404,6 +404,34 @@ class StateTreeMachine(RuleBasedStateMachine):
             else:
                 self.model[key] = value
 
+    @rule(writes=_writes)
+    def update_prepared(self, writes: list[tuple[bytes, bytes | None]]) -> None:
+        """The block path: `update` gets the very tuple `root_with` hashed, and installs it."""
+        items = tuple(writes)
+        speculative = self.tree.root_with(items)
+        self.tree.update(items)
+        assert self.tree.root == speculative
+        self._record(writes)
+
+    @rule(writes=_writes, key=st.sampled_from(KEYS), value=st.sampled_from(VALUES))
+    def update_after_a_stale_prepare(
+        self, writes: list[tuple[bytes, bytes | None]], key: bytes, value: bytes
+    ) -> None:
+        """A write between `root_with` and `update` makes what was prepared unusable."""
+        items = tuple(writes)
+        self.tree.root_with(items)
+        self.tree.set(key, value)
+        self.model[key] = value
+        self.tree.update(items)
+        self._record(writes)
+
+    def _record(self, writes: list[tuple[bytes, bytes | None]]) -> None:
+        for key, value in writes:
+            if value is None:
+                self.model.pop(key, None)
+            else:
+                self.model[key] = value
+
     @rule()
     def copy(self) -> None:
         twin = self.tree.copy()

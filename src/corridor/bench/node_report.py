@@ -10,10 +10,13 @@ from corridor.bench.node_bench import (
     BLOCK_INTERVAL_MS,
     SINGLE_CLIENTS,
     SUBMIT_CLIENTS,
+    TARGET_APPLY_RATIO_NODE,
+    TARGET_APPLY_RATIO_NODE_SINGLE,
     TARGET_COMMITTED_TPS,
     TARGET_COMMITTED_TPS_SINGLE,
     TARGET_LATENCY_P99_MS,
     TARGET_RSS_MB,
+    TARGET_STARTUP_S,
     NodeFigures,
     ThroughputFigures,
 )
@@ -62,7 +65,14 @@ def table_rows(f: NodeFigures) -> list[Row]:
         Row(
             name="apply_ratio_node",
             value=f.batched.committed_tps / f.apply_signed_per_s,
+            target=TARGET_APPLY_RATIO_NODE,
             note="committed_tps / apply_signed_per_s",
+        ),
+        Row(
+            name="apply_ratio_node_single",
+            value=f.single.committed_tps / f.apply_signed_per_s,
+            target=TARGET_APPLY_RATIO_NODE_SINGLE,
+            note="committed_tps_single / apply_signed_per_s",
         ),
         Row(
             name="rss_mb_1m_accounts",
@@ -75,6 +85,7 @@ def table_rows(f: NodeFigures) -> list[Row]:
             name="startup_s_1m_accounts",
             value=f.memory.startup_s,
             unit="s",
+            target=TARGET_STARTUP_S,
             note=f"first start to RPC ready, {size}",
         ),
         Row(
@@ -93,6 +104,7 @@ def json_document(f: NodeFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "committed_tps_single": f.single.committed_tps,
         "commit_latency_ms": {"p50": f.latency.p50_ms, "p99": f.latency.p99_ms},
         "apply_ratio_node": f.batched.committed_tps / f.apply_signed_per_s,
+        "apply_ratio_node_single": f.single.committed_tps / f.apply_signed_per_s,
         "apply_signed_per_s": f.apply_signed_per_s,
         "rss_mb_1m_accounts": f.memory.rss_mb,
         "startup_s_1m_accounts": f.memory.startup_s,

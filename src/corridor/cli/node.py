@@ -128,7 +128,7 @@ def _start(
     rpc_access: str | None = None,
     before_stop: Callable[[], None] | None = None,
 ) -> None:
-    from corridor.node.app import NodeFailed, NodeOptions, serve
+    from corridor.node.app import NodeFailed, NodeOptions, new_event_loop, serve
 
     options = NodeOptions(
         rpc_host=rpc_host,
@@ -157,7 +157,8 @@ def _start(
                    err=True)
 
     try:
-        asyncio.run(serve(home, options, on_ready=ready, before_stop=before_stop))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(home, options, on_ready=ready, before_stop=before_stop))
     except (HomeError, StorageCorrupt, NodeFailed) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:

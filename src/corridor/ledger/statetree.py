@@ -103,7 +103,7 @@ class StateTree:
     hashes them, so anything else is a bug).
     """
 
-    __slots__ = ("_bits", "_buckets", "_dirty", "_levels", "_size")
+    __slots__ = ("_bits", "_buckets", "_dirty", "_levels", "_prepared", "_size", "_writes")
 
     def __init__(self, bucket_bits: int = BUCKET_BITS) -> None:
         assert 0 <= bucket_bits <= BUCKET_BITS_MAX, "bucket_bits out of range"
@@ -114,6 +114,8 @@ class StateTree:
         self._levels: list[list[bytes]] = [[empty[d]] * (1 << d) for d in range(bucket_bits + 1)]
         self._dirty: set[int] = set()
         self._size = 0
+        self._writes = 0  # updates so far: tells whether a `_Prepared` still fits the tree
+        self._prepared: _Prepared | None = None
 
     @classmethod
     def from_items(
@@ -176,7 +178,17 @@ class StateTree:
         self.update(((key, None),))
 
     def update(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
-        """Apply writes in order: a value hash sets the key, None deletes it."""
+        """Apply writes in order: a value hash sets the key, None deletes it.
+
+        Given the very tuple the last `root_with` hashed, with no update since, the buckets
+        and hashes it computed are installed instead of computed again: a block's writes are
+        hashed once when it is built (or validated) and not again when it commits.
+        """
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.items is items and prepared.writes == self._writes:
+            self._install(prepared)
+            return
+        self._writes += 1
         buckets, dirty, shift = self._buckets, self._dirty, 32 - self._bits
         for key, value_hash in items:
             assert isinstance(key, bytes) and len(key) == KEY_LEN, "key must be 32 bytes"
@@ -195,6 +207,7 @@ class StateTree:
         self._rehash_dirty()
         shift, bits = 32 - self._bits, self._bits
         changed: dict[int, bytes] = {}  # bucket index -> its entries after the writes
+        grown = 0
         for key, value_hash in items:
             assert isinstance(key, bytes) and len(key) == KEY_LEN, "key must be 32 bytes"
             index = int.from_bytes(key[:4], "big") >> shift
@@ -202,7 +215,9 @@ class StateTree:
             written = _write(blob, key, value_hash)
             if written is not None:
                 changed[index] = written[0]
+                grown += written[1]
         hashes = {index: sha256(_BUCKET + blob).digest() for index, blob in changed.items()}
+        levels = [hashes]  # the new hashes at depth bits, bits - 1, ..., 1
         for depth in range(bits, 0, -1):
             level, parents = self._levels[depth], {}
             for i in {index >> 1 for index in hashes}:
@@ -210,7 +225,23 @@ class StateTree:
                 right = hashes.get(2 * i + 1, level[2 * i + 1])
                 parents[i] = sha256(_NODE + left + right).digest()
             hashes = parents
-        return hashes.get(0, self._levels[0][0])
+            levels.append(hashes)
+        root = hashes.get(0, self._levels[0][0])
+        if isinstance(items, tuple):  # kept only for a value `update` can recognise again
+            self._prepared = _Prepared(items, self._writes, changed, grown, levels, root)
+        return root
+
+    def _install(self, prepared: _Prepared) -> None:
+        """Installs what `root_with` computed for the tree as it still is (see `update`)."""
+        assert not self._dirty, "root_with rehashed everything before preparing"
+        self._writes += 1
+        for index, blob in prepared.buckets.items():
+            self._buckets[index] = blob
+        self._size += prepared.grown
+        for offset, hashes in enumerate(prepared.levels):
+            level = self._levels[self._bits - offset]
+            for i, digest in hashes.items():
+                level[i] = digest
 
     @property
     def root(self) -> bytes:
@@ -259,7 +290,21 @@ class StateTree:
         twin._levels = [list(level) for level in self._levels]
         twin._dirty = set(self._dirty)
         twin._size = self._size
+        twin._writes = 0
+        twin._prepared = None
         return twin
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What `root_with(items)` computed, for `update(items)` to install (see there)."""
+
+    items: tuple[tuple[bytes, bytes | None], ...]
+    writes: int  # the tree's `_writes` then
+    buckets: dict[int, bytes]  # changed bucket index -> its new entries
+    grown: int  # change in the number of keys
+    levels: list[dict[int, bytes]]  # new hashes by index, depth bits first, down to depth 0
+    root: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

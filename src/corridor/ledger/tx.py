@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from corridor.ledger.assets import Asset, check_asset_code
@@ -433,14 +433,20 @@ class Signature:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignedTransaction:
     """A transaction with its signatures, sorted by public key. Build with `Transaction.sign`
-    or `decode_transaction`; `tx_id` and `body` are derived once and carried along."""
+    or `decode_transaction`; `tx_id` and `body` are derived once and carried along, and so is
+    the whole encoding when it was decoded (`encoded`: the very bytes read, which decoding
+    accepts only when canonical). A node otherwise re-encoded each transaction four times:
+    mempool size, tx root, block store, event stream."""
 
     tx: Transaction
     signatures: tuple[Signature, ...]
     tx_id: bytes
     body: bytes
+    encoded: bytes = field(default=b"", compare=False, repr=False)  # b"": build on `encode`
 
     def encode(self) -> bytes:
+        if self.encoded:
+            return self.encoded
         w = Writer().raw(self.body).count(len(self.signatures))
         for s in self.signatures:
             w.fixed(s.public_key, PUBLIC_KEY_LEN).fixed(s.signature, SIGNATURE_LEN)
@@ -455,7 +461,13 @@ def _read_signed(r: Reader) -> SignedTransaction:
     if not signatures:
         raise DecodeError(RejectCode.MALFORMED, "a transaction needs at least one signature")
     require_strictly_sorted([s.public_key for s in signatures], "signatures")
-    return SignedTransaction(tx=tx, signatures=signatures, tx_id=compute_tx_id(body), body=body)
+    return SignedTransaction(
+        tx=tx,
+        signatures=signatures,
+        tx_id=compute_tx_id(body),
+        body=body,
+        encoded=r._data[start : r._pos],
+    )
 
 
 def decode_transaction(data: bytes) -> SignedTransaction:

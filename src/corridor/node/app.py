@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from corridor.node.core import NodeCore
+from corridor.node.gc_policy import gc_paused
 from corridor.node.home import Home, HomeError
 from corridor.node.rpc import create_app
 from corridor.node.rpc_access import AccessConfigError, RpcAccess, ensure_access
@@ -41,6 +42,20 @@ class NodeOptions:
     rpc_access: str | None = None  # the access mode for this run; None: HOME's setting
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (uvicorn[standard] brings it), else asyncio's.
+
+    On asyncio's own selector loop, writing the RPC's responses (`_SelectorSocketTransport.
+    write`) took a third of the node's time under one-transaction requests (py-spy,
+    docs/decisions/0005-node-hot-path.md); uvloop's transports are C over libuv.
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a platform without uvloop
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def load_rpc_access(home: Home, options: NodeOptions) -> RpcAccess:
     """HOME/rpc_access.json (created with the default mode if missing), its mode replaced by
     `options.rpc_access` when given."""
@@ -52,9 +67,15 @@ def load_rpc_access(home: Home, options: NodeOptions) -> RpcAccess:
 
 
 def open_core(home: Home, options: NodeOptions) -> NodeCore:
+    with gc_paused():  # millions of records and no garbage (NodeCore then freezes them)
+        return _open_core(home, options)
+
+
+def _open_core(home: Home, options: NodeOptions) -> NodeCore:
     genesis = home.genesis()
     home.db_path.parent.mkdir(parents=True, exist_ok=True)
-    header = genesis.header()  # one state-tree build, shared by the store and the core
+    tree = genesis.tree()  # one state-tree build, shared by the store and the core
+    header = genesis.header(tree)
     store = SqliteStore(home.db_path, genesis=header)
     return NodeCore(
         genesis,
@@ -63,6 +84,7 @@ def open_core(home: Home, options: NodeOptions) -> NodeCore:
         key=home.validator_key(),
         debug_invariants=options.debug_invariants,
         genesis_header=header,
+        genesis_tree=tree,
     )
 
 

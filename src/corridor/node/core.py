@@ -87,6 +87,7 @@ class NodeCore:
         debug_invariants: bool = False,
         mempool: Mempool | None = None,
         genesis_header: BlockHeader | None = None,
+        genesis_tree: StateTree | None = None,
         freeze_gc: bool = True,
     ) -> None:
         self.genesis = genesis
@@ -101,7 +102,7 @@ class NodeCore:
         # Hashing a large genesis state takes seconds: reuse the header the stores were
         # opened with when the caller has it.
         self.genesis_header = genesis_header or genesis.header()
-        self.state, self.tree = self._open()
+        self.state, self.tree = self._open(genesis_tree)
         # The genesis document and initial state are only needed to initialise an empty store;
         # at 1M accounts they would double the node's memory.
         self.genesis = dataclasses.replace(genesis, state=MemoryState(), document={})
@@ -114,12 +115,22 @@ class NodeCore:
 
     # --- start-up ------------------------------------------------------------------------
 
-    def _open(self) -> tuple[MemoryState, StateTree]:
+    def _open(self, genesis_tree: StateTree | None) -> tuple[MemoryState, StateTree]:
+        """The committed state and its tree, recovered up to the block store's head.
+
+        A first start writes the genesis state and keeps it (a copy: the genesis may be shared)
+        with the tree its header was hashed from, when the caller has it: reading back and
+        re-hashing 10^6 accounts just written took a third of a first start. A later start
+        loads the store and checks every byte of it against the stored state root.
+        """
         fresh = self.states.applied_height() == 0 and self.blocks.height() == 0
         if fresh and self.states.state_root() != self.genesis_header.state_root:
             self.states.initialise(self.genesis.state, self.genesis_header.state_root)
-        state = self.states.load()
-        tree = StateTree.from_items(state.tree_items())
+            state = self.genesis.state.copy()
+            tree = genesis_tree or StateTree.from_items(state.tree_items())
+        else:
+            state = self.states.load()
+            tree = StateTree.from_items(state.tree_items())
 
         def replay(block: Block) -> tuple[Overlay, bytes]:
             previous = self._header_at(block.header.height - 1)
@@ -166,8 +177,13 @@ class NodeCore:
             return None, exc.rejection()
         return stx.tx_id, self.submit_decoded(stx, now_ms)
 
-    def submit_decoded(self, stx: SignedTransaction, now_ms: int) -> Rejection | None:
-        rejection = self.mempool.add(stx, self.state, self.next_context(now_ms))
+    def submit_decoded(
+        self, stx: SignedTransaction, now_ms: int, *, signatures_verified: bool = False
+    ) -> Rejection | None:
+        """Admits a decoded transaction; `signatures_verified` as in `Mempool.add`."""
+        rejection = self.mempool.add(
+            stx, self.state, self.next_context(now_ms), signatures_verified=signatures_verified
+        )
         # A committed transaction always fails on its used sequence; only then is the block
         # store asked, to say so precisely (one SQLite lookup per replay, not per submission).
         if (

@@ -23,11 +23,12 @@ gc_full_pass_ms), instead of a young pass per block.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 log = logging.getLogger("corridor.node")
@@ -40,6 +41,21 @@ FULL_EVERY_S: Final = 3_600.0
 FULL_GROWTH: Final = 0.25  # a full collection once allocated blocks grew by this share
 # sys.getallocatedblocks walks pymalloc's pools: ~1 ms at 10^6 accounts, so not every block.
 GROWTH_CHECK_EVERY_S: Final = 10.0
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pauses Python's cyclic garbage collector while start-up builds millions of records
+    (parsing the genesis, loading the state store): none of them is garbage, yet each young
+    pass and every full pass (which rescans all of them) costs time: ~40% of loading's CPU
+    time, measured at 1M accounts."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class GcPolicy:

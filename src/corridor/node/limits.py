@@ -32,12 +32,15 @@ assert EVIDENCE_POOL_MAX >= BLOCK_EVIDENCE_MAX  # the pool can always fill a blo
 # --- RPC ---------------------------------------------------------------------------------
 RPC_BODY_BYTES_MAX = 8 * 1024 * 1024  # a full batch of hex-encoded transactions fits
 RPC_BATCH_MAX = 1_000  # transactions per submit request
+RPC_VERIFY_OFF_LOOP_MIN = 8  # a batch this big has its signatures verified on a worker thread
 RPC_PAGE_MAX = 100  # items per page of account transactions
 RPC_BLOCKS_PAGE_MAX = 100  # headers per "latest blocks" page
 RPC_EVIDENCE_PAGE_MAX = 100  # recorded offences per page
 EVENTS_HEARTBEAT_S = 15.0  # an SSE comment this often keeps idle connections alive
 EVENTS_RECENT_DROPS_MAX = 1_000  # blocks whose mempool drops the event stream remembers
 EVENTS_CACHED_BLOCKS_MAX = 64  # recent blocks' event text shared by all subscribers
+EVENTS_RECENT_BLOCKS_MAX = 8  # committed blocks kept decoded for the event stream
+VIEW_TEXT_FORMS_CACHED_MAX = 65_536  # address and key texts remembered by the JSON views
 
 assert RPC_BATCH_MAX * 2 * 1024 <= RPC_BODY_BYTES_MAX  # 1 KiB txs, hex-encoded, fit a batch
 assert RPC_BATCH_MAX <= MEMPOOL_TXS_MAX

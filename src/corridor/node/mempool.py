@@ -161,11 +161,20 @@ class Mempool:
 
     # --- admission -----------------------------------------------------------------------------
 
-    def add(self, stx: SignedTransaction, state: StateView, ctx: ApplyContext) -> Rejection | None:
+    def add(
+        self,
+        stx: SignedTransaction,
+        state: StateView,
+        ctx: ApplyContext,
+        *,
+        signatures_verified: bool = False,
+    ) -> Rejection | None:
         """check_tx: admits `stx` or says why not (and then adds nothing).
 
         `state` is the committed state and `ctx` the context of the next block (time = now).
-        Cheap checks run before the signature, and the signature before the rules. Held txs
+        Cheap checks run before the signature, and the signature before the rules; a caller
+        that verified every signature of these very bytes already (the RPC does, for a batch,
+        off the event loop) says so with `signatures_verified`. Held txs
         that this one releases but that fail to apply are dropped, and reported by the next
         `update`; so are txs dropped when the first admission after a block re-validates the
         account's ready run (its cached state is rebuilt lazily: O(the account's pending txs)).
@@ -194,7 +203,7 @@ class Mempool:
         refused = self._check_room(size_bytes, queue)
         if refused is not None:
             return refused
-        if not verify_signatures(stx):
+        if not signatures_verified and not verify_signatures(stx):
             return Rejection(R.BAD_SIGNATURE, "a signature does not verify")
         if queue is None:
             queue = _AccountQueue(account, Overlay(state), self._generation)

@@ -9,9 +9,11 @@ lists it, so a new endpoint cannot leak by being forgotten.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -25,9 +27,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from corridor.ledger import keys
 from corridor.ledger.assets import Asset
+from corridor.ledger.block import Block
+from corridor.ledger.chain import verify_first
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.evidence import EVIDENCE_BYTES, DuplicateVoteEvidence
 from corridor.ledger.proofs import prove_account, prove_tx
+from corridor.ledger.results import TxResult
+from corridor.ledger.tx import SignedTransaction, decode_transaction
 from corridor.node import rpc_statuses, views
 from corridor.node.core import NodeCore
 from corridor.node.events import EventHub, sse
@@ -38,6 +44,7 @@ from corridor.node.limits import (
     RPC_BODY_BYTES_MAX,
     RPC_EVIDENCE_PAGE_MAX,
     RPC_PAGE_MAX,
+    RPC_VERIFY_OFF_LOOP_MIN,
 )
 from corridor.node.rpc_access import RpcAccess
 
@@ -138,6 +145,18 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def _decode_submitted(text: str) -> SignedTransaction | dict[str, Any]:
+    """A submitted transaction's hex, decoded; or the error view of why it is not one."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        return {"code": "bad_hex", "message": "not hexadecimal"}
+    try:
+        return decode_transaction(raw)
+    except DecodeError as exc:
+        return views.rejection_view(exc.rejection())
+
+
 def resume_height(last_event_id: str | None, from_height: int | None, head: int) -> int:
     """The first height an event stream sends: after the client's Last-Event-ID (ASCII
     digits, or it is ignored), else `from_height`, else the next block."""
@@ -221,38 +240,41 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
 
     core = node.core
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
 
     @app.post("/v1/txs", summary="Submit one transaction or a batch")
     async def submit(req: SubmitRequest) -> dict[str, Any]:
         if (req.tx is None) == (req.txs is None):
             raise ApiError(400, "invalid_request", "give exactly one of 'tx' or 'txs'")
         raws = [req.tx] if req.tx is not None else req.txs or []
+        decoded = [_decode_submitted(text) for text in raws]
+        stxs = [d for d in decoded if isinstance(d, SignedTransaction)]
+        verified: set[bytes] = set()
+        if len(stxs) >= RPC_VERIFY_OFF_LOOP_MIN:
+            # The C verifier releases the GIL: a batch's signatures are checked on another
+            # core while the loop admits, builds and commits. The mempool then trusts exactly
+            # these ids; a tx whose signature failed here is verified (and refused) there.
+            # One verifier thread for all requests: on two cores, several would only take
+            # the loop's core from it.
+            verified = await asyncio.get_running_loop().run_in_executor(
+                verifier, verify_first, stxs, frozenset()
+            )
         now_ms = int(time.time() * 1000)
         out: list[dict[str, Any]] = []
         accepted = 0
-        for i, text in enumerate(raws):
-            try:
-                raw = bytes.fromhex(text)
-            except ValueError:
-                out.append(
-                    {
-                        "index": i,
-                        "accepted": False,
-                        "tx_id": None,
-                        "error": {"code": "bad_hex", "message": "not hexadecimal"},
-                    }
+        for i, item in enumerate(decoded):
+            entry: dict[str, Any] = {"index": i}
+            if isinstance(item, SignedTransaction):
+                rejection = core.submit_decoded(
+                    item, now_ms, signatures_verified=item.tx_id in verified
                 )
-                continue
-            tx_id, rejection = core.submit(raw, now_ms)
-            entry: dict[str, Any] = {
-                "index": i,
-                "accepted": rejection is None,
-                "tx_id": None if tx_id is None else tx_id.hex(),
-            }
-            if rejection is not None:
-                entry["error"] = views.rejection_view(rejection)
+                entry.update(accepted=rejection is None, tx_id=item.tx_id.hex())
+                if rejection is not None:
+                    entry["error"] = views.rejection_view(rejection)
+                else:
+                    accepted += 1
             else:
-                accepted += 1
+                entry.update(accepted=False, tx_id=None, error=item)
             out.append(entry)
         if accepted:
             node.transactions_arrived()
@@ -478,10 +500,16 @@ def create_app(node: NodeHandle, access: RpcAccess | None = None) -> FastAPI:
                 while nxt <= node.events.height:
                     text = node.events.cached_text(nxt)
                     if text is None:
-                        blk = core.blocks.block(nxt)
+                        blk: Block | None
+                        results: tuple[TxResult, ...] | None
+                        recent = node.events.recent_block(nxt)
+                        if recent is not None:
+                            blk, results = recent
+                        else:
+                            blk, results = core.blocks.block(nxt), core.blocks.results(nxt)
                         if blk is None:
                             break
-                        body = views.block_view(blk, core.blocks.results(nxt))
+                        body = views.block_view(blk, results)
                         body["dropped"] = [
                             {"tx_id": t.hex(), "error": views.rejection_view(r)}
                             for t, r in node.events.drops(nxt)

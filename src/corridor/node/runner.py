@@ -243,7 +243,11 @@ class _LogObserver:
         pass
 
     def committed(self, committed: Committed, state_root: bytes) -> None:
-        self.events.published(committed.block.header.height, committed.dropped)
+        self.events.published(
+            committed.block.header.height,
+            committed.dropped,
+            (committed.block, committed.results),
+        )
 
     def evidence(self, evidence: DuplicateVoteEvidence, refused: str | None) -> None:
         log.warning(

@@ -41,7 +41,6 @@ should open their own connections (WAL lets them read while the owner writes).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import sqlite3
@@ -65,6 +64,7 @@ from corridor.ledger.records import (
 )
 from corridor.ledger.results import TxResult
 from corridor.ledger.state import MemoryState, Overlay
+from corridor.node.gc_policy import gc_paused
 
 from .errors import StorageCorrupt
 from .ports import (
@@ -135,20 +135,6 @@ def _decode_results(data: bytes) -> tuple[TxResult, ...]:
         return tuple(TxResult.decode(r.fixed(r.u32())) for _ in range(r.u32()))
 
     return decode_all(data, read)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pauses Python's cyclic garbage collector while `load` builds millions of records:
-    none of them is garbage, yet each young-generation pass and every full pass (which
-    rescans all of them) costs time: ~40% of load's CPU time, measured at 1M accounts."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class SqliteStore:
@@ -450,8 +436,10 @@ class SqliteStore:
             if self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
                 raise self._corrupt(f"{table} rows are stored but no applied height")
         with self._transaction(durable=True):
+            # In key order: SQLite then appends to its B-tree instead of splitting pages all
+            # over it (10^6 genesis accounts: measured in docs/decisions/0005-node-hot-path.md).
             self._put_state(
-                genesis_state.accounts.items(), genesis_state.assets.items(),
+                sorted(genesis_state.accounts.items()), genesis_state.assets.items(),
                 genesis_state.escrows.items(), genesis_state.offences.items(),
             )  # fmt: skip
             self._set_applied(0, state_root)
@@ -527,7 +515,7 @@ class SqliteStore:
 
     @_guarded
     def load(self) -> MemoryState:
-        with _gc_paused():
+        with gc_paused():
             return self._load()
 
     def _load(self) -> MemoryState:

@@ -6,7 +6,7 @@ through a Connection still cost ~100 us of Python a statement (events, parameter
 construction, the cursor and row wrappers) against ~25 us for sqlite3 itself: most of a
 payment creation's time under SQLite's one write lock (cProfile, bench payments), and on
 PostgreSQL, where a payment runs ~30 statements between the API and the chain workers, a
-large part of the platform's CPU (docs/decisions/0005-postgresql-path.md). Here a
+large part of the platform's CPU (docs/decisions/0006-postgresql-path.md). Here a
 statement is compiled once to its SQL text, its parameters' order and the type processors
 of its parameters and result columns (the dialect's own, so values go in and come out
 exactly as through SQLAlchemy), and run on the same DB-API connection, inside the same
