@@ -115,8 +115,9 @@ class ConsensusWal:
 
     def _load(self) -> None:
         data = self.path.read_bytes()
-        pos, good, height_at = 0, 0, 0
-        height, events, blocks = 0, [], {}
+        pos, good, height_at, height = 0, 0, 0, 0
+        events: list[Event] = []
+        blocks: dict[bytes, Block] = {}
         while pos + _REC.size <= len(data):
             length, crc = _REC.unpack_from(data, pos)
             body = data[pos + _REC.size : pos + _REC.size + length]
