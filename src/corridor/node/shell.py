@@ -258,7 +258,7 @@ class ConsensusShell:
         proposer = self.machine.roster.proposer(height, round_)
         if proposer == self.machine.me:
             return False
-        return self._heard.get(proposer, self._started_height) < height - 1
+        return max(self._heard.get(proposer, 0), self._started_height) < height - 1
 
     def _heard_from(self, message: Vote | Proposal) -> None:
         signer = message.validator if isinstance(message, Vote) else message.proposer
