@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench.node_bench import _steady_rate
+from corridor.bench.node_bench import (
+    WINDOW_BLOCKS_MIN,
+    WINDOW_EXTENSION_S_MAX,
+    _steady_rate,
+    _window_over,
+)
 from corridor.bench.node_load import request_bodies
 from corridor.bench.node_process import BlockSeen
 from corridor.bench.report import percentile
@@ -72,6 +78,20 @@ def test_steady_rate_counts_whole_block_intervals() -> None:
     assert (seconds, txs, n) == (2.0, 200, 2)
     assert rate == 100.0
     assert _steady_rate(blocks, 5.0, 6.0) == (0.0, 0.0, 0, 0)
+
+
+def test_a_window_stays_open_past_its_duration_until_it_holds_whole_blocks() -> None:
+    now = time.perf_counter()
+    opens, until = now - 10.0, now - 1.0  # its duration is over
+    blocks = [BlockSeen(opens - 1.0, 1, 100)]  # before the window: not counted
+    blocks += [BlockSeen(opens + i, 1 + i, 100) for i in range(1, WINDOW_BLOCKS_MIN)]
+    assert not _window_over(blocks, opens, until)  # one block short
+    blocks.append(BlockSeen(opens + WINDOW_BLOCKS_MIN, 1 + WINDOW_BLOCKS_MIN, 100))
+    assert _window_over(blocks, opens, until)
+    assert not _window_over(blocks, opens, now + 60.0)  # its duration is not over
+    # With no block at all it still closes, at the end of the longest extension.
+    assert _window_over([], opens, now - WINDOW_EXTENSION_S_MAX - 1.0)
+    assert not _window_over([], opens, until)
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -443,6 +443,49 @@ def _feed(state: ConsensusState, *events: Event) -> tuple[ConsensusState, tuple[
     return state, tuple(actions)
 
 
+def test_a_nil_precommit_quorum_starts_the_next_round_without_the_precommit_timeout() -> None:
+    keys = make_keys(4)
+    validators = make_validators(keys)
+    proposer = proposer_of(validators, 1, 0)
+    me = next(k for k in keys if k.public_key != proposer)
+    others = [k for k in keys if k is not me]
+    state, _ = step(initial_state(Config(CHAIN, validators, me)), StartHeight(1))
+    # The proposer is silent: our propose timeout, then everyone prevotes nil.
+    state, _ = _feed(state, TimeoutFired("propose", 1, 0))
+    state, actions = _feed(state, *(VoteReceived(_vote(k, PREVOTE, 1, 0, NIL)) for k in others[:2]))
+    assert [x.block_hash for x in votes_of(actions, PRECOMMIT)] == [NIL]
+    # One nil precommit more is 2 of 4: no quorum, still round 0.
+    state, actions = _feed(state, VoteReceived(_vote(others[0], PRECOMMIT, 1, 0, NIL)))
+    assert state.round == 0 and not scheduled(actions)
+    # Three of four precommitted nil: round 1 at once; its propose timeout is the only one.
+    state, actions = _feed(state, VoteReceived(_vote(others[1], PRECOMMIT, 1, 0, NIL)))
+    assert state.round == 1 and state.step is Step.PROPOSE
+    if proposer_of(validators, 1, 1) != me.public_key:
+        assert [(t.kind, t.round) for t in scheduled(actions)] == [("propose", 1)]
+    # The stale precommit timeout of round 0 (had it been scheduled) changes nothing.
+    assert _feed(state, TimeoutFired("precommit", 1, 0))[0] == state
+
+
+def test_a_split_precommit_quorum_still_waits_for_the_precommit_timeout() -> None:
+    keys = make_keys(4)
+    validators = make_validators(keys)
+    me = keys[0]
+    v = hashlib.sha256(b"v").digest()
+    state, _ = step(initial_state(Config(CHAIN, validators, me)), StartHeight(1))
+    state, _ = _feed(state, TimeoutFired("propose", 1, 0))
+    state, _ = _feed(
+        state,
+        *(VoteReceived(_vote(k, PREVOTE, 1, 0, NIL)) for k in keys[1:3]),
+        VoteReceived(_vote(keys[1], PRECOMMIT, 1, 0, NIL)),
+    )
+    # nil, nil (ours), v: > 2/3 precommitted something, no value has a quorum.
+    state, actions = _feed(state, VoteReceived(_vote(keys[2], PRECOMMIT, 1, 0, v)))
+    assert state.round == 0
+    assert [(t.kind, t.round) for t in scheduled(actions)] == [("precommit", 0)]
+    state, _ = _feed(state, TimeoutFired("precommit", 1, 0))
+    assert state.round == 1
+
+
 def test_locked_validator_prevotes_nil_for_another_block_until_a_newer_proof_of_lock() -> None:
     keys = make_keys(4)
     validators = make_validators(keys)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from corridor.consensus.machine import (
     BlockProposed,
     Event,
@@ -14,6 +16,7 @@ from corridor.consensus.machine import (
     VoteReceived,
 )
 from corridor.consensus.messages import PRECOMMIT, Proposal, Vote
+from corridor.node import consensus_driver
 from corridor.node.consensus_driver import ConsensusWal
 
 from ..ledger.builders import CHAIN, key
@@ -47,6 +50,31 @@ def test_events_and_blocks_survive_a_reopen(tmp_path: Path) -> None:
     again = ConsensusWal(tmp_path / "c.wal")
     again.open()
     assert (again.height, again.events, again.blocks) == (1, events, {block.hash(): block})
+
+
+def test_heights_share_one_file_until_it_outgrows_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block = Chain().next(payments=1).block
+    path = tmp_path / "c.wal"
+    wal = ConsensusWal(path)
+    wal.open()
+    wal.reset(1)
+    wal.append(BlockProposed(1, 0, block.hash()), block)
+    wal.sync()
+    wal.reset(2)  # a header appended: the height-1 records stay in the file
+    wal.append(StartHeight(2), None)
+    grown = path.stat().st_size
+    assert grown > len(block.encode())
+    again = ConsensusWal(path)
+    again.open()
+    assert (again.height, again.events, again.blocks) == (2, [StartHeight(2)], {})
+    monkeypatch.setattr(consensus_driver, "CONSENSUS_WAL_FILE_BYTES_MAX", grown - 1)
+    again.reset(3)  # too big: rewritten, holding height 3 only
+    assert path.stat().st_size < len(block.encode())
+    third = ConsensusWal(path)
+    third.open()
+    assert (third.height, third.events, third.blocks) == (3, [], {})
 
 
 def test_a_torn_tail_is_cut_and_a_new_height_starts_empty(tmp_path: Path) -> None:

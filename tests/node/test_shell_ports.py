@@ -45,5 +45,11 @@ def test_a_crash_loses_only_what_was_not_synced() -> None:
     assert wal.events == [StartHeight(1), BlockProposed(1, 0, block.hash())]
     assert wal.blocks == {block.hash(): block}
     wal.reset(2)
-    wal.crash()  # a reset is durable when it returns
+    wal.append(StartHeight(2), None)
+    wal.crash()  # a reset not synced yet is lost: back to height 1's synced log
+    assert wal.events == [StartHeight(1), BlockProposed(1, 0, block.hash())]
+    assert (wal.height, wal.blocks) == (1, {block.hash(): block})
+    wal.reset(2)
+    wal.sync()
+    wal.crash()
     assert (wal.height, wal.events, wal.blocks) == (2, [], {})

@@ -147,6 +147,31 @@ def test_crash_with_torn_write_recovers_and_catches_up() -> None:
     _assert_clean(sim.report())
 
 
+def _heights_in(seed: int, duration_ms: int, *, crash_one: bool) -> tuple[int, Simulation]:
+    """Heights the other three commit in `duration_ms` of virtual time once v3 is at 4
+    (crashed then, for good, if `crash_one`)."""
+    sim = Simulation(seed, faults=MIXES["calm"]).start(schedule_faults=False)
+    victim = sim.nodes["v3"]
+    sim.run_until(60_000, stop=lambda: victim.blocks.height() >= 4)
+    if crash_one:
+        sim.crash(victim.name)
+    others = [n for n in sim.honest if n is not victim]
+    before = min(n.blocks.height() for n in others)
+    sim.run_for(duration_ms)
+    return min(n.blocks.height() for n in others) - before, sim
+
+
+def test_a_crashed_proposer_costs_its_turns_no_propose_timeout() -> None:
+    # The three left presume the silent proposer down and prevote nil at once; the nil
+    # precommits start the next round at once: the chain keeps (nearly) its pace. Waiting out
+    # the timeouts on each of its turns would cost a quarter of the heights a second each.
+    up, _ = _heights_in(3, 20_000, crash_one=False)
+    down, sim = _heights_in(3, 20_000, crash_one=True)
+    assert down >= 0.9 * up
+    assert all(n.shell.skipped_proposers > 0 for n in sim.honest if n.name != "v3")
+    _assert_clean(sim.report())
+
+
 def test_crashed_validator_replays_its_log_and_never_double_signs() -> None:
     """Crash validators repeatedly mid-height; the checker of honest double signing (every
     signed slot holds one value) and the safety checkers must stay clean."""

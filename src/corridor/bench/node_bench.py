@@ -26,6 +26,7 @@ throughput node are never timed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -51,6 +52,11 @@ LATENCY_LOAD = 0.5  # of committed_tps
 LATENCY_TICK_S = 0.02  # paced submission: one small batch this often
 LATENCY_CLIENTS = 4
 DRAIN_TIMEOUT_S = 60.0
+# A throughput window closes after its duration once it holds this many blocks, or at the
+# latest this long after its duration: a slow round (a view change, a loaded machine) must
+# not leave a window with less than a block interval in it, which would measure nothing.
+WINDOW_BLOCKS_MIN = 3
+WINDOW_EXTENSION_S_MAX = 60.0
 
 TARGET_COMMITTED_TPS = Target(op=">=", value=3_000)
 TARGET_COMMITTED_TPS_SINGLE = Target(op=">=", value=1_000)
@@ -152,6 +158,22 @@ def _steady_rate(
     return (txs / seconds if seconds > 0 else 0.0), seconds, txs, len(inside)
 
 
+def _window_over(blocks: Sequence[BlockSeen], opens: float, until: float) -> bool:
+    """The window (opens, now] has lasted until `until` and holds WINDOW_BLOCKS_MIN blocks,
+    or has been extended as far as it may."""
+    now = time.perf_counter()
+    if now < until:
+        return False
+    if now >= until + WINDOW_EXTENSION_S_MAX:
+        return True
+    inside = 0
+    for block in reversed(blocks):  # appended by the follower's thread: read from the end
+        if block.at <= opens:
+            break
+        inside += 1
+    return inside >= WINDOW_BLOCKS_MIN
+
+
 def measure_throughput(
     node: NodeProcess,
     txs: Sequence[tuple[str, str]],
@@ -177,12 +199,14 @@ def measure_throughput(
             follower,
             clients=clients,
             committed_before=0,
-            until=until,
+            over=functools.partial(_window_over, follower.blocks, opens, until),
             in_flight_max=in_flight_max,
         )
-        closes = min(until, time.perf_counter())
-        if closes < until:
-            log(f"  warning: the {len(txs):,} signed payments ran out {until - closes:.1f} s early")
+        closes = time.perf_counter()
+        if not _window_over(follower.blocks, opens, until):
+            log(f"  warning: the {len(txs):,} signed payments ran out before the window closed")
+        elif closes > until + 0.5:
+            log(f"  window extended by {closes - until:.1f} s to hold {WINDOW_BLOCKS_MIN} blocks")
         drained = follower.wait_committed(tally.accepted, DRAIN_TIMEOUT_S)
         if not drained:
             log(f"  warning: {tally.accepted - follower.committed:,} accepted txs not committed")

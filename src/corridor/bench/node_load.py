@@ -102,12 +102,12 @@ def submit_closed_loop(
     *,
     clients: int,
     committed_before: int,
-    until: float,
+    over: Callable[[], bool],
     in_flight_max: int,
 ) -> _Tally:
-    """Sends `bodies` in order from `clients` connections until `until` (perf_counter) or the
-    bodies run out, keeping at most `in_flight_max` transactions uncommitted (see
-    `client_orders` for how several ports share the bodies)."""
+    """Sends `bodies` in order from `clients` connections until `over()` (the window is
+    over) or the bodies run out, keeping at most `in_flight_max` transactions uncommitted
+    (see `client_orders` for how several ports share the bodies)."""
     tally = _Tally()
     take = client_orders(clients, ports)
 
@@ -117,11 +117,11 @@ def submit_closed_loop(
         try:
             while True:
                 i = next(order)
-                if i >= len(bodies) or time.perf_counter() >= until:
+                if i >= len(bodies) or over():
                     return
                 body, txs = bodies[i]
                 while tally.submitted - (follower.committed - committed_before) > in_flight_max:
-                    if time.perf_counter() >= until and follower.error is None:
+                    if over() and follower.error is None:
                         break
                     time.sleep(0.002)
                 with tally.lock:

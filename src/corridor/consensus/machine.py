@@ -15,6 +15,7 @@ Milosevic, 2018); comments cite its line numbers (L22 ...). One process p at hei
 - L49: a proposal plus > 2/3 precommits for it, in any round: decide (one-block finality).
 - L55: messages of a higher round from > 1/3 of the power: jump to that round.
 - Timeouts: propose -> prevote nil; prevote -> precommit nil; precommit -> next round.
+- > 2/3 precommits for nil in round_p: start the next round at once (see below).
 
 "2f+1" is "more than 2/3 of the total power" and "f+1" is "more than 1/3".
 
@@ -28,6 +29,12 @@ Choices the paper leaves open, made here:
   height's messages and syncs blocks when far behind.
 - Rule order. After each event the rules are re-evaluated until none fires, deciding first and
   scheduling timeouts last, so a single validator commits without any timer.
+- Nil rounds end at once. The paper waits out the precommit timeout after > 2/3 precommits
+  for anything (L47), even when they are all nil; then nothing can be decided in the round
+  unless more than f equivocated, so this machine starts round_p + 1 right away (as L55
+  would on f + 1 messages of it). Starting a round earlier never touches safety (locks do
+  that); the precommit timeout still covers split precommits. A dead proposer so costs one
+  propose timeout, not that plus a precommit timeout.
 - The proposer does not start a propose timeout (as in the paper): the shell must answer every
   BuildBlock of the current round with BlockProposed.
 - Never sign twice. Before signing a vote (or proposal) the machine looks for one of its own
@@ -310,6 +317,7 @@ def _run_rules(st: ConsensusState, out: list[Action], touched: int | None) -> Co
         _prevote_on_proposal,
         _lock_on_polka,
         _precommit_nil,
+        _next_round_on_nil,
         _start_prevote_timeout,
         _start_precommit_timeout,
     )
@@ -403,6 +411,15 @@ def _precommit_nil(st: ConsensusState, out: list[Action]) -> ConsensusState | No
     if not st.roster.is_quorum(st.messages(st.round).prevotes.power_by_hash.get(NIL, 0)):
         return None
     return replace(_vote(st, out, PRECOMMIT, NIL), step=Step.PRECOMMIT)
+
+
+def _next_round_on_nil(st: ConsensusState, out: list[Action]) -> ConsensusState | None:
+    """> 2/3 precommits for nil this round: no value can be decided in it, start the next."""
+    if st.round >= ROUND_MAX:  # 2**32 rounds: stay in the last
+        return None
+    if not st.roster.is_quorum(st.messages(st.round).precommits.power_by_hash.get(NIL, 0)):
+        return None
+    return _start_round(st, out, st.round + 1)
 
 
 def _start_prevote_timeout(st: ConsensusState, out: list[Action]) -> ConsensusState | None:

@@ -4,8 +4,8 @@
 What the log holds and when it is synced is the shell's policy (`node.shell`): every event
 that changed the machine at the current height, and the blocks of the proposals it accepted;
 it reaches the disk (fsync) before any Broadcast of the step is sent, and a new height starts
-a new file. On restart it is replayed into a fresh machine, which re-creates the same state
-and signatures: a validator never signs twice.
+a new section of the file (see `ConsensusWal`). On restart it is replayed into a fresh
+machine, which re-creates the same state and signatures: a validator never signs twice.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from corridor.ledger.block import Block
 from corridor.ledger.codec import Reader, Writer, decode_all
 from corridor.ledger.errors import DecodeError, RejectCode
 from corridor.node.core import NodeCore
-from corridor.node.limits import CONSENSUS_WAL_BYTES_MAX
+from corridor.node.limits import CONSENSUS_WAL_BYTES_MAX, CONSENSUS_WAL_FILE_BYTES_MAX
 from corridor.node.runner import NodeRunner, RunnerConfig
 
 log = logging.getLogger("corridor.node")
@@ -86,28 +86,38 @@ def decode_record(body: bytes) -> Event | Block | int:
 
 @dataclass(slots=True)
 class ConsensusWal:
-    """The per-height log in one append-only file; `reset` starts a new height atomically
-    (write a fresh file, fsync, rename). A torn last record (a crash mid-write) is cut off
-    on open: it was never synced, so nothing was sent because of it."""
+    """The log in one append-only file, a header record starting each height: what follows
+    the last header is the current height's log. A torn last record (a crash mid-write) is
+    cut off on open: it was never synced, so nothing was sent because of it.
+
+    `reset` appends a header and does not sync: the height's first `sync` (before its first
+    Broadcast) makes the header durable with the events after it. If a crash loses a header
+    that was never synced, the log reopens at the previous height, which the node has
+    committed, so it starts the new height afresh (`ConsensusShell.start`): nothing of the
+    new height was sent. That saves the two fsyncs (file, directory) a fresh file per height
+    cost. The file is rewritten (fresh file, fsync, rename) once it outgrows
+    CONSENSUS_WAL_FILE_BYTES_MAX."""
 
     path: Path
     height: int = 0
     events: list[Event] = field(default_factory=list)
     blocks: dict[bytes, Block] = field(default_factory=dict)
-    _size: int = 0
+    _size: int = 0  # of the file
+    _height_size: int = 0  # of the current height's records
     _dirty: bool = False
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self._load()
-        else:
-            self.reset(0)
+        if self._size == 0:
+            self._rewrite(0)
 
     def _load(self) -> None:
         data = self.path.read_bytes()
-        pos, good = 0, 0
-        height, events, blocks = 0, [], {}
+        pos, good, height_at, height = 0, 0, 0, 0
+        events: list[Event] = []
+        blocks: dict[bytes, Block] = {}
         while pos + _REC.size <= len(data):
             length, crc = _REC.unpack_from(data, pos)
             body = data[pos + _REC.size : pos + _REC.size + length]
@@ -115,7 +125,7 @@ class ConsensusWal:
                 break
             record = decode_record(body)  # a checksummed record of ours: it decodes
             if isinstance(record, int):
-                height = record
+                height, events, blocks, height_at = record, [], {}, pos
             elif isinstance(record, Block):
                 blocks[record.hash()] = record
             else:
@@ -128,12 +138,21 @@ class ConsensusWal:
             with self.path.open("r+b") as f:
                 f.truncate(good)
                 os.fsync(f.fileno())
-        self._size = good
+        self._size, self._height_size = good, good - height_at
 
     def reset(self, height: int) -> None:
+        if self._size == 0 or self._size > CONSENSUS_WAL_FILE_BYTES_MAX:
+            self._rewrite(height)
+            return
+        self.height, self.events, self.blocks = height, [], {}
+        self._height_size = 0
+        self._write(_header(height))
+
+    def _rewrite(self, height: int) -> None:
+        """A fresh file holding only the header of `height`, durable when this returns."""
         self.height, self.events, self.blocks = height, [], {}
         tmp = self.path.with_suffix(".tmp")
-        record = _record(Writer().u8(_HEADER).u64(height).getvalue())
+        record = _header(height)
         with tmp.open("wb") as f:
             f.write(record)
             f.flush()
@@ -144,7 +163,7 @@ class ConsensusWal:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._size = len(record)
+        self._size = self._height_size = len(record)
         self._dirty = False
 
     def append(self, event: Event, block: Block | None) -> None:
@@ -155,10 +174,14 @@ class ConsensusWal:
         self.events.append(event)
         records += _record(encode_event(event))
         # Bug-sized only: a height's log holds a bounded number of rounds' messages.
-        assert self._size + len(records) <= CONSENSUS_WAL_BYTES_MAX, "consensus log too large"
+        assert self._height_size + len(records) <= CONSENSUS_WAL_BYTES_MAX, "log too large"
+        self._write(records)
+
+    def _write(self, records: bytes) -> None:
         with self.path.open("ab") as f:
             f.write(records)
         self._size += len(records)
+        self._height_size += len(records)
         self._dirty = True
 
     def sync(self) -> None:
@@ -170,6 +193,10 @@ class ConsensusWal:
             finally:
                 os.close(fd)
             self._dirty = False
+
+
+def _header(height: int) -> bytes:
+    return _record(Writer().u8(_HEADER).u64(height).getvalue())
 
 
 def _record(body: bytes) -> bytes:

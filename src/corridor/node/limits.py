@@ -50,6 +50,7 @@ assert RPC_BATCH_MAX <= MEMPOOL_TXS_MAX
 # block-sync answer, whose blocks are packed only up to this bound (one always fits).
 P2P_FRAME_BYTES_MAX = BLOCK_BYTES_MAX + 1024 * 1024
 P2P_SEND_QUEUE_MAX = 4_096  # frames waiting for one slow peer; beyond, gossip is dropped
+P2P_WRITE_BYTES_MAX = 256 * 1024  # queued frames joined into one write up to about this size
 P2P_SEEN_MAX = 100_000  # gossip hashes remembered for de-duplication (LRU)
 P2P_PEERS_MAX = 64  # entries of peers.json
 P2P_HANDSHAKE_TIMEOUT_S = 5.0
@@ -60,6 +61,7 @@ P2P_BAN_MS_MAX = 60_000
 P2P_SYNC_BLOCKS_MAX = 32  # blocks per block-sync answer
 P2P_GOSSIP_TXS_MAX = 5_000  # mempool transactions relayed per gossip pass
 CONSENSUS_WAL_BYTES_MAX = 256 * 1024 * 1024  # the per-height consensus log (refuses beyond)
+CONSENSUS_WAL_FILE_BYTES_MAX = 64 * 1024 * 1024  # the log file, heights appended, then rewritten
 CONSENSUS_BUFFER_HEIGHTS_MAX = 2  # messages of heights h+1 .. h+2 are kept while at h
 CONSENSUS_BUFFER_PER_HEIGHT_MAX = 1_024
 CONSENSUS_BUFFER_BLOCKS_PER_HEIGHT_MAX = 8  # buffered proposals (each carries a block)

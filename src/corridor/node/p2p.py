@@ -54,6 +54,7 @@ from corridor.node.limits import (
     P2P_RECONNECT_MS_MIN,
     P2P_SEEN_MAX,
     P2P_SEND_QUEUE_MAX,
+    P2P_WRITE_BYTES_MAX,
 )
 from corridor.node.p2p_messages import (
     FRAME_LEN,
@@ -379,9 +380,15 @@ class Transport:
     async def _write_loop(self, conn: _Conn) -> None:
         try:
             while not conn.closed:
-                frame = await conn.queue.get()
-                conn.writer.write(frame)
-                self.stats.frames_out += 1
+                # Whatever queued meanwhile goes out in one write: one TLS record and one
+                # send for a burst of gossip (a block's worth of transactions), not one each.
+                frames = [await conn.queue.get()]
+                size = len(frames[0])
+                while size < P2P_WRITE_BYTES_MAX and not conn.queue.empty():
+                    frames.append(conn.queue.get_nowait())
+                    size += len(frames[-1])
+                conn.writer.write(b"".join(frames))
+                self.stats.frames_out += len(frames)
                 await conn.writer.drain()
         except (OSError, RuntimeError):  # the peer went away (the reader notices and closes)
             conn.writer.close()

@@ -22,6 +22,11 @@ a seeded network and memory (`sim.node`), so the simulator's seeds exercise this
 - Stuck at one (height, round) for a gossip interval, the node re-sends what it has of the
   height (proposals with blocks, votes of the rounds that matter): a peer that restarted or
   lost a message catches up.
+- A proposer presumed down (no message signed by it, of the previous height or later, has
+  arrived) gets no propose timeout: the node prevotes nil at once. Prevoting nil early is
+  always safe, only a round is lost if the guess is wrong, and a live proposer is heard
+  again in that very round (its votes), so the guess corrects itself. A crashed validator
+  then costs its turns a few message delays instead of a propose timeout each.
 - Transactions and evidence that enter the pools are gossiped once; double signing the
   machine detects enters the evidence pool, for whichever validator proposes next.
 """
@@ -133,6 +138,11 @@ class ConsensusShell:
         self._gossiped_evidence: set[bytes] = set()  # offence ids, pruned with the pool
         self.synced_blocks = 0
         self.gossip_rounds = 0
+        # validator -> the highest height of a consensus message signed in its name that
+        # arrived (unverified: a forgery only makes us wait the timeout, as before)
+        self._heard: dict[bytes, int] = {}
+        self._started_height = core.head.height + 1
+        self.skipped_proposers = 0
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -212,7 +222,13 @@ class ConsensusShell:
             self._send_own(action.message)
         elif isinstance(action, ScheduleTimeout):
             event = TimeoutFired(action.kind, action.height, action.round)
-            self.ports.timer.schedule(action.duration_ms, lambda: self.feed(event))
+            duration_ms = action.duration_ms
+            if action.kind == "propose" and self._proposer_presumed_down(
+                action.height, action.round
+            ):
+                self.skipped_proposers += 1
+                duration_ms = 0
+            self.ports.timer.schedule(duration_ms, lambda: self.feed(event))
         elif isinstance(action, BuildBlock):
             self.ports.builder.build_due(self, action.height, action.round)
         elif isinstance(action, Decide):
@@ -235,6 +251,20 @@ class ConsensusShell:
             return
         self.ports.observer.signed(message)
         self.transport.broadcast(ProposalMsg(message, entry[0]))
+
+    def _proposer_presumed_down(self, height: int, round_: int) -> bool:
+        """Nothing signed by the proposer of (height, round_) of height - 1 or later arrived
+        (a node restarted here gives everyone its first two heights)."""
+        proposer = self.machine.roster.proposer(height, round_)
+        if proposer == self.machine.me:
+            return False
+        return max(self._heard.get(proposer, 0), self._started_height) < height - 1
+
+    def _heard_from(self, message: Vote | Proposal) -> None:
+        signer = message.validator if isinstance(message, Vote) else message.proposer
+        # Only validators: a name made up by a peer takes no room.
+        if signer in self.machine.roster.power and message.height > self._heard.get(signer, 0):
+            self._heard[signer] = message.height
 
     # --- building ------------------------------------------------------------------------
 
@@ -353,6 +383,7 @@ class ConsensusShell:
             self._on_sync_response(msg)
 
     def _on_consensus(self, peer: str, message: Vote | Proposal, block: Block | None) -> None:
+        self._heard_from(message)
         height = self.machine.height
         if message.height < height:
             return

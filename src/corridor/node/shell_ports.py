@@ -51,8 +51,9 @@ class Transport(Protocol):
 
 class WalStore(Protocol):
     """The consensus write-ahead log of the current height: the events that changed the
-    machine, in order, and the blocks of the proposals it accepted. `append` may be lost in
-    a crash until `sync` returns; `reset` is durable when it returns."""
+    machine, in order, and the blocks of the proposals it accepted. `append` and `reset` may
+    be lost in a crash until `sync` returns (a lost reset leaves the previous height's log,
+    which the shell ignores once that height is committed)."""
 
     @property
     def height(self) -> int: ...
@@ -109,15 +110,25 @@ class Observer(Protocol):
 @dataclass(slots=True)
 class MemoryWal:
     """`WalStore` in memory. `crash` loses what was appended since the last `sync`, as a
-    process that dies before its fsync may (the simulator calls it on every crash)."""
+    process that dies before its fsync may (the simulator calls it on every crash); a `reset`
+    not synced since is lost too, back to the previous height's synced log, as the file's
+    header may be (`ConsensusWal`)."""
 
     height: int = 0
     events: list[Event] = field(default_factory=list)
     blocks: dict[bytes, Block] = field(default_factory=dict)
     _synced_events: int = 0
     _synced_blocks: int = 0
+    # The last synced height's log, while a newer reset is not synced yet.
+    _before_reset: tuple[int, list[Event], dict[bytes, Block]] | None = None
 
     def reset(self, height: int) -> None:
+        if self._before_reset is None:
+            self._before_reset = (
+                self.height,
+                self.events[: self._synced_events],
+                dict(list(self.blocks.items())[: self._synced_blocks]),
+            )
         self.height, self.events, self.blocks = height, [], {}
         self._synced_events = self._synced_blocks = 0
 
@@ -128,8 +139,14 @@ class MemoryWal:
 
     def sync(self) -> None:
         self._synced_events, self._synced_blocks = len(self.events), len(self.blocks)
+        self._before_reset = None
 
     def crash(self) -> None:
+        if self._before_reset is not None:
+            self.height, self.events, self.blocks = self._before_reset
+            self._synced_events, self._synced_blocks = len(self.events), len(self.blocks)
+            self._before_reset = None
+            return
         del self.events[self._synced_events :]
         for block_hash in list(self.blocks)[self._synced_blocks :]:
             del self.blocks[block_hash]
