@@ -128,7 +128,7 @@ def _expect(code: str, call: object, *args: object, **kwargs: object) -> Platfor
 
 def _pay_bob(world: World, alice: Customer, key: str = "k-1") -> Payment:
     q = quotes.create(world.deps, alice.who, sell_asset="USD", buy_asset="CNY",
-                      sell_amount="100")
+                      sell_amount="100", idempotency_key=f"quote-{key}")
     p, new = payments.create(world.deps, alice.who, PaymentRequest(
         recipient={"type": "user", "email": "bob@example.com"}, quote_id=q.id), key)
     assert new
@@ -167,7 +167,7 @@ def test_the_fake_unit_of_work_publishes_only_what_is_committed(world: World) ->
 def test_a_quote_is_firm_and_a_payment_executes_it(world: World, alice: Customer,
                                                     bob: Customer) -> None:
     q = quotes.create(world.deps, alice.who, sell_asset="USD", buy_asset="CNY",
-                      sell_amount="100")
+                      sell_amount="100", idempotency_key="quote-2")
     assert (q.status, q.sell_amount_minor, q.owner_id) == (QuoteStatus.OPEN, 10_000,
                                                            alice.user.id)
     assert sum(line.amount_minor for line in q.fee_breakdown) == q.fee_minor > 0
@@ -260,18 +260,19 @@ def test_a_refund_request_puts_the_payment_on_hold_for_review(
         world: World, alice: Customer, bob: Customer) -> None:
     p = _credited(world, _pay_bob(world, alice))
     err = _expect("INVALID_FIELDS", refunds.request, world.deps, alice.who, p.id,
-                  kind="nonsense", reason="", evidence=[])
+                  kind="nonsense", reason="", evidence=[], idempotency_key="refund-3")
     assert set(err.fields) == {"kind", "reason"}  # every problem at once
     assert world.store.all(Refund) == []
     r = refunds.request(world.deps, alice.who, p.id, kind=RefundKind.WRONG_PAYEE,
-                        reason="sent to the wrong Bob", evidence=[])
+                        reason="sent to the wrong Bob", evidence=[],
+                            idempotency_key="refund-10")
     assert (r.status, r.kind, r.open_payment_id) == (RefundStatus.REQUESTED,
                                                      RefundKind.WRONG_PAYEE, p.id)
     stored = world.one(Payment, p.id)
     assert isinstance(stored, Payment) and stored.status is S.REFUND_REQUESTED
     assert world.one(Refund, r.id) == r
     _expect("REFUND_OPEN", refunds.request, world.deps, alice.who, p.id,
-            kind=RefundKind.REVOCATION, reason="again", evidence=[])
+            kind=RefundKind.REVOCATION, reason="again", evidence=[], idempotency_key="refund-4")
 
 
 def test_an_approved_refund_queues_the_money_back_and_a_rejected_one_credits_again(
@@ -279,12 +280,14 @@ def test_an_approved_refund_queues_the_money_back_and_a_rejected_one_credits_aga
     reviewer = _staff(StaffRole.SUPPORT_AGENT)
     p = _credited(world, _pay_bob(world, alice, "k-1"))
     asked = refunds.request(world.deps, alice.who, p.id, kind=RefundKind.WRONG_PAYEE,
-                            reason="wrong person", evidence=[])
+                            reason="wrong person", evidence=[],
+                            idempotency_key="refund-11")
     _expect("FORBIDDEN", refunds.decide, world.deps, alice.who, asked.id,
-            Decision(outcome=Outcome.APPROVE, reason="self-service"))
+            Decision(outcome=Outcome.APPROVE, reason="self-service"), "decision-5")
 
     done = refunds.decide(world.deps, reviewer, asked.id,
-                          Decision(outcome=Outcome.APPROVE, reason="checked the evidence"))
+                          Decision(outcome=Outcome.APPROVE, reason="checked the evidence"),
+                          "decision-13")
 
     r = done.refund
     assert r.status is RefundStatus.PROCESSING and r.decided_by == reviewer.user_id
@@ -299,13 +302,15 @@ def test_an_approved_refund_queues_the_money_back_and_a_rejected_one_credits_aga
         Leg(source=TREASURY, destination=wallet_ref(alice.wallet.id), code="USD",
             amount_minor=r.amount_minor))
     _expect("REFUND_DECIDED", refunds.decide, world.deps, reviewer, asked.id,
-            Decision(outcome=Outcome.REJECT, reason="changed my mind"))
+            Decision(outcome=Outcome.REJECT, reason="changed my mind"), "decision-6")
 
     q = _credited(world, _pay_bob(world, alice, "k-2"))
     second = refunds.request(world.deps, alice.who, q.id, kind=RefundKind.REVOCATION,
-                             reason="not owed", evidence=[])
+                             reason="not owed", evidence=[],
+                            idempotency_key="refund-12")
     refused = refunds.decide(world.deps, reviewer, second.id,
-                             Decision(outcome=Outcome.REJECT, reason="the payee was right"))
+                             Decision(outcome=Outcome.REJECT, reason="the payee was right"),
+                             "decision-14")
     assert refused.refund.status is RefundStatus.REJECTED
     assert refused.refund.open_payment_id is None
     assert refused.payment.status is S.CREDITED
