@@ -8,18 +8,12 @@ stable order (created_ms desc, id). `org_id` reads an organisation's rows (org.r
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
-import io
-from collections.abc import Iterator
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from pydantic import BaseModel
 
 from corridor.api.deps import DepsDep, PrincipalDep
@@ -27,7 +21,7 @@ from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import history as dom
 from corridor.platform.domain.history import Filters, HistoryRow
 from corridor.platform.domain.money import format_minor
-from corridor.platform.services import query
+from corridor.platform.services import history_files, query
 from corridor.platform.services.query import Receipt
 
 router = APIRouter(route_class=JsonRoute, tags=["history"])
@@ -111,50 +105,12 @@ def export(who: PrincipalDep, deps: DepsDep, f: FiltersDep, org_id: OrgId = None
     """The same rows as a file, at most 10,000 (narrow the filters beyond that). Amounts
     are exact decimal text; text that a spreadsheet would run as a formula is quoted."""
     rows = query.export(deps, who, f, org_id=org_id)
-    stamp = dt.datetime.fromtimestamp(deps.clock.now_ms() // 1000, tz=dt.UTC)
-    name = f"corridor-history-{stamp:%Y%m%dT%H%M%SZ}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"',
-               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    headers = history_files.headers(deps.clock.now_ms(), format)
     if format == "csv":
-        return StreamingResponse(_csv(rows), media_type="text/csv; charset=utf-8",
-                                 headers=headers)
-    return Response(_xlsx(rows), headers=headers, media_type=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-
-
-def _csv(rows: Iterator[HistoryRow]) -> Iterator[str]:
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(dom.EXPORT_COLUMNS)
-    for i, row in enumerate(rows, 1):
-        out.writerow(dom.export_cells(row))
-        if i % 500 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
-
-
-def _xlsx(rows: Iterator[HistoryRow]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("history")
-    ws.append(list(dom.EXPORT_COLUMNS))
-    for row in rows:
-        # amounts are numbers (a sheet sums them), shown with the currency's places
-        ws.append([_cell(ws, v) for v in dom.export_values(row)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _cell(ws: Any, value: dom.Cell) -> Any:
-    if not isinstance(value, Decimal):
-        return value
-    # openpyxl writes a Decimal's digits as they are (its type stubs list float only)
-    cell = WriteOnlyCell(ws, value=value)  # type: ignore[arg-type]
-    places = -int(value.as_tuple().exponent)
-    cell.number_format = "0." + "0" * places if places > 0 else "0"
-    return cell
+        return StreamingResponse(history_files.csv_chunks(rows),
+                                 media_type=history_files.MEDIA_TYPES["csv"], headers=headers)
+    return Response(history_files.xlsx_bytes(rows), headers=headers,
+                    media_type=history_files.MEDIA_TYPES["xlsx"])
 
 
 # --- the printable receipt ---------------------------------------------------------------
