@@ -3,8 +3,11 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 
 from __future__ import annotations
 
+from corridor.platform.domain.history import RowType
 from corridor.platform.domain.kyc import FieldStatus, KycStatus
 from corridor.platform.domain.payments import PaymentStatus
+from corridor.platform.domain.rails import DepositStatus, WithdrawalStatus
+from corridor.platform.domain.refunds import RefundStatus
 from corridor.platform.domain.wallets import AuthStatus, WalletStatus
 from corridor.web.i18n import Formats
 from corridor.web.messages import N_
@@ -64,9 +67,63 @@ KYC_FIELD = {
     "photo_id_back": N_("Photo of the document (back)"),
     "photo_proof_residence": N_("Proof of address"),
 }
+DEPOSIT = {
+    DepositStatus.AWAITING_FUNDS: N_("Waiting for your bank transfer"),
+    DepositStatus.RECEIVED: N_("Transfer received"),
+    DepositStatus.HELD: N_("Held: above your limits, waiting for our staff"),
+    DepositStatus.MINTING: N_("Being credited on the ledger"),
+    DepositStatus.CREDITED: N_("Credited to your wallet"),
+    DepositStatus.FAILED: N_("Failed"),
+    DepositStatus.RETURNED: N_("Returned to the sender"),
+}
+WITHDRAWAL = {
+    WithdrawalStatus.REQUESTED: N_("Requested"),
+    WithdrawalStatus.BURNED: N_("Taken from your wallet"),
+    WithdrawalStatus.PAYOUT_REQUESTED: N_("Sent to your bank"),
+    WithdrawalStatus.PAID: N_("Paid out"),
+    WithdrawalStatus.REVERSING: N_("Being returned to your wallet"),
+    WithdrawalStatus.REVERSED: N_("Returned to your wallet"),
+    WithdrawalStatus.FAILED: N_("Failed"),
+}
+REFUND = {
+    RefundStatus.REQUESTED: N_("Requested"),
+    RefundStatus.PROCESSING: N_("Being processed"),
+    RefundStatus.REFUNDED: N_("Refunded"),
+    RefundStatus.REJECTED: N_("Rejected"),
+    RefundStatus.FAILED: N_("Failed"),
+}
+HISTORY_TYPE = {
+    RowType.REMITTANCE: N_("Payment abroad"),
+    RowType.RECEIPT: N_("Money received"),
+    RowType.TRANSFER: N_("Payment"),
+    RowType.DEPOSIT: N_("Deposit"),
+    RowType.WITHDRAWAL: N_("Withdrawal"),
+    RowType.EXCHANGE: N_("Exchange"),
+    RowType.REFUND: N_("Refund"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
-          "kyc_field_status": KYC_FIELD_STATUS}
+          "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
+          "refund": REFUND, "history_type": HISTORY_TYPE}
+# Which table names a history row's status, by the row's type (the rest are payments).
+ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
+                                    RowType.WITHDRAWAL.value: "withdrawal",
+                                    RowType.REFUND.value: "refund"}
 UNKNOWN = N_("Unknown state")
+
+
+def row_status(fmt: Formats, row_type: str, status: str) -> str:
+    """A history row's status, named by the table of the row's kind of record."""
+    return label(fmt, ROW_STATUS_TABLE.get(row_type, "payment"), status)
+
+
+def status_choices() -> dict[str, str]:
+    """Every status a history row can have, each with one (untranslated) name: the
+    history filter's choices (a status shared by several kinds takes its first name)."""
+    out: dict[str, str] = {}
+    for table in (PAYMENT, DEPOSIT, WITHDRAWAL, REFUND):
+        for status, name in table.items():
+            out.setdefault(str(status), name)
+    return out
 
 
 def label(fmt: Formats, table: str, value: str) -> str:

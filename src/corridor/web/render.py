@@ -35,12 +35,18 @@ def environment() -> Environment:
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = _label
+    env.globals["row_status"] = _row_status
     return env
 
 
 @pass_context
 def _label(context: Context, table: str, value: str) -> str:
     return labels.label(context["fmt"], table, value)
+
+
+@pass_context
+def _row_status(context: Context, row_type: str, status: str) -> str:
+    return labels.row_status(context["fmt"], row_type, status)
 
 
 def html(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -18,7 +18,9 @@ from corridor.platform.domain.errors import Err
 from corridor.web import (
     context,
     pages_auth,
+    pages_deposits,
     pages_explorer,
+    pages_history,
     pages_kyc,
     pages_money,
     pages_pay,
@@ -31,7 +33,8 @@ from corridor.web.security import NOT_PAGES, PageHeaders
 STATIC = Path(__file__).parent / "static"
 # Each area's page router, mounted at the root.
 PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pages_pay.router,
-                pages_kyc.router, pages_security.router, pages_explorer.router)
+                pages_kyc.router, pages_security.router, pages_explorer.router,
+                pages_deposits.router, pages_history.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
