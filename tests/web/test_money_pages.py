@@ -18,14 +18,15 @@ from corridor.platform.domain.rails import Deposit
 from corridor.web import security
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.rails_fakes import (
+    credit,
     grant_tier,
     open_wallet,
     rails_platform,  # noqa: F401  (the `platform` fixture: no node, deterministic keys)
-    sim_of,
 )
 from tests.web.conftest import csrf_of
 
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+ROW_ID = re.compile(r'data-id="([^"]+)"')
 SESSION = security.cookie_names(production=False)[0]
 
 
@@ -110,23 +111,26 @@ def test_deposits_and_history_refuse_the_signed_out_the_wrong_role_and_forged_fo
     assert site.get(f"/deposits/{d.id}").status_code == 404
 
 
-def _credit(platform: bootstrap.Platform, d: Deposit) -> None:
-    sim = sim_of(platform)
-    sim.transfer(reference=d.reference, amount_minor=d.amount_minor, currency=d.currency)
-    sim.drain()
-
-
 def test_filters_narrow_the_history_and_exports_carry_them(
         site: TestClient, platform: bootstrap.Platform) -> None:
-    _customer(platform, site)
+    carol = _customer(platform, site)
     for amount, currency in (("250.00", "USD"), ("80.00", "EUR"), ("12.50", "USD")):
         site.post("/deposits", data=_form(site, amount, currency), follow_redirects=False)
+    done = credit(site, platform, carol, "40.00", "USD")  # through the API: the same rows
     all_rows = site.get("/history").text
-    assert all_rows.count('data-type="deposit"') == 3
+    assert all_rows.count('data-type="deposit"') == 4
+    credited = site.get("/history", params={"status": "credited"}).text
+    assert ROW_ID.findall(credited) == [done["id"]]
+    assert "Credited to your wallet" in credited
+    shown = site.get(f"/deposits/{done['id']}").text
+    assert done["tx_id"] in shown and "Credited to your wallet" in shown
     usd = site.get("/history", params={"currency": "USD", "min_amount": "100"}).text
     assert usd.count('data-type="deposit"') == 1 and "$250.00" in usd
     assert site.get("/history", params={"type": "withdrawal"}).text.count("data-type=") == 0
-    assert site.get("/history", params={"status": "credited"}).text.count("data-type=") == 0
+    assert site.get("/history", params={"type": ["withdrawal", "deposit"]}).text.count(
+        "data-type=") == 4
+    by_uetr = site.get("/history", params={"ref": done["uetr"].upper()}).text
+    assert ROW_ID.findall(by_uetr) == [done["id"]]
     bad = site.get("/history", params={"min_amount": "5"})
     assert bad.status_code == 422 and 'href="#currency"' in bad.text
     bad = site.get("/history", params={"from": "2026-13-01"})
@@ -145,7 +149,7 @@ def test_filters_narrow_the_history_and_exports_carry_them(
     sheet = load_workbook(io.BytesIO(r.content)).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    assert len(values) == 3 and sorted(v[5] for v in values[1:]) == [12.5, 250]
+    assert len(values) == 4 and sorted(v[5] for v in values[1:]) == [12.5, 40, 250]
     assert site.get("/history/export.pdf").status_code == 404
 
 
@@ -162,5 +166,5 @@ def test_the_history_pages_follow_the_cursor(site: TestClient,
     assert older
     second = site.get(html.unescape(older.group(1))).text
     assert second.count('data-type="deposit"') == 2
-    ids = set(re.findall(r'data-id="([^"]+)"', first)) | set(re.findall(r'data-id="([^"]+)"', second))
+    ids = set(ROW_ID.findall(first)) | set(ROW_ID.findall(second))
     assert len(ids) == pages_history.PAGE_SIZE + 2
