@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
-from corridor.platform.domain.rails import Deposit
+from corridor.platform.domain.rails import Deposit, Withdrawal
 from corridor.web import security
 from tests.platform.conftest import Actor, make_staff, make_user
 from tests.platform.rails_fakes import (
@@ -23,6 +23,7 @@ from tests.platform.rails_fakes import (
     open_wallet,
     rails_platform,  # noqa: F401  (the `platform` fixture: no node, deterministic keys)
 )
+from tests.platform.test_withdrawals import IBAN_OK
 from tests.web.conftest import csrf_of
 
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
@@ -168,3 +169,55 @@ def test_the_history_pages_follow_the_cursor(site: TestClient,
     assert second.count('data-type="deposit"') == 2
     ids = set(ROW_ID.findall(first)) | set(ROW_ID.findall(second))
     assert len(ids) == pages_history.PAGE_SIZE + 2
+
+
+def _withdrawals(platform: bootstrap.Platform) -> list[Withdrawal]:
+    with platform.deps.uow() as uow:
+        return uow.repo(Withdrawal).many()
+
+
+def _withdrawal_form(site: TestClient, amount: str, account: str = IBAN_OK) -> dict[str, str]:
+    page = site.get("/withdrawals").text
+    form = {name: html.unescape(value) for name, value in HIDDEN.findall(page)
+            if name in ("csrf_token", "key")}
+    assert form["key"]
+    return {**form, "amount": amount, "currency": "USD", "bank_name": "Carol Customer",
+            "bank_account": account, "bank_country": "GB", "bank_code": "WESTGB2L"}
+
+
+def test_a_withdrawal_is_made_once_however_often_sent_and_shows_the_account_masked(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    carol = _customer(platform, site)
+    credit(site, platform, carol, "500.00")
+    form = _withdrawal_form(site, "100.00")
+    first = site.post("/withdrawals", data=form, follow_redirects=False)
+    again = site.post("/withdrawals", data=form, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    (w,) = _withdrawals(platform)
+    assert (w.amount_minor, w.currency, w.status) == (10_000, "USD", "requested")
+    shown = site.get(first.headers["location"]).text
+    account = IBAN_OK.replace(" ", "")
+    assert "$100.00" in shown and account[-4:] in shown and account[:-4] not in shown
+    listed = site.get("/withdrawals", headers={"accept-language": "zh-CN"}).text
+    assert f'data-id="{w.id}"' in listed and "已申请" in listed
+    history = site.get("/history", params={"type": "withdrawal"}).text
+    assert ROW_ID.findall(history) == [w.id]
+
+
+def test_a_refused_withdrawal_names_each_field_and_moves_nothing(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    carol = _customer(platform, site)
+    credit(site, platform, carol, "50.00")
+    form = _withdrawal_form(site, "100.00")
+    r = site.post("/withdrawals", data=form)
+    assert r.status_code == 409 and f'name="key" value="{form["key"]}"' in r.text
+    r = site.post("/withdrawals", data={**form, "bank_account": "x", "bank_country": "ZZZ"})
+    assert r.status_code == 422
+    assert 'href="#bank_account"' in r.text and 'href="#bank_country"' in r.text
+    r = site.post("/withdrawals", data={k: v for k, v in form.items() if k != "csrf_token"})
+    assert r.status_code == 403 and 'data-code="CSRF_FAILED"' in r.text
+    assert _withdrawals(platform) == []
+    staff = make_staff(platform, "support_agent")
+    site.cookies.set(SESSION, staff.token)
+    assert site.get("/withdrawals", follow_redirects=False).status_code == 403
