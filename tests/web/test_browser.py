@@ -175,6 +175,24 @@ def test_a_newcomer_signs_up_and_sees_their_money(live: Live, browser: Browser, 
     page.click("form[action='/pay/confirm'] button")
     b.landed("payment-new")
     assert "/payments/" in page.url and page.inner_text("#uetr")
+
+    # Add money: the bank details with the reference; then the history with its filters.
+    page.goto(live.url + "/deposits")
+    b.landed("deposits")
+    page.fill("#amount", "250.00")
+    page.select_option("#currency", "USD")
+    page.click("form[action='/deposits'] button")
+    b.landed("deposit")
+    assert "/deposits/" in page.url and page.inner_text("#reference").startswith("RF")
+    page.goto(live.url + "/history")
+    b.landed("history")
+    page.check("input[name=type][value=deposit]")
+    page.click("form[action='/history'] button")
+    b.landed()
+    rows = page.locator("tr[data-type]")
+    assert rows.count() == page.locator("tr[data-type=deposit]").count() == 1
+    page.goto(live.url + "/withdrawals")
+    b.landed("withdrawals")
     context.close()
 
 
