@@ -23,7 +23,7 @@ from corridor.api.deps import client_ip
 from corridor.platform.domain.errors import Err, PlatformError, forbidden
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.principal import Origin, Principal
-from corridor.platform.domain.roles import UserKind
+from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.services import sessions
 from corridor.platform.services.ports import Deps
 from corridor.web import i18n, security
@@ -76,6 +76,15 @@ class Page:
         403: these pages show a customer's own money."""
         who = self.signed_in()
         if who.kind is not UserKind.CUSTOMER:
+            raise forbidden()
+        return who
+
+    def staff(self, perm: Perm | None = None) -> Principal:
+        """The signed-in member of staff whose role grants `perm` (any staff when None),
+        or a redirect to sign in; anyone else gets 403 before anything is read, as the
+        API's `deps.staff` (the service checks again)."""
+        who = self.signed_in()
+        if not who.is_staff or (perm is not None and not who.staff_can(perm)):
             raise forbidden()
         return who
 

@@ -26,6 +26,7 @@ from corridor.web import (
     pages_pay,
     pages_recover,
     pages_security,
+    pages_staff,
     pages_withdrawals,
     render,
 )
@@ -35,7 +36,8 @@ STATIC = Path(__file__).parent / "static"
 # Each area's page router, mounted at the root.
 PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pages_pay.router,
                 pages_kyc.router, pages_security.router, pages_explorer.router,
-                pages_deposits.router, pages_withdrawals.router, pages_history.router)
+                pages_deposits.router, pages_withdrawals.router, pages_history.router,
+                pages_staff.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
