@@ -43,13 +43,14 @@ def _form(site: TestClient, path: str) -> dict[str, str]:
     return form
 
 
-def _submitted(site: TestClient) -> tuple[Actor, str]:
+def _submitted(site: TestClient) -> str:
     """A customer whose KYC (with two documents) waits for review."""
     carol = make_user(site.app.state.platform, email="carol@example.com",
                       name="Carol Customer")
     r = put(site, carol, full_fields(site, carol), tier=2)
     assert r.status_code == 200, r.text
-    return carol, r.json()["id"]
+    rid: str = r.json()["id"]
+    return rid
 
 
 def _record(platform: bootstrap.Platform, rid: str) -> KycCustomer:
@@ -67,7 +68,7 @@ def _audit(platform: bootstrap.Platform, action: str) -> list[AuditEntry]:
 def test_an_officer_reviews_the_queue_and_decides_once(
         site: TestClient, platform: bootstrap.Platform,
         authorisations: list[dict[str, Any]]) -> None:  # noqa: F811
-    carol, rid = _submitted(site)
+    rid = _submitted(site)
     officer = make_staff(platform, "compliance_officer")
     _as(site, officer)
     landing = site.get("/staff").text
@@ -106,7 +107,7 @@ def test_an_officer_reviews_the_queue_and_decides_once(
 
 def test_needs_info_names_the_fields_to_provide_again(
         site: TestClient, platform: bootstrap.Platform) -> None:
-    _, rid = _submitted(site)
+    rid = _submitted(site)
     _as(site, make_staff(platform, "compliance_officer"))
     data = {**_form(site, f"/staff/kyc/{rid}"), "decision": "needs_info",
             "reason": "the photo is blurred", "fields": ["photo_id_front", "city"]}
@@ -155,7 +156,7 @@ def test_an_agent_rejects_a_refund_once(site: TestClient,
 
 def test_every_staff_page_and_form_refuses_whoever_may_not_use_it(
         site: TestClient, platform: bootstrap.Platform) -> None:
-    _, kyc_id = _submitted(site)
+    kyc_id = _submitted(site)
     refund_id = _requested_refund(site, platform)
     kyc_pages = ["/staff/kyc", f"/staff/kyc/{kyc_id}"]
     refund_pages = ["/staff/refunds", f"/staff/refunds/{refund_id}"]

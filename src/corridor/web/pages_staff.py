@@ -8,6 +8,7 @@ click or a resent form decides once. The refund pages are pages_staff_refunds.py
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query
@@ -49,7 +50,7 @@ def kyc_queue(page: PageDep, offset: Annotated[int, Query(ge=0, le=1_000_000)] =
                        offset=offset, page_size=PAGE_SIZE)
 
 
-def _record(page: Page, who: Principal, record_id: str, values: dict[str, object],
+def _record(page: Page, who: Principal, record_id: str, values: Mapping[str, object],
             exc: PlatformError | None = None) -> Response:
     """A record, its documents and (for kyc.review) the decision form: a fresh
     idempotency key, unless shown again after a refusal (then the key it was sent with)."""
@@ -99,7 +100,7 @@ def kyc_decide(page: PageDep, record_id: RecordId, decision: Short = "", reason:
         values = {"decision": decision, "reason": reason, "tier": tier, "risk": risk,
                   "fields": fields, "key": key}
         return _record(page, who, record_id, values, exc)
-    return RedirectResponse(f"/staff/kyc/{record_id}?note=decided", status_code=303)
+    return RedirectResponse(f"/staff/kyc/{record_id}", status_code=303)
 
 
 router.include_router(pages_staff_refunds.router)

@@ -72,4 +72,4 @@ def refund_decide(page: PageDep, refund_id: Id, decision: Short = "", reason: Te
         values = {"decision": decision, "reason": reason, "platform_error": platform_error,
                   "key": key}
         return _refund(page, who, refund_id, values, exc)
-    return RedirectResponse(f"/staff/refunds/{refund_id}?note=decided", status_code=303)
+    return RedirectResponse(f"/staff/refunds/{refund_id}", status_code=303)
