@@ -204,3 +204,23 @@ def test_every_staff_page_and_form_refuses_whoever_may_not_use_it(
             r = site.post(action, data=data, follow_redirects=False)
             assert r.status_code == 403 and 'data-code="CSRF_FAILED"' in r.text
     assert _audit(platform, "kyc.decide") == _audit(platform, "refund.decide") == []
+
+
+def test_signing_in_with_no_page_asked_for_lands_staff_in_the_back_office(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    from tests.platform.conftest import PASSWORD
+    from tests.web.conftest import latest_code
+
+    for who, home in ((make_staff(platform, "compliance_officer"), "/staff"),
+                      (make_user(platform, email="cy@example.com", name="Cy Customer"),
+                       "/dashboard")):
+        site.cookies.clear()
+        email = who.user.email
+        token = csrf_of(site.get("/signin").text)
+        site.post("/signin", data={"csrf_token": token, "identifier": email,
+                                   "password": PASSWORD}, follow_redirects=False)
+        r = site.post("/signin/code", data={"csrf_token": token, "next": "",
+                                            "code": latest_code(platform, email)},
+                      follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, home), r.text
+        assert site.get(home).status_code == 200

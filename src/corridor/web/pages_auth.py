@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import Err, PlatformError, Problems
+from corridor.platform.domain.roles import UserKind
 from corridor.platform.services import login, preferences, registration
 from corridor.web import i18n, render, security
 from corridor.web.context import Page, PageRoute, Redirect, page_of, safe_next
@@ -169,19 +170,21 @@ def code_form(page: PageDep, method: Annotated[str, Query(max_length=8)] = "totp
 @router.post("/signin/code")
 def code(page: PageDep, code: Text = "", recovery_code: Text = "", method: Text = "totp",
          to: Text = "", next: Text = "") -> Response:
-    target = safe_next(next)
+    target = safe_next(next, "")
     method, to = _shown(method, to)
     challenge = page.request.cookies.get(page.names[2], "")
     try:
         limit(page)
         if not challenge:
             raise Err.MFA_FAILED.error()
-        token, _user = login.finish(page.deps, challenge, page.origin, code=code.strip() or None,
-                                    recovery_code=recovery_code.strip() or None)
+        token, user = login.finish(page.deps, challenge, page.origin, code=code.strip() or None,
+                                   recovery_code=recovery_code.strip() or None)
     except PlatformError as exc:
         return render.form(page, "signin_code.html", exc, method=method, to=to, next=target)
     page.start_session(token)
-    return RedirectResponse(target, status_code=303)
+    # Nowhere asked for: staff land in the back office, customers on their dashboard.
+    home = "/staff" if user.kind is UserKind.STAFF else "/dashboard"
+    return RedirectResponse(target or home, status_code=303)
 
 
 @router.post("/signout")
