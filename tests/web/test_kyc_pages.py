@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -51,7 +52,7 @@ def _stored(platform: bootstrap.Platform) -> tuple[list[KycCustomer], list[KycFi
 
 
 def _send(site: TestClient, tier: int, values: dict[str, str],
-          documents: dict[str, tuple[str, bytes, str]], **headers: str):  # type: ignore[no-untyped-def]
+          documents: dict[str, tuple[str, bytes, str]], **headers: str) -> Any:
     token = csrf_of(site.get(f"/verification?tier={tier}").text)
     return site.post("/verification", data={"csrf_token": token, "tier": str(tier), **values},
                      files=documents or {"none": ("", b"", "application/octet-stream")},
@@ -116,7 +117,7 @@ def test_upload_and_submit_puts_the_record_in_the_staff_queue_without_echoing_va
     # the officer asks for the document again: the customer sees why, and sends it again
     kyc.decide(platform.deps, _who(officer), record.id, Decision(
         outcome=Outcome.NEEDS_INFO, reason="blurred",
-        marks={"photo_id_front": {"status": "rejected", "reason": "The photo is blurred."}}),
+        marks={"photo_id_front": {"status": "REJECTED", "reason": "The photo is blurred."}}),
         idempotency_key="decide-1")
     shown = site.get("/verification").text
     assert "The photo is blurred." in shown
