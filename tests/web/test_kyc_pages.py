@@ -83,6 +83,7 @@ def test_a_missing_field_is_refused_with_a_link_to_it_and_nothing_is_stored(
     r = _send(site, 2, FULL, {}, **{"accept-language": "zh-CN"})
     assert r.status_code == 422
     assert 'href="#photo_id_front"' in r.text and 'href="#photo_proof_residence"' in r.text
+    assert "您选择的认证等级需要此项。" in r.text
     assert _stored(platform) == ([], [])
 
 
@@ -93,7 +94,7 @@ def test_a_wrong_file_type_is_refused_and_nothing_is_stored(
                                              "image/png")}
     r = _send(site, 2, FULL, wrong)
     assert r.status_code == 422 and 'href="#photo_id_front"' in r.text
-    assert "JPEG, PNG or PDF" in r.text
+    assert '<p class="error" id="photo_id_front-error">Upload a JPEG, PNG or PDF file.' in r.text
     mismatch = {**DOCUMENTS, "photo_id_front": ("front.pdf", PNG, "application/pdf")}
     assert _send(site, 2, FULL, mismatch).status_code == 422
     assert _stored(platform) == ([], [])
