@@ -53,7 +53,10 @@ def _tier(view: kyc.KycView, asked: int | None) -> int:
         SubjectType.USER)
 
 
-def _page(page: Page, asked: int | None, exc: PlatformError | None = None) -> Response:
+def _page(page: Page, asked: int | None, exc: PlatformError | None = None,
+          typed: dict[str, str] | None = None) -> Response:
+    """The state and the form; after a refusal, the form keeps what was just typed (not
+    stored, so not "provided"; a browser cannot refill a file input)."""
     who = page.customer()
     view = kyc.get_customer(page.deps, who)
     tier = _tier(view, asked)
@@ -66,7 +69,7 @@ def _page(page: Page, asked: int | None, exc: PlatformError | None = None) -> Re
     return render.form(page, "verification.html", exc, record=view.record, fields=fields,
                        missing=missing, tier=tier, tiers=TIER_NAMES, asks=asks,
                        to_provide=TO_PROVIDE, photos=PHOTO_FIELDS, dates=DATE_FIELDS,
-                       id_types=ID_TYPE_NAMES, closed=closed)
+                       id_types=ID_TYPE_NAMES, closed=closed, typed=typed or {})
 
 
 @router.get("/verification", response_class=HTMLResponse)
@@ -96,7 +99,9 @@ def _submit(page: Page, form: FormData) -> Response:
             changes[name] = kyc.upload_file(page.deps, who, data, content_type).id
         kyc.put_customer(page.deps, who, changes, tier)
     except PlatformError as exc:
-        return _page(page, asked, exc)
+        typed = {name: _text(form, name) for name in kyc_domain.fields_of(SubjectType.USER)
+                 if name not in PHOTO_FIELDS}
+        return _page(page, asked, exc, typed)
     return RedirectResponse("/verification", status_code=303)
 
 
