@@ -99,6 +99,11 @@ def test_a_wrong_file_type_is_refused_and_nothing_is_stored(
     assert '<p class="error" id="photo_id_front-error">Upload a JPEG, PNG or PDF file.' in r.text
     mismatch = {**DOCUMENTS, "photo_id_front": ("front.pdf", PNG, "application/pdf")}
     assert _send(site, 2, FULL, mismatch).status_code == 422
+    size_max = platform.deps.settings.upload_bytes_max
+    large = {**DOCUMENTS, "photo_id_front": ("front.png", PNG + b"\x00" * size_max,
+                                             "image/png")}
+    r = _send(site, 2, FULL, large)
+    assert r.status_code == 422 and "The file is too large." in r.text
     assert _stored(platform) == ([], [])
 
 

@@ -42,6 +42,9 @@ TIER_NAMES = {1: N_("Basic: up to $1,000 a payment, USD and EUR"),
 REQUIRED = N_("The level you chose needs this.")
 WRONG_FILE = N_("Upload a JPEG, PNG or PDF file.")
 TOO_LARGE = N_("The file is too large.")
+# The form sends every document at once: its body may hold one upload per document.
+DOCUMENTS_MAX = len(PHOTO_FIELDS & set(kyc_domain.fields_of(SubjectType.USER)))
+FORM_UPLOADS = {"/verification": DOCUMENTS_MAX}
 assert set(ID_TYPE_NAMES) == set(ID_TYPES)
 assert set(TIER_NAMES) == set(kyc_domain.tiers_for(SubjectType.USER))
 
