@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,10 +28,13 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
 class BodyLimit:
     """Refuses bodies beyond a limit before they are read into memory (plain ASGI)."""
 
-    def __init__(self, app: ASGIApp, json_max: int, upload_max: int) -> None:
+    def __init__(self, app: ASGIApp, json_max: int, upload_max: int,
+                 form_uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.json_max = json_max
         self.upload_max = upload_max
+        # Paths whose one form carries several documents: (their number × upload_max).
+        self.form_uploads = dict(form_uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +42,8 @@ class BodyLimit:
             return
         path: str = scope["path"]
         limit = self.upload_max if path.startswith(UPLOAD_PATH_PREFIXES) else self.json_max
+        if path in self.form_uploads:
+            limit = self.upload_max * self.form_uploads[path]
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await _too_large(send, limit)
@@ -72,7 +78,9 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(platform: Platform) -> FastAPI:
+def create_app(platform: Platform, form_uploads: Mapping[str, int] | None = None) -> FastAPI:
+    """The API; `form_uploads` names the pages (mounted later by web/site.py) whose forms
+    carry several documents, each with how many, so their bodies may be that much larger."""
     app = FastAPI(
         title="Corridor platform API",
         version=API_VERSION,
@@ -92,6 +100,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     statuses.install(app)  # every status each operation can answer, in its OpenAPI
     app.add_middleware(
-        BodyLimit, json_max=BODY_BYTES_MAX, upload_max=platform.settings.upload_bytes_max + 65536
+        BodyLimit, json_max=BODY_BYTES_MAX, upload_max=platform.settings.upload_bytes_max + 65536,
+        form_uploads=form_uploads,
     )
     return app

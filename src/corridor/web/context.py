@@ -210,6 +210,8 @@ class PageRoute(APIRoute):
                 response = render.refusal(page, exc)
             except RequestValidationError:
                 response = render.refusal(page, Err.INVALID_REQUEST.error())
+            finally:
+                await request.close()  # a multipart form's spooled files, read or refused
             return finish(page, response)
 
         return handler

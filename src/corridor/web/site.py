@@ -41,7 +41,7 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
 
 
 def create_site(platform: Platform) -> FastAPI:
-    app = create_app(platform)
+    app = create_app(platform, form_uploads=pages_kyc.FORM_UPLOADS)
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
