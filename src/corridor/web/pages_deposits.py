@@ -58,4 +58,4 @@ def deposit_detail(page: PageDep, deposit_id: DepositId) -> Response:
     who = page.customer()
     d = deposits.get(page.deps, who, deposit_id)
     return render.html(page, "deposit.html", deposit=d,
-                       steps=[(step.status, step.at_ms) for step in d.history])
+                       steps=render.steps(d.history))

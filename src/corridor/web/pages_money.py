@@ -60,7 +60,7 @@ def payment_list(page: PageDep, offset: Annotated[int, Query(ge=0, le=100_000)] 
 
 def _timeline(page: Page, p: Payment) -> dict[str, Any]:
     return {"payment": p, "live": p.status not in AT_REST,
-            "steps": [(step.status, step.at_ms) for step in p.history]}
+            "steps": render.steps(p.history)}
 
 
 @router.get("/payments/{payment_id}", response_class=HTMLResponse)

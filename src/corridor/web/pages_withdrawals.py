@@ -74,4 +74,4 @@ def withdrawal_detail(page: PageDep, withdrawal_id: WithdrawalId) -> Response:
     who = page.customer()
     w = withdrawals.get(page.deps, who, withdrawal_id)
     return render.html(page, "withdrawal.html", withdrawal=w,
-                       steps=[(step.status, step.at_ms) for step in w.history])
+                       steps=render.steps(w.history))

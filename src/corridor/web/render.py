@@ -5,6 +5,7 @@ concurrent requests in different languages never mix."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.responses import HTMLResponse
@@ -75,3 +76,8 @@ def form(page: Page, template: str, exc: PlatformError | None = None, status: in
 def refusal(page: Page, exc: PlatformError) -> HTMLResponse:
     return html(page, "error.html", exc.kind.http_status,
                 message=messages.refusal_text(page.fmt, exc), code=exc.code)
+
+
+def steps(history: Sequence[Any]) -> list[tuple[str, int]]:
+    """A record's history (payment, deposit or withdrawal steps) as the timeline's rows."""
+    return [(step.status, step.at_ms) for step in history]
