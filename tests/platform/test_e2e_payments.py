@@ -182,7 +182,7 @@ def test_cross_border_payment_life_cycle(service: Platform, node: NodeProcess,
     assert all(a.json()["error"]["code"] == "INSUFFICIENT_FUNDS" for a in refused), [
         a.text for a in refused][:3]
     cost = minor(accepted[0]["sell_amount"])
-    assert len(accepted) == min(CONCURRENT, start // cost)
+    assert len(accepted) == min(CONCURRENT, start // cost), [a.text for a in refused][:3]
     finals = [settled(api, ann, p["id"], frozenset({"credited", "refunded"}))
               for p in accepted]
     spent = sum(minor(p["sell_amount"]) for p in finals if p["status"] == "credited")

@@ -75,3 +75,31 @@ def test_debits_are_counted_once_whatever_the_snapshot_saw(
         1_000 - 300 - 20 - 10)
     # A fresher snapshot (through sequence 6) gives the same answer.
     assert _available(platform, wallet, _snapshot(wallet.address, 6, 700)) == 700 - 20 - 10
+
+
+class _Moment:
+    """A unit of work whose transfer reads see the chain commit a transfer between the
+    two statements (PostgreSQL's READ COMMITTED gives each statement its own moment)."""
+
+    def __init__(self, before: Transfer, after: Transfer) -> None:
+        self.reads = [[before], [after]]
+
+    def repo(self, record_type: type) -> Any:
+        assert record_type is Transfer
+        return self
+
+    def many(self, **_: Any) -> list[Transfer]:
+        return self.reads.pop(0)
+
+
+def test_a_transfer_committed_between_the_two_reads_is_counted_once(
+        platform: bootstrap.Platform, wallet_and_ref: tuple[Any, str]) -> None:
+    wallet, ref = wallet_and_ref
+    _transfer(platform, ref, 300, TransferStatus.SUBMITTED, 6)
+    with platform.deps.uow() as uow:
+        (submitted,) = uow.repo(Transfer).many(source=ref)
+    committed = dataclasses.replace(submitted, status=TransferStatus.COMMITTED)
+    uow = _Moment(submitted, committed)
+    got = funds.available_minor(platform.deps, uow, wallet, "USD",  # type: ignore[arg-type]
+                                _snapshot(wallet.address, 5, 1_000))
+    assert got == 700 and not uow.reads

@@ -240,26 +240,30 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
                       if h.code == code and (issuer is None or h.issuer == issuer))
         applied_up_to = account.sequence
     ref = wallet_ref(wallet.id)
-    pending = 0
+    # Two reads, pending then applied: on PostgreSQL each statement sees its own moment, so
+    # a transfer the chain commits in between is seen by both; counted once by its id.
+    counted: dict[str, int] = {}
     for t in uow.repo(Transfer).many(source=ref,
                                      status=(TransferStatus.QUEUED, TransferStatus.SUBMITTED)):
         if t.sequence is not None and t.sequence <= applied_up_to:
             continue
-        pending += sum(leg.amount_minor for leg in t.legs
-                       if leg.source == ref and leg.code == code)
+        counted[t.id] = _debit(t, ref, code)
     if applied_up_to >= 0:
-        pending += _applied_since(uow, ref, code, applied_up_to)
-    return balance - pending
+        for t in _applied_since(uow, ref, applied_up_to):
+            counted[t.id] = _debit(t, ref, code)
+    return balance - sum(counted.values())
 
 
-def _applied_since(uow: UnitOfWork, ref: str, code: str, sequence: int) -> int:
+def _debit(t: Transfer, ref: str, code: str) -> int:
+    return sum(leg.amount_minor for leg in t.legs if leg.source == ref and leg.code == code)
+
+
+def _applied_since(uow: UnitOfWork, ref: str, sequence: int) -> list[Transfer]:
     """Debits of `ref` the chain applied after `sequence` and the platform has recorded
     (committed transfers signed with a higher sequence). Few: the snapshot is read just
     before, and at most the source's in-flight transactions commit in between."""
-    newer = uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
-                                    above={"sequence": sequence})
-    return sum(leg.amount_minor for t in newer for leg in t.legs
-               if leg.source == ref and leg.code == code)
+    return uow.repo(Transfer).many(source=ref, status=TransferStatus.COMMITTED,
+                                   above={"sequence": sequence})
 
 
 def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:
