@@ -69,6 +69,11 @@ class Actor:
         return keyed(self.headers)
 
 
+def new_key() -> str:
+    """A fresh Idempotency-Key, for a creating service call made directly in a test."""
+    return uuid.uuid4().hex
+
+
 def keyed(headers: dict[str, str]) -> dict[str, str]:
     """`headers` with a fresh Idempotency-Key (every creating request carries one)."""
     return {**headers, "Idempotency-Key": uuid.uuid4().hex}

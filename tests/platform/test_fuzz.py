@@ -21,7 +21,7 @@ from corridor.platform.domain.principal import Origin
 from corridor.platform.services import sessions
 from tests import fuzz
 from tests.platform import live
-from tests.platform.conftest import give_kyc, make_staff, make_user
+from tests.platform.conftest import give_kyc, keyed, make_staff, make_user
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def known_ids(platform: bootstrap.Platform, app: FastAPI,
     fuzzed past 404."""
     with TestClient(app) as client:
         r = client.post("/v1/orgs", json={"name": "Fuzz Ltd", "country": "GB"},
-                        headers=dict(customer(None)))
+                        headers=keyed(dict(customer(None))))
     assert r.status_code == 201, r.text
     org_id: str = r.json()["id"]
     give_kyc(platform, org_id, tier=3, subject_type="org")

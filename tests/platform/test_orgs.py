@@ -18,7 +18,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import OrgRole, Perm, StaffRole, UserKind, org_allows
 from corridor.platform.services import orgs, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork
-from tests.platform.conftest import Actor, give_kyc, make_staff, make_user
+from tests.platform.conftest import Actor, give_kyc, keyed, make_staff, make_user, new_key
 
 WalletCalls = list[dict[str, Any]]
 
@@ -81,18 +81,21 @@ class World:
 @pytest.fixture
 def world(platform: bootstrap.Platform, customer: Actor, other_customer: Actor) -> World:
     deps = platform.deps
-    org = orgs.create_org(deps, who(customer), name="Acme Payments Ltd", country="GB")
-    dept = orgs.create_department(deps, who(customer), org.id, name="Treasury")
+    org = orgs.create_org(deps, who(customer), name="Acme Payments Ltd", country="GB",
+                          idempotency_key=new_key())
+    dept = orgs.create_department(deps, who(customer), org.id, name="Treasury",
+                                  idempotency_key=new_key())
     members = {OrgRole.OWNER: customer}
     for role in OrgRole:
         if role is OrgRole.OWNER:
             continue
         actor = make_user(platform, email=f"{role.value}@acme.example", name=f"Acme {role}")
         orgs.add_member(deps, who(customer), org.id, email=actor.user.email or "",
-                        role=role.value)
+                        role=role.value, idempotency_key=new_key())
         members[role] = actor
     outsider = make_user(platform, email="eve@example.com", name="Eve Outsider")
-    orgs.create_org(deps, who(other_customer), name="Other Co", country="FR")
+    orgs.create_org(deps, who(other_customer), name="Other Co", country="FR",
+                    idempotency_key=new_key())
     return World(org=org, owner=customer, members=members, dept=dept, outsider=outsider,
                  other_owner=other_customer, staff=make_staff(platform, StaffRole.ADMIN))
 
@@ -103,7 +106,8 @@ def world(platform: bootstrap.Platform, customer: Actor, other_customer: Actor) 
 def test_a_customer_creates_an_org_and_owns_it(
     platform: bootstrap.Platform, customer: Actor, wallet_calls: WalletCalls
 ) -> None:
-    org = orgs.create_org(platform.deps, who(customer), name="  Acme   Ltd ", country="gb")
+    org = orgs.create_org(platform.deps, who(customer), name="  Acme   Ltd ", country="gb",
+                          idempotency_key=new_key())
     assert (org.name, org.country, org.status) == ("Acme Ltd", "GB", "active")
     assert wallet_calls == []  # opened once its KYB is accepted (test_kyc_api::test_org_kyc)
     assert orgs.list_my_orgs(platform.deps, who(customer)) == [(org, OrgRole.OWNER)]
@@ -120,14 +124,16 @@ def test_only_a_customer_with_accepted_kyc_creates_orgs(
     unverified = make_user(platform, email="uma@example.com")
     before = snapshot(platform)
     with pytest.raises(PlatformError) as exc:
-        orgs.create_org(platform.deps, who(unverified), name="Shell Co", country="GB")
+        orgs.create_org(platform.deps, who(unverified), name="Shell Co", country="GB",
+                        idempotency_key=new_key())
     assert code(exc) == "KYC_REQUIRED"
-    r = client.post("/v1/orgs", headers=unverified.headers,
+    r = client.post("/v1/orgs", headers=unverified.creating,
                     json={"name": "Shell Co", "country": "GB"})
     assert (r.status_code, r.json()["error"]["code"]) == (409, "KYC_REQUIRED")
     assert snapshot(platform) == before and wallet_calls == []
     give_kyc(platform, unverified.user.id)
-    orgs.create_org(platform.deps, who(unverified), name="Real Co", country="GB")
+    orgs.create_org(platform.deps, who(unverified), name="Real Co", country="GB",
+                    idempotency_key=new_key())
 
 
 def test_orgs_created_are_capped_per_customer_by_settings(
@@ -135,14 +141,17 @@ def test_orgs_created_are_capped_per_customer_by_settings(
 ) -> None:
     deps = dataclasses.replace(platform.deps, settings=dataclasses.replace(
         platform.deps.settings, orgs_per_customer_max=2))
-    first = orgs.create_org(deps, who(customer), name="Org 0", country="GB")
-    orgs.create_org(deps, who(customer), name="Org 1", country="GB")
+    first = orgs.create_org(deps, who(customer), name="Org 0", country="GB",
+                            idempotency_key=new_key())
+    orgs.create_org(deps, who(customer), name="Org 1", country="GB", idempotency_key=new_key())
     # Leaving an organisation does not give the room back: the cap counts creations.
-    orgs.add_member(deps, who(customer), first.id, email="dave@example.com", role="owner")
+    orgs.add_member(deps, who(customer), first.id, email="dave@example.com", role="owner",
+                    idempotency_key=new_key())
     orgs.remove_member(deps, who(customer), first.id, customer.user.id)
     before = snapshot(platform)
     with pytest.raises(PlatformError) as exc:
-        orgs.create_org(deps, who(customer), name="One too many", country="GB")
+        orgs.create_org(deps, who(customer), name="One too many", country="GB",
+                        idempotency_key=new_key())
     assert code(exc) == "ORGS_LIMIT"
     assert snapshot(platform) == before
 
@@ -153,7 +162,8 @@ def test_bad_org_input_reports_every_field_and_creates_nothing(
     before = snapshot(platform)
     for name, country in [("   ", "ZZ"), ("x" * 201, "AC"), ("", "G")]:
         with pytest.raises(PlatformError) as exc:
-            orgs.create_org(platform.deps, who(customer), name=name, country=country)
+            orgs.create_org(platform.deps, who(customer), name=name, country=country,
+                            idempotency_key=new_key())
         assert code(exc) == "INVALID_FIELDS"
         assert set(exc.value.fields) == {"name", "country"}
     assert snapshot(platform) == before and wallet_calls == []
@@ -162,9 +172,10 @@ def test_bad_org_input_reports_every_field_and_creates_nothing(
 def test_staff_cannot_create_orgs(platform: bootstrap.Platform, client: TestClient) -> None:
     admin = make_staff(platform, StaffRole.ADMIN)
     with pytest.raises(PlatformError) as exc:
-        orgs.create_org(platform.deps, who(admin), name="Inside job", country="GB")
+        orgs.create_org(platform.deps, who(admin), name="Inside job", country="GB",
+                        idempotency_key=new_key())
     assert code(exc) == "FORBIDDEN"
-    r = client.post("/v1/orgs", headers=admin.headers, json={"name": "X", "country": "GB"})
+    r = client.post("/v1/orgs", headers=admin.creating, json={"name": "X", "country": "GB"})
     assert r.status_code == 403
     assert client.get("/v1/orgs", headers=admin.headers).json() == {"items": []}
 
@@ -174,15 +185,17 @@ def test_orgs_are_bounded_per_user(
 ) -> None:
     monkeypatch.setattr(dom, "ORGS_PER_USER_MAX", 2)
     for n in range(2):
-        orgs.create_org(platform.deps, who(customer), name=f"Org {n}", country="GB")
+        orgs.create_org(platform.deps, who(customer), name=f"Org {n}", country="GB",
+                        idempotency_key=new_key())
     with pytest.raises(PlatformError) as exc:
-        orgs.create_org(platform.deps, who(customer), name="One too many", country="GB")
+        orgs.create_org(platform.deps, who(customer), name="One too many", country="GB",
+                        idempotency_key=new_key())
     assert code(exc) == "ORGS_LIMIT"
 
 
 def test_org_api_create_list_get_rename(client: TestClient, customer: Actor,
                                         other_customer: Actor) -> None:
-    r = client.post("/v1/orgs", headers=customer.headers,
+    r = client.post("/v1/orgs", headers=customer.creating,
                     json={"name": "Acme Ltd", "country": "NG"})
     assert r.status_code == 201, r.text
     org = r.json()
@@ -207,7 +220,7 @@ def test_org_api_create_list_get_rename(client: TestClient, customer: Actor,
 def test_org_api_rejects_bad_input(platform: bootstrap.Platform, client: TestClient,
                                    customer: Actor, body: dict[str, Any]) -> None:
     before = snapshot(platform)
-    r = client.post("/v1/orgs", headers=customer.headers, json=body)
+    r = client.post("/v1/orgs", headers=customer.creating, json=body)
     assert r.status_code == 422
     assert r.json()["error"]["code"] in {"INVALID_REQUEST", "INVALID_FIELDS"}
     assert snapshot(platform) == before
@@ -236,15 +249,15 @@ def test_departments_create_list_delete(platform: bootstrap.Platform, world: Wor
                                         client: TestClient) -> None:
     url = f"/v1/orgs/{world.org.id}/departments"
     h = world.owner.headers
-    r = client.post(url, headers=h, json={"name": "  Accounts  payable "})
+    r = client.post(url, headers=keyed(h), json={"name": "  Accounts  payable "})
     assert r.status_code == 201, r.text
     dept = r.json()
     assert dept["name"] == "Accounts payable"
     names = [d["name"] for d in client.get(url, headers=world.members[OrgRole.VIEWER].headers)
              .json()["items"]]
     assert names == ["Accounts payable", "Treasury"]
-    assert client.post(url, headers=h, json={"name": "Treasury"}).json()["error"]["code"] == (
-        "DEPARTMENT_EXISTS")
+    again = client.post(url, headers=keyed(h), json={"name": "Treasury"})
+    assert again.json()["error"]["code"] == "DEPARTMENT_EXISTS"
     assert client.delete(f"{url}/{dept['id']}", headers=h).status_code == 204
     assert client.delete(f"{url}/{dept['id']}", headers=h).status_code == 404
     actions = [e.action for e in audit_of(platform, world.org.id)]
@@ -269,18 +282,22 @@ def test_departments_are_bounded_and_scoped(platform: bootstrap.Platform, world:
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     deps = platform.deps
     monkeypatch.setattr(dom, "DEPARTMENTS_MAX", 2)
-    orgs.create_department(deps, who(world.owner), world.org.id, name="Ops")
+    orgs.create_department(deps, who(world.owner), world.org.id, name="Ops",
+                           idempotency_key=new_key())
     with pytest.raises(PlatformError) as exc:
-        orgs.create_department(deps, who(world.owner), world.org.id, name="Legal")
+        orgs.create_department(deps, who(world.owner), world.org.id, name="Legal",
+                               idempotency_key=new_key())
     assert code(exc) == "DEPARTMENTS_LIMIT"
     # Another organisation's department is invisible from here.
     [(other, _)] = orgs.list_my_orgs(deps, who(world.other_owner))
-    theirs = orgs.create_department(deps, who(world.other_owner), other.id, name="Theirs")
+    theirs = orgs.create_department(deps, who(world.other_owner), other.id, name="Theirs",
+                                    idempotency_key=new_key())
     with pytest.raises(PlatformError) as exc:
         orgs.delete_department(deps, who(world.owner), world.org.id, theirs.id)
     assert code(exc) == "NOT_FOUND"
     with pytest.raises(PlatformError) as exc:
-        orgs.create_department(deps, who(world.owner), world.org.id, name="")
+        orgs.create_department(deps, who(world.owner), world.org.id, name="",
+                               idempotency_key=new_key())
     assert code(exc) == "INVALID_FIELDS"
 
 
@@ -290,7 +307,7 @@ def test_departments_are_bounded_and_scoped(platform: bootstrap.Platform, world:
 def test_add_member_by_email_with_role_and_department(platform: bootstrap.Platform,
                                                       world: World, client: TestClient) -> None:
     frank = make_user(platform, email="frank@example.com", name="Frank")
-    r = client.post(f"/v1/orgs/{world.org.id}/members", headers=world.owner.headers,
+    r = client.post(f"/v1/orgs/{world.org.id}/members", headers=world.owner.creating,
                     json={"email": "Frank@Example.com", "role": "initiator",
                           "department_id": world.dept.id})
     assert r.status_code == 201, r.text
@@ -324,11 +341,13 @@ def test_add_member_refusals(platform: bootstrap.Platform, world: World) -> None
     before = snapshot(platform)
     for caller, email, role, dept, expected in cases:
         with pytest.raises(PlatformError) as exc:
-            orgs.add_member(deps, caller, org_id, email=email, role=role, department_id=dept)
+            orgs.add_member(deps, caller, org_id, email=email, role=role, department_id=dept,
+                            idempotency_key=new_key())
         assert code(exc) == expected, (email, role, dept)
     assert snapshot(platform) == before
     assert orgs.add_member(deps, admin, org_id, email="frank@example.com",
-                           role="admin").membership.user_id == frank.user.id
+                           role="admin",
+                           idempotency_key=new_key()).membership.user_id == frank.user.id
 
 
 def test_a_disabled_customer_cannot_be_added(platform: bootstrap.Platform, world: World) -> None:
@@ -340,7 +359,7 @@ def test_a_disabled_customer_cannot_be_added(platform: bootstrap.Platform, world
         uow.commit()
     with pytest.raises(PlatformError) as exc:
         orgs.add_member(platform.deps, who(world.owner), world.org.id,
-                        email="frank@example.com", role="viewer")
+                        email="frank@example.com", role="viewer", idempotency_key=new_key())
     assert code(exc) == "USER_NOT_FOUND"
 
 
@@ -350,7 +369,7 @@ def test_members_are_bounded(platform: bootstrap.Platform, world: World,
     monkeypatch.setattr(dom, "MEMBERS_MAX", len(OrgRole))
     with pytest.raises(PlatformError) as exc:
         orgs.add_member(platform.deps, who(world.owner), world.org.id,
-                        email="frank@example.com", role="viewer")
+                        email="frank@example.com", role="viewer", idempotency_key=new_key())
     assert code(exc) == "MEMBERS_LIMIT"
 
 
@@ -500,8 +519,9 @@ def test_a_suspended_org_is_frozen_except_removals(platform: bootstrap.Platform,
     make_user(platform, email="frank@example.com")
     attempts: list[Callable[[], object]] = [
         lambda: orgs.rename_org(deps, owner, org_id, name="New"),
-        lambda: orgs.create_department(deps, owner, org_id, name="Ops"),
-        lambda: orgs.add_member(deps, owner, org_id, email="frank@example.com", role="viewer"),
+        lambda: orgs.create_department(deps, owner, org_id, name="Ops", idempotency_key=new_key()),
+        lambda: orgs.add_member(deps, owner, org_id, email="frank@example.com", role="viewer",
+                                idempotency_key=new_key()),
         lambda: orgs.change_member(deps, owner, org_id, world.members[OrgRole.VIEWER].user.id,
                                    role="admin"),
     ]
@@ -537,7 +557,8 @@ def test_every_org_endpoint_is_authorised(platform: bootstrap.Platform, world: W
     # request is a "leave" (which needs no more than membership).
     make_user(platform, email="target@acme.example")
     target = orgs.add_member(platform.deps, who(world.owner), world.org.id,
-                             email="target@acme.example", role="viewer").membership.user_id
+                             email="target@acme.example", role="viewer",
+                             idempotency_key=new_key()).membership.user_id
     before = snapshot(platform)
     for method, template, perm, body in ORG_ENDPOINTS:
         url = template.format(org=world.org.id, dept=world.dept.id, target=target)
@@ -552,14 +573,14 @@ def test_every_org_endpoint_is_authorised(platform: bootstrap.Platform, world: W
             if not org_allows(role, perm):
                 expected.append((role.value, actor.headers, 403))
         for label, headers, status in expected:
-            r = client.request(method, url, headers=headers, json=body)
+            r = client.request(method, url, headers=keyed(headers), json=body)
             assert r.status_code == status, (method, template, label, r.text)
             assert r.json()["error"]["code"] in {
                 401: {"UNAUTHENTICATED", "SESSION_INVALID"}, 403: {"FORBIDDEN"},
                 404: {"NOT_FOUND"}}[status]
         # An unknown organisation answers as a hidden one does.
         r = client.request(method, template.format(org="nope", dept="x", target="x"),
-                           headers=world.owner.headers, json=body)
+                           headers=world.owner.creating, json=body)
         assert r.status_code == 404, (method, template)
     assert snapshot(platform) == before
 

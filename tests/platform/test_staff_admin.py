@@ -17,7 +17,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, StaffRole, UserKind, staff_allows
 from corridor.platform.services import orgs, staff, wallets
 from corridor.platform.services.ports import Deps, UnitOfWork
-from tests.platform.conftest import Actor, give_kyc, make_staff
+from tests.platform.conftest import Actor, give_kyc, make_staff, new_key
 
 GOOD_PASSWORD = "a long staff passphrase"
 
@@ -85,14 +85,14 @@ def test_staff_emails_are_unique_across_all_users(platform: bootstrap.Platform,
     for email in ("ADMIN@corridor.example", "carol@example.com"):
         with pytest.raises(PlatformError) as exc:
             staff.create_staff(platform.deps, who(admin), email=email, name="Dup",
-                               password=GOOD_PASSWORD, role="auditor")
+                               password=GOOD_PASSWORD, role="auditor", idempotency_key=new_key())
         assert exc.value.code == "EMAIL_TAKEN"
 
 
 def test_admin_creates_and_lists_staff_over_the_api(platform: bootstrap.Platform,
                                                     client: TestClient, admin: Actor,
                                                     customer: Actor) -> None:
-    r = client.post("/v1/staff/users", headers=admin.headers,
+    r = client.post("/v1/staff/users", headers=admin.creating,
                     json={"email": "grace@corridor.example", "name": "Grace",
                           "password": GOOD_PASSWORD, "role": "support_agent"})
     assert r.status_code == 201, r.text
@@ -122,7 +122,7 @@ def test_admin_creates_and_lists_staff_over_the_api(platform: bootstrap.Platform
 def test_create_staff_api_rejects_bad_input(platform: bootstrap.Platform, client: TestClient,
                                             admin: Actor, body: dict[str, Any]) -> None:
     before = users(platform)
-    r = client.post("/v1/staff/users", headers=admin.headers, json=body)
+    r = client.post("/v1/staff/users", headers=admin.creating, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] in {"INVALID_REQUEST", "INVALID_FIELDS"}
     assert users(platform) == before
@@ -180,8 +180,9 @@ def test_disable_a_staff_user_ends_their_sessions(platform: bootstrap.Platform,
 def org(platform: bootstrap.Platform, customer: Actor) -> Organisation:
     deps = platform.deps
     give_kyc(platform, customer.user.id)  # creating an organisation needs an accepted KYC
-    o = orgs.create_org(deps, who(customer), name="Acme Ltd", country="GB")
-    orgs.create_department(deps, who(customer), o.id, name="Treasury")
+    o = orgs.create_org(deps, who(customer), name="Acme Ltd", country="GB",
+                        idempotency_key=new_key())
+    orgs.create_department(deps, who(customer), o.id, name="Treasury", idempotency_key=new_key())
     return o
 
 
@@ -271,7 +272,7 @@ def test_staff_services_check_permissions_themselves(platform: bootstrap.Platfor
                        for r in (StaffRole.SUPPORT_AGENT, StaffRole.OPERATOR))
     attempts: list[Callable[[], object]] = [
         lambda: staff.create_staff(deps, agent, email="x@corridor.example", name="X",
-                                   password=GOOD_PASSWORD, role="admin"),
+                                   password=GOOD_PASSWORD, role="admin", idempotency_key=new_key()),
         lambda: staff.list_staff(deps, agent),
         lambda: staff.change_staff_role(deps, agent, agent.user_id, role="admin"),
         lambda: staff.disable_staff(deps, agent, operator.user_id),

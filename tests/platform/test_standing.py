@@ -31,7 +31,7 @@ from corridor.platform.services import (
     wallets,
     withdrawals,
 )
-from tests.platform.conftest import Actor
+from tests.platform.conftest import Actor, new_key
 from tests.platform.payment_fakes import kyc, open_wallet
 from tests.platform.payment_records import JPEG, make_org, make_payment
 
@@ -68,7 +68,7 @@ MONEY_USE_CASES: list[tuple[str, UseCase]] = [
 ]
 ORG_ONLY: list[tuple[str, UseCase]] = [
     ("new org wallet", lambda p, who, org, pid: wallets.create_org_wallet(
-        p.deps, who, org or "", "payouts")),
+        p.deps, who, org or "", "payouts", idempotency_key=new_key())),
     ("key challenge", lambda p, who, org, pid: wallets.key_challenge(
         p.deps, who, org or "", KEY)),
     ("external key", lambda p, who, org, pid: wallets.register_external_key(
@@ -76,7 +76,7 @@ ORG_ONLY: list[tuple[str, UseCase]] = [
 ]
 CUSTOMER_ONLY: list[tuple[str, UseCase]] = [
     ("new organisation", lambda p, who, org, pid: orgs.create_org(
-        p.deps, who, name="Acme", country="GB")),
+        p.deps, who, name="Acme", country="GB", idempotency_key=new_key())),
 ]
 
 

@@ -35,7 +35,7 @@ from corridor.platform.domain.wallets import (
 )
 from corridor.platform.services import wallets
 from corridor.platform.services.ledger_port import Refusal, TxState, TxStatus
-from tests.platform.conftest import Actor, make_user
+from tests.platform.conftest import Actor, keyed, make_user
 from tests.platform.wallet_fakes import CountingKeyGen, FakeNode, make_org, system_keys, use_ledger
 
 
@@ -383,19 +383,19 @@ def test_org_wallet_endpoints_authorise_every_caller(
     org = make_org(platform, customer.user.id, {viewer.user.id: "viewer"}, kyb=True)
     url = path.format(org=org)
     assert client.request(method, url, json=body).status_code == 401
-    r = client.request(method, url, json=body, headers=other_customer.headers)
+    r = client.request(method, url, json=body, headers=other_customer.creating)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "NOT_FOUND")
     r = client.request(method, path.format(org="no-such-org"), json=body,
-                       headers=customer.headers)
+                       headers=customer.creating)
     assert r.status_code == 404
-    r = client.request(method, url, json=body, headers=viewer.headers)
+    r = client.request(method, url, json=body, headers=viewer.creating)
     if method == "GET":
         assert r.status_code == 200
     else:
         assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
     if body is UNPROVEN:
         body = proven(client, customer.headers, org)
-    r = client.request(method, url, json=body, headers=customer.headers)
+    r = client.request(method, url, json=body, headers=customer.creating)
     assert r.status_code == (200 if method == "GET" else 201), r.text
     assert "key_sealed" not in r.text and "seed" not in r.text
 
@@ -422,7 +422,7 @@ def test_org_wallets_create_and_register_external_keys(
         client: TestClient, platform: bootstrap.Platform, customer: Actor) -> None:
     org = make_org(platform, customer.user.id, kyb=True)
     h = customer.headers
-    r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "payouts"}, headers=h)
+    r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "payouts"}, headers=keyed(h))
     assert r.status_code == 201 and r.json()["custodial"] is True
     r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org),
                     headers=h)
@@ -512,7 +512,7 @@ def test_org_wallets_need_accepted_kyb_and_are_capped(
     """Issue 14/9: wallets (each a chain account) without verification, without limit."""
     org = make_org(platform, customer.user.id)  # no KYB
     h = customer.headers
-    r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "x"}, headers=h)
+    r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "x"}, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
     r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org), headers=h)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
@@ -523,9 +523,9 @@ def test_org_wallets_need_accepted_kyb_and_are_capped(
     kybd = make_org(platform, customer.user.id, kyb=True)
     cap = platform.settings.wallets_per_org_max
     for i in range(cap):
-        r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": f"w{i}"}, headers=h)
+        r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": f"w{i}"}, headers=keyed(h))
         assert r.status_code == 201, r.text
-    r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": "one more"}, headers=h)
+    r = client.post(f"/v1/orgs/{kybd}/wallets", json={"label": "one more"}, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "TOO_MANY_WALLETS")
     assert len(_wallet_rows(platform)) == cap
 

@@ -112,7 +112,7 @@ def webhook_org(platform: bootstrap.Platform, customer: Actor, other_customer: A
 
 
 def register(client: TestClient, who: Actor, org_id: str, url: str) -> Any:
-    return client.post(f"/v1/orgs/{org_id}/webhooks", headers=who.headers, json={"url": url})
+    return client.post(f"/v1/orgs/{org_id}/webhooks", headers=who.creating, json={"url": url})
 
 
 def org_pay(client: TestClient, who: Actor, org_id: str, key: str) -> dict[str, Any]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from corridor.platform.domain.history import RowType
 from corridor.platform.domain.kyc import FieldStatus, KycStatus
+from corridor.platform.domain.orgs import OrgStatus
 from corridor.platform.domain.payments import PaymentStatus
 from corridor.platform.domain.rails import DepositStatus, WithdrawalStatus
 from corridor.platform.domain.refunds import RefundStatus
+from corridor.platform.domain.roles import OrgRole
 from corridor.platform.domain.wallets import AuthStatus, WalletStatus
+from corridor.platform.domain.webhooks import EndpointStatus
 from corridor.web.i18n import Formats
 from corridor.web.messages import N_
 
@@ -101,9 +104,26 @@ HISTORY_TYPE = {
     RowType.EXCHANGE: N_("Exchange"),
     RowType.REFUND: N_("Refund"),
 }
+# The institution console (pages_org.py): roles in an organisation, its states, webhooks'.
+ORG_ROLE = {
+    OrgRole.OWNER: N_("Owner"),
+    OrgRole.ADMIN: N_("Administrator"),
+    OrgRole.INITIATOR: N_("Initiator"),
+    OrgRole.APPROVER: N_("Approver"),
+    OrgRole.VIEWER: N_("Viewer"),
+    OrgRole.AUDITOR: N_("Auditor"),
+}
+ORG_STATUS = {
+    OrgStatus.ACTIVE: N_("Active"),
+    OrgStatus.SUSPENDED: N_("Suspended"),
+}
+WEBHOOK = {
+    EndpointStatus.ACTIVE: N_("Active"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
-          "refund": REFUND, "history_type": HISTORY_TYPE}
+          "refund": REFUND, "history_type": HISTORY_TYPE,
+          "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

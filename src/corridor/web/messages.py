@@ -57,6 +57,29 @@ BY_CODE = {
     "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
     "SECOND_FACTOR_REQUIRED": N_("This account has an authenticator app: enter its code or "
                                  "a recovery code too."),
+    # the institution console (pages_org.py)
+    "USER_NOT_FOUND": N_("No active Corridor customer has this e-mail address."),
+    "ALREADY_MEMBER": N_("This person is already a member of the organisation."),
+    "LAST_OWNER": N_("The organisation must keep an owner: make someone else an owner "
+                     "first."),
+    "MEMBERS_LIMIT": N_("The organisation has as many members as it may have."),
+    "ORGS_LIMIT": N_("The limit on organisations has been reached."),
+    "ORG_SUSPENDED": N_("The organisation is suspended: this cannot be done until it is "
+                        "reinstated."),
+    "DEPARTMENTS_LIMIT": N_("The organisation has as many departments as it may have."),
+    "DEPARTMENT_EXISTS": N_("A department with this name exists already."),
+    "DEPARTMENT_IN_USE": N_("Members belong to this department: move them to another "
+                            "first."),
+    "UNKNOWN_DEPARTMENT": N_("Choose one of the organisation's departments."),
+    "INVALID_ROLE": N_("Choose one of the roles offered."),
+    "KYB_REQUIRED": N_("The organisation's business verification must be accepted before "
+                       "it can open wallets."),
+    "TOO_MANY_WALLETS": N_("The organisation has as many wallets as it may have."),
+    "INVALID_LABEL": N_("Enter a label of 1 to 100 characters."),
+    "TOO_MANY_WEBHOOKS": N_("The organisation has as many webhooks as it may have."),
+    "INVALID_URL": N_("Enter a full address starting with https://, without a user name "
+                      "or password."),
+    "URL_NOT_PUBLIC": N_("Webhooks go to public internet addresses only."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
 }
@@ -90,6 +113,12 @@ BY_FIELD = {
     "recipient": N_("Enter the recipient's e-mail address or phone number."),
     "amount": N_("Enter an amount such as 100.00."),
     "memo": N_("At most 140 printable characters."),
+    "country": N_("Choose a country from the list."),
+    "label": N_("Enter a label of 1 to 100 characters."),
+    "url": N_("Enter a full address starting with https://, without a user name or "
+              "password."),
+    "role": N_("Choose one of the roles offered."),
+    "department_id": N_("Choose one of the organisation's departments."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import orgs as dom
 from corridor.platform.domain.audit import AuditEntry
@@ -132,9 +132,13 @@ class AuditPage(BaseModel):
 
 
 @router.post("", status_code=201)
-def create_org(body: OrgIn, who: PrincipalDep, deps: DepsDep) -> OrgOut:
-    """Create an organisation; the caller (a customer) becomes its owner."""
-    org = orgs.create_org(deps, who, name=body.name, country=body.country)
+def create_org(body: OrgIn, who: PrincipalDep, deps: DepsDep,
+               idempotency_key: IdempotencyKey = None) -> OrgOut:
+    """Create an organisation; the caller (a customer) becomes its owner.
+    `Idempotency-Key` is required: a retry with the same key returns the same
+    organisation."""
+    org = orgs.create_org(deps, who, name=body.name, country=body.country,
+                          idempotency_key=idempotency_key)
     return OrgOut.of(org, OrgRole.OWNER)
 
 
@@ -165,9 +169,13 @@ def list_departments(org_id: OrgId, who: PrincipalDep, deps: DepsDep) -> Departm
 
 @router.post("/{org_id}/departments", status_code=201)
 def create_department(
-    org_id: OrgId, body: DepartmentIn, who: PrincipalDep, deps: DepsDep
+    org_id: OrgId, body: DepartmentIn, who: PrincipalDep, deps: DepsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> DepartmentOut:
-    return DepartmentOut.of(orgs.create_department(deps, who, org_id, name=body.name))
+    """`Idempotency-Key` is required: a retry with the same key returns the same
+    department."""
+    return DepartmentOut.of(orgs.create_department(deps, who, org_id, name=body.name,
+                                                   idempotency_key=idempotency_key))
 
 
 @router.delete("/{org_id}/departments/{department_id}", status_code=204)
@@ -188,11 +196,13 @@ def list_members(
 
 
 @router.post("/{org_id}/members", status_code=201)
-def add_member(org_id: OrgId, body: MemberIn, who: PrincipalDep, deps: DepsDep) -> MemberOut:
+def add_member(org_id: OrgId, body: MemberIn, who: PrincipalDep, deps: DepsDep,
+               idempotency_key: IdempotencyKey = None) -> MemberOut:
     """Add an existing customer by e-mail. 404 USER_NOT_FOUND (shown only to callers who
-    may manage members) when no active customer has the address."""
+    may manage members) when no active customer has the address. `Idempotency-Key` is
+    required: a retry with the same key returns the same member."""
     m = orgs.add_member(deps, who, org_id, email=str(body.email), role=body.role.value,
-                        department_id=body.department_id)
+                        department_id=body.department_id, idempotency_key=idempotency_key)
     return MemberOut.of(m)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from corridor.api.deps import DepsDep
+from corridor.api.deps import DepsDep, IdempotencyKey
 from corridor.api.deps import staff as staff_only
 from corridor.api.json_body import JsonRoute
 from corridor.api.routers.orgs import DepartmentOut, MemberOut, OrgOut
@@ -78,9 +78,13 @@ class StaffOrgOut(BaseModel):
 
 
 @router.post("/users", status_code=201)
-def create_staff(body: StaffIn, who: StaffManager, deps: DepsDep) -> StaffOut:
+def create_staff(body: StaffIn, who: StaffManager, deps: DepsDep,
+                 idempotency_key: IdempotencyKey = None) -> StaffOut:
+    """`Idempotency-Key` is required: a retry with the same key returns the same
+    account."""
     user = staff.create_staff(deps, who, email=str(body.email), name=body.name,
-                              password=body.password, role=body.role.value)
+                              password=body.password, role=body.role.value,
+                              idempotency_key=idempotency_key)
     return StaffOut.of(user)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import wallets as dom
 from corridor.platform.domain.wallets import Wallet
@@ -132,10 +132,12 @@ def org_wallets(org_id: OrgId, deps: DepsDep, who: PrincipalDep) -> WalletList:
 
 @router.post("/orgs/{org_id}/wallets", response_model=WalletOut,
              status_code=status.HTTP_201_CREATED)
-def create_org_wallet(org_id: OrgId, body: WalletIn, deps: DepsDep,
-                      who: PrincipalDep) -> WalletOut:
-    """A new custodial wallet; its account opens on chain shortly (status `opening`)."""
-    return WalletOut.of(wallets.create_org_wallet(deps, who, org_id, body.label))
+def create_org_wallet(org_id: OrgId, body: WalletIn, deps: DepsDep, who: PrincipalDep,
+                      idempotency_key: IdempotencyKey = None) -> WalletOut:
+    """A new custodial wallet; its account opens on chain shortly (status `opening`).
+    `Idempotency-Key` is required: a retry with the same key returns the same wallet."""
+    return WalletOut.of(wallets.create_org_wallet(deps, who, org_id, body.label,
+                                                  idempotency_key=idempotency_key))
 
 
 @router.post("/orgs/{org_id}/wallets/external/challenges", response_model=KeyChallengeOut,

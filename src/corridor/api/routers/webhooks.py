@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from corridor.api.deps import DepsDep, PrincipalDep
+from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain.webhooks import URL_LEN_MAX, WebhookEndpoint
 from corridor.platform.services import webhooks
@@ -44,10 +44,13 @@ class WebhookList(BaseModel):
 
 @router.post("/orgs/{org_id}/webhooks", response_model=WebhookOut,
              status_code=status.HTTP_201_CREATED)
-def register_webhook(org_id: OrgId, body: WebhookIn, deps: DepsDep,
-                     who: PrincipalDep) -> WebhookOut:
-    """Registers an endpoint; the signing secret is shown in this answer only."""
-    endpoint, secret = webhooks.register(deps, who, org_id, body.url)
+def register_webhook(org_id: OrgId, body: WebhookIn, deps: DepsDep, who: PrincipalDep,
+                     idempotency_key: IdempotencyKey = None) -> WebhookOut:
+    """Registers an endpoint; the signing secret is shown in this answer only (and in a
+    retry's: `Idempotency-Key` is required, and a retry with the same key returns this
+    answer again)."""
+    endpoint, secret = webhooks.register(deps, who, org_id, body.url,
+                                         idempotency_key=idempotency_key)
     return WebhookOut.of(endpoint, secret)
 
 

@@ -1,5 +1,9 @@
 """Organisations, departments and members (requirement A6).
 
+Creating requests (an organisation, a department, a member) carry an Idempotency-Key: a
+retry under the same key returns the first answer's record as it stands now (services/
+idempotency.py, remembered in the effect's transaction).
+
 Visibility: a caller who is not a member of an organisation gets NOT_FOUND for anything
 in it, so they never learn it exists; a member whose role lacks the permission gets
 FORBIDDEN. Every change is audited against the organisation's id, so the organisation's
@@ -12,6 +16,7 @@ import dataclasses
 import enum
 from typing import Any
 
+from corridor.platform.domain import idempotency
 from corridor.platform.domain import orgs as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import (
@@ -25,6 +30,7 @@ from corridor.platform.domain.orgs import Department, Membership, Organisation, 
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import GRANTABLE, OrgRole, Perm, UserKind
 from corridor.platform.services import access, kyc
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 
@@ -49,7 +55,8 @@ KEEP = Keep.KEEP
 # --- organisations -------------------------------------------------------------------
 
 
-def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organisation:
+def create_org(deps: Deps, who: Principal, *, name: str, country: str,
+               idempotency_key: str | None) -> Organisation:
     """A customer whose own KYC was accepted creates an organisation (at most
     `settings.orgs_per_customer_max`) and becomes its owner. Its wallet is opened once its
     business verification (KYB) is accepted (kyc.decide), never before: an organisation
@@ -57,14 +64,19 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organi
     if who.kind is not UserKind.CUSTOMER:
         raise forbidden("staff cannot create organisations")
     problems = Problems()
+    key = idempotency.check_key(idempotency_key, problems)
     name = dom.check_org_name(name, problems)
     country = dom.check_country(country, problems)
-    problems.raise_if_any()
+    idempotency.raise_if_any(problems)
+    asked = {"name": name, "country": country}
     now = deps.clock.now_ms()
     cap: int = deps.settings.orgs_per_customer_max
     with deps.uow() as uow:
         uow.repo(User).get(who.user_id, for_update=True)  # serialises this customer's creations
         access.acting_owner(uow, who, None, Perm.ORG_WALLETS)  # an active customer
+        first = replay.prior(uow, who.user_id, key, "org.create", asked)
+        if first is not None:
+            return _org(uow, first)
         if kyc.tier_of(uow, "user", who.user_id) <= 0:
             raise Err.KYC_REQUIRED.error("verify your identity (KYC) before creating an "
                                          "organisation")
@@ -78,6 +90,7 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str) -> Organi
         uow.repo(Organisation).add(org)
         uow.repo(Membership).add(_membership(deps, org.id, who.user_id, OrgRole.OWNER, None))
         _audit(uow, who, "org.create", org.id, after={"name": name, "country": country})
+        replay.remember(deps, uow, who.user_id, key, "org.create", asked, org.id)
         uow.commit()
     return org
 
@@ -118,14 +131,25 @@ def rename_org(deps: Deps, who: Principal, org_id: str, *, name: str) -> Organis
 # --- departments ---------------------------------------------------------------------
 
 
-def create_department(deps: Deps, who: Principal, org_id: str, *, name: str) -> Department:
+def create_department(deps: Deps, who: Principal, org_id: str, *, name: str,
+                      idempotency_key: str | None) -> Department:
+    """A retry whose department was deleted since is answered NOT_FOUND (its record is
+    gone; the key is not reused for a new one)."""
     problems = Problems()
+    key = idempotency.check_key(idempotency_key, problems)
     name = dom.check_department_name(name, problems)
-    problems.raise_if_any()
+    idempotency.raise_if_any(problems)
+    asked = {"org_id": org_id, "name": name}
     with deps.uow() as uow:
         access.require_org(uow, who, org_id, Perm.ORG_MANAGE)
         _active_org(uow, org_id, lock=True)  # the lock serialises the count and name checks
         repo = uow.repo(Department)
+        first = replay.prior(uow, who.user_id, key, "org.department.create", asked)
+        if first is not None:
+            before = _department(uow, org_id, first)
+            if before is None:
+                raise not_found("department")
+            return before
         if repo.count(org_id=org_id) >= dom.DEPARTMENTS_MAX:
             raise Err.DEPARTMENTS_LIMIT.error(f"at most {dom.DEPARTMENTS_MAX} departments")
         if repo.one(org_id=org_id, name=name) is not None:
@@ -135,6 +159,7 @@ def create_department(deps: Deps, who: Principal, org_id: str, *, name: str) -> 
         repo.add(dept)
         _audit(uow, who, "org.department.create", org_id,
                after={"department_id": dept.id, "name": name})
+        replay.remember(deps, uow, who.user_id, key, "org.department.create", asked, dept.id)
         uow.commit()
     return dept
 
@@ -183,16 +208,27 @@ def add_member(
     email: str,
     role: str,
     department_id: str | None = None,
+    idempotency_key: str | None,
 ) -> Member:
     """Adds an existing, active customer by e-mail. Only callers with ORG_MEMBERS learn
     whether an address belongs to a customer (USER_NOT_FOUND): an accepted, bounded
     enumeration risk, since an owner or admin needs to know why the add failed. Staff
-    and inactive accounts answer the same USER_NOT_FOUND, so staff addresses stay hidden."""
+    and inactive accounts answer the same USER_NOT_FOUND, so staff addresses stay hidden.
+    A retry whose member was removed since is answered NOT_FOUND."""
+    key = idempotency.check_key(idempotency_key)
     granted = _role(role)
     address = normalise_email(email)
+    asked = {"org_id": org_id, "email": address, "role": granted.value,
+             "department_id": department_id}
     with deps.uow() as uow:
         caller = access.require_org(uow, who, org_id, Perm.ORG_MEMBERS)
         _active_org(uow, org_id, lock=True)
+        first = replay.prior(uow, who.user_id, key, "org.member.add", asked)
+        if first is not None:
+            before = uow.repo(Membership).get(first)
+            if before is None:
+                raise not_found("member")
+            return _with_user(uow, before)
         _check_grant(caller, granted)
         _check_department(uow, org_id, department_id)
         user = uow.repo(User).one(email=address)
@@ -202,6 +238,7 @@ def add_member(
         m = _membership(deps, org_id, user.id, granted, department_id)
         uow.repo(Membership).add(m)
         _audit(uow, who, "org.member.add", org_id, after=_member_state(m))
+        replay.remember(deps, uow, who.user_id, key, "org.member.add", asked, m.id)
         uow.commit()
     return Member(membership=m, name=user.name, email=user.email)
 

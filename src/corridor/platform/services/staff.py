@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import dataclasses
 
+from corridor.platform.domain import idempotency
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import Err, PlatformError, Problems, not_found
 from corridor.platform.domain.identity import User, UserStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, StaffRole, UserKind
 from corridor.platform.services import access, sessions
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 STAFF_PAGE_MAX = 200
 
 
 def create_staff(
-    deps: Deps, actor: Principal | None, *, email: str, name: str, password: str, role: str
+    deps: Deps, actor: Principal | None, *, email: str, name: str, password: str, role: str,
+    idempotency_key: str | None = None,
 ) -> User:
-    """An active staff user with a verified e-mail. `actor` None is the command line."""
+    """An active staff user with a verified e-mail. `actor` None is the command line (no
+    request to retry: no key); a staff manager's request carries an Idempotency-Key, and
+    a retry under it returns the account it made. The password is not part of what the
+    key remembers (only a digest of the request is kept, and a password's has no place
+    there)."""
     if actor is not None:
         access.require_staff(actor, Perm.STAFF_MANAGE)
+    key = idempotency.check_key(idempotency_key) if actor is not None else ""
     problems = Problems()
     address = _email(email, problems)
     name = idn.check_name(name, problems)
@@ -31,6 +39,7 @@ def create_staff(
     staff_role = _staff_role(role, problems)
     problems.raise_if_any(idn.password_code(problems, weak))
     assert staff_role is not None
+    asked = {"email": address, "name": name, "role": staff_role.value}
     now = deps.clock.now_ms()
     user = User(
         id=deps.rand.new_id(), kind=UserKind.STAFF, staff_role=staff_role, name=name,
@@ -42,11 +51,19 @@ def create_staff(
         terms_accepted_ms=now, created_ms=now, updated_ms=now,
     )
     with deps.uow() as uow:
+        if actor is not None:
+            first = replay.prior(uow, actor.user_id, key, "staff.create", asked)
+            if first is not None:
+                before = uow.repo(User).get(first)
+                assert before is not None, "a remembered account is never deleted"
+                return before
         if uow.repo(User).one(email=address) is not None:
             raise Err.EMAIL_TAKEN.error()
         uow.repo(User).add(user)
         _audit(uow, actor, "staff.create", user.id,
                after={"email": address, "role": staff_role.value})
+        if actor is not None:
+            replay.remember(deps, uow, actor.user_id, key, "staff.create", asked, user.id)
         uow.commit()
     return user
 

@@ -20,6 +20,7 @@ from corridor.ledger import keys
 from corridor.ledger.assets import is_valid_asset_code
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair
+from corridor.platform.domain import idempotency
 from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain import wallets as w
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems
@@ -37,6 +38,7 @@ from corridor.platform.domain.wallets import (
     Wallet,
     WalletStatus,
 )
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services import kyc
 from corridor.platform.services.access import require_org
 from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
@@ -199,13 +201,23 @@ def request_authorisation(
 # --- Organisation wallets ------------------------------------------------------------------
 
 
-def create_org_wallet(deps: Deps, who: Principal, org_id: str, label: str) -> Wallet:
-    """A new custodial wallet for an organisation (Perm.ORG_WALLETS)."""
+def create_org_wallet(deps: Deps, who: Principal, org_id: str, label: str, *,
+                      idempotency_key: str | None) -> Wallet:
+    """A new custodial wallet for an organisation (Perm.ORG_WALLETS). A retry under the
+    same Idempotency-Key returns the first wallet (as it stands now) and opens no other."""
+    key = idempotency.check_key(idempotency_key)
     label = _check_label(label)
+    asked = {"org_id": org_id, "label": label}
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)
+        first = replay.prior(uow, who.user_id, key, "wallet.create", asked)
+        if first is not None:
+            before = uow.repo(Wallet).get(first)
+            assert before is not None, "a remembered wallet is never deleted"
+            return before
         wallet = _new_custodial(deps, uow, owner_type=OwnerType.ORG, owner_id=org_id,
                                 label=label, actor_id=who.user_id, actor_kind=who.kind.value)
+        replay.remember(deps, uow, who.user_id, key, "wallet.create", asked, wallet.id)
         uow.commit()
     return wallet
 

@@ -10,6 +10,7 @@ import dataclasses
 import urllib.parse
 from typing import Any
 
+from corridor.platform.domain import idempotency
 from corridor.platform.domain import webhooks as dom
 from corridor.platform.domain.errors import Err
 from corridor.platform.domain.principal import Principal
@@ -20,6 +21,7 @@ from corridor.platform.domain.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from corridor.platform.services import idempotency as replay
 from corridor.platform.services.access import require_org
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -60,10 +62,22 @@ def allowed_networks(deps: Deps) -> tuple[dom.IPNetwork, ...]:
     return dom.networks(deps.settings.webhook_allow_networks)
 
 
-def register(deps: Deps, who: Principal, org_id: str, url: str) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint (Perm.ORG_MANAGE) and its signing secret, shown this once."""
+def register(deps: Deps, who: Principal, org_id: str, url: str, *,
+             idempotency_key: str | None) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint (Perm.ORG_MANAGE) and its signing secret, shown in this answer only.
+    A retry under the same Idempotency-Key (same caller, same request) is this answer
+    again, secret included: the first may have been lost on the way, and without the
+    secret the endpoint is of no use."""
+    key = idempotency.check_key(idempotency_key)
+    asked = {"org_id": org_id, "url": url.strip()}
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_MANAGE)
+        first = replay.prior(uow, who.user_id, key, "webhook.register", asked)
+        if first is not None:
+            before = uow.repo(WebhookEndpoint).get(first)
+            assert before is not None, "a remembered endpoint is never deleted"
+            opened = deps.sealer.open(before.secret_sealed, dom.secret_context(before.id))
+            return before, opened.decode()
         url = _check_url(deps, url)
         if uow.repo(WebhookEndpoint).count(org_id=org_id) >= dom.WEBHOOKS_PER_ORG_MAX:
             raise Err.TOO_MANY_WEBHOOKS.error(f"at most {dom.WEBHOOKS_PER_ORG_MAX} webhooks")
@@ -77,6 +91,7 @@ def register(deps: Deps, who: Principal, org_id: str, url: str) -> tuple[Webhook
         uow.repo(WebhookEndpoint).add(e)
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="webhook.register",
                   object_type="org", object_id=org_id, after={"endpoint_id": e.id, "url": url})
+        replay.remember(deps, uow, who.user_id, key, "webhook.register", asked, e.id)
         uow.commit()
     return e, secret
 
