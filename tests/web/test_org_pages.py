@@ -185,6 +185,7 @@ def test_the_owner_adds_changes_and_removes_members(
     assert r.status_code == 303 and dave.user.id not in _members(platform, org_id)
     audit = site.get(f"/org/{org_id}/audit").text
     assert "Member added" in audit and "Member removed" in audit
+    assert "<td>Carol Customer</td>" in audit  # the actor, by name
 
 
 def test_wallets_and_webhooks(site: TestClient, platform: bootstrap.Platform) -> None:

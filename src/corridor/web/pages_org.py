@@ -345,9 +345,12 @@ def _audit(page: Page, org_id: str, offset: int) -> Response:
     who = page.customer()
     ctx = _context(page, who, org_id)
     entries = orgs.org_audit(page.deps, who, org_id, limit=AUDIT_PAGE_SIZE + 1, offset=offset)
+    # Actors named as the member list names them (a former member keeps their id).
+    members, _total = orgs.list_members(page.deps, who, org_id, limit=dom.MEMBERS_PAGE_MAX)
+    names = {m.membership.user_id: m.name for m in members}
     return render.html(page, "org_audit.html", **ctx, entries=entries[:AUDIT_PAGE_SIZE],
                        more=len(entries) > AUDIT_PAGE_SIZE, offset=offset,
-                       page_size=AUDIT_PAGE_SIZE, actions=ACTIONS)
+                       page_size=AUDIT_PAGE_SIZE, actions=ACTIONS, names=names)
 
 
 @router.get("/org/{org_id}/audit", response_class=HTMLResponse)
