@@ -31,6 +31,7 @@ from tests.platform.test_kyc_api import (  # noqa: F401  (fixtures)
     officer,
     put,
 )
+from tests.platform.test_wallets import proven
 
 QUOTE = {"sell_asset": "USD", "buy_asset": "EUR", "sell_amount": "10.00"}
 X = "00000000-0000-0000-0000-000000000000"  # no such record: the key is checked first
@@ -57,6 +58,9 @@ def creating_requests(customer: Actor, staff: Actor,
         (customer, f"/v1/orgs/{X}/departments", {"name": "Ops"}),
         (customer, f"/v1/orgs/{X}/members", {"email": "d@example.com", "role": "viewer"}),
         (customer, f"/v1/orgs/{X}/wallets", {"label": "payouts"}),
+        (customer, f"/v1/orgs/{X}/wallets/external/challenges", {"public_key": "p1"}),
+        (customer, f"/v1/orgs/{X}/wallets/external", {"public_key": "p1", "label": "hsm",
+                                                      "challenge_id": X, "signature": "00"}),
         (customer, f"/v1/orgs/{X}/webhooks", {"url": "https://hooks.example"}),
         (admin, "/v1/staff/users", {"email": "s@corridor.example", "name": "S",
                                     "password": "a long staff passphrase",
@@ -95,6 +99,8 @@ CREATING_OPERATIONS = ("/v1/quotes", "/v1/payments", "/v1/deposits", "/v1/withdr
                        "/v1/staff/holds/{hold_id}/decision", "/v1/orgs",
                        "/v1/orgs/{org_id}/departments", "/v1/orgs/{org_id}/members",
                        "/v1/orgs/{org_id}/wallets", "/v1/orgs/{org_id}/webhooks",
+                       "/v1/orgs/{org_id}/wallets/external/challenges",
+                       "/v1/orgs/{org_id}/wallets/external",
                        "/v1/staff/users")
 
 
@@ -170,6 +176,9 @@ def test_institution_records_retried_under_their_key_are_made_once(
           "m-1", role="auditor")
     twice(customer, f"/v1/orgs/{org}/wallets", {"label": "payouts"}, "w-1",
           label="other")
+    # a registered key: the retry is answered with the wallet, though its challenge is used
+    twice(customer, f"/v1/orgs/{org}/wallets/external", proven(client, customer.headers, org),
+          "x-1", label="other")
     hook = twice(customer, f"/v1/orgs/{org}/webhooks", {"url": "https://hooks.example/a"},
                  "h-1", url="https://hooks.example/b")
     assert hook["secret"].startswith("whsec_")  # the retry carried the same secret
@@ -183,8 +192,9 @@ def test_institution_records_retried_under_their_key_are_made_once(
         assert uow.repo(Membership).count(org_id=org) == 2
         assert uow.repo(WebhookEndpoint).count(org_id=org) == 1
         assert uow.repo(User).count(email="sam@corridor.example") == 1
-        # the KYB acceptance opened no wallet here (give_kyc skips the decision): one
-        assert uow.repo(Wallet).count(owner_type="org", owner_id=org) == 1
+        # the KYB acceptance opened no wallet here (give_kyc skips the decision): the
+        # custodial one asked for and the registered key
+        assert uow.repo(Wallet).count(owner_type="org", owner_id=org) == 2
         remembered = uow.repo(IdempotentRequest).many(operation="staff.create")
     # what is remembered of the request leaves the password out
     [staff_request] = remembered

@@ -70,9 +70,10 @@ ORG_ONLY: list[tuple[str, UseCase]] = [
     ("new org wallet", lambda p, who, org, pid: wallets.create_org_wallet(
         p.deps, who, org or "", "payouts", idempotency_key=new_key())),
     ("key challenge", lambda p, who, org, pid: wallets.key_challenge(
-        p.deps, who, org or "", KEY)),
+        p.deps, who, org or "", KEY, idempotency_key=new_key())),
     ("external key", lambda p, who, org, pid: wallets.register_external_key(
-        p.deps, who, org or "", KEY, "hsm", challenge_id="none", signature_hex="00" * 64)),
+        p.deps, who, org or "", KEY, "hsm", challenge_id="none", signature_hex="00" * 64,
+        idempotency_key=new_key())),
 ]
 CUSTOMER_ONLY: list[tuple[str, UseCase]] = [
     ("new organisation", lambda p, who, org, pid: orgs.create_org(

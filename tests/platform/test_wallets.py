@@ -359,7 +359,7 @@ def challenge(client: TestClient, headers: dict[str, str], org: str,
               kp: KeyPair = EXTERNAL_KEY) -> dict[str, Any]:
     r = client.post(f"/v1/orgs/{org}/wallets/external/challenges",
                     json={"public_key": keys.encode_public_key(kp.public_key)},
-                    headers=headers)
+                    headers=keyed(headers))
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
     assert hashlib.sha256(out["message"].encode()).hexdigest() == out["digest"]
@@ -425,16 +425,16 @@ def test_org_wallets_create_and_register_external_keys(
     r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "payouts"}, headers=keyed(h))
     assert r.status_code == 201 and r.json()["custodial"] is True
     r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org),
-                    headers=h)
+                    headers=keyed(h))
     assert r.status_code == 201, r.text
     assert r.json()["custodial"] is False and r.json()["public_key"] == EXTERNAL
     assert r.json()["proven"] is True
     r = client.post(f"/v1/orgs/{org}/wallets/external",
-                    json=proven(client, h, org, label="again"), headers=h)
+                    json=proven(client, h, org, label="again"), headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "WALLET_EXISTS")
     r = client.post(f"/v1/orgs/{org}/wallets/external",
                     json={**UNPROVEN, "public_key": EXTERNAL[:-1] + "x", "label": " ",
-                          "signature": "zz"}, headers=h)
+                          "signature": "zz"}, headers=keyed(h))
     assert r.status_code == 422
     assert set(r.json()["error"]["fields"]) == {"public_key", "label", "signature"}
     r = client.get(f"/v1/orgs/{org}/wallets", headers=h)
@@ -463,20 +463,20 @@ def test_an_external_key_is_registered_only_with_its_signature_of_a_challenge_na
     c = challenge(client, h, org)
     assert f"organisation:{org}" in c["message"] and EXTERNAL in c["message"]
     # A bare claim, as before the fix: refused, nothing made.
-    r = client.post(url, json={"public_key": EXTERNAL, "label": "hsm"}, headers=h)
+    r = client.post(url, json={"public_key": EXTERNAL, "label": "hsm"}, headers=keyed(h))
     assert r.status_code == 422 and _wallet_rows(platform) == []
     # Signed by another key (the claimant does not hold this one).
     thief = KeyPair.from_seed(bytes(31) + b"\x09")
-    r = client.post(url, json=proven(client, h, org, signer=thief), headers=h)
+    r = client.post(url, json=proven(client, h, org, signer=thief), headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "KEY_NOT_PROVEN")
     # Another organisation's challenge, correctly signed, does not serve here.
     theirs = proven(client, other_customer.headers, other_org)
-    r = client.post(url, json=theirs, headers=h)
+    r = client.post(url, json=theirs, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "CHALLENGE_UNKNOWN")
     # A challenge for another key does not serve either.
     body = proven(client, h, org)
     other_key = keys.encode_public_key(thief.public_key)
-    r = client.post(url, json={**body, "public_key": other_key}, headers=h)
+    r = client.post(url, json={**body, "public_key": other_key}, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "CHALLENGE_UNKNOWN")
     # Expired.
     expiring = proven(client, h, org)
@@ -486,13 +486,13 @@ def test_an_external_key_is_registered_only_with_its_signature_of_a_challenge_na
         uow.repo(KeyChallenge).update(dataclasses.replace(
             row, expires_ms=platform.deps.clock.now_ms() - 1))
         uow.commit()
-    r = client.post(url, json=expiring, headers=h)
+    r = client.post(url, json=expiring, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "CHALLENGE_EXPIRED")
     assert _wallet_rows(platform) == []
     # The proof: made once; the same challenge never serves twice.
-    r = client.post(url, json=body, headers=h)
+    r = client.post(url, json=body, headers=keyed(h))
     assert r.status_code == 201, r.text
-    r = client.post(url, json={**body, "label": "again"}, headers=h)
+    r = client.post(url, json={**body, "label": "again"}, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "CHALLENGE_USED")
     assert [x.public_key for x in _wallet_rows(platform)] == [EXTERNAL]
 
@@ -503,7 +503,7 @@ def test_open_challenges_are_bounded_per_org(
     for _ in range(w.KEY_CHALLENGES_OPEN_MAX):
         challenge(client, customer.headers, org)
     r = client.post(f"/v1/orgs/{org}/wallets/external/challenges",
-                    json={"public_key": EXTERNAL}, headers=customer.headers)
+                    json={"public_key": EXTERNAL}, headers=keyed(customer.headers))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "TOO_MANY_CHALLENGES")
 
 
@@ -514,7 +514,8 @@ def test_org_wallets_need_accepted_kyb_and_are_capped(
     h = customer.headers
     r = client.post(f"/v1/orgs/{org}/wallets", json={"label": "x"}, headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
-    r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org), headers=h)
+    r = client.post(f"/v1/orgs/{org}/wallets/external", json=proven(client, h, org),
+                    headers=keyed(h))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "KYB_REQUIRED")
     with platform.deps.uow() as uow, pytest.raises(PlatformError) as exc:
         wallets.ensure_wallet(platform.deps, uow, owner_type="org", owner_id=org)

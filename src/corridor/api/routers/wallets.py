@@ -143,18 +143,23 @@ def create_org_wallet(org_id: OrgId, body: WalletIn, deps: DepsDep, who: Princip
 @router.post("/orgs/{org_id}/wallets/external/challenges", response_model=KeyChallengeOut,
              status_code=status.HTTP_201_CREATED)
 def external_key_challenge(org_id: OrgId, body: KeyChallengeIn, deps: DepsDep,
-                           who: PrincipalDep) -> KeyChallengeOut:
+                           who: PrincipalDep,
+                           idempotency_key: IdempotencyKey = None) -> KeyChallengeOut:
     """A single-use challenge (expires in minutes) that the key to register must sign, to
-    prove the organisation holds it."""
-    return KeyChallengeOut.of(wallets.key_challenge(deps, who, org_id, body.public_key))
+    prove the organisation holds it. `Idempotency-Key` is required: a retry with the same
+    key returns the same challenge."""
+    return KeyChallengeOut.of(wallets.key_challenge(deps, who, org_id, body.public_key,
+                                                    idempotency_key=idempotency_key))
 
 
 @router.post("/orgs/{org_id}/wallets/external", response_model=WalletOut,
              status_code=status.HTTP_201_CREATED)
 def register_external_key(org_id: OrgId, body: ExternalKeyIn, deps: DepsDep,
-                          who: PrincipalDep) -> WalletOut:
+                          who: PrincipalDep,
+                          idempotency_key: IdempotencyKey = None) -> WalletOut:
     """Registers a public key the organisation signs with itself, proven by its signature
-    of a challenge; the platform opens its account on chain but never holds the seed."""
+    of a challenge; the platform opens its account on chain but never holds the seed.
+    `Idempotency-Key` is required: a retry with the same key returns the same wallet."""
     return WalletOut.of(wallets.register_external_key(
         deps, who, org_id, body.public_key, body.label, challenge_id=body.challenge_id,
-        signature_hex=body.signature))
+        signature_hex=body.signature, idempotency_key=idempotency_key))

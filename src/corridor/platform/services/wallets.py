@@ -233,15 +233,24 @@ def _parse_key(public_key_text: str, problems: Problems) -> bytes:
     return public_key
 
 
-def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str) -> KeyChallenge:
+def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str, *,
+                  idempotency_key: str | None) -> KeyChallenge:
     """A challenge the organisation signs with the key it wants to register, to prove it
     holds the key (issue 14/3a: any key is visible on chain, so a bare claim proves
-    nothing). The message names the organisation and the key; it expires and serves once."""
+    nothing). The message names the organisation and the key; it expires and serves once.
+    A retry under the same Idempotency-Key returns the first challenge."""
+    key = idempotency.check_key(idempotency_key)
     problems = Problems()
     public_key = _parse_key(public_key_text, problems)
+    asked = {"org_id": org_id, "public_key": public_key_text.strip()}
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
         problems.raise_if_any()
+        first = replay.prior(uow, who.user_id, key, "wallet.key_challenge", asked)
+        if first is not None:
+            before = uow.repo(KeyChallenge).get(first)
+            assert before is not None, "a remembered challenge is never deleted"
+            return before
         now = deps.clock.now_ms()
         open_ = uow.repo(KeyChallenge).many(org_id=org_id, used_ms=None,
                                             above={"expires_ms": now},
@@ -257,6 +266,8 @@ def key_challenge(deps: Deps, who: Principal, org_id: str, public_key_text: str)
                                             nonce=deps.rand.token(), expires_ms=expires_ms),
             created_by=who.user_id, expires_ms=expires_ms, used_ms=None, created_ms=now)
         uow.repo(KeyChallenge).add(challenge)
+        replay.remember(deps, uow, who.user_id, key, "wallet.key_challenge", asked,
+                        challenge.id)
         uow.commit()
     return challenge
 
@@ -267,11 +278,16 @@ def challenge_digest(challenge: KeyChallenge) -> bytes:
 
 
 def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_text: str,
-                          label: str, *, challenge_id: str, signature_hex: str) -> Wallet:
+                          label: str, *, challenge_id: str, signature_hex: str,
+                          idempotency_key: str | None) -> Wallet:
     """Registers a key an institution holds itself (it signs client-side); the platform
     opens its account on chain but never sees the seed (Perm.ORG_WALLETS). The key must
     sign the organisation's open challenge for it (`key_challenge`): the proof is checked
-    and the challenge used up in the same transaction as the wallet is made."""
+    and the challenge used up in the same transaction as the wallet is made. A retry
+    under the same Idempotency-Key returns the wallet (its challenge is used by then)."""
+    key = idempotency.check_key(idempotency_key)
+    asked = {"org_id": org_id, "public_key": public_key_text.strip(), "label": label,
+             "challenge_id": challenge_id, "signature": signature_hex.strip()}
     problems = Problems()
     try:
         label = _check_label(label)
@@ -288,6 +304,11 @@ def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_te
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_WALLETS)  # access first: learn nothing
         problems.raise_if_any()
+        first = replay.prior(uow, who.user_id, key, "wallet.register_external", asked)
+        if first is not None:
+            before = uow.repo(Wallet).get(first)
+            assert before is not None, "a remembered wallet is never deleted"
+            return before
         now = deps.clock.now_ms()
         challenge = _usable_challenge(uow, org_id, challenge_id, public_key, now)
         if not keys.verify(public_key, challenge_digest(challenge), signature):
@@ -298,6 +319,8 @@ def register_external_key(deps: Deps, who: Principal, org_id: str, public_key_te
                              public_key=public_key, key_sealed=None,
                              wallet_id=deps.rand.new_id(), label=label,
                              actor_id=who.user_id, actor_kind=who.kind.value)
+        replay.remember(deps, uow, who.user_id, key, "wallet.register_external", asked,
+                        wallet.id)
         uow.commit()
     return wallet
 
