@@ -44,6 +44,7 @@ SECTIONS: tuple[tuple[str, Perm], ...] = (
     ("departments", Perm.ORG_READ), ("members", Perm.ORG_READ),
     ("wallets", Perm.ORG_READ), ("webhooks", Perm.ORG_MANAGE), ("audit", Perm.ORG_AUDIT))
 REFUSED_FORBIDDEN = N_("Your role in this organisation does not allow this.")
+KYC_FIRST = N_("Verify your own identity before creating an organisation.")
 # The services' own words for this console's fields, in the catalogue so that a Chinese
 # reader gets them too (messages.field_texts looks each field's message up).
 SERVICE_WORDS = (N_("1 to 200 characters"), N_("1 to 100 characters"),
@@ -110,8 +111,12 @@ def _fresh(values: Mapping[str, str], page: Page) -> dict[str, str]:
 def _list(page: Page, values: Mapping[str, str], exc: PlatformError | None = None) -> Response:
     who = page.customer()
     mine = orgs.list_my_orgs(page.deps, who)
-    return render.form(page, "org_list.html", exc, orgs=mine, values=_fresh(values, page),
-                       countries=sorted(dom.COUNTRIES))
+    shown: dict[str, Any] = {"orgs": mine, "values": _fresh(values, page),
+                             "countries": sorted(dom.COUNTRIES)}
+    if exc is not None and exc.code == "KYC_REQUIRED":  # the portal's words are about paying
+        return render.html(page, "org_list.html", exc.kind.http_status, errors={},
+                           summary=page.gettext(KYC_FIRST), **shown)
+    return render.form(page, "org_list.html", exc, **shown)
 
 
 @router.get("/org", response_class=HTMLResponse)
