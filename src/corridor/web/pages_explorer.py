@@ -1,6 +1,13 @@
-"""The explorer's first page (public, read-only): the network and its latest block, from
-the node the platform reads. Blocks, transactions and accounts get their pages on this
-foundation (issue 15)."""
+"""The public, read-only explorer (issue 15): the chain as the node the platform reads
+states it. Latest blocks and transactions (followed live by htmx polling a fragment; a
+plain reload without JavaScript), a block with its commit certificate, a transaction with
+its result and inclusion proof (checked again in the reader's browser by static/verify.js),
+an account's balances and history, the validators, and a search box.
+
+Anyone may read these pages, so each request counts against a per-address rate limit in
+the API's limiter; bad input and an unreachable node get a page in the reader's language
+with a stable code (services/explorer.py raises, PageRoute renders).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +16,69 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
-from corridor.platform.domain.errors import PlatformError
-from corridor.platform.services import wallets
+from corridor.platform.services import explorer
 from corridor.web import render
-from corridor.web.context import Page, PageRoute, page_of
+from corridor.web.context import Page, PageRoute, Redirect, page_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PageDep = Annotated[Page, Depends(page_of)]
 
+BUCKET = "explorer-ip"
+# Per address and minute: a reader's clicks plus the front page's polling (every
+# POLL_S seconds, 60 / POLL_S a minute) with room to spare; scraping hits the wall.
+POLL_S = 5
+READS_PER_MINUTE_MAX = 120
+assert 60 // POLL_S * 2 <= READS_PER_MINUTE_MAX
+MINUTE_S = 60.0
+
+
+def _public(page: Page) -> None:
+    page.request.app.state.limiter.hit(BUCKET, page.origin.ip, READS_PER_MINUTE_MAX, MINUTE_S)
+
 
 @router.get("/explorer", response_class=HTMLResponse)
-def explorer(page: PageDep) -> Response:
-    node = wallets.ledger_node(page.deps)
-    try:
-        chain = node.status() if node is not None else None
-    except PlatformError:
-        chain = None  # the node is away: the page says so
-    return render.html(page, "explorer.html", chain=chain)
+def front(page: PageDep) -> Response:
+    _public(page)
+    return render.html(page, "explorer.html", latest=explorer.latest(page.deps),
+                       poll_s=POLL_S)
+
+
+@router.get("/explorer/latest", response_class=HTMLResponse)
+def latest(page: PageDep) -> Response:
+    """The latest blocks and transactions alone: what htmx swaps in every POLL_S seconds
+    (and the whole page for a reader without JavaScript who follows the link)."""
+    _public(page)
+    template = ("_explorer_latest.html" if page.request.headers.get("hx-request")
+                else "explorer.html")
+    return render.html(page, template, latest=explorer.latest(page.deps), poll_s=POLL_S)
+
+
+@router.get("/explorer/search")
+def search(page: PageDep, q: str = "") -> Response:
+    _public(page)
+    raise Redirect(explorer.search(page.deps, q))
+
+
+@router.get("/explorer/block/{height}", response_class=HTMLResponse)
+def block(page: PageDep, height: str) -> Response:
+    _public(page)
+    return render.html(page, "explorer_block.html", block=explorer.block(page.deps, height))
+
+
+@router.get("/explorer/tx/{tx_hash}", response_class=HTMLResponse)
+def tx(page: PageDep, tx_hash: str) -> Response:
+    _public(page)
+    return render.html(page, "explorer_tx.html", tx=explorer.tx(page.deps, tx_hash))
+
+
+@router.get("/explorer/account/{address}", response_class=HTMLResponse)
+def account(page: PageDep, address: str) -> Response:
+    _public(page)
+    return render.html(page, "explorer_account.html",
+                       account=explorer.account(page.deps, address))
+
+
+@router.get("/explorer/validators", response_class=HTMLResponse)
+def validators(page: PageDep) -> Response:
+    _public(page)
+    return render.html(page, "explorer_validators.html", vs=explorer.validators(page.deps))
