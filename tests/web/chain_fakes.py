@@ -42,7 +42,7 @@ from corridor.platform.services.ledger_port import (
 
 CHAIN_ID = "corridor-explorer-test"
 T0_MS = 1_780_000_000_000
-FAILED_CODE = 7  # a ledger reject code a failed transaction recorded
+FAILED_CODE = 38  # INSUFFICIENT_BALANCE: what the failed payment of block 2 recorded
 
 
 def key(n: int) -> keys.KeyPair:

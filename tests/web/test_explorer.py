@@ -95,7 +95,7 @@ def test_transaction_shows_parties_amount_result_and_proof(site: TestClient,
     assert '<script src="/static/verify.js" defer></script>' in html
     failed = site.get(f"/explorer/tx/{failed_id}").text
     assert "Failed" in failed and "(<span class=\"mono\">" in failed
-    assert explorer.result_code({"code": FAILED_CODE}) in failed
+    assert explorer.result_code({"code": FAILED_CODE}) == "INSUFFICIENT_BALANCE" in failed
     # upper-case hex finds the same transaction
     assert site.get(f"/explorer/tx/{ok_id.upper()}").status_code == 200
 
