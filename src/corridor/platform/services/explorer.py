@@ -248,14 +248,13 @@ def tx(deps: Deps, hash_text: str) -> TxPage:
     found = chain.tx_detail(tx_id)
     if found is None:
         raise Err.TX_NOT_FOUND.error()
-    block_ = chain.block_detail(found.height)
-    time_ms = int(block_.header.get("time_ms", 0)) if block_ is not None else 0
+    proof = chain.tx_proof(tx_id)  # its header gives the time: no need to read the block
+    time_ms = int(proof.header.get("time_ms", 0)) if proof is not None else 0
     view = {**found.tx, "result": found.result}
     return TxPage(row=tx_row(view, found.height, time_ms, _decimals(chain)), index=found.index,
                   sequence=int(found.tx.get("sequence", 0)),
                   memo_hex=str(found.tx.get("memo", "")),
-                  signers=tuple(str(s) for s in found.tx.get("signers", ())),
-                  proof=chain.tx_proof(tx_id))
+                  signers=tuple(str(s) for s in found.tx.get("signers", ())), proof=proof)
 
 
 def account(deps: Deps, address_text: str) -> AccountPage:
