@@ -165,6 +165,11 @@ class FakeChain:
         return ChainBlock(header=view["header"], txs=tuple(view["transactions"]),
                           commit=views.commit_view(self.commits[height]))
 
+    def certificate(self, height: int) -> dict[str, Any] | None:
+        self._up()
+        commit = self.commits.get(height)
+        return None if commit is None else views.commit_view(commit)
+
     def block_height(self, block_hash: str) -> int | None:
         self._up()
         for height, blk in self.blocks.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from corridor.ledger.tx import OpType
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.services import explorer
-from corridor.web import i18n, labels, pages_explorer
+from corridor.web import i18n, labels, messages, pages_explorer
 from corridor.web.site import create_site
 from tests.web.chain_fakes import ALICE, BOB, FAILED_CODE, ISSUER, VALIDATORS, FakeChain, addr
 
@@ -153,12 +154,22 @@ def test_search_routes_hashes_and_addresses(site: TestClient, chain: FakeChain) 
 ])
 def test_bad_input_gets_a_page_with_a_stable_code(site: TestClient, path: str, status: int,
                                                   code: str) -> None:
-    for headers, words in (({}, "Something stopped"), (ZH, "操作未能完成")):
+    for headers, language in (({}, "en"), (ZH, "zh-Hans")):
         r = site.get(path, headers=headers)
         assert r.status_code == status, r.text[:300]
         assert "text/html" in r.headers["content-type"]
-        assert code_of(r.text) == code and words in r.text
+        assert r.headers["content-language"] == language
+        assert code_of(r.text) == code
+        assert said(r.text, code, language)
+        assert 'id="explorer-q"' in r.text  # the search box again, to try something else
         assert "Traceback" not in r.text
+
+
+def said(page: str, code: str, language: str) -> bool:
+    """Whether `page` gives the reason for `code` in `language` (the catalogue's words)."""
+    words = i18n.Formats(language, "UTC").gettext(messages.BY_CODE[code])
+    assert language == "en" or words != messages.BY_CODE[code], "untranslated"
+    return escape(words) in page
 
 
 def test_unknown_account_is_not_found(site: TestClient) -> None:
@@ -185,9 +196,9 @@ def test_node_away_gets_a_clear_page(site: TestClient, chain: FakeChain) -> None
         r = site.get(path)
         assert r.status_code == 503, path
         assert code_of(r.text) == "NODE_UNAVAILABLE"
-        assert "The ledger cannot be reached just now" in r.text
+        assert said(r.text, "NODE_UNAVAILABLE", "en")
     zh = site.get("/explorer", headers=ZH)
-    assert zh.status_code == 503 and "账本" in zh.text
+    assert zh.status_code == 503 and said(zh.text, "NODE_UNAVAILABLE", "zh-Hans")
 
 
 def test_public_pages_are_rate_limited_per_address(site: TestClient,

@@ -212,14 +212,17 @@ class LedgerClient:
         data = self._ok(f"/v1/blocks/{int(height)}")
         if data is None:
             return None
-        signed = self._ok(f"/v1/headers/{int(height)}")
         try:
-            commit = None if signed is None else signed.get("commit")
             return ChainBlock(header=dict(data["header"]),
                               txs=tuple(dict(t) for t in data["transactions"]),
-                              commit=dict(commit) if isinstance(commit, dict) else None)
+                              commit=self.certificate(height))
         except (KeyError, TypeError, ValueError):
             raise self._malformed(f"block {height}") from None
+
+    def certificate(self, height: int) -> dict[str, Any] | None:
+        signed = self._ok(f"/v1/headers/{int(height)}")  # a public read, without the block
+        commit = None if signed is None else signed.get("commit")
+        return dict(commit) if isinstance(commit, dict) else None
 
     def block_height(self, block_hash: str) -> int | None:
         data = self._ok(f"/v1/blocks/{block_hash}")

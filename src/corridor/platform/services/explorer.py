@@ -279,9 +279,9 @@ def validators(deps: Deps) -> ValidatorsPage:
     overview = chain.overview()
     headers = chain.latest_headers(RECENT_PROPOSALS)
     signed: set[str] | None = None
-    latest_block = chain.block_detail(overview.height) if overview.height > 0 else None
-    if latest_block is not None and latest_block.commit is not None:
-        signed = {str(s.get("public_key")) for s in latest_block.commit.get("signatures", ())}
+    commit = chain.certificate(overview.height) if overview.height > 0 else None
+    if commit is not None:
+        signed = {str(s.get("public_key")) for s in commit.get("signatures", ())}
     proposals: dict[str, int] = {}
     for h in headers:
         proposals[str(h.get("proposer"))] = proposals.get(str(h.get("proposer")), 0) + 1
