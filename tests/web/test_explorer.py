@@ -9,13 +9,17 @@ import re
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from corridor.ledger.tx import OpType
 from corridor.platform import bootstrap
+from corridor.platform.adapters.ledger_client import LedgerClient
 from corridor.platform.config import Settings
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.services import explorer
 from corridor.web import i18n, labels, messages, pages_explorer
 from corridor.web.site import create_site
@@ -226,3 +230,29 @@ def test_chain_amounts_are_exact_in_each_language() -> None:
     assert zh.chain_amount(10**20 + 1, "CNY", 6) == "100,000,000,000,000.000001 CNY"
     assert explorer.quorum_of(35) == 24 and explorer.quorum_of(3) == 3
     assert explorer.quorum_of(4) == 3
+
+
+@pytest.mark.parametrize(("route", "body"), [
+    ("/v1/status", {"chain_id": "x", "height": 1}),  # no validators
+    ("/v1/blocks", {"height": 1}),  # no list of blocks
+    ("/v1/assets", {"assets": [{"code": "USD"}]}),
+])
+def test_the_client_refuses_a_malformed_node_reply(route: str, body: dict[str, Any]) -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body if request.url.path == route else {})
+
+    client = LedgerClient("http://node.invalid", transport=httpx.MockTransport(reply))
+    calls = {"/v1/status": client.overview, "/v1/blocks": lambda: client.latest_headers(5),
+             "/v1/assets": client.assets}
+    with pytest.raises(PlatformError) as caught:
+        calls[route]()
+    assert caught.value.code == "NODE_BAD_REPLY"
+
+
+def test_the_client_reads_absent_things_as_none() -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": {"code": "unknown_block"}})
+
+    client = LedgerClient("http://node.invalid", transport=httpx.MockTransport(reply))
+    assert client.block_detail(7) is None and client.certificate(7) is None
+    assert client.block_height("ab" * 32) is None and client.tx_detail("ab" * 32) is None

@@ -91,6 +91,9 @@ def test_a_committed_payment_is_on_every_explorer_page(
 
     r = http.get("/explorer/search", params={"q": tx_id}, follow_redirects=False)
     assert r.headers["location"] == f"/explorer/tx/{tx_id}"
+    block_hash = client.http.get(f"/v1/headers/{height}").json()["header"]["hash"]
+    r = http.get("/explorer/search", params={"q": block_hash}, follow_redirects=False)
+    assert r.headers["location"] == f"/explorer/block/{height}"
     validators = http.get("/explorer/validators").text
     assert client.status()["validator"] in validators and "the node we read" in validators
 
