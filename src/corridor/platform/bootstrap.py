@@ -52,7 +52,7 @@ from corridor.platform.services import (
     withdrawals,
 )
 from corridor.platform.services.handlers import Handlers, HoldHandlers
-from corridor.platform.services.ledger_port import KeyGen, LedgerNode
+from corridor.platform.services.ledger_port import ChainReader, KeyGen, LedgerNode
 from corridor.platform.services.ports import Clock, Deps, Randomness
 from corridor.platform.services.rates import RateSource
 
@@ -242,10 +242,12 @@ def build(
     keygen: KeyGen | None = None,
     ledger: LedgerNode | FromSettings | None = FromSettings.NODE,
     rates: RateSource | None = None,
+    chain: ChainReader | FromSettings | None = FromSettings.NODE,
 ) -> Platform:
     """Opens (and migrates) the database and wires every port. Refuses unsafe production.
     A port given (a test's fake) replaces the adapter chosen here; `ledger` None: no node
-    (balances from the rails' records), by default a client of the settings' node."""
+    (balances from the rails' records), by default a client of the settings' node; `chain`
+(the explorer's reads) by default that same client."""
     create_private(settings)
     keyring = load_keyring(settings)
     problems = production_problems(settings, keyring_is_development=keyring.development)
@@ -261,6 +263,8 @@ def build(
     if ledger is FromSettings.NODE:
         ledger = (LedgerClient(settings.node_rpc, timeout_s=2.0, token=settings.node_rpc_token)
                   if settings.node_rpc else None)
+    if chain is FromSettings.NODE:
+        chain = ledger if isinstance(ledger, LedgerClient) else None
     sim = SimBank(settings.rail_webhook_secret.encode(), clock)
     deps = Deps(
         uow=lambda: SqlUnitOfWork(engine, clock),
@@ -277,6 +281,7 @@ def build(
         rates=rates or StaticRates(),  # development rates; production wires a feed
         fx_terms=fx.Terms(),
         ledger=ledger,
+        chain=chain,
         snapshots=funds.Snapshots(),  # balances read a moment ago
         rails={sim.name: sim},
         handlers=HANDLERS,

@@ -21,7 +21,7 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
 from corridor.platform.domain import money
@@ -123,6 +123,16 @@ class Formats:
         text = money.format_minor(amount_minor, code)
         return format_currency(Decimal(text), code, locale=self.locale, currency_digits=False,
                                decimal_quantization=False)
+
+    def chain_amount(self, amount_minor: int, code: str, decimals: int) -> str:
+        """An on-chain amount of an asset with `decimals` places, e.g. "1,234.50 USD": the
+        digits exact (the pattern has exactly `decimals` places, so nothing is rounded),
+        grouping and separators the language's own (the explorer's assets need not be
+        currencies Babel knows)."""
+        pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+        number = format_decimal(Decimal(amount_minor).scaleb(-max(decimals, 0)),
+                                format=pattern, locale=self.locale)
+        return f"{number} {code}"
 
     def moment(self, at_ms: int) -> str:
         """A time in the reader's zone, written the language's way, with the zone named."""

@@ -120,6 +120,20 @@ ORG_STATUS = {
 WEBHOOK = {
     EndpointStatus.ACTIVE: N_("Active"),
 }
+# The ledger's operation types as the node's views name them (ledger/tx.py `OpType`, lower
+# case): what the explorer calls each kind of transaction. Keyed by text, not an enum, so
+# not in TABLES; tests/web/test_explorer.py checks every `OpType` has a translated name.
+CHAIN_OP = {
+    "open_account": N_("Open account"),
+    "payment": N_("Payment"),
+    "set_signers": N_("Set signers"),
+    "issue_asset": N_("Issue asset"),
+    "set_holder": N_("Set holder"),
+    "clawback": N_("Clawback"),
+    "escrow_create": N_("Create escrow"),
+    "escrow_finish": N_("Finish escrow"),
+    "escrow_cancel": N_("Cancel escrow"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
@@ -149,3 +163,7 @@ def status_choices() -> dict[str, str]:
 def label(fmt: Formats, table: str, value: str) -> str:
     names: dict[str, str] = KYC_FIELD if table == "kyc_field" else TABLES[table]  # type: ignore[assignment]
     return fmt.gettext(names.get(value, UNKNOWN))
+
+
+def chain_op(fmt: Formats, kind: str) -> str:
+    return fmt.gettext(CHAIN_OP.get(kind, UNKNOWN))

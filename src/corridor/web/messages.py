@@ -82,6 +82,16 @@ BY_CODE = {
     "URL_NOT_PUBLIC": N_("Webhooks go to public internet addresses only."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
+    # The explorer's (pages_explorer.py)
+    "CHAIN_QUERY_INVALID": N_("Search for a block height (such as 12), a transaction or block "
+                              "hash (64 hexadecimal digits) or an account address (starting "
+                              "with c)."),
+    "BLOCK_NOT_FOUND": N_("The ledger has no block at this height yet."),
+    "TX_NOT_FOUND": N_("The ledger has no committed transaction or block with this hash. A "
+                       "transaction just sent may need a few seconds."),
+    "ACCOUNT_NOT_FOUND": N_("No account is open at this address on the ledger."),
+    "NODE_UNAVAILABLE": N_("The ledger cannot be reached just now. Try again in a minute."),
+    "NODE_BAD_REPLY": N_("The ledger cannot be reached just now. Try again in a minute."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),

@@ -37,6 +37,7 @@ def environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = _label
     env.globals["row_status"] = _row_status
+    env.globals["chain_op"] = _chain_op
     return env
 
 
@@ -48,6 +49,11 @@ def _label(context: Context, table: str, value: str) -> str:
 @pass_context
 def _row_status(context: Context, row_type: str, status: str) -> str:
     return labels.row_status(context["fmt"], row_type, status)
+
+
+@pass_context
+def _chain_op(context: Context, kind: str) -> str:
+    return labels.chain_op(context["fmt"], kind)
 
 
 def html(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -3,7 +3,8 @@
 The platform never imports the node: it speaks the same HTTP JSON any client does
 (`POST /v1/txs`, `GET /v1/txs/{id}`, `GET /v1/txs/{id}/proof`, `GET /v1/accounts/{address}`,
 `GET /v1/status`, `GET /v1/blocks/{height}`), with the node's client token when the
-settings give one.
+settings give one. It is the explorer's `ChainReader` too (`GET /v1/blocks`,
+`GET /v1/headers/{height}`, `GET /v1/accounts/{address}/txs`, `GET /v1/assets`).
 An unreachable node raises PlatformError(UNAVAILABLE, NODE_UNAVAILABLE), one answering in a
 way this client does not expect PlatformError(UNAVAILABLE, NODE_BAD_REPLY);
 the chain's refusals come back as `Refusal` values.
@@ -21,8 +22,13 @@ from corridor.platform.domain.errors import Err, PlatformError
 from corridor.platform.services.ledger_port import (
     BlockOutcomes,
     ChainAccount,
+    ChainAsset,
+    ChainBlock,
     ChainHolding,
+    ChainOverview,
     ChainStatus,
+    ChainTx,
+    ChainValidator,
     Refusal,
     TxInclusion,
     TxOutcome,
@@ -167,6 +173,96 @@ class LedgerClient:
                                header=dict(data["header"]))
         except (KeyError, TypeError, ValueError):
             raise unavailable(f"the node at {self.url} sent a malformed proof") from None
+
+    # --- the explorer's reads (ChainReader) ---------------------------------------------
+
+    def _ok(self, path: str) -> dict[str, Any] | None:
+        """The node's 200 answer at `path`; None for its 404."""
+        code, data = self._call("GET", path)
+        if code == 404:
+            return None
+        if code != 200:
+            raise self._error(code, data)
+        return data
+
+    def overview(self) -> ChainOverview:
+        data = self._ok("/v1/status")
+        if data is None:
+            raise self._malformed("status")
+        try:
+            validators = tuple(
+                ChainValidator(address=str(v["address"]), public_key=str(v["public_key"]),
+                               power=int(v["power"])) for v in data["validators"])
+            return ChainOverview(
+                chain_id=str(data["chain_id"]), height=int(data["height"]),
+                latest_hash=str(data["latest_hash"]),
+                latest_time_ms=int(data.get("latest_time_ms", 0)),
+                mempool_txs=int(data["mempool"]["txs"]), validators=validators,
+                node_validator=None if data.get("validator") is None else str(data["validator"]))
+        except (KeyError, TypeError, ValueError):
+            raise self._malformed("status") from None
+
+    def latest_headers(self, limit: int) -> tuple[dict[str, Any], ...]:
+        data = self._ok(f"/v1/blocks?limit={int(limit)}")
+        if data is None or not isinstance(data.get("blocks"), list):
+            raise self._malformed("list of blocks")
+        return tuple(dict(h) for h in data["blocks"] if isinstance(h, dict))
+
+    def block_detail(self, height: int) -> ChainBlock | None:
+        data = self._ok(f"/v1/blocks/{int(height)}")
+        if data is None:
+            return None
+        try:
+            return ChainBlock(header=dict(data["header"]),
+                              txs=tuple(dict(t) for t in data["transactions"]),
+                              commit=self.certificate(height))
+        except (KeyError, TypeError, ValueError):
+            raise self._malformed(f"block {height}") from None
+
+    def certificate(self, height: int) -> dict[str, Any] | None:
+        signed = self._ok(f"/v1/headers/{int(height)}")  # a public read, without the block
+        commit = None if signed is None else signed.get("commit")
+        return dict(commit) if isinstance(commit, dict) else None
+
+    def block_height(self, block_hash: str) -> int | None:
+        data = self._ok(f"/v1/blocks/{block_hash}")
+        if data is None:
+            return None
+        try:
+            return int(data["header"]["height"])
+        except (KeyError, TypeError, ValueError):
+            raise self._malformed("block") from None
+
+    def tx_detail(self, tx_id: str) -> ChainTx | None:
+        data = self._ok(f"/v1/txs/{tx_id}")
+        if data is None or data.get("status") != "committed":
+            return None
+        try:
+            return ChainTx(height=int(data["height"]), index=int(data["index"]),
+                           tx=dict(data["transaction"]),
+                           result=dict(data.get("result") or {"code": "success"}))
+        except (KeyError, TypeError, ValueError):
+            raise self._malformed(f"transaction {tx_id}") from None
+
+    def account_txs(self, address: str, limit: int) -> tuple[dict[str, Any], ...]:
+        data = self._ok(f"/v1/accounts/{address}/txs?limit={int(limit)}")
+        if data is None or not isinstance(data.get("items"), list):
+            raise self._malformed("account history")
+        return tuple(dict(t) for t in data["items"] if isinstance(t, dict))
+
+    def assets(self) -> tuple[ChainAsset, ...]:
+        data = self._ok("/v1/assets")
+        if data is None:
+            raise self._malformed("list of assets")
+        try:
+            return tuple(ChainAsset(code=str(a["code"]), issuer=str(a["issuer"]),
+                                    decimals=int(a["decimals"]), supply_minor=int(a["supply"]))
+                         for a in data["assets"])
+        except (KeyError, TypeError, ValueError):
+            raise self._malformed("list of assets") from None
+
+    def _malformed(self, what: str) -> PlatformError:
+        return Err.NODE_BAD_REPLY.error(f"the node at {self.url} sent a malformed {what}")
 
 
 def block_outcomes(height: int, view: dict[str, Any]) -> BlockOutcomes:

@@ -184,6 +184,12 @@ class Err(enum.Enum):
     NODE_NOT_CONFIGURED = ("NODE_NOT_CONFIGURED", _U,
                            "no node is configured: the chain cannot be checked",
                            True)  # only `corridor platform wallets-check` (services/reconcile)
+    # The public explorer's pages (web/pages_explorer.py) alone raise these: internal to the API.
+    CHAIN_QUERY_INVALID = ("CHAIN_QUERY_INVALID", _I,
+                           "not a block height, transaction hash or account address", True)
+    BLOCK_NOT_FOUND = "BLOCK_NOT_FOUND", _N, "no block at this height (yet)", True
+    TX_NOT_FOUND = "TX_NOT_FOUND", _N, "no committed transaction with this hash", True
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND", _N, "no account at this address", True
     # --- money: quotes, payments, refunds ------------------------------------------------
     UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY", _I, "the platform does not hold this currency"
     CURRENCY_NOT_ALLOWED = ("CURRENCY_NOT_ALLOWED", _I,

@@ -111,3 +111,76 @@ class KeyGen(Protocol):
     """Fresh 32-byte seeds from a secure source (injectable so tests can be deterministic)."""
 
     def new_seed(self) -> bytes: ...
+
+
+# --- the explorer's reads ----------------------------------------------------------------
+# The public explorer shows the chain as its node states it. The node's views are its
+# documented RPC JSON (node/views.py: hashes as hex, amounts as strings of minor units,
+# addresses as text); they pass through as read-only mappings, since the pages only show
+# them (checking a proof is done from its bytes, never from a view's words).
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainValidator:
+    address: str
+    public_key: str
+    power: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainOverview:
+    """The network as its node sees it: head, mempool and the validator set."""
+
+    chain_id: str
+    height: int
+    latest_hash: str
+    latest_time_ms: int
+    mempool_txs: int
+    validators: tuple[ChainValidator, ...]
+    node_validator: str | None  # the answering node's own validator address, if it is one
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainBlock:
+    """A committed block: its header view, its transactions (each with its result) and
+    the commit certificate that finalised it (None for genesis or not yet stored)."""
+
+    header: dict[str, Any]
+    txs: tuple[dict[str, Any], ...]
+    commit: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainTx:
+    """A committed transaction: its view, result, block height and index in it."""
+
+    height: int
+    index: int
+    tx: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChainAsset:
+    code: str
+    issuer: str
+    decimals: int
+    supply_minor: int
+
+
+class ChainReader(Protocol):
+    """What the public explorer reads from a node (a narrow port owned by its user):
+    nothing here writes. Absent things are None; an unreachable node raises UNAVAILABLE."""
+
+    def overview(self) -> ChainOverview: ...
+    def latest_headers(self, limit: int) -> tuple[dict[str, Any], ...]: ...  # newest first
+    def block_detail(self, height: int) -> ChainBlock | None: ...
+    def block_height(self, block_hash: str) -> int | None: ...  # None: no such block
+    # The commit certificate that finalised a block (None: none stored, or no such block).
+    def certificate(self, height: int) -> dict[str, Any] | None: ...
+    def tx_detail(self, tx_id: str) -> ChainTx | None: ...  # None: not committed
+    def tx_proof(self, tx_id: str) -> TxInclusion | None: ...
+    def account(self, address: str) -> ChainAccount | None: ...
+    # Newest first, each with its height, index and time_ms.
+    def account_txs(self, address: str, limit: int) -> tuple[dict[str, Any], ...]: ...
+    def assets(self) -> tuple[ChainAsset, ...]: ...

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from corridor.platform.domain import fx
-from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
+from corridor.platform.services.ledger_port import ChainAccount, ChainReader, KeyGen, LedgerNode
 
 if TYPE_CHECKING:  # their modules use `Deps`: imported for the field types only
     from corridor.platform.services.query import HistoryStore
@@ -149,6 +149,9 @@ class Deps:
     # The chain node, for reads (balances, holdings); None: no node (development, where
     # balances are estimated from the rails' records).
     ledger: LedgerNode | None = None
+    # The public explorer's reads of the chain (usually the same node client); None: the
+    # explorer says the ledger cannot be reached.
+    chain: ChainReader | None = None
     # The platform's asset issuer: only its holdings count as balances; None: any issuer's.
     issuer_address: str | None = None
     # Accounts read from the node a moment ago, so a payment's pre-check need not ask it
