@@ -20,9 +20,11 @@ from corridor.platform.domain import identity as idn
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import Err
 from corridor.platform.domain.identity import Channel, LoginChallenge, LoginThrottle, Purpose, User
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 _dummy_hashes: dict[int, str] = {}
@@ -129,7 +131,9 @@ def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str
     uow.repo(User).update(user)
     uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.login.failed",
               object_type="user", object_id=user.id,
-              after={"factor": factor, "failed_logins": user.failed_logins}, ip=origin.ip)
+              after={"factor": factor, "failed_logins": user.failed_logins,
+                     "user_agent": origin.user_agent[:sessions.USER_AGENT_LEN_MAX]},
+              ip=origin.ip)
     if idn.is_lockout(user.failed_logins):
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.lockout",
                   object_type="user", object_id=user.id,
@@ -229,9 +233,14 @@ def finish(deps: Deps, challenge_token: str, origin: Origin, *, code: str | None
         user = dataclasses.replace(user, failed_logins=0, updated_ms=now)
         uow.repo(User).update(user)
         token = sessions.open_session(deps, uow, user, origin)
+        device = origin.user_agent[:sessions.USER_AGENT_LEN_MAX]
+        inbox.record(deps, uow, user_id=user.id, topic=Topic.SIGNED_IN,
+                     subject_type=SubjectType.SECURITY, subject_id=user.id, event=ch.id,
+                     params={"ip": origin.ip, "device": device})
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.login",
                   object_type="user", object_id=user.id,
-                  after={"factor": "recovery_code" if recovery_code else ch.method},
+                  after={"factor": "recovery_code" if recovery_code else ch.method,
+                         "user_agent": device},
                   ip=origin.ip)
         uow.commit()
     return token, user

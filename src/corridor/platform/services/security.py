@@ -15,9 +15,11 @@ import pyotp
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest, SupportStatus
 from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 ISSUER_NAME = "Corridor"
@@ -74,6 +76,7 @@ def totp_confirm(deps: Deps, who: Principal, code: str) -> list[str]:
         shown = codes.new_recovery_codes(deps, uow, user.id)
         codes.notify_user(deps, uow, user, "Authenticator app enabled",
                           "Sign-ins now need a code from your authenticator app.")
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="enabled")
         _audit(uow, who, "auth.totp.enable", {"totp_enabled": False}, {"totp_enabled": True})
         uow.commit()
     return shown
@@ -94,6 +97,7 @@ def totp_disable(deps: Deps, who: Principal, password: str, code: str) -> None:
             uow.repo(idn.RecoveryCode).delete(rc.id)
         codes.notify_user(deps, uow, user, "Authenticator app disabled",
                           "Sign-ins now use a code sent to your e-mail or phone.")
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="disabled")
         _audit(uow, who, "auth.totp.disable", {"totp_enabled": True}, {"totp_enabled": False})
         uow.commit()
 
@@ -108,6 +112,13 @@ def regenerate_recovery_codes(deps: Deps, who: Principal, password: str) -> list
         _audit(uow, who, "auth.recovery_codes.regenerate")
         uow.commit()
     return shown
+
+
+def _security_event(deps: Deps, uow: UnitOfWork, user_id: str, topic: Topic,
+                    change: str) -> None:
+    """The owner's inbox entry for a change to how they sign in (one per request)."""
+    inbox.record(deps, uow, user_id=user_id, topic=topic, subject_type=SubjectType.SECURITY,
+                 subject_id=user_id, event=deps.rand.new_id(), params={"change": change})
 
 
 # --- password ------------------------------------------------------------------------------
@@ -128,6 +139,7 @@ def change_password(deps: Deps, who: Principal, old: str, new: str) -> int:
         revoked = sessions.revoke_all(uow, user.id, now, keep=who.session_id)
         codes.notify_user(deps, uow, user, "Your password was changed",
                           "If this was not you, recover your account now.")
+        _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="changed")
         _audit(uow, who, "auth.password.change", after={"sessions_revoked": revoked})
         uow.commit()
     return revoked
@@ -228,6 +240,7 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
         revoked = sessions.revoke_all(uow, user.id, now)
         codes.notify_user(deps, uow, user, "Your password was reset",
                           "If this was not you, contact support at once.")
+        _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="reset")
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.recovery",
                   object_type="user", object_id=user.id, after={"sessions_revoked": revoked},
                   ip=origin.ip)
