@@ -13,6 +13,7 @@ import dataclasses
 import pyotp
 
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.notifications import SubjectType, Topic
@@ -272,3 +273,34 @@ def request_identity_check(deps: Deps, identifier: str, contact: str, details: s
                   after={"matched_user": user.id if user else None}, ip=origin.ip)
         uow.commit()
     return req.id
+
+
+# --- sign-in history ---------------------------------------------------------------------------
+
+SIGN_IN_HISTORY_MAX = 20  # recent attempts shown in the security centre
+_SIGN_IN_ACTIONS = {"auth.login": "succeeded", "auth.login.failed": "failed"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SignIn:
+    """One sign-in attempt of the caller's account, as the audit trail recorded it:
+    `result` is "succeeded" or "failed" (`factor`: which step failed, or how it passed)."""
+
+    at_ms: int
+    ip: str
+    user_agent: str
+    result: str
+    factor: str
+
+
+def sign_in_history(deps: Deps, who: Principal, limit: int = SIGN_IN_HISTORY_MAX
+                    ) -> list[SignIn]:
+    """The caller's recent sign-ins and failed attempts, newest first (read from the
+    audit trail, where sign-in writes them with the address and the device)."""
+    with deps.reader() as uow:
+        entries = uow.repo(AuditEntry).many(
+            object_type="user", object_id=who.user_id, action=tuple(_SIGN_IN_ACTIONS),
+            order_by="seq", descending=True, limit=max(1, min(limit, SIGN_IN_HISTORY_MAX)))
+    return [SignIn(at_ms=e.at_ms, ip=e.ip, user_agent=str((e.after or {}).get("user_agent", "")),
+                   result=_SIGN_IN_ACTIONS[e.action],
+                   factor=str((e.after or {}).get("factor", ""))) for e in entries]
