@@ -23,8 +23,9 @@ from corridor.platform.domain.identity import Channel, LoginChallenge, LoginThro
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import StaffRole, UserKind
-from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import codes, mail_text, registration, sessions
 from corridor.platform.services import notifications as inbox
+from corridor.platform.services.mail_text import Mail
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 _dummy_hashes: dict[int, str] = {}
@@ -119,7 +120,7 @@ def _count_source(deps: Deps, uow: UnitOfWork, source: LoginThrottle | None,
         uow.repo(LoginThrottle).update(after)
 
 
-LOCKED_SUBJECT = "Sign-ins to your account are blocked for now"
+LOCKED_SUBJECT = mail_text.MESSAGES[Mail.LOCKED][0]  # in English
 
 
 def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str) -> None:
@@ -140,10 +141,7 @@ def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str
                   after={"failed_logins": user.failed_logins,
                          "blocked_until_ms": user.locked_until_ms}, ip=origin.ip)
         if user.failed_logins == idn.LOGIN_FAILURES_MAX:
-            codes.notify_user(deps, uow, user, LOCKED_SUBJECT,
-                              "Several sign-in attempts failed, so sign-ins are slowed down. "
-                              "If this was you, ask for an unlock code (POST /v1/auth/unlock) "
-                              "and sign in right away; if not, change your password.")
+            codes.notify_user(deps, uow, user, Mail.LOCKED)
         if user.kind == UserKind.STAFF:
             _alert_staff_lockouts(deps, uow, user, origin, now)
     uow.commit()
@@ -163,11 +161,8 @@ def _alert_staff_lockouts(deps: Deps, uow: UnitOfWork, user: User, origin: Origi
               after={"lockouts_in_a_day": lockouts, "email": user.email}, ip=origin.ip)
     for admin in uow.repo(User).many(kind=UserKind.STAFF.value, staff_role=StaffRole.ADMIN.value,
                                      status=idn.UserStatus.ACTIVE.value, limit=100):
-        codes.notify_user(deps, uow, admin, "Security alert: a staff account keeps locking",
-                          f"The staff account {user.email} was locked "
-                          f"{lockouts} times in a day after failed sign-ins "
-                          f"(latest from {origin.ip or 'an unknown address'}). Check with "
-                          "its owner; disable it if it may be under attack.")
+        codes.notify_user(deps, uow, admin, Mail.STAFF_LOCKOUTS, account=user.email,
+                          lockouts=lockouts, ip=origin.ip or "?")
 
 
 def unlock_start(deps: Deps, identifier: str) -> None:

@@ -19,8 +19,9 @@ from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest, SupportStatus
-from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import codes, mail_text, registration, sessions
 from corridor.platform.services import notifications as inbox
+from corridor.platform.services.mail_text import Mail
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 ISSUER_NAME = "Corridor"
@@ -75,8 +76,7 @@ def totp_confirm(deps: Deps, who: Principal, code: str) -> list[str]:
         uow.repo(User).update(dataclasses.replace(
             user, totp_enabled=True, totp_last_step=step, updated_ms=deps.clock.now_ms()))
         shown = codes.new_recovery_codes(deps, uow, user.id)
-        codes.notify_user(deps, uow, user, "Authenticator app enabled",
-                          "Sign-ins now need a code from your authenticator app.")
+        codes.notify_user(deps, uow, user, Mail.TOTP_ON)
         _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="enabled")
         _audit(uow, who, "auth.totp.enable", {"totp_enabled": False}, {"totp_enabled": True})
         uow.commit()
@@ -96,8 +96,7 @@ def totp_disable(deps: Deps, who: Principal, password: str, code: str) -> None:
             updated_ms=deps.clock.now_ms()))
         for rc in uow.repo(idn.RecoveryCode).many(user_id=user.id):
             uow.repo(idn.RecoveryCode).delete(rc.id)
-        codes.notify_user(deps, uow, user, "Authenticator app disabled",
-                          "Sign-ins now use a code sent to your e-mail or phone.")
+        codes.notify_user(deps, uow, user, Mail.TOTP_OFF)
         _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="disabled")
         _audit(uow, who, "auth.totp.disable", {"totp_enabled": True}, {"totp_enabled": False})
         uow.commit()
@@ -138,8 +137,7 @@ def change_password(deps: Deps, who: Principal, old: str, new: str) -> int:
         _require_password(deps, user, old)
         uow.repo(User).update(dataclasses.replace(user, password_hash=new_hash, updated_ms=now))
         revoked = sessions.revoke_all(uow, user.id, now, keep=who.session_id)
-        codes.notify_user(deps, uow, user, "Your password was changed",
-                          "If this was not you, recover your account now.")
+        codes.notify_user(deps, uow, user, Mail.PASSWORD_CHANGED)
         _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="changed")
         _audit(uow, who, "auth.password.change", after={"sessions_revoked": revoked})
         uow.commit()
@@ -187,10 +185,12 @@ def confirm_channel_change(deps: Deps, who: Principal, channel: str, code: str) 
                                           updated_ms=now)
         uow.repo(User).update(changed)
         if old and old != used.destination:  # tell the old address, in case it was not them
+            subject, body = mail_text.compose(
+                mail_text.language_of(user),
+                Mail.EMAIL_CHANGED if field == "email" else Mail.PHONE_CHANGED,
+                address=used.destination)
             codes.notify(deps, uow, user_id=user.id, channel=channel, destination=old,
-                         subject=f"Your {field} was changed",
-                         body=f"Your account now uses {used.destination}. If this was not "
-                              "you, contact support.")
+                         subject=subject, body=body)
         _audit(uow, who, f"auth.{field}.change", {field: old}, {field: used.destination})
         uow.commit()
     return changed
@@ -239,8 +239,7 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
                                                   failed_logins=0, locked_until_ms=0,
                                                   updated_ms=now))
         revoked = sessions.revoke_all(uow, user.id, now)
-        codes.notify_user(deps, uow, user, "Your password was reset",
-                          "If this was not you, contact support at once.")
+        codes.notify_user(deps, uow, user, Mail.PASSWORD_RESET)
         _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="reset")
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.recovery",
                   object_type="user", object_id=user.id, after={"sessions_revoked": revoked},
