@@ -40,5 +40,5 @@ def read_all(page: PageDep) -> Response:
 @router.post("/notifications/{notification_id}/read")
 def read_one(page: PageDep, notification_id: str) -> Response:
     """Marks one read (someone else's: the not-found page, as for an absent one)."""
-    notifications.mark_read(page.deps, page.signed_in(), notification_id[:36])
+    notifications.mark_read(page.deps, page.signed_in(), notification_id)
     raise Redirect("/notifications")

@@ -90,7 +90,7 @@ def mark_read(deps: Deps, who: Principal, notification_id: str) -> Notification:
     none, is NOT_FOUND."""
     def work(uow: UnitOfWork) -> Notification:
         repo = uow.repo(Notification)
-        n = repo.get(notification_id[:36], for_update=True)
+        n = repo.get(notification_id, for_update=True) if len(notification_id) <= 36 else None
         if n is None or n.user_id != who.user_id:
             raise not_found("notification")
         if n.read_ms is None:
