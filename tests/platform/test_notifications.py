@@ -192,6 +192,7 @@ def test_the_inbox_pages_counts_unread_and_only_its_owner_marks_it(
     # someone else's notification is absent to them; nothing changes
     r = client.post(f"{url}/{one}/read", headers=other_customer.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    assert client.post(f"{url}/{one}0/read", headers=customer.headers).status_code == 404
     r = client.post(f"{url}/{one}/read", headers={**customer.headers,
                                                    "Idempotency-Key": "k" * 65})
     assert r.status_code == 422 and r.json()["error"]["code"] == "IDEMPOTENCY_KEY_INVALID"

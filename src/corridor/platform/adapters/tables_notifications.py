@@ -11,7 +11,9 @@ from corridor.platform.domain.notifications import EVENT_KEY_LEN_MAX, Notificati
 notifications = sa.Table(
     "notifications", metadata,
     sa.Column("id", ID, primary_key=True),
-    sa.Column("user_id", ID, sa.ForeignKey("users.id"), nullable=False),
+    # No foreign key: a notification is derived from its event, written beside records
+    # whose owner columns carry none either (payments, deposits, audit entries).
+    sa.Column("user_id", ID, nullable=False),
     sa.Column("event_key", sa.String(EVENT_KEY_LEN_MAX), nullable=False),
     sa.Column("topic", sa.String(48), nullable=False),
     sa.Column("subject_type", sa.String(16), nullable=False),

@@ -30,8 +30,6 @@ def upgrade() -> None:
     sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
     sa.Column('read_ms', sa.BigInteger(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
-                            name=op.f('fk_notifications_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
     sa.UniqueConstraint('user_id', 'event_key', name=op.f('uq_notifications_user_id'))
     )
