@@ -155,11 +155,27 @@ def test_a_kyc_decision_and_security_changes_notify_the_person(
     r = client.post("/v1/me/password", headers=customer.headers, json={
         "old_password": PASSWORD, "new_password": "a brand new passphrase 77"})
     assert r.status_code == 200, r.text
-    kyc_note, password_note = sorted(inbox(platform, customer), key=lambda n: n.topic)
+    r = client.post("/v1/me/email", headers=customer.headers, json={
+        "address": "carol.new@example.com", "password": "a brand new passphrase 77"})
+    assert r.status_code == 202, r.text
+    (sent,) = codes.outbox(platform.deps, "carol.new@example.com", 1)
+    code = re.search(r"\b(\d{6})\b", sent.body)
+    assert code is not None
+    r = client.post("/v1/me/email/verify", headers=customer.headers,
+                    json={"code": code.group(1)})
+    assert r.status_code == 200, r.text
+    listed = inbox(platform, customer)
+    notes = {n.topic: n for n in listed}
+    assert len(listed) == len(notes) == 3  # one of each
+    kyc_note, password_note, channel_note = (notes[Topic.KYC_DECIDED],
+                                             notes[Topic.PASSWORD_CHANGED],
+                                             notes[Topic.SECOND_FACTOR_CHANGED])
     assert (kyc_note.topic, kyc_note.subject_type, kyc_note.params["outcome"]) == (
         Topic.KYC_DECIDED, SubjectType.KYC, "reject")
     assert (password_note.topic, password_note.params) == (
         Topic.PASSWORD_CHANGED, {"change": "changed"})
+    assert (channel_note.topic, channel_note.params) == (
+        Topic.SECOND_FACTOR_CHANGED, {"change": "email"})
 
 
 def test_the_inbox_pages_counts_unread_and_only_its_owner_marks_it(

@@ -36,9 +36,13 @@ TEXT: dict[tuple[Topic, str], str] = {
     (Topic.REFUND_DECIDED, "reject"): N_("Your refund request was not approved."),
     (Topic.SIGNED_IN, ""): N_("New sign-in from %(ip)s (%(device)s)."),
     (Topic.PASSWORD_CHANGED, "changed"): N_("Your password was changed."),
-    (Topic.PASSWORD_CHANGED, "reset"): N_("Your password was reset with a recovery code."),
+    (Topic.PASSWORD_CHANGED, "reset"): N_("Your password was reset through account recovery."),
     (Topic.SECOND_FACTOR_CHANGED, "enabled"): N_("The authenticator app was turned on."),
     (Topic.SECOND_FACTOR_CHANGED, "disabled"): N_("The authenticator app was turned off."),
+    (Topic.SECOND_FACTOR_CHANGED, "email"): N_(
+        "Your e-mail address was changed; sign-in codes go to the new one."),
+    (Topic.SECOND_FACTOR_CHANGED, "phone"): N_(
+        "Your phone number was changed; sign-in codes go to the new one."),
 }
 # Where each kind of subject is shown ("{id}": the subject's id).
 LINKS = {

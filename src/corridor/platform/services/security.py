@@ -191,6 +191,7 @@ def confirm_channel_change(deps: Deps, who: Principal, channel: str, code: str) 
                 address=used.destination)
             codes.notify(deps, uow, user_id=user.id, channel=channel, destination=old,
                          subject=subject, body=body)
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change=field)
         _audit(uow, who, f"auth.{field}.change", {field: old}, {field: used.destination})
         uow.commit()
     return changed
