@@ -85,7 +85,7 @@ def signup(page: PageDep, name: Text = "", email: Text = "", phone: Text = "",
         registration.register(page.deps, registration.Register(
             name=name, email=email or None, phone=phone or None, password=password,
             accept_terms=accept_terms == "yes", terms_version=terms_version,
-            privacy_version=privacy_version), page.origin)
+            privacy_version=privacy_version, language=page.fmt.language), page.origin)
     except PlatformError as exc:
         return render.form(page, "signup.html", exc, values=values, terms=idn.TERMS_VERSION)
     return RedirectResponse("/verify?" + urlencode({"identifier": email or phone}),

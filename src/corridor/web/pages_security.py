@@ -23,7 +23,8 @@ def _centre(page: Page, exc: PlatformError | None = None, **values: Any) -> Resp
     who = page.signed_in()
     live = sessions.list_sessions(page.deps, who)
     return render.form(page, "security.html", exc, sessions=live,
-                       current=who.session_id, **values)
+                       current=who.session_id,
+                       sign_ins=security.sign_in_history(page.deps, who), **values)
 
 
 @router.get("/security", response_class=HTMLResponse)

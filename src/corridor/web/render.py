@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
 from corridor.platform.domain.errors import PlatformError
+from corridor.platform.services import notifications
 from corridor.web import i18n, labels, messages
 from corridor.web.context import Page
 
@@ -38,7 +39,17 @@ def environment() -> Environment:
     env.globals["label"] = _label
     env.globals["row_status"] = _row_status
     env.globals["chain_op"] = _chain_op
+    env.globals["unread_notifications"] = _unread_notifications
     return env
+
+
+@pass_context
+def _unread_notifications(context: Context) -> int:
+    """The signed-in reader's unread notifications (the nav's badge)."""
+    page: Page = context["page"]
+    if page.principal is None:
+        return 0
+    return notifications.unread_count(page.deps, page.principal)
 
 
 @pass_context

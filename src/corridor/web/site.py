@@ -24,6 +24,7 @@ from corridor.web import (
     pages_kyc,
     pages_money,
     pages_org,
+    pages_notifications,
     pages_pay,
     pages_recover,
     pages_security,
@@ -38,7 +39,7 @@ STATIC = Path(__file__).parent / "static"
 PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pages_pay.router,
                 pages_kyc.router, pages_security.router, pages_explorer.router,
                 pages_deposits.router, pages_withdrawals.router, pages_history.router,
-                pages_staff.router, pages_org.router)
+                pages_staff.router, pages_org.router, pages_notifications.router)
 
 
 def create_site(platform: Platform) -> FastAPI:

@@ -21,19 +21,12 @@ import pyotp
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.identity import OneTimeCode, RecoveryCode, User
 from corridor.platform.domain.notices import Notice
+from corridor.platform.services import mail_text
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 TOTP_STEP_S = 30
 TOTP_WINDOW = 1  # steps either side: tolerates 30 s of clock drift
 HOUR_MS = 3_600_000
-
-_SUBJECTS = {
-    idn.Purpose.VERIFY_EMAIL: "Verify your e-mail address",
-    idn.Purpose.VERIFY_PHONE: "Verify your phone number",
-    idn.Purpose.LOGIN: "Your sign-in code",
-    idn.Purpose.RECOVERY: "Your account recovery code",
-    idn.Purpose.UNLOCK: "Your code to unblock sign-ins",
-}
 
 
 OUTBOX_PURGE_MAX = 500  # expired code messages deleted per call (the rest next time)
@@ -50,13 +43,11 @@ def notify(deps: Deps, uow: UnitOfWork, *, user_id: str | None, channel: str, de
     ))
 
 
-def _send_code(deps: Deps, uow: UnitOfWork, c: OneTimeCode, code: str) -> None:
-    """The message carrying `code`: handed to the delivery port; stored (development only)
-    under the code record's id, with the code's expiry."""
-    subject = _SUBJECTS[idn.Purpose(c.purpose)]
-    minutes = idn.CODE_TTL_MS // 60_000
-    body = (f"Your Corridor code is {code}. It expires in {minutes} minutes. "
-            "Nobody from Corridor will ever ask you for it.")
+def _send_code(deps: Deps, uow: UnitOfWork, c: OneTimeCode, code: str, language: str) -> None:
+    """The message carrying `code`, in `language`: handed to the delivery port; stored
+    (development only) under the code record's id, with the code's expiry."""
+    subject, body = mail_text.compose(language, mail_text.CODE_MAIL[idn.Purpose(c.purpose)],
+                                      code=code, minutes=idn.CODE_TTL_MS // 60_000)
     if deps.messenger is not None:
         deps.messenger.send(channel=c.channel, destination=c.destination, subject=subject,
                             body=body)
@@ -94,8 +85,10 @@ def outbox(deps: Deps, destination: str | None, limit: int) -> list[Notice]:
     return rows
 
 
-def notify_user(deps: Deps, uow: UnitOfWork, user: User, subject: str, body: str) -> None:
-    """A security notice to every verified channel of the user."""
+def notify_user(deps: Deps, uow: UnitOfWork, user: User, key: mail_text.Mail,
+                **values: object) -> None:
+    """A security notice to every verified channel of the user, in their language."""
+    subject, body = mail_text.compose(mail_text.language_of(user), key, **values)
     if user.email and user.email_verified:
         notify(deps, uow, user_id=user.id, channel=idn.Channel.EMAIL, destination=user.email,
                subject=subject, body=body)
@@ -128,7 +121,7 @@ def issue(deps: Deps, uow: UnitOfWork, user: User, purpose: str, channel: str,
         created_ms=now, expires_ms=now + idn.CODE_TTL_MS, attempts=0, used_ms=None,
     )
     repo.add(record)
-    _send_code(deps, uow, record, code)
+    _send_code(deps, uow, record, code, mail_text.language_of(user))
     return True
 
 

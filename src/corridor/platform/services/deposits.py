@@ -20,12 +20,14 @@ from corridor.platform.domain.errors import (
     not_found,
 )
 from corridor.platform.domain.holds import Hold
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus, DepositStep
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import Authorisation, OwnerType, Wallet
 from corridor.platform.services import funds, holds, settlement, wallets
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
 
@@ -297,6 +299,11 @@ def on_mint_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     if t.status == TransferStatus.COMMITTED:
         d = r.moved_deposit(d, DepositStatus.CREDITED, now, tx_id=t.tx_id, height=t.height)
         uow.repo(Deposit).update(d)
+        inbox.record(deps, uow, user_id=inbox.user_of(d.owner_type, d.owner_id, d.created_by),
+                     topic=Topic.DEPOSIT_CREDITED, subject_type=SubjectType.DEPOSIT,
+                     subject_id=d.id, event=d.id,
+                     params={"amount_minor": d.received_minor, "currency": d.currency,
+                             "reference": d.reference})
         _audit(uow, "deposit.credited", d)
     else:
         d = r.moved_deposit(d, DepositStatus.FAILED, now,

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from corridor.platform.domain import idempotency, kyc
+from corridor.platform.domain import notifications as note
 from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
 from corridor.platform.domain.kyc import (
     Decision,
@@ -26,6 +27,7 @@ from corridor.platform.domain.kyc import (
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.services import idempotency as replay
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services import wallets
 from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -285,6 +287,11 @@ def decide(deps: Deps, who: Principal, record_id: str, decision: Decision,
                 deps, uow, owner_type=new.subject_type, owner_id=new.subject_id,
                 asset_codes=kyc.limits_for(new.tier).asset_codes, actor_id=who.user_id,
             )
+        if new.subject_type == kyc.SubjectType.USER:
+            inbox.record(deps, uow, user_id=new.subject_id, topic=note.Topic.KYC_DECIDED,
+                         subject_type=note.SubjectType.KYC, subject_id=rec.id,
+                         event=f"{rec.id}:{now}",
+                         params={"outcome": decision.outcome, "tier": new.tier})
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="kyc.decide",
                   object_type="kyc_customer", object_id=rec.id, before=kyc.summary(rec),
                   after={**kyc.summary(new), "decision": decision.outcome,

@@ -20,9 +20,12 @@ from corridor.platform.domain import identity as idn
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import Err
 from corridor.platform.domain.identity import Channel, LoginChallenge, LoginThrottle, Purpose, User
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import StaffRole, UserKind
-from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import codes, mail_text, registration, sessions
+from corridor.platform.services import notifications as inbox
+from corridor.platform.services.mail_text import Mail
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 _dummy_hashes: dict[int, str] = {}
@@ -117,7 +120,7 @@ def _count_source(deps: Deps, uow: UnitOfWork, source: LoginThrottle | None,
         uow.repo(LoginThrottle).update(after)
 
 
-LOCKED_SUBJECT = "Sign-ins to your account are blocked for now"
+LOCKED_SUBJECT = mail_text.MESSAGES[Mail.LOCKED][0]  # in English
 
 
 def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str) -> None:
@@ -129,17 +132,16 @@ def _failed(deps: Deps, uow: UnitOfWork, user: User, origin: Origin, factor: str
     uow.repo(User).update(user)
     uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.login.failed",
               object_type="user", object_id=user.id,
-              after={"factor": factor, "failed_logins": user.failed_logins}, ip=origin.ip)
+              after={"factor": factor, "failed_logins": user.failed_logins,
+                     "user_agent": origin.user_agent[:sessions.USER_AGENT_LEN_MAX]},
+              ip=origin.ip)
     if idn.is_lockout(user.failed_logins):
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.lockout",
                   object_type="user", object_id=user.id,
                   after={"failed_logins": user.failed_logins,
                          "blocked_until_ms": user.locked_until_ms}, ip=origin.ip)
         if user.failed_logins == idn.LOGIN_FAILURES_MAX:
-            codes.notify_user(deps, uow, user, LOCKED_SUBJECT,
-                              "Several sign-in attempts failed, so sign-ins are slowed down. "
-                              "If this was you, ask for an unlock code (POST /v1/auth/unlock) "
-                              "and sign in right away; if not, change your password.")
+            codes.notify_user(deps, uow, user, Mail.LOCKED)
         if user.kind == UserKind.STAFF:
             _alert_staff_lockouts(deps, uow, user, origin, now)
     uow.commit()
@@ -159,11 +161,8 @@ def _alert_staff_lockouts(deps: Deps, uow: UnitOfWork, user: User, origin: Origi
               after={"lockouts_in_a_day": lockouts, "email": user.email}, ip=origin.ip)
     for admin in uow.repo(User).many(kind=UserKind.STAFF.value, staff_role=StaffRole.ADMIN.value,
                                      status=idn.UserStatus.ACTIVE.value, limit=100):
-        codes.notify_user(deps, uow, admin, "Security alert: a staff account keeps locking",
-                          f"The staff account {user.email} was locked "
-                          f"{lockouts} times in a day after failed sign-ins "
-                          f"(latest from {origin.ip or 'an unknown address'}). Check with "
-                          "its owner; disable it if it may be under attack.")
+        codes.notify_user(deps, uow, admin, Mail.STAFF_LOCKOUTS, account=user.email,
+                          lockouts=lockouts, ip=origin.ip or "?")
 
 
 def unlock_start(deps: Deps, identifier: str) -> None:
@@ -229,9 +228,14 @@ def finish(deps: Deps, challenge_token: str, origin: Origin, *, code: str | None
         user = dataclasses.replace(user, failed_logins=0, updated_ms=now)
         uow.repo(User).update(user)
         token = sessions.open_session(deps, uow, user, origin)
+        device = origin.user_agent[:sessions.USER_AGENT_LEN_MAX]
+        inbox.record(deps, uow, user_id=user.id, topic=Topic.SIGNED_IN,
+                     subject_type=SubjectType.SECURITY, subject_id=user.id, event=ch.id,
+                     params={"ip": origin.ip, "device": device})
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.login",
                   object_type="user", object_id=user.id,
-                  after={"factor": "recovery_code" if recovery_code else ch.method},
+                  after={"factor": "recovery_code" if recovery_code else ch.method,
+                         "user_agent": device},
                   ip=origin.ip)
         uow.commit()
     return token, user

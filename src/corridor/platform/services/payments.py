@@ -34,6 +34,7 @@ from corridor.platform.domain.errors import (
     PlatformError,
     Problems,
 )
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import (
     Payment,
     PaymentKind,
@@ -66,6 +67,7 @@ from corridor.platform.services import (
     wallets,
     webhooks,
 )
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ledger_port import ChainAccount
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -446,6 +448,7 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
         steps = (S.FAILED,)
     uow.repo(Payment).update(p)
     notify(deps, uow, p, steps)
+    _inbox(deps, uow, p)
     uow.audit(actor_id=None, actor_kind="system", action=f"payment.{p.status}",
               object_type="payment", object_id=p.id,
               after={"tx_id": p.tx_id, "height": p.height, "reason_code": p.reason_code})
@@ -454,6 +457,24 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
                   object_type="payment", object_id=p.id, after={"uetr": p.uetr})
         for handler in deps.handlers.payout_requested:
             handler(deps, uow, p)
+
+
+def _inbox(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
+    """The sender's (and a customer recipient's) notification of the chain's outcome."""
+    sender = inbox.user_of(p.owner_type, p.owner_id, p.created_by)
+    sent = {"amount_minor": p.sell_amount_minor, "currency": p.sell_code}
+    if p.status == S.CREDITED:
+        inbox.record(deps, uow, user_id=sender, topic=Topic.PAYMENT_SETTLED,
+                     subject_type=SubjectType.PAYMENT, subject_id=p.id, event=p.id,
+                     params={**sent, "received_minor": p.buy_amount_minor,
+                             "received_currency": p.buy_code})
+        inbox.record(deps, uow, user_id=p.recipient_user_id, topic=Topic.PAYMENT_RECEIVED,
+                     subject_type=SubjectType.PAYMENT, subject_id=p.id, event=p.id,
+                     params={"amount_minor": p.buy_amount_minor, "currency": p.buy_code})
+    elif p.status == S.FAILED:
+        inbox.record(deps, uow, user_id=sender, topic=Topic.PAYMENT_FAILED,
+                     subject_type=SubjectType.PAYMENT, subject_id=p.id, event=p.id,
+                     params={**sent, "reason_code": p.reason_code})
 
 
 def notify(deps: Deps, uow: UnitOfWork, p: Payment, steps: tuple[PaymentStatus, ...]) -> None:

@@ -21,6 +21,7 @@ from corridor.platform.domain import idempotency
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Withdrawal
@@ -43,6 +44,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import idempotency as replay
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services import settlement
 from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -390,6 +392,11 @@ def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision,
             new = _approved(deps, uow, r, p, decision.platform_error, now, common)
         uow.repo(Refund).update(new)
         uow.repo(Payment).update(p)
+        inbox.record(deps, uow, user_id=inbox.user_of(r.owner_type, r.owner_id, r.requested_by),
+                     topic=Topic.REFUND_DECIDED, subject_type=SubjectType.PAYMENT,
+                     subject_id=p.id, event=r.id,
+                     params={"outcome": decision.outcome, "amount_minor": new.amount_minor,
+                             "currency": new.code})
         _audit(uow, who, "refund.decide", new, before=r, decision=decision.outcome,
                reason=new.decision_reason)
         replay.remember(deps, uow, who.user_id, key, "refund.decide", asked, r.id)
@@ -433,6 +440,11 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
         new = dom.with_status(r, RefundStatus.REFUNDED, now, tx_id=t.tx_id, height=t.height)
         if p.status == PaymentStatus.REFUND_REQUESTED:
             uow.repo(Payment).update(moved(p, PaymentStatus.REFUNDED, now))
+            inbox.record(deps, uow, user_id=inbox.user_of(p.owner_type, p.owner_id,
+                                                          p.created_by),
+                         topic=Topic.PAYMENT_REFUNDED, subject_type=SubjectType.PAYMENT,
+                         subject_id=p.id, event=r.id,
+                         params={"amount_minor": new.amount_minor, "currency": new.code})
     else:
         new = dom.with_status(r, RefundStatus.FAILED, now, failure_code=t.result_code)
         # A refused return of a requested refund: the payment stands as credited and may

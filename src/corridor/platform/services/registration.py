@@ -20,6 +20,7 @@ from corridor.platform.domain.identity import Channel, Purpose, User
 from corridor.platform.domain.principal import Origin
 from corridor.platform.domain.roles import UserKind
 from corridor.platform.services import codes, wallets
+from corridor.platform.services.mail_text import Mail
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
@@ -32,6 +33,9 @@ class Register:
     accept_terms: bool
     terms_version: str
     privacy_version: str
+    # The language of the request (one of idn.LANGUAGES; "" none): the verification code
+    # is written in it, and it stays the person's choice until they make another.
+    language: str = ""
 
 
 def _check(cmd: Register) -> tuple[str, str | None, str | None]:
@@ -75,8 +79,7 @@ def register(deps: Deps, cmd: Register, origin: Origin) -> None:
         active = [u for u in taken if u.status != idn.UserStatus.PENDING]
         if active:
             for u in active:
-                codes.notify_user(deps, uow, u, "Someone tried to register with your address",
-                                  "If it was you, sign in or recover your password instead.")
+                codes.notify_user(deps, uow, u, Mail.REGISTER_TAKEN)
             uow.commit()
             return
         if taken:  # pending: the address gets its code again, nothing else changes
@@ -91,7 +94,7 @@ def register(deps: Deps, cmd: Register, origin: Origin) -> None:
             totp_last_step=0, status=idn.UserStatus.PENDING, failed_logins=0,
             locked_until_ms=0, terms_version=cmd.terms_version,
             privacy_version=cmd.privacy_version, terms_accepted_ms=now, created_ms=now,
-            updated_ms=now,
+            updated_ms=now, language=cmd.language if cmd.language in idn.LANGUAGES else "",
         )
         users.add(user)
         _send_verifications(deps, uow, user)

@@ -13,11 +13,15 @@ import dataclasses
 import pyotp
 
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import Err, Problems
 from corridor.platform.domain.identity import Channel, Purpose, User
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.support import BODY_LEN_MAX, SupportRequest, SupportStatus
-from corridor.platform.services import codes, registration, sessions
+from corridor.platform.services import codes, mail_text, registration, sessions
+from corridor.platform.services import notifications as inbox
+from corridor.platform.services.mail_text import Mail
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 ISSUER_NAME = "Corridor"
@@ -72,8 +76,8 @@ def totp_confirm(deps: Deps, who: Principal, code: str) -> list[str]:
         uow.repo(User).update(dataclasses.replace(
             user, totp_enabled=True, totp_last_step=step, updated_ms=deps.clock.now_ms()))
         shown = codes.new_recovery_codes(deps, uow, user.id)
-        codes.notify_user(deps, uow, user, "Authenticator app enabled",
-                          "Sign-ins now need a code from your authenticator app.")
+        codes.notify_user(deps, uow, user, Mail.TOTP_ON)
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="enabled")
         _audit(uow, who, "auth.totp.enable", {"totp_enabled": False}, {"totp_enabled": True})
         uow.commit()
     return shown
@@ -92,8 +96,8 @@ def totp_disable(deps: Deps, who: Principal, password: str, code: str) -> None:
             updated_ms=deps.clock.now_ms()))
         for rc in uow.repo(idn.RecoveryCode).many(user_id=user.id):
             uow.repo(idn.RecoveryCode).delete(rc.id)
-        codes.notify_user(deps, uow, user, "Authenticator app disabled",
-                          "Sign-ins now use a code sent to your e-mail or phone.")
+        codes.notify_user(deps, uow, user, Mail.TOTP_OFF)
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change="disabled")
         _audit(uow, who, "auth.totp.disable", {"totp_enabled": True}, {"totp_enabled": False})
         uow.commit()
 
@@ -108,6 +112,13 @@ def regenerate_recovery_codes(deps: Deps, who: Principal, password: str) -> list
         _audit(uow, who, "auth.recovery_codes.regenerate")
         uow.commit()
     return shown
+
+
+def _security_event(deps: Deps, uow: UnitOfWork, user_id: str, topic: Topic,
+                    change: str) -> None:
+    """The owner's inbox entry for a change to how they sign in (one per request)."""
+    inbox.record(deps, uow, user_id=user_id, topic=topic, subject_type=SubjectType.SECURITY,
+                 subject_id=user_id, event=deps.rand.new_id(), params={"change": change})
 
 
 # --- password ------------------------------------------------------------------------------
@@ -126,8 +137,8 @@ def change_password(deps: Deps, who: Principal, old: str, new: str) -> int:
         _require_password(deps, user, old)
         uow.repo(User).update(dataclasses.replace(user, password_hash=new_hash, updated_ms=now))
         revoked = sessions.revoke_all(uow, user.id, now, keep=who.session_id)
-        codes.notify_user(deps, uow, user, "Your password was changed",
-                          "If this was not you, recover your account now.")
+        codes.notify_user(deps, uow, user, Mail.PASSWORD_CHANGED)
+        _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="changed")
         _audit(uow, who, "auth.password.change", after={"sessions_revoked": revoked})
         uow.commit()
     return revoked
@@ -174,10 +185,13 @@ def confirm_channel_change(deps: Deps, who: Principal, channel: str, code: str) 
                                           updated_ms=now)
         uow.repo(User).update(changed)
         if old and old != used.destination:  # tell the old address, in case it was not them
+            subject, body = mail_text.compose(
+                mail_text.language_of(user),
+                Mail.EMAIL_CHANGED if field == "email" else Mail.PHONE_CHANGED,
+                address=used.destination)
             codes.notify(deps, uow, user_id=user.id, channel=channel, destination=old,
-                         subject=f"Your {field} was changed",
-                         body=f"Your account now uses {used.destination}. If this was not "
-                              "you, contact support.")
+                         subject=subject, body=body)
+        _security_event(deps, uow, user.id, Topic.SECOND_FACTOR_CHANGED, change=field)
         _audit(uow, who, f"auth.{field}.change", {field: old}, {field: used.destination})
         uow.commit()
     return changed
@@ -226,8 +240,8 @@ def recovery_finish(deps: Deps, identifier: str, code: str, new_password: str, o
                                                   failed_logins=0, locked_until_ms=0,
                                                   updated_ms=now))
         revoked = sessions.revoke_all(uow, user.id, now)
-        codes.notify_user(deps, uow, user, "Your password was reset",
-                          "If this was not you, contact support at once.")
+        codes.notify_user(deps, uow, user, Mail.PASSWORD_RESET)
+        _security_event(deps, uow, user.id, Topic.PASSWORD_CHANGED, change="reset")
         uow.audit(actor_id=user.id, actor_kind=user.kind, action="auth.recovery",
                   object_type="user", object_id=user.id, after={"sessions_revoked": revoked},
                   ip=origin.ip)
@@ -259,3 +273,34 @@ def request_identity_check(deps: Deps, identifier: str, contact: str, details: s
                   after={"matched_user": user.id if user else None}, ip=origin.ip)
         uow.commit()
     return req.id
+
+
+# --- sign-in history ---------------------------------------------------------------------------
+
+SIGN_IN_HISTORY_MAX = 20  # recent attempts shown in the security centre
+_SIGN_IN_ACTIONS = {"auth.login": "succeeded", "auth.login.failed": "failed"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SignIn:
+    """One sign-in attempt of the caller's account, as the audit trail recorded it:
+    `result` is "succeeded" or "failed" (`factor`: which step failed, or how it passed)."""
+
+    at_ms: int
+    ip: str
+    user_agent: str
+    result: str
+    factor: str
+
+
+def sign_in_history(deps: Deps, who: Principal, limit: int = SIGN_IN_HISTORY_MAX
+                    ) -> list[SignIn]:
+    """The caller's recent sign-ins and failed attempts, newest first (read from the
+    audit trail, where sign-in writes them with the address and the device)."""
+    with deps.reader() as uow:
+        entries = uow.repo(AuditEntry).many(
+            object_type="user", object_id=who.user_id, action=tuple(_SIGN_IN_ACTIONS),
+            order_by="seq", descending=True, limit=max(1, min(limit, SIGN_IN_HISTORY_MAX)))
+    return [SignIn(at_ms=e.at_ms, ip=e.ip, user_agent=str((e.after or {}).get("user_agent", "")),
+                   result=_SIGN_IN_ACTIONS[e.action],
+                   factor=str((e.after or {}).get("factor", ""))) for e in entries]

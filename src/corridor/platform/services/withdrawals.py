@@ -21,6 +21,7 @@ from typing import Any
 from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
+from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import EventType, Withdrawal, WithdrawalStatus, WithdrawalStep
@@ -29,6 +30,7 @@ from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, T
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import bank_details, funds, refunds, settlement
+from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
 
@@ -134,6 +136,7 @@ def on_burn_outcome(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     else:
         w = r.moved_withdrawal(w, S.FAILED, now, reason_code=t.result_code or "BURN_REJECTED",
                                reason_message=t.result_message)
+        _inbox(deps, uow, w, Topic.WITHDRAWAL_FAILED, "burn")
     uow.repo(Withdrawal).update(w)
     _audit(uow, f"withdrawal.{w.status}", w)
 
@@ -171,8 +174,21 @@ def _reverse(deps: Deps, uow: UnitOfWork, w: Withdrawal, code: str, message: str
     w = r.moved_withdrawal(w, S.REVERSING, deps.clock.now_ms(), reversal_transfer_id=t.id,
                            reason_code=code[:64], reason_message=message[:r.REASON_LEN_MAX])
     uow.repo(Withdrawal).update(w)
+    _inbox(deps, uow, w, Topic.WITHDRAWAL_FAILED, "payout")
     _audit(uow, "withdrawal.reversing", w)
     return w
+
+
+def _inbox(deps: Deps, uow: UnitOfWork, w: Withdrawal, topic: Topic, stage: str) -> None:
+    """The owner's notification of a withdrawal's fate (a payment's payout is the
+    payment's own story: its sender hears of the payment's refund instead)."""
+    if w.payment_id is not None:
+        return
+    inbox.record(deps, uow, user_id=inbox.user_of(w.owner_type, w.owner_id, w.created_by),
+                 topic=topic, subject_type=SubjectType.WITHDRAWAL, subject_id=w.id,
+                 event=f"{w.id}:{stage}",
+                 params={"amount_minor": w.amount_minor, "currency": w.currency,
+                         "reason_code": w.reason_code})
 
 
 # --- payments to an external bank recipient --------------------------------------------------
@@ -339,6 +355,7 @@ def payout_event(deps: Deps, uow: UnitOfWork, rail: str, kind: EventType,
     if kind is EventType.PAYOUT_PAID and w.status == S.PAYOUT_REQUESTED:
         w = r.moved_withdrawal(w, S.PAID, now)
         uow.repo(Withdrawal).update(w)
+        _inbox(deps, uow, w, Topic.WITHDRAWAL_PAID, "paid")
         _audit(uow, "withdrawal.paid", w)
         return "withdrawal paid"
     failed = kind is EventType.PAYOUT_FAILED and w.status == S.PAYOUT_REQUESTED
