@@ -23,8 +23,8 @@ from corridor.platform.domain.wallets import JobKind, JobStatus, LedgerJob, Sign
 from corridor.platform.services import backoffice
 from corridor.platform.services.ports import Deps
 from tests.platform.conftest import Actor, make_staff, make_user
-from tests.platform.payment_records import make_payment, make_wallet
 from tests.platform.payment_fakes import FakeClock
+from tests.platform.payment_records import make_payment, make_wallet
 
 DAY = backoffice.DAY_MS
 NOW = 1_773_144_000_000  # 2026-03-10T12:00:00Z
@@ -54,7 +54,7 @@ def _pay(platform: bootstrap.Platform, wallet: object, created_ms: int, status: 
 
 
 def _credited(after_ms: int) -> tuple[tuple[str, int], ...]:
-    return tuple((s, 0) for s in STEPS[:-1]) + (("credited", after_ms),)
+    return (*((s, 0) for s in STEPS[:-1]), ("credited", after_ms))
 
 
 def _queues(platform: bootstrap.Platform, owner_id: str, wallet_id: str) -> None:

@@ -57,6 +57,9 @@ BY_CODE = {
     "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
     "SECOND_FACTOR_REQUIRED": N_("This account has an authenticator app: enter its code or "
                                  "a recovery code too."),
+    "EMAIL_TAKEN": N_("An account with this e-mail address already exists."),
+    "CANNOT_DEMOTE_SELF": N_("Another administrator must change your own role."),
+    "CANNOT_DISABLE_SELF": N_("You cannot disable your own account."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
 }

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
 from corridor.platform.domain.errors import PlatformError
-from corridor.web import i18n, labels, messages
+from corridor.web import i18n, labels, messages, staff_nav
 from corridor.web.context import Page
 
 
@@ -37,7 +37,15 @@ def environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["label"] = _label
     env.globals["row_status"] = _row_status
+    env.globals["staff_links"] = _staff_links
     return env
+
+
+@pass_context
+def _staff_links(context: Context) -> list[tuple[str, str]]:
+    """The back-office areas the signed-in member of staff may open (templates/_staff_nav)."""
+    page: Page = context["page"]
+    return staff_nav.links(page.principal)
 
 
 @pass_context

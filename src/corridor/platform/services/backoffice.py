@@ -12,9 +12,11 @@ customer's data without a trace.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 from decimal import Decimal
+from typing import Any
 
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.errors import PlatformError, Problems, not_found
@@ -170,12 +172,11 @@ def find_customers(deps: Deps, who: Principal, query: str) -> list[User]:
     if not text or len(text) > QUERY_LEN_MAX:
         problems.add("q", f"between 1 and {QUERY_LEN_MAX} characters")
     problems.raise_if_any()
-    wanted: list[dict[str, str]] = [{"id": text}, {"name": text}]
+    wanted: list[dict[str, Any]] = [{"id": text}, {"name": text}]
     for normalise, column in ((idn.normalise_email, "email"), (idn.normalise_phone, "phone")):
-        try:
+        # not an e-mail address (or a phone number): not searched as one
+        with contextlib.suppress(PlatformError):
             wanted.append({column: normalise(text)})
-        except PlatformError:
-            pass  # not an e-mail address (or a phone number): not searched as one
     found: dict[str, User] = {}
     with deps.reader() as uow:
         repo = uow.repo(User)
