@@ -54,7 +54,7 @@ def test_the_dashboard_shows_figures_charts_and_the_api_the_same(
     assert 'data-figure="payments">2<' in text and 'data-figure="success-rate">50.0%<' in text
     assert '<svg class="bars"' in text and 'role="img"' in text
     assert '<title id="payments-per-day-title">' in text and '<desc id="amount-USD-desc">' in text
-    assert text.count('<table class="chart-data">') == 3  # per day, USD, queues
+    assert text.count('<details class="chart-data"') == 3  # per day, USD, queues
     assert "$121.50" in text  # the day's USD amount, formatted for the locale
     assert "US$121.50" in site.get("/staff/dashboard", headers=ZH).text
     api = site.get("/v1/staff/dashboard", headers=operator.headers).json()
@@ -263,3 +263,17 @@ def test_the_back_office_forms_refuse_a_missing_or_forged_csrf_token(
     _as(site, make_staff(platform, "auditor"))
     r = site.post("/staff/audit/verify", data={"csrf_token": "forged"})
     assert r.status_code == 403 and 'data-code="CSRF_FAILED"' in r.text
+
+
+def test_bars_scale_to_the_largest_value_and_label_every_nth() -> None:
+    from corridor.web import charts
+
+    chart = charts.bars([("a", 0, "0"), ("b", 5, "5"), ("c", 10, "10")], width=300,
+                        height=100 + charts.AXIS)
+    assert chart.baseline == 100
+    assert [(b.x, b.y, b.width, b.height) for b in chart.bars] == [
+        (10, 100, 80, 0), (110, 50, 80, 50), (210, 0, 80, 100)]
+    tiny = charts.bars([("a", 1, "1"), ("b", 10_000, "10000")], height=100 + charts.AXIS)
+    assert tiny.bars[0].height == 1  # a value above zero is never invisible
+    many = charts.bars([(str(i), i, str(i)) for i in range(14)])
+    assert [b.label for b in many.bars if b.labelled] == ["0", "2", "4", "6", "8", "10", "12"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 WIDTH = 640
 HEIGHT = 200
 AXIS = 24  # room under the bars for the day labels
-LABELS_MAX = 8  # a label under at most this many bars (every n-th), so they never overlap
+LABELS_MAX = 7  # a label under at most this many bars (every n-th), so they never overlap
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
