@@ -142,6 +142,11 @@ def test_support_looks_a_customer_up_and_each_view_is_audited(
     assert site.get(f"/staff/customers/{agent.user.id}").status_code == 404  # staff: not here
 
 
+def carol_like(platform: bootstrap.Platform) -> str:
+    """A customer's id: not a member of staff, so not found among staff."""
+    return make_user(platform, email="carol@example.com").user.id
+
+
 def test_an_admin_adds_re_roles_and_disables_staff(
         site: TestClient, platform: bootstrap.Platform) -> None:
     admin = make_staff(platform, "admin")
@@ -170,10 +175,18 @@ def test_an_admin_adds_re_roles_and_disables_staff(
                                                         "role": "compliance_officer"},
                   follow_redirects=False)
     assert r.status_code == 303 and _user(platform, nina.id).staff_role == "compliance_officer"
-    r = site.post(f"/staff/admin/{nina.id}/disable", data={"csrf_token": token},
+    listed = site.get("/staff/admin").text  # disabling asks first, on a page of its own
+    assert f'href="/staff/admin/{nina.id}/disable"' in listed
+    assert f'action="/staff/admin/{nina.id}/disable"' not in listed
+    confirm = site.get(f"/staff/admin/{nina.id}/disable")
+    assert confirm.status_code == 200 and "Nina Support" in confirm.text
+    assert _user(platform, nina.id).status == "active"
+    r = site.post(f"/staff/admin/{nina.id}/disable", data={"csrf_token": csrf_of(confirm.text)},
                   follow_redirects=False)
     assert r.status_code == 303 and _user(platform, nina.id).status == "disabled"
     assert len(_audit(platform, "staff.create")) == len(_audit(platform, "staff.disable")) == 1
+    assert "This account is already disabled." in site.get(f"/staff/admin/{nina.id}/disable").text
+    assert site.get(f"/staff/admin/{carol_like(platform)}/disable").status_code == 404
     # an admin can neither demote nor disable themselves
     r = site.post(f"/staff/admin/{admin.user.id}/disable", data={"csrf_token": token})
     assert r.status_code == 409 and 'data-code="CANNOT_DISABLE_SELF"' in r.text
@@ -189,6 +202,7 @@ PAGES = {
     "/staff/customers": {"admin", "compliance_officer", "support_agent", "auditor"},
     "/staff/customers/{carol}": {"admin", "compliance_officer", "support_agent", "auditor"},
     "/staff/admin": {"admin"},
+    "/staff/admin/{victim}/disable": {"admin"},
 }
 FORMS = {
     "/staff/audit/verify": {"auditor", "regulator"},

@@ -67,6 +67,15 @@ def staff_role(page: PageDep, user_id: Id, role: Short = "") -> Response:
     return RedirectResponse("/staff/admin", status_code=303)
 
 
+@router.get("/staff/admin/{user_id}/disable", response_class=HTMLResponse)
+def staff_disable_confirm(page: PageDep, user_id: Id) -> Response:
+    """Disabling cannot be undone from the back office: the list's button leads here, and
+    this page's form disables."""
+    who = page.staff(Perm.STAFF_MANAGE)
+    person = staff.get_staff(page.deps, who, user_id)
+    return render.html(page, "staff_admin_disable.html", person=person)
+
+
 @router.post("/staff/admin/{user_id}/disable")
 def staff_disable(page: PageDep, user_id: Id) -> Response:
     who = page.staff(Perm.STAFF_MANAGE)
