@@ -157,6 +157,11 @@ def test_support_finds_a_customer_and_every_view_is_audited(
     assert backoffice.find_customers(platform.deps, agent, staff_admin.user.email or "") == []
     assert backoffice.find_customers(platform.deps, agent, "nobody@example.com") == []
     assert _views(platform) == []
+    with platform.deps.uow() as uow:
+        searches = uow.repo(AuditEntry).many(action="customer.search", order_by="seq")
+    assert len(searches) == 7 and {e.actor_id for e in searches} == {agent.user_id}
+    assert searches[0].after == {"q": "carol@example.com", "matches": [carol.user.id]}
+    assert searches[-1].after == {"q": "nobody@example.com", "matches": []}
 
     v = backoffice.customer_view(platform.deps, agent, carol.user.id)
     assert v.user.id == carol.user.id and len(v.payments) == 1 and v.kyc is None

@@ -102,6 +102,13 @@ def test_the_audit_log_filters_pages_and_verifies_its_chain(
     assert older is not None and "action=test.tick" in older.group(1)
     second = site.get(html.unescape(older.group(1))).text
     assert second.count("<tr data-seq=") == 10
+    # the API filters by time too
+    api = site.get("/v1/staff/audit", headers=auditor.headers,
+                   params={"action": "customer.view", "since_ms": 0, "until_ms": 2**52})
+    assert api.status_code == 200 and len(api.json()) == 3
+    api = site.get("/v1/staff/audit", headers=auditor.headers,
+                   params={"action": "customer.view", "until_ms": 1})
+    assert api.status_code == 200 and api.json() == []
     # verification runs the service's check and shows its result
     token = csrf_of(first)
     r = site.post("/staff/audit/verify", data={"csrf_token": token})
@@ -122,6 +129,9 @@ def test_support_looks_a_customer_up_and_each_view_is_audited(
     found = site.get("/staff/customers", params={"q": "CAROL@example.com"})
     assert found.status_code == 200 and f'data-id="{carol.user.id}"' in found.text
     assert "Dave" not in found.text and _audit(platform, "customer.view") == []
+    (search,) = _audit(platform, "customer.search")
+    assert search.actor_id == agent.user.id and search.after == {
+        "q": "CAROL@example.com", "matches": [carol.user.id]}
     assert "No customer matches." in site.get("/staff/customers", params={"q": "x@y.org"}).text
     empty = site.get("/staff/customers", params={"q": " "})
     assert empty.status_code == 422 and 'href="#q"' in empty.text

@@ -164,8 +164,9 @@ def _queues(uow: UnitOfWork) -> Queues:
 
 def find_customers(deps: Deps, who: Principal, query: str) -> list[User]:
     """Customers whose e-mail, phone, exact name or id is `query` (support looks a caller
-    up by what they say on the telephone). Matching only lists names and ids: a customer's
-    data is read through `customer_view`, which is audited."""
+    up by what they say on the telephone). The search and what it found are audited
+    (`customer.search`): the matches show contact details; the rest of a customer's data
+    is read through `customer_view`, audited too."""
     require_staff(who, Perm.CUSTOMERS_READ)
     text = query.strip()
     problems = Problems()
@@ -177,14 +178,21 @@ def find_customers(deps: Deps, who: Principal, query: str) -> list[User]:
         # not an e-mail address (or a phone number): not searched as one
         with contextlib.suppress(PlatformError):
             wanted.append({column: normalise(text)})
-    found: dict[str, User] = {}
-    with deps.reader() as uow:
+
+    def audited(uow: UnitOfWork) -> list[User]:
+        found: dict[str, User] = {}
         repo = uow.repo(User)
         for eq in wanted:
             for u in repo.many(kind=UserKind.CUSTOMER.value, order_by="created_ms",
                                limit=MATCHES_MAX, **eq):
                 found.setdefault(u.id, u)
-    return list(found.values())[:MATCHES_MAX]
+        matches = list(found.values())[:MATCHES_MAX]
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="customer.search",
+                  object_type="user", object_id="", after={
+                      "q": text, "matches": [u.id for u in matches]}, ip=who.ip)
+        return matches
+
+    return deps.write(audited)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
