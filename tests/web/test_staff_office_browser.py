@@ -13,6 +13,7 @@ from corridor.platform.domain.identity import User
 from corridor.web import security
 from tests.platform.conftest import make_staff, make_user
 from tests.platform.payment_records import make_payment, make_wallet
+from tests.web.browser import holding
 from tests.web.test_browser import PHONE_WIDTH, Checked, Live, browser, live  # noqa: F401
 
 SESSION = security.cookie_names(False)[0]
@@ -24,6 +25,7 @@ def test_the_back_office_works_at_phone_width(live: Live, browser: Browser,  # n
                                               language: str, verified: str) -> None:
     carol = make_user(live.platform, email="carol@example.com", name="Carol Customer")
     make_payment(live.platform, make_wallet(live.platform, carol.user.id))
+    live.ledger.holdings = (holding("USD", 123_450),)
     admin = make_staff(live.platform, "admin")
     auditor = make_staff(live.platform, "auditor")
     context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800},
@@ -42,6 +44,8 @@ def test_the_back_office_works_at_phone_width(live: Live, browser: Browser,  # n
     page.click(f"tr[data-id='{carol.user.id}'] a")
     b.landed("staff-customer")
     assert page.locator("[data-rows=sent] tr[data-id]").count() == 1
+    balance = "US$1,234.50" if language == "zh-Hans" else "$1,234.50"
+    assert page.locator(".wallet [data-currency=USD]").inner_text() == balance
     page.goto(live.url + "/staff/admin")
     page.fill("#email", "nina@corridor.example")
     page.fill("#name", "Nina Support")
