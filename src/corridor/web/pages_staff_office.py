@@ -26,6 +26,7 @@ PageDep = Annotated[Page, Depends(page_of)]
 Filter = Annotated[str, Query(max_length=64)]
 AUDIT_PAGE = 50
 DATE_LEN = 10  # YYYY-MM-DD
+PERIODS = (7, 14, 30, 90)  # days the dashboard's period select offers
 
 
 def N_(message: str) -> str:
@@ -47,9 +48,10 @@ def _duration(page: Page, ms: int | None) -> str:
 
 
 @router.get("/staff/dashboard", response_class=HTMLResponse)
-def dashboard(page: PageDep) -> Response:
+def dashboard(page: PageDep, days: Annotated[int, Query(ge=1, le=backoffice.DAYS_MAX)]
+              = backoffice.DAYS_DEFAULT) -> Response:
     who = page.staff(Perm.OPERATE)
-    d = backoffice.dashboard(page.deps, who)
+    d = backoffice.dashboard(page.deps, who, days)
     labels = {day: _day_label(page, day) for day in d.days}
     per_day = {day: 0 for day in d.days}
     for v in d.volumes:
@@ -70,7 +72,7 @@ def dashboard(page: PageDep) -> Response:
     queue_chart = charts.bars([(name, n, str(n)) for name, n, _ in queues])
     return render.html(page, "staff_dashboard.html", d=d, labels=labels, per_day=per_day,
                        counts=counts, amounts=amounts, queues=queues, queue_chart=queue_chart,
-                       median=_duration(page, d.credit_ms_median),
+                       periods=PERIODS, median=_duration(page, d.credit_ms_median),
                        p95=_duration(page, d.credit_ms_p95))
 
 
