@@ -4,12 +4,13 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 from __future__ import annotations
 
 from corridor.platform.domain.history import RowType
+from corridor.platform.domain.identity import UserStatus
 from corridor.platform.domain.kyc import FieldStatus, KycStatus
 from corridor.platform.domain.orgs import OrgStatus
 from corridor.platform.domain.payments import PaymentStatus
 from corridor.platform.domain.rails import DepositStatus, WithdrawalStatus
 from corridor.platform.domain.refunds import RefundStatus
-from corridor.platform.domain.roles import OrgRole
+from corridor.platform.domain.roles import OrgRole, StaffRole
 from corridor.platform.domain.wallets import AuthStatus, WalletStatus
 from corridor.platform.domain.webhooks import EndpointStatus
 from corridor.web.i18n import Formats
@@ -134,10 +135,25 @@ CHAIN_OP = {
     "escrow_finish": N_("Finish escrow"),
     "escrow_cancel": N_("Cancel escrow"),
 }
+# The back office's staff roles and account states (pages_staff_admin.py).
+STAFF_ROLE = {
+    StaffRole.ADMIN: N_("Administrator"),
+    StaffRole.COMPLIANCE_OFFICER: N_("Compliance officer"),
+    StaffRole.SUPPORT_AGENT: N_("Support agent"),
+    StaffRole.OPERATOR: N_("Operator"),
+    StaffRole.AUDITOR: N_("Auditor"),
+    StaffRole.REGULATOR: N_("Regulator (read-only)"),
+}
+ACCOUNT = {
+    UserStatus.PENDING: N_("Not verified yet"),
+    UserStatus.ACTIVE: N_("Active"),
+    UserStatus.DISABLED: N_("Disabled"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
-          "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK}
+          "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK,
+          "staff_role": STAFF_ROLE, "account": ACCOUNT}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

@@ -80,6 +80,9 @@ BY_CODE = {
     "INVALID_URL": N_("Enter a full address starting with https://, without a user name "
                       "or password."),
     "URL_NOT_PUBLIC": N_("Webhooks go to public internet addresses only."),
+    "EMAIL_TAKEN": N_("An account with this e-mail address already exists."),
+    "CANNOT_DEMOTE_SELF": N_("Another administrator must change your own role."),
+    "CANNOT_DISABLE_SELF": N_("You cannot disable your own account."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
     # The explorer's (pages_explorer.py)

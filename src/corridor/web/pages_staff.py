@@ -19,7 +19,7 @@ from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.services import kyc
-from corridor.web import pages_staff_refunds, render
+from corridor.web import pages_staff_admin, pages_staff_office, pages_staff_refunds, render
 from corridor.web.context import Page, PageRoute, page_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -30,16 +30,12 @@ Text = Annotated[str, Form(max_length=dom.REASON_LEN_MAX)]
 Short = Annotated[str, Form(max_length=100)]
 PAGE_SIZE = 20
 MARKS_MAX = 64  # as the API's DecisionIn
-# What the landing page offers, each with the permission it needs.
-AREAS = ((Perm.KYC_READ, "/staff/kyc"), (Perm.REFUND_REVIEW, "/staff/refunds"))
-
 
 
 @router.get("/staff", response_class=HTMLResponse)
 def landing(page: PageDep) -> Response:
     who = page.staff()
-    areas = [path for perm, path in AREAS if who.staff_can(perm)]
-    return render.html(page, "staff.html", areas=areas, role=who.staff_role)
+    return render.html(page, "staff.html", role=who.staff_role)
 
 
 @router.get("/staff/kyc", response_class=HTMLResponse)
@@ -104,3 +100,5 @@ def kyc_decide(page: PageDep, record_id: RecordId, decision: Short = "", reason:
 
 
 router.include_router(pages_staff_refunds.router)
+router.include_router(pages_staff_office.router)
+router.include_router(pages_staff_admin.router)

@@ -14,7 +14,7 @@ from jinja2.runtime import Context
 
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.services import notifications
-from corridor.web import i18n, labels, messages
+from corridor.web import i18n, labels, messages, staff_nav
 from corridor.web.context import Page
 
 
@@ -40,6 +40,7 @@ def environment() -> Environment:
     env.globals["row_status"] = _row_status
     env.globals["chain_op"] = _chain_op
     env.globals["unread_notifications"] = _unread_notifications
+    env.globals["staff_links"] = _staff_links
     return env
 
 
@@ -50,6 +51,10 @@ def _unread_notifications(context: Context) -> int:
     if page.principal is None:
         return 0
     return notifications.unread_count(page.deps, page.principal)
+def _staff_links(context: Context) -> list[tuple[str, str]]:
+    """The back-office areas the signed-in member of staff may open (templates/_staff_nav)."""
+    page: Page = context["page"]
+    return staff_nav.links(page.principal)
 
 
 @pass_context

@@ -27,11 +27,15 @@ def list_entries(
     action: Filter = None,
     object_type: Filter = None,
     object_id: Filter = None,
+    since_ms: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    until_ms: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     limit: Annotated[int, Query(ge=1, le=audit.PAGE_MAX)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """Entries newest first, filtered by actor, action or object."""
-    rows = audit.entries(deps, who, limit=limit, offset=offset, actor_id=actor_id,
+    """Entries newest first, filtered by actor, action, object or time (`since_ms`
+    inclusive, `until_ms` exclusive)."""
+    rows = audit.entries(deps, who, limit=limit, offset=offset, since_ms=since_ms,
+                         until_ms=until_ms, actor_id=actor_id,
                          action=action, object_type=object_type, object_id=object_id)
     return [
         {"seq": e.seq, "at_ms": e.at_ms, "actor_id": e.actor_id, "actor_kind": e.actor_kind,

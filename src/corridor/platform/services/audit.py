@@ -29,13 +29,18 @@ class ChainReport:
 
 
 def entries(deps: Deps, who: Principal, *, limit: int, offset: int,
+            since_ms: int | None = None, until_ms: int | None = None,
             **filters: Any) -> list[AuditEntry]:
-    """Newest first; staff with audit access only."""
+    """Newest first; staff with audit access only. `since_ms` (inclusive) and `until_ms`
+    (exclusive) bound the entries' time."""
     require_staff(who, Perm.AUDIT_READ)
     eq = {k: v for k, v in filters.items() if k in FILTERS and v is not None}
+    above = {"at_ms": since_ms - 1} if since_ms is not None else None
+    below = {"at_ms": until_ms} if until_ms is not None else None
     with deps.uow() as uow:
         return uow.repo(AuditEntry).many(order_by="seq", descending=True,
-                                         limit=min(limit, PAGE_MAX), offset=offset, **eq)
+                                         limit=min(limit, PAGE_MAX), offset=offset,
+                                         above=above, below=below, **eq)
 
 
 def verify(deps: Deps) -> ChainReport:

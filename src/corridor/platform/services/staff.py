@@ -76,6 +76,12 @@ def list_staff(deps: Deps, who: Principal, *, limit: int = 50, offset: int = 0) 
                                    limit=limit, offset=offset)
 
 
+def get_staff(deps: Deps, who: Principal, user_id: str) -> User:
+    access.require_staff(who, Perm.STAFF_MANAGE)
+    with deps.uow() as uow:
+        return _staff_user(uow, user_id)
+
+
 def change_staff_role(deps: Deps, who: Principal, user_id: str, *, role: str) -> User:
     access.require_staff(who, Perm.STAFF_MANAGE)
     problems = Problems()

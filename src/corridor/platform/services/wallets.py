@@ -405,6 +405,14 @@ def list_wallets(deps: Deps, who: Principal, *, org_id: str | None = None,
         else:
             require_org(uow, who, org_id, Perm.ORG_READ)
             owner_type, owner_id = OwnerType.ORG, org_id
+    return owner_views(deps, owner_type, owner_id, with_chain=with_chain)
+
+
+def owner_views(deps: Deps, owner_type: OwnerType, owner_id: str, *,
+                with_chain: bool = True) -> tuple[list[WalletView], bool]:
+    """An owner's wallets with on-chain state, for a caller whose access was checked
+    (the owner itself, or staff reading a customer: services/backoffice.py)."""
+    with deps.uow() as uow:
         wallets = uow.repo(Wallet).many(owner_type=owner_type, owner_id=owner_id,
                                         order_by="created_ms", limit=w.WALLETS_PER_OWNER_MAX)
         auths = {x.id: tuple(uow.repo(Authorisation).many(wallet_id=x.id,
