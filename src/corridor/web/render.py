@@ -51,6 +51,9 @@ def _unread_notifications(context: Context) -> int:
     if page.principal is None:
         return 0
     return notifications.unread_count(page.deps, page.principal)
+
+
+@pass_context
 def _staff_links(context: Context) -> list[tuple[str, str]]:
     """The back-office areas the signed-in member of staff may open (templates/_staff_nav)."""
     page: Page = context["page"]
