@@ -71,6 +71,7 @@ class WebPage:
     path: str  # `{name}` placeholders are filled from `Demo.ids`
     who: str = ANONYMOUS  # ANONYMOUS, CUSTOMER or a staff role
     needs: str = ""  # what of the demo data it shows (for the reader)
+    status: int = 200  # the answer expected
 
 
 # Every page a person can land on. One line per page; keep them in the nav's order.
@@ -82,7 +83,7 @@ PAGES: tuple[WebPage, ...] = (
     WebPage(name="recover", path="/recover"),
     WebPage(name="help-security", path="/help/security"),
     WebPage(name="explorer", path="/explorer"),
-    WebPage(name="not-found", path="/no-such-page"),
+    WebPage(name="not-found", path="/no-such-page", status=404),
     WebPage(name="dashboard", path="/dashboard", who=CUSTOMER, needs="wallet balances"),
     WebPage(name="pay", path="/pay", who=CUSTOMER),
     WebPage(name="payments", path="/payments", who=CUSTOMER, needs="payments"),
