@@ -170,3 +170,25 @@ def test_the_history_prints_without_menus(demo: tuple[web_demo.Demo, str],
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.pdf(path=str(SHOTS / "history-print.pdf"))
     context.close()
+
+
+def test_the_keyboard_starts_with_the_skip_link_and_follows_the_page_s_order(
+        demo: tuple[web_demo.Demo, str], browser: Browser) -> None:
+    d, url = demo
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800})
+    signed_in(context, d, url, web_demo.CUSTOMER)
+    page = context.new_page()
+    page.goto(url + "/pay")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    box = page.locator("a.skip").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0  # shown when focused
+    # Tab order is the reading order: the first field of the form comes after the menus.
+    order = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("() => document.activeElement.id || "
+                                   "document.activeElement.getAttribute('href') || ''"))
+    assert order.index("/dashboard") < order.index("language") < order.index("recipient") \
+        < order.index("amount")
+    context.close()

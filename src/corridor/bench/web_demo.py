@@ -167,6 +167,9 @@ class DemoLedger:
 PASSWORD = "demo pages mango tractor 42"
 ORIGIN = Origin(ip="127.0.0.1", user_agent="corridor web demo")
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00JFIF" + bytes(200)
+# Payments between the two customers beyond the few above: the history's first page
+# (25 rows) fills and it has an older page, as a customer's after a few months.
+HISTORY_EXTRA_PAYMENTS = 40
 
 
 @dataclasses.dataclass
@@ -329,6 +332,10 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     credited = s.pay(ann, "bo@example.com", "USD", "CNY", "250.00", memo="rent")
     s.pay(ann, "bo@example.com", "EUR", "EUR", "40.00", memo="books")
     s.pay(bo, "ann@example.com", "CNY", "USD", "700.00", memo="dinner")
+    for i in range(HISTORY_EXTRA_PAYMENTS):  # more rows than a page of the history shows
+        s.pay(ann if i % 2 else bo, "bo@example.com" if i % 2 else "ann@example.com",
+              "USD" if i % 2 else "CNY", "USD" if i % 2 else "CNY", f"{i + 1}.25",
+              memo=f"demo {i + 1}")
     s.commit_transfers()
     refused = s.pay(ann, "bo@example.com", "USD", "USD", "15.00")
     s.commit_transfers(refuse=refused.transfer_id)
