@@ -100,7 +100,7 @@ def review(page: PageDep, recipient: Text = "", send_currency: Text = "USD",
     left_s = quote_seconds_left(shown.quote_expires_ms, page.deps.clock.now_ms())
     return render.html(page, "pay_review.html", values=values, preview=shown,
                        quote_id=req.quote_id or "", key=page.deps.rand.token(),
-                       seconds_left=left_s, expired=left_s == 0)
+                       seconds_left=left_s)
 
 
 def quote_seconds_left(expires_ms: int | None, now_ms: int) -> int | None:
