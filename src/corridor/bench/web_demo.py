@@ -28,6 +28,7 @@ from corridor.platform.domain.kyc import Decision
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.rails import Deposit
+from corridor.platform.domain.roles import StaffRole
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import JobStatus, LedgerJob, Wallet
 from corridor.platform.services import (
@@ -58,7 +59,8 @@ from corridor.platform.services.payments import PaymentRequest
 
 ANONYMOUS = "anonymous"
 CUSTOMER = "customer"
-# Staff roles sign in as themselves: a page's `who` may be any of these role names.
+# A page's `who` may also be any staff role (StaffRole's values): the demo has a member of
+# staff in each. The ones the pages below use:
 COMPLIANCE = "compliance_officer"
 SUPPORT = "support_agent"
 
@@ -317,7 +319,8 @@ class _Seeder:
 
 def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     s = _Seeder(platform, ledger)
-    officer, support = s.staff(COMPLIANCE), s.staff(SUPPORT)
+    staff_tokens = {role.value: s.staff(role.value) for role in StaffRole}  # any page's role
+    officer = staff_tokens[COMPLIANCE]
     ann = s.customer("Ann Example", "ann@example.com")
     bo = s.customer("Bo Wang", "bo@example.com")
     cai = s.customer("Cai Lin", "cai@example.com")
@@ -352,7 +355,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
                              idempotency_key=s.key())
     ids["refund_id"] = refund.id
     ids["moving_payment_id"] = s.pay(ann, "bo@example.com", "USD", "CNY", "20.00").id
-    tokens = {CUSTOMER: ann, COMPLIANCE: officer, SUPPORT: support}
+    tokens = {CUSTOMER: ann, **staff_tokens}
     return Demo(platform=platform, ledger=ledger, tokens=tokens, ids=ids)
 
 
