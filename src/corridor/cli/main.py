@@ -148,6 +148,34 @@ def bench_payments(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("web")
+def bench_web(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-web.json"),
+    requests: Annotated[
+        int | None, typer.Option("--requests", min=2, help="Requests per page (default 40).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="6 requests per page: a smoke run.")
+    ] = False,
+) -> None:
+    """Every page on the demo data, signed in as the visitor it is for: server time
+    p50/p95/max per page, against the API's health answer in the same run."""
+    import dataclasses
+
+    from corridor.bench import report, web_bench
+
+    config = web_bench.QUICK if quick else web_bench.FULL
+    if requests is not None:
+        config = dataclasses.replace(config, requests=requests)
+    figures = web_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = web_bench.table_rows(figures)
+    report.print_table(rows, "corridor bench web" + (" --quick: a smoke run" if quick else ""))
+    report.write_json_atomic(json_path, web_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
+
 def _register() -> None:
     """Sub-apps that live in their own modules."""
     from corridor.cli import demo, genesis, light, localnet, node, platform, wallet

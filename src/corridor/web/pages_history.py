@@ -107,6 +107,24 @@ def history(page: PageDep, form: FormDep,
                        next_cursor=nxt, first=not cursor, **values)
 
 
+# The print view: one sheet of up to this many rows (the service's largest page); more
+# rows continue on the next printed page's link, or go to a CSV/XLSX file.
+PRINT_ROWS_MAX = dom.PAGE_MAX
+
+
+@router.get("/history/print", response_class=HTMLResponse)
+def history_print(page: PageDep, form: FormDep,
+                  cursor: Annotated[str, Query(max_length=dom.CURSOR_LEN_MAX)] = ""
+                  ) -> Response:
+    """The same rows and filters as /history, laid out for paper (the stylesheet's
+    `@media print` drops the navigation and the forms)."""
+    who = page.customer()
+    rows, nxt = query.page(page.deps, who, form.filters(page.fmt.zone),
+                           cursor=cursor or None, limit=PRINT_ROWS_MAX)
+    return render.html(page, "history_print.html", form=form, rows=rows, next_cursor=nxt,
+                       filters_query=form.query(), printed_ms=page.deps.clock.now_ms())
+
+
 @router.get("/history/export.{format}")
 def export(page: PageDep, form: FormDep, format: str) -> Response:
     """The filtered rows as a file: the API export's service and file writers."""

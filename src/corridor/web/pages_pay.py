@@ -97,8 +97,18 @@ def review(page: PageDep, recipient: Text = "", send_currency: Text = "USD",
         _lookup(page, who)
     except PlatformError as exc:
         return _form(page, values, exc)
+    left_s = quote_seconds_left(shown.quote_expires_ms, page.deps.clock.now_ms())
     return render.html(page, "pay_review.html", values=values, preview=shown,
-                       quote_id=req.quote_id or "", key=page.deps.rand.token())
+                       quote_id=req.quote_id or "", key=page.deps.rand.token(),
+                       seconds_left=left_s)
+
+
+def quote_seconds_left(expires_ms: int | None, now_ms: int) -> int | None:
+    """Whole seconds the price still holds (the countdown's start, from the server's clock,
+    so a wrong clock in the browser cannot stretch it); None: no quote (same currency)."""
+    if expires_ms is None:
+        return None
+    return max(0, (expires_ms - now_ms) // 1000)
 
 
 @router.post("/pay/confirm")

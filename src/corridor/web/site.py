@@ -20,6 +20,7 @@ from corridor.web import (
     pages_auth,
     pages_deposits,
     pages_explorer,
+    pages_help,
     pages_history,
     pages_kyc,
     pages_money,
@@ -39,7 +40,8 @@ STATIC = Path(__file__).parent / "static"
 PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pages_pay.router,
                 pages_kyc.router, pages_security.router, pages_explorer.router,
                 pages_deposits.router, pages_withdrawals.router, pages_history.router,
-                pages_staff.router, pages_org.router, pages_notifications.router)
+                pages_staff.router, pages_org.router, pages_notifications.router,
+                pages_help.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
