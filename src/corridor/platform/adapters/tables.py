@@ -12,3 +12,4 @@ from corridor.platform.adapters import tables_rails
 from corridor.platform.adapters import tables_webhooks
 from corridor.platform.adapters import tables_holds
 from corridor.platform.adapters import tables_idempotency
+from corridor.platform.adapters import tables_screening

@@ -184,6 +184,8 @@ class Err(enum.Enum):
     NODE_NOT_CONFIGURED = ("NODE_NOT_CONFIGURED", _U,
                            "no node is configured: the chain cannot be checked",
                            True)  # only `corridor platform wallets-check` (services/reconcile)
+    LIST_FILE_INVALID = ("LIST_FILE_INVALID", _I, "the sanctions list file cannot be read",
+                         True)  # only `corridor compliance lists import` (services/screening)
     # --- money: quotes, payments, refunds ------------------------------------------------
     UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY", _I, "the platform does not hold this currency"
     CURRENCY_NOT_ALLOWED = ("CURRENCY_NOT_ALLOWED", _I,
