@@ -19,7 +19,7 @@ from corridor.platform.domain.screening.matcher import (
 )
 from corridor.platform.domain.screening.names import name_form, skeleton
 
-P, O = EntityKind.PERSON, EntityKind.ORG
+P, ORG = EntityKind.PERSON, EntityKind.ORG
 
 
 def score(query: str, listed: str, kind: EntityKind = EntityKind.UNKNOWN) -> float:
@@ -36,7 +36,7 @@ MATCHES = [
     ("han simplified", "Xi Jinping", "习近平", P),
     ("han traditional", "Xi Jinping", "習近平", P),
     ("han spaced pinyin", "Xi Jin Ping", "习近平", P),
-    ("han org type", "Zhongguo Hangtian Keji", "中国航天科技集团有限公司", O),
+    ("han org type", "Zhongguo Hangtian Keji", "中国航天科技集团有限公司", ORG),
     ("transliteration", "Dmitrii Yurievich Khoroshev", "KHOROSHEV, Dmitry Yuryevich", P),
     ("token order", "Khoroshev Dmitry", "Dmitry KHOROSHEV", P),
     ("initial", "D. Khoroshev", "KHOROSHEV, Dmitry Yuryevich", P),
@@ -44,12 +44,12 @@ MATCHES = [
     ("typo", "Elvis Angus Logan Moery", "LOGAN MOREY, Elvis Angus", P),
     ("transposed letters", "IRIS MARKAN", "IRIS MAKRAN", EntityKind.VESSEL),
     ("missing middle name", "Maria Osetrova", "Maria Aleksandrovna OSETROVA", P),
-    ("company type latin", "Inter Tobacco Limited Liability Company", "Inter Tobacco LLC", O),
-    ("company type cyrillic", "Inter Tobako", "ООО Интер Тобако", O),
+    ("company type latin", "Inter Tobacco Limited Liability Company", "Inter Tobacco LLC", ORG),
+    ("company type cyrillic", "Inter Tobako", "ООО Интер Тобако", ORG),
     ("company type ukrainian", "Aeroskan", 'Товариство з обмеженою відповідальністю "Аероскан"',
-     O),
+     ORG),
     ("diacritics", "Nicolas Maduro Moros", "Nicolás MADURO MOROS", P),
-    ("generic word form", "Rosneft Trading Ltd", "ROSNEFT TRADE LIMITED", O),
+    ("generic word form", "Rosneft Trading Ltd", "ROSNEFT TRADE LIMITED", ORG),
 ]
 
 # (variation, query, listed name, kind): must NOT match
@@ -61,12 +61,12 @@ NON_MATCHES = [
     ("arabic other person", "Omar Hassan", "حسن نصر الله", P),
     ("han other given name", "Xi Jinhua", "习近平", P),
     ("han extra syllable", "Zhang Wei", "张伟明", P),
-    ("han other company", "Zhongguo Dianzi Keji", "中国航天科技集团有限公司", O),
+    ("han other company", "Zhongguo Dianzi Keji", "中国航天科技集团有限公司", ORG),
     ("first name only", "Dmitry", "KHOROSHEV, Dmitry Yuryevich", P),
     ("initial of another", "A. Khoroshev", "KHOROSHEV, Dmitry Yuryevich", P),
     ("honorific other person", "Mr. John Smith", "LOGAN MOREY, Elvis Angus", P),
-    ("different company same type", "Atlas Trading LLC", "Inter Tobacco LLC", O),
-    ("cyrillic other company", "Romashka", "ООО Интер Тобако", O),
+    ("different company same type", "Atlas Trading LLC", "Inter Tobacco LLC", ORG),
+    ("cyrillic other company", "Romashka", "ООО Интер Тобако", ORG),
     ("common name", "John Smith", "Elvis Angus LOGAN MOREY", P),
 ]
 
@@ -85,9 +85,9 @@ def test_near_miss_does_not_match(how: str, query: str, listed: str, kind: Entit
 
 def test_names_lose_honorifics_company_types_and_script() -> None:
     assert name_form("Mr. John Smith", P).tokens == ("john", "smith")
-    org = name_form("ООО Интер Тобако", O)
+    org = name_form("ООО Интер Тобако", ORG)
     assert org.tokens == ("inter", "tobako") and org.org_types
-    assert name_form("Société Générale", O).tokens == ("societe", "generale")
+    assert name_form("Société Générale", ORG).tokens == ("societe", "generale")
     assert skeleton("mohammed") == skeleton("muhammad") == "mhmd"
 
 
@@ -111,7 +111,7 @@ def test_date_of_birth_and_country_raise_or_lower_the_score() -> None:
 
 
 def test_a_person_is_not_matched_against_a_listed_company() -> None:
-    company = make_entry(list_name="x", source_id="1", kind=O, names=["Elvis Logan"])
+    company = make_entry(list_name="x", source_id="1", kind=ORG, names=["Elvis Logan"])
     q = Query(name="Elvis Logan", kind=P)
     hit = score_entry(q, name_form(q.name, P), company)
     assert hit.score < THRESHOLD and hit.evidence[0].kind == "kind"
@@ -137,7 +137,7 @@ def _population(n: int, rng: random.Random) -> list[ListEntry]:
 
 def test_the_index_finds_what_scoring_every_entry_finds() -> None:
     rng = random.Random(7)
-    entries = _population(400, rng) + [ENTRY]
+    entries = [*_population(400, rng), ENTRY]
     index = ScreeningIndex(entries)
     for name in ["Ivan Petrov", "Dmitry Khoroshev", "Olga Smirnova Garcia", "Wei Zhang Sato",
                  "Maria Lopeza Ali", "Khoroshev", "Nobody Atall"]:

@@ -78,7 +78,7 @@ class _Synth:
     """Names like the real ones: tokens recombined from real pieces, long-tailed."""
 
     def __init__(self, real: list[ListEntry], common: list[str], rng: random.Random) -> None:
-        import icu  # ICU transforms (PyICU, which rigour's transliteration uses too)
+        import icu  # type: ignore[import-untyped]  # PyICU (rigour's transliteration uses it)
 
         self.rng = rng
         self.to_cyrillic = icu.Transliterator.createInstance("Latin-Cyrillic")

@@ -44,7 +44,8 @@ class Result:
     fn: int
     tn: int
     threshold: float
-    misses: tuple[tuple[str, str, float, str], ...]  # wrong decisions (name1, name2, score, variation)
+    # the wrong decisions: (name1, name2, score, variation)
+    misses: tuple[tuple[str, str, float, str], ...]
 
     @property
     def precision(self) -> float:

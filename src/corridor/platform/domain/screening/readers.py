@@ -236,7 +236,7 @@ def read_ftm(data: bytes, *, list_name: str = "opensanctions") -> list[ListEntry
             continue
         try:
             obj = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ListFormatError("entities.ftm.json", line, f"not JSON ({exc.msg})") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("properties", {}), dict):
             raise ListFormatError("entities.ftm.json", line, "not an entity object")
