@@ -16,7 +16,7 @@ from typing import Any
 
 from corridor.platform.domain.screening.entries import EntityKind, ListEntry
 from corridor.platform.domain.screening.matcher import THRESHOLD, Query, score_entry
-from corridor.platform.domain.screening.names import name_form, scripts_of
+from corridor.platform.domain.screening.names import ORG_GENERIC, name_form, scripts_of
 from corridor.platform.domain.screening.readers import decode
 
 SCHEMA_KINDS = {"person": EntityKind.PERSON, "company": EntityKind.ORG,
@@ -200,6 +200,12 @@ def variations(name: str, kind: EntityKind, rng: random.Random) -> list[tuple[st
     return out
 
 
+def _cyrillic(text: str) -> str:
+    import icu  # type: ignore[import-untyped]  # PyICU (rigour's transliteration uses it)
+
+    return str(icu.Transliterator.createInstance("Latin-Cyrillic").transliterate(text))
+
+
 def generate(entries: Sequence[ListEntry], common_names: Sequence[str], seed: int
              ) -> list[tuple[str, Pair]]:
     """(entry source id, pair) for a labelled set: every entry's variations and its own
@@ -227,6 +233,29 @@ def generate(entries: Sequence[ListEntry], common_names: Sequence[str], seed: in
                 out.append((e.source_id, Pair(name1=alias, name2=name, is_match=True,
                                               kind=kind, variation="cross-script")))
                 break
+        if kind is EntityKind.PERSON and name.isascii():
+            # the name as a Russian-language document would write it (ICU Latin-Cyrillic)
+            out.append((e.source_id, Pair(name1=_cyrillic(name), name2=name, is_match=True,
+                                          kind=kind, variation="latin-to-cyrillic")))
+        tokens = name.replace(",", " ").split()
+        if len(tokens) >= 2:
+            two = [typo(t, rng) if len(t) >= 6 else t for t in tokens]
+            out.append((e.source_id, Pair(name1=" ".join(two), name2=name, is_match=True,
+                                          kind=kind, variation="typos")))
+        # another subject: the name's most distinctive token (the longest that is neither a
+        # company type nor a generic word) swapped for another listed subject's
+        own = [t for t in name_form(name, kind).tokens if t not in ORG_GENERIC]
+        donor = [t for t in name_form(rng.choice(entries).names[0], kind).tokens
+                 if t not in ORG_GENERIC and len(t) > 3]
+        if len(own) >= 2 and donor:
+            base = list(name_form(name, kind).tokens)
+            longest = base.index(max(own, key=len))
+            swap = max(donor, key=len)
+            if swap != base[longest]:
+                base[longest] = swap
+                out.append((e.source_id, Pair(name1=" ".join(base), name2=name,
+                                              is_match=False, kind=kind,
+                                              variation="swapped-token")))
         near = {o.source_id: o for t in name_form(name, e.kind).tokens if len(t) > 2
                 for o in by_token.get(t, ()) if o.source_id != e.source_id
                 and o.kind == e.kind and not set(o.names) & set(e.names)}
