@@ -163,3 +163,13 @@ def test_decode_falls_back_from_utf8() -> None:
     assert decode("Müller".encode()) == "Müller"
     assert decode("Müller".encode("cp1252")) == "Müller"
     assert decode(b"\xef\xbb\xbfA\x00B") == "AB"
+
+
+def test_csl_names_lose_the_successor_clause_and_offer_their_short_form() -> None:
+    body = (b'"s1","ISN","Sinobright Import and Export Company; and any successor, sub-unit, '
+            b'or subsidiary thereof","",,,,\n'
+            b'"s2","MEU","Academy of Aerospace Solid Propulsion Technology (AASPT)","",,,,\n')
+    first, second = read_csl(CSL_HEADER + body)
+    assert first.names == ("Sinobright Import and Export Company",)
+    assert second.names == ("Academy of Aerospace Solid Propulsion Technology (AASPT)",
+                            "Academy of Aerospace Solid Propulsion Technology", "AASPT")

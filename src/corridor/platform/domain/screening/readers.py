@@ -186,7 +186,8 @@ def read_csl(data: bytes, *, list_name: str = "us-csl") -> list[ListEntry]:
         if source_id in seen:
             source_id = f"{source_id}-line-{line}"
         seen.add(source_id)
-        names = [name] + [a for a in _split(get("alt_names"))]
+        names = [*_csl_names(name), *(n for a in _split(get("alt_names"))
+                                        for n in _csl_names(a))]
         countries = [country_code(c) for c in _split(get("nationalities"))
                      + _split(get("citizenships"))]
         for address in _split(get("addresses")):
@@ -199,6 +200,22 @@ def read_csl(data: bytes, *, list_name: str = "us-csl") -> list[ListEntry]:
             countries=[c for c in countries if c], programmes=_split(get("programs")),
             source=get("source")))
     return out
+
+
+_SUCCESSORS = re.compile(r";?\s*and any successor.*$", re.IGNORECASE)
+_PAREN = re.compile(r"\s*\(([^()]{2,60})\)\s*")
+
+
+def _csl_names(name: str) -> list[str]:
+    """A CSL name without the State Department's `; and any successor, sub-unit, or
+    subsidiary thereof`, and a parenthesised short form (`… Technology (AASPT)`) as an alias
+    of its own beside the name without it."""
+    name = _SUCCESSORS.sub("", name).strip()
+    found = _PAREN.findall(name)
+    if not found:
+        return [name] if name else []
+    bare = " ".join(_PAREN.sub(" ", name).split())
+    return [n for n in (name, bare, *found) if n]
 
 
 def _split(value: str) -> list[str]:
