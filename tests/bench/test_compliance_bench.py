@@ -31,5 +31,6 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert doc[key] > 0, key
         assert key in result.stdout
     assert doc["screening_p50_ms"] <= doc["screening_p99_ms"]
-    assert set(doc["targets"]) == {"screening_p99_ms"}
+    assert set(doc["targets"]) == {"screening_p99_ms", "index_recall"}
+    assert 0 < doc["index_recall"] <= 1
     assert doc["mean_hits"] > 0  # half the queries are variations of listed names

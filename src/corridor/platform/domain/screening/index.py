@@ -13,12 +13,11 @@ from collections.abc import Sequence
 
 from corridor.platform.domain.screening.entries import EntityKind, ListEntry
 from corridor.platform.domain.screening.matcher import THRESHOLD, Hit, Query, score_entry
-from corridor.platform.domain.screening.names import NameForm, keys_of, name_form
+from corridor.platform.domain.screening.names import NameForm, keys_of, name_form, token_keys
 
-CANDIDATES_MAX = 40  # entries scored in full per query
+CANDIDATES_MAX = 25  # entries scored in full per query
 COMMON_KEY_SHARE = 0.02  # a key on more than this share of names is common...
 COMMON_KEY_MIN = 500  # ...and more than this many
-RARE_KEYS_KEPT = 3  # the rarest keys of a query are used even when common
 HITS_MAX = 50  # the most hits one screening returns
 
 
@@ -30,6 +29,7 @@ class ScreeningIndex:
         self.forms: list[tuple[NameForm, ...]] = []
         self.name_owner: list[int] = []  # name id -> entry index
         self.first_name: list[int] = []  # entry index -> its first name's id
+        self.key_norm: list[float] = []  # name id -> sqrt(its number of keys)
         postings: dict[str, list[int]] = {}
         for e_i, entry in enumerate(self.entries):
             forms = tuple(name_form(n, entry.kind) for n in entry.names)
@@ -38,7 +38,9 @@ class ScreeningIndex:
             for form in forms:
                 n_id = len(self.name_owner)
                 self.name_owner.append(e_i)
-                for key in keys_of(form):
+                keys = keys_of(form)
+                self.key_norm.append(math.sqrt(len(keys)) or 1.0)
+                for key in keys:
                     postings.setdefault(key, []).append(n_id)
         self.postings = postings
         n = max(1, len(self.name_owner))
@@ -48,20 +50,37 @@ class ScreeningIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def query_keys(self, form: NameForm) -> list[tuple[int, str]]:
+        """(postings, key) the query looks up, rarest first. A token the lists know is
+        looked up by its own keys; one they do not (a slip, a rare spelling) also by its
+        deletion neighbourhood. Keys on more than `common` names are left out, except each
+        token's rarest (every token has its say, even `Mohammed` in `Mohammed Ali`)."""
+        chosen: dict[str, int] = {}
+        for tokens in (form.tokens, *form.alternates):
+            for t in tokens:
+                known = "t:" + t in self.postings
+                keys = sorted((len(self.postings[k]), k)
+                              for k in token_keys(t, deletions=not known)
+                              if k in self.postings)
+                for rank, (df, key) in enumerate(keys):
+                    if df <= self.common or rank == 0:
+                        chosen[key] = df
+        return sorted((df, key) for key, df in chosen.items())
+
     def candidates(self, form: NameForm) -> dict[int, list[int]]:
         """Entries worth scoring for `form`, best first: entry index -> which of its names
         (positions in `entry.names`) share the query's keys."""
-        keys = [(len(self.postings[k]), k) for k in keys_of(form) if k in self.postings]
-        keys.sort()
         acc: dict[int, float] = {}
-        for rank, (df, key) in enumerate(keys):
-            if df > self.common and rank >= RARE_KEYS_KEPT:
-                continue
+        for df, key in self.query_keys(form):
             weight = math.log(1 + self._n / df)
             for n_id in self.postings[key]:
                 acc[n_id] = acc.get(n_id, 0.0) + weight
+        # cosine-like: a name most of whose keys the query shares ranks above a longer
+        # name sharing the same ones (`Ntidhl JSC` before `Ntidhl Atlas Group`)
+        norm = self.key_norm
         out: dict[int, list[int]] = {}
-        for n_id in heapq.nlargest(CANDIDATES_MAX * 2, acc, key=acc.__getitem__):
+        for n_id in heapq.nlargest(CANDIDATES_MAX * 2, acc,
+                                   key=lambda n: acc[n] / norm[n]):
             e_i = self.name_owner[n_id]
             if e_i not in out and len(out) >= CANDIDATES_MAX:
                 continue

@@ -148,22 +148,38 @@ def phonetic(token: str) -> str:
     return metaphone(token) if token.isalpha() else token
 
 
-def keys_of(form: NameForm) -> set[str]:
-    """The index keys of a name: each token, its metaphone and its skeleton (blocking)."""
+DELETION_KEY_LEN_MIN = 4  # tokens this long also give their one-letter deletions
+
+
+def keys_of(form: NameForm, *, deletions: bool = True) -> set[str]:
+    """The index keys of a name: each token, its metaphone, its skeleton, and (tokens of
+    DELETION_KEY_LEN_MIN letters or more; `deletions`) the token and its one-letter
+    deletions, so a slip of one letter (dropped, added, changed, swapped) still shares a
+    key (SymSpell's deletion neighbourhood)."""
     keys: set[str] = set()
     for tokens in (form.tokens, *form.alternates):
         for t in tokens:
-            keys.add("t:" + t)
-            if len(t) > 1:
-                p = phonetic(t)
-                if len(p) > 1:
-                    keys.add("m:" + p)
-                s = skeleton(t)
-                if len(s) > 1:
-                    keys.add("s:" + s)
+            keys.update(token_keys(t, deletions=deletions))
     return keys
 
 
+def token_keys(t: str, *, deletions: bool = True) -> list[str]:
+    if len(t) < 2:
+        return []  # an initial: matched by the scoring, too common to look up
+    keys = ["t:" + t]
+    if deletions and len(t) >= DELETION_KEY_LEN_MIN:
+        keys += ["d:" + t] + ["d:" + t[:i] + t[i + 1:] for i in range(len(t))]
+    if len(t) > 1:
+        p = phonetic(t)
+        if len(p) > 1:
+            keys.append("m:" + p)
+        s = skeleton(t)
+        if len(s) > 1:
+            keys.append("s:" + s)
+    return keys
+
+
+@functools.lru_cache(maxsize=200_000)
 def token_weight(token: str) -> float:
     """How much a token says about identity: longer tokens more; generic words little."""
     base = float(min(len(token), 8))
