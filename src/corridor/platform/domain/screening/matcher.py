@@ -262,9 +262,13 @@ def _compatible(a: EntityKind, b: EntityKind) -> bool:
 
 
 def _dob_evidence(dob: str, listed: tuple[str, ...]) -> Evidence:
-    if dob in listed or any(d.startswith(dob) or dob.startswith(d) for d in listed
-                            if len(d) >= 4 and len(dob) >= 4 and len(d) != len(dob)):
+    if dob in listed:
         return Evidence(kind="dob", delta=DOB_MATCH, detail=f"date of birth {dob} listed")
+    coarser = [d for d in listed if len(d) != len(dob) and min(len(d), len(dob)) >= 4
+               and (d.startswith(dob) or dob.startswith(d))]
+    if coarser:  # `1993` against `1993-04-17`: agrees as far as the coarser one goes
+        return Evidence(kind="dob", delta=DOB_YEAR,
+                        detail=f"date of birth {dob} agrees with {coarser[0]}")
     year = dob[:4]
     years = {d[:4] for d in listed if d[:4].isdigit()}
     if year in years:
