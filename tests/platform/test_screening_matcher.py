@@ -68,6 +68,10 @@ NON_MATCHES = [
     ("different company same type", "Atlas Trading LLC", "Inter Tobacco LLC", ORG),
     ("cyrillic other company", "Romashka", "ООО Интер Тобако", ORG),
     ("common name", "John Smith", "Elvis Angus LOGAN MOREY", P),
+    ("reordered other person", "Khoroshev Ivan", "Dmitry KHOROSHEV", P),
+    ("diacritics other person", "Nicolás García", "Nicolas MADURO MOROS", P),
+    ("typo of another word", "Elvis Angus Logan Murphy", "LOGAN MOREY, Elvis Angus", P),
+    ("missing token, other family", "Maria Zakharova", "Svetlana Nikolaevna ZAKHAROVA", P),
 ]
 
 
