@@ -7,6 +7,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+# Debian build dependencies of PyICU (scripts/system-deps.sh)
+source scripts/system-deps.sh
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
 
 # The platform tests also run on a throw-away PostgreSQL server (tests/platform/pg.py), so

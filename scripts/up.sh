@@ -11,6 +11,8 @@ if [ ! -x .venv/bin/python ]; then
   step "creating the virtual environment in .venv ($PY)"
   "$PY" -m venv .venv
 fi
+# Debian build dependencies of PyICU (scripts/system-deps.sh)
+source scripts/system-deps.sh
 if [ ! -x .venv/bin/corridor ]; then
   step "installing Corridor and its dependencies into .venv (first time: about a minute)"
   .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e . \

@@ -25,7 +25,8 @@ fi
 
 def _copy(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "up.sh", tmp_path / "scripts" / "up.sh")
+    for script in ("up.sh", "system-deps.sh"):
+        shutil.copy(ROOT / "scripts" / script, tmp_path / "scripts" / script)
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     python = bin_dir / "python"

@@ -176,9 +176,33 @@ def bench_web(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("compliance")
+def bench_compliance(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the figures as JSON.")
+    ] = Path("out/bench-compliance.json"),
+    lists: Annotated[
+        Path | None, typer.Option("--lists", help="The sample lists the synthetic entries "
+                                  "are made from (default: ../shared/data/sanctions).")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="5,000 entries, 300 screenings: seconds.")
+    ] = False,
+) -> None:
+    """Sanctions screening against 100,000 list entries: screenings/s, p50/p99 latency."""
+    from corridor.bench import compliance_bench, report
+
+    config = compliance_bench.QUICK if quick else compliance_bench.FULL
+    figures = compliance_bench.run(config, log=lambda line: typer.echo(line, err=True),
+                                   lists=lists)
+    rows = compliance_bench.table_rows(figures)
+    report.print_table(rows, "corridor bench compliance" + (" --quick" if quick else ""))
+    report.write_json_atomic(json_path, compliance_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+
 def _register() -> None:
     """Sub-apps that live in their own modules."""
-    from corridor.cli import demo, genesis, light, localnet, node, platform, wallet
+    from corridor.cli import compliance, demo, genesis, light, localnet, node, platform, wallet
 
     app.add_typer(demo.app, name="demo")
     app.add_typer(node.app, name="node")
@@ -191,6 +215,7 @@ def _register() -> None:
     app.add_typer(wallet.account_app, name="account")
     app.add_typer(wallet.block_app, name="block")
     app.add_typer(light.app, name="light")
+    app.add_typer(compliance.app, name="compliance")
 
 
 _register()

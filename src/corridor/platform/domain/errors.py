@@ -190,6 +190,8 @@ class Err(enum.Enum):
     BLOCK_NOT_FOUND = "BLOCK_NOT_FOUND", _N, "no block at this height (yet)", True
     TX_NOT_FOUND = "TX_NOT_FOUND", _N, "no committed transaction with this hash", True
     ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND", _N, "no account at this address", True
+    LIST_FILE_INVALID = ("LIST_FILE_INVALID", _I, "the sanctions list file cannot be read",
+                         True)  # only `corridor compliance lists import` (services/screening)
     # --- money: quotes, payments, refunds ------------------------------------------------
     UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY", _I, "the platform does not hold this currency"
     CURRENCY_NOT_ALLOWED = ("CURRENCY_NOT_ALLOWED", _I,

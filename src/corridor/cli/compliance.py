@@ -1,0 +1,180 @@
+"""`corridor compliance …`: sanctions lists (import, show), screening one name, and the
+measured accuracy of the matcher (eval-names). Same data directory and database options
+as `corridor platform …`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from corridor.cli.platform import DatabaseUrl, DataDir, _build, _existing, _fail, _settings
+
+app = typer.Typer(help="Compliance: sanctions lists and screening.", no_args_is_help=True)
+lists_app = typer.Typer(help="Sanctions and watch lists: import and show.",
+                        no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+
+FORMATS = ("ofac", "csl", "ftm")
+KINDS = {"person": "person", "org": "org", "organization": "org", "company": "org",
+         "vessel": "vessel", "aircraft": "aircraft", "airplane": "aircraft"}
+
+
+def _files(path: Path, fmt: str) -> Any:
+    from corridor.platform.services.screening import ListFiles
+
+    if fmt == "ofac" and path.is_dir():
+        path = path / "sdn.csv"
+    if not path.is_file():
+        raise _fail(f"no such file: {path}")
+    alt = add = None
+    if fmt == "ofac":  # alt.csv and add.csv beside sdn.csv, when there
+        alt_p, add_p = path.with_name("alt.csv"), path.with_name("add.csv")
+        alt = alt_p.read_bytes() if alt_p.is_file() else None
+        add = add_p.read_bytes() if add_p.is_file() else None
+    return ListFiles(file_name=path.name, main=path.read_bytes(), alt=alt, add=add)
+
+
+@lists_app.command("import")
+def lists_import(
+    file: Annotated[Path, typer.Argument(help="The list file (OFAC: sdn.csv, with alt.csv "
+                                         "and add.csv read from beside it).")],
+    fmt: Annotated[str, typer.Option("--format", help="ofac, csl or ftm.")],
+    list_name: Annotated[str | None, typer.Option(
+        "--list", help="The list's name (default: ofac-sdn, us-csl, opensanctions).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import a list file as the list's next version (the same content again changes
+    nothing); prints the version and its added/removed/changed counts."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.domain.screening.entries import ListFormat
+    from corridor.platform.services import screening
+
+    if fmt not in FORMATS:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}")
+    files = _files(file, fmt)
+    platform = _build(_settings(data_dir, database_url))
+    try:
+        out = screening.import_list(platform.deps, None, files, ListFormat(fmt), list_name)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    s = out.snapshot
+    if not out.new:
+        typer.echo(f"{s.list_name}: unchanged, still version {s.version} "
+                   f"({s.entry_count} entries)")
+        return
+    typer.echo(f"{s.list_name}: version {s.version}, {s.entry_count} entries "
+               f"(added {s.added}, removed {s.removed}, changed {s.changed})")
+
+
+@lists_app.command("show")
+def lists_show(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Every imported version of every list, with its counts."""
+    from corridor.platform.services import screening
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        snaps = screening.snapshots(platform.deps, None)
+    finally:
+        platform.close()
+    if not snaps:
+        typer.echo("(no lists imported)")
+    for s in snaps:
+        typer.echo(f"{s.list_name} v{s.version} [{s.list_format}] {s.entry_count} entries "
+                   f"(+{s.added} -{s.removed} ~{s.changed}) {s.file_name} "
+                   f"sha256:{s.content_hash[:12]}")
+
+
+@app.command("match")
+def match(
+    name: Annotated[str, typer.Argument(help="The name to screen, in any script.")],
+    dob: Annotated[str | None, typer.Option(help="Date of birth (YYYY, YYYY-MM or "
+                                            "YYYY-MM-DD): supporting evidence.")] = None,
+    country: Annotated[str | None, typer.Option(
+        help="Country (ISO 3166 alpha-2): supporting evidence.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--type", help="person, org, vessel or aircraft.")] = None,
+    schema: Annotated[str | None, typer.Option(
+        help="FollowTheMoney schema instead of --type (Person, Company, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Screen one name against the current lists: hits with score and explanation."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.domain.screening.entries import EntityKind
+    from corridor.platform.services import screening
+
+    which = kind or schema
+    entity_kind = None
+    if which:
+        if which.lower() not in KINDS:
+            raise _fail(f"--type must be one of {', '.join(sorted(set(KINDS.values())))}")
+        entity_kind = EntityKind(KINDS[which.lower()])
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        hits = screening.Screener(platform.deps).screen(None, name, dob=dob, country=country,
+                                                        kind=entity_kind)
+    except PlatformError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        raise _fail(exc.message + (f" ({detail})" if detail else "")) from None
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        typer.echo("no hits")
+    for h in hits:
+        e = h.entry
+        typer.echo(f"{h.score:.3f}  {e.list_name}:{e.source_id} [{e.kind}] {e.name}"
+                   + (f" ({', '.join(e.programmes)})" if e.programmes else ""))
+        typer.echo(f"       {h.explain()}")
+
+
+def hit_json(h: Any) -> dict[str, Any]:
+    return {"score": h.score, "name_score": h.name_score, "list": h.entry.list_name,
+            "source_id": h.entry.source_id, "kind": str(h.entry.kind), "name": h.entry.name,
+            "matched_name": h.matched_name, "is_alias": h.is_alias,
+            "tokens": [{"query": t.query, "listed": t.listed, "similarity": t.similarity,
+                        "how": t.how} for t in h.tokens],
+            "evidence": [{"kind": e.kind, "delta": e.delta, "detail": e.detail}
+                         for e in h.evidence],
+            "explanation": h.explain()}
+
+
+@app.command("eval-names")
+def eval_names(
+    csv_files: Annotated[list[Path] | None, typer.Argument(
+        help="Labelled CSVs (header name1,name2,is_match[,schema]); default: the project's "
+        "tune and hold-out sets (tests/data/screening).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures "
+                                                  "as JSON here.")] = None,
+) -> None:
+    """Precision, recall and F1 of the production matcher and threshold on labelled pairs."""
+    from corridor.platform.domain.screening import evaluation
+
+    paths = csv_files or evaluation.default_sets()
+    results = {}
+    for path in paths:
+        if not path.is_file():
+            raise _fail(f"no such file: {path}")
+        try:
+            pairs = evaluation.read_pairs(path.read_bytes(), path.name)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        r = evaluation.evaluate(pairs)
+        results[path.stem] = r.to_json()
+        typer.echo(f"{path.stem}: pairs {r.pairs}  precision {r.precision:.3f}  recall "
+                   f"{r.recall:.3f}  f1 {r.f1:.3f}  threshold {r.threshold:.2f}  "
+                   f"(tp {r.tp}, fp {r.fp}, fn {r.fn}, tn {r.tn})")
+    if json_out is not None:
+        doc = next(iter(results.values())) if len(results) == 1 else results
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=2) + "\n")
+        typer.echo(f"wrote {json_out}")

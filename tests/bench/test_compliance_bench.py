@@ -1,0 +1,36 @@
+"""`corridor bench compliance` runs end to end and writes every figure (on a tiny list here;
+no timing is asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corridor.bench import compliance_bench
+from corridor.cli.main import app
+from corridor.platform.domain.screening.evaluation import sample_lists
+
+TINY = compliance_bench.ComplianceBenchConfig(quick=True, entries=600, queries=40)
+
+
+def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        sample_lists()
+    except FileNotFoundError:
+        pytest.skip("the sample lists (shared/data/sanctions) are not on this machine")
+    monkeypatch.setattr(compliance_bench, "QUICK", TINY)
+    out = tmp_path / "bench-compliance.json"
+    result = CliRunner().invoke(app, ["bench", "compliance", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["entries"] == 600 and doc["queries"] == 40 and doc["names"] > 600
+    for key in ("screenings_per_s", "screening_p50_ms", "screening_p99_ms", "index_build_s"):
+        assert doc[key] > 0, key
+        assert key in result.stdout
+    assert doc["screening_p50_ms"] <= doc["screening_p99_ms"]
+    assert set(doc["targets"]) == {"screening_p99_ms", "index_recall"}
+    assert 0 < doc["index_recall"] <= 1
+    assert doc["mean_hits"] > 0  # half the queries are variations of listed names
