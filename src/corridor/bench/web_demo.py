@@ -195,7 +195,7 @@ def demo_settings(data_dir: Path) -> Settings:
 def build(data_dir: Path) -> Demo:
     """A fresh platform in `data_dir` holding the demo data."""
     ledger = DemoLedger()
-    platform = bootstrap.build(demo_settings(data_dir), ledger=ledger)
+    platform = bootstrap.build(demo_settings(data_dir), ledger=ledger, chain=FakeChain())
     try:
         return _seed(platform, ledger)
     except BaseException:
