@@ -59,6 +59,19 @@ BY_CODE = {
                                  "a recovery code too."),
     "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
                                  "again."),
+    # refunds (pages_refunds.py)
+    "REFUND_OPEN": N_("A refund of this payment is already being looked at."),
+    "ALREADY_REFUNDED": N_("This payment was refunded already."),
+    "PAYMENT_NOT_FINAL": N_("This payment is still on its way. Ask for a refund once it "
+                            "has been credited."),
+    "USE_CANCEL": N_("This payment has not been sent yet: cancel it instead."),
+    "NOTHING_TO_REFUND": N_("This payment moved no money, so there is nothing to refund."),
+    "FILE_EMPTY": N_("The file is empty."),
+    "FILE_TOO_LARGE": N_("The file is too large."),
+    "FILE_TYPE_UNSUPPORTED": N_("Upload a JPEG, PNG or PDF file."),
+    "FILE_TYPE_MISMATCH": N_("Upload a JPEG, PNG or PDF file."),
+    "REFUND_FILES_LIMIT": N_("You have uploaded as many evidence files as we keep. "
+                             "Contact support."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),
@@ -90,6 +103,9 @@ BY_FIELD = {
     "recipient": N_("Enter the recipient's e-mail address or phone number."),
     "amount": N_("Enter an amount such as 100.00."),
     "memo": N_("At most 140 printable characters."),
+    "kind": N_("Choose what went wrong."),
+    "reason": N_("Say why you ask for a refund (at most 1000 characters)."),
+    "evidence": N_("Upload a JPEG, PNG or PDF file."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 
