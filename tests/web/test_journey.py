@@ -22,18 +22,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from corridor.platform import bootstrap
+from corridor.platform.config import Settings
+from corridor.platform.services import staff
 from corridor.platform.services.codes import TOTP_STEP_S
 from corridor.web import i18n, security
 from tests.node.conftest import NodeProcess, init_home
 from tests.platform.live import OFFICER_PASSWORD, Platform, sign_in, wait_until
 from tests.platform.test_e2e_payments import onboard
 from tests.web.browser import CHROMIUM_ARGS, chromium
+from tests.web.conftest import latest_code
 from tests.web.test_browser import PHONE_WIDTH, Checked
 
 OFFICER = "officer@corridor.example"
@@ -44,9 +49,27 @@ EXPECT_MS = 20_000  # for a page already loaded to show a state (htmx, a redirec
 SESSION = security.cookie_names(production=False)[0]
 
 
+class Service(Platform):
+    """The platform process, with its development outbox read in this process (the
+    database the process writes; the CLI's `outbox` reads the same rows, but starting it
+    costs seconds a code)."""
+
+    def __init__(self, root: Path, node: NodeProcess) -> None:
+        super().__init__(root / "platform", f"sqlite:///{root / 'platform.db'}", node)
+        self.mailbox = bootstrap.build(Settings(data_dir=self.data_dir,
+                                                database_url=self.db_url), ledger=None)
+
+    def code_for(self, address: str) -> str:
+        return latest_code(self.mailbox, address)
+
+    def stop(self) -> None:
+        super().stop()
+        self.mailbox.close()
+
+
 @dataclasses.dataclass
 class World:
-    service: Platform
+    service: Service
     node: NodeProcess
     api: httpx.Client
     officer: dict[str, str]  # the officer's API headers (onboards the recipients)
@@ -59,10 +82,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("journey")
     node = NodeProcess(init_home(root / "home"))
     node.start()
-    service = Platform(root / "platform", f"sqlite:///{root / 'platform.db'}", node)
+    service = Service(root, node)
     try:
-        service.cli("staff-add", "--email", OFFICER, "--name", "Olive Officer", "--role",
-                    "compliance_officer", "--password-stdin", stdin=OFFICER_PASSWORD + "\n")
+        # What `corridor platform staff-add` does, before the process starts.
+        staff.create_staff(service.mailbox.deps, None, email=OFFICER, name="Olive Officer",
+                           password=OFFICER_PASSWORD, role="compliance_officer")
         service.start()
         with httpx.Client(base_url=service.url, timeout=30) as api:
             officer = sign_in(api, service, OFFICER, OFFICER_PASSWORD)

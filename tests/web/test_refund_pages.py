@@ -89,6 +89,11 @@ def test_the_sender_asks_once_with_evidence_and_sees_the_decision(
         "wrong_payee", "requested", "Sent to the wrong Grace", [files[0].id])
     assert files[0].refund_id == r.id and files[0].size == len(JPEG)
     assert payment(platform, pid).status == "refund_requested"
+    other = make_payment(platform, make_wallet(platform, frank.user.id))
+    reused = _send(site, {**form, "payment_id": other.id}, evidence, kind="wrong_payee",
+                   reason="Sent to the wrong Grace")  # the same key for another payment
+    assert reused.status_code == 409 and "This confirmation was already used" in reused.text
+    assert len(_stored(platform)[0]) == 1 and len(_stored(platform)[1]) == 1
 
     listed = site.get("/refunds").text
     assert f'href="/refunds/{r.id}"' in listed and 'data-status="requested"' in listed
