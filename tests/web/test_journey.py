@@ -36,6 +36,7 @@ from corridor.platform.services.codes import TOTP_STEP_S
 from corridor.web import i18n, security
 from tests.node.conftest import NodeProcess, init_home
 from tests.platform.live import OFFICER_PASSWORD, Platform, sign_in, wait_until
+from tests.platform.live import PASSWORD as ONBOARDED_PASSWORD  # onboard()'s customers
 from tests.platform.test_e2e_payments import onboard
 from tests.web.browser import CHROMIUM_ARGS, chromium
 from tests.web.conftest import latest_code
@@ -191,7 +192,7 @@ def test_a_customer_s_first_journey(world: World, browser: Browser, language: st
     payment_id, received = _pay(payer, payee_email, "100.00")
     height = _settled_with_proof(payer, payment_id)
 
-    payee.sign_in(payee_email, "customer passphrase 2026")  # live.PASSWORD, as onboarded
+    payee.sign_in(payee_email, ONBOARDED_PASSWORD)
     expect(payee.page).to_have_url(world.service.url + "/dashboard")
     expect(payee.page.locator("td[data-currency=CNY]")).to_have_text(received)
     payee.landed("recipient-dashboard")
