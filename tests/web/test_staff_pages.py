@@ -216,10 +216,15 @@ def test_signing_in_with_no_page_asked_for_lands_staff_in_the_back_office(
                        "/dashboard")):
         site.cookies.clear()
         email = who.user.email
-        token = csrf_of(site.get("/signin").text)
-        site.post("/signin", data={"csrf_token": token, "identifier": email,
-                                   "password": PASSWORD}, follow_redirects=False)
-        r = site.post("/signin/code", data={"csrf_token": token, "next": "",
+        form = site.get("/signin").text  # the forms' own `next`, as a browser sends it
+        token, nothing = csrf_of(form), re.search(r'name="next" value="([^"]*)"', form)
+        assert nothing is not None
+        r = site.post("/signin", data={"csrf_token": token, "identifier": email,
+                                       "password": PASSWORD, "next": nothing.group(1)})
+        code_form = r.text
+        step = re.search(r'name="next" value="([^"]*)"', code_form)
+        assert step is not None
+        r = site.post("/signin/code", data={"csrf_token": token, "next": step.group(1),
                                             "code": latest_code(platform, email)},
                       follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, home), r.text

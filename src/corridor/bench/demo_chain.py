@@ -1,9 +1,9 @@
 """A small chain for the explorer (its tests, the page bench and the accessibility walk),
-made of the ledger's real values: signed transactions, headers whose tx roots are the ledger's Merkle roots, commit certificates
-signed by real validator keys, and inclusion proofs from `ledger.proofs.prove_tx`. The
-node's views of them are the node's own (`node.views`), so the pages read exactly what a
-node would send; only the storage is a dict. `away = True` makes every read fail as an
-unreachable node does."""
+made of the ledger's real values: signed transactions, headers whose tx roots are the
+ledger's Merkle roots, commit certificates signed by real validator keys, and inclusion
+proofs from `ledger.proofs.prove_tx`. The node's views of them are the node's own
+(`node.views`), so the pages read exactly what a node would send; only the storage is a
+dict. `away = True` makes every read fail as an unreachable node does."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from corridor.bench.demo_chain import FakeChain
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn

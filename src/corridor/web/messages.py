@@ -95,6 +95,19 @@ BY_CODE = {
     "ACCOUNT_NOT_FOUND": N_("No account is open at this address on the ledger."),
     "NODE_UNAVAILABLE": N_("The ledger cannot be reached just now. Try again in a minute."),
     "NODE_BAD_REPLY": N_("The ledger cannot be reached just now. Try again in a minute."),
+    # refunds (pages_refunds.py)
+    "REFUND_OPEN": N_("A refund of this payment is already being looked at."),
+    "ALREADY_REFUNDED": N_("This payment was refunded already."),
+    "PAYMENT_NOT_FINAL": N_("This payment is still on its way. Ask for a refund once it "
+                            "has been credited."),
+    "USE_CANCEL": N_("This payment has not been sent yet: cancel it instead."),
+    "NOTHING_TO_REFUND": N_("This payment moved no money, so there is nothing to refund."),
+    "FILE_EMPTY": N_("The file is empty."),
+    "FILE_TOO_LARGE": N_("The file is too large."),
+    "FILE_TYPE_UNSUPPORTED": N_("Upload a JPEG, PNG or PDF file."),
+    "FILE_TYPE_MISMATCH": N_("Upload a JPEG, PNG or PDF file."),
+    "REFUND_FILES_LIMIT": N_("You have uploaded as many evidence files as we keep. "
+                             "Contact support."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),
@@ -132,6 +145,9 @@ BY_FIELD = {
               "password."),
     "role": N_("Choose one of the roles offered."),
     "department_id": N_("Choose one of the organisation's departments."),
+    "kind": N_("Choose what went wrong."),
+    "reason": N_("Say why you ask for a refund (at most 1000 characters)."),
+    "evidence": N_("Upload a JPEG, PNG or PDF file."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 

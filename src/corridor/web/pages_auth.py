@@ -127,14 +127,14 @@ def required(values: dict[str, str]) -> None:
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(page: PageDep, next: Annotated[str, Query(max_length=400)] = "",
                 note: Annotated[str, Query(max_length=20)] = "") -> Response:
-    return render.form(page, "signin.html", values={}, next=safe_next(next),
+    return render.form(page, "signin.html", values={}, next=safe_next(next, ""),
                        note=_note(page, note))
 
 
 @router.post("/signin")
 def signin(page: PageDep, identifier: Text = "", password: Secret = "",
            next: Text = "") -> Response:
-    target = safe_next(next)
+    target = safe_next(next, "")  # none asked for: the code step picks by the user's kind
     try:
         limit(page, identifier)
         required({"identifier": identifier, "password": password})
@@ -164,7 +164,8 @@ def code_form(page: PageDep, method: Annotated[str, Query(max_length=8)] = "totp
               to: Annotated[str, Query(max_length=400)] = "",
               next: Annotated[str, Query(max_length=400)] = "") -> Response:
     method, to = _shown(method, to)
-    return render.form(page, "signin_code.html", method=method, to=to, next=safe_next(next))
+    return render.form(page, "signin_code.html", method=method, to=to,
+                       next=safe_next(next, ""))
 
 
 @router.post("/signin/code")

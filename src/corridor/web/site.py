@@ -28,6 +28,7 @@ from corridor.web import (
     pages_org,
     pages_pay,
     pages_recover,
+    pages_refunds,
     pages_security,
     pages_staff,
     pages_withdrawals,
@@ -41,11 +42,12 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_kyc.router, pages_security.router, pages_explorer.router,
                 pages_deposits.router, pages_withdrawals.router, pages_history.router,
                 pages_staff.router, pages_org.router, pages_notifications.router,
-                pages_help.router)
+                pages_help.router, pages_refunds.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
-    app = create_app(platform, form_uploads=pages_kyc.FORM_UPLOADS)
+    app = create_app(platform, form_uploads={**pages_kyc.FORM_UPLOADS,
+                                              **pages_refunds.FORM_UPLOADS})
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

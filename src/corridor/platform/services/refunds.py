@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 
 from corridor.platform.domain import idempotency
 from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
+from corridor.platform.domain.idempotency import IdempotentRequest
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import Payment, PaymentStatus, moved
@@ -180,6 +182,62 @@ def request(deps: Deps, who: Principal, payment_id: str, *, kind: str, reason: s
         replay.remember(deps, uow, who.user_id, key, "refund.request", asked, r.id)
         uow.commit()
         return r
+
+
+def request_with_evidence(deps: Deps, who: Principal, payment_id: str, *, kind: str,
+                          reason: str, files: Sequence[tuple[bytes, str]],
+                          idempotency_key: str | None) -> Refund:
+    """The web form's one step: uploads the evidence sent with the request (each file
+    through `upload_evidence`, so the API's size and type checks) and asks for the refund.
+    Everything the request can be refused for is checked before the first file is stored
+    (no orphan upload behind a refused form), and a retry under the same Idempotency-Key
+    returns the first refund before any file is stored again. Two retries racing past that
+    look both reach `request`: the second gets the first answer, its files stay unused
+    (bounded by FILES_PER_OWNER_MAX)."""
+    key = idempotency.check_key(idempotency_key)
+    first = _prior_request(deps, who, key, payment_id)
+    if first is not None:
+        return first
+    with deps.reader() as uow:
+        p = _payment(uow, payment_id)
+        _sender_side(uow, who, p, Perm.PAY_INITIATE)
+        if p.status not in dom.NOT_INCLUDED_STATES:
+            dom.check_request(kind, reason, [str(i) for i in range(len(files))])
+            dom.check_requestable(p)
+    ids = [upload_evidence(deps, who, data, content_type).id for data, content_type in files]
+    try:
+        return request(deps, who, payment_id, kind=kind, reason=reason, evidence=ids,
+                       idempotency_key=key)
+    except PlatformError as exc:
+        again = _prior_request(deps, who, key, payment_id)
+        if exc.err is Err.IDEMPOTENCY_KEY_REUSED and again is not None:
+            return again
+        raise
+
+
+def _prior_request(deps: Deps, who: Principal, key: str, payment_id: str) -> Refund | None:
+    """The refund an earlier request under `key` made for this payment; a key used for
+    anything else is refused as reused."""
+    with deps.reader() as uow:
+        seen = uow.repo(IdempotentRequest).one(actor_id=who.user_id, key=key)
+        if seen is None:
+            return None
+        r = uow.repo(Refund).get(seen.result_id) if seen.operation == "refund.request" \
+            else None
+        if r is None or r.payment_id != payment_id:
+            raise idempotency.reused()
+        return r
+
+
+def mine(deps: Deps, who: Principal, limit: int, offset: int) -> tuple[list[Refund], int]:
+    """The caller's own refunds (requested by them or released automatically for their
+    payments), newest first, and how many there are."""
+    limit, offset = page_bounds(limit, offset, dom.QUEUE_PAGE_MAX)
+    with deps.reader() as uow:
+        repo = uow.repo(Refund)
+        return (repo.many(owner_type=OwnerType.USER, owner_id=who.user_id,
+                          order_by="created_ms", descending=True, limit=limit, offset=offset),
+                repo.count(owner_type=OwnerType.USER, owner_id=who.user_id))
 
 
 def _cited(uow: UnitOfWork, p: Payment, evidence: list[str]) -> list[RefundFile]:
