@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from corridor.bench.demo_chain import FakeChain
+from corridor.bench.demo_chain import ALICE, FakeChain, addr
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn
@@ -36,6 +36,7 @@ from corridor.platform.services import (
     codes,
     deposits,
     kyc,
+    orgs,
     payments,
     quotes,
     refunds,
@@ -64,6 +65,9 @@ CUSTOMER = "customer"
 # staff in each. The ones the pages below use:
 COMPLIANCE = "compliance_officer"
 SUPPORT = "support_agent"
+ADMIN = "admin"
+OPERATOR = "operator"
+AUDITOR = "auditor"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +90,13 @@ PAGES: tuple[WebPage, ...] = (
     WebPage(name="recover", path="/recover"),
     WebPage(name="help-security", path="/help/security"),
     WebPage(name="explorer", path="/explorer"),
+    WebPage(name="explorer-block", path="/explorer/block/{block_height}",
+            needs="a block with payments"),
+    WebPage(name="explorer-tx", path="/explorer/tx/{tx_id}", needs="a committed payment"),
+    WebPage(name="explorer-account", path="/explorer/account/{chain_address}",
+            needs="an account with balances"),
+    WebPage(name="explorer-validators", path="/explorer/validators"),
+    WebPage(name="explorer-unknown", path="/explorer/block/999", status=404),
     WebPage(name="not-found", path="/no-such-page", status=404),
     WebPage(name="dashboard", path="/dashboard", who=CUSTOMER, needs="wallet balances"),
     WebPage(name="pay", path="/pay", who=CUSTOMER),
@@ -105,6 +116,23 @@ PAGES: tuple[WebPage, ...] = (
             needs="every kind of row"),
     WebPage(name="verification", path="/verification", who=CUSTOMER, needs="accepted KYC"),
     WebPage(name="security", path="/security", who=CUSTOMER),
+    WebPage(name="notifications", path="/notifications", who=CUSTOMER,
+            needs="payments and deposits notified"),
+    WebPage(name="refunds", path="/refunds", who=CUSTOMER, needs="a refund requested"),
+    WebPage(name="refund", path="/refunds/{refund_id}", who=CUSTOMER,
+            needs="a refund requested"),
+    WebPage(name="refund-request", path="/payments/{refundable_payment_id}/refund",
+            who=CUSTOMER, needs="a credited payment"),
+    WebPage(name="orgs", path="/org", who=CUSTOMER, needs="an organisation"),
+    WebPage(name="org", path="/org/{org_id}", who=CUSTOMER, needs="an organisation"),
+    WebPage(name="org-departments", path="/org/{org_id}/departments", who=CUSTOMER,
+            needs="a department"),
+    WebPage(name="org-members", path="/org/{org_id}/members", who=CUSTOMER,
+            needs="two members"),
+    WebPage(name="org-wallets", path="/org/{org_id}/wallets", who=CUSTOMER),
+    WebPage(name="org-webhooks", path="/org/{org_id}/webhooks", who=CUSTOMER),
+    WebPage(name="org-audit", path="/org/{org_id}/audit", who=CUSTOMER,
+            needs="the organisation's changes"),
     WebPage(name="staff", path="/staff", who=COMPLIANCE),
     WebPage(name="staff-kyc-queue", path="/staff/kyc", who=COMPLIANCE,
             needs="a KYC record waiting"),
@@ -114,6 +142,14 @@ PAGES: tuple[WebPage, ...] = (
             needs="a refund requested"),
     WebPage(name="staff-refund", path="/staff/refunds/{refund_id}", who=SUPPORT,
             needs="a refund requested"),
+    WebPage(name="staff-dashboard", path="/staff/dashboard", who=OPERATOR,
+            needs="payments over days"),
+    WebPage(name="staff-audit", path="/staff/audit", who=AUDITOR, needs="audit entries"),
+    WebPage(name="staff-customers", path="/staff/customers?q=ann%40example.com", who=SUPPORT,
+            needs="customers"),
+    WebPage(name="staff-customer", path="/staff/customers/{customer_id}", who=SUPPORT,
+            needs="a customer with money"),
+    WebPage(name="staff-admin", path="/staff/admin", who=ADMIN, needs="staff in every role"),
 )
 
 
@@ -355,9 +391,29 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
                              reason="I sent it to the wrong person", evidence=[],
                              idempotency_key=s.key())
     ids["refund_id"] = refund.id
+    ids["refundable_payment_id"] = s.pay(ann, "bo@example.com", "USD", "USD", "12.00").id
+    s.commit_transfers()
     ids["moving_payment_id"] = s.pay(ann, "bo@example.com", "USD", "CNY", "20.00").id
+    ids.update(_org(s, ann))
+    ids["customer_id"] = s.principal(ann).user_id
+    chain = FakeChain()  # what build() gives the platform: the same values
+    ids["block_height"] = "2"
+    ids["tx_id"] = chain.tx_ids(2)[1]
+    ids["chain_address"] = addr(ALICE)
     tokens = {CUSTOMER: ann, **staff_tokens}
     return Demo(platform=platform, ledger=ledger, tokens=tokens, ids=ids)
+
+
+def _org(s: _Seeder, owner: str) -> dict[str, str]:
+    """An organisation of the customer's, with a department and a second member."""
+    who = s.principal(owner)
+    org = orgs.create_org(s.deps, who, name="Example Trading Ltd", country="GB",
+                          idempotency_key=s.key())
+    department = orgs.create_department(s.deps, who, org.id, name="Finance",
+                                        idempotency_key=s.key())
+    orgs.add_member(s.deps, who, org.id, email="bo@example.com", role="approver",
+                    department_id=department.id, idempotency_key=s.key())
+    return {"org_id": org.id}
 
 
 def check(demo: Demo) -> None:
