@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 
 from starlette.testclient import TestClient
 
@@ -97,6 +98,6 @@ def test_the_page_registry_names_each_page_once_and_every_visitor_it_needs() -> 
     assert len(names) == len(set(names))
     visitors = {p.who for p in web_demo.PAGES}
     assert {web_demo.ANONYMOUS, web_demo.CUSTOMER} <= visitors
-    ids = {name: "x" for name in ("payment_id", "moving_payment_id", "deposit_id",
-                                  "withdrawal_id", "kyc_record_id", "refund_id")}
+    ids = {name: "x" for p in web_demo.PAGES
+           for _, name, _, _ in string.Formatter().parse(p.path) if name}
     assert all(web_demo.path_of(p, ids).startswith("/") for p in web_demo.PAGES)
