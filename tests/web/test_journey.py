@@ -20,6 +20,7 @@ live.WAIT_S), never on fixed sleeps, and asserts no time.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -209,14 +210,16 @@ def test_a_customer_s_first_journey(world: World, browser: Browser, language: st
         "data-status", "refunded")
     _authenticator_still_on(payer)
 
-    # The explorer: the chain is at or past the payment's block.
-    # TODO(issue 15, explorer): when the explorer's transaction page lands, open the
-    # payment's transaction from here (#tx-id on the payment page) and check its block
-    # and inclusion proof there; until then only the chain's height is checked.
-    payer.go("/explorer", "explorer")
-    latest = payer.page.locator("dt", has_text=payer._("Latest block")).locator(
-        "xpath=following-sibling::dd[1]")
-    assert int(latest.inner_text().strip()) >= height
+    # The explorer: the payment's transaction, in its block, its proof checked in the
+    # browser against the block header (nobody's word taken for it).
+    payer.go(f"/payments/{payment_id}")
+    payer.page.click("#tx-id a")
+    expect(payer.page).to_have_url(re.compile(r"/explorer/tx/[0-9a-f]{64}$"))
+    payer.landed("explorer-tx")
+    expect(payer.page.locator(f"a[href='/explorer/block/{height}']").first).to_be_visible()
+    proof = payer.page.locator("[data-proof]")
+    proof.locator("[data-verify]").click()
+    expect(proof).to_have_attribute("data-verified", "true", timeout=EXPECT_MS)
 
     for person in (payer, officer, payee):
         person.close()
