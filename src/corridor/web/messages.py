@@ -83,8 +83,8 @@ BY_CODE = {
     "EMAIL_TAKEN": N_("An account with this e-mail address already exists."),
     "CANNOT_DEMOTE_SELF": N_("Another administrator must change your own role."),
     "CANNOT_DISABLE_SELF": N_("You cannot disable your own account."),
-    "IDEMPOTENCY_KEY_REUSED": N_("This confirmation was already used. Start the payment "
-                                 "again."),
+    "IDEMPOTENCY_KEY_REUSED": N_("This form was already sent for something else. Open the "
+                                 "page again and start over."),
     # The explorer's (pages_explorer.py)
     "CHAIN_QUERY_INVALID": N_("Search for a block height (such as 12), a transaction or block "
                               "hash (64 hexadecimal digits) or an account address (starting "
