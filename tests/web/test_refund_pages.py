@@ -92,7 +92,8 @@ def test_the_sender_asks_once_with_evidence_and_sees_the_decision(
     other = make_payment(platform, make_wallet(platform, frank.user.id))
     reused = _send(site, {**form, "payment_id": other.id}, evidence, kind="wrong_payee",
                    reason="Sent to the wrong Grace")  # the same key for another payment
-    assert reused.status_code == 409 and "This form was already sent for something else" in reused.text
+    assert reused.status_code == 409
+    assert "This form was already sent for something else" in reused.text
     assert len(_stored(platform)[0]) == 1 and len(_stored(platform)[1]) == 1
 
     listed = site.get("/refunds").text
