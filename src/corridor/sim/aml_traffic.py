@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -309,7 +310,7 @@ class _Gen:
         usd = rng.uniform(5_000, 40_000)
         t = self._when()
         path = [(x, home), *zip(hops, countries, strict=True), (x, home)]
-        for (a, ac), (b, bc) in zip(path, path[1:], strict=False):
+        for (a, ac), (b, bc) in itertools.pairwise(path):
             self.add(t, a, ac, b, bc, usd, tag=tag, round_to=0.01)
             usd *= rng.uniform(0.93, 0.995)
             t += self._hours(1, 30)
@@ -352,7 +353,9 @@ def generate(settings: TrafficSettings = TUNE) -> Traffic:
     people, _ = g.background()
     g.plant(people)
     g.raw.sort(key=lambda r: (r.at_ms, r.seq))
-    rows, by_tag, background = [], [[] for _ in g.labels], set()
+    rows: list[Row] = []
+    by_tag: list[list[str]] = [[] for _ in g.labels]
+    background: set[str] = set()
     for n, r in enumerate(g.raw):
         ident = f"t{n:07d}"
         places = EXPONENT.get(r.currency, 2)

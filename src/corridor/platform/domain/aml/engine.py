@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from corridor.platform.domain.aml.config import (
     BASELINE_DAYS_MAX,
@@ -41,13 +41,19 @@ RULE_VERSIONS: Mapping[str, int] = {
 # An edge of the movement graph: (at_ms, id, sender, receiver, usd_minor, amount_minor,
 # currency). One tuple is shared by the sender's `out` and the receiver's `inn`.
 Edge = tuple[int, str, str, str, int | None, int, str]
-AT, ID, SENDER, RECEIVER, USD, AMOUNT, CURRENCY = range(7)
+AT: Final = 0
+ID: Final = 1
+SENDER: Final = 2
+RECEIVER: Final = 3
+USD: Final = 4
+AMOUNT: Final = 5
+CURRENCY: Final = 6
 
 
 class _Party:
     """One party's window. Mutable, owned by the engine alone."""
 
-    __slots__ = ("out", "inn", "days", "first_ms", "last_ms")
+    __slots__ = ("days", "first_ms", "inn", "last_ms", "out")
 
     def __init__(self, at_ms: int) -> None:
         self.out: deque[Edge] = deque(maxlen=EDGES_PER_PARTY_MAX)
@@ -230,9 +236,8 @@ class AmlEngine:
     def _fan(self, c: _Ctx, out: bool) -> RuleHit | None:
         p, q = (c.s, c.s.out) if out else (c.r, c.r.inn)
         window = _recent(q, c.m.at_ms - self.rules.fan_window_ms)
-        other = RECEIVER if out else SENDER
-        distinct = dict.fromkeys((*(e[other] for e in window),
-                                  c.m.receiver if out else c.m.sender))
+        others = [e[RECEIVER] for e in window] if out else [e[SENDER] for e in window]
+        distinct = dict.fromkeys((*others, c.m.receiver if out else c.m.sender))
         n = len(distinct)
         lo, hi = self.rules.fan_count_min
         if n < lo:

@@ -40,8 +40,8 @@ def _ts_ms(text: str) -> int:
         t = t.replace(tzinfo=dt.UTC)
     elif t.utcoffset() != dt.timedelta(0):
         raise ValueError("not UTC")
-    return int(t.timestamp() * 1000) if t.microsecond % 1000 else \
-        int(t.replace(microsecond=0).timestamp()) * 1000 + t.microsecond // 1000
+    # whole seconds and milliseconds apart: exact, no float rounding of the fraction
+    return int(t.replace(microsecond=0).timestamp()) * 1000 + t.microsecond // 1000
 
 
 def _amount_minor(text: str, currency: str) -> int:
@@ -51,7 +51,8 @@ def _amount_minor(text: str, currency: str) -> int:
     places = exponent(currency)
     if len(frac.rstrip("0")) > places:
         raise ValueError(f"amount {text!r} has more decimals than {currency} ({places})")
-    return int(whole) * 10 ** places + int((frac + "0" * places)[:places] or "0")
+    scale: int = 10**places
+    return int(whole) * scale + int((frac + "0" * places)[:places] or "0")
 
 
 def _country(text: str, field: str) -> str | None:
