@@ -64,7 +64,13 @@ class _Party:
 
     def count(self, index: int, day: int, days: int) -> int:
         """Movements (1 = out, 2 = in) on the `days` whole days before `day`."""
-        return sum(d[index] for d in self.days if day - days <= d[0] < day)
+        n, first = 0, day - days
+        for d in reversed(self.days):  # newest first: stop at the first day too old
+            if d[0] < first:
+                break
+            if d[0] < day:
+                n += d[index]
+        return n
 
     def prune(self, before_ms: int) -> None:
         for q in (self.out, self.inn):
@@ -131,9 +137,10 @@ class AmlEngine:
 
     def evaluate(self, movement: Movement) -> Sequence[Finding]:
         """The findings on `movement` given the history so far; then learns it."""
-        hits = self.rule_hits(movement)
+        usd = self.usd_of(movement)
+        hits = self.rule_hits(movement, usd)
         findings = self._score(movement, hits) if hits else []
-        self.learn(movement)
+        self._learn(movement, usd)
         return findings
 
     def set_risk(self, party: str, level: str) -> None:
@@ -146,14 +153,16 @@ class AmlEngine:
         return m.usd_minor if m.usd_minor is not None else self.rates.usd_minor(
             m.amount_minor, m.currency)
 
-    def rule_hits(self, m: Movement) -> list[RuleHit]:
-        """Every rule that fires on `m` against the history (which it does not change)."""
+    def rule_hits(self, m: Movement, usd: int | None = None) -> list[RuleHit]:
+        """Every rule that fires on `m` against the history (which it does not change);
+        `usd` is `usd_of(m)` when the caller has it already."""
         empty = _Party(m.at_ms)
         s = self._parties.get(m.sender, empty)
         r = self._parties.get(m.receiver, empty)
         risk = max((self._risk.get(m.sender, "low"), self._risk.get(m.receiver, "low")),
                    key=lambda lv: -self.rules.risk_percent.get(lv, 100))
-        ctx = _Ctx(m=m, usd=self.usd_of(m), s=s, r=r, day=m.at_ms // DAY_MS,
+        ctx = _Ctx(m=m, usd=self.usd_of(m) if usd is None else usd, s=s, r=r,
+                   day=m.at_ms // DAY_MS,
                    amounts=self.rules.amounts_for(m.sender_country, m.receiver_country, risk))
         return [h for fn in self._rule_fns if (h := fn(ctx)) is not None]
 
@@ -452,8 +461,10 @@ class AmlEngine:
 
     def learn(self, m: Movement) -> None:
         """Adds `m` to the history of its parties (what `evaluate` does after the rules)."""
-        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, self.usd_of(m), m.amount_minor,
-                      m.currency)
+        self._learn(m, self.usd_of(m))
+
+    def _learn(self, m: Movement, usd: int | None) -> None:
+        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
         day = m.at_ms // DAY_MS
         before = m.at_ms - self.rules.history_ms
         for p, q, index in ((self._party(m.sender, m.at_ms), "out", 1),
@@ -462,8 +473,10 @@ class AmlEngine:
             getattr(p, q).append(edge)
             p.last_ms = m.at_ms
             days = p.days
-            if not days or days[-1][0] != day:
+            if not days or days[-1][0] < day:
                 days.append([day, 0, 0])
+            # (a movement dated before the newest bucket, out of order, counts in that bucket:
+            # the buckets stay in day order, which `count` relies on)
             days[-1][index] += 1
 
     def stats(self) -> dict[str, int]:
