@@ -261,6 +261,15 @@ def test_shadow_rule_is_recorded_but_never_acts() -> None:
     assert "travel_rule" in typologies(e.evaluate(mv("a", "b", "2000.00", rc=None)))
 
 
+def test_a_typology_whose_anchor_is_in_shadow_does_not_act() -> None:
+    e = AmlEngine(RuleSet(shadow_rules=frozenset({"high_risk_country"})))
+    # large (60) + travel rule (60) would carry high_risk_jurisdiction without its anchor
+    got = e.evaluate(mv("a", "b", "12000.37", rc="VN", name=None))
+    hrj = [f for f in got if f.typology == "high_risk_jurisdiction"]
+    assert [f.shadow for f in hrj] == [True]
+    assert {f.typology for f in got if not f.shadow} == {"large_value", "travel_rule"}
+
+
 def test_shadow_typology() -> None:
     e = AmlEngine(RuleSet(shadow_typologies=frozenset({"travel_rule"})))
     got = e.evaluate(mv("a", "b", "2000.00", rc=None))

@@ -326,7 +326,7 @@ class AmlEngine:
                 edges = len(path) + 2  # e, the path after it, and this movement
                 if e[SENDER] == origin and edges >= min_edges:
                     return [e, *path]
-                if edges < max_edges and e[SENDER] != origin and \
+                if edges < max_edges and e[SENDER] not in (origin, c.m.sender) and \
                         all(e[SENDER] != x[RECEIVER] for x in path):
                     found = back(e[SENDER], e[AT], e_usd, [e, *path])
                     if found is not None:
@@ -408,7 +408,8 @@ class AmlEngine:
         shadow_rules = self.rules.shadow_rules
         findings = []
         for t in self.rules.typologies:
-            if next(iter(t.weights)) not in by_rule:
+            anchor = next(iter(t.weights))
+            if anchor not in by_rule:
                 continue  # the anchor rule did not fire
             total = acting = 0
             fired: list[tuple[RuleHit, int]] = []
@@ -423,7 +424,9 @@ class AmlEngine:
                 fired.append((h, w))
             if total < t.alert:
                 continue
-            shadow = t.name in self.rules.shadow_typologies or acting < t.alert
+            # on trial: the typology, its anchor rule, or the weight that carried it over
+            shadow = t.name in self.rules.shadow_typologies or anchor in shadow_rules \
+                or acting < t.alert
             findings.append(self._finding(m, t, fired, total, acting, shadow))
         return findings
 
