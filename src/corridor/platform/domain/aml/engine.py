@@ -13,7 +13,7 @@ thousand or a million movements of history. No clock, no I/O: time is the moveme
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -56,9 +56,11 @@ class _Party:
     __slots__ = ("days", "first_ms", "inn", "last_ms", "out")
 
     def __init__(self, at_ms: int) -> None:
-        self.out: deque[Edge] = deque(maxlen=EDGES_PER_PARTY_MAX)
-        self.inn: deque[Edge] = deque(maxlen=EDGES_PER_PARTY_MAX)
-        self.days: deque[list[int]] = deque(maxlen=BASELINE_DAYS_MAX + 1)  # [day, out, in]
+        # lists, not deques: an empty deque costs 600 bytes and most parties hold a few
+        # edges; `add` trims them to their bounds (amortised, at most 256 moved)
+        self.out: list[Edge] = []
+        self.inn: list[Edge] = []
+        self.days: list[list[int]] = []  # [day, out, in], oldest first
         self.first_ms = at_ms
         self.last_ms: int | None = None  # None: never active yet
 
@@ -74,8 +76,25 @@ class _Party:
 
     def prune(self, before_ms: int) -> None:
         for q in (self.out, self.inn):
-            while q and q[0][AT] < before_ms:
-                q.popleft()
+            if q and q[0][AT] < before_ms:
+                i = 1
+                while i < len(q) and q[i][AT] < before_ms:
+                    i += 1
+                del q[:i]
+
+    def add(self, q: list[Edge], edge: Edge, day: int, index: int) -> None:
+        q.append(edge)
+        if len(q) > EDGES_PER_PARTY_MAX:
+            del q[:len(q) - EDGES_PER_PARTY_MAX]
+        self.last_ms = edge[AT]
+        days = self.days
+        if not days or days[-1][0] < day:
+            days.append([day, 0, 0])
+            if len(days) > BASELINE_DAYS_MAX + 1:
+                del days[0]
+        # (a movement dated before the newest bucket, out of order, counts in that bucket:
+        # the buckets stay in day order, which `count` relies on)
+        days[-1][index] += 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +118,7 @@ class _Ctx:
     day: int
 
 
-def _recent(q: deque[Edge], since_ms: int) -> list[Edge]:
+def _recent(q: list[Edge], since_ms: int) -> list[Edge]:
     """The edges of `q` at or after `since_ms` (newest last), read from the new end."""
     out: list[Edge] = []
     for e in reversed(q):
@@ -470,17 +489,12 @@ class AmlEngine:
         edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
         day = m.at_ms // DAY_MS
         before = m.at_ms - self.rules.history_ms
-        for p, q, index in ((self._party(m.sender, m.at_ms), "out", 1),
-                            (self._party(m.receiver, m.at_ms), "inn", 2)):
-            p.prune(before)
-            getattr(p, q).append(edge)
-            p.last_ms = m.at_ms
-            days = p.days
-            if not days or days[-1][0] < day:
-                days.append([day, 0, 0])
-            # (a movement dated before the newest bucket, out of order, counts in that bucket:
-            # the buckets stay in day order, which `count` relies on)
-            days[-1][index] += 1
+        s = self._party(m.sender, m.at_ms)
+        s.prune(before)
+        s.add(s.out, edge, day, 1)
+        r = self._party(m.receiver, m.at_ms)
+        r.prune(before)
+        r.add(r.inn, edge, day, 2)
 
     def stats(self) -> dict[str, int]:
         """How much the window holds: parties and edges (each edge counted per side)."""
