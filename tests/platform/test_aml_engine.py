@@ -321,3 +321,25 @@ def test_evaluation_does_not_change_what_rules_see_before_learning() -> None:
     m = mv("a", "b", "9500.00")
     assert e.rule_hits(m) == e.rule_hits(m)
     assert e.stats() == {"parties": 0, "edges": 0}
+
+
+def test_stream_amounts_exact_and_every_bad_line_named() -> None:
+    from corridor.platform.domain.aml import stream
+
+    head = "id,ts,sender,sender_country,receiver,receiver_country,amount,currency,note\n"
+    ok = list(stream.read_stream(head + "a,2026-01-01T00:00:00.250Z,s,us,r,,1.234,KWD,x\n"
+                                 "b,2026-01-01T00:00:01+00:00,s,US,r,PH,1200,JPY,\n"))
+    assert [(m.amount_minor, m.currency, m.sender_country, m.receiver_country)
+            for m in ok] == [(1234, "KWD", "US", None), (1200, "JPY", "US", "PH")]
+    assert ok[0].at_ms % 1000 == 250
+    bad = (head + "a,2026-01-01T08:00:00+08:00,s,US,r,PH,10,USD,\n"
+           "b,2026-01-01T09:00:00Z,s,US,r,XX,10,USD,\n"
+           "c,2026-01-01T09:00:00Z,s,US,r,PH,10.5,JPY,\n"
+           "c,2026-01-01T09:00:00Z,s,US,r,PH,-1,USD,\n")
+    with pytest.raises(stream.StreamError) as err:
+        list(stream.read_stream(bad))
+    text = str(err.value)
+    for expected in ("line 2: ts", "line 3: receiver_country 'XX'",
+                     "line 4: amount '10.5' has more decimals than JPY",
+                     "line 5: id 'c' appears twice"):
+        assert expected in text, text
