@@ -8,7 +8,8 @@ in and out (and none older than `history_ms`), a day-bucketed baseline of
 forgotten least-recently-used first. Every rule reads only the two parties of the movement
 (the cycle search a bounded number of others), so an evaluation costs the same with a
 thousand or a million movements of history. No clock, no I/O: time is the movement's
-`at_ms`."""
+`at_ms`. Not thread-safe: one engine per process, its evaluations serialised by the caller
+(each takes a fraction of a millisecond)."""
 
 from __future__ import annotations
 
