@@ -248,6 +248,11 @@ def test_thresholds_per_corridor_and_customer_risk() -> None:
     e.set_risk("risky", "high")  # high risk: half the amount thresholds
     assert "large_value" in typologies(e.evaluate(mv("risky", "c", "5000.00")))
     assert "large_value" not in typologies(e.evaluate(mv("calm", "c", "5000.00")))
+    # in a currency with its own threshold too (EUR 10,000 -> 5,000)
+    assert "large_value" in typologies(e.evaluate(mv("risky", "c", "5000.00",
+                                                     currency="EUR")))
+    assert "large_value" not in typologies(e.evaluate(mv("calm", "c", "5000.00",
+                                                         currency="EUR")))
 
 
 def test_shadow_rule_is_recorded_but_never_acts() -> None:

@@ -116,6 +116,7 @@ class _Ctx:
     s: _Party  # the sender's window (before this movement)
     r: _Party
     amounts: Amounts
+    risk_percent: int  # scales thresholds in local currency as `amounts` are scaled
     day: int
 
 
@@ -182,14 +183,15 @@ class AmlEngine:
         risk = max((self._risk.get(m.sender, "low"), self._risk.get(m.receiver, "low")),
                    key=lambda lv: -self.rules.risk_percent.get(lv, 100))
         ctx = _Ctx(m=m, usd=self.usd_of(m) if usd is None else usd, s=s, r=r,
-                   day=m.at_ms // DAY_MS,
+                   day=m.at_ms // DAY_MS, risk_percent=self.rules.risk_percent.get(risk, 100),
                    amounts=self.rules.amounts_for(m.sender_country, m.receiver_country, risk))
         return [h for fn in self._rule_fns if (h := fn(ctx)) is not None]
 
     def _large_amount(self, c: _Ctx) -> RuleHit | None:
         local = self.rules.local_report_minor.get(c.m.currency)
         if local is not None:
-            amount, threshold, unit = c.m.amount_minor, local, c.m.currency
+            amount, threshold, unit = c.m.amount_minor, local * c.risk_percent // 100, \
+                c.m.currency
         elif c.usd is not None:
             amount, threshold, unit = c.usd, c.amounts.large_usd_minor, "USD"
         else:
@@ -202,8 +204,10 @@ class AmlEngine:
                        movement_ids=(c.m.id,), parties=(c.m.sender, c.m.receiver))
 
     def _just_under(self, amount_minor: int, currency: str, usd: int | None,
-                    report_usd: int) -> bool:
+                    report_usd: int, risk_percent: int) -> bool:
         local = self.rules.local_report_minor.get(currency)
+        if local is not None:
+            local = local * risk_percent // 100
         amount, threshold = (amount_minor, local) if local is not None else (usd, report_usd)
         if amount is None:
             return False
@@ -212,13 +216,14 @@ class AmlEngine:
 
     def _structuring(self, c: _Ctx) -> RuleHit | None:
         report = c.amounts.report_usd_minor
-        if not self._just_under(c.m.amount_minor, c.m.currency, c.usd, report):
+        pct = c.risk_percent
+        if not self._just_under(c.m.amount_minor, c.m.currency, c.usd, report, pct):
             return None
         since = c.m.at_ms - self.rules.structuring_window_ms
         best: list[Edge] = []
         for q in (c.s.out, c.r.inn):
             under = [e for e in _recent(q, since)
-                     if self._just_under(e[AMOUNT], e[CURRENCY], e[USD], report)]
+                     if self._just_under(e[AMOUNT], e[CURRENCY], e[USD], report, pct)]
             if len(under) > len(best):
                 best = under
         n = len(best) + 1
