@@ -17,8 +17,8 @@ one loop beside the transfers' lane, under the rules of domain/outbox.py.
 2. **Build** per signer (operator: open_account; issuer: authorise, freeze, unfreeze) one
    transaction of up to JOB_OPS_PER_TX_MAX queued jobs in creation order, at the signer's
    next sequence on chain, sign it, and store tx_id + tx_hex and mark the jobs submitted in
-   one database transaction, *then* submit. A signer has at most one job transaction in flight, so its
-   next sequence is always the committed one plus one.
+   one database transaction, *then* submit. A signer has at most one job transaction in
+   flight, so its next sequence is always the committed one plus one.
 
 System keys live in memory only. One worker per database: two would both build for the
 same signer and refuse each other's sequences.

@@ -293,3 +293,29 @@ def record_failed(deps: Deps, uow: UnitOfWork, job: LedgerJob, code: str,
               after={"freeze_id": f.id, "status": after.status, "job_id": job.id,
                      "asset_code": job.payload["code"], "code": code,
                      "message": message[:200]})
+
+
+def acting_officer(deps: Deps, email: str) -> Principal:
+    """The staff member the CLI acts as (`--by EMAIL`): an active staff account, whose
+    role the use cases then check like any request's."""
+    from corridor.platform.domain.identity import UserStatus, normalise_email
+
+    with deps.reader() as uow:
+        user = uow.repo(User).one(email=normalise_email(email))
+    if user is None or user.kind != UserKind.STAFF or user.status != UserStatus.ACTIVE:
+        raise not_found("active staff account with this e-mail")
+    return Principal(user_id=user.id, kind=UserKind.STAFF, staff_role=user.staff_role,
+                     session_id="cli")
+
+
+def owner_id_of(deps: Deps, owner_type: str, text: str) -> str:
+    """A customer named by id or e-mail (the CLI's argument); an organisation by id."""
+    from corridor.platform.domain.identity import normalise_email
+
+    if owner_type != OwnerType.USER or "@" not in text:
+        return text
+    with deps.reader() as uow:
+        user = uow.repo(User).one(email=normalise_email(text))
+    if user is None:
+        raise not_found("customer")
+    return user.id
