@@ -281,3 +281,27 @@ def test_cli_freeze_unfreeze_and_history(platform: bootstrap.Platform, settings:
                                   "x", "--by", "carol@example.com", *where])
     assert out.exit_code == 1  # a customer is no officer
     assert len(freezes_of(platform, carol.user.id)) == 1
+
+
+def test_a_holding_authorised_while_frozen_is_frozen_too(
+        platform: bootstrap.Platform, officers: tuple[Actor, Actor]) -> None:
+    olive, _ = officers
+    carol = make_user(platform, email="carol@example.com")
+    worker, node = lane(platform)
+    open_wallet(platform, worker, node, carol.user.id, codes=("USD",))
+    freezes.freeze(platform.deps, bootstrap_principal(olive), "user", carol.user.id,
+                   reason="case", idempotency_key=new_key())
+    drain(worker, node)
+    assert freezes_of(platform, carol.user.id)[0].status == "frozen"
+    with platform.deps.uow() as uow:  # e.g. a KYC upgrade after the freeze
+        wallets.request_authorisation(platform.deps, uow, owner_type="user",
+                                      owner_id=carol.user.id, asset_codes=("EUR",),
+                                      actor_id=carol.user.id)
+        uow.commit()
+    [extended] = freezes_of(platform, carol.user.id)
+    assert extended.status == "requested" and extended.codes == ("EUR", "USD")
+    assert extended.jobs_total == 2
+    drain(worker, node)
+    [after] = freezes_of(platform, carol.user.id)
+    assert after.status == "frozen" and after.jobs_done == 2
+    assert ("EUR", HolderAction.FREEZE) in holder_ops(node)

@@ -94,11 +94,38 @@ def _check_owner(uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
         raise not_found("owner")
 
 
+def _job(deps: Deps, f: Freeze, phase: Phase, wallet: Wallet, code: str) -> LedgerJob:
+    kind = KIND_OF[phase]
+    now = deps.clock.now_ms()
+    return LedgerJob(
+        id=deps.rand.new_id(), kind=kind, wallet_id=wallet.id,
+        payload={"address": wallet.address, "code": code, "freeze_id": f.id,
+                 "phase": phase.value},
+        status=JobStatus.QUEUED, signer=w.SIGNER_OF[kind], tx_id=None, tx_hex=None,
+        op_index=None, attempts=0, error_code=None, error_message=None, created_ms=now,
+        updated_ms=now)
+
+
+def extend(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str) -> None:
+    """A holding asked for while its owner is frozen (an authorisation granted after the
+    freeze, an account opened again) is frozen too: one more job of the freeze, which is
+    `requested` again until the chain has carried it out. Inside the caller's unit of
+    work, after the holding's own authorisation job (the issuer builds in that order)."""
+    active = active_of(uow, wallet.owner_type, wallet.owner_id)
+    if active is None or active.phase is not Phase.FREEZE:
+        return  # none, or being lifted: the release's own jobs cover every holding
+    f = uow.repo(Freeze).get(active.id, for_update=True)
+    assert f is not None
+    uow.repo(LedgerJob).add(_job(deps, f, Phase.FREEZE, wallet, code))
+    codes = sorted(set(f.codes) | {code})
+    uow.repo(Freeze).update(dataclasses.replace(
+        f, jobs_total=f.jobs_total + 1, asset_codes=",".join(codes),
+        status=FreezeStatus.REQUESTED, updated_ms=deps.clock.now_ms()))
+
+
 def _queue(deps: Deps, uow: UnitOfWork, f: Freeze, phase: Phase) -> tuple[int, tuple[str, ...]]:
     """Queues the phase's ledger jobs: one per (wallet, asset) the owner may hold.
     Returns how many, and the asset codes."""
-    kind = KIND_OF[phase]
-    now = deps.clock.now_ms()
     count, codes = 0, set[str]()
     for wallet in uow.repo(Wallet).many(owner_type=f.owner_type, owner_id=f.owner_id,
                                         order_by="created_ms", limit=w.WALLETS_PER_OWNER_MAX):
@@ -107,13 +134,7 @@ def _queue(deps: Deps, uow: UnitOfWork, f: Freeze, phase: Phase) -> tuple[int, t
         for auth in uow.repo(Authorisation).many(wallet_id=wallet.id, order_by="asset_code"):
             if auth.status == AuthStatus.FAILED:
                 continue
-            uow.repo(LedgerJob).add(LedgerJob(
-                id=deps.rand.new_id(), kind=kind, wallet_id=wallet.id,
-                payload={"address": wallet.address, "code": auth.asset_code,
-                         "freeze_id": f.id, "phase": phase.value},
-                status=JobStatus.QUEUED, signer=w.SIGNER_OF[kind], tx_id=None, tx_hex=None,
-                op_index=None, attempts=0, error_code=None, error_message=None,
-                created_ms=now, updated_ms=now))
+            uow.repo(LedgerJob).add(_job(deps, f, phase, wallet, auth.asset_code))
             count += 1
             codes.add(auth.asset_code)
     return count, tuple(sorted(codes))
