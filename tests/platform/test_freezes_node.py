@@ -11,10 +11,27 @@ from typing import Any
 
 import httpx
 
+from corridor.platform import bootstrap
+from corridor.platform.adapters.ledger_client import LedgerClient
+from corridor.platform.adapters.outbox_jobs import JobLane
+from corridor.platform.config import Settings
+from corridor.platform.domain.payments import Payment
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import StaffRole, UserKind
+from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, wallet_ref
+from corridor.platform.domain.wallets import Signer, Wallet
+from corridor.platform.services import freezes, payments, settlement
+from corridor.platform.services.payments import PaymentRequest
 from tests.node.conftest import NodeProcess
-from tests.platform.conftest import keyed
+from tests.platform.conftest import give_kyc, keyed, make_staff, make_user, new_key
 from tests.platform.live import OFFICER_PASSWORD, Platform, sign_in, wait_until
 from tests.platform.test_e2e_payments import onboard, settled, wallet
+from tests.platform.test_wallets_node import (  # noqa: F401
+    chain,
+    open_and_authorise,
+    settings,
+)
+from tests.platform.test_wallets_node import settled as jobs_settled
 
 
 def holdings(node: NodeProcess, address: str) -> dict[str, dict[str, Any]]:
@@ -116,3 +133,90 @@ def test_freeze_on_chain_stops_payments_and_unfreeze_lifts_it(
     assert r.status_code == 201, r.text
     settled(api, ann, r.json()["id"])
     assert int(holdings(node, ann_wallet["address"])["USD"]["balance"]) < 10_000
+
+
+def test_a_payment_in_flight_when_the_freeze_lands_moves_no_money(
+        platform: bootstrap.Platform, chain: httpx.Client,  # noqa: F811
+        settings: Settings) -> None:  # noqa: F811
+    """A payment created before the freeze, whose transfer reaches the chain after it:
+    the chain refuses it (FROZEN; retried as the outbox retries, then given up), the
+    payment's existing failure path refunds it, and neither wallet's balance moves."""
+    deps = platform.deps
+    carol = make_user(platform, email="carol@example.com")
+    dave = make_user(platform, email="dave@example.com")
+    olive = make_staff(platform, "compliance_officer")
+    assert platform.start_workers()
+    try:
+        carol_wallet = open_and_authorise(platform, carol.user.id)
+        dave_wallet = open_and_authorise(platform, dave.user.id)
+        wait_until("the wallets", lambda: jobs_settled(platform))
+        for who in (carol, dave):
+            give_kyc(platform, who.user.id, tier=2)
+        with deps.uow() as uow:
+            settlement.queue(deps, uow, purpose=Purpose.MINT, ref_id=deps.rand.new_id(),
+                             source=ISSUER, legs=[Leg(source=ISSUER,
+                                                      destination=wallet_ref(carol_wallet),
+                                                      code="USD", amount_minor=10_000)])
+            uow.commit()
+        wait_until("the mint", lambda: _transfers_done(platform))
+    finally:
+        platform.stop_workers()
+    carol_address, dave_address = _address(platform, carol_wallet), _address(platform, dave_wallet)
+    payer = Principal(user_id=carol.user.id, kind=UserKind.CUSTOMER, staff_role=None,
+                      session_id="test")
+    payment, _ = payments.create(deps, payer, PaymentRequest(
+        recipient={"type": "user", "email": "dave@example.com"}, asset="USD", amount="10.00"),
+        new_key())
+    officer = Principal(user_id=olive.user.id, kind=UserKind.STAFF,
+                        staff_role=StaffRole.COMPLIANCE_OFFICER, session_id="test")
+    freezes.freeze(deps, officer, "user", carol.user.id, reason="case",
+                   idempotency_key=new_key())
+    # The issuer's freeze alone reaches the chain first (the transfers' lane is stopped).
+    client = LedgerClient(settings.node_rpc, token=settings.node_rpc_token)
+    assert settings.issuer_key is not None
+    issuer = JobLane(deps, client, {Signer.ISSUER: bootstrap.load_system_key(
+        settings.issuer_key)})
+
+    def frozen() -> bool:
+        issuer.run_once()
+        with deps.reader() as uow:
+            f = freezes.active_of(uow, "user", carol.user.id)
+        return f is not None and f.status == "frozen"
+
+    wait_until("the freeze on chain", frozen)
+    client.close()
+    assert platform.start_workers()
+    try:
+        wait_until("the payment to end", lambda: _payment(platform, payment.id).status
+                   in ("failed", "rejected", "refunded"))
+    finally:
+        platform.stop_workers()
+    with deps.reader() as uow:
+        transfer = uow.repo(Transfer).get(_payment(platform, payment.id).transfer_id or "")
+    assert transfer is not None and transfer.result_code == "FROZEN", transfer
+    assert _payment(platform, payment.id).status == "refunded"  # the sender made whole
+    assert _usd(chain, carol_address) == 10_000 and _usd(chain, dave_address) == 0
+
+
+def _transfers_done(platform: bootstrap.Platform) -> bool:
+    with platform.deps.reader() as uow:
+        return all(t.status in ("committed", "rejected") for t in uow.repo(Transfer).many())
+
+
+def _address(platform: bootstrap.Platform, wallet_id: str) -> str:
+    with platform.deps.reader() as uow:
+        wallet = uow.repo(Wallet).get(wallet_id)
+    assert wallet is not None
+    return wallet.address
+
+
+def _payment(platform: bootstrap.Platform, payment_id: str) -> Payment:
+    with platform.deps.reader() as uow:
+        p = uow.repo(Payment).get(payment_id)
+    assert p is not None
+    return p
+
+
+def _usd(chain: httpx.Client, address: str) -> int:  # noqa: F811
+    acct = chain.get(f"/v1/accounts/{address}").json()
+    return sum(int(b["balance"]) for b in acct["balances"] if b["code"] == "USD")
