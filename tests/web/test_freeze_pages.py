@@ -11,8 +11,12 @@ from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.domain.freezes import Freeze
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import StaffRole, UserKind
+from corridor.platform.services import freezes
 from corridor.web import security
-from tests.platform.conftest import Actor, make_staff, make_user
+from tests.platform.conftest import Actor, make_staff, make_user, new_key
+from tests.platform.wallet_fakes import make_org
 from tests.web.conftest import csrf_of
 
 SESSION = security.cookie_names(production=False)[0]
@@ -94,3 +98,19 @@ def test_other_roles_see_no_form_and_are_refused(
     _as(site, carol)
     assert site.post(f"{url}/freeze", data={"reason": "x"}).status_code == 403
     assert _freezes(platform, carol.user.id) == []
+
+
+def test_an_organisations_wallet_pages_show_its_freeze(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    owner = make_user(platform, email="owner@example.com")
+    org_id = make_org(platform, owner.user.id, kyb=True)
+    _as(site, owner)
+    assert "data-freeze" not in site.get(f"/org/{org_id}/wallets").text
+    olive = make_staff(platform, "compliance_officer")
+    officer = Principal(user_id=olive.user.id, kind=UserKind.STAFF,
+                        staff_role=StaffRole.COMPLIANCE_OFFICER, session_id="test")
+    freezes.freeze(platform.deps, officer, "org", org_id, reason="adverse media",
+                   idempotency_key=new_key())
+    for path in (f"/org/{org_id}/wallets", f"/org/{org_id}"):
+        assert 'data-freeze="frozen"' in site.get(path).text, path
+    assert "该组织已被我们的合规团队冻结" in site.get(f"/org/{org_id}", headers=ZH).text
