@@ -81,14 +81,17 @@ def _check_text(reason: str, reference: str | None, problems: Problems) -> tuple
     return reason, reference
 
 
-def _check_owner(uow: UnitOfWork, owner_type: str, owner_id: str) -> None:
-    """The owner exists: a customer (not staff), or an organisation."""
+def _check_owner(uow: UnitOfWork, owner_type: str, owner_id: str, *,
+                 lock: bool = False) -> None:
+    """The owner exists: a customer (not staff), or an organisation. With `lock`, its row
+    is locked, so two decisions on one owner (two officers at once) queue behind each
+    other and the second sees the first's freeze."""
     if owner_type == OwnerType.USER:
-        user = uow.repo(User).get(owner_id[:64])
+        user = uow.repo(User).get(owner_id[:64], for_update=lock)
         if user is None or user.kind != UserKind.CUSTOMER:
             raise not_found("customer")
     elif owner_type == OwnerType.ORG:
-        if uow.repo(Organisation).get(owner_id[:64]) is None:
+        if uow.repo(Organisation).get(owner_id[:64], for_update=lock) is None:
             raise not_found("organisation")
     else:
         raise not_found("owner")
@@ -153,7 +156,7 @@ def freeze(deps: Deps, who: Principal, owner_type: str, owner_id: str, *, reason
     asked = {"owner_type": owner_type, "owner_id": owner_id, "reason": reason,
              "reference": reference}
     with deps.uow() as uow:
-        _check_owner(uow, owner_type, owner_id)
+        _check_owner(uow, owner_type, owner_id, lock=True)
         first = replay.prior(uow, who.user_id, key, "freeze.create", asked)
         if first is not None:
             before = uow.repo(Freeze).get(first)
@@ -196,7 +199,7 @@ def unfreeze(deps: Deps, who: Principal, owner_type: str, owner_id: str, *, reas
     idempotency.raise_if_any(problems)
     asked = {"owner_type": owner_type, "owner_id": owner_id, "reason": reason}
     with deps.uow() as uow:
-        _check_owner(uow, owner_type, owner_id)
+        _check_owner(uow, owner_type, owner_id, lock=True)
         first = replay.prior(uow, who.user_id, key, "freeze.release", asked)
         if first is not None:
             before = uow.repo(Freeze).get(first)
