@@ -231,11 +231,14 @@ FORMS = {
     "/staff/admin": {"admin"},
     "/staff/admin/{victim}/role": {"admin"},
     "/staff/admin/{victim}/disable": {"admin"},
+    "/staff/customers/{carol}/freeze": {"compliance_officer"},
+    "/staff/customers/{carol}/unfreeze": {"compliance_officer"},
 }
 API = {
     "/v1/staff/dashboard": {"admin", "operator"},
     "/v1/staff/customers?q=carol@example.com": PAGES["/staff/customers"],
     "/v1/staff/customers/{carol}": PAGES["/staff/customers"],
+    "/v1/staff/customers/{carol}/freezes": PAGES["/staff/customers"],
 }
 ROLES = ("admin", "compliance_officer", "support_agent", "operator", "auditor", "regulator")
 

@@ -12,7 +12,8 @@ import typer
 
 from corridor.cli.platform import DatabaseUrl, DataDir, _build, _existing, _fail, _settings
 
-app = typer.Typer(help="Compliance: sanctions lists and screening.", no_args_is_help=True)
+app = typer.Typer(help="Compliance: sanctions lists, screening, freezes.",
+                  no_args_is_help=True)
 lists_app = typer.Typer(help="Sanctions and watch lists: import and show.",
                         no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
@@ -255,3 +256,100 @@ def aml_traffic(
                           for i in traffic.instances],
             "background_ids": sorted(traffic.background_ids)}) + "\n")
         typer.echo(f"wrote {labels}")
+# --- freezes of holdings on chain (issue 16) ---------------------------------------------
+
+Officer = Annotated[str, typer.Option("--by", help="The compliance officer's e-mail (the "
+                                      "staff account the decision is made and audited as).")]
+OrgFlag = Annotated[bool, typer.Option("--org", help="CUSTOMER is an organisation's id.")]
+Customer = Annotated[str, typer.Argument(help="The customer's id or e-mail (with --org: "
+                                         "the organisation's id).")]
+
+
+def _freeze_line(f: Any) -> str:
+    chain = f" tx {f.tx_id} block {f.height}" if f.tx_id else ""
+    release = (f" released by {f.released_by}: {f.release_reason}"
+               f"{f' tx {f.release_tx_id} block {f.release_height}' if f.release_tx_id else ''}"
+               if f.released_by else "")
+    error = f" (refused: {f.error_code})" if f.error_code else ""
+    return (f"{f.id} {f.status}{error} [{f.asset_codes or '-'}] by {f.frozen_by}: "
+            f"{f.reason}{f' (ref {f.reference})' if f.reference else ''}{chain}{release}")
+
+
+def _decide(action: str, customer: str, org: bool, by: str, data_dir: Path | None,
+            database_url: str | None, **kw: Any) -> None:
+    import uuid
+
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import freezes
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        deps = platform.deps
+        who = freezes.acting_officer(deps, by)
+        owner_type = "org" if org else "user"
+        owner_id = freezes.owner_id_of(deps, owner_type, customer)
+        run = freezes.freeze if action == "freeze" else freezes.unfreeze
+        f = run(deps, who, owner_type, owner_id, idempotency_key=uuid.uuid4().hex, **kw)
+    except PlatformError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    finally:
+        platform.close()
+    typer.echo(_freeze_line(f))
+
+
+@app.command("freeze")
+def freeze(
+    customer: Customer,
+    reason: Annotated[str, typer.Option(help="Why (audited).")],
+    by: Officer,
+    reference: Annotated[str | None, typer.Option(help="e.g. the case's id.")] = None,
+    org: OrgFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Freeze the customer's holdings on chain (the issuer's FREEZE, through the outbox)
+    and stop their payments and withdrawals now."""
+    _decide("freeze", customer, org, by, data_dir, database_url, reason=reason,
+            reference=reference)
+
+
+@app.command("unfreeze")
+def unfreeze(
+    customer: Customer,
+    reason: Annotated[str, typer.Option(help="Why (audited).")],
+    by: Officer,
+    org: OrgFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift the customer's freeze (another officer than the one who froze)."""
+    _decide("unfreeze", customer, org, by, data_dir, database_url, reason=reason)
+
+
+@app.command("freezes")
+def freezes_(
+    customer: Customer,
+    by: Officer,
+    org: OrgFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The customer's freezes, newest first."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import freezes
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        deps = platform.deps
+        who = freezes.acting_officer(deps, by)
+        owner_type = "org" if org else "user"
+        items, _ = freezes.history(deps, who, owner_type,
+                                   freezes.owner_id_of(deps, owner_type, customer))
+    except PlatformError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    finally:
+        platform.close()
+    if not items:
+        typer.echo("(no freezes)")
+    for f in items:
+        typer.echo(_freeze_line(f))

@@ -3,6 +3,7 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 
 from __future__ import annotations
 
+from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
 from corridor.platform.domain.identity import UserStatus
 from corridor.platform.domain.kyc import FieldStatus, KycStatus
@@ -149,11 +150,19 @@ ACCOUNT = {
     UserStatus.ACTIVE: N_("Active"),
     UserStatus.DISABLED: N_("Disabled"),
 }
+# A compliance freeze of a customer's holdings on chain (issue 16).
+FREEZE = {
+    FreezeStatus.REQUESTED: N_("Freeze requested, waiting for the ledger"),
+    FreezeStatus.FROZEN: N_("Frozen on the ledger"),
+    FreezeStatus.FAILED: N_("Freeze refused by the ledger"),
+    FreezeStatus.RELEASING: N_("Being unfrozen, waiting for the ledger"),
+    FreezeStatus.RELEASED: N_("Unfrozen"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
           "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK,
-          "staff_role": STAFF_ROLE, "account": ACCOUNT}
+          "staff_role": STAFF_ROLE, "account": ACCOUNT, "freeze": FREEZE}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

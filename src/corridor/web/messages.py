@@ -108,6 +108,14 @@ BY_CODE = {
     "FILE_TYPE_MISMATCH": N_("Upload a JPEG, PNG or PDF file."),
     "REFUND_FILES_LIMIT": N_("You have uploaded as many evidence files as we keep. "
                              "Contact support."),
+    # compliance freezes (issue 16)
+    "ACCOUNT_FROZEN": N_("This account is frozen by our compliance team: no money can leave "
+                         "it for now. Contact support."),
+    "ALREADY_FROZEN": N_("This account is already frozen."),
+    "NOT_FROZEN": N_("This account is not frozen."),
+    "FREEZE_PENDING": N_("The ledger has not carried out the freeze yet. Try again in a "
+                         "moment."),
+    "FOUR_EYES_REQUIRED": N_("Another compliance officer must make this decision."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),

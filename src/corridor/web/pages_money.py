@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from corridor.platform.domain.payments import TERMINAL, Payment, PaymentStatus
-from corridor.platform.services import kyc, payment_reads, wallets
+from corridor.platform.domain.wallets import OwnerType
+from corridor.platform.services import freezes, kyc, payment_reads, wallets
 from corridor.web import pages_refunds, render
 from corridor.web.context import Page, PageRoute, page_of
 
@@ -46,8 +47,10 @@ def dashboard(page: PageDep) -> Response:
     views, reached = wallets.list_wallets(page.deps, who)
     verification = kyc.get_customer(page.deps, who).record
     latest = payment_reads.list_sent(page.deps, who, limit=LATEST)
+    frozen = freezes.state_of(page.deps, OwnerType.USER, who.user_id)
     return render.html(page, "dashboard.html", wallets=views, balances=balances(views),
-                       node_reachable=reached, verification=verification, payments=latest)
+                       node_reachable=reached, verification=verification, payments=latest,
+                       frozen=frozen)
 
 
 @router.get("/payments", response_class=HTMLResponse)

@@ -21,10 +21,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import orgs as dom
 from corridor.platform.domain.errors import Kind, PlatformError
+from corridor.platform.domain.freezes import Freeze
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import GRANTABLE, OrgRole, Perm, org_allows
+from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.domain.webhooks import URL_LEN_MAX
-from corridor.platform.services import orgs, wallets, webhooks
+from corridor.platform.services import freezes, orgs, wallets, webhooks
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
 from corridor.web.messages import N_
@@ -147,7 +149,7 @@ def _overview(page: Page, org_id: str, values: Mapping[str, str],
     ctx = _context(page, who, org_id)
     views, reached = wallets.list_wallets(page.deps, who, org_id=org_id)
     return render.form(page, "org.html", exc, **ctx, wallets=views, balances=balances(views),
-                       node_reachable=reached,
+                       node_reachable=reached, frozen=_frozen(page, org_id),
                        values={"name": ctx["org"].name, **values})
 
 
@@ -288,7 +290,13 @@ def _wallets(page: Page, org_id: str, values: Mapping[str, str],
     ctx = _context(page, who, org_id)
     views, reached = wallets.list_wallets(page.deps, who, org_id=org_id)
     return render.form(page, "org_wallets.html", exc, **ctx, wallets=views,
-                       node_reachable=reached, values=_fresh(values, page))
+                       node_reachable=reached, values=_fresh(values, page),
+                       frozen=_frozen(page, org_id))
+
+
+def _frozen(page: Page, org_id: str) -> Freeze | None:
+    """The organisation's compliance freeze, if any (its wallets' cards say so)."""
+    return freezes.state_of(page.deps, OwnerType.ORG, org_id)
 
 
 @router.get("/org/{org_id}/wallets", response_class=HTMLResponse)

@@ -1,8 +1,10 @@
 """The back office's operations pages: the dashboard (operate: admins, operators), the
 audit log with its chain verification (audit.read: auditors, regulators) and the customer
 lookup for support (customers.read; every customer shown is written to the audit log by
-the service). The same services as the API's /v1/staff/dashboard, /v1/staff/audit and
-/v1/staff/customers; each page checks its permission before reading anything."""
+the service), with the freeze of a customer's holdings on chain (account.freeze:
+compliance officers; issue 16). The same services as the API's /v1/staff/dashboard,
+/v1/staff/audit, /v1/staff/customers and its freezes; each page checks its permission
+before reading anything."""
 
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton, format_timedelta
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Path, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from corridor.platform.domain import freezes as freeze_dom
 from corridor.platform.domain.errors import PlatformError, Problems
+from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import audit, backoffice
+from corridor.platform.domain.wallets import OwnerType
+from corridor.platform.services import audit, backoffice, freezes
 from corridor.web import charts, render
 from corridor.web.context import Page, PageRoute, page_of
 
@@ -142,9 +147,55 @@ def customers(page: PageDep,
     return render.form(page, "staff_customers.html", q=q, matches=matches)
 
 
-@router.get("/staff/customers/{user_id}", response_class=HTMLResponse)
-def customer(page: PageDep, user_id: Annotated[str, Path(max_length=64)]) -> Response:
-    who = page.staff(Perm.CUSTOMERS_READ)
+UserId = Annotated[str, Path(max_length=64)]
+FreezeText = Annotated[str, Form(max_length=freeze_dom.REASON_LEN_MAX)]
+FreezeRef = Annotated[str, Form(max_length=freeze_dom.REFERENCE_LEN_MAX)]
+FormKey = Annotated[str, Form(max_length=100)]
+
+
+def _customer(page: Page, who: Principal, user_id: str, values: dict[str, str] | None = None,
+              exc: PlatformError | None = None) -> Response:
+    """The customer's page, with the freeze form (compliance officers) and the freeze
+    history. The form's idempotency key is made when it is shown: a resent form acts once."""
     v = backoffice.customer_view(page.deps, who, user_id)
-    return render.html(page, "staff_customer.html", v=v, u=v.user,
-                       may_review_kyc=who.staff_can(Perm.KYC_READ))
+    history, _ = freezes.history(page.deps, who, OwnerType.USER, user_id,
+                                 limit=freeze_dom.HISTORY_PAGE_MAX)
+    values = {"reason": "", "reference": "", **(values or {})}
+    values["key"] = values.get("key") or page.deps.rand.token()
+    return render.form(page, "staff_customer.html", exc, v=v, u=v.user,
+                       may_review_kyc=who.staff_can(Perm.KYC_READ),
+                       may_freeze=who.staff_can(Perm.ACCOUNT_FREEZE), freezes=history,
+                       active=next((f for f in history if f.active), None), values=values)
+
+
+@router.get("/staff/customers/{user_id}", response_class=HTMLResponse)
+def customer(page: PageDep, user_id: UserId) -> Response:
+    who = page.staff(Perm.CUSTOMERS_READ)
+    return _customer(page, who, user_id)
+
+
+@router.post("/staff/customers/{user_id}/freeze")
+def customer_freeze(page: PageDep, user_id: UserId, reason: FreezeText = "",
+                    reference: FreezeRef = "", key: FormKey = "") -> Response:
+    """Freezes the customer's holdings on chain (as POST /v1/staff/customers/{id}/freeze)."""
+    who = page.staff(Perm.ACCOUNT_FREEZE)
+    try:
+        freezes.freeze(page.deps, who, OwnerType.USER, user_id, reason=reason,
+                       reference=reference or None, idempotency_key=key or None)
+    except PlatformError as exc:
+        return _customer(page, who, user_id, {"reason": reason, "reference": reference,
+                                              "key": key}, exc)
+    return RedirectResponse(f"/staff/customers/{user_id}#freeze-h", status_code=303)
+
+
+@router.post("/staff/customers/{user_id}/unfreeze")
+def customer_unfreeze(page: PageDep, user_id: UserId, reason: FreezeText = "",
+                      key: FormKey = "") -> Response:
+    """Lifts the customer's freeze (as POST /v1/staff/customers/{id}/unfreeze)."""
+    who = page.staff(Perm.ACCOUNT_FREEZE)
+    try:
+        freezes.unfreeze(page.deps, who, OwnerType.USER, user_id, reason=reason,
+                         idempotency_key=key or None)
+    except PlatformError as exc:
+        return _customer(page, who, user_id, {"reason": reason, "key": key}, exc)
+    return RedirectResponse(f"/staff/customers/{user_id}#freeze-h", status_code=303)

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import wallets as dom
-from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import wallets
+from corridor.platform.domain.wallets import OwnerType, Wallet
+from corridor.platform.services import freezes, wallets
+from corridor.platform.services.ports import Deps
 from corridor.platform.services.wallets import WalletView
 
 router = APIRouter(route_class=JsonRoute, tags=["wallets"])
@@ -112,22 +113,29 @@ class WalletOut(BaseModel):
 class WalletList(BaseModel):
     items: list[WalletOut]
     node_reachable: bool
+    frozen: bool = Field(False, description="Frozen by compliance (requested, on chain, or "
+                                            "being lifted): no payment or withdrawal leaves.")
+    freeze_status: str | None = Field(None, description="requested | frozen | releasing")
 
 
-def _list(views: list[WalletView], reached: bool) -> WalletList:
-    return WalletList(items=[WalletOut.of(v.wallet, v) for v in views], node_reachable=reached)
+def _list(views: list[WalletView], reached: bool, deps: Deps, owner_type: str,
+          owner_id: str) -> WalletList:
+    frozen = freezes.state_of(deps, owner_type, owner_id)
+    return WalletList(items=[WalletOut.of(v.wallet, v) for v in views], node_reachable=reached,
+                      frozen=frozen is not None,
+                      freeze_status=frozen.status.value if frozen is not None else None)
 
 
 @router.get("/wallets", response_model=WalletList)
 def my_wallets(deps: DepsDep, who: PrincipalDep) -> WalletList:
     """The caller's own wallets, with on-chain balances when the node is reachable."""
-    return _list(*wallets.list_wallets(deps, who))
+    return _list(*wallets.list_wallets(deps, who), deps, OwnerType.USER, who.user_id)
 
 
 @router.get("/orgs/{org_id}/wallets", response_model=WalletList)
 def org_wallets(org_id: OrgId, deps: DepsDep, who: PrincipalDep) -> WalletList:
     """An organisation's wallets (any member)."""
-    return _list(*wallets.list_wallets(deps, who, org_id=org_id))
+    return _list(*wallets.list_wallets(deps, who, org_id=org_id), deps, OwnerType.ORG, org_id)
 
 
 @router.post("/orgs/{org_id}/wallets", response_model=WalletOut,

@@ -14,11 +14,11 @@ one loop beside the transfers' lane, under the rules of domain/outbox.py.
    node restarted and lost its mempool) → the *stored bytes* are submitted again; past
    their window they are refused EXPIRED, and the policy rebuilds. A job is never given
    a second, different transaction while its first may still commit.
-2. **Build** per signer (operator: open_account; issuer: authorise) one transaction of up
-   to JOB_OPS_PER_TX_MAX queued jobs in creation order, at the signer's next sequence on
-   chain, sign it, and store tx_id + tx_hex and mark the jobs submitted in one database
-   transaction, *then* submit. A signer has at most one job transaction in flight, so its
-   next sequence is always the committed one plus one.
+2. **Build** per signer (operator: open_account; issuer: authorise, freeze, unfreeze) one
+   transaction of up to JOB_OPS_PER_TX_MAX queued jobs in creation order, at the signer's
+   next sequence on chain, sign it, and store tx_id + tx_hex and mark the jobs submitted in
+   one database transaction, *then* submit. A signer has at most one job transaction in
+   flight, so its next sequence is always the committed one plus one.
 
 System keys live in memory only. One worker per database: two would both build for the
 same signer and refuse each other's sequences.
@@ -46,6 +46,7 @@ from corridor.platform.domain.wallets import (
     Wallet,
     WalletStatus,
 )
+from corridor.platform.services import freezes
 from corridor.platform.services import wallets as custody
 from corridor.platform.services.ledger_port import BlockOutcomes, LedgerNode, Refusal
 from corridor.platform.services.ports import Deps, UnitOfWork, chunks
@@ -60,6 +61,9 @@ RESOLVE_AFTER_MS = 2_000
 TX_IDS_PER_QUERY_MAX = 500  # bound parameters of one query
 # Refusals saying the chain's state may already be what the job wanted.
 GOAL_REACHED = {JobKind.OPEN_ACCOUNT: frozenset({RejectCode.ACCOUNT_EXISTS})}
+# The issuer's SetHolder action of each holder job (the others are operator OpenAccounts).
+HOLDER_ACTION = {JobKind.AUTHORISE: HolderAction.AUTHORISE, JobKind.FREEZE: HolderAction.FREEZE,
+                 JobKind.UNFREEZE: HolderAction.UNFREEZE}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,9 +78,24 @@ class Prepared:
 def operation_of(job: LedgerJob) -> Operation:
     if job.kind == JobKind.OPEN_ACCOUNT:
         return OpenAccount(public_key=keys.decode_public_key(job.payload["public_key"]))
-    assert job.kind == JobKind.AUTHORISE, job.kind
     return SetHolder(holder=keys.decode_address(job.payload["address"]),
-                     code=str(job.payload["code"]), action=HolderAction.AUTHORISE)
+                     code=str(job.payload["code"]), action=HOLDER_ACTION[JobKind(job.kind)])
+
+
+def _done(deps: Deps, uow: UnitOfWork, job: LedgerJob, height: int | None) -> None:
+    """Reports a job the chain carried out to the area that asked for it."""
+    if job.kind in freezes.JOB_KINDS:
+        freezes.record_done(deps, uow, job, height)
+    else:
+        custody.record_done(deps, uow, job)
+
+
+def _failed(deps: Deps, uow: UnitOfWork, job: LedgerJob, code: str, message: str) -> None:
+    """Reports a job the chain refused for good to the area that asked for it."""
+    if job.kind in freezes.JOB_KINDS:
+        freezes.record_failed(deps, uow, job, code, message)
+    else:
+        custody.record_failed(deps, uow, job, code, message)
 
 
 class JobLane:
@@ -102,6 +121,7 @@ class JobLane:
         """Jobs whose transaction is in `blocks`: done, or refused if it failed there.
         Returns whether any was."""
         by_id = {tx.tx_id: tx for block in blocks for tx in block.txs}
+        heights = {tx.tx_id: block.height for block in blocks for tx in block.txs}
         if not by_id:
             return False
         mine: set[str] = set()
@@ -113,7 +133,7 @@ class JobLane:
             tx = by_id[tx_id]
             self._finish(tx_id, None if tx.success else Refusal(
                 code=tx.code or "UNKNOWN", message="failed in its block", permanent=True,
-                op_index=None))
+                op_index=None), height=heights[tx_id])
         return bool(mine)
 
     def resolve_submitted(self, *, stale_before_ms: int | None = None) -> bool:
@@ -132,7 +152,8 @@ class JobLane:
             if state.status == "pending":
                 continue
             if state.status == "committed":
-                self._finish(tx_id, state.refusal if not state.success else None)
+                self._finish(tx_id, state.refusal if not state.success else None,
+                             height=state.height)
             elif state.status == "rejected":
                 assert state.refusal is not None
                 self._refused(tx_id, state.refusal)
@@ -142,13 +163,13 @@ class JobLane:
             changed = True
         return changed
 
-    def _finish(self, tx_id: str, failure: Refusal | None) -> None:
+    def _finish(self, tx_id: str, failure: Refusal | None, *, height: int | None) -> None:
         if failure is not None:  # included but failed: the chain applied none of it
             self._refused(tx_id, failure)
             return
         with self.deps.uow() as uow:
             for job in uow.repo(LedgerJob).many(tx_id=tx_id, status=JobStatus.SUBMITTED):
-                custody.record_done(self.deps, uow, job)
+                _done(self.deps, uow, job, height)
             uow.commit()
         log.info("outbox: jobs: tx %s committed", tx_id)
 
@@ -177,11 +198,11 @@ class JobLane:
                     repo.update(dataclasses.replace(w.job_for_retry(job, now), alone=True,
                                                     attempts=max(0, job.attempts - 1)))
                 elif reached.get(job.id):
-                    custody.record_done(self.deps, uow, job)
+                    _done(self.deps, uow, job, None)
                 elif verdict is Retry.REBUILD:
                     repo.update(w.job_for_retry(job, now))
                 else:
-                    custody.record_failed(self.deps, uow, job, refusal.code, refusal.message)
+                    _failed(self.deps, uow, job, refusal.code, refusal.message)
             uow.commit()
         log.info("outbox: jobs: tx %s refused: %s%s", tx_id, refusal.code,
                  " (batch split)" if batch and not transient else "")
@@ -205,8 +226,8 @@ class JobLane:
         with self.deps.uow() as uow:
             picked, failing = self._pickable(uow, signer)
             for job in failing:
-                custody.record_failed(self.deps, uow, job, "WALLET_FAILED",
-                                      "the wallet's account could not be opened")
+                _failed(self.deps, uow, job, "WALLET_FAILED",
+                        "the wallet's account could not be opened")
             uow.commit()
         return picked
 
@@ -220,7 +241,7 @@ class JobLane:
             return [], []  # one transaction in flight per signer
         for job in repo.many(status=JobStatus.QUEUED, signer=signer, order_by="created_ms",
                              limit=QUEUED_SCAN_MAX):
-            if job.kind == JobKind.AUTHORISE:
+            if job.kind != JobKind.OPEN_ACCOUNT:  # a holder job: its account first
                 wallet = uow.repo(Wallet).get(job.wallet_id)
                 assert wallet is not None, job.wallet_id
                 if wallet.status == WalletStatus.FAILED:

@@ -232,6 +232,15 @@ class Err(enum.Enum):
                                  "returned by the payee")
     INVALID_DECISION = "INVALID_DECISION", _I, "the decision is not valid"
     HOLD_DECIDED = "HOLD_DECIDED", _C, "this hold is already decided"
+    # --- freezes (issue 16) ------------------------------------------------------------------
+    ACCOUNT_FROZEN = ("ACCOUNT_FROZEN", _C,
+                      "the account is frozen by compliance: no money can leave it")
+    ALREADY_FROZEN = "ALREADY_FROZEN", _C, "the account is already frozen"
+    NOT_FROZEN = "NOT_FROZEN", _C, "the account is not frozen"
+    FREEZE_PENDING = ("FREEZE_PENDING", _C,
+                      "the chain has not answered the freeze yet: try again shortly")
+    FOUR_EYES_REQUIRED = ("FOUR_EYES_REQUIRED", _F,
+                          "another officer must make this decision")
     # --- history ---------------------------------------------------------------------------
     INVALID_FILTERS = "INVALID_FILTERS", _I, "the filters are not valid"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE", _I, "the export is too large: narrow the filters"

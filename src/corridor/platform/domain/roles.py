@@ -51,6 +51,8 @@ class Perm(enum.StrEnum):
     # decide on inbound money held over a customer's limits (credit it or return it):
     # a compliance decision, so compliance officers only
     FUNDS_REVIEW = "funds.review"
+    # freeze and unfreeze a customer's holdings on chain (issue 16): compliance officers
+    ACCOUNT_FREEZE = "account.freeze"
     OPERATE = "operate"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
@@ -81,7 +83,8 @@ ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
 STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
     StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ,
-                                             Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW}),
+                                             Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW,
+                                             Perm.ACCOUNT_FREEZE}),
     StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),

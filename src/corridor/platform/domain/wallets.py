@@ -44,6 +44,8 @@ class AuthStatus(enum.StrEnum):
 class JobKind(enum.StrEnum):
     OPEN_ACCOUNT = "open_account"  # signed by the operator key
     AUTHORISE = "authorise"  # the issuer's SetHolder AUTHORISE
+    FREEZE = "freeze"  # the issuer's SetHolder FREEZE (services/freezes.py)
+    UNFREEZE = "unfreeze"  # the issuer's SetHolder UNFREEZE
 
 
 class JobStatus(enum.StrEnum):
@@ -63,6 +65,8 @@ class Signer(enum.StrEnum):
 SIGNER_OF: dict[JobKind, Signer] = {
     JobKind.OPEN_ACCOUNT: Signer.OPERATOR,
     JobKind.AUTHORISE: Signer.ISSUER,
+    JobKind.FREEZE: Signer.ISSUER,
+    JobKind.UNFREEZE: Signer.ISSUER,
 }
 
 
@@ -132,7 +136,9 @@ class LedgerJob:
     id: str
     kind: JobKind
     wallet_id: str
-    payload: dict[str, Any]  # open_account: {public_key}; authorise: {address, code}
+    # open_account: {public_key}; authorise: {address, code}; freeze, unfreeze: {address,
+    # code, freeze_id, phase}
+    payload: dict[str, Any]
     status: JobStatus
     signer: Signer
     tx_id: str | None  # hex

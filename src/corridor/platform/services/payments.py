@@ -58,6 +58,7 @@ from corridor.platform.domain.transfers import (
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
     bank_details,
+    freezes,
     funds,
     kyc,
     payment_recipients,
@@ -307,6 +308,7 @@ def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
     with deps.uow() as uow:
         owner = quotes.owner_of(uow, who, req.org_id, Perm.PAY_INITIATE)
         wallet = _sender_wallet(uow, owner)
+        freezes.check_not_frozen(uow, *owner)
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, Problems(),
                                     preview=True)
         _check_daily(deps, uow, owner, limits, shown)
@@ -342,6 +344,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         existing = None if problems else _replayed(deps, uow, owner, key, digest, req.account())
         if existing is not None:
             return existing, False
+        freezes.check_not_frozen(uow, *owner)
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
         sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
@@ -351,6 +354,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         existing = _replayed(deps, uow, owner, key, digest, req.account())
         if existing is not None:
             return existing, False
+        freezes.check_not_frozen(uow, *owner)  # a freeze between the passes counts
         if shown.recipient.wallet_id == sender.id and shown.sell_code == shown.buy_code:
             raise Err.SAME_WALLET.error("a payment to the same wallet in the same currency",
                                         {"recipient": "is the paying wallet"})

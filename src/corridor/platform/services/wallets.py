@@ -38,8 +38,8 @@ from corridor.platform.domain.wallets import (
     Wallet,
     WalletStatus,
 )
+from corridor.platform.services import freezes, kyc
 from corridor.platform.services import idempotency as replay
-from corridor.platform.services import kyc
 from corridor.platform.services.access import require_org
 from corridor.platform.services.ledger_port import ChainAccount, KeyGen, LedgerNode
 from corridor.platform.services.ports import Deps, UnitOfWork
@@ -196,6 +196,7 @@ def request_authorisation(
             uow.audit(actor_id=actor_id, actor_kind="system" if not actor_id else "user",
                       action="wallet.authorisation.request", object_type="wallet",
                       object_id=wallet.id, after={"asset_code": code, "job_id": job.id})
+            freezes.extend(deps, uow, wallet, code)  # a frozen owner's new holding too
 
 
 # --- Organisation wallets ------------------------------------------------------------------
@@ -372,6 +373,7 @@ def reopen(deps: Deps, uow: UnitOfWork, wallet_id: str) -> bool:
                            {"address": wallet.address, "code": auth.asset_code})
         uow.repo(Authorisation).update(dataclasses.replace(
             auth, status=AuthStatus.REQUESTED, job_id=again.id, updated_ms=now))
+        freezes.extend(deps, uow, wallet, auth.asset_code)
         codes.append(auth.asset_code)
     uow.audit(actor_id=None, actor_kind="system", action="wallet.repair",
               object_type="wallet", object_id=wallet.id,
