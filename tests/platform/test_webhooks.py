@@ -68,7 +68,7 @@ def test_each_state_change_is_delivered_signed(
     receiver.clock_ms = clock.now_ms
     p = org_pay(client, customer, org, "k")
     assert [d.event for d in deliveries(platform)] == [
-        "payment.draft", "payment.ready", "payment.submitted"]
+        "payment.draft", "payment.screening", "payment.ready", "payment.submitted"]
     worker = WebhookWorker(platform.deps)
     try:
         assert worker.run_once() == 3
@@ -79,7 +79,7 @@ def test_each_state_change_is_delivered_signed(
         worker.close()
     assert receiver.bad_signatures == 0
     assert [d["event"] for d in receiver.received] == [
-        "payment.draft", "payment.ready", "payment.submitted", "payment.included",
+        "payment.draft", "payment.screening", "payment.ready", "payment.submitted", "payment.included",
         "payment.final", "payment.credited"]
     assert receiver.received[-1]["data"]["payment"]["id"] == p["id"]
     assert receiver.received[-1]["data"]["payment"]["status"] == "credited"

@@ -22,6 +22,7 @@ UPLOAD_PATH_PREFIXES = ("/v1/kyc/files", "/v1/refunds/files")
 # Each area's router module (corridor.api.routers.<name>), mounted under /v1.
 ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallets",
            "kyc", "staff_kyc", "refunds", "staff_refunds", "staff_holds", "staff_office",
+           "staff_compliance",
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
            "notifications")
 

@@ -41,14 +41,17 @@ from corridor.platform.config import (
 )
 from corridor.platform.domain import fx
 from corridor.platform.domain.errors import PlatformError
+from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     bank_details,
     deposits,
     funds,
+    monitoring,
     payments,
     refunds,
+    screening,
     withdrawals,
 )
 from corridor.platform.services.handlers import Handlers, HoldHandlers
@@ -76,6 +79,13 @@ HANDLERS = Handlers(
     hold_decision={deposits.HOLD_SUBJECT: HoldHandlers(release=deposits.release_held,
                                                        give_back=deposits.return_held)},
 )
+
+
+def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
+    """What evaluates every movement before the chain (issue 16), in order: the one place
+    monitors are listed. The sanctions screener over the recipient's name; the AML rules
+    engine joins here."""
+    return (monitoring.ScreeningMonitor(screening.Screener(deps)),)
 
 
 @dataclasses.dataclass
@@ -286,6 +296,7 @@ def build(
         rails={sim.name: sim},
         handlers=HANDLERS,
     )
+    deps = dataclasses.replace(deps, monitors=monitors_of(deps))
     sim.deliver = in_process(deps)  # its events reach the platform through these deps
     bank_details.seal_legacy(deps)  # rows from before account numbers were sealed
     return Platform(settings, engine, deps, vault)

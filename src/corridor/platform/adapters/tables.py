@@ -14,3 +14,4 @@ from corridor.platform.adapters import tables_holds
 from corridor.platform.adapters import tables_idempotency
 from corridor.platform.adapters import tables_notifications
 from corridor.platform.adapters import tables_screening
+from corridor.platform.adapters import tables_compliance

@@ -232,6 +232,13 @@ class Err(enum.Enum):
                                  "returned by the payee")
     INVALID_DECISION = "INVALID_DECISION", _I, "the decision is not valid"
     HOLD_DECIDED = "HOLD_DECIDED", _C, "this hold is already decided"
+    # --- compliance cases --------------------------------------------------------------------
+    CASE_CLOSED = "CASE_CLOSED", _C, "this case is closed"
+    NOTHING_HELD = "NOTHING_HELD", _C, "no payment of this case is on hold"
+    CASE_HOLDS_PAYMENTS = ("CASE_HOLDS_PAYMENTS", _C,
+                           "decide the payments on hold (release or return) before closing")
+    FOUR_EYES = ("FOUR_EYES", _F,
+                 "you released a hold in this case: a second officer closes it")
     # --- history ---------------------------------------------------------------------------
     INVALID_FILTERS = "INVALID_FILTERS", _I, "the filters are not valid"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE", _I, "the export is too large: narrow the filters"

@@ -51,6 +51,9 @@ class Perm(enum.StrEnum):
     # decide on inbound money held over a customer's limits (credit it or return it):
     # a compliance decision, so compliance officers only
     FUNDS_REVIEW = "funds.review"
+    # work compliance alerts and cases (issue 16): release or return held payments, clear
+    # screening hits, ask customers for information: compliance officers only
+    COMPLIANCE_REVIEW = "compliance.review"
     OPERATE = "operate"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
@@ -81,7 +84,8 @@ ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
 STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
     StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ,
-                                             Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW}),
+                                             Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW,
+                                             Perm.COMPLIANCE_REVIEW}),
     StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),
