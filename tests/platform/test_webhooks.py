@@ -79,8 +79,8 @@ def test_each_state_change_is_delivered_signed(
         worker.close()
     assert receiver.bad_signatures == 0
     assert [d["event"] for d in receiver.received] == [
-        "payment.draft", "payment.screening", "payment.ready", "payment.submitted", "payment.included",
-        "payment.final", "payment.credited"]
+        "payment.draft", "payment.screening", "payment.ready", "payment.submitted",
+        "payment.included", "payment.final", "payment.credited"]
     assert receiver.received[-1]["data"]["payment"]["id"] == p["id"]
     assert receiver.received[-1]["data"]["payment"]["status"] == "credited"
     assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(platform))

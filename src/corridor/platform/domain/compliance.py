@@ -63,7 +63,7 @@ class Alert:
     monitor: str
     typology: str
     outcome: str  # the finding's Outcome, by name (review, block, decline)
-    score: float
+    score_milli: int  # the finding's score (0..1) in thousandths: exact in every database
     explanation: dict[str, Any]
     movement_ids: tuple[str, ...]
     parties: tuple[str, ...]
@@ -74,6 +74,10 @@ class Alert:
     state: AlertState
     created_ms: int
     updated_ms: int
+
+    @property
+    def score(self) -> float:
+        return self.score_milli / 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

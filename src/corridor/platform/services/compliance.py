@@ -43,15 +43,16 @@ S = PaymentStatus
 RETURNED_CODE = "COMPLIANCE_RETURNED"
 
 
-def _officer(who: Principal) -> None:
-    if not who.staff_can(Perm.COMPLIANCE_REVIEW):
+def _officer(who: Principal | None) -> None:
+    """A compliance officer, or None: the operator's own shell (the CLI reads)."""
+    if who is not None and not who.staff_can(Perm.COMPLIANCE_REVIEW):
         raise forbidden()
 
 
 # --- reads ------------------------------------------------------------------------------------
 
 
-def alerts(deps: Deps, who: Principal, *, state: str | None = None,
+def alerts(deps: Deps, who: Principal | None, *, state: str | None = None,
            typology: str | None = None, subject_id: str | None = None,
            limit: int = 50, offset: int = 0) -> tuple[list[Alert], int]:
     """Alerts, newest first, filtered by state, typology and customer."""
@@ -69,7 +70,7 @@ def alerts(deps: Deps, who: Principal, *, state: str | None = None,
                           offset=offset, **eq), repo.count(**eq))
 
 
-def cases(deps: Deps, who: Principal, *, state: str = CaseState.OPEN, limit: int = 50,
+def cases(deps: Deps, who: Principal | None, *, state: str = CaseState.OPEN, limit: int = 50,
           offset: int = 0) -> tuple[list[Case], int]:
     """Cases in one state, oldest first (the queue is worked in arrival order)."""
     _officer(who)
@@ -130,13 +131,22 @@ def _view(uow: UnitOfWork, case: Case) -> CaseView:
         decisions=tuple(uow.repo(CaseDecision).many(case_id=case.id, order_by="created_ms")))
 
 
-def case(deps: Deps, who: Principal, case_id: str) -> CaseView:
+def case(deps: Deps, who: Principal | None, case_id: str) -> CaseView:
     _officer(who)
     with deps.reader() as uow:
         found = uow.repo(Case).get(case_id[:dom.ID_LEN_MAX])
         if found is None:
             raise not_found("case")
         return _view(uow, found)
+
+
+def alert(deps: Deps, who: Principal | None, alert_id: str) -> Alert:
+    _officer(who)
+    with deps.reader() as uow:
+        found = uow.repo(Alert).get(alert_id[:dom.ID_LEN_MAX])
+    if found is None:
+        raise not_found("alert")
+    return found
 
 
 # --- decisions -------------------------------------------------------------------------------
@@ -184,7 +194,8 @@ def decide(deps: Deps, who: Principal, case_id: str, req: DecisionRequest,
            idempotency_key: str | None) -> CaseView:
     """Makes one decision on an open case. A retry under the same Idempotency-Key returns
     the case as it stands (the decision is not made twice)."""
-    _officer(who)
+    if not who.staff_can(Perm.COMPLIANCE_REVIEW):
+        raise forbidden()
     key = idempotency.check_key(idempotency_key)
     kind, note = _checked(req)
     asked = req.asked(case_id)
@@ -359,3 +370,26 @@ _ACT = {
     DecisionKind.REQUEST_INFO: _request_info, DecisionKind.CLOSE: _close,
 }
 assert set(_ACT) == set(DecisionKind)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class QueueRow:
+    """A case as the queue lists it: whose, how many alerts, how many payments held."""
+
+    case: Case
+    customer_name: str
+    alerts: int
+    held: int
+
+
+def queue(deps: Deps, who: Principal | None, *, limit: int = 50, offset: int = 0
+          ) -> tuple[list[QueueRow], int]:
+    """The open cases, oldest first, with their customer's name and counts."""
+    found, total = cases(deps, who, state=CaseState.OPEN, limit=limit, offset=offset)
+    with deps.reader() as uow:
+        rows = []
+        for c in found:
+            v = _view(uow, c)
+            rows.append(QueueRow(case=c, customer_name=v.customer_name, alerts=len(v.alerts),
+                                 held=len(v.held)))
+    return rows, total

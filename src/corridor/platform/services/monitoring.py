@@ -174,7 +174,7 @@ def raise_alerts(deps: Deps, uow: UnitOfWork, findings: Sequence[Finding], *,
     for f in findings:
         alert = Alert(id=deps.rand.new_id(), case_id=case.id, monitor=f.monitor[:32],
                       typology=f.typology[:64], outcome=Outcome(f.outcome).name.lower(),
-                      score=float(f.score), explanation=dict(f.explanation),
+                      score_milli=round(f.score * 1000), explanation=dict(f.explanation),
                       movement_ids=tuple(f.movement_ids), parties=tuple(f.parties),
                       subject_type=subject[0], subject_id=subject[1], source_type=source[0],
                       source_id=source[1],

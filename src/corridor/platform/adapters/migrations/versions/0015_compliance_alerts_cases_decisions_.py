@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('monitor', sa.String(length=32), nullable=False),
     sa.Column('typology', sa.String(length=64), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('score_milli', sa.Integer(), nullable=False),
     sa.Column('explanation', sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     sa.Column('movement_ids', sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     sa.Column('parties', sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
