@@ -71,7 +71,7 @@ def test_each_state_change_is_delivered_signed(
         "payment.draft", "payment.screening", "payment.ready", "payment.submitted"]
     worker = WebhookWorker(platform.deps)
     try:
-        assert worker.run_once() == 3
+        assert worker.run_once() == 4
         commit(platform, chain, p["id"])
         assert worker.run_once() == 3
         assert worker.run_once() == 0
