@@ -282,3 +282,12 @@ def test_a_listed_name_at_kyc_submission_raises_an_alert_and_decides_nothing(
     found = client.get(f"/v1/staff/compliance/alerts?customer={eve.user.id}",
                        headers=world.officer.headers).json()
     assert found["total"] == 1 and found["items"][0]["source_type"] == "kyc"
+
+
+def test_the_sender_cannot_cancel_a_held_payment(
+        client: TestClient, platform: bootstrap.Platform, world: World) -> None:
+    p = pay(client, world.alice)
+    r = client.post(f"/v1/payments/{p['id']}/cancel", headers=world.alice.headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "NOT_CANCELLABLE"
+    assert client.get(f"/v1/payments/{p['id']}",
+                      headers=world.alice.headers).json()["status"] == "on_hold"
