@@ -98,9 +98,10 @@ class ScreeningMonitor:
 
     def screen(self, name: str, kind: EntityKind | None = None) -> list[Hit]:
         name = " ".join(name.split())
-        if not name:
+        index = self.index()
+        if not name or not index.entries:  # no list loaded: nothing to normalise the name for
             return []
-        return self.index().screen(Query(name=name, kind=kind), threshold=self.threshold)
+        return index.screen(Query(name=name, kind=kind), threshold=self.threshold)
 
     def evaluate(self, movement: Movement) -> Sequence[Finding]:
         if not movement.receiver_name:
