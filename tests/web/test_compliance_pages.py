@@ -20,8 +20,8 @@ from corridor.platform.services import screening
 from corridor.web import security
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, kyc, open_wallet
-from tests.platform.wallet_fakes import CountingKeyGen
 from tests.platform.test_compliance_cases import LIST, LISTED
+from tests.platform.wallet_fakes import CountingKeyGen
 from tests.web.conftest import csrf_of
 
 SESSION = security.cookie_names(production=False)[0]
