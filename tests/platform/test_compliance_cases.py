@@ -17,6 +17,7 @@ from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.identity import User
+from corridor.platform.domain.monitoring import Finding, Movement, Outcome
 from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import Wallet
@@ -291,3 +292,57 @@ def test_the_sender_cannot_cancel_a_held_payment(
     assert r.status_code == 409 and r.json()["error"]["code"] == "NOT_CANCELLABLE"
     assert client.get(f"/v1/payments/{p['id']}",
                       headers=world.alice.headers).json()["status"] == "on_hold"
+
+
+@dataclasses.dataclass
+class Rules:
+    """A monitor as the AML engine will be one: declines large amounts, and trials a rule
+    in shadow mode on every payment (recorded, never acted on)."""
+
+    name: str = "aml"
+    seen: list[Movement] = dataclasses.field(default_factory=list)
+
+    def evaluate(self, movement: Movement) -> list[Finding]:
+        self.seen.append(movement)
+        found = [Finding(monitor=self.name, outcome=Outcome.REVIEW, typology="round_amount",
+                         score=0.4, explanation={"rule": "round", "amount": 1},
+                         movement_ids=(movement.id,), shadow=True)]
+        if movement.amount_minor >= 50_000:
+            found.append(Finding(monitor=self.name, outcome=Outcome.DECLINE,
+                                 typology="large_amount", score=0.9,
+                                 explanation={"rule": "large", "usd_minor": movement.usd_minor},
+                                 movement_ids=(movement.id,),
+                                 parties=(movement.sender, movement.receiver)))
+        return found
+
+
+def test_any_monitor_plugs_in_a_decline_rejects_and_shadow_findings_only_record(
+        platform: bootstrap.Platform, world: World) -> None:
+    rules = Rules()
+    platform.deps = dataclasses.replace(platform.deps, monitors=(*platform.deps.monitors,
+                                                                 rules))
+    with platform.deps.uow() as uow:
+        uow.repo(User).update(dataclasses.replace(world.bob.user, name="Dave Customer"))
+        uow.commit()
+    with TestClient(create_app(platform)) as client:
+        small = pay(client, world.alice, "10.00")
+        assert small["status"] == "submitted"  # the shadow finding did not act
+        big = pay(client, world.alice, "600.00")
+        assert statuses(big) == ["draft", "screening", "rejected"]
+        assert big["reason_code"] == "COMPLIANCE_DECLINED"
+        found = client.get("/v1/staff/compliance/alerts", headers=world.officer.headers).json()
+    assert [m.id for m in rules.seen] == [small["id"], big["id"]]
+    assert all(a["source_id"] == big["id"] for a in found["items"])  # a trial opens no case
+    assert "compliance.shadow_finding" in actions(platform, small["id"])
+    assert rules.seen[1].receiver == world.bob.user.id and rules.seen[1].usd_minor
+    by_typology = {a["typology"]: a for a in found["items"] if a["source_id"] == big["id"]}
+    assert by_typology["large_amount"]["outcome"] == "decline"
+    assert by_typology["large_amount"]["state"] == "open"
+    assert by_typology["round_amount"]["state"] == "closed"  # shadow: recorded only
+    with platform.deps.uow() as uow:
+        assert uow.repo(Transfer).many(ref_id=big["id"]) == []  # nothing queued or held
+    assert available(platform, world.alice_wallet) == 100_000 - 1_000 - small_fee(small)
+
+
+def small_fee(p: dict[str, Any]) -> int:
+    return int(p["fee"].replace(".", ""))

@@ -165,9 +165,17 @@ def case_for(deps: Deps, uow: UnitOfWork, subject_type: str, subject_id: str) ->
 
 def raise_alerts(deps: Deps, uow: UnitOfWork, findings: Sequence[Finding], *,
                  subject: tuple[str, str], source: tuple[str, str]) -> list[Alert]:
-    """An alert per finding (shadow ones too: recorded, never acted on), in the subject's
-    open case; audited."""
+    """An alert per finding, in the subject's open case; audited. Shadow findings (rules on
+    trial) are recorded, never acted on: beside acting ones as closed alerts; alone, in the
+    audit log only, so a rule on trial opens no case."""
     if not findings:
+        return []
+    if all(f.shadow for f in findings):
+        for f in findings:
+            uow.audit(actor_id=None, actor_kind="system", action="compliance.shadow_finding",
+                      object_type=source[0], object_id=source[1],
+                      after={"monitor": f.monitor, "typology": f.typology, "score": f.score,
+                             "explanation": dict(f.explanation)})
         return []
     case = case_for(deps, uow, *subject)
     now = deps.clock.now_ms()
