@@ -30,6 +30,9 @@ compliance_cases = sa.Table(
     # a customer's open case is found by this index; the queue reads open cases by age
     sa.Index("ix_compliance_cases_subject", "subject_type", "subject_id", "state"),
     sa.Index("ix_compliance_cases_queue", "state", "opened_ms"),
+    # one open case per customer: a second one opened concurrently is refused
+    sa.Index("uq_compliance_cases_open", "subject_type", "subject_id", unique=True,
+             sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),
 )
 register(Case, compliance_cases)
 

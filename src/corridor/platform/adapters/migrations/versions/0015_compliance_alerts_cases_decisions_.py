@@ -40,6 +40,10 @@ def upgrade() -> None:
     with op.batch_alter_table('compliance_cases', schema=None) as batch_op:
         batch_op.create_index('ix_compliance_cases_queue', ['state', 'opened_ms'], unique=False)
         batch_op.create_index('ix_compliance_cases_subject', ['subject_type', 'subject_id', 'state'], unique=False)
+        # one open case per customer: a second one opened concurrently is refused
+        batch_op.create_index('uq_compliance_cases_open', ['subject_type', 'subject_id'],
+                              unique=True, sqlite_where=sa.text("state = 'open'"),
+                              postgresql_where=sa.text("state = 'open'"))
 
     op.create_table('alerts',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -141,6 +145,7 @@ def downgrade() -> None:
 
     op.drop_table('alerts')
     with op.batch_alter_table('compliance_cases', schema=None) as batch_op:
+        batch_op.drop_index('uq_compliance_cases_open')
         batch_op.drop_index('ix_compliance_cases_subject')
         batch_op.drop_index('ix_compliance_cases_queue')
 
