@@ -8,6 +8,7 @@ import enum
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -109,6 +110,20 @@ class Platform:
         self.rail_worker = RailWorker(self.deps, sims, dispatch=dispatch)
         self.rail_worker.start()
 
+    def warm_monitors(self) -> None:
+        """Builds the screening index in the background (seconds for a large list), so the
+        first payment after a start does not wait for it."""
+        def warm(monitor: monitoring.ScreeningMonitor) -> None:
+            try:
+                monitor.index()
+            except Exception:  # the first screening builds it then, and reports any problem
+                log.warning("screening index not built in advance", exc_info=True)
+
+        for monitor in self.deps.monitors:
+            if isinstance(monitor, monitoring.ScreeningMonitor):
+                threading.Thread(target=warm, args=(monitor,), name="screening-index",
+                                 daemon=True).start()
+
     def start_webhook_worker(self) -> None:
         """Deliveries of organisations' webhooks (needs neither the node nor keys)."""
         if self.webhook_worker is None:
@@ -126,6 +141,7 @@ class Platform:
         if local:
             self.start_rail_worker()
             self.start_webhook_worker()
+            self.warm_monitors()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
