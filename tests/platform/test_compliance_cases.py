@@ -346,3 +346,20 @@ def test_any_monitor_plugs_in_a_decline_rejects_and_shadow_findings_only_record(
 
 def small_fee(p: dict[str, Any]) -> int:
     return int(p["fee"].replace(".", ""))
+
+
+def test_a_bank_beneficiary_bearing_a_listed_name_is_held_and_released_to_the_payout(
+        client: TestClient, platform: bootstrap.Platform, world: World,
+        chain: FakeChain) -> None:
+    bank = {"type": "external", "name": "Khoroshev Dmitry", "iban": "DE89 3704 0044 0532 0130 00",
+            "country": "DE", "bank_code": "COBADEFFXXX"}
+    r = client.post("/v1/payments", headers=world.alice.creating,
+                    json={"recipient": bank, "asset": "USD", "amount": "20.00"})
+    assert r.status_code == 201 and r.json()["status"] == "on_hold", r.text
+    p = r.json()
+    case = only_case(client, world.officer)
+    party = case["alerts"][0]["parties"][0]
+    assert party.startswith("ext:") and "3704" not in party  # the account is not readable
+    assert decide(client, world.officer, case["case"]["id"], kind="release").status_code == 200
+    commit(platform, chain, p["id"])
+    assert "payment.payout_requested" in actions(platform, p["id"])

@@ -2,8 +2,10 @@
 
 A payment is created and confirmed in one request carrying an `Idempotency-Key`: in one
 unit of work it is priced (a firm quote, or the fee alone in one currency), checked
-against the sender's KYC tier and available balance, recorded `draft -> ready ->
-submitted`, and its on-chain transfer is queued in the settlement outbox:
+against the sender's KYC tier and available balance, screened by the compliance monitors
+(`draft -> screening`; services/monitoring.py), recorded `ready -> submitted` (or held
+`on_hold`, its transfer `held` until an officer decides: services/compliance.py), and its
+on-chain transfer is queued in the settlement outbox:
 
     leg 1  sender wallet -> TREASURY   sell_code, sell amount (fee included)
     leg 2  TREASURY -> recipient       buy_code, buy amount     (none for a bank payout)
