@@ -215,6 +215,9 @@ def test_a_cleared_pair_is_not_held_again_until_the_name_changes(
         uow.repo(User).update(dataclasses.replace(world.bob.user, name="Dmitrii Khoroshev"))
         uow.commit()
     assert pay(client, world.alice)["status"] == "on_hold"  # another name: screened anew
+    again = only_case(client, world.officer)  # the customer's open case, reused
+    assert again["case"]["id"] == case["case"]["id"]
+    assert sorted(a["state"] for a in again["alerts"]) == ["open", "released"]
 
 
 def test_four_eyes_close_and_a_closed_case_takes_no_decision(
