@@ -80,3 +80,40 @@ def test_eval_names_reports_precision_and_recall(tmp_path: Path) -> None:
     pairs.write_text("a,b\nx,y\n")
     r = runner.invoke(app, ["compliance", "eval-names", str(pairs)])
     assert r.exit_code == 1 and "name1, name2, is_match" in r.output
+
+
+def test_alerts_and_cases_list_and_show(tmp_path: Path) -> None:
+    from corridor.cli.platform import _settings
+    from corridor.platform import bootstrap
+    from corridor.platform.domain.screening.entries import EntityKind
+    from corridor.platform.services import monitoring
+    from tests.platform.conftest import make_user
+
+    lists = tmp_path / "ofac"
+    lists.mkdir()
+    (lists / "sdn.csv").write_bytes(SDN)
+    data = tmp_path / "platform"
+    assert _run(data, "alerts", "list")[0] == 1  # no database yet: a clear refusal
+    assert _run(data, "lists", "import", str(lists / "sdn.csv"), "--format", "ofac")[0] == 0
+    platform = bootstrap.build(_settings(data, None, fast_password_hashing=True))
+    try:
+        eve = make_user(platform, email="eve@example.com", name="Eve")
+        with platform.deps.uow() as uow:  # as a KYC submission in that name would
+            made = monitoring.screen_customer(
+                platform.deps, uow, subject=("user", eve.user.id), name="Dmitry Khoroshev",
+                kind=EntityKind.PERSON, source=("kyc", "k-1"))
+            uow.commit()
+    finally:
+        platform.close()
+    assert len(made) == 1
+    code, out = _run(data, "alerts", "list", "--state", "open")
+    assert code == 0 and made[0].id in out and "screening/sanctions" in out, out
+    code, out = _run(data, "alerts", "show", made[0].id)
+    assert code == 0 and json.loads(out)["explanation"]["hits"][0]["source_id"] == "48603"
+    code, out = _run(data, "cases", "list")
+    assert code == 0 and made[0].case_id in out and eve.user.id in out, out
+    code, out = _run(data, "cases", "show", made[0].case_id)
+    assert code == 0 and "case " + made[0].case_id in out and "Eve" in out, out
+    assert "KHOROSHEV, Dmitry Yuryevich" in out and "khoroshev" in out
+    code, out = _run(data, "cases", "show", "nope")
+    assert code == 1 and "error:" in out

@@ -176,7 +176,7 @@ def test_a_quote_is_firm_and_a_payment_executes_it(world: World, alice: Customer
         recipient={"type": "user", "email": "bob@example.com"}, quote_id=q.id), "k-1")
 
     assert new and p.status is S.SUBMITTED
-    assert [h.status for h in p.history] == [S.DRAFT, S.READY, S.SUBMITTED]
+    assert [h.status for h in p.history] == [S.DRAFT, S.SCREENING, S.READY, S.SUBMITTED]
     assert (p.sell_amount_minor, p.buy_amount_minor, p.fee_minor) == (
         q.sell_amount_minor, q.buy_amount_minor, q.fee_minor)
     assert (p.recipient_type, p.recipient_wallet_id) == (RecipientType.USER, bob.wallet.id)

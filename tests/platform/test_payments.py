@@ -185,7 +185,7 @@ def test_quote_preview_pay_usd_to_cny_until_credited(
     p = r.json()
     assert p["id"].startswith("PMT") and len(p["uetr"]) == 36
     assert p["status"] == "submitted" and p["recipient_name"] == "Dave Customer"
-    assert [h["status"] for h in p["history"]] == ["draft", "ready", "submitted"]
+    assert [h["status"] for h in p["history"]] == ["draft", "screening", "ready", "submitted"]
     assert (p["sell_amount"], p["fee"], p["buy_amount"]) == ("100.00", "0.70", "715.33")
 
     t = transfer_of(platform, p["id"])
@@ -204,7 +204,7 @@ def test_quote_preview_pay_usd_to_cny_until_credited(
     done = client.get(f"/v1/payments/{p['id']}", headers=alice.headers).json()
     assert done["status"] == "credited" and (done["tx_id"], done["height"]) == (tx_id, 7)
     assert [h["status"] for h in done["history"]] == [
-        "draft", "ready", "submitted", "included", "final", "credited"]
+        "draft", "screening", "ready", "submitted", "included", "final", "credited"]
     assert all(isinstance(h["at_ms"], int) for h in done["history"])
     assert done["history"][-1]["at_ms"] == clock.now
     # the recipient sees it too; a replayed outcome changes nothing

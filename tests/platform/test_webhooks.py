@@ -68,10 +68,10 @@ def test_each_state_change_is_delivered_signed(
     receiver.clock_ms = clock.now_ms
     p = org_pay(client, customer, org, "k")
     assert [d.event for d in deliveries(platform)] == [
-        "payment.draft", "payment.ready", "payment.submitted"]
+        "payment.draft", "payment.screening", "payment.ready", "payment.submitted"]
     worker = WebhookWorker(platform.deps)
     try:
-        assert worker.run_once() == 3
+        assert worker.run_once() == 4
         commit(platform, chain, p["id"])
         assert worker.run_once() == 3
         assert worker.run_once() == 0
@@ -79,8 +79,8 @@ def test_each_state_change_is_delivered_signed(
         worker.close()
     assert receiver.bad_signatures == 0
     assert [d["event"] for d in receiver.received] == [
-        "payment.draft", "payment.ready", "payment.submitted", "payment.included",
-        "payment.final", "payment.credited"]
+        "payment.draft", "payment.screening", "payment.ready", "payment.submitted",
+        "payment.included", "payment.final", "payment.credited"]
     assert receiver.received[-1]["data"]["payment"]["id"] == p["id"]
     assert receiver.received[-1]["data"]["payment"]["status"] == "credited"
     assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(platform))
@@ -103,19 +103,19 @@ def test_failures_are_retried_with_backoff_then_given_up(
     org_pay(client, customer, org, "k")
     worker = WebhookWorker(platform.deps)
     try:
-        receiver.fail_next = 3 * 2  # each of the three events fails twice
-        assert worker.run_once() == 3
+        receiver.fail_next = 4 * 2  # each of the four events fails twice
+        assert worker.run_once() == 4
         first = deliveries(platform)[0]
         assert (first.status, first.attempts, first.last_status_code) == ("pending", 1, 500)
         assert first.next_attempt_ms == clock.now + dom.BACKOFF_BASE_MS
         assert worker.run_once() == 0  # not due yet
         clock.advance(dom.BACKOFF_BASE_MS)
-        assert worker.run_once() == 3
+        assert worker.run_once() == 4
         assert deliveries(platform)[0].next_attempt_ms == clock.now + 2 * dom.BACKOFF_BASE_MS
         clock.advance(2 * dom.BACKOFF_BASE_MS)
-        assert worker.run_once() == 3
-        assert [d.status for d in deliveries(platform)] == ["delivered"] * 3
-        assert [d.attempts for d in deliveries(platform)] == [3] * 3
+        assert worker.run_once() == 4
+        assert [d.status for d in deliveries(platform)] == ["delivered"] * 4
+        assert [d.attempts for d in deliveries(platform)] == [3] * 4
 
         # an endpoint that never answers well: bounded attempts, then failed
         org_pay(client, customer, org, "k2")
@@ -124,7 +124,7 @@ def test_failures_are_retried_with_backoff_then_given_up(
             worker.run_once()
             clock.advance(dom.BACKOFF_MAX_MS)
         failed = [d for d in deliveries(platform) if d.status == "failed"]
-        assert len(failed) == 3 and all(d.attempts == dom.ATTEMPTS_MAX for d in failed)
+        assert len(failed) == 4 and all(d.attempts == dom.ATTEMPTS_MAX for d in failed)
     finally:
         worker.close()
     assert [dom.backoff_ms(n) for n in (1, 2, 3)] == [1_000, 2_000, 4_000]
@@ -141,9 +141,9 @@ def test_the_platform_runs_the_worker(client: TestClient, platform: bootstrap.Pl
         assert platform.webhook_worker is not None and platform.webhook_worker.running
         org_pay(client, customer, org, "k")
         deadline = time.monotonic() + 10
-        while len(receiver.received) < 3 and time.monotonic() < deadline:
+        while len(receiver.received) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         platform.stop_workers()
     assert platform.webhook_worker is None
-    assert len(receiver.received) == 3
+    assert len(receiver.received) == 4

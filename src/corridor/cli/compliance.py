@@ -353,3 +353,137 @@ def freezes_(
         typer.echo("(no freezes)")
     for f in items:
         typer.echo(_freeze_line(f))
+# --- alerts and cases (read-only here: decisions are an officer's, through the API/pages) ---
+
+alerts_app = typer.Typer(help="Compliance alerts: list and show.", no_args_is_help=True)
+cases_app = typer.Typer(help="Compliance cases: list and show.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(cases_app, name="cases")
+
+
+def _alert_line(a: Any) -> str:
+    return (f"{a.id}  {a.state:<8} {a.monitor}/{a.typology} {a.outcome} score {a.score:.3f}  "
+            f"{a.source_type} {a.source_id}  case {a.case_id}")
+
+
+def _alert_json(a: Any) -> dict[str, Any]:
+    import dataclasses
+
+    out = dataclasses.asdict(a)
+    out["movement_ids"], out["parties"] = list(a.movement_ids), list(a.parties)
+    out["score"] = a.score
+    return out
+
+
+@alerts_app.command("list")
+def alerts_list(
+    state: Annotated[str | None, typer.Option(help="open, cleared, released, returned, "
+                                              "closed.")] = None,
+    typology: Annotated[str | None, typer.Option(help="e.g. sanctions.")] = None,
+    customer: Annotated[str | None, typer.Option(help="The customer's id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Alerts, newest first."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import compliance
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        items, total = compliance.alerts(platform.deps, None, state=state, typology=typology,
+                                         subject_id=customer, limit=limit)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(json.dumps({"items": [_alert_json(a) for a in items], "total": total},
+                              ensure_ascii=False, indent=2))
+        return
+    if not items:
+        typer.echo("(no alerts)")
+    for a in items:
+        typer.echo(_alert_line(a))
+
+
+@alerts_app.command("show")
+def alerts_show(alert_id: Annotated[str, typer.Argument(help="The alert's id.")],
+                data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """One alert with its explanation, as JSON."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import compliance
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        found = compliance.alert(platform.deps, None, alert_id)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    typer.echo(json.dumps(_alert_json(found), ensure_ascii=False, indent=2))
+
+
+@cases_app.command("list")
+def cases_list(
+    state: Annotated[str, typer.Option(help="open or closed.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Cases in one state, oldest first (the queue's order)."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.services import compliance
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        items, total = compliance.cases(platform.deps, None, state=state, limit=limit)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    if not items:
+        typer.echo("(no cases)")
+    for c in items:
+        typer.echo(f"{c.id}  {c.state:<6} {c.subject_type} {c.subject_id}  "
+                   f"assigned {c.assigned_to or '-'}  opened {c.opened_ms}")
+    if total > len(items):
+        typer.echo(f"... {total - len(items)} more")
+
+
+@cases_app.command("show")
+def cases_show(case_id: Annotated[str, typer.Argument(help="The case's id.")],
+               data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """One case with its evidence: alerts and their hits, held payments, the customer's
+    KYC summary, notes and decisions."""
+    from corridor.platform.domain.errors import PlatformError
+    from corridor.platform.domain.money import format_minor
+    from corridor.platform.services import compliance
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        v = compliance.case(platform.deps, None, case_id)
+    except PlatformError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        platform.close()
+    c = v.case
+    typer.echo(f"case {c.id} [{c.state}] {v.customer_name} ({c.subject_type} {c.subject_id})")
+    typer.echo(f"  assigned {c.assigned_to or '-'}; released by {c.released_by or '-'}; "
+               f"closed by {c.closed_by or '-'}")
+    if v.kyc:
+        typer.echo(f"  KYC {v.kyc['status']} tier {v.kyc['tier']} risk {v.kyc['risk'] or '-'}")
+    for a in v.alerts:
+        typer.echo("  alert " + _alert_line(a))
+        for h in a.explanation.get("hits", ()):
+            typer.echo(f"    {h['score']:.3f} {h['list']}:{h['source_id']} {h['entry_name']}: "
+                       f"{h['text']}")
+    for p in v.payments:
+        typer.echo(f"  payment {p.id} [{p.status}] "
+                   f"{format_minor(p.sell_amount_minor, p.sell_code)} {p.sell_code} "
+                   f"to {p.recipient_name}")
+    for n in v.notes:
+        typer.echo(f"  note {n.created_ms} {n.author_id}: {n.text}")
+    for d in v.decisions:
+        typer.echo(f"  decision {d.created_ms} {d.kind} by {d.officer_id}: {d.note}")

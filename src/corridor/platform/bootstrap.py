@@ -8,6 +8,7 @@ import enum
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -41,14 +42,17 @@ from corridor.platform.config import (
 )
 from corridor.platform.domain import fx
 from corridor.platform.domain.errors import PlatformError
+from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     bank_details,
     deposits,
     funds,
+    monitoring,
     payments,
     refunds,
+    screening,
     withdrawals,
 )
 from corridor.platform.services.handlers import Handlers, HoldHandlers
@@ -78,6 +82,13 @@ HANDLERS = Handlers(
 )
 
 
+def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
+    """What evaluates every movement before the chain (issue 16), in order: the one place
+    monitors are listed. The sanctions screener over the recipient's name; the AML rules
+    engine joins here."""
+    return (monitoring.ScreeningMonitor(screening.Screener(deps)),)
+
+
 @dataclasses.dataclass
 class Platform:
     settings: Settings
@@ -99,6 +110,20 @@ class Platform:
         self.rail_worker = RailWorker(self.deps, sims, dispatch=dispatch)
         self.rail_worker.start()
 
+    def warm_monitors(self) -> None:
+        """Builds the screening index in the background (seconds for a large list), so the
+        first payment after a start does not wait for it."""
+        def warm(monitor: monitoring.ScreeningMonitor) -> None:
+            try:
+                monitor.index()
+            except Exception:  # the first screening builds it then, and reports any problem
+                log.warning("screening index not built in advance", exc_info=True)
+
+        for monitor in self.deps.monitors:
+            if isinstance(monitor, monitoring.ScreeningMonitor):
+                threading.Thread(target=warm, args=(monitor,), name="screening-index",
+                                 daemon=True).start()
+
     def start_webhook_worker(self) -> None:
         """Deliveries of organisations' webhooks (needs neither the node nor keys)."""
         if self.webhook_worker is None:
@@ -116,6 +141,7 @@ class Platform:
         if local:
             self.start_rail_worker()
             self.start_webhook_worker()
+            self.warm_monitors()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -286,6 +312,7 @@ def build(
         rails={sim.name: sim},
         handlers=HANDLERS,
     )
+    deps = dataclasses.replace(deps, monitors=monitors_of(deps))
     sim.deliver = in_process(deps)  # its events reach the platform through these deps
     bank_details.seal_legacy(deps)  # rows from before account numbers were sealed
     return Platform(settings, engine, deps, vault)

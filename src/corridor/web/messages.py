@@ -19,6 +19,11 @@ def N_(message: str) -> str:
 
 
 BY_CODE = {
+    "CASE_CLOSED": N_("This case is closed: it takes no more decisions."),
+    "NOTHING_HELD": N_("No payment of this case is on hold."),
+    "CASE_HOLDS_PAYMENTS": N_("Release or return the payments on hold before closing the "
+                              "case."),
+    "FOUR_EYES": N_("You released a hold in this case: a second officer closes it."),
     "AUTH_FAILED": N_("The sign-in details are wrong, or the account is blocked for a while "
                       "after too many attempts."),
     "MFA_FAILED": N_("The code is wrong, or the sign-in attempt has expired. Start again."),
@@ -156,6 +161,9 @@ BY_FIELD = {
     "kind": N_("Choose what went wrong."),
     "reason": N_("Say why you ask for a refund (at most 1000 characters)."),
     "evidence": N_("Upload a JPEG, PNG or PDF file."),
+    "note": N_("Say why, in at most 2000 characters."),
+    "message": N_("Say what the customer should send, in at most 120 characters."),
+    "alert_id": N_("Choose an open screening alert of this case."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 

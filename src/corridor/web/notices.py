@@ -31,6 +31,8 @@ TEXT: dict[tuple[Topic, str], str] = {
     (Topic.KYC_DECIDED, "reject"): N_("Your identity verification was not accepted."),
     (Topic.KYC_DECIDED, "needs_info"): N_(
         "We need more information to verify your identity."),
+    (Topic.INFO_REQUESTED, ""): N_(
+        "We need more information from you: %(message)s"),
     (Topic.REFUND_DECIDED, "approve"): N_(
         "Your refund request was approved: %(amount)s is on its way back."),
     (Topic.REFUND_DECIDED, "reject"): N_("Your refund request was not approved."),
@@ -74,6 +76,7 @@ def text(fmt: Formats, n: Notification) -> str:
         "amount": _amount(fmt, p.get("amount_minor"), p.get("currency")),
         "received": _amount(fmt, p.get("received_minor"), p.get("received_currency")),
         "reference": p.get("reference", ""), "tier": p.get("tier", ""),
+        "message": p.get("message", ""),
         "ip": p.get("ip") or "?", "device": p.get("device") or "?"})
     return fmt.gettext(sentence) % values
 

@@ -15,6 +15,7 @@ AREAS = (
     (Perm.OPERATE, "/staff/dashboard", N_("Operations dashboard")),
     (Perm.KYC_READ, "/staff/kyc", N_("Identity verification queue")),
     (Perm.REFUND_REVIEW, "/staff/refunds", N_("Refund requests")),
+    (Perm.COMPLIANCE_REVIEW, "/staff/compliance", N_("Compliance cases")),
     (Perm.CUSTOMERS_READ, "/staff/customers", N_("Customer lookup")),
     (Perm.AUDIT_READ, "/staff/audit", N_("Audit log")),
     (Perm.STAFF_MANAGE, "/staff/admin", N_("Staff accounts")),

@@ -89,6 +89,8 @@ def _converters(hint: Any) -> tuple[Convert, Convert] | None:
             item: Codec[Any] = codec(args[0])
             return (lambda rows: tuple(item.record(r) for r in rows),
                     lambda records: [item.values(r) for r in records])
+        if len(args) == 2 and args[1] is Ellipsis and args[0] is str:  # a JSON list of text
+            return tuple, list
     if typing.get_origin(hint) is dict:
         value = typing.get_args(hint)[1]
         if isinstance(value, type) and dataclasses.is_dataclass(value):

@@ -15,3 +15,4 @@ from corridor.platform.adapters import tables_idempotency
 from corridor.platform.adapters import tables_notifications
 from corridor.platform.adapters import tables_screening
 from corridor.platform.adapters import tables_freezes
+from corridor.platform.adapters import tables_compliance

@@ -241,6 +241,13 @@ class Err(enum.Enum):
                       "the chain has not answered the freeze yet: try again shortly")
     FOUR_EYES_REQUIRED = ("FOUR_EYES_REQUIRED", _F,
                           "another officer must make this decision")
+    # --- compliance cases --------------------------------------------------------------------
+    CASE_CLOSED = "CASE_CLOSED", _C, "this case is closed"
+    NOTHING_HELD = "NOTHING_HELD", _C, "no payment of this case is on hold"
+    CASE_HOLDS_PAYMENTS = ("CASE_HOLDS_PAYMENTS", _C,
+                           "decide the payments on hold (release or return) before closing")
+    FOUR_EYES = ("FOUR_EYES", _F,
+                 "you released a hold in this case: a second officer closes it")
     # --- history ---------------------------------------------------------------------------
     INVALID_FILTERS = "INVALID_FILTERS", _I, "the filters are not valid"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE", _I, "the export is too large: narrow the filters"

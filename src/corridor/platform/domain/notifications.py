@@ -34,6 +34,7 @@ class Topic(enum.StrEnum):
     WITHDRAWAL_PAID = "withdrawal.paid"
     WITHDRAWAL_FAILED = "withdrawal.failed"
     KYC_DECIDED = "kyc.decided"
+    INFO_REQUESTED = "compliance.info_requested"  # an officer asks; `message` says what
     REFUND_DECIDED = "refund.decided"
     SIGNED_IN = "security.signed_in"
     PASSWORD_CHANGED = "security.password_changed"

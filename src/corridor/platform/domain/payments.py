@@ -38,7 +38,9 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.DRAFT: frozenset({S.PENDING_APPROVAL, S.SCREENING, S.READY, S.CANCELLED, S.EXPIRED}),
     S.PENDING_APPROVAL: frozenset({S.SCREENING, S.READY, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     S.SCREENING: frozenset({S.READY, S.ON_HOLD, S.REJECTED}),
-    S.ON_HOLD: frozenset({S.READY, S.REJECTED, S.CANCELLED}),
+    # a compliance hold is an officer's to decide (release or return), never the sender's to
+    # cancel: its held transfer keeps the money reserved until then
+    S.ON_HOLD: frozenset({S.READY, S.REJECTED}),
     S.READY: frozenset({S.SUBMITTED, S.CANCELLED, S.EXPIRED}),
     S.SUBMITTED: frozenset({S.INCLUDED, S.FAILED, S.EXPIRED}),
     S.INCLUDED: frozenset({S.FINAL}),

@@ -53,6 +53,9 @@ class Perm(enum.StrEnum):
     FUNDS_REVIEW = "funds.review"
     # freeze and unfreeze a customer's holdings on chain (issue 16): compliance officers
     ACCOUNT_FREEZE = "account.freeze"
+    # work compliance alerts and cases (issue 16): release or return held payments, clear
+    # screening hits, ask customers for information: compliance officers only
+    COMPLIANCE_REVIEW = "compliance.review"
     OPERATE = "operate"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
@@ -84,7 +87,7 @@ STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.ADMIN: frozenset({Perm.STAFF_MANAGE, Perm.OPERATE, Perm.CUSTOMERS_READ}),
     StaffRole.COMPLIANCE_OFFICER: frozenset({Perm.KYC_READ, Perm.KYC_REVIEW, Perm.CUSTOMERS_READ,
                                              Perm.REFUND_REVIEW, Perm.FUNDS_REVIEW,
-                                             Perm.ACCOUNT_FREEZE}),
+                                             Perm.ACCOUNT_FREEZE, Perm.COMPLIANCE_REVIEW}),
     StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),

@@ -41,6 +41,9 @@ class Purpose(enum.StrEnum):
 
 class TransferStatus(enum.StrEnum):
     QUEUED = "queued"  # not signed yet
+    # Held by compliance (a payment on hold): never signed; its debit stays reserved until
+    # a decision queues it (release) or refuses it (return: rejected, nothing applied).
+    HELD = "held"
     SUBMITTED = "submitted"  # signed bytes stored (and sent, or about to be)
     COMMITTED = "committed"  # in a final block, applied successfully
     REJECTED = "rejected"  # refused by the chain (never applied): result_code says why

@@ -243,8 +243,9 @@ def available_minor(deps: Deps, uow: UnitOfWork, wallet: Wallet, code: str,
     # Two reads, pending then applied: on PostgreSQL each statement sees its own moment, so
     # a transfer the chain commits in between is seen by both; counted once by its id.
     counted: dict[str, int] = {}
-    for t in uow.repo(Transfer).many(source=ref,
-                                     status=(TransferStatus.QUEUED, TransferStatus.SUBMITTED)):
+    for t in uow.repo(Transfer).many(source=ref, status=(TransferStatus.QUEUED,
+                                                         TransferStatus.SUBMITTED,
+                                                         TransferStatus.HELD)):
         if t.sequence is not None and t.sequence <= applied_up_to:
             continue
         counted[t.id] = _debit(t, ref, code)

@@ -26,9 +26,10 @@ from corridor.platform.domain.kyc import (
 )
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
+from corridor.platform.domain.screening.entries import EntityKind
 from corridor.platform.services import idempotency as replay
+from corridor.platform.services import monitoring, wallets
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import wallets
 from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
@@ -143,8 +144,28 @@ def put_customer(
                   object_type="kyc_customer", object_id=new.id,
                   before=kyc.summary(old) if old else None,
                   after={**kyc.summary(new), "changed_fields": changed}, ip=who.ip)
+        if new.status == kyc.KycStatus.PROCESSING and (
+                old is None or old.status != kyc.KycStatus.PROCESSING
+                or NAME_FIELDS.intersection(changed)):
+            _screen(deps, uow, subject, new, merged)
         uow.commit()
         return _view(deps, subject, new)
+
+
+NAME_FIELDS = frozenset({"first_name", "last_name", "organization.name"})
+
+
+def _screen(deps: Deps, uow: UnitOfWork, subject: tuple[str, str], rec: KycCustomer,
+            values: dict[str, object]) -> None:
+    """The submitted name against the sanctions lists (issue 16): a hit is an alert on the
+    customer for compliance; the KYC decision stays the reviewer's."""
+    org = subject[0] == SubjectType.ORG
+    name = (str(values.get("organization.name") or "") if org else
+            " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")))
+    if name.strip():
+        monitoring.screen_customer(
+            deps, uow, subject=subject, name=name, source=("kyc", rec.id),
+            kind=EntityKind.ORG if org else EntityKind.PERSON)
 
 
 def _checked(uow: UnitOfWork, rec: KycCustomer, values: dict[str, object],

@@ -2,8 +2,10 @@
 
 A payment is created and confirmed in one request carrying an `Idempotency-Key`: in one
 unit of work it is priced (a firm quote, or the fee alone in one currency), checked
-against the sender's KYC tier and available balance, recorded `draft -> ready ->
-submitted`, and its on-chain transfer is queued in the settlement outbox:
+against the sender's KYC tier and available balance, screened by the compliance monitors
+(`draft -> screening`; services/monitoring.py), recorded `ready -> submitted` (or held
+`on_hold`, its transfer `held` until an officer decides: services/compliance.py), and its
+on-chain transfer is queued in the settlement outbox:
 
     leg 1  sender wallet -> TREASURY   sell_code, sell amount (fee included)
     leg 2  TREASURY -> recipient       buy_code, buy amount     (none for a bank payout)
@@ -34,6 +36,7 @@ from corridor.platform.domain.errors import (
     PlatformError,
     Problems,
 )
+from corridor.platform.domain.monitoring import Finding, Movement, MovementKind, Outcome, outcome_of
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import (
     Payment,
@@ -61,6 +64,7 @@ from corridor.platform.services import (
     freezes,
     funds,
     kyc,
+    monitoring,
     payment_recipients,
     quotes,
     rates,
@@ -348,6 +352,10 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
         sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
+    # The monitors look at it before the lock too (screening costs an index lookup): a
+    # payment refused afterwards (balance, limit) was an attempt they saw.
+    payment_id = _new_id(deps)
+    findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown))
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -362,7 +370,8 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
-        p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name)
+        p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name,
+                    payment_id, findings)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -384,12 +393,34 @@ def _replayed(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], key: str, dig
     return existing
 
 
+def party_of(deps: Deps, r: payment_recipients.Recipient) -> str:
+    """The recipient as monitors know parties: its owner's id, or for a bank beneficiary
+    `ext:` and a keyed hash of the account (the same account, the same party; a copy of the
+    database cannot be searched for an account number)."""
+    if r.owner is not None:
+        return r.owner[1]
+    if r.bank is not None:
+        account = bank_details.account_in(r.bank)
+        return "ext:" + deps.sealer.keyed_hash(account, "beneficiary")[:40]
+    return f"addr:{r.address}"
+
+
+def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Preview) -> Movement:
+    r = shown.recipient
+    return Movement(id=payment_id, kind=MovementKind.PAYMENT, at_ms=deps.clock.now_ms(),
+                    sender=owner[1], sender_country=None, receiver=party_of(deps, r),
+                    receiver_country=None,
+                    receiver_name=r.name if r.type != RecipientType.ADDRESS else None,
+                    amount_minor=shown.sell_amount_minor, currency=shown.sell_code,
+                    usd_minor=_in_usd(deps, shown.sell_amount_minor, shown.sell_code))
+
+
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
-            digest: str, sender_name: str | None) -> Payment:
+            digest: str, sender_name: str | None, payment_id: str,
+            findings: tuple[Finding, ...] = ()) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
-    payment_id = _new_id(deps)
     sealed = (None if r.bank is None else bank_details.seal(
         deps, bank_details.account_in(r.bank), bank_details.payment_context(payment_id)))
     p = Payment(
@@ -412,12 +443,28 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     if r.destination is not None:
         legs.append(Leg(source=TREASURY, destination=r.destination, code=p.buy_code,
                         amount_minor=p.buy_amount_minor))
-    t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
-                         source=wallet_ref(wallet.id), legs=legs, memo=p.uetr)
-    ready = moved(p, S.READY, now)
-    submitted = moved(ready, S.SUBMITTED, now, transfer_id=t.id)
-    uow.repo(Payment).add(submitted)
-    notify(deps, uow, submitted, (S.DRAFT, S.READY, S.SUBMITTED))
+    screening = moved(p, S.SCREENING, now)
+    acting = monitoring.acting(uow, findings) if findings else []
+    outcome = outcome_of(acting)
+    if outcome is Outcome.DECLINE:  # refused at once: nothing queued, nothing reserved
+        done = moved(screening, S.REJECTED, now, reason_code="COMPLIANCE_DECLINED",
+                     reason_message="refused by compliance")
+        steps: tuple[PaymentStatus, ...] = (S.DRAFT, S.SCREENING, S.REJECTED)
+        t = None
+    else:  # held: the transfer waits unsigned, its debit reserved, until a decision
+        held = outcome is not Outcome.APPROVE
+        t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
+                             source=wallet_ref(wallet.id), legs=legs, memo=p.uetr, held=held)
+        if held:
+            done = moved(screening, S.ON_HOLD, now, transfer_id=t.id)
+            steps = (S.DRAFT, S.SCREENING, S.ON_HOLD)
+        else:
+            done = moved(moved(screening, S.READY, now), S.SUBMITTED, now, transfer_id=t.id)
+            steps = (S.DRAFT, S.SCREENING, S.READY, S.SUBMITTED)
+    uow.repo(Payment).add(done)
+    notify(deps, uow, done, steps)
+    if acting:
+        monitoring.raise_alerts(deps, uow, acting, subject=owner, source=("payment", p.id))
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
               object_type="payment", object_id=p.id,
               after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
@@ -425,8 +472,9 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
                              f"{p.sell_code}",
                      "buy": f"{money.format_minor(p.buy_amount_minor, p.buy_code)} "
                             f"{p.buy_code}",
-                     "recipient_type": r.type, "transfer_id": t.id})
-    return submitted
+                     "recipient_type": r.type, "transfer_id": t.id if t else None,
+                     "status": done.status})
+    return done
 
 
 # --- the chain's outcome -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from corridor.platform.domain import fx
+from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.services.ledger_port import ChainAccount, ChainReader, KeyGen, LedgerNode
 
 if TYPE_CHECKING:  # their modules use `Deps`: imported for the field types only
@@ -163,6 +164,10 @@ class Deps:
     # What happens when the chain decides a transfer, a hold is decided, ...: the typed
     # table the composition root builds (bootstrap.HANDLERS); empty: nothing reacts.
     handlers: Handlers = field(default_factory=Handlers)
+    # What watches money move (compliance, issue 16): every movement is evaluated by each
+    # monitor, in order, before it is submitted (services/monitoring.py); the composition
+    # root lists them (bootstrap.monitors_of). Empty: nothing is screened.
+    monitors: tuple[Monitor, ...] = ()
 
     def reader(self) -> UnitOfWork:
         return (self.read_uow or self.uow)()

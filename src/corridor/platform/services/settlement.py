@@ -24,8 +24,9 @@ from corridor.platform.services.ports import Deps, UnitOfWork
 
 
 def queue(deps: Deps, uow: UnitOfWork, *, purpose: Purpose, ref_id: str, source: str,
-          legs: Sequence[Leg], memo: str = "") -> Transfer:
-    """Adds a transfer to the outbox inside the caller's unit of work."""
+          legs: Sequence[Leg], memo: str = "", held: bool = False) -> Transfer:
+    """Adds a transfer to the outbox inside the caller's unit of work; `held`: waiting for
+    compliance (TransferStatus.HELD), its debit reserved but never signed until released."""
     if not 1 <= len(legs) <= LEGS_MAX or any(leg.amount_minor <= 0 for leg in legs):
         raise Err.INVALID_TRANSFER.error(f"1-{LEGS_MAX} legs with positive amounts")
     memo_bytes = memo.encode()[:MEMO_LEN_MAX]
@@ -33,7 +34,8 @@ def queue(deps: Deps, uow: UnitOfWork, *, purpose: Purpose, ref_id: str, source:
     t = Transfer(
         id=deps.rand.new_id(), purpose=purpose, ref_id=ref_id, source=source,
         legs=tuple(legs), memo=memo_bytes.decode(errors="ignore"),
-        status=TransferStatus.QUEUED, sequence=None, tx_id=None, tx_hex=None, height=None,
+        status=TransferStatus.HELD if held else TransferStatus.QUEUED, sequence=None,
+        tx_id=None, tx_hex=None, height=None,
         result_code=None, result_message=None, attempts=0, created_ms=now, updated_ms=now,
     )
     uow.repo(Transfer).add(t)

@@ -1,0 +1,165 @@
+"""Compliance, staff side (issue 16): alerts (list, filter), cases (the queue, one case
+with its evidence) and the decisions on a case. Everything here needs compliance.review
+(compliance officers); every decision is audited and idempotent (Idempotency-Key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from corridor.api.deps import DepsDep, IdempotencyKey
+from corridor.api.deps import staff as staff_only
+from corridor.api.json_body import JsonRoute
+from corridor.platform.domain import compliance as dom
+from corridor.platform.domain.compliance import Alert, Case, CaseState
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import Perm
+from corridor.platform.services import compliance, payments
+
+router = APIRouter(route_class=JsonRoute, prefix="/staff/compliance", tags=["staff"])
+
+Id = Annotated[str, Path(max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=dom.PAGE_MAX)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Officer = Annotated[Principal, Depends(staff_only(Perm.COMPLIANCE_REVIEW))]
+
+
+class AlertOut(BaseModel):
+    id: str
+    case_id: str
+    monitor: str
+    typology: str
+    outcome: str
+    score: float
+    explanation: dict[str, Any]
+    movement_ids: list[str]
+    parties: list[str]
+    subject_type: str
+    subject_id: str
+    source_type: str
+    source_id: str
+    state: str
+    created_ms: int
+    updated_ms: int
+
+    @classmethod
+    def of(cls, a: Alert) -> AlertOut:
+        return cls(id=a.id, case_id=a.case_id, monitor=a.monitor, typology=a.typology,
+                   outcome=a.outcome, score=a.score, explanation=a.explanation,
+                   movement_ids=list(a.movement_ids), parties=list(a.parties),
+                   subject_type=a.subject_type, subject_id=a.subject_id,
+                   source_type=a.source_type, source_id=a.source_id, state=a.state,
+                   created_ms=a.created_ms, updated_ms=a.updated_ms)
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseOut(BaseModel):
+    id: str
+    subject_type: str
+    subject_id: str
+    state: str
+    assigned_to: str | None
+    released_by: str | None
+    opened_ms: int
+    closed_ms: int | None
+    closed_by: str | None
+    updated_ms: int
+
+    @classmethod
+    def of(cls, c: Case) -> CaseOut:
+        return cls(id=c.id, subject_type=c.subject_type, subject_id=c.subject_id,
+                   state=c.state, assigned_to=c.assigned_to, released_by=c.released_by,
+                   opened_ms=c.opened_ms, closed_ms=c.closed_ms, closed_by=c.closed_by,
+                   updated_ms=c.updated_ms)
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseDetail(BaseModel):
+    case: CaseOut
+    customer_name: str
+    kyc: dict[str, Any] | None
+    alerts: list[AlertOut]
+    payments: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, v: compliance.CaseView) -> CaseDetail:
+        return cls(case=CaseOut.of(v.case), customer_name=v.customer_name, kyc=v.kyc,
+                   alerts=[AlertOut.of(a) for a in v.alerts],
+                   payments=[payments.event_view(p) for p in v.payments],
+                   notes=[{"id": n.id, "author_id": n.author_id, "text": n.text,
+                           "created_ms": n.created_ms} for n in v.notes],
+                   decisions=[{"id": d.id, "kind": d.kind, "officer_id": d.officer_id,
+                               "alert_id": d.alert_id, "payment_ids": list(d.payment_ids),
+                               "note": d.note, "created_ms": d.created_ms}
+                              for d in v.decisions])
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=16, description="assign | note | release | return | clear "
+                                                 "| request_info | close")
+    note: str = Field(max_length=dom.NOTE_LEN_MAX, description="Why (audited).")
+    alert_id: str | None = Field(None, max_length=64, description="clear: the alert")
+    officer_id: str | None = Field(None, max_length=64, description="assign: the officer")
+    message: str | None = Field(None, max_length=dom.MESSAGE_LEN_MAX,
+                                description="request_info: what the customer should send")
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(who: Officer, deps: DepsDep,
+                state: Annotated[str | None, Query(max_length=16)] = None,
+                typology: Annotated[str | None, Query(max_length=64)] = None,
+                customer: Annotated[str | None, Query(max_length=64)] = None,
+                limit: Limit = 50, offset: Offset = 0) -> AlertPage:
+    """Alerts, newest first; filter by state, typology, customer (the subject's id)."""
+    items, total = compliance.alerts(deps, who, state=state, typology=typology,
+                                     subject_id=customer, limit=limit, offset=offset)
+    return AlertPage(items=[AlertOut.of(a) for a in items], total=total, limit=limit,
+                     offset=offset)
+
+
+@router.get("/cases", response_model=CasePage)
+def list_cases(who: Officer, deps: DepsDep,
+               state: Annotated[str, Query(max_length=16)] = CaseState.OPEN.value,
+               limit: Limit = 50, offset: Offset = 0) -> CasePage:
+    """Cases in one state (default open), oldest first."""
+    items, total = compliance.cases(deps, who, state=state, limit=limit, offset=offset)
+    return CasePage(items=[CaseOut.of(c) for c in items], total=total, limit=limit,
+                    offset=offset)
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail)
+def view_case(case_id: Id, who: Officer, deps: DepsDep) -> CaseDetail:
+    """A case with its evidence: alerts with their explanations, the payments they hold,
+    the customer's KYC summary, notes and decisions."""
+    return CaseDetail.of(compliance.case(deps, who, case_id))
+
+
+@router.post("/cases/{case_id}/decisions", response_model=CaseDetail)
+def decide(case_id: Id, body: DecisionIn, who: Officer, deps: DepsDep,
+           idempotency_key: IdempotencyKey = None) -> CaseDetail:
+    """One decision on an open case. release: its held payments go on; return: they are
+    rejected and their reservations end (409 NOTHING_HELD when none is held); clear: the
+    alert's screening hits are false positives for this party and name; request_info: a
+    message in the customer's inbox; close: 409 CASE_HOLDS_PAYMENTS while payments are
+    held, 403 FOUR_EYES for the officer who released one. `Idempotency-Key` is required:
+    a retry with the same key returns the case."""
+    req = compliance.DecisionRequest(kind=body.kind, note=body.note, alert_id=body.alert_id,
+                                     officer_id=body.officer_id, message=body.message)
+    return CaseDetail.of(compliance.decide(deps, who, case_id, req, idempotency_key))
