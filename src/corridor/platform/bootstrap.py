@@ -41,6 +41,7 @@ from corridor.platform.config import (
     sqlite_path,
 )
 from corridor.platform.domain import fx
+from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
@@ -84,9 +85,15 @@ HANDLERS = Handlers(
 
 def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
     """What evaluates every movement before the chain (issue 16), in order: the one place
-    monitors are listed. The sanctions screener over the recipient's name; the AML rules
-    engine joins here."""
-    return (monitoring.ScreeningMonitor(screening.Screener(deps)),)
+    monitors are listed. The sanctions screener over the recipient's name, then, when
+    `settings.aml_monitoring` is on, the AML rules engine (domain/aml), one per process
+    behind a lock. It is off by default until its window of history is rebuilt from the
+    store at start: today a restart forgets it, and rules that compare with the past
+    (structuring, velocity, fan-in/out, cycles, dormancy) would start blind."""
+    screener: Monitor = monitoring.ScreeningMonitor(screening.Screener(deps))
+    if not deps.settings.aml_monitoring:
+        return (screener,)
+    return (screener, monitoring.Serialised(AmlEngine()))
 
 
 @dataclasses.dataclass

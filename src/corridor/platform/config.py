@@ -80,6 +80,9 @@ class Settings:
     # Internal networks (e.g. "127.0.0.1/32") webhooks may target anyway: a local receiver
     # in development and tests. Empty: only public addresses (refused in production).
     webhook_allow_networks: tuple[str, ...] = ()
+    # The AML rules engine in the payment path (bootstrap.monitors_of); off until its
+    # history window is rebuilt from the store at start.
+    aml_monitoring: bool = False
 
     @property
     def production(self) -> bool:
@@ -106,7 +109,7 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if name in ("fast_password_hashing", "dev_sim_bank"):
+    if name in ("fast_password_hashing", "dev_sim_bank", "aml_monitoring"):
         return str(value).lower() in ("1", "true", "yes")
     if name in ("trusted_proxies", "webhook_allow_networks"):
         return _networks(name, value)
