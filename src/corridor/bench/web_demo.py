@@ -24,23 +24,27 @@ from corridor.bench.demo_chain import ALICE, FakeChain, addr
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain.compliance import Case
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.kyc import Decision
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.rails import Deposit
 from corridor.platform.domain.roles import StaffRole
+from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import JobStatus, LedgerJob, Wallet
 from corridor.platform.services import (
     codes,
     deposits,
     kyc,
+    monitoring,
     orgs,
     payments,
     quotes,
     refunds,
     registration,
+    screening,
     sessions,
     settlement,
     staff,
@@ -58,6 +62,7 @@ from corridor.platform.services.ledger_port import (
     TxStatus,
 )
 from corridor.platform.services.payments import PaymentRequest
+from corridor.platform.services.screening import ListFiles
 
 ANONYMOUS = "anonymous"
 CUSTOMER = "customer"
@@ -150,6 +155,12 @@ PAGES: tuple[WebPage, ...] = (
     WebPage(name="staff-customer", path="/staff/customers/{customer_id}", who=SUPPORT,
             needs="a customer with money"),
     WebPage(name="staff-admin", path="/staff/admin", who=ADMIN, needs="staff in every role"),
+    WebPage(name="staff-compliance", path="/staff/compliance", who=COMPLIANCE,
+            needs="a case"),
+    WebPage(name="staff-case", path="/staff/compliance/cases/{case_id}", who=COMPLIANCE,
+            needs="a screening hit in a case"),
+    WebPage(name="staff-customer-freeze", path="/staff/customers/{customer_id}",
+            who=COMPLIANCE, needs="a customer (the freeze form)"),
 )
 
 
@@ -395,6 +406,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     s.commit_transfers()
     ids["moving_payment_id"] = s.pay(ann, "bo@example.com", "USD", "CNY", "20.00").id
     ids.update(_org(s, ann))
+    ids["case_id"] = _listed_customer(s)
     ids["customer_id"] = s.principal(ann).user_id
     chain = FakeChain()  # what build() gives the platform: the same values
     ids["block_height"] = "2"
@@ -402,6 +414,29 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     ids["chain_address"] = addr(ALICE)
     tokens = {CUSTOMER: ann, **staff_tokens}
     return Demo(platform=platform, ledger=ledger, tokens=tokens, ids=ids)
+
+
+# A sanctions list of one entry, in the Consolidated Screening List's format.
+DEMO_LIST = ListFiles(file_name="consolidated.csv", main=(
+    b"_id,source,name,type,alt_names,dates_of_birth,nationalities,programs\n"
+    b'"demo-1","OFAC","KHOROSHEV, Dmitry Yuryevich","Individual","LOCKBITSUPP",1993-04-17,'
+    b'RU,"CYBER2"\n'))
+
+
+def _listed_customer(s: _Seeder) -> str:
+    """A customer bearing a listed name submits identity verification: screened at
+    submission, an alert in a compliance case (the case's id)."""
+    screening.import_list(s.deps, None, DEMO_LIST, ListFormat.CSL)
+    for monitor in s.deps.monitors:  # the index may be a second stale: ask for the lists now
+        if isinstance(monitor, monitoring.ScreeningMonitor):
+            monitor.refresh()
+    token = s.customer("Dmitry Khoroshev", "dk@example.com")
+    s.kyc(token, "Dmitry", "Khoroshev", "dk@example.com")
+    who = s.principal(token)
+    with s.deps.reader() as uow:
+        case = uow.repo(Case).one(subject_id=who.user_id)
+    assert case is not None, "the listed name raised no case"
+    return case.id
 
 
 def _org(s: _Seeder, owner: str) -> dict[str, str]:
