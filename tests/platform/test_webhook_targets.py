@@ -92,7 +92,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_never_sent_to(
     worker = WebhookWorker(platform.deps, transport=transport,
                            resolver=lambda host, port: ["93.184.215.14", "169.254.169.254"])
     try:
-        assert worker.run_once() == 3
+        assert worker.run_once() == 4  # draft, screening, ready, submitted
     finally:
         worker.close()
     assert transport.requests == []
@@ -109,7 +109,7 @@ def test_the_worker_connects_to_the_address_it_checked(
     worker = WebhookWorker(platform.deps, transport=transport,
                            resolver=lambda host, port: next(answers))
     try:
-        assert worker.run_once() == 3
+        assert worker.run_once() == 4  # draft, screening, ready, submitted
     finally:
         worker.close()
     first = transport.requests[0]
@@ -134,7 +134,7 @@ def test_the_allow_list_admits_a_local_receiver(
 
     refused = WebhookWorker(platform.deps, resolver=resolve)
     try:
-        assert refused.run_once() == 3
+        assert refused.run_once() == 4  # draft, screening, ready, submitted
     finally:
         refused.close()
     assert receiver.received == []
@@ -143,10 +143,10 @@ def test_the_allow_list_admits_a_local_receiver(
         platform.deps.settings, webhook_allow_networks=("127.0.0.1/32",)))
     allowed = WebhookWorker(deps, resolver=resolve)
     try:
-        assert allowed.run_once() == 3
+        assert allowed.run_once() == 4  # draft, screening, ready, submitted
     finally:
         allowed.close()
-    assert len(receiver.received) == 3 and receiver.bad_signatures == 0
+    assert len(receiver.received) == 4 and receiver.bad_signatures == 0
 
 
 def test_the_allow_list_setting() -> None:
