@@ -2,8 +2,8 @@
 # The long test run: everything scripts/test.sh checks (lint, types, layer rules), then every
 # test at full size, the default run's and what it leaves out:
 #   - the tests marked `slow` (`-m ""` undoes pyproject's `-m 'not slow'`): the end-to-end
-#     benchmarks (`corridor bench node/network/payments --quick`) and the second database of
-#     the end-to-end process tests (tests/platform/test_e2e_*.py);
+#     benchmarks (`corridor bench ledger/node/network/payments --quick`) and the second
+#     database of the end-to-end process tests (tests/platform/test_e2e_*.py);
 #   - CORRIDOR_LONG_TESTS=1: the full size of the sized-down runs (300 simulator seeds
 #     instead of 100, the ledger model's soak profile, all the examples of the account
 #     codec's differential tests, 6 fuzz requests per operation and mode instead of 3).
