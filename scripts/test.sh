@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need into .venv and runs every check: lint, types, layer rules, tests.
+# The default run (what CI calls; under ~15 minutes on 2 cores): pytest leaves out the tests
+# marked `slow` and runs the simulations and property tests at their default size;
+# scripts/test-long.sh runs everything at full size.
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

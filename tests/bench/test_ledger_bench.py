@@ -40,6 +40,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@pytest.mark.slow  # 13-50 s on a shared 2-core machine (it loads every core)
 def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "out" / "bench-ledger.json"
     result = CliRunner().invoke(app, ["bench", "ledger", "--quick", "--json", str(out)])

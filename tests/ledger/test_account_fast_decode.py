@@ -2,6 +2,7 @@
 generic reader, on valid, mutated and random encodings."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import given, settings
@@ -31,7 +32,16 @@ def check(data: bytes) -> None:
         assert outcome(lambda d, conv=conv: Account.decode(conv(d)), data) == generic
 
 
-@settings(max_examples=3000, deadline=None)
+# A third of the examples in the default run; all of them with CORRIDOR_LONG_TESTS=1
+# (`bash scripts/test-long.sh`).
+LONG = os.environ.get("CORRIDOR_LONG_TESTS") == "1"
+
+
+def examples(full: int) -> int:
+    return full if LONG else full // 3
+
+
+@settings(max_examples=examples(3000), deadline=None)
 @given(data=st.data(), edits=st.lists(mutations, min_size=0, max_size=4))
 def test_mutated(data, edits):
     encoded = data.draw(accounts).encode()
@@ -41,13 +51,13 @@ def test_mutated(data, edits):
         check(encoded)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(data=st.binary(max_size=300))
 def test_random(data):
     check(data)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(data=st.data(), at=st.integers(0, 400), value=st.integers(0, 255))
 def test_byte_set(data, at, value):
     encoded = bytearray(data.draw(accounts).encode())

@@ -3,6 +3,8 @@ written field by field with the generic codec Writer: same bytes, same failures.
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +29,16 @@ def old_encode(a: Account) -> bytes:
     return w.getvalue()
 
 
-@settings(max_examples=2000, deadline=None)
+# A third of the examples in the default run; all of them with CORRIDOR_LONG_TESTS=1
+# (`bash scripts/test-long.sh`).
+LONG = os.environ.get("CORRIDOR_LONG_TESTS") == "1"
+
+
+def examples(full: int) -> int:
+    return full if LONG else full // 3
+
+
+@settings(max_examples=examples(2000), deadline=None)
 @given(a=accounts)
 def test_same_bytes(a):
     assert a.encode() == old_encode(a)
@@ -40,7 +51,7 @@ def outcome(f, a):
         return ("err", type(e).__name__)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     address=st.binary(max_size=22), seq=st.integers(-1, 2**64), thr=st.integers(-1, 2**16),
     pk=st.binary(min_size=31, max_size=33), w=st.integers(-1, 256),

@@ -5,7 +5,7 @@ of it) that lies about chain, commits, headers or proofs is caught with one erro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from corridor.ledger import keys
 from corridor.ledger.keys import KeyPair
 from corridor.node.light_client import LightClient, LightClientError, load_trust
 
-from .conftest import NodeClient, free_port, init_home
+from .conftest import NodeClient, NodeProcess, free_port, init_home
 
 runner = CliRunner()
 
@@ -109,6 +109,21 @@ def test_cli_refuses_wrong_chain_unknown_tx_and_bad_input(node: NodeClient, tmp_
 Tamper = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
+@pytest.fixture(scope="module")
+def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeClient]:
+    """One node for the lying-proxy tests (each pays and waits for its own commit, then
+    reads; none depends on what the others left): starting a node costs seconds."""
+    proc = NodeProcess(init_home(tmp_path_factory.mktemp("light") / "home"))
+    proc.start()
+    client = NodeClient(proc.home, proc.url)
+    try:
+        yield client
+    finally:
+        client.close()
+        code = proc.stop()
+        assert code == 0, f"node exited with {code} on SIGTERM:\n{proc.log_tail()}"
+
+
 def _lying_client(node: NodeClient, tamper: Tamper) -> LightClient:
     """A light client whose answers pass through `tamper(path, body)` on the way back from
     the real node: a man in the middle, or a lying node."""
@@ -179,7 +194,8 @@ def _not_json_object(path: str, body: dict[str, Any]) -> dict[str, Any]:
     (_tamper_tx_proof, "bad_block"),
     (_not_json_object, "malformed"),
 ])
-def test_lies_about_a_tx_are_caught(node: NodeClient, tamper: Tamper, code: str) -> None:
+def test_lies_about_a_tx_are_caught(shared_node: NodeClient, tamper: Tamper, code: str) -> None:
+    node = shared_node
     tx_id = node.pay("alice", "bob", 11)
     node.wait_committed(tx_id)
     with _lying_client(node, lambda p, b: b) as honest:
@@ -189,7 +205,8 @@ def test_lies_about_a_tx_are_caught(node: NodeClient, tamper: Tamper, code: str)
     assert info.value.code == code, info.value
 
 
-def test_lies_about_an_account_are_caught(node: NodeClient) -> None:
+def test_lies_about_an_account_are_caught(shared_node: NodeClient) -> None:
+    node = shared_node
     bob = node.wallet("bob").address
     node.wait_committed(node.pay("alice", "bob", 5))
     for tamper, code in ((_tamper_account, "bad_block"), (_forge_commit_sig, "bad_signature"),

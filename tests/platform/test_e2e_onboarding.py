@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pyotp
+import pytest
 
 from corridor.platform.domain import identity as idn
 from tests.node.conftest import NodeProcess
@@ -17,6 +18,12 @@ from tests.platform.conftest import keyed
 from tests.platform.live import JPEG, OFFICER_PASSWORD, PASSWORD, Platform, sign_in, wait_until
 
 
+# One database in the default run: SQLite (test_e2e_payments.py runs PostgreSQL; every
+# platform test below the processes runs on both); the PostgreSQL variant is `slow`, run
+# by `bash scripts/test-long.sh`.
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql",
+                                                          marks=pytest.mark.slow)],
+                         indirect=True)
 def test_register_to_authorised_account_on_chain(service: Platform, node: NodeProcess,
                                                  api: httpx.Client) -> None:
     email = "ann@example.com"

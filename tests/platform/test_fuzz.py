@@ -1,9 +1,11 @@
 """The OpenAPI fuzzer over the platform API (tests/fuzz.py): every operation, anonymous,
 as a signed-in customer and as staff; no server error, no undocumented status, bodies as
-documented. In-process on SQLite, bounded; `bash scripts/fuzz.sh` runs it longer."""
+documented. In-process on SQLite, bounded (3 requests per operation and mode; 6 in the
+long run); `bash scripts/fuzz.sh` runs it longer."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -78,11 +80,19 @@ def known_ids(platform: bootstrap.Platform, app: FastAPI,
     return {"org_id": org_id}
 
 
+# Requests per operation and mode in process: 3 in the default run, fuzz.EXAMPLES (6) with
+# CORRIDOR_LONG_TESTS=1 (`bash scripts/test-long.sh`), whatever CORRIDOR_FUZZ_EXAMPLES says
+# when it is set (`bash scripts/fuzz.sh`: 60). The same seed: the default's requests are
+# the first of the long run's.
+IN_PROCESS_EXAMPLES = (fuzz.EXAMPLES if "CORRIDOR_FUZZ_EXAMPLES" in os.environ
+                       or os.environ.get("CORRIDOR_LONG_TESTS") == "1" else 3)
+
+
 def test_the_platform_api_survives_the_fuzzer(sqlite_platform: bootstrap.Platform) -> None:
     app = create_app(sqlite_platform)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     as_roles = roles(sqlite_platform)
-    check(fuzz.run(schema, as_roles,
+    check(fuzz.run(schema, as_roles, examples=IN_PROCESS_EXAMPLES,
                    known=known_ids(sqlite_platform, app, as_roles["customer"])))
 
 

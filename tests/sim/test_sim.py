@@ -1,4 +1,6 @@
 """The deterministic network simulator: many seeds under faults, and scripted scenarios.
+`CORRIDOR_LONG_TESTS=1` runs three times as many seeds (`python -m corridor.sim.soak` any
+number).
 
 Every seed that ever failed is kept in `tests/sim/regressions.py` and runs here.
 """
@@ -30,7 +32,10 @@ from corridor.sim.run import sim_genesis
 from corridor.sim.soak import CASES, case_of, main, run_seed
 from tests.sim.regressions import REGRESSIONS, SPLIT_LOCK_ARGS, SPLIT_LOCK_SEED
 
-SEEDS_PER_CASE = 30  # x 10 cases: 300 seeds in the default run
+# x 10 cases: 100 seeds in the default run; the long run (CORRIDOR_LONG_TESTS=1, `bash
+# scripts/test-long.sh`) goes on to 300, the first 100 included.
+LONG = os.environ.get("CORRIDOR_LONG_TESTS") == "1"
+SEEDS_PER_CASE = 30 if LONG else 10
 HEIGHTS = 4
 EVIDENCE_HEIGHTS = 8  # every honest validator proposes (and so records what it saw) twice
 
