@@ -49,17 +49,20 @@ def lists_import(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import a list file as the list's next version (the same content again changes
-    nothing); prints the version and its added/removed/changed counts."""
+    nothing); prints the version and its added/removed/changed counts, then re-screens
+    every customer against the added and changed entries and prints how many alerts
+    that raised."""
     from corridor.platform.domain.errors import PlatformError
     from corridor.platform.domain.screening.entries import ListFormat
-    from corridor.platform.services import screening
+    from corridor.platform.services import rescreen
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}")
     files = _files(file, fmt)
     platform = _build(_settings(data_dir, database_url))
     try:
-        out = screening.import_list(platform.deps, None, files, ListFormat(fmt), list_name)
+        out, again = rescreen.import_list(platform.deps, None, files, ListFormat(fmt),
+                                          list_name)
     except PlatformError as exc:
         raise _fail(exc.message) from None
     finally:
@@ -71,6 +74,8 @@ def lists_import(
         return
     typer.echo(f"{s.list_name}: version {s.version}, {s.entry_count} entries "
                f"(added {s.added}, removed {s.removed}, changed {s.changed})")
+    typer.echo(f"re-screened {again.screened} customers against the added and changed "
+               f"entries: {again.alerts} alerts raised")
 
 
 @lists_app.command("show")

@@ -160,12 +160,32 @@ def _screen(deps: Deps, uow: UnitOfWork, subject: tuple[str, str], rec: KycCusto
     """The submitted name against the sanctions lists (issue 16): a hit is an alert on the
     customer for compliance; the KYC decision stays the reviewer's."""
     org = subject[0] == SubjectType.ORG
-    name = (str(values.get("organization.name") or "") if org else
-            " ".join(str(values.get(k) or "") for k in ("first_name", "last_name")))
+    name = name_of(subject[0], values)
     if name.strip():
         monitoring.screen_customer(
             deps, uow, subject=subject, name=name, source=("kyc", rec.id),
             kind=EntityKind.ORG if org else EntityKind.PERSON)
+
+
+def name_of(subject_type: str, values: dict[str, object]) -> str:
+    """The name a KYC record gives its subject (first and last, or the organisation's)."""
+    if subject_type == SubjectType.ORG:
+        return str(values.get("organization.name") or "")
+    return " ".join(str(values.get(k) or "") for k in ("first_name", "last_name"))
+
+
+def screening_names(deps: Deps, uow: UnitOfWork, subject_type: str,
+                    registered: dict[str, str]) -> dict[str, str]:
+    """Subject id -> the name to screen them under: their KYC record's, else the name they
+    registered with (`registered`); subjects with neither are left out."""
+    names = {sid: " ".join(n.split()) for sid, n in registered.items()}
+    if registered:
+        for rec in uow.repo(KycCustomer).many(subject_type=subject_type,
+                                              subject_id=tuple(registered)):
+            given = " ".join(name_of(subject_type, _open(deps, rec)).split())
+            if given:
+                names[rec.subject_id] = given
+    return {sid: n for sid, n in names.items() if n}
 
 
 def _checked(uow: UnitOfWork, rec: KycCustomer, values: dict[str, object],
