@@ -33,6 +33,7 @@ def test_import_show_match(tmp_path: Path) -> None:
     code, out = _run(data, "lists", "import", str(lists / "sdn.csv"), "--format", "ofac")
     assert code == 0, out
     assert "ofac-sdn: version 1, 2 entries (added 2, removed 0, changed 0)" in out
+    assert "re-screened 0 customers against the added and changed entries: 0 alerts" in out
     code, out = _run(data, "lists", "import", str(lists), "--format", "ofac")
     assert code == 0 and "unchanged, still version 1" in out, out
 

@@ -18,11 +18,13 @@ from corridor.platform.services import monitoring, rescreen
 from corridor.platform.services.screening import ListFiles
 from tests.platform.conftest import keyed, make_staff, make_user
 from tests.platform.payment_fakes import kyc
+from tests.platform.payment_records import make_org
 
 HEADER = b"_id,source,name,type,alt_names,dates_of_birth,nationalities,programs\n"
 FIRST = b'"b1","OFAC","ORTEGA, Maribel","Individual","",1970-01-01,VE,"VENEZUELA"\n'
 ADDED = (b'"a2","OFAC","KHOROSHEV, Dmitry Yuryevich","Individual","LOCKBITSUPP",'
          b'1993-04-17,RU,"CYBER2"\n')
+ORG = b'"e1","OFAC","VOLGATRANS SHIPPING JSC","Entity","",,RU,"RUSSIA-EO14024"\n'
 
 
 def files(*rows: bytes) -> ListFiles:
@@ -92,14 +94,19 @@ def test_a_cleared_pair_is_not_alerted_again(platform: bootstrap.Platform,
     assert done.alerts == 1 and len(alerts(platform, listed.user.id)) == 2
 
 
-def test_customers_are_read_in_batches(platform: bootstrap.Platform,
+def test_customers_and_organisations_are_read_in_batches(platform: bootstrap.Platform,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     deps = platform.deps
     monkeypatch.setattr(rescreen, "BATCH", 2)
     users = [make_user(platform, email=f"u{i}@example.com", name=f"Plain Person{i}")
              for i in range(4)]
     listed = make_user(platform, email="z@example.com", name="Dmitry Khoroshev")
-    out, done = rescreen.import_list(deps, None, files(ADDED), ListFormat.CSL)
-    assert done.screened == len(users) + 1 and done.alerts == 1
+    org_id = make_org(platform, {"owner": users[0]}, name="Volgatrans Shipping JSC")
+    plain_org = make_org(platform, {"owner": users[1]}, name="Acme Ltd")
+    _, done = rescreen.import_list(deps, None, files(ADDED, ORG), ListFormat.CSL)
+    assert done.screened == len(users) + 3 and done.alerts == 2
+    with deps.reader() as uow:
+        assert len(uow.repo(Alert).many(subject_type="org", subject_id=org_id)) == 1
+        assert uow.repo(Alert).many(subject_type="org", subject_id=plain_org) == []
     assert len(alerts(platform, listed.user.id)) == 1
     assert all(alerts(platform, u.user.id) == [] for u in users)
