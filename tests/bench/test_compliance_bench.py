@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corridor.bench import compliance_bench
+from corridor.bench import aml_bench, compliance_bench
 from corridor.cli.main import app
 from corridor.platform.domain.screening.evaluation import sample_lists
 
 TINY = compliance_bench.ComplianceBenchConfig(quick=True, entries=600, queries=40)
+TINY_AML = aml_bench.AmlBenchConfig(quick=True, customers=300, history=3_000, evals=200,
+                                    detection=())
 
 
 def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,15 +24,21 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     except FileNotFoundError:
         pytest.skip("the sample lists (shared/data/sanctions) are not on this machine")
     monkeypatch.setattr(compliance_bench, "QUICK", TINY)
+    monkeypatch.setattr(aml_bench, "QUICK", TINY_AML)
     out = tmp_path / "bench-compliance.json"
     result = CliRunner().invoke(app, ["bench", "compliance", "--quick", "--json", str(out)])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["entries"] == 600 and doc["queries"] == 40 and doc["names"] > 600
-    for key in ("screenings_per_s", "screening_p50_ms", "screening_p99_ms", "index_build_s"):
+    for key in ("screenings_per_s", "screening_p50_ms", "screening_p99_ms", "index_build_s",
+                "aml_evals_per_s", "aml_eval_p99_ms"):
+        assert isinstance(doc[key], float), key
         assert doc[key] > 0, key
         assert key in result.stdout
     assert doc["screening_p50_ms"] <= doc["screening_p99_ms"]
-    assert set(doc["targets"]) == {"screening_p99_ms", "index_recall"}
+    assert set(doc["targets"]) == {"screening_p99_ms", "index_recall", "aml_eval_p99_ms",
+                                   "aml_evals_per_s"}
+    # the AML figures were measured with the AML bench's quick history
+    assert doc["aml_history_payments"] == 3_000 and doc["aml_evals"] == 200
     assert 0 < doc["index_recall"] <= 1
     assert doc["mean_hits"] > 0  # half the queries are variations of listed names

@@ -11,10 +11,16 @@ screened one after the other on one core: half are variations of listed names (a
 another order, a missing token), half common names of people not listed. Reported:
 `screenings_per_s` and the latency of one screening, `screening_p50_ms` and
 `screening_p99_ms` (target: p99 <= 20 ms at 100,000 entries).
+
+The AML engine's speed is measured in the same run by the AML bench's own code
+(corridor.bench.aml_bench, its FULL or QUICK history; its detection runs are left to
+`corridor bench aml`): `aml_evals_per_s`, `aml_eval_p99_ms` and the history they were
+measured against, `aml_history_payments`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 import statistics
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corridor.bench import aml_bench
 from corridor.bench.report import Row, Target, machine_json, percentile, targets_json
 from corridor.platform.domain.screening import readers
 from corridor.platform.domain.screening.entries import EntityKind, ListEntry, make_entry
@@ -220,7 +227,19 @@ def run(config: ComplianceBenchConfig, log: Log, lists: Path | None = None
         elapsed_s=round(time.perf_counter() - started, 1))
 
 
-def table_rows(f: ComplianceFigures) -> list[Row]:
+AML_ROWS = ("aml_evals_per_s", "aml_eval_p99_ms")
+
+
+def run_aml(config: aml_bench.AmlBenchConfig, log: Log) -> aml_bench.AmlFigures:
+    """The AML bench's speed measurement with `config`'s history (no detection runs)."""
+    gc.unfreeze()  # the screening run's frozen index is garbage now: let it go first
+    gc.collect()
+    return aml_bench.run(dataclasses.replace(config, detection=()), log)
+
+
+def table_rows(f: ComplianceFigures, aml: aml_bench.AmlFigures) -> list[Row]:
+    aml_rows = [r for r in aml_bench.table_rows(aml) if r.name in AML_ROWS]
+    assert [r.name for r in aml_rows] == list(AML_ROWS), aml_rows
     return [
         Row(name="screenings_per_s", value=f.screenings_per_s, unit="/s",
             note=f"one core, {f.entries:,} entries ({f.names:,} names and aliases)"),
@@ -234,10 +253,12 @@ def table_rows(f: ComplianceFigures) -> list[Row]:
         Row(name="mean_hits", value=f.mean_hits, note="hits per screening at the threshold"),
         Row(name="index_recall", value=f.index_recall, target=TARGET_INDEX_RECALL,
             note=f"varied listed names the matcher matches, found (or {TIE_HITS}+ as good)"),
+        *aml_rows,
     ]
 
 
-def json_document(f: ComplianceFigures, rows: list[Row]) -> dict[str, Any]:
+def json_document(f: ComplianceFigures, aml: aml_bench.AmlFigures, rows: list[Row]
+                  ) -> dict[str, Any]:
     return {
         "bench": "compliance",
         "quick": f.config.quick,
@@ -251,7 +272,12 @@ def json_document(f: ComplianceFigures, rows: list[Row]) -> dict[str, Any]:
         "index_build_s": f.index_build_s,
         "mean_hits": f.mean_hits,
         "index_recall": f.index_recall,
-        "elapsed_s": f.elapsed_s,
+        "aml_evals_per_s": aml.evals_per_s,
+        "aml_eval_p99_ms": aml.p99_ms,
+        "aml_history_payments": aml.config.history,
+        "aml_customers": aml.config.customers,
+        "aml_evals": aml.config.evals,
+        "elapsed_s": round(f.elapsed_s + aml.elapsed_s, 1),
         "targets": targets_json(rows),
         "machine": machine_json(),
     }
