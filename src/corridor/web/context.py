@@ -9,7 +9,7 @@ as an error page in the reader's language (web/messages.py), never as the API's 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -70,6 +70,11 @@ class Page:
 
     def gettext(self, message: str) -> str:
         return self.fmt.gettext(message)
+
+    def form_key(self, values: Mapping[str, object]) -> str:
+        """A creating form's idempotency key: the one it was sent with (so a form shown
+        again after a refusal keeps it), or a new one when the form is first shown."""
+        return str(values.get("key") or "") or self.deps.rand.token()
 
     def customer(self) -> Principal:
         """The signed-in customer, or a redirect to sign in (then back here); staff get

@@ -29,7 +29,7 @@ def _page(page: Page, values: dict[str, str], offset: int,
     which keeps the key it was sent with) and the customer's deposits."""
     who = page.customer()
     items, total = deposits.list_deposits(page.deps, who, limit=PAGE_SIZE, offset=offset)
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "deposits.html", exc, values={**values, "key": key},
                        currencies=money.CURRENCIES, deposits=items, total=total,
                        offset=offset, page_size=PAGE_SIZE)

@@ -11,7 +11,8 @@ with a stable code (services/explorer.py raises, PageRoute renders).
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
@@ -44,28 +45,33 @@ def _refused(page: Page, exc: PlatformError, q: str = "") -> Response:
                        message=messages.refusal_text(page.fmt, exc), q=q)
 
 
-@router.get("/explorer", response_class=HTMLResponse)
-def front(page: PageDep) -> Response:
+def _shown(page: Page, template: str, name: str, read: Callable[[], Any],
+           **extra: Any) -> Response:
+    """One public read: counted against the reader's limit, then `read()` shown as `name`
+    in `template`, or the refusal as the explorer's own page."""
     try:
         _public(page)
-        latest_ = explorer.latest(page.deps)
+        found = read()
     except PlatformError as exc:
         return _refused(page, exc)
-    return render.html(page, "explorer.html", latest=latest_, poll_s=POLL_S)
+    return render.html(page, template, **{name: found}, **extra)
+
+
+@router.get("/explorer", response_class=HTMLResponse)
+def front(page: PageDep) -> Response:
+    return _shown(page, "explorer.html", "latest", lambda: explorer.latest(page.deps),
+                  poll_s=POLL_S)
 
 
 @router.get("/explorer/latest", response_class=HTMLResponse)
 def latest(page: PageDep) -> Response:
     """The latest blocks and transactions alone: what htmx swaps in every POLL_S seconds
-    (and the whole page for a reader without JavaScript who follows the link)."""
-    try:
-        _public(page)
-        latest_ = explorer.latest(page.deps)
-    except PlatformError as exc:
-        return _refused(page, exc)  # htmx keeps the list it has (it swaps no error)
+    (and the whole page for a reader without JavaScript who follows the link). A refusal
+    leaves htmx with the list it has (it swaps no error)."""
     template = ("_explorer_latest.html" if page.request.headers.get("hx-request")
                 else "explorer.html")
-    return render.html(page, template, latest=latest_, poll_s=POLL_S)
+    return _shown(page, template, "latest", lambda: explorer.latest(page.deps),
+                  poll_s=POLL_S)
 
 
 @router.get("/explorer/search")
@@ -80,39 +86,22 @@ def search(page: PageDep, q: str = "") -> Response:
 
 @router.get("/explorer/block/{height}", response_class=HTMLResponse)
 def block(page: PageDep, height: str) -> Response:
-    try:
-        _public(page)
-        found = explorer.block(page.deps, height)
-    except PlatformError as exc:
-        return _refused(page, exc)
-    return render.html(page, "explorer_block.html", block=found)
+    return _shown(page, "explorer_block.html", "block",
+                  lambda: explorer.block(page.deps, height))
 
 
 @router.get("/explorer/tx/{tx_hash}", response_class=HTMLResponse)
 def tx(page: PageDep, tx_hash: str) -> Response:
-    try:
-        _public(page)
-        found = explorer.tx(page.deps, tx_hash)
-    except PlatformError as exc:
-        return _refused(page, exc)
-    return render.html(page, "explorer_tx.html", tx=found)
+    return _shown(page, "explorer_tx.html", "tx", lambda: explorer.tx(page.deps, tx_hash))
 
 
 @router.get("/explorer/account/{address}", response_class=HTMLResponse)
 def account(page: PageDep, address: str) -> Response:
-    try:
-        _public(page)
-        found = explorer.account(page.deps, address)
-    except PlatformError as exc:
-        return _refused(page, exc)
-    return render.html(page, "explorer_account.html", account=found)
+    return _shown(page, "explorer_account.html", "account",
+                  lambda: explorer.account(page.deps, address))
 
 
 @router.get("/explorer/validators", response_class=HTMLResponse)
 def validators(page: PageDep) -> Response:
-    try:
-        _public(page)
-        found = explorer.validators(page.deps)
-    except PlatformError as exc:
-        return _refused(page, exc)
-    return render.html(page, "explorer_validators.html", vs=found)
+    return _shown(page, "explorer_validators.html", "vs",
+                  lambda: explorer.validators(page.deps))

@@ -104,7 +104,7 @@ def _form_error(exc: PlatformError) -> bool:
 
 
 def _fresh(values: Mapping[str, str], page: Page) -> dict[str, str]:
-    return {**values, "key": values.get("key") or page.deps.rand.token()}
+    return {**values, "key": page.form_key(values)}
 
 
 # --- my organisations ------------------------------------------------------------------

@@ -77,7 +77,7 @@ def _form(page: Page, payment_id: str, values: dict[str, str],
     elif exc is not None and exc.fields:
         exc = PlatformError(exc.err, exc.message,
                             {FORM_FIELDS.get(k, k): v for k, v in exc.fields.items()})
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "refund_request.html", exc, payment=p, kinds=KIND_NAMES,
                        values={**values, "key": key})
 

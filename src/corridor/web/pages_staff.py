@@ -51,7 +51,7 @@ def _record(page: Page, who: Principal, record_id: str, values: Mapping[str, obj
     """A record, its documents and (for kyc.review) the decision form: a fresh
     idempotency key, unless shown again after a refusal (then the key it was sent with)."""
     view = kyc.staff_view(page.deps, who, record_id)
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "staff_kyc.html", exc, view=view, record=view.record,
                        fields=view.fields, files=view.files,
                        may_decide=who.staff_can(Perm.KYC_REVIEW),

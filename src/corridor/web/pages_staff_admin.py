@@ -33,7 +33,7 @@ def _list(page: Page, values: dict[str, str], exc: PlatformError | None = None,
     found = staff.list_staff(page.deps, who, limit=PAGE_SIZE + 1, offset=offset)
     # The add form carries an idempotency key made when it is shown (kept when it is shown
     # again after a refusal), so a resent form makes one account.
-    values = {**values, "key": values.get("key") or page.deps.rand.token()}
+    values = {**values, "key": page.form_key(values)}
     return render.form(page, "staff_admin.html", exc, people=found[:PAGE_SIZE],
                        more=len(found) > PAGE_SIZE, offset=offset, page_size=PAGE_SIZE,
                        values=values, roles=[r.value for r in StaffRole], me=who.user_id,

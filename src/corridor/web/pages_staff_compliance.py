@@ -41,7 +41,7 @@ def case_queue(page: PageDep,
 def _case(page: Page, who: Principal, case_id: str, values: dict[str, str],
           exc: PlatformError | None = None) -> Response:
     view = compliance.case(page.deps, who, case_id)
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "staff_compliance_case.html", exc, view=view, me=who.user_id,
                        values={**values, "key": key})
 

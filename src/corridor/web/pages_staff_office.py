@@ -161,7 +161,7 @@ def _customer(page: Page, who: Principal, user_id: str, values: dict[str, str] |
     history, _ = freezes.history(page.deps, who, OwnerType.USER, user_id,
                                  limit=freeze_dom.HISTORY_PAGE_MAX)
     values = {"reason": "", "reference": "", **(values or {})}
-    values["key"] = values.get("key") or page.deps.rand.token()
+    values["key"] = page.form_key(values)
     return render.form(page, "staff_customer.html", exc, v=v, u=v.user,
                        may_review_kyc=who.staff_can(Perm.KYC_READ),
                        may_freeze=who.staff_can(Perm.ACCOUNT_FREEZE), freezes=history,

@@ -41,7 +41,7 @@ def refund_queue(page: PageDep,
 def _refund(page: Page, who: Principal, refund_id: str, values: dict[str, str],
             exc: PlatformError | None = None) -> Response:
     view = refunds.staff_view(page.deps, who, refund_id)
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "staff_refund.html", exc, refund=view.refund,
                        payment=view.payment, files=view.files, values={**values, "key": key})
 

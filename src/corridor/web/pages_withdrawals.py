@@ -39,7 +39,7 @@ def _page(page: Page, values: dict[str, str], offset: int,
     if exc is not None and exc.fields:
         exc = PlatformError(exc.err, exc.message,
                             {FORM_FIELDS.get(k, k): v for k, v in exc.fields.items()})
-    key = values.get("key") or page.deps.rand.token()
+    key = page.form_key(values)
     return render.form(page, "withdrawals.html", exc, values={**values, "key": key},
                        currencies=money.CURRENCIES, withdrawals=items, total=total,
                        offset=offset, page_size=PAGE_SIZE)
