@@ -18,6 +18,8 @@
 | CORRIDOR_TRUSTED_PROXIES    | (none) proxies whose X-Forwarded-For counts, e.g. 10.0.0.0/8 |
 | CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
 | CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
+| CORRIDOR_RETENTION_YEARS    | 5 years records are kept after a relationship ends (5 at least) |
+| CORRIDOR_REPORT_ENTITY_ID / _NAME | the reporting institution in suspicious-transaction reports |
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
@@ -41,6 +43,7 @@ DB_POOL_MAX_MIN = 2  # a unit of work and a poll at the same time
 # Each organisation and wallet opens an account on chain: bounded per customer (issue 14/9).
 ORGS_PER_CUSTOMER_MAX = 5  # organisations one customer may create
 WALLETS_PER_ORG_MAX = 10  # wallets (custodial or registered keys) of one organisation
+RETENTION_YEARS_MIN = 5  # AML record keeping (FATF R.11): five years after the relationship
 
 
 # The home `corridor up` runs in; its `platform` directory is the data directory by default,
@@ -83,6 +86,12 @@ class Settings:
     # The AML rules engine in the payment path (bootstrap.monitors_of); off until its
     # history window is rebuilt from the store at start.
     aml_monitoring: bool = False
+    # Suspicious-transaction reports (issue 16): the reporting institution, as the FIU knows it.
+    report_entity_id: str = "corridor"
+    report_entity_name: str = "Corridor"
+    # Years CDD records, transactions and reports are kept after the relationship ends
+    # (domain/retention.py): the law's five at least, configurable upward only.
+    retention_years: int = RETENTION_YEARS_MIN
 
     @property
     def production(self) -> bool:
@@ -104,7 +113,7 @@ def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
     if name in ("upload_bytes_max", "db_pool_max", "orgs_per_customer_max",
-                "wallets_per_org_max"):
+                "wallets_per_org_max", "retention_years"):
         try:
             return int(str(value))
         except ValueError:
@@ -157,6 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         raise ConfigError("CORRIDOR_DATA_DIR must not be empty")
     if settings.db_pool_max < DB_POOL_MAX_MIN:
         raise ConfigError(f"CORRIDOR_DB_POOL_MAX must be at least {DB_POOL_MAX_MIN}")
+    if settings.retention_years < RETENTION_YEARS_MIN:
+        raise ConfigError(f"CORRIDOR_RETENTION_YEARS must be at least {RETENTION_YEARS_MIN}")
     return settings
 
 

@@ -248,6 +248,15 @@ class Err(enum.Enum):
                            "decide the payments on hold (release or return) before closing")
     FOUR_EYES = ("FOUR_EYES", _F,
                  "you released a hold in this case: a second officer closes it")
+    # --- suspicious-transaction reports and retention (issue 16) -----------------------------
+    REPORT_OPEN = ("REPORT_OPEN", _C,
+                   "this case already has a report in draft or in review")
+    REPORT_STATE = ("REPORT_STATE", _C,
+                    "the report is not in a state that allows this step")
+    REPORT_FILED = "REPORT_FILED", _C, "a filed report cannot be changed"
+    # raised by the retention guard: no API route deletes a record in scope
+    RETENTION_HELD = ("RETENTION_HELD", _C,
+                      "the record is within its retention period and cannot be deleted", True)
     # --- history ---------------------------------------------------------------------------
     INVALID_FILTERS = "INVALID_FILTERS", _I, "the filters are not valid"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE", _I, "the export is too large: narrow the filters"
