@@ -23,7 +23,7 @@ UPLOAD_PATH_PREFIXES = ("/v1/kyc/files", "/v1/refunds/files")
 ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallets",
            "kyc", "staff_kyc", "refunds", "staff_refunds", "staff_holds", "staff_office",
            "staff_freezes",
-           "staff_compliance",
+           "staff_compliance", "staff_reports",
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
            "notifications")
 

@@ -23,6 +23,7 @@ from corridor.platform.adapters.record_codec import codec
 from corridor.platform.adapters.write_gate import SQLITE_BUSY_S, add_gate, write_gate
 from corridor.platform.domain import audit as audit_chain
 from corridor.platform.domain.audit import AuditEntry
+from corridor.platform.services import retention
 from corridor.platform.services.ports import Clock
 
 R = TypeVar("R")
@@ -314,6 +315,10 @@ class SqlRepo(Generic[R]):
         assert rowcount == 1, f"{self.table.name}: update of missing row {key}"
 
     def delete(self, id: str) -> None:
+        # Records kept for the retention period are deleted only through its guard
+        # (services/retention.delete): RETENTION_HELD otherwise.
+        retention.check_permitted(self.type, id)
+
         def build() -> Any:
             return sa.delete(self.table).where(self.pk == sa.bindparam("k", type_=self.pk.type))
 

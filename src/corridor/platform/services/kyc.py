@@ -376,3 +376,14 @@ def risk_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
     """The risk rating of the last acceptance (kyc.Risk), or None if never accepted."""
     rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
     return rec.risk if rec is not None else None
+
+
+def identity_values(deps: Deps, uow: UnitOfWork, subject_type: str,
+                    subject_id: str) -> tuple[KycCustomer, dict[str, object]] | None:
+    """A subject's KYC record and its field values, opened (for a suspicious-transaction
+    report's subject, services/reports.py); None without a record. The caller checks
+    the reader's permission."""
+    rec = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id)
+    if rec is None or not rec.data_enc:
+        return None
+    return rec, _open(deps, rec)
