@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from corridor.platform.domain import idempotency
+from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import reports as dom
 from corridor.platform.domain.compliance import Alert, Case, CaseDecision
 from corridor.platform.domain.errors import Err, Problems, forbidden, not_found
@@ -139,8 +139,11 @@ def _transaction(p: Payment) -> dict[str, Any]:
     return {
         "payment_id": p.id, "uetr": p.uetr, "tx_id": p.tx_id, "height": p.height,
         "date": dom.iso(p.created_ms), "date_ms": p.created_ms, "status": p.status.value,
-        "amount_minor": p.sell_amount_minor, "currency": p.sell_code, "fee_minor": p.fee_minor,
-        "received_amount_minor": p.buy_amount_minor, "received_currency": p.buy_code,
+        "amount_minor": p.sell_amount_minor, "currency": p.sell_code,
+        "amount": money.format_minor(p.sell_amount_minor, p.sell_code),
+        "fee_minor": p.fee_minor, "received_amount_minor": p.buy_amount_minor,
+        "received_currency": p.buy_code,
+        "received_amount": money.format_minor(p.buy_amount_minor, p.buy_code),
         "rate": p.price, "memo": p.memo,
         "from": {"customer_type": p.owner_type.value, "customer_id": p.owner_id,
                  "name": p.sender_name, "wallet_id": p.sender_wallet_id},
