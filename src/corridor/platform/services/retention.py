@@ -168,10 +168,11 @@ def _ids(uow: UnitOfWork, item: ScopeItem, user_id: str) -> list[str]:
 def _subject(uow: UnitOfWork, user: User, n_years: int, now_ms: int) -> Subject:
     end = dom.relationship_end_ms(user)
     assert end is not None
+    counts = {i.name: len(_ids(uow, i, user.id)) for i in dom.SCOPE}
     return Subject(subject_type="user", subject_id=user.id, name=user.name, ended_ms=end,
                    until_ms=dom.retain_until_ms(end, n_years),
-                   purgeable=dom.may_purge(end, n_years, now_ms),
-                   counts={i.name: len(_ids(uow, i, user.id)) for i in dom.SCOPE})
+                   purgeable=dom.may_purge(end, n_years, now_ms) and any(counts.values()),
+                   counts=counts)
 
 
 def _operator(who: Principal | None) -> None:
