@@ -11,13 +11,16 @@ import json
 import threading
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import xmlschema
 from starlette.testclient import TestClient
 
+from corridor.api.app import create_app
 from corridor.platform import bootstrap
+from corridor.platform.config import Settings
 from corridor.platform.domain import reports as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Case, CaseState
@@ -27,17 +30,10 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.reports import Report, ReportKind, ReportState
 from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import report_export, reports
+from tests.platform import report_world
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
-from tests.platform.test_compliance_cases import (  # noqa: F401  (fixtures)
-    LISTED,
-    World,
-    chain,
-    client,
-    only_case,
-    pay,
-    platform,
-    world,
-)
+from tests.platform.payment_fakes import FakeChain
+from tests.platform.test_compliance_cases import LISTED, World, only_case, pay
 
 IDENTITY = {"first_name": "Carol", "last_name": "Customer", "birth_date": "1980-05-17",
             "birth_country_code": "GB", "address": "1 High Street", "city": "London",
@@ -46,6 +42,29 @@ IDENTITY = {"first_name": "Carol", "last_name": "Customer", "birth_date": "1980-
             "id_issue_date": "2020-01-02", "id_expiration_date": "2030-01-01",
             "occupation": "Trader"}
 
+
+
+@pytest.fixture
+def chain() -> FakeChain:
+    return FakeChain()
+
+
+@pytest.fixture
+def platform(settings: Settings, chain: FakeChain) -> Iterator[bootstrap.Platform]:
+    p = report_world.build(settings, chain)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def client(platform: bootstrap.Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform)) as c:
+        yield c
+
+
+@pytest.fixture
+def world(platform: bootstrap.Platform, chain: FakeChain) -> World:
+    return report_world.world(platform, chain)
 
 def give_identity(platform: bootstrap.Platform, user_id: str) -> None:
     """The customer's KYC record with real field values (the fakes seal an empty one)."""

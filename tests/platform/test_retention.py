@@ -6,13 +6,15 @@ and an operator's purge deletes exactly that customer's records, audited."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from corridor.api.app import create_app
 from corridor.platform import bootstrap
-from corridor.platform.config import ConfigError, load_settings
+from corridor.platform.config import ConfigError, Settings, load_settings
 from corridor.platform.domain import retention as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Alert, Case
@@ -24,20 +26,36 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.reports import Report
 from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import reports, retention
+from tests.platform import report_world
 from tests.platform.conftest import Actor, keyed
-from tests.platform.payment_fakes import FakeClock
-from tests.platform.test_compliance_cases import (  # noqa: F401  (fixtures)
-    World,
-    chain,
-    client,
-    only_case,
-    pay,
-    platform,
-    world,
-)
+from tests.platform.payment_fakes import FakeChain, FakeClock
+from tests.platform.test_compliance_cases import World, only_case, pay
 
 DAY_MS = 86_400_000
 
+
+
+@pytest.fixture
+def chain() -> FakeChain:
+    return FakeChain()
+
+
+@pytest.fixture
+def platform(settings: Settings, chain: FakeChain) -> Iterator[bootstrap.Platform]:
+    p = report_world.build(settings, chain)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def client(platform: bootstrap.Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform)) as c:
+        yield c
+
+
+@pytest.fixture
+def world(platform: bootstrap.Platform, chain: FakeChain) -> World:
+    return report_world.world(platform, chain)
 
 def staff(actor: Actor, role: StaffRole) -> Principal:
     return Principal(user_id=actor.user.id, kind=UserKind.STAFF, staff_role=role,

@@ -247,7 +247,8 @@ def draft(deps: Deps, who: Principal, case_id: str, kind: str,
     return r
 
 
-Step = Callable[[Deps, UnitOfWork, Principal, Report], tuple[Report, dict[str, Any]]]
+Acted = tuple[Report, dict[str, Any]]  # the report after a step, and what to audit
+Step = Callable[[Deps, UnitOfWork, Principal, Report], Acted]
 
 
 def _step(deps: Deps, who: Principal, report_id: str, operation: str,
@@ -288,7 +289,7 @@ def edit(deps: Deps, who: Principal, report_id: str, *, narrative: str,
     problems.raise_if_any()
     assert text is not None
 
-    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> tuple[Report, dict[str, Any]]:
+    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> Acted:
         if r.state != ReportState.DRAFT:
             raise Err.REPORT_STATE.error("only a draft can be edited")
         return dataclasses.replace(r, narrative=text,
@@ -302,7 +303,7 @@ def edit(deps: Deps, who: Principal, report_id: str, *, narrative: str,
 
 def submit(deps: Deps, who: Principal, report_id: str, idempotency_key: str | None) -> Report:
     """A draft with a narrative goes to review; its submitter counts as an author."""
-    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> tuple[Report, dict[str, Any]]:
+    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> Acted:
         if r.state != ReportState.DRAFT:
             raise Err.REPORT_STATE.error("only a draft can be submitted for review")
         if not r.narrative:
@@ -330,7 +331,7 @@ def send_back(deps: Deps, who: Principal, report_id: str, reason: str,
         raise Err.INVALID_FIELDS.error(fields={
             "reason": f"what to change, in 1-{dom.REASON_LEN_MAX} printable characters"})
 
-    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> tuple[Report, dict[str, Any]]:
+    def act(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> Acted:
         _reviewing(r, who)
         return dataclasses.replace(r, state=ReportState.DRAFT, returned_reason=text,
                                    submitted_by=None, submitted_ms=None), {"reason": text}
@@ -338,7 +339,7 @@ def send_back(deps: Deps, who: Principal, report_id: str, reason: str,
     return _step(deps, who, report_id, "send_back", {"reason": text}, idempotency_key, act)
 
 
-def _file(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> tuple[Report, dict[str, Any]]:
+def _file(deps: Deps, uow: UnitOfWork, who: Principal, r: Report) -> Acted:
     _reviewing(r, who)
     now = deps.clock.now_ms()
     counters = uow.repo(ReportCounter)

@@ -24,7 +24,7 @@ from corridor.platform.domain.identity import User, UserStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.retention import Link, ScopeItem
 from corridor.platform.domain.roles import Perm, UserKind
-from corridor.platform.services.ports import Deps, UnitOfWork
+from corridor.platform.services.ports import Deps, Repo, UnitOfWork
 
 log = logging.getLogger("corridor.platform.retention")
 
@@ -146,7 +146,7 @@ class RetentionReport:
 
 def _ids(uow: UnitOfWork, item: ScopeItem, user_id: str) -> list[str]:
     """The ids of one customer's records of one kind."""
-    repo = uow.repo(item.record)
+    repo: Repo[Any] = uow.repo(item.record)
     if item.link is Link.SUBJECT:
         return [r.id for r in repo.many(subject_type="user", subject_id=user_id)]
     if item.link is Link.OWNER:
@@ -161,7 +161,8 @@ def _ids(uow: UnitOfWork, item: ScopeItem, user_id: str) -> list[str]:
         return [r.id for r in repo.many(alert_id=alerts)] if alerts else []
     served: list[str] = []
     for kind in dom.REFERRED:
-        served += [r.id for r in uow.repo(kind).many(owner_type="user", owner_id=user_id)]
+        of_kind: Repo[Any] = uow.repo(kind)
+        served += [r.id for r in of_kind.many(owner_type="user", owner_id=user_id)]
     return [r.id for r in repo.many(ref_id=tuple(served))] if served else []
 
 
@@ -228,8 +229,8 @@ def purge(deps: Deps, who: Principal) -> list[Purged]:
             for item in dom.SCOPE:
                 ids = _ids(uow, item, user.id)
                 if item.record in dom.WITH_FILES:
-                    files += [r.ref for r in (uow.repo(item.record).get(i) for i in ids)
-                              if r is not None]
+                    with_files: Repo[Any] = uow.repo(item.record)
+                    files += [r.ref for r in (with_files.get(i) for i in ids) if r is not None]
                 for record_id in ids:
                     delete(deps, uow, item.record, record_id)
                 counts[item.name] = len(ids)
