@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import xmlschema
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from corridor.api.app import create_app
+from corridor.cli.main import app as cli_app
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import reports as dom
@@ -303,3 +305,31 @@ def test_a_changed_record_no_longer_verifies(platform: bootstrap.Platform) -> No
     filed = reports.file(platform.deps, who, rid, uuid.uuid4().hex)
     assert reports.verify(filed)
     assert not reports.verify(dataclasses.replace(filed, narrative="rewritten"))
+
+
+def test_the_cli_lists_shows_and_exports(client: TestClient, platform: bootstrap.Platform,
+                                         world: World, settings: Settings,
+                                         tmp_path: Any) -> None:
+    case_id = held_case(client, platform, world)["case"]["id"]
+    rid = post(client, world.officer, f"/cases/{case_id}/reports", kind="STR").json()["id"]
+    where = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url]
+    runner = CliRunner()
+    out = runner.invoke(cli_app, ["compliance", "reports", "list", *where])
+    assert out.exit_code == 0 and rid in out.output and "draft" in out.output, out.output
+    out = runner.invoke(cli_app, ["compliance", "reports", "list", "--state", "filed", *where])
+    assert out.exit_code == 0 and out.output.strip() == "(no reports)"
+    out = runner.invoke(cli_app, ["compliance", "reports", "show", rid, *where])
+    assert out.exit_code == 0 and json.loads(out.stdout)["id"] == rid
+    out = runner.invoke(cli_app, ["compliance", "reports", "export", rid, "--format", "xml",
+                                  *where])
+    assert out.exit_code == 1 and "REPORT_STATE" in out.output  # no narrative yet
+    assert put(client, world.officer, rid, narrative="Listed recipient.").status_code == 200
+    target = tmp_path / "report.xml"
+    out = runner.invoke(cli_app, ["compliance", "reports", "export", rid, "--format", "xml",
+                                  "--out", str(target), *where])
+    assert out.exit_code == 0, out.output
+    xmlschema.XMLSchema(str(report_export.XSD)).validate(str(target))
+    out = runner.invoke(cli_app, ["compliance", "reports", "export", rid, *where])
+    assert out.exit_code == 0 and json.loads(out.stdout)["narrative"] == "Listed recipient."
+    out = runner.invoke(cli_app, ["compliance", "reports", "show", "nope", *where])
+    assert out.exit_code == 1

@@ -6,13 +6,16 @@ and an operator's purge deletes exactly that customer's records, audited."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from corridor.api.app import create_app
+from corridor.cli.main import app as cli_app
 from corridor.platform import bootstrap
 from corridor.platform.config import ConfigError, Settings, load_settings
 from corridor.platform.domain import retention as dom
@@ -27,7 +30,7 @@ from corridor.platform.domain.reports import Report
 from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.services import reports, retention
 from tests.platform import report_world
-from tests.platform.conftest import Actor, keyed
+from tests.platform.conftest import Actor, keyed, make_staff
 from tests.platform.payment_fakes import FakeChain, FakeClock
 from tests.platform.test_compliance_cases import World, only_case, pay
 
@@ -238,3 +241,37 @@ def test_every_delete_in_the_platform_is_of_records_out_of_scope() -> None:
     for record_type in (Department, Membership, RecoveryCode, Notification):
         assert record_type not in dom.GUARDED
     assert {Payment, KycCustomer, KycFile, Report, Case, Alert} <= dom.GUARDED
+
+
+def test_the_cli_reports_and_purges_only_with_an_operator(
+        platform: bootstrap.Platform, world: World, records: Records,
+        settings: Settings) -> None:
+    where = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url]
+    runner = CliRunner()
+    disable(platform, world.alice.user.id)
+    # the CLI builds its own platform on the real clock, years before the fake one's "now"
+    out = runner.invoke(cli_app, ["compliance", "retention", *where])
+    assert out.exit_code == 0 and "1 ended, 0 may be purged" in out.output, out.output
+    assert "kept" in out.output
+    with platform.deps.uow() as uow:  # a relationship that ended in 1970: due on any clock
+        user = uow.repo(User).get(world.alice.user.id)
+        assert user is not None
+        uow.repo(User).update(dataclasses.replace(user, updated_ms=1_000))
+        uow.commit()
+    out = runner.invoke(cli_app, ["compliance", "retention", "--json", *where])
+    doc = json.loads(out.stdout)
+    assert out.exit_code == 0 and doc["years"] == 5 and doc["purgeable_subjects"] == 1
+    assert doc["subjects"][0]["counts"]["payments"] == 1 and "purged" not in doc
+    assert rows(platform, Payment, id=records.payment_id) == 1  # reported, not purged
+    out = runner.invoke(cli_app, ["compliance", "retention", "--purge", *where])
+    assert out.exit_code == 1 and "--by" in out.output
+    out = runner.invoke(cli_app, ["compliance", "retention", "--purge", "--by",
+                                  "second@corridor.example", *where])
+    assert out.exit_code == 1 and "FORBIDDEN" in out.output  # an officer is no operator
+    assert rows(platform, Payment, id=records.payment_id) == 1
+    make_staff(platform, "operator", "otto@corridor.example")
+    out = runner.invoke(cli_app, ["compliance", "retention", "--purge", "--by",
+                                  "otto@corridor.example", *where])
+    assert out.exit_code == 0 and f"purged {world.alice.user.id}" in out.output, out.output
+    assert rows(platform, Payment, id=records.payment_id) == 0
+    assert rows(platform, AuditEntry, action="retention.purge") == 1

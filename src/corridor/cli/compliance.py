@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from corridor.cli.compliance_reports import reports_app, retention
 from corridor.cli.platform import DatabaseUrl, DataDir, _build, _existing, _fail, _settings
 
 app = typer.Typer(help="Compliance: sanctions lists, screening, freezes.",
@@ -492,3 +493,8 @@ def cases_show(case_id: Annotated[str, typer.Argument(help="The case's id.")],
         typer.echo(f"  note {n.created_ms} {n.author_id}: {n.text}")
     for d in v.decisions:
         typer.echo(f"  decision {d.created_ms} {d.kind} by {d.officer_id}: {d.note}")
+
+
+# --- suspicious-transaction reports and retention (cli/compliance_reports.py) ---------------
+app.add_typer(reports_app, name="reports")
+app.command("retention")(retention)
