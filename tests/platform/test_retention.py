@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from corridor.api.app import create_app
 from corridor.cli.main import app as cli_app
 from corridor.platform import bootstrap
+from corridor.platform.adapters.retention_worker import RetentionWorker
 from corridor.platform.config import ConfigError, Settings, load_settings
 from corridor.platform.domain import retention as dom
 from corridor.platform.domain.audit import AuditEntry
@@ -216,6 +217,11 @@ def test_the_periodic_run_records_its_report(platform: bootstrap.Platform, world
     assert entry.after["purgeable"] == [{"subject_id": world.alice.user.id,
                                          "records": out.purgeable[0].records}]
     assert rows(platform, Payment, id=records.payment_id) == 1  # reported, not purged
+    worker = RetentionWorker(platform.deps)
+    assert worker.run_once() is None  # written moments ago: this round's already
+    clock(platform).advance(DAY_MS)
+    assert worker.run_once() is not None
+    assert rows(platform, AuditEntry, action="retention.report") == 2
 
 
 def test_the_period_is_configurable_upward_only(tmp_path: Any) -> None:

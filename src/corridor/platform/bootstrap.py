@@ -23,6 +23,7 @@ from corridor.platform.adapters.history import SqlHistory
 from corridor.platform.adapters.ledger_client import LedgerClient
 from corridor.platform.adapters.outbox_worker import OutboxWorker
 from corridor.platform.adapters.rail_worker import RailWorker
+from corridor.platform.adapters.retention_worker import RetentionWorker
 from corridor.platform.adapters.sim_bank import SimBank, in_process
 from corridor.platform.adapters.static_rates import StaticRates
 from corridor.platform.adapters.system import (
@@ -105,6 +106,7 @@ class Platform:
     worker: OutboxWorker | None = None
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
+    retention_worker: RetentionWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -138,6 +140,13 @@ class Platform:
         if not self.webhook_worker.running:
             self.webhook_worker.start()
 
+    def start_retention_worker(self) -> None:
+        """The retention job's daily report to the audit trail (it never purges)."""
+        if self.retention_worker is None:
+            self.retention_worker = RetentionWorker(self.deps)
+        if not self.retention_worker.running:
+            self.retention_worker.start()
+
     def start_workers(self, *, local: bool = True, chain: bool = True) -> bool:
         """Starts the workers. `local`: rails and webhooks (they keep in-memory state, such
         as the simulated bank's, so they live in the API process). `chain`: the outbox worker
@@ -149,6 +158,7 @@ class Platform:
             self.start_rail_worker()
             self.start_webhook_worker()
             self.warm_monitors()
+            self.start_retention_worker()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -173,6 +183,9 @@ class Platform:
         return True
 
     def stop_workers(self) -> None:
+        if self.retention_worker is not None:
+            self.retention_worker.stop()
+            self.retention_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from corridor.platform.domain import retention as dom
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Alert, Case
 from corridor.platform.domain.errors import Err, forbidden, not_found
 from corridor.platform.domain.identity import User, UserStatus
@@ -194,8 +195,14 @@ def report(deps: Deps, who: Principal | None) -> RetentionReport:
                            subjects=subjects)
 
 
-def record_report(deps: Deps) -> RetentionReport:
-    """The periodic run: the report, written to the audit trail (it purges nothing)."""
+def record_report(deps: Deps, fresh_ms: int = 0) -> RetentionReport | None:
+    """The periodic run: the report, written to the audit trail (it purges nothing).
+    None when one was written less than `fresh_ms` ago (another process's round)."""
+    with deps.reader() as uow:
+        last = uow.repo(AuditEntry).many(action="retention.report", order_by="seq",
+                                         descending=True, limit=1)
+    if last and deps.clock.now_ms() - last[0].at_ms < fresh_ms:
+        return None
     out = report(deps, None)
     with deps.uow() as uow:
         uow.audit(actor_id=None, actor_kind="system", action="retention.report",
