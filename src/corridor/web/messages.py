@@ -24,6 +24,10 @@ BY_CODE = {
     "CASE_HOLDS_PAYMENTS": N_("Release or return the payments on hold before closing the "
                               "case."),
     "FOUR_EYES": N_("You released a hold in this case: a second officer closes it."),
+    "REPORT_OPEN": N_("This case already has a report in draft or in review: finish that "
+                      "one first."),
+    "REPORT_STATE": N_("The report is not at a step that allows this."),
+    "REPORT_FILED": N_("This report is filed: it cannot be changed."),
     "AUTH_FAILED": N_("The sign-in details are wrong, or the account is blocked for a while "
                       "after too many attempts."),
     "MFA_FAILED": N_("The code is wrong, or the sign-in attempt has expired. Start again."),

@@ -16,6 +16,7 @@ AREAS = (
     (Perm.KYC_READ, "/staff/kyc", N_("Identity verification queue")),
     (Perm.REFUND_REVIEW, "/staff/refunds", N_("Refund requests")),
     (Perm.COMPLIANCE_REVIEW, "/staff/compliance", N_("Compliance cases")),
+    (Perm.COMPLIANCE_REVIEW, "/staff/reports", N_("Suspicious-transaction reports")),
     (Perm.CUSTOMERS_READ, "/staff/customers", N_("Customer lookup")),
     (Perm.AUDIT_READ, "/staff/audit", N_("Audit log")),
     (Perm.STAFF_MANAGE, "/staff/admin", N_("Staff accounts")),
