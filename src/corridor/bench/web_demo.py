@@ -44,6 +44,7 @@ from corridor.platform.services import (
     quotes,
     refunds,
     registration,
+    reports,
     screening,
     sessions,
     settlement,
@@ -159,6 +160,12 @@ PAGES: tuple[WebPage, ...] = (
             needs="a case"),
     WebPage(name="staff-case", path="/staff/compliance/cases/{case_id}", who=COMPLIANCE,
             needs="a screening hit in a case"),
+    WebPage(name="staff-reports", path="/staff/reports", who=COMPLIANCE,
+            needs="a report drafted"),
+    WebPage(name="staff-report", path="/staff/reports/{report_id}", who=COMPLIANCE,
+            needs="a draft report with its narrative"),
+    WebPage(name="staff-report-print", path="/staff/reports/{report_id}/print",
+            who=COMPLIANCE, needs="a draft report with its narrative"),
     WebPage(name="staff-customer-freeze", path="/staff/customers/{customer_id}",
             who=COMPLIANCE, needs="a customer (the freeze form)"),
 )
@@ -407,6 +414,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     ids["moving_payment_id"] = s.pay(ann, "bo@example.com", "USD", "CNY", "20.00").id
     ids.update(_org(s, ann))
     ids["case_id"] = _listed_customer(s)
+    ids["report_id"] = _report(s, officer, ids["case_id"])
     ids["customer_id"] = s.principal(ann).user_id
     chain = FakeChain()  # what build() gives the platform: the same values
     ids["block_height"] = "2"
@@ -437,6 +445,16 @@ def _listed_customer(s: _Seeder) -> str:
         case = uow.repo(Case).one(subject_id=who.user_id)
     assert case is not None, "the listed name raised no case"
     return case.id
+
+
+def _report(s: _Seeder, officer: str, case_id: str) -> str:
+    """A suspicious-activity report drafted from the case, with its narrative."""
+    who = s.principal(officer)
+    r = reports.draft(s.deps, who, case_id, "SAR", s.key())
+    reports.edit(s.deps, who, r.id, narrative="The customer's name matches a listed person "
+                 "(US CSL, CYBER2) at identity verification.", kind=None,
+                 idempotency_key=s.key())
+    return r.id
 
 
 def _org(s: _Seeder, owner: str) -> dict[str, str]:
