@@ -22,7 +22,7 @@ from typing import Any, Generic, Self, TypeVar
 from corridor.platform.adapters.static_rates import StaticRates
 from corridor.platform.config import Settings
 from corridor.platform.domain import fx
-from corridor.platform.services import funds
+from corridor.platform.services import funds, retention
 from corridor.platform.services.ports import Deps
 from tests.platform.payment_fakes import FakeChain, FakeClock
 from tests.platform.wallet_fakes import CountingKeyGen
@@ -102,6 +102,7 @@ class FakeRepo(Generic[R]):
         self.rows[key] = record
 
     def delete(self, id: str) -> None:
+        retention.check_permitted(self.type, id)  # as the database adapter (SqlRepo.delete)
         self.rows.pop(id, None)
 
 
