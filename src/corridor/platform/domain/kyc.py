@@ -161,6 +161,11 @@ class Decision:
     marks: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
 
+def record_context(record_id: str) -> str:
+    """What a record's field values are sealed under (services/kyc.py seals them)."""
+    return f"kyc-customer:{record_id}"
+
+
 # --- fields (kyc_fields.py) ------------------------------------------------------------
 
 

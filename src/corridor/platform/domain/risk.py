@@ -24,7 +24,6 @@ from corridor.platform.domain.aml.config import FATF_BLACK, FATF_GREY
 from corridor.platform.domain.kyc import Risk
 
 DAY_MS = 86_400_000
-RATINGS_PER_SUBJECT_MAX = 50  # history kept per customer; older ratings are pruned
 TRIGGER_LEN_MAX = 32
 
 

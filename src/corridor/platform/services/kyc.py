@@ -28,7 +28,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.domain.screening.entries import EntityKind
 from corridor.platform.services import idempotency as replay
-from corridor.platform.services import monitoring, wallets
+from corridor.platform.services import monitoring, risk, wallets
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -53,8 +53,7 @@ class KycView:
 # --- sealing --------------------------------------------------------------------------
 
 
-def _record_context(record_id: str) -> str:
-    return f"kyc-customer:{record_id}"
+_record_context = kyc.record_context
 
 
 def _file_context(owner_type: str, owner_id: str, file_id: str) -> str:
@@ -318,6 +317,8 @@ def decide(deps: Deps, who: Principal, record_id: str, decision: Decision,
         values = _open(deps, rec)
         kyc.check_decision(rec, values, decision)
         new = kyc.decide(rec, decision, staff_id=who.user_id, now_ms=now)
+        if decision.outcome == Outcome.ACCEPT:
+            new = risk.on_accept(deps, uow, new)  # the rating may shorten the interval
         uow.repo(KycCustomer).update(new)
         if decision.outcome == Outcome.ACCEPT:
             # An organisation's first wallet opens with its accepted KYB (orgs.create_org);

@@ -68,6 +68,7 @@ from corridor.platform.services import (
     payment_recipients,
     quotes,
     rates,
+    reviews,
     settlement,
     wallets,
     webhooks,
@@ -189,6 +190,7 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
     if tier < 1:
         raise Err.KYC_REQUIRED.error(
             "complete identity verification before sending money")
+    reviews.check_not_limited(uow, *owner)  # a due re-review stops outbound money
     limits = kyc_domain.limits_for(tier)
     codes = {priced.sell_code} | ({priced.buy_code} if kind == PaymentKind.EXCHANGE else set())
     refused = sorted(codes - set(limits.asset_codes))
