@@ -16,7 +16,7 @@ from typing import Any
 from corridor.platform.domain import kyc, money
 from corridor.platform.domain import risk as dom
 from corridor.platform.domain.compliance import Alert, AlertState, Case
-from corridor.platform.domain.errors import PlatformError, forbidden
+from corridor.platform.domain.errors import PlatformError, forbidden, not_found
 from corridor.platform.domain.kyc import KycCustomer, SubjectType
 from corridor.platform.domain.payments import Payment, PaymentKind, PaymentStatus, RecipientType
 from corridor.platform.domain.principal import Principal
@@ -116,7 +116,10 @@ def _store(deps: Deps, uow: UnitOfWork, rec: KycCustomer, rating: dom.Rating,
     row = dom.RiskRating(id=deps.rand.new_id(), subject_type=rec.subject_type,
                          subject_id=rec.subject_id, level=rating.level, points=rating.points,
                          factors=rating.factors, policy=rating.policy,
-                         trigger=trigger[:dom.TRIGGER_LEN_MAX], computed_ms=deps.clock.now_ms())
+                         trigger=trigger[:dom.TRIGGER_LEN_MAX],
+                         # strictly after the last: the latest is the last by time
+                         computed_ms=max(deps.clock.now_ms(),
+                                         last.computed_ms + 1 if last else 0))
     uow.repo(dom.RiskRating).add(row)
     uow.audit(actor_id=None, actor_kind="system", action="risk.rate",
               object_type="kyc_customer", object_id=rec.id,
@@ -192,15 +195,29 @@ def view(deps: Deps, who: Principal, subject_type: str, subject_id: str) -> Risk
     """A customer's rating with its factors, for KYC_READ staff (audited)."""
     if not who.staff_can(Perm.KYC_READ):
         raise forbidden()
-    subject_id = subject_id[:64]
     with deps.uow() as uow:
-        rec = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id)
-        rows = uow.repo(dom.RiskRating).many(subject_type=subject_type,
-                                             subject_id=subject_id, order_by="computed_ms",
-                                             descending=True, limit=HISTORY_PAGE_MAX)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="risk.view",
-                  object_type="kyc_customer", object_id=rec.id if rec else subject_id,
-                  ip=who.ip)
-        uow.commit()
+        rec = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id[:64])
+        return _view(uow, who, subject_type, subject_id[:64], rec)
+
+
+def record_view(deps: Deps, who: Principal, record_id: str) -> RiskView:
+    """The rating of a KYC record's customer, for KYC_READ staff (audited)."""
+    if not who.staff_can(Perm.KYC_READ):
+        raise forbidden()
+    with deps.uow() as uow:
+        rec = uow.repo(KycCustomer).get(record_id[:64])
+        if rec is None:
+            raise not_found("KYC record")
+        return _view(uow, who, rec.subject_type, rec.subject_id, rec)
+
+
+def _view(uow: UnitOfWork, who: Principal, subject_type: str, subject_id: str,
+          rec: KycCustomer | None) -> RiskView:
+    rows = uow.repo(dom.RiskRating).many(subject_type=subject_type, subject_id=subject_id,
+                                         order_by="computed_ms", descending=True,
+                                         limit=HISTORY_PAGE_MAX)
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="risk.view",
+              object_type="kyc_customer", object_id=rec.id if rec else subject_id, ip=who.ip)
+    uow.commit()
     return RiskView(subject_type=subject_type, subject_id=subject_id, record=rec,
                     current=rows[0] if rows else None, history=tuple(rows[1:]))
