@@ -22,8 +22,8 @@ from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Alert
 from corridor.platform.domain.kyc import KycCustomer, KycStatus, Risk
 from corridor.platform.domain.notifications import Notification
-from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.domain.principal import Origin
+from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.services import codes, reviews, screening, sessions
 from corridor.platform.services.screening import ListFiles
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
