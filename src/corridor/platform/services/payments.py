@@ -402,8 +402,7 @@ def party_of(deps: Deps, r: payment_recipients.Recipient) -> str:
     if r.owner is not None:
         return r.owner[1]
     if r.bank is not None:
-        account = bank_details.account_in(r.bank)
-        return "ext:" + deps.sealer.keyed_hash(account, "beneficiary")[:40]
+        return bank_details.beneficiary_party(deps, bank_details.account_in(r.bank))
     return f"addr:{r.address}"
 
 
