@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from corridor.api.app import create_app
 from corridor.platform import bootstrap
+from corridor.platform.adapters.review_worker import ReviewWorker
 from corridor.platform.config import Settings
 from corridor.platform.domain import risk as risk_domain
 from corridor.platform.domain.audit import AuditEntry
@@ -250,3 +251,35 @@ def test_wrong_roles_are_refused(client: TestClient, platform: bootstrap.Platfor
                        headers=auditor.headers).status_code == 403  # not kyc.review
     r = client.post("/v1/staff/kyc/reviews/run", headers=world.officer.headers)
     assert r.status_code == 200 and r.json() == {"opened": []}
+
+
+def test_clearing_the_hit_rates_again_but_never_pushes_the_review_back(
+        client: TestClient, platform: bootstrap.Platform, world: World) -> None:
+    accepted_carol(client, world, first_name="Dmitry", last_name="Khoroshev")
+    raised = record(platform, world.carol.user.id)
+    assert raised.risk == Risk.HIGH
+    with platform.deps.reader() as uow:
+        [alert] = uow.repo(Alert).many(subject_id=world.carol.user.id)
+    r = client.post(f"/v1/staff/compliance/cases/{alert.case_id}/decisions",
+                    headers=keyed(world.officer.headers),
+                    json={"kind": "clear", "alert_id": alert.id,
+                          "note": "another person: born 1961, British"})
+    assert r.status_code == 200, r.text
+    body = client.get(f"/v1/staff/kyc/{raised.id}/risk", headers=world.officer.headers).json()
+    assert (body["current"]["trigger"], body["current"]["level"]) == ("case_clear", "low")
+    assert [f["name"] for f in body["current"]["factors"]] == ["sanctions_cleared", "cases"]
+    after = record(platform, world.carol.user.id)
+    assert (after.risk, after.review_due_ms) == (raised.risk, raised.review_due_ms)
+
+
+def test_the_platform_worker_opens_due_reviews(
+        client: TestClient, platform: bootstrap.Platform, world: World,
+        clock: FakeClock) -> None:
+    accepted_carol(client, world)
+    rec = record(platform, world.carol.user.id)
+    assert rec.review_due_ms is not None
+    worker = ReviewWorker(platform.deps)
+    assert worker.run_once() == reviews.Opened()
+    clock.advance(rec.review_due_ms - clock.now_ms() + 5)
+    assert worker.run_once().record_ids == (rec.id,)
+    assert record(platform, world.carol.user.id).status == KycStatus.REVIEW_DUE
