@@ -21,6 +21,7 @@ from corridor.platform.config import Settings
 from corridor.platform.domain import risk as risk_domain
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Alert
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.kyc import KycCustomer, KycStatus, Risk
 from corridor.platform.domain.notifications import Notification
 from corridor.platform.domain.principal import Origin
@@ -29,6 +30,7 @@ from corridor.platform.services import codes, reviews, screening, sessions
 from corridor.platform.services.screening import ListFiles
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, kyc, open_wallet
+from tests.platform.payment_records import make_org
 from tests.platform.wallet_fakes import CountingKeyGen
 
 YEAR_MS = 366 * 86_400_000
@@ -283,3 +285,26 @@ def test_the_platform_worker_opens_due_reviews(
     clock.advance(rec.review_due_ms - clock.now_ms() + 5)
     assert worker.run_once().record_ids == (rec.id,)
     assert record(platform, world.carol.user.id).status == KycStatus.REVIEW_DUE
+
+
+def test_an_organisation_s_due_review_tells_its_owners_and_admins_and_limits_it(
+        platform: bootstrap.Platform, world: World) -> None:
+    deps = platform.deps
+    admin = make_user(platform, email="erin@example.com", name="Erin Admin")
+    org_id = make_org(platform, {"owner": world.carol, "admin": admin, "viewer": world.dave})
+    kyc(platform, org_id, 3, "org")
+    with deps.uow() as uow:
+        rec = uow.repo(KycCustomer).one(subject_type="org", subject_id=org_id)
+        assert rec is not None
+        # accepted a year ago and due now, as the rating's interval would have it
+        uow.repo(KycCustomer).update(dataclasses.replace(
+            rec, risk=Risk.HIGH, review_due_ms=deps.clock.now_ms()))
+        uow.commit()
+    assert reviews.run(deps).record_ids == (rec.id,)
+    with deps.reader() as uow:
+        told = {n.user_id: n.params for n in uow.repo(Notification).many(topic="kyc.review_due")}
+        with pytest.raises(PlatformError) as refused:
+            reviews.check_not_limited(uow, "org", org_id)
+        reviews.check_not_limited(uow, "user", world.carol.user.id)  # her own: not limited
+    assert told == {world.carol.user.id: {"outcome": "org"}, admin.user.id: {"outcome": "org"}}
+    assert refused.value.code == "KYC_REVIEW_DUE"
