@@ -228,7 +228,17 @@ def bench_aml(
 
 def _register() -> None:
     """Sub-apps that live in their own modules."""
-    from corridor.cli import compliance, demo, genesis, light, localnet, node, platform, wallet
+    from corridor.cli import (
+        compliance,
+        compliance_reviews,
+        demo,
+        genesis,
+        light,
+        localnet,
+        node,
+        platform,
+        wallet,
+    )
 
     app.add_typer(demo.app, name="demo")
     app.add_typer(node.app, name="node")
@@ -242,6 +252,8 @@ def _register() -> None:
     app.add_typer(wallet.block_app, name="block")
     app.add_typer(light.app, name="light")
     app.add_typer(compliance.app, name="compliance")
+    compliance.app.add_typer(compliance_reviews.app, name="reviews")
+    compliance.app.command("risk")(compliance_reviews.risk_show)
 
 
 _register()

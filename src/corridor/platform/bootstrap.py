@@ -24,6 +24,7 @@ from corridor.platform.adapters.ledger_client import LedgerClient
 from corridor.platform.adapters.outbox_worker import OutboxWorker
 from corridor.platform.adapters.rail_worker import RailWorker
 from corridor.platform.adapters.retention_worker import RetentionWorker
+from corridor.platform.adapters.review_worker import ReviewWorker
 from corridor.platform.adapters.sim_bank import SimBank, in_process
 from corridor.platform.adapters.static_rates import StaticRates
 from corridor.platform.adapters.system import (
@@ -107,6 +108,7 @@ class Platform:
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
     retention_worker: RetentionWorker | None = None
+    review_worker: ReviewWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -147,6 +149,13 @@ class Platform:
         if not self.retention_worker.running:
             self.retention_worker.start()
 
+    def start_review_worker(self) -> None:
+        """Opens due KYC re-reviews (services/reviews.py); any number of processes may."""
+        if self.review_worker is None:
+            self.review_worker = ReviewWorker(self.deps)
+        if not self.review_worker.running:
+            self.review_worker.start()
+
     def start_workers(self, *, local: bool = True, chain: bool = True) -> bool:
         """Starts the workers. `local`: rails and webhooks (they keep in-memory state, such
         as the simulated bank's, so they live in the API process). `chain`: the outbox worker
@@ -157,6 +166,7 @@ class Platform:
         if local:
             self.start_rail_worker()
             self.start_webhook_worker()
+            self.start_review_worker()
             self.warm_monitors()
             self.start_retention_worker()
         if not chain:
@@ -186,6 +196,9 @@ class Platform:
         if self.retention_worker is not None:
             self.retention_worker.stop()
             self.retention_worker = None
+        if self.review_worker is not None:
+            self.review_worker.stop()
+            self.review_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

@@ -49,6 +49,7 @@ KYC = {
     KycStatus.PROCESSING: N_("Under review"),
     KycStatus.ACCEPTED: N_("Verified"),
     KycStatus.REJECTED: N_("Not accepted"),
+    KycStatus.REVIEW_DUE: N_("Due for review"),
 }
 KYC_FIELD_STATUS = {
     FieldStatus.NOT_PROVIDED: N_("Not provided"),

@@ -53,6 +53,9 @@ BY_CODE = {
     "INSUFFICIENT_FUNDS": N_("There is not enough money in your wallet for this payment, "
                              "fee included."),
     "KYC_REQUIRED": N_("Verify your identity before sending money."),
+    "KYC_REVIEW_DUE": N_("Your verification is due for review. Send your details again on "
+                         "the Identity verification page; until they are accepted you can "
+                         "receive money but not send or withdraw it."),
     "RECIPIENT_NOT_FOUND": N_("We could not find a Corridor account with those details."),
     "RECIPIENT_CANNOT_RECEIVE": N_("The recipient cannot receive this currency yet."),
     "CURRENCY_NOT_ALLOWED": N_("Your verification level does not allow this currency."),

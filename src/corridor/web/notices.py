@@ -31,6 +31,12 @@ TEXT: dict[tuple[Topic, str], str] = {
     (Topic.KYC_DECIDED, "reject"): N_("Your identity verification was not accepted."),
     (Topic.KYC_DECIDED, "needs_info"): N_(
         "We need more information to verify your identity."),
+    (Topic.KYC_REVIEW_DUE, "user"): N_(
+        "Your verification is due for review: send your details again. Until it is "
+        "accepted you can receive money but not send or withdraw it."),
+    (Topic.KYC_REVIEW_DUE, "org"): N_(
+        "Your organisation's verification is due for review: send its details again. Until "
+        "it is accepted it can receive money but not send or withdraw it."),
     (Topic.INFO_REQUESTED, ""): N_(
         "We need more information from you: %(message)s"),
     (Topic.REFUND_DECIDED, "approve"): N_(

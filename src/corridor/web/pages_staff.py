@@ -18,8 +18,14 @@ from corridor.platform.domain import kyc as dom
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import kyc
-from corridor.web import pages_staff_admin, pages_staff_office, pages_staff_refunds, render
+from corridor.platform.services import kyc, risk
+from corridor.web import (
+    pages_staff_admin,
+    pages_staff_office,
+    pages_staff_refunds,
+    render,
+    risk_text,
+)
 from corridor.web.context import Page, PageRoute, page_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -53,6 +59,7 @@ def _record(page: Page, who: Principal, record_id: str, values: Mapping[str, obj
     view = kyc.staff_view(page.deps, who, record_id)
     key = page.form_key(values)
     return render.form(page, "staff_kyc.html", exc, view=view, record=view.record,
+                       **risk_text.context(page, risk.record_view(page.deps, who, record_id)),
                        fields=view.fields, files=view.files,
                        may_decide=who.staff_can(Perm.KYC_REVIEW),
                        values={**values, "key": key}, tiers=sorted(dom.TIERS)[1:],

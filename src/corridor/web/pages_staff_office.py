@@ -22,8 +22,8 @@ from corridor.platform.domain.errors import PlatformError, Problems
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.wallets import OwnerType
-from corridor.platform.services import audit, backoffice, freezes
-from corridor.web import charts, render
+from corridor.platform.services import audit, backoffice, freezes, risk
+from corridor.web import charts, render, risk_text
 from corridor.web.context import Page, PageRoute, page_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -162,7 +162,9 @@ def _customer(page: Page, who: Principal, user_id: str, values: dict[str, str] |
                                  limit=freeze_dom.HISTORY_PAGE_MAX)
     values = {"reason": "", "reference": "", **(values or {})}
     values["key"] = page.form_key(values)
-    return render.form(page, "staff_customer.html", exc, v=v, u=v.user,
+    rated = (risk_text.context(page, risk.view(page.deps, who, OwnerType.USER, user_id))
+             if who.staff_can(Perm.KYC_READ) else {})  # the rating is KYC data
+    return render.form(page, "staff_customer.html", exc, v=v, u=v.user, **rated,
                        may_review_kyc=who.staff_can(Perm.KYC_READ),
                        may_freeze=who.staff_can(Perm.ACCOUNT_FREEZE), freezes=history,
                        active=next((f for f in history if f.active), None), values=values)

@@ -62,6 +62,8 @@ class KycOut(BaseModel):
     limits: LimitsOut
     fields: dict[str, FieldOut]
     updated_ms: int | None
+    review_due_ms: int | None  # when the next periodic re-review comes due
+    review_limited: bool  # a due re-review is open: outbound money is refused until accepted
 
     @staticmethod
     def common(v: KycView) -> dict[str, Any]:
@@ -74,6 +76,8 @@ class KycOut(BaseModel):
             tier=tier, limits=LimitsOut.of(dom.limits_for(tier)),
             fields={k: FieldOut.model_validate(f) for k, f in v.fields.items()},
             updated_ms=rec.updated_ms if rec else None,
+            review_due_ms=rec.review_due_ms if rec else None,
+            review_limited=dom.review_limited(rec),
         )
 
     @classmethod

@@ -15,8 +15,9 @@ from corridor.api.routers.kyc import FileOut, KycOut
 from corridor.platform.domain import kyc as dom
 from corridor.platform.domain.kyc import Decision, KycCustomer
 from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.risk import RiskRating
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import kyc
+from corridor.platform.services import kyc, reviews, risk
 from corridor.platform.services.kyc import KycView
 
 router = APIRouter(route_class=JsonRoute, prefix="/staff/kyc", tags=["staff"])
@@ -78,7 +79,7 @@ class StaffKycOut(KycOut):
     decided_ms: int | None
     decided_by: str | None
     decision_reason: str | None
-    review_due_ms: int | None
+    review_opened_ms: int | None
     files: list[FileOut]
 
     @classmethod
@@ -88,7 +89,7 @@ class StaffKycOut(KycOut):
         extra: dict[str, Any] = dict(
             risk=rec.risk, submitted_ms=rec.submitted_ms, decided_ms=rec.decided_ms,
             decided_by=rec.decided_by, decision_reason=rec.decision_reason,
-            review_due_ms=rec.review_due_ms, files=[FileOut.of(f) for f in v.files],
+            review_opened_ms=rec.review_opened_ms, files=[FileOut.of(f) for f in v.files],
         )
         return cls(**cls.common(v), **extra)
 
@@ -104,6 +105,65 @@ def queue(who: PrincipalDep, deps: DepsDep, limit: Limit = 50, offset: Offset = 
 def due(who: PrincipalDep, deps: DepsDep, limit: Limit = 50, offset: Offset = 0) -> QueuePage:
     """Accepted records due for periodic re-review, most overdue first."""
     return QueuePage(items=[QueueItem.of(r) for r in kyc.due(deps, who, limit, offset)])
+
+
+class FactorOut(BaseModel):
+    name: str
+    points: int
+    evidence: dict[str, Any]
+
+
+class RatingOut(BaseModel):
+    level: str
+    points: int
+    policy: str
+    trigger: str
+    computed_ms: int
+    factors: list[FactorOut]
+
+    @classmethod
+    def of(cls, r: RiskRating) -> RatingOut:
+        return cls(level=r.level, points=r.points, policy=r.policy, trigger=r.trigger,
+                   computed_ms=r.computed_ms,
+                   factors=[FactorOut(name=f.name, points=f.points, evidence=f.evidence)
+                            for f in r.factors])
+
+
+class RiskOut(BaseModel):
+    """A customer's risk: the record's effective level (the riskier of the officer's and
+    the rating's) and re-review dates, the current rating with its factors, earlier ones."""
+
+    subject_type: str
+    subject_id: str
+    risk: str | None
+    review_due_ms: int | None
+    review_opened_ms: int | None
+    current: RatingOut | None
+    history: list[RatingOut]
+
+
+class ReviewsRun(BaseModel):
+    opened: list[str]
+
+
+@router.post("/reviews/run")
+def run_reviews(who: Reviewer, deps: DepsDep) -> ReviewsRun:
+    """Opens every due re-review now (the platform's worker does it every minute): the
+    customer is told and limited until accepted again. Opens nothing twice."""
+    return ReviewsRun(opened=list(reviews.run(deps, who).record_ids))
+
+
+@router.get("/{record_id}/risk")
+def risk_of(record_id: RecordId, who: PrincipalDep, deps: DepsDep) -> RiskOut:
+    """The risk rating of the record's customer with its factors (audited)."""
+    v = risk.record_view(deps, who, record_id)
+    rec = v.record
+    return RiskOut(subject_type=v.subject_type, subject_id=v.subject_id,
+                   risk=rec.risk if rec else None,
+                   review_due_ms=rec.review_due_ms if rec else None,
+                   review_opened_ms=rec.review_opened_ms if rec else None,
+                   current=RatingOut.of(v.current) if v.current else None,
+                   history=[RatingOut.of(r) for r in v.history])
 
 
 @router.get("/{record_id}")

@@ -17,3 +17,4 @@ from corridor.platform.adapters import tables_screening
 from corridor.platform.adapters import tables_freezes
 from corridor.platform.adapters import tables_compliance
 from corridor.platform.adapters import tables_reports
+from corridor.platform.adapters import tables_risk

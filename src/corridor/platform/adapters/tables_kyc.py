@@ -26,6 +26,7 @@ kyc_customers = sa.Table(
     sa.Column("review_due_ms", MS, index=True),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("review_opened_ms", MS),  # a due re-review opened (services/reviews.py)
     sa.UniqueConstraint("subject_type", "subject_id"),
 )
 register(KycCustomer, kyc_customers)

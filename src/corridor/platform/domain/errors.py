@@ -158,6 +158,9 @@ class Err(enum.Enum):
     KYC_REJECTED = "KYC_REJECTED", _C, "this KYC record was rejected; contact support"
     KYC_NOT_IN_REVIEW = "KYC_NOT_IN_REVIEW", _C, "this KYC record is not in review"
     KYC_FILES_LIMIT = "KYC_FILES_LIMIT", _C, "as many files as a record may have"
+    KYC_REVIEW_DUE = ("KYC_REVIEW_DUE", _C,
+                      "your verification is due for review: send your details again; until "
+                      "it is accepted you can receive money but not send or withdraw it")
     STILL_ABOVE_LIMITS = ("STILL_ABOVE_LIMITS", _C,
                           "the money held is still above the tier's limits")
     FILE_EMPTY = "FILE_EMPTY", _I, "the file is empty"

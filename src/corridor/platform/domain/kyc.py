@@ -40,6 +40,9 @@ class KycStatus(enum.StrEnum):
     PROCESSING = "PROCESSING"
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
+    # Accepted once, and its re-review date has come (services/reviews.py reopened it):
+    # the customer confirms or updates their details to go back to review.
+    REVIEW_DUE = "REVIEW_DUE"
 
 
 class FieldStatus(enum.StrEnum):
@@ -87,7 +90,9 @@ class FieldState:
 class KycCustomer:
     """The KYC record of one subject. `field_status` maps a provided (or staff-marked)
     field to its state; `tier` is the granted tier and changes only by a
-    staff decision, so a customer under re-review keeps it meanwhile."""
+    staff decision, so a customer under re-review keeps it meanwhile. `review_opened_ms`
+    is when a due re-review was opened: until the next acceptance the customer is limited
+    (`review_limited`)."""
 
     id: str
     subject_type: SubjectType
@@ -105,6 +110,7 @@ class KycCustomer:
     review_due_ms: int | None
     created_ms: int
     updated_ms: int
+    review_opened_ms: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +159,11 @@ class Decision:
     tier: int | None = None
     risk: str | None = None
     marks: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def record_context(record_id: str) -> str:
+    """What a record's field values are sealed under (services/kyc.py seals them)."""
+    return f"kyc-customer:{record_id}"
 
 
 # --- fields (kyc_fields.py) ------------------------------------------------------------
@@ -335,7 +346,9 @@ def submit(
     record enters the review queue; an unchanged one is returned as it was."""
     check_open(rec)
     changed = changed_fields(rec, values, changes)
-    if not changed and requested_tier == rec.requested_tier:
+    # A due re-review is answered by sending the details again, changed or not.
+    if not changed and requested_tier == rec.requested_tier \
+            and rec.status != KycStatus.REVIEW_DUE:
         return rec, dict(values)
     merged = merge(values, changed)
     field_status = {k: v for k, v in rec.field_status.items() if k not in changed}
@@ -418,14 +431,41 @@ def decide(rec: KycCustomer, d: Decision, *, staff_id: str, now_ms: int) -> KycC
                     for k, v in rec.field_status.items()}
         return dataclasses.replace(rec, status=KycStatus.ACCEPTED, tier=d.tier, risk=Risk(d.risk),
                                    field_status=statuses,
-                                   review_due_ms=review_due_ms(now_ms, d.risk))
+                                   review_due_ms=review_due_ms(now_ms, d.risk),
+                                   review_opened_ms=None)
     if d.outcome == Outcome.REJECT:
         # A rejection withdraws any tier granted before (e.g. failed re-review).
-        return dataclasses.replace(rec, status=KycStatus.REJECTED, tier=0, review_due_ms=None)
+        return dataclasses.replace(rec, status=KycStatus.REJECTED, tier=0, review_due_ms=None,
+                                   review_opened_ms=None)
     marks = {k: FieldState(status=FieldStatus(m["status"]), reason=m["reason"].strip())
              for k, m in d.marks.items()}  # statuses checked by _check_marks
     return dataclasses.replace(rec, status=KycStatus.NEEDS_INFO,
                                field_status={**rec.field_status, **marks})
+
+
+# --- re-review ------------------------------------------------------------------------
+
+
+def is_review_due(rec: KycCustomer, now_ms: int) -> bool:
+    """A granted record whose re-review date has come and whose review is not yet open."""
+    return (rec.tier > 0 and rec.status != KycStatus.REJECTED
+            and rec.review_due_ms is not None and rec.review_due_ms <= now_ms
+            and rec.review_opened_ms is None)
+
+
+def reopen(rec: KycCustomer, now_ms: int) -> KycCustomer:
+    """The record with its due re-review opened: an accepted one waits for the customer
+    (REVIEW_DUE); one already back in review or waiting for information stays there. The
+    tier stays, limited (`review_limited`), until the next decision."""
+    assert is_review_due(rec, now_ms), rec.id
+    status = KycStatus.REVIEW_DUE if rec.status == KycStatus.ACCEPTED else rec.status
+    return dataclasses.replace(rec, status=status, review_opened_ms=now_ms, updated_ms=now_ms)
+
+
+def review_limited(rec: KycCustomer | None) -> bool:
+    """Whether a due re-review limits the customer: no new outbound payments or
+    withdrawals until they are accepted again; receiving money stays allowed."""
+    return rec is not None and rec.review_opened_ms is not None and rec.tier > 0
 
 
 # --- views ----------------------------------------------------------------------------
@@ -452,5 +492,6 @@ def summary(rec: KycCustomer) -> dict[str, object]:
     """What the audit trail keeps of a record: its state, never the personal data."""
     return {"status": rec.status, "requested_tier": rec.requested_tier, "tier": rec.tier,
             "risk": rec.risk, "review_due_ms": rec.review_due_ms,
+            "review_opened_ms": rec.review_opened_ms,
             "field_status": {k: {"status": v.status.value, "reason": v.reason}
                              for k, v in rec.field_status.items()}}

@@ -34,6 +34,7 @@ class Topic(enum.StrEnum):
     WITHDRAWAL_PAID = "withdrawal.paid"
     WITHDRAWAL_FAILED = "withdrawal.failed"
     KYC_DECIDED = "kyc.decided"
+    KYC_REVIEW_DUE = "kyc.review_due"  # a periodic re-review opened (services/reviews.py)
     INFO_REQUESTED = "compliance.info_requested"  # an officer asks; `message` says what
     REFUND_DECIDED = "refund.decided"
     SIGNED_IN = "security.signed_in"

@@ -63,6 +63,13 @@ def payment_account(deps: Deps, p: Payment) -> str | None:
     return deps.sealer.open(p.recipient_account_sealed, payment_context(p.id)).decode()
 
 
+def beneficiary_party(deps: Deps, account: str) -> str:
+    """A bank beneficiary as monitors know parties: `ext:` and a keyed hash of the account
+    (the same account, the same party; a copy of the database cannot be searched for an
+    account number)."""
+    return "ext:" + deps.sealer.keyed_hash(account, "beneficiary")[:40]
+
+
 def seal_legacy(deps: Deps) -> int:
     """Seals the accounts of rows written before accounts were sealed (their clear value
     is replaced by the masked one). Run at start-up; idempotent; returns how many rows."""

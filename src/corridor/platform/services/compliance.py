@@ -36,7 +36,7 @@ from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import payments
+from corridor.platform.services import payments, risk
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 S = PaymentStatus
@@ -223,6 +223,8 @@ def decide(deps: Deps, who: Principal, case_id: str, req: DecisionRequest,
                   after={"state": done.state, "assigned_to": done.assigned_to, "note": note,
                          "alert_id": req.alert_id, "payment_ids": list(touched)})
         replay.remember(deps, uow, who.user_id, key, "compliance.decide", asked, found.id)
+        if kind in (DecisionKind.CLEAR, DecisionKind.CLOSE):  # inputs of the risk rating
+            risk.recompute(deps, uow, found.subject_type, found.subject_id, f"case_{kind}")
         result = _view(uow, done)
         uow.commit()
     return result

@@ -28,7 +28,7 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.domain.screening.entries import EntityKind
 from corridor.platform.services import idempotency as replay
-from corridor.platform.services import monitoring, wallets
+from corridor.platform.services import monitoring, reviews, risk, wallets
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.access import require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -53,8 +53,7 @@ class KycView:
 # --- sealing --------------------------------------------------------------------------
 
 
-def _record_context(record_id: str) -> str:
-    return f"kyc-customer:{record_id}"
+_record_context = kyc.record_context
 
 
 def _file_context(owner_type: str, owner_id: str, file_id: str) -> str:
@@ -253,16 +252,9 @@ def queue(deps: Deps, who: Principal, limit: int, offset: int) -> tuple[list[Kyc
 
 
 def due(deps: Deps, who: Principal, limit: int, offset: int) -> list[KycCustomer]:
-    """Accepted records whose re-review date has come, most overdue first."""
+    """Records whose re-review date has come, most overdue first (services/reviews.py)."""
     require_staff(who, Perm.KYC_READ)
-    limit, offset = page_bounds(limit, offset, kyc.QUEUE_PAGE_MAX)
-    now = deps.clock.now_ms()
-    with deps.uow() as uow:
-        # Ordered by due date, so every due record comes before every one not yet due:
-        # filtering the page keeps paging correct without a range query.
-        page = uow.repo(KycCustomer).many(status=KycStatus.ACCEPTED, order_by="review_due_ms",
-                                          limit=limit, offset=offset)
-    return [r for r in page if r.review_due_ms is not None and r.review_due_ms <= now]
+    return reviews.due(deps, who, limit=limit, offset=offset)
 
 
 def _staff_record(uow: UnitOfWork, record_id: str, *, for_update: bool = False) -> KycCustomer:
@@ -318,6 +310,8 @@ def decide(deps: Deps, who: Principal, record_id: str, decision: Decision,
         values = _open(deps, rec)
         kyc.check_decision(rec, values, decision)
         new = kyc.decide(rec, decision, staff_id=who.user_id, now_ms=now)
+        if decision.outcome == Outcome.ACCEPT:
+            new = risk.on_accept(deps, uow, new)  # the rating may shorten the interval
         uow.repo(KycCustomer).update(new)
         if decision.outcome == Outcome.ACCEPT:
             # An organisation's first wallet opens with its accepted KYB (orgs.create_org);

@@ -39,6 +39,7 @@ class Mail(enum.StrEnum):
     PASSWORD_RESET = "notice.password_reset"
     EMAIL_CHANGED = "notice.email_changed"
     PHONE_CHANGED = "notice.phone_changed"
+    KYC_REVIEW_DUE = "notice.kyc_review_due"
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -74,6 +75,11 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
     Mail.PHONE_CHANGED: ("Your phone was changed",
                          "Your account now uses %(address)s. If this was not you, contact "
                          "support."),
+    Mail.KYC_REVIEW_DUE: ("Your verification is due for review",
+                          "It is time to check your details again. Sign in, open Identity "
+                          "verification and send your details again (change what has "
+                          "changed). Until we accept them you can receive money but not send "
+                          "or withdraw it."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,

@@ -20,6 +20,7 @@ from corridor.platform.domain.monitoring import Finding, Monitor, Movement, Outc
 from corridor.platform.domain.screening.entries import EntityKind
 from corridor.platform.domain.screening.index import ScreeningIndex
 from corridor.platform.domain.screening.matcher import THRESHOLD, Hit, Query
+from corridor.platform.services import risk
 from corridor.platform.services.ports import Deps, UnitOfWork
 from corridor.platform.services.screening import Screener
 
@@ -212,6 +213,8 @@ def raise_alerts(deps: Deps, uow: UnitOfWork, findings: Sequence[Finding], *,
                          "score": alert.score, "source_type": source[0],
                          "source_id": source[1], "shadow": f.shadow})
         made.append(alert)
+    # the customer's risk rating follows its inputs (services/risk.py)
+    risk.recompute(deps, uow, *subject, trigger="list" if source[0] == "list" else "alert")
     return made
 
 

@@ -29,7 +29,7 @@ from corridor.platform.domain.identity import User, UserStatus, normalise_email
 from corridor.platform.domain.orgs import Department, Membership, Organisation, OrgStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import GRANTABLE, OrgRole, Perm, UserKind
-from corridor.platform.services import access, kyc
+from corridor.platform.services import access, kyc, party_screening
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
@@ -88,7 +88,11 @@ def create_org(deps: Deps, who: Principal, *, name: str, country: str,
                            status=OrgStatus.ACTIVE, created_by=who.user_id,
                            created_ms=now, updated_ms=now)
         uow.repo(Organisation).add(org)
-        uow.repo(Membership).add(_membership(deps, org.id, who.user_id, OrgRole.OWNER, None))
+        owner = _membership(deps, org.id, who.user_id, OrgRole.OWNER, None)
+        uow.repo(Membership).add(owner)
+        creator = uow.repo(User).get(who.user_id)
+        assert creator is not None
+        _screen_member(deps, uow, owner, creator)
         _audit(uow, who, "org.create", org.id, after={"name": name, "country": country})
         replay.remember(deps, uow, who.user_id, key, "org.create", asked, org.id)
         uow.commit()
@@ -237,6 +241,7 @@ def add_member(
         _check_can_join(uow, org_id, user.id)
         m = _membership(deps, org_id, user.id, granted, department_id)
         uow.repo(Membership).add(m)
+        _screen_member(deps, uow, m, user)
         _audit(uow, who, "org.member.add", org_id, after=_member_state(m))
         replay.remember(deps, uow, who.user_id, key, "org.member.add", asked, m.id)
         uow.commit()
@@ -359,6 +364,15 @@ def set_org_status(deps: Deps, who: Principal, org_id: str, *, suspended: bool) 
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _screen_member(deps: Deps, uow: UnitOfWork, m: Membership, user: User) -> None:
+    """A new member's name (their verified one, else the one they registered) against the
+    sanctions lists: a hit is an alert on the organisation's case (issue 16)."""
+    name = kyc.screening_names(deps, uow, "user", {user.id: user.name}).get(user.id)
+    if name:
+        party_screening.screen_member(deps, uow, org_id=m.org_id, user_id=user.id, name=name,
+                                      membership_id=m.id)
 
 
 def _org(uow: UnitOfWork, org_id: str, *, lock: bool = False) -> Organisation:

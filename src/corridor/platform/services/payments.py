@@ -68,6 +68,7 @@ from corridor.platform.services import (
     payment_recipients,
     quotes,
     rates,
+    reviews,
     settlement,
     wallets,
     webhooks,
@@ -189,6 +190,7 @@ def _check_kyc(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], priced: fx.P
     if tier < 1:
         raise Err.KYC_REQUIRED.error(
             "complete identity verification before sending money")
+    reviews.check_not_limited(uow, *owner)  # a due re-review stops outbound money
     limits = kyc_domain.limits_for(tier)
     codes = {priced.sell_code} | ({priced.buy_code} if kind == PaymentKind.EXCHANGE else set())
     refused = sorted(codes - set(limits.asset_codes))
@@ -400,8 +402,7 @@ def party_of(deps: Deps, r: payment_recipients.Recipient) -> str:
     if r.owner is not None:
         return r.owner[1]
     if r.bank is not None:
-        account = bank_details.account_in(r.bank)
-        return "ext:" + deps.sealer.keyed_hash(account, "beneficiary")[:40]
+        return bank_details.beneficiary_party(deps, bank_details.account_in(r.bank))
     return f"addr:{r.address}"
 
 

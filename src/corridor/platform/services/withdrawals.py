@@ -29,7 +29,7 @@ from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import OwnerType
-from corridor.platform.services import bank_details, freezes, funds, refunds, settlement
+from corridor.platform.services import bank_details, freezes, funds, refunds, reviews, settlement
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
@@ -65,6 +65,7 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
                 raise Err.IDEMPOTENCY_KEY_REUSED.error()
             return existing
         freezes.check_not_frozen(uow, owner_type, owner_id)
+        reviews.check_not_limited(uow, owner_type, owner_id)
         funds.check_limits(funds.limits_of(uow, owner_type, owner_id), currency, amount_minor,
                            _withdrawn_today_minor(deps, uow, owner_type, owner_id))
         available = funds.available_minor(deps, uow, wallet, currency)
