@@ -400,11 +400,29 @@ def feed_after(deps: Deps, who: Principal, cursor: int, limit: int = FEED_BATCH_
     with deps.reader() as uow:
         found = uow.repo(AuditEntry).many(order_by="seq", limit=limit,
                                           above={"seq": cursor}, action=tuple(FEED_ACTIONS))
-    events = []
+    return _events(found), (found[-1].seq if found else cursor)
+
+
+def _events(found: list[AuditEntry]) -> list[FeedEvent]:
+    out = []
     for e in found:
         kind = FEED_ACTIONS[e.action](e)
         if kind is not None:
-            events.append(FeedEvent(id=e.seq, kind=kind, at_ms=e.at_ms,
-                                    object_type=e.object_type, object_id=e.object_id,
-                                    data=dict(e.after or {})))
-    return events, (found[-1].seq if found else cursor)
+            out.append(FeedEvent(id=e.seq, kind=kind, at_ms=e.at_ms,
+                                 object_type=e.object_type, object_id=e.object_id,
+                                 data=dict(e.after or {})))
+    return out
+
+
+def feed_recent(deps: Deps, who: Principal, limit: int = 20) -> tuple[list[FeedEvent], int]:
+    """The newest events, newest first (the feed page before its stream connects), and
+    the audit head, where the stream then starts. Audited as a read of the feed."""
+    _supervisor(who)
+    _traced(deps, who, "feed", "recent", {"limit": limit})
+    limit = max(1, min(limit, FEED_BATCH_MAX))
+    with deps.reader() as uow:
+        head = uow.audit_head()[0]
+        found = uow.repo(AuditEntry).many(order_by="seq", descending=True, limit=limit * 2,
+                                          below={"seq": head + 1},
+                                          action=tuple(FEED_ACTIONS))
+    return _events(found)[:limit], head
