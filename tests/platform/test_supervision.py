@@ -9,14 +9,18 @@ import asyncio
 import dataclasses
 import json
 import re
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
+from corridor import web
 from corridor.api import sse
 from corridor.api.app import create_app
+from corridor.cli.main import app as cli_app
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
@@ -401,5 +405,30 @@ def test_last_event_id_is_read_from_the_header_first() -> None:
     assert sse.last_event_id(None, "5") == 5
     assert sse.last_event_id("x", None) is None
     assert sse.last_event_id("9" * 21, None) is None
-    assert supervision.FEED_KINDS == tuple(dict.fromkeys(
-        ("alert", "hold", "release", "return", "freeze", "unfreeze")))
+
+
+
+def test_the_feed_page_script_listens_to_every_kind_of_event() -> None:
+    script = (Path(web.__file__).parent / "static" / "regulator-feed.js").read_text()
+    listed = re.search(r"var KINDS = \[([^\]]*)\]", script)
+    assert listed and tuple(re.findall(r'"(\w+)"', listed.group(1))) == supervision.FEED_KINDS
+
+
+def test_the_cli_prints_the_feed_and_resumes_after_an_id(
+        client: TestClient, platform: bootstrap.Platform, settings: Settings,
+        world: World) -> None:
+    first = pay(client, world.alice, "100.00")
+    where = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url]
+    runner = CliRunner()
+    out = runner.invoke(cli_app, ["compliance", "feed", "--no-follow", *where])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert [line.split()[2] for line in lines] == ["alert", "hold"]
+    assert f"payment {first['id']}" in lines[1] and "status=on_hold" in lines[1]
+    second = pay(client, world.alice, "1.00")
+    out = runner.invoke(cli_app, ["compliance", "feed", "--no-follow", "--json",
+                                  "--after", lines[-1].split()[0], *where])
+    assert out.exit_code == 0, out.output
+    got = [json.loads(line) for line in out.output.splitlines()]
+    assert [(e["kind"], e["object_id"]) for e in got][1] == ("hold", second["id"])
+    assert len(got) == 2 and got[0]["id"] > int(lines[-1].split()[0])

@@ -40,19 +40,23 @@ FILTER_LEN_MAX = 64
 FEED_BATCH_MAX = 200  # audit entries read per poll of the feed
 
 
-def _supervisor(who: Principal) -> None:
-    if not who.staff_can(Perm.SUPERVISE):
+def _supervisor(who: Principal | None) -> None:
+    """A supervisor, or None: the operator's own shell on the platform's database (the
+    CLI's feed), which the API and the pages never pass."""
+    if who is not None and not who.staff_can(Perm.SUPERVISE):
         raise forbidden()
 
 
-def _traced(deps: Deps, who: Principal, what: str, object_id: str,
+def _traced(deps: Deps, who: Principal | None, what: str, object_id: str,
             asked: Mapping[str, Any]) -> None:
     """The read, in the audit log, committed before anything is read."""
     _supervisor(who)
 
     def write(uow: UnitOfWork) -> None:
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="supervise.read",
-                  object_type=what, object_id=object_id[:ID_LEN_MAX], ip=who.ip,
+        uow.audit(actor_id=who.user_id if who else None,
+                  actor_kind=who.kind.value if who else "system", action="supervise.read",
+                  object_type=what, object_id=object_id[:ID_LEN_MAX],
+                  ip=who.ip if who else "",
                   after={k: v for k, v in asked.items() if v is not None})
 
     deps.write(write)
@@ -379,7 +383,7 @@ FEED_ACTIONS: dict[str, Callable[[AuditEntry], str | None]] = {
 FEED_KINDS = ("alert", "hold", "release", "return", "freeze", "unfreeze")
 
 
-def feed_start(deps: Deps, who: Principal, after: int | None) -> int:
+def feed_start(deps: Deps, who: Principal | None, after: int | None) -> int:
     """A feed connection opens (audited once): the cursor it starts from. None: from now
     on (the audit head), so a new client does not replay history; a `Last-Event-ID`
     resumes after that event."""
@@ -391,7 +395,7 @@ def feed_start(deps: Deps, who: Principal, after: int | None) -> int:
         return uow.audit_head()[0]
 
 
-def feed_after(deps: Deps, who: Principal, cursor: int, limit: int = FEED_BATCH_MAX
+def feed_after(deps: Deps, who: Principal | None, cursor: int, limit: int = FEED_BATCH_MAX
                ) -> tuple[list[FeedEvent], int]:
     """The events after `cursor` (at most `limit` audit entries looked at) and the cursor
     to ask from next. Not audited per poll: the connection was (feed_start)."""
@@ -414,7 +418,7 @@ def _events(found: list[AuditEntry]) -> list[FeedEvent]:
     return out
 
 
-def feed_recent(deps: Deps, who: Principal, limit: int = 20) -> tuple[list[FeedEvent], int]:
+def feed_recent(deps: Deps, who: Principal | None, limit: int = 20) -> tuple[list[FeedEvent], int]:
     """The newest events, newest first (the feed page before its stream connects), and
     the audit head, where the stream then starts. Audited as a read of the feed."""
     _supervisor(who)
