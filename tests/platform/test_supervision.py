@@ -9,8 +9,8 @@ import asyncio
 import dataclasses
 import json
 import re
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
