@@ -14,7 +14,9 @@
     li.setAttribute("data-kind", ev.kind);
     var time = document.createElement("span");
     time.className = "feed-time";
-    time.textContent = new Date(ev.at_ms).toLocaleString(list.getAttribute("data-locale") || undefined);
+    time.textContent = new Date(ev.at_ms).toLocaleString(
+      list.getAttribute("data-locale") || undefined,
+      { timeZone: list.getAttribute("data-zone") || undefined });
     var kind = document.createElement("strong");
     kind.textContent = list.getAttribute("data-kind-" + ev.kind) || ev.kind;
     var target = document.createElement(ev.object_type === "payment" || (ev.data && ev.data.case_id) ? "a" : "span");
