@@ -130,3 +130,14 @@ def _a_credited_payment(api: httpx.Client, service: Platform) -> tuple[str, int]
     assert proof["tx_id"] == paid["tx_id"] and proof["height"] == paid["height"]
     assert proof["verify"].startswith(f"corridor light verify-tx {paid['tx_id']} ")
     return str(proof["tx_id"]), int(proof["height"])
+
+
+def test_an_identity_needs_a_host_and_port_and_is_kept(tmp_path: Path) -> None:
+    for bad in ("observer", "host:", ":26656", "host:0", "host:70000", "host:p2p"):
+        out = CliRunner().invoke(cli_app, ["node", "identity", "--home", str(tmp_path / "o"),
+                                           "--p2p-address", bad])
+        assert out.exit_code == 1 and "HOST:PORT" in out.output, (bad, out.output)
+    first = peer_entry(tmp_path / "o", 26656)
+    again = peer_entry(tmp_path / "o", 26657)
+    assert first["fingerprint"] == again["fingerprint"]  # the identity is made once
+    assert again["address"] == "127.0.0.1:26657"
