@@ -220,14 +220,15 @@ def test_an_admin_adds_re_roles_and_disables_staff(
 # path -> the roles that may open it (least privilege, platform/domain/roles.py)
 PAGES = {
     "/staff/dashboard": {"admin", "operator"},
-    "/staff/audit": {"auditor", "regulator"},
+    # the regulator reads the trail at /regulator/audit, each read audited (issue 16)
+    "/staff/audit": {"auditor"},
     "/staff/customers": {"admin", "compliance_officer", "support_agent", "auditor"},
     "/staff/customers/{carol}": {"admin", "compliance_officer", "support_agent", "auditor"},
     "/staff/admin": {"admin"},
     "/staff/admin/{victim}/disable": {"admin"},
 }
 FORMS = {
-    "/staff/audit/verify": {"auditor", "regulator"},
+    "/staff/audit/verify": {"auditor"},
     "/staff/admin": {"admin"},
     "/staff/admin/{victim}/role": {"admin"},
     "/staff/admin/{victim}/disable": {"admin"},

@@ -24,6 +24,7 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
            "kyc", "staff_kyc", "refunds", "staff_refunds", "staff_holds", "staff_office",
            "staff_freezes",
            "staff_compliance", "staff_reports",
+           "regulator",
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
            "notifications")
 

@@ -74,6 +74,7 @@ SUPPORT = "support_agent"
 ADMIN = "admin"
 OPERATOR = "operator"
 AUDITOR = "auditor"
+REGULATOR = "regulator"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +169,21 @@ PAGES: tuple[WebPage, ...] = (
             who=COMPLIANCE, needs="a draft report with its narrative"),
     WebPage(name="staff-customer-freeze", path="/staff/customers/{customer_id}",
             who=COMPLIANCE, needs="a customer (the freeze form)"),
+    WebPage(name="regulator-overview", path="/regulator/overview", who=REGULATOR,
+            needs="a case"),
+    WebPage(name="regulator-payments", path="/regulator/payments", who=REGULATOR,
+            needs="payments"),
+    WebPage(name="regulator-payment", path="/regulator/payments/{payment_id}",
+            who=REGULATOR, needs="a credited payment"),
+    WebPage(name="regulator-alerts", path="/regulator/alerts", who=REGULATOR,
+            needs="a screening alert"),
+    WebPage(name="regulator-cases", path="/regulator/cases", who=REGULATOR, needs="a case"),
+    WebPage(name="regulator-case", path="/regulator/cases/{case_id}", who=REGULATOR,
+            needs="a screening hit in a case"),
+    WebPage(name="regulator-audit", path="/regulator/audit", who=REGULATOR,
+            needs="audit entries"),
+    WebPage(name="regulator-feed", path="/regulator/feed", who=REGULATOR,
+            needs="alerts and holds"),
 )
 
 

@@ -498,3 +498,61 @@ def cases_show(case_id: Annotated[str, typer.Argument(help="The case's id.")],
 # --- suspicious-transaction reports and retention (cli/compliance_reports.py) ---------------
 app.add_typer(reports_app, name="reports")
 app.command("retention")(retention)
+# --- the supervision feed (issue 16, regulator) -----------------------------------------------
+
+
+def _feed_line(e: Any) -> str:
+    d = e.data
+    what = " ".join(f"{k}={d[k]}" for k in ("typology", "outcome", "score", "status", "sell",
+                                             "source_id", "case_id", "amount_minor",
+                                             "currency") if d.get(k) is not None)
+    return f"{e.id}  {e.at_ms}  {e.kind:<8} {e.object_type} {e.object_id}  {what}".rstrip()
+
+
+@app.command("feed")
+def feed(
+    after: Annotated[int | None, typer.Option(
+        "--after", min=0, help="Resume after this event id (the last one printed); "
+        "default: the newest events (--recent), then what comes.")] = None,
+    recent: Annotated[int, typer.Option("--recent", min=0, max=200,
+                                        help="Events shown first when not resuming.")] = 10,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow",
+                                         help="Keep printing new events (Ctrl-C ends).")] = True,
+    poll_ms: Annotated[int, typer.Option("--poll-ms", min=100, max=60_000)] = 1_000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The live feed of new alerts, holds, releases, returns and freezes, read from the
+    platform's audit trail (as GET /v1/regulator/feed serves it): one line per event,
+    its id first, so `--after ID` resumes without loss or repeats. Opening it is audited."""
+    import time
+
+    from corridor.platform.services import supervision
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    deps = platform.deps
+
+    def show(events: list[Any]) -> None:
+        for e in events:
+            typer.echo(json.dumps(e.json(), ensure_ascii=False, default=str) if as_json
+                       else _feed_line(e))
+
+    try:
+        if after is None and recent:  # the newest, then on from where they were read
+            newest, cursor = supervision.feed_recent(deps, None, recent)
+            show(list(reversed(newest)))
+        else:
+            cursor = supervision.feed_start(deps, None, after)
+        while True:
+            events, cursor = supervision.feed_after(deps, None, cursor)
+            show(events)
+            if events:
+                continue
+            if not follow:
+                return
+            time.sleep(poll_ms / 1000)
+    except KeyboardInterrupt:
+        return
+    finally:
+        platform.close()

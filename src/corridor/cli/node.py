@@ -80,6 +80,37 @@ def _existing(home: Path) -> Path:
     return home
 
 
+@app.command("identity")
+def identity(
+    p2p_address: Annotated[str, typer.Option(
+        "--p2p-address", help="HOST:PORT where the network's nodes reach this node's p2p "
+        "listener (it listens on that port).")],
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Print this node's entry for the network's peers.json: its p2p address, the
+    fingerprint and certificate of its TLS identity (made in HOME on first use, kept
+    there), and its validator key, or null for a non-validating full node such as a
+    regulator's observer (docs/regulator-observer.md). Give it to the network's operators;
+    every node pins the certificates its peers.json lists."""
+    import json
+
+    from corridor.node import p2p
+
+    host, _, port = p2p_address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _fail(f"--p2p-address must be HOST:PORT, not {p2p_address!r}")
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        key = Home(home).validator_key()
+    except HomeError as exc:
+        raise _fail(str(exc)) from None
+    me = p2p.ensure_identity(home)
+    entry = p2p.peer_entry(p2p.PeerInfo(
+        host=host, port=int(port), fingerprint=me.fingerprint, certificate=me.cert_pem,
+        validator_public_key=None if key is None else key.public_key))
+    typer.echo(json.dumps(entry, indent=2))
+
+
 @token_app.command("new")
 def token_new(
     name: Annotated[str, typer.Option(help="What the token is for (to revoke it later).")],

@@ -29,6 +29,7 @@ from corridor.web import (
     pages_pay,
     pages_recover,
     pages_refunds,
+    pages_regulator,
     pages_security,
     pages_staff,
     pages_staff_compliance,
@@ -45,7 +46,7 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_deposits.router, pages_withdrawals.router, pages_history.router,
                 pages_staff.router, pages_org.router, pages_notifications.router,
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
-                pages_staff_reports.router)
+                pages_staff_reports.router, pages_regulator.router)
 
 
 def create_site(platform: Platform) -> FastAPI:

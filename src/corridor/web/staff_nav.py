@@ -20,6 +20,13 @@ AREAS = (
     (Perm.CUSTOMERS_READ, "/staff/customers", N_("Customer lookup")),
     (Perm.AUDIT_READ, "/staff/audit", N_("Audit log")),
     (Perm.STAFF_MANAGE, "/staff/admin", N_("Staff accounts")),
+    # supervision (issue 16): the regulator's read-only pages
+    (Perm.SUPERVISE, "/regulator/overview", N_("Supervision overview")),
+    (Perm.SUPERVISE, "/regulator/payments", N_("Payments under supervision")),
+    (Perm.SUPERVISE, "/regulator/alerts", N_("Alerts")),
+    (Perm.SUPERVISE, "/regulator/cases", N_("Cases")),
+    (Perm.SUPERVISE, "/regulator/audit", N_("Audit trail")),
+    (Perm.SUPERVISE, "/regulator/feed", N_("Live feed")),
 )
 
 

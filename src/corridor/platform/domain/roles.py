@@ -57,6 +57,12 @@ class Perm(enum.StrEnum):
     # screening hits, ask customers for information: compliance officers only
     COMPLIANCE_REVIEW = "compliance.review"
     OPERATE = "operate"
+    # supervision (issue 16): read payments, alerts, cases, reports and the audit trail
+    # through /v1/regulator and /regulator, every read itself audited; nothing else.
+    # Regulators only: internal auditors keep their own reads (audit trail, customers,
+    # KYC), and this window exists so an outside party's access is one permission, scoped
+    # and traced per read, that widens nobody else's view of list hits and case evidence.
+    SUPERVISE = "supervise"
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
 
@@ -91,7 +97,9 @@ STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
     StaffRole.SUPPORT_AGENT: frozenset({Perm.SUPPORT, Perm.CUSTOMERS_READ, Perm.REFUND_REVIEW}),
     StaffRole.OPERATOR: frozenset({Perm.OPERATE}),
     StaffRole.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ, Perm.CUSTOMERS_READ}),
-    StaffRole.REGULATOR: frozenset({Perm.AUDIT_READ, Perm.KYC_READ}),
+    # Supervision only: the audit trail is read through it too (audited), not through
+    # audit.read, whose reads are not traced; KYC appears as each case's evidence.
+    StaffRole.REGULATOR: frozenset({Perm.SUPERVISE}),
 }
 
 # Roles an organisation member may grant: never more than they hold, and only owners
