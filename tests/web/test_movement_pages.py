@@ -19,7 +19,8 @@ from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.services import screening
 from corridor.web import security
-from tests.platform.conftest import Actor, make_staff, make_user
+from tests.platform.conftest import Actor, keyed, make_staff, make_user
+from tests.platform.payment_records import make_payment, make_wallet
 from tests.platform.rails_fakes import credit, grant_tier, open_wallet, sim_of
 from tests.platform.test_compliance_cases import LIST, LISTED
 from tests.platform.test_withdrawals import IBAN_OK
@@ -113,6 +114,28 @@ def test_a_deposit_held_by_compliance_shows_no_limits_note(
     assert 'data-status="held"' in page and "Held for review by our staff" in page
     assert 'id="held-limits"' not in page
     assert "暂缓处理，正由我们的工作人员审核" in site.get(f"/deposits/{d['id']}", headers=ZH).text
+
+
+def test_a_held_refund_shows_its_held_state_to_the_customer(
+        site: TestClient, platform: bootstrap.Platform) -> None:
+    carol = make_user(platform, email="carol@example.com", name="Carol Customer")
+    dave = make_user(platform, email="dave@example.com", name="Dave Customer")
+    p = make_payment(platform, make_wallet(platform, carol.user.id),
+                     recipient=make_wallet(platform, dave.user.id), sender_name=LISTED)
+    asked = site.post(f"/v1/payments/{p.id}/refund", headers=keyed(carol.headers),
+                      json={"kind": "revocation", "reason": "sent by mistake"})
+    assert asked.status_code == 201, asked.text
+    agent = make_staff(platform, "support_agent")
+    r = site.post(f"/v1/staff/refunds/{asked.json()['id']}/decision",
+                  headers=keyed(agent.headers),
+                  json={"decision": "approve", "reason": "payee agreed"})
+    assert r.status_code == 200 and r.json()["status"] == "held", r.text
+    site.cookies.set(SESSION, carol.token)
+    page = site.get(f"/refunds/{r.json()['id']}").text
+    assert page.count("Approved, held for review by our staff") >= 2  # status and timeline
+    assert "Being processed" not in page
+    zh = site.get(f"/refunds/{r.json()['id']}", headers=ZH).text
+    assert "已批准，正由我们的工作人员审核（暂缓处理）" in zh
 
 
 def _withdrawals(platform: bootstrap.Platform) -> list[Withdrawal]:
