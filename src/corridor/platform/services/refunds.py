@@ -5,11 +5,14 @@ Customers (the payment's sender side only: its owner, or an organisation member 
 initiate payments) upload evidence and ask for a refund; staff holding `Perm.REFUND_REVIEW`
 (support agents and compliance officers) work the queue and approve or reject, audited
 with the state before and after. An approval queues a new on-chain transfer linked to the
-refund; the outbox worker's outcome closes it through `on_transfer`. Payments that
-failed or expired are released automatically by `release_not_included`, which the
-payments area calls in the unit of work that fails the payment (and `sweep_not_included`
-catches any it missed). A credited payment whose bank payout failed or was returned is
-released the same way by `release_failed_payout`, which the rails area calls.
+refund, once the compliance monitors have seen it as a movement (held for a case, or
+declined: services/movements.py); the outbox worker's outcome closes it through
+`on_transfer`. Payments that failed or expired are released automatically by
+`release_not_included`, which the payments area calls in the unit of work that fails the
+payment (and `sweep_not_included` catches any it missed). A credited payment whose bank
+payout failed or was returned is released the same way by `release_failed_payout`, which
+the rails area calls. Those automatic releases give the sender back their own money from
+a payment that did not complete; they are not screened again (the payment was).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ through the settlement outbox); only a committed burn is paid out by the rail. A
 the rail refuses, fails or later returns is undone by a fresh REVERSAL mint back to the
 wallet (the burn is never edited). The available balance is the wallet's on-chain balance
 less withdrawals whose burn is still on its way, read under a lock on the wallet.
+Before its burn is queued a withdrawal is a movement the compliance monitors evaluate
+(services/movements.py): held (its burn waits unsigned, the amount reserved, until its case
+releases or returns it) or, declined, rejected at once.
 
 A payment to an external bank recipient is paid out by the same machinery: once its money
 reaches the treasury (the payment credited), `payout_payment` records a withdrawal linked
