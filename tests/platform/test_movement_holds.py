@@ -18,6 +18,7 @@ from corridor.api.app import create_app
 from corridor.platform import bootstrap
 from corridor.platform.adapters import sim_bank
 from corridor.platform.config import Settings
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.monitoring import Finding, Movement, MovementKind, Outcome
 from corridor.platform.domain.rails import Deposit
 from corridor.platform.domain.screening.entries import ListFormat
@@ -145,6 +146,11 @@ def available(platform: bootstrap.Platform, owner_id: str) -> int:
         return funds.available_minor(platform.deps, uow, wallet, "USD")
 
 
+def audited(platform: bootstrap.Platform, action: str) -> list[AuditEntry]:
+    with platform.deps.uow() as uow:
+        return uow.repo(AuditEntry).many(action=action, order_by="seq")
+
+
 def steps(record: dict[str, Any]) -> list[str]:
     return [h["status"] for h in record["history"]]
 
@@ -191,6 +197,9 @@ def test_a_withdrawal_to_a_listed_name_is_held_then_released_and_burns_once(
     late = decide(client, officer, case["case"]["id"], "release")
     assert late.status_code == 409 and late.json()["error"]["code"] == "NOTHING_HELD"
     assert len(transfers(platform, ref_id=w["id"])) == 1
+    (entry,) = audited(platform, "withdrawal.released")
+    assert (entry.actor_id, entry.object_id) == (officer.user.id, w["id"])
+    assert entry.after is not None and entry.after["transfer_id"] == burn.id
 
 
 def test_a_returned_withdrawal_is_rejected_and_the_balance_is_whole(
@@ -271,6 +280,7 @@ def test_a_returned_deposit_goes_back_through_the_rail_once(
     assert (seen["status"], seen["reason_code"]) == ("returned", "COMPLIANCE_RETURNED")
     returns = list(sim_of(platform).returns.values())
     assert [(x["amount_minor"], x["currency"]) for x in returns] == [(8_000, "USD")]
+    assert [e.object_id for e in audited(platform, "deposit.returned")] == [d["id"]]
     assert transfers(platform) == [] and available(platform, customer.user.id) == 0
 
 

@@ -132,9 +132,38 @@ def _return_payment(deps: Deps, uow: UnitOfWork, payment_id: str) -> str | None:
     return t.id
 
 
+# --- deposits, withdrawals, refunds: their own areas act -------------------------------------
+
+
+def _release_deposit(deps: Deps, uow: UnitOfWork, deposit_id: str) -> str | None:
+    return deposits.release_screened(deps, uow, deposit_id).transfer_id  # None: limits hold
+
+
+def _return_deposit(deps: Deps, uow: UnitOfWork, deposit_id: str) -> str | None:
+    deposits.give_back_screened(deps, uow, deposit_id)
+    return None  # nothing was ever queued: the rail sends it back
+
+
+def _release_withdrawal(deps: Deps, uow: UnitOfWork, withdrawal_id: str) -> str | None:
+    return withdrawals.release_held(deps, uow, withdrawal_id).transfer_id
+
+
+def _return_withdrawal(deps: Deps, uow: UnitOfWork, withdrawal_id: str) -> str | None:
+    return withdrawals.return_held(deps, uow, withdrawal_id).transfer_id
+
+
+def _release_refund(deps: Deps, uow: UnitOfWork, refund_id: str) -> str | None:
+    return refunds.release_held(deps, uow, refund_id).transfer_id
+
+
+def _return_refund(deps: Deps, uow: UnitOfWork, refund_id: str) -> str | None:
+    return refunds.return_held(deps, uow, refund_id).transfer_id
+
+
 # --- the table -----------------------------------------------------------------------------
 
-Act = Callable[[Deps, UnitOfWork, str], object]
+# (deps, uow, record id) -> the id of the transfer it queued or refused, if any
+Act = Callable[[Deps, UnitOfWork, str], str | None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,14 +187,12 @@ def _reader(cls: type, as_record: Callable[..., Record]) -> Callable[[UnitOfWork
 KINDS: dict[MovementKind, Kind] = {
     MovementKind.PAYMENT: Kind(read=_reader(Payment, _payment), release=_release_payment,
                                give_back=_return_payment),
-    MovementKind.DEPOSIT: Kind(read=_reader(Deposit, _deposit),
-                               release=deposits.release_screened,
-                               give_back=deposits.give_back_screened),
+    MovementKind.DEPOSIT: Kind(read=_reader(Deposit, _deposit), release=_release_deposit,
+                               give_back=_return_deposit),
     MovementKind.WITHDRAWAL: Kind(read=_reader(Withdrawal, _withdrawal),
-                                  release=withdrawals.release_held,
-                                  give_back=withdrawals.return_held),
-    MovementKind.REFUND: Kind(read=_reader(Refund, _refund), release=refunds.release_held,
-                              give_back=refunds.return_held),
+                                  release=_release_withdrawal, give_back=_return_withdrawal),
+    MovementKind.REFUND: Kind(read=_reader(Refund, _refund), release=_release_refund,
+                              give_back=_return_refund),
 }
 assert set(KINDS) == set(MovementKind)
 
@@ -190,9 +217,9 @@ def act(deps: Deps, uow: UnitOfWork, who: Principal, case_id: str, record: Recor
     """Releases (or returns) one held record, audited as the officer's act on it."""
     assert record.held, f"{record.kind} {record.id} is not held"
     kind = KINDS[record.kind]
-    (kind.release if release else kind.give_back)(deps, uow, record.id)
+    transfer_id = (kind.release if release else kind.give_back)(deps, uow, record.id)
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value,
               action=f"{record.kind}.{'released' if release else 'returned'}",
               object_type=str(record.kind), object_id=record.id, ip=who.ip,
-              after={"case_id": case_id, "amount_minor": record.amount_minor,
-                     "currency": record.currency})
+              after={"case_id": case_id, "transfer_id": transfer_id,
+                     "amount_minor": record.amount_minor, "currency": record.currency})
