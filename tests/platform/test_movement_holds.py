@@ -38,6 +38,7 @@ from tests.platform.rails_fakes import (
     transfers,
 )
 from tests.platform.test_compliance_cases import LIST, LISTED
+from tests.platform.test_rails import SECRET, URL, signed
 from tests.platform.wallet_fakes import CountingKeyGen
 
 CASES = "/v1/staff/compliance/cases"
@@ -47,6 +48,12 @@ def build(settings: Settings) -> bootstrap.Platform:
     """A platform on the simulated bank without a node (balances from the rails'
     records), with a sanctions list naming LISTED."""
     return bootstrap.build(settings, ledger=None, keygen=CountingKeyGen())
+
+
+@pytest.fixture(name="settings")
+def known_secret(settings: Settings) -> Settings:
+    """The rail's events may be signed by a test too (a malformed remitter name)."""
+    return dataclasses.replace(settings, rail_webhook_secret=SECRET.decode())
 
 
 @pytest.fixture
@@ -282,6 +289,22 @@ def test_a_returned_deposit_goes_back_through_the_rail_once(
     assert [(x["amount_minor"], x["currency"]) for x in returns] == [(8_000, "USD")]
     assert [e.object_id for e in audited(platform, "deposit.returned")] == [d["id"]]
     assert transfers(platform) == [] and available(platform, customer.user.id) == 0
+
+
+@pytest.mark.parametrize("name", ["", "x" * 141, "bell\x07", 7])
+def test_a_malformed_remitter_name_is_refused_with_its_field(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor, name: object) -> None:
+    grant_tier(platform, customer.user.id)
+    d = create_deposit(client, customer)
+    event = {"id": "evt-1", "type": "transfer.received",
+             "data": {"reference": d["reference"], "amount_minor": 25_000, "currency": "USD",
+                      "rail_ref": "SBT1", "remitter_name": name}}
+    body, headers = signed(event, at_s=platform.deps.clock.now_ms() // 1000)
+    r = client.post(URL, content=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "WEBHOOK_EVENT_INVALID"
+    assert set(r.json()["error"]["fields"]) == {"remitter_name"}
+    assert get(client, customer, f"/v1/deposits/{d['id']}")["status"] == "awaiting_funds"
 
 
 def test_a_declined_deposit_is_returned_at_once_and_an_unnamed_one_is_credited(
