@@ -215,6 +215,13 @@ def test_a_returned_withdrawal_is_rejected_and_the_balance_is_whole(
     w = withdraw(client, funded, "120.00")
     assert available(platform, funded.user.id) == 38_000
     case_id = only_case(client, officer)["case"]["id"]
+    asked = client.post(f"{CASES}/{case_id}/decisions", headers=keyed(officer.headers),
+                        json={"kind": "request_info", "note": "source of funds",
+                              "message": "Please tell us who holds the receiving account."})
+    assert asked.status_code == 200, asked.text
+    (info,) = [n for n in get(client, funded, "/v1/me/notifications")["items"]
+               if n["topic"] == "compliance.info_requested"]
+    assert (info["subject_type"], info["subject_id"]) == ("withdrawal", w["id"])
     r = decide(client, officer, case_id, "return", "return-w")
     assert r.status_code == 200, r.text
     assert decide(client, officer, case_id, "return", "return-w").json() == r.json()
