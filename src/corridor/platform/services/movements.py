@@ -26,7 +26,7 @@ from corridor.platform.services.ports import Deps, UnitOfWork
 COMPLIANCE_HOLD = "COMPLIANCE_HOLD"  # a held record's reason code: a case owns it
 DECLINED = "COMPLIANCE_DECLINED"  # refused at once by a monitor
 RETURNED = "COMPLIANCE_RETURNED"  # returned by a compliance officer
-HELD_MESSAGE = "held for a compliance review"
+HELD_MESSAGE = "held for review"  # neutral: a compliance review is not announced
 DECLINED_MESSAGE = "refused by compliance"
 RETURNED_MESSAGE = "returned by compliance"
 NAME_LEN_MAX = 140  # a name the rail reports for a remitter
