@@ -167,6 +167,8 @@ PAGES: tuple[WebPage, ...] = (
             needs="a draft report with its narrative"),
     WebPage(name="staff-report-print", path="/staff/reports/{report_id}/print",
             who=COMPLIANCE, needs="a draft report with its narrative"),
+    WebPage(name="staff-case-held", path="/staff/compliance/cases/{held_case_id}",
+            who=COMPLIANCE, needs="a case holding a withdrawal"),
     WebPage(name="staff-customer-freeze", path="/staff/customers/{customer_id}",
             who=COMPLIANCE, needs="a customer (the freeze form)"),
     WebPage(name="regulator-overview", path="/regulator/overview", who=REGULATOR,
@@ -431,6 +433,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     ids.update(_org(s, ann))
     ids["case_id"] = _listed_customer(s)
     ids["report_id"] = _report(s, officer, ids["case_id"])
+    ids["held_case_id"] = _held_withdrawal(s, ann)
     ids["customer_id"] = s.principal(ann).user_id
     chain = FakeChain()  # what build() gives the platform: the same values
     ids["block_height"] = "2"
@@ -471,6 +474,20 @@ def _report(s: _Seeder, officer: str, case_id: str) -> str:
                  "(US CSL, CYBER2) at identity verification.", kind=None,
                  idempotency_key=s.key())
     return r.id
+
+
+def _held_withdrawal(s: _Seeder, owner: str) -> str:
+    """The customer withdraws to a bank beneficiary bearing the listed name: held, an
+    alert in the customer's case (the case's id: its page lists the held withdrawal)."""
+    who = s.principal(owner)
+    withdrawals.create(s.deps, who, currency="USD", amount="5.00",
+                       bank={"name": "Dmitry Khoroshev", "country": "GB",
+                             "account": "GB33BUKB20201555555555", "bank_code": "BUKBGB22"},
+                       idempotency_key=s.key())
+    with s.deps.reader() as uow:
+        case = uow.repo(Case).one(subject_id=who.user_id, state="open")
+    assert case is not None, "the listed beneficiary raised no case"
+    return case.id
 
 
 def _org(s: _Seeder, owner: str) -> dict[str, str]:

@@ -485,10 +485,10 @@ def cases_show(case_id: Annotated[str, typer.Argument(help="The case's id.")],
         for h in a.explanation.get("hits", ()):
             typer.echo(f"    {h['score']:.3f} {h['list']}:{h['source_id']} {h['entry_name']}: "
                        f"{h['text']}")
-    for p in v.payments:
-        typer.echo(f"  payment {p.id} [{p.status}] "
-                   f"{format_minor(p.sell_amount_minor, p.sell_code)} {p.sell_code} "
-                   f"to {p.recipient_name}")
+    for m in v.movements:  # payments, deposits, withdrawals, refunds the alerts concern
+        typer.echo(f"  {m.kind} {m.id} [{m.status}{', held' if m.held else ''}] "
+                   f"{format_minor(m.amount_minor, m.currency)} {m.currency}"
+                   + (f" {m.counterparty}" if m.counterparty else ""))
     for n in v.notes:
         typer.echo(f"  note {n.created_ms} {n.author_id}: {n.text}")
     for d in v.decisions:

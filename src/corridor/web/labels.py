@@ -76,13 +76,16 @@ KYC_FIELD = {
 DEPOSIT = {
     DepositStatus.AWAITING_FUNDS: N_("Waiting for your bank transfer"),
     DepositStatus.RECEIVED: N_("Transfer received"),
-    DepositStatus.HELD: N_("Held: above your limits, waiting for our staff"),
+    # held for the limits or by compliance: one neutral name (a compliance review is not
+    # announced to the customer); the deposit page explains a hold for the limits
+    DepositStatus.HELD: N_("Held for review by our staff"),
     DepositStatus.MINTING: N_("Being credited on the ledger"),
     DepositStatus.CREDITED: N_("Credited to your wallet"),
     DepositStatus.FAILED: N_("Failed"),
     DepositStatus.RETURNED: N_("Returned to the sender"),
 }
 WITHDRAWAL = {
+    WithdrawalStatus.HELD: N_("Held for review by our staff: the amount stays reserved"),
     WithdrawalStatus.REQUESTED: N_("Requested"),
     WithdrawalStatus.BURNED: N_("Taken from your wallet"),
     WithdrawalStatus.PAYOUT_REQUESTED: N_("Sent to your bank"),
@@ -90,10 +93,12 @@ WITHDRAWAL = {
     WithdrawalStatus.REVERSING: N_("Being returned to your wallet"),
     WithdrawalStatus.REVERSED: N_("Returned to your wallet"),
     WithdrawalStatus.FAILED: N_("Failed"),
+    WithdrawalStatus.REJECTED: N_("Refused: nothing left your wallet"),
 }
 REFUND = {
     RefundStatus.REQUESTED: N_("Requested"),
     RefundStatus.PROCESSING: N_("Being processed"),
+    RefundStatus.HELD: N_("Approved, held for review by our staff"),
     RefundStatus.REFUNDED: N_("Refunded"),
     RefundStatus.REJECTED: N_("Rejected"),
     RefundStatus.FAILED: N_("Failed"),

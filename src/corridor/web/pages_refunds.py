@@ -139,7 +139,7 @@ def steps(r: Refund) -> list[tuple[str, int]]:
     ledger's answer; each row a refund state and its time."""
     out = [(RefundStatus.REQUESTED.value, r.created_ms)]
     if r.decided_ms is not None:
-        decided = (RefundStatus.REJECTED if r.status == RefundStatus.REJECTED
+        decided = (r.status if r.status in (RefundStatus.REJECTED, RefundStatus.HELD)
                    else RefundStatus.PROCESSING)
         out.append((decided.value, r.decided_ms))
     elif r.status == RefundStatus.PROCESSING:

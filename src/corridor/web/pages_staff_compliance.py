@@ -1,7 +1,8 @@
 """The back office's compliance pages (issue 16): the queue of open cases, oldest first,
-and a case with its evidence (the held payments, each hit with its explanation: the
-names, tokens and score; the customer's KYC summary) and the decision forms (release,
-return, clear a hit, request information, note, assign, close). The same services as the
+and a case with its evidence (the money it concerns: payments, deposits, withdrawals and
+refunds, those it holds marked; each hit with its explanation: the names, tokens and
+score; the customer's KYC summary) and the decision forms (release, return, clear a hit,
+request information, note, assign, close). The same services as the
 API's /v1/staff/compliance routes; everything needs compliance.review (compliance
 officers), checked before a form is read. The forms' idempotency key is made when the
 page is shown, so a resent form decides once."""

@@ -79,6 +79,9 @@ class TransferIn(Strict):
     reference: str = Field(min_length=1, max_length=40)
     amount: str = Field(min_length=1, max_length=40, examples=["250.00"])
     currency: str = Field(min_length=1, max_length=12, examples=["USD"])
+    remitter_name: str | None = Field(None, min_length=1, max_length=140,
+                                      description="the sending account's holder, as a bank "
+                                                  "reports it (screened)")
 
 
 class TransferOut(BaseModel):
@@ -105,7 +108,7 @@ def send_transfer(body: TransferIn, deps: DepsDep) -> TransferOut:
     currency = money.currency(body.currency)
     amount_minor = money.parse_major(body.amount, currency)
     rail_ref = _sim(deps).send_transfer(reference=body.reference, amount_minor=amount_minor,
-                                        currency=currency)
+                                        currency=currency, remitter_name=body.remitter_name)
     return TransferOut(rail_ref=rail_ref, status="sent")
 
 

@@ -13,10 +13,11 @@ from corridor.api.deps import DepsDep, IdempotencyKey
 from corridor.api.deps import staff as staff_only
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import compliance as dom
+from corridor.platform.domain import money
 from corridor.platform.domain.compliance import Alert, Case, CaseState
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import compliance, payments
+from corridor.platform.services import case_holds, compliance, payments
 
 router = APIRouter(route_class=JsonRoute, prefix="/staff/compliance", tags=["staff"])
 
@@ -88,12 +89,35 @@ class CasePage(BaseModel):
     offset: int
 
 
+class MovementOut(BaseModel):
+    """A record a case's alerts concern, whatever its kind; `held`: waiting for the
+    case's release or return."""
+
+    kind: str = Field(description="payment | deposit | withdrawal | refund")
+    id: str
+    status: str
+    held: bool
+    amount: str
+    currency: str
+    counterparty: str | None
+    created_ms: int
+
+    @classmethod
+    def of(cls, r: case_holds.Record) -> MovementOut:
+        return cls(kind=r.kind, id=r.id, status=r.status, held=r.held,
+                   amount=money.format_minor(r.amount_minor, r.currency),
+                   currency=r.currency, counterparty=r.counterparty,
+                   created_ms=r.created_ms)
+
+
 class CaseDetail(BaseModel):
     case: CaseOut
     customer_name: str
     kyc: dict[str, Any] | None
     alerts: list[AlertOut]
     payments: list[dict[str, Any]]
+    movements: list[MovementOut]
+    held: list[MovementOut]
     notes: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
 
@@ -102,6 +126,8 @@ class CaseDetail(BaseModel):
         return cls(case=CaseOut.of(v.case), customer_name=v.customer_name, kyc=v.kyc,
                    alerts=[AlertOut.of(a) for a in v.alerts],
                    payments=[payments.event_view(p) for p in v.payments],
+                   movements=[MovementOut.of(r) for r in v.movements],
+                   held=[MovementOut.of(r) for r in v.held],
                    notes=[{"id": n.id, "author_id": n.author_id, "text": n.text,
                            "created_ms": n.created_ms} for n in v.notes],
                    decisions=[{"id": d.id, "kind": d.kind, "officer_id": d.officer_id,

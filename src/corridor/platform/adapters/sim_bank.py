@@ -153,16 +153,20 @@ class SimBank:
 
     # --- the customer's side ----------------------------------------------------------------
 
-    def send_transfer(self, *, reference: str, amount_minor: int, currency: str) -> str:
-        """A customer's bank transfer to the collection account; the platform hears of it
-        asynchronously. Returns the rail's reference of the transfer."""
+    def send_transfer(self, *, reference: str, amount_minor: int, currency: str,
+                      remitter_name: str | None = None) -> str:
+        """A customer's bank transfer to the collection account (from an account held in
+        `remitter_name`, when the bank tells); the platform hears of it asynchronously.
+        Returns the rail's reference of the transfer."""
         rail_ref = f"SBT{uuid.uuid4().hex[:20].upper()}"
+        data: dict[str, Any] = {"reference": reference, "amount_minor": amount_minor,
+                                "currency": currency, "rail_ref": rail_ref}
+        if remitter_name is not None:
+            data["remitter_name"] = remitter_name
         with self._lock:
             self._received[rail_ref] = (currency, amount_minor)
             self._schedule(self.clock.now_ms() + self.config.arrival_ms,
-                           EventType.TRANSFER_RECEIVED,
-                           {"reference": reference, "amount_minor": amount_minor,
-                            "currency": currency, "rail_ref": rail_ref})
+                           EventType.TRANSFER_RECEIVED, data)
         return rail_ref
 
     # --- delivery ---------------------------------------------------------------------------

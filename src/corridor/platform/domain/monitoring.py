@@ -38,6 +38,9 @@ class Movement:
     amount_minor: int  # in `currency`'s minor units
     currency: str  # ISO 4217
     usd_minor: int | None = None  # the amount in US cents at the quote's rate, when known
+    # the sending side's name to screen, when it is not a customer's own (a deposit's
+    # remitter, as the rail reports it); None: nothing to screen on that side
+    sender_name: str | None = None
 
 
 class Outcome(enum.IntEnum):

@@ -50,7 +50,8 @@ assert WEBHOOK_TOLERANCE_S * 1000 < DEPOSIT_TTL_MS
 class DepositStatus(enum.StrEnum):
     AWAITING_FUNDS = "awaiting_funds"  # instructions given; the rail has reported nothing
     RECEIVED = "received"  # the rail reported the funds
-    # the funds would break the owner's limits: not credited, waiting for staff (a Hold)
+    # not credited, waiting for staff: the funds would break the owner's limits (a Hold),
+    # or a monitor wants them reviewed (reason_code COMPLIANCE_HOLD: the case decides)
     HELD = "held"
     MINTING = "minting"  # the mint transfer is queued / on its way
     CREDITED = "credited"  # the mint committed: the customer holds the tokens
@@ -60,6 +61,10 @@ class DepositStatus(enum.StrEnum):
 
 class WithdrawalStatus(enum.StrEnum):
     REQUESTED = "requested"  # the burn transfer is queued / on its way
+    # held by compliance (issue 16): the burn waits unsigned, its debit reserved, until an
+    # officer releases it (requested) or returns the funds (rejected)
+    HELD = "held"
+    REJECTED = "rejected"  # refused by compliance: the burn never left, nothing moved
     # the burn committed (a payment's payout: its money reached the treasury); the payout
     # is about to be asked for
     BURNED = "burned"
@@ -82,6 +87,7 @@ DEPOSIT_MOVES: dict[DepositStatus, frozenset[DepositStatus]] = {
     D.RETURNED: frozenset(),
 }
 WITHDRAWAL_MOVES: dict[WithdrawalStatus, frozenset[WithdrawalStatus]] = {
+    W.HELD: frozenset({W.REQUESTED, W.REJECTED}),  # a compliance officer decided
     W.REQUESTED: frozenset({W.BURNED, W.FAILED}),
     W.BURNED: frozenset({W.PAYOUT_REQUESTED, W.REVERSING}),  # refused at once by the rail
     W.PAYOUT_REQUESTED: frozenset({W.PAID, W.REVERSING}),
@@ -89,6 +95,7 @@ WITHDRAWAL_MOVES: dict[WithdrawalStatus, frozenset[WithdrawalStatus]] = {
     W.REVERSING: frozenset({W.REVERSED}),
     W.REVERSED: frozenset(),
     W.FAILED: frozenset(),
+    W.REJECTED: frozenset(),
 }
 # Withdrawals whose burn has not been recorded yet: their money is still in the wallet's
 # on-chain balance but spoken for.

@@ -22,7 +22,9 @@ treasury alone.
 
 Life cycle: REQUESTED (waiting for staff) -> PROCESSING (return transfer queued) ->
 REFUNDED (committed) or FAILED (the chain refused it; the payment is back to credited and
-may be asked again); REQUESTED -> REJECTED (staff said no, with a reason). One open
+may be asked again); REQUESTED -> REJECTED (staff said no, with a reason). An approved
+return the compliance monitors hold waits HELD (its transfer unsigned) until a case
+releases it (PROCESSING) or returns it (REJECTED, the payment credited again). One open
 refund per payment (the database enforces it through `open_payment_id`).
 """
 
@@ -55,12 +57,15 @@ REQUESTABLE = frozenset({RefundKind.WRONG_PAYEE, RefundKind.REVOCATION})
 class RefundStatus(enum.StrEnum):
     REQUESTED = "requested"
     PROCESSING = "processing"
+    # approved, then held by compliance (issue 16): the return transfer waits unsigned
+    # until an officer releases it (processing) or returns it (rejected)
+    HELD = "held"
     REFUNDED = "refunded"
     REJECTED = "rejected"
     FAILED = "failed"
 
 
-OPEN = frozenset({RefundStatus.REQUESTED, RefundStatus.PROCESSING})
+OPEN = frozenset({RefundStatus.REQUESTED, RefundStatus.PROCESSING, RefundStatus.HELD})
 
 
 class Outcome(enum.StrEnum):

@@ -2,11 +2,11 @@
 decisions on it, each by a compliance officer (Perm.COMPLIANCE_REVIEW), audited, and
 idempotent under its Idempotency-Key.
 
-Release and return act on the payments the case holds: released, a payment's held
-transfer joins the outbox (ready -> submitted, then settles as any other); returned, the
-payment is rejected and its held transfer refused, so the reservation on the sender's
-balance ends and nothing reached the chain. Either is done once: a payment no longer on
-hold is not touched again."""
+Release and return act on every record the case holds, whatever its kind (payment,
+deposit, withdrawal, refund): what each means per kind is services/case_holds.py (e.g. a
+payment released: its held transfer joins the outbox; returned: the payment is rejected
+and its held transfer refused, so the sender's reservation ends and nothing reached the
+chain). Either is done once: a record no longer held is not touched again."""
 
 from __future__ import annotations
 
@@ -30,17 +30,16 @@ from corridor.platform.domain.identity import User
 from corridor.platform.domain.kyc import KycCustomer
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.orgs import Organisation
-from corridor.platform.domain.payments import Payment, PaymentStatus, moved
+from corridor.platform.domain.payments import Payment, PaymentStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.domain.transfers import Transfer, TransferStatus
+from corridor.platform.services import case_holds, movements, risk
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import payments, risk
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 S = PaymentStatus
-RETURNED_CODE = "COMPLIANCE_RETURNED"
+RETURNED_CODE = movements.RETURNED
 
 
 def _officer(who: Principal | None) -> None:
@@ -93,14 +92,16 @@ class CaseView:
     case: Case
     alerts: tuple[Alert, ...]
     payments: tuple[Payment, ...]
+    movements: tuple[case_holds.Record, ...]  # every record the alerts concern, any kind
     customer_name: str
     kyc: dict[str, Any] | None
     notes: tuple[CaseNote, ...]
     decisions: tuple[CaseDecision, ...]
 
     @property
-    def held(self) -> tuple[Payment, ...]:
-        return tuple(p for p in self.payments if p.status == S.ON_HOLD)
+    def held(self) -> tuple[case_holds.Record, ...]:
+        """The records waiting for this case's decision (payments, deposits, ...)."""
+        return tuple(r for r in self.movements if r.held)
 
 
 def _customer_name(uow: UnitOfWork, case: Case) -> str:
@@ -126,6 +127,7 @@ def _view(uow: UnitOfWork, case: Case) -> CaseView:
     pays = [p for p in (uow.repo(Payment).get(i) for i in ids) if p is not None]
     return CaseView(
         case=case, alerts=tuple(found), payments=tuple(pays),
+        movements=case_holds.records(uow, [(a.source_type, a.source_id) for a in found]),
         customer_name=_customer_name(uow, case), kyc=_kyc_summary(uow, case),
         notes=tuple(uow.repo(CaseNote).many(case_id=case.id, order_by="created_ms")),
         decisions=tuple(uow.repo(CaseDecision).many(case_id=case.id, order_by="created_ms")))
@@ -251,70 +253,41 @@ def _note(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
     return view.case, ()
 
 
-def _held(view: CaseView) -> tuple[Payment, ...]:
+def _held(view: CaseView) -> tuple[case_holds.Record, ...]:
     if not view.held:
         raise Err.NOTHING_HELD.error()
     return view.held
 
 
-def _alerts_of(uow: UnitOfWork, view: CaseView, payment_ids: set[str],
+def _alerts_of(uow: UnitOfWork, view: CaseView, records: tuple[case_holds.Record, ...],
                state: AlertState, now: int) -> None:
+    sources = {(str(r.kind), r.id) for r in records}
     for a in view.alerts:
-        if a.source_type == "payment" and a.source_id in payment_ids and a.state in (
+        if (a.source_type, a.source_id) in sources and a.state in (
                 AlertState.OPEN, AlertState.CLEARED):
             uow.repo(Alert).update(dataclasses.replace(a, state=state, updated_ms=now))
 
 
-def _held_transfer(uow: UnitOfWork, p: Payment) -> Transfer:
-    assert p.transfer_id is not None, f"held payment {p.id} has no transfer"
-    t = uow.repo(Transfer).get(p.transfer_id, for_update=True)
-    assert t is not None and t.status == TransferStatus.HELD, f"payment {p.id}: {t}"
-    return t
+def _settle_held(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView, *,
+                 release: bool) -> tuple[str, ...]:
+    """Releases (or returns) every record the case holds, each by its kind's action."""
+    held = _held(view)
+    for record in held:
+        case_holds.act(deps, uow, who, view.case.id, record, release=release)
+    _alerts_of(uow, view, held, AlertState.RELEASED if release else AlertState.RETURNED,
+               deps.clock.now_ms())
+    return tuple(r.id for r in held)
 
 
 def _release(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
              req: DecisionRequest, note: str) -> Acted:
-    now = deps.clock.now_ms()
-    held = _held(view)
-    for p in held:
-        t = _held_transfer(uow, p)
-        uow.repo(Transfer).update(dataclasses.replace(t, status=TransferStatus.QUEUED,
-                                                      updated_ms=now))
-        done = moved(moved(p, S.READY, now), S.SUBMITTED, now)
-        uow.repo(Payment).update(done)
-        payments.notify(deps, uow, done, (S.READY, S.SUBMITTED))
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.released",
-                  object_type="payment", object_id=p.id, ip=who.ip,
-                  after={"case_id": view.case.id, "transfer_id": t.id})
-    ids = tuple(p.id for p in held)
-    _alerts_of(uow, view, set(ids), AlertState.RELEASED, now)
+    ids = _settle_held(deps, uow, who, view, release=True)
     return dataclasses.replace(view.case, released_by=who.user_id), ids
 
 
 def _return(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
             req: DecisionRequest, note: str) -> Acted:
-    now = deps.clock.now_ms()
-    held = _held(view)
-    for p in held:
-        t = _held_transfer(uow, p)
-        uow.repo(Transfer).update(dataclasses.replace(
-            t, status=TransferStatus.REJECTED, result_code=RETURNED_CODE,
-            result_message="returned by compliance", updated_ms=now))
-        done = moved(p, S.REJECTED, now, reason_code=RETURNED_CODE,
-                     reason_message="returned by compliance")
-        uow.repo(Payment).update(done)
-        payments.notify(deps, uow, done, (S.REJECTED,))
-        inbox.record(deps, uow, user_id=inbox.user_of(p.owner_type, p.owner_id, p.created_by),
-                     topic=Topic.PAYMENT_FAILED, subject_type=SubjectType.PAYMENT,
-                     subject_id=p.id, event=p.id,
-                     params={"amount_minor": p.sell_amount_minor, "currency": p.sell_code,
-                             "reason_code": RETURNED_CODE})
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.returned",
-                  object_type="payment", object_id=p.id, ip=who.ip,
-                  after={"case_id": view.case.id, "transfer_id": t.id})
-    ids = tuple(p.id for p in held)
-    _alerts_of(uow, view, set(ids), AlertState.RETURNED, now)
-    return view.case, ids
+    return view.case, _settle_held(deps, uow, who, view, release=False)
 
 
 def _clear(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
@@ -342,7 +315,8 @@ def _request_info(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
     message = dom.clean_text(req.message or "", dom.MESSAGE_LEN_MAX)
     assert message is not None  # checked with the request
     held = view.held
-    subject = (SubjectType.PAYMENT, held[0].id) if held else (SubjectType.KYC, view.case.id)
+    subject = ((SubjectType(held[0].kind), held[0].id) if held
+               else (SubjectType.KYC, view.case.id))
     recipient = (held[0].created_by if held else
                  view.case.subject_id if view.case.subject_type == "user" else None)
     inbox.record(deps, uow, user_id=recipient, topic=Topic.INFO_REQUESTED,

@@ -4,7 +4,9 @@ to the customer's wallet through the settlement outbox; the mint's outcome credi
 fails) the deposit. Idempotent creation; KYC tier currency, per-transaction limit and
 balance cap checked before any instructions are given, and again on what actually
 arrives: money over the limits is held for staff (services/holds.py), who credit it once
-it fits or return it to the sender through the rail."""
+it fits or return it to the sender through the rail. Before that, the arrival is a
+movement the compliance monitors evaluate (services/movements.py): held for its case,
+or declined and returned at once."""
 
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from corridor.platform.domain.errors import (
     not_found,
 )
 from corridor.platform.domain.holds import Hold
+from corridor.platform.domain.monitoring import Movement, MovementKind, Outcome
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.rails import Deposit, DepositStatus, DepositStep
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import Authorisation, OwnerType, Wallet
-from corridor.platform.services import funds, holds, settlement, wallets
+from corridor.platform.services import funds, holds, movements, settlement, wallets
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutRefused, rail_of
@@ -169,6 +172,10 @@ def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any])
     note = None if amount == d.amount_minor else (
         f"instructed {money.format_minor(d.amount_minor, currency)}, received "
         f"{money.format_minor(amount, currency)} {currency}")
+    outcome = movements.judge(deps, uow, _movement(deps, d, amount, data),
+                              subject=(d.owner_type, d.owner_id))
+    if outcome is not Outcome.APPROVE:  # a case decides; the limits are checked on release
+        return _screened(deps, uow, d, outcome, note)
     over = over_limits(deps, uow, d, amount)
     if over is not None:  # never credited as it stands: staff release it or return it
         code, why = over
@@ -185,6 +192,90 @@ def funds_received(deps: Deps, uow: UnitOfWork, rail: str, data: dict[str, Any])
               flagged=note is not None)
     _audit(uow, "deposit.received", d)
     return "deposit minting"
+
+
+def _movement(deps: Deps, d: Deposit, amount_minor: int, data: dict[str, Any]) -> Movement:
+    """A deposit as the monitors see it: the bank party sends to the customer; the
+    remitter's name, when the rail gives one, is screened."""
+    name = data.get("remitter_name")
+    return Movement(id=d.id, kind=MovementKind.DEPOSIT, at_ms=deps.clock.now_ms(),
+                    sender=movements.remitter_party(deps, d.rail, name), sender_country=None,
+                    receiver=d.owner_id, receiver_country=None, receiver_name=None,
+                    amount_minor=amount_minor, currency=d.currency,
+                    usd_minor=movements.usd_minor(deps, amount_minor, d.currency),
+                    sender_name=name)
+
+
+def _screened(deps: Deps, uow: UnitOfWork, d: Deposit, outcome: Outcome,
+              note: str | None) -> str:
+    """A deposit the monitors stopped: held for its case (never credited as it stands),
+    or, declined, returned through the rail at once (held for the case if the rail
+    refuses the return)."""
+    now = deps.clock.now_ms()
+    d = r.moved_deposit(d, DepositStatus.HELD, now, note=note, flagged=True,
+                        reason_code=movements.COMPLIANCE_HOLD, reason_message=(
+                            f"{movements.HELD_MESSAGE}; it will be credited, or returned "
+                            "to the bank account it came from"))
+    uow.repo(Deposit).update(d)
+    _audit(uow, "deposit.held", d)
+    if outcome is not Outcome.DECLINE:
+        return "deposit held for compliance review"
+    try:
+        give_back_screened(deps, uow, d.id, code=movements.DECLINED,
+                           message=movements.DECLINED_MESSAGE)
+    except PlatformError as exc:
+        return f"deposit declined by compliance, held: {exc.message}"[:200]
+    return "deposit declined by compliance: returned"
+
+
+def _held_screened(uow: UnitOfWork, deposit_id: str) -> Deposit:
+    d = uow.repo(Deposit).get(deposit_id, for_update=True)
+    assert d is not None and d.status == DepositStatus.HELD \
+        and d.reason_code == movements.COMPLIANCE_HOLD, f"deposit {deposit_id}: {d}"
+    assert d.received_minor is not None and d.rail_ref is not None
+    return d
+
+
+def release_screened(deps: Deps, uow: UnitOfWork, deposit_id: str) -> Deposit:
+    """An officer released a deposit the monitors held: it is credited if it fits the
+    owner's limits now; otherwise it stays held, now for the limits (a Hold, as on
+    arrival), so one review at a time owns it. Inside the case's unit of work."""
+    d = _held_screened(uow, deposit_id)
+    amount = d.received_minor
+    assert amount is not None
+    now = deps.clock.now_ms()
+    over = over_limits(deps, uow, d, amount)
+    if over is None:
+        return _mint(deps, uow, d, now, reason_code=None, reason_message=None)
+    code, why = over
+    d = dataclasses.replace(d, reason_code=code, updated_ms=now, reason_message=(
+        f"held for review: {why}; it will be credited, or returned to the bank account it "
+        "came from")[:r.REASON_LEN_MAX])
+    uow.repo(Deposit).update(d)
+    holds.open_hold(deps, uow, subject_type=HOLD_SUBJECT, subject_id=d.id,
+                    owner_type=d.owner_type, owner_id=d.owner_id, currency=d.currency,
+                    amount_minor=amount, reason_code=code, reason_message=why)
+    return d
+
+
+def give_back_screened(deps: Deps, uow: UnitOfWork, deposit_id: str, *,
+                       code: str = movements.RETURNED,
+                       message: str = movements.RETURNED_MESSAGE) -> Deposit:
+    """Returns a deposit the monitors held to the bank account it came from, through its
+    rail (idempotent there on the deposit's id); a rail that refuses changes nothing
+    (RETURN_REFUSED). Inside the caller's unit of work."""
+    d = _held_screened(uow, deposit_id)
+    assert d.received_minor is not None and d.rail_ref is not None
+    answer = rail_of(deps, d.rail).return_funds(
+        return_id=d.id, rail_ref=d.rail_ref, currency=d.currency,
+        amount_minor=d.received_minor, reason=f"deposit {d.reference}: {code}")
+    if isinstance(answer, PayoutRefused):
+        raise Err.RETURN_REFUSED.error(f"the rail refused the return: {answer.message}")
+    d = r.moved_deposit(d, DepositStatus.RETURNED, deps.clock.now_ms(), reason_code=code,
+                        reason_message=f"{message}: returned to the bank account it came "
+                                       f"from (return {answer.rail_ref})"[:r.REASON_LEN_MAX])
+    uow.repo(Deposit).update(d)
+    return d
 
 
 def _mint(deps: Deps, uow: UnitOfWork, d: Deposit, now: int, **changes: Any) -> Deposit:

@@ -275,7 +275,8 @@ def _rails_estimate(uow: UnitOfWork, wallet_id: str, code: str) -> int:
     out = sum(w.amount_minor for w in uow.repo(Withdrawal).many(wallet_id=wallet_id,
                                                                 currency=code)
               if w.status not in (WithdrawalStatus.FAILED, WithdrawalStatus.REVERSED,
-                                  WithdrawalStatus.REQUESTED))
+                                  WithdrawalStatus.REQUESTED, WithdrawalStatus.HELD,
+                                  WithdrawalStatus.REJECTED))
     return credited - out
 
 

@@ -84,9 +84,9 @@ def screening_finding(name: str, party: str, hits: Sequence[Hit],
 
 
 class ScreeningMonitor:
-    """The recipient's name against the current sanctions lists. The index is the
-    screener's; whether the lists changed is asked at most every LISTS_CHECK_MS, so a
-    payment costs one index lookup and no database read."""
+    """The recipient's name (and a deposit's remitter's) against the current sanctions
+    lists. The index is the screener's; whether the lists changed is asked at most every
+    LISTS_CHECK_MS, so a payment costs one index lookup and no database read."""
 
     name = SCREENING
 
@@ -120,13 +120,13 @@ class ScreeningMonitor:
         return index.screen(Query(name=name, kind=kind), threshold=self.threshold)
 
     def evaluate(self, movement: Movement) -> Sequence[Finding]:
-        if not movement.receiver_name:
-            return ()
-        hits = self.screen(movement.receiver_name)
-        if not hits:
-            return ()
-        return (screening_finding(movement.receiver_name, movement.receiver, hits,
-                                  (movement.id,)),)
+        found: list[Finding] = []
+        for name, party in ((movement.receiver_name, movement.receiver),
+                            (movement.sender_name, movement.sender)):
+            hits = self.screen(name) if name else []
+            if name and hits:
+                found.append(screening_finding(name, party, hits, (movement.id,)))
+        return tuple(found)
 
 
 # --- findings to alerts -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from corridor.platform.domain.errors import (
 from corridor.platform.domain.rails import EventType, RailEvent
 from corridor.platform.services import (
     deposits,
+    movements,
     withdrawals,
 )
 from corridor.platform.services.ports import Deps
@@ -106,6 +107,11 @@ def _parse(body: bytes) -> tuple[str, EventType | None, dict[str, Any]]:
         if not ok:
             problems[name] = "missing or invalid"
         data[name] = value
+    if kind is EventType.TRANSFER_RECEIVED and raw.get("remitter_name") is not None:
+        # optional: the sender's name as the bank reports it (screened, issue 16)
+        data["remitter_name"] = movements.clean_name(raw["remitter_name"])
+        if data["remitter_name"] is None:
+            problems["remitter_name"] = f"1-{movements.NAME_LEN_MAX} printable characters"
     if kind in (EventType.PAYOUT_FAILED, EventType.PAYOUT_RETURNED):
         data["code"] = str(raw.get("code") or "")[:64]
         data["message"] = str(raw.get("message") or "")[:r.REASON_LEN_MAX]

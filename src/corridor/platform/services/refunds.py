@@ -5,11 +5,14 @@ Customers (the payment's sender side only: its owner, or an organisation member 
 initiate payments) upload evidence and ask for a refund; staff holding `Perm.REFUND_REVIEW`
 (support agents and compliance officers) work the queue and approve or reject, audited
 with the state before and after. An approval queues a new on-chain transfer linked to the
-refund; the outbox worker's outcome closes it through `on_transfer`. Payments that
-failed or expired are released automatically by `release_not_included`, which the
-payments area calls in the unit of work that fails the payment (and `sweep_not_included`
-catches any it missed). A credited payment whose bank payout failed or was returned is
-released the same way by `release_failed_payout`, which the rails area calls.
+refund, once the compliance monitors have seen it as a movement (held for a case, or
+declined: services/movements.py); the outbox worker's outcome closes it through
+`on_transfer`. Payments that failed or expired are released automatically by
+`release_not_included`, which the payments area calls in the unit of work that fails the
+payment (and `sweep_not_included` catches any it missed). A credited payment whose bank
+payout failed or was returned is released the same way by `release_failed_payout`, which
+the rails area calls. Those automatic releases give the sender back their own money from
+a payment that did not complete; they are not screened again (the payment was).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from corridor.platform.domain import refunds as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
 from corridor.platform.domain.idempotency import IdempotentRequest
 from corridor.platform.domain.kyc import FILE_KINDS, file_kind
+from corridor.platform.domain.monitoring import Movement, MovementKind
+from corridor.platform.domain.monitoring import Outcome as MonitorOutcome
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
@@ -46,8 +51,8 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import idempotency as replay
+from corridor.platform.services import movements, settlement
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import settlement
 from corridor.platform.services.access import acting_owner, require_org, require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
@@ -448,13 +453,12 @@ def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision,
             payout = uow.repo(Withdrawal).one(payment_id=p.id)
             dom.check_approvable(None if payout is None else payout.status)
             new = _approved(deps, uow, r, p, decision.platform_error, now, common)
+            if new.status == RefundStatus.REJECTED:  # declined by compliance
+                p = moved(p, PaymentStatus.CREDITED, now)
         uow.repo(Refund).update(new)
         uow.repo(Payment).update(p)
-        inbox.record(deps, uow, user_id=inbox.user_of(r.owner_type, r.owner_id, r.requested_by),
-                     topic=Topic.REFUND_DECIDED, subject_type=SubjectType.PAYMENT,
-                     subject_id=p.id, event=r.id,
-                     params={"outcome": decision.outcome, "amount_minor": new.amount_minor,
-                             "currency": new.code})
+        if new.status != RefundStatus.HELD:  # a held refund's customer hears of its case
+            _decided(deps, uow, new, p)
         _audit(uow, who, "refund.decide", new, before=r, decision=decision.outcome,
                reason=new.decision_reason)
         replay.remember(deps, uow, who.user_id, key, "refund.decide", asked, r.id)
@@ -462,25 +466,99 @@ def decide(deps: Deps, who: Principal, refund_id: str, decision: Decision,
         return RefundView(refund=new, payment=p)
 
 
+def _decided(deps: Deps, uow: UnitOfWork, r: Refund, p: Payment) -> None:
+    """The requester's notification of the decision: approved (processing) or not."""
+    outcome = Outcome.REJECT if r.status == RefundStatus.REJECTED else Outcome.APPROVE
+    inbox.record(deps, uow, user_id=inbox.user_of(r.owner_type, r.owner_id, r.requested_by),
+                 topic=Topic.REFUND_DECIDED, subject_type=SubjectType.PAYMENT,
+                 subject_id=p.id, event=r.id,
+                 params={"outcome": outcome, "amount_minor": r.amount_minor,
+                         "currency": r.code})
+
+
 def _approved(deps: Deps, uow: UnitOfWork, r: Refund, p: Payment, platform_error: bool,
               now: int, common: dict[str, object]) -> Refund:
+    """The approved refund's return transfer, after the compliance monitors saw it as a
+    movement (services/movements.py): queued (processing), held unsigned (held, for its
+    case), or, declined, none at all (rejected: the payment stands as credited)."""
     recipient = (uow.repo(Wallet).get(p.recipient_wallet_id)
                  if p.recipient_wallet_id else None)
     # Money can be taken back only from a wallet whose key the platform holds.
     recoverable = recipient is not None and recipient.custodial
     back, recover = dom.refund_amounts(p, platform_error=platform_error,
                                        recoverable=recoverable)
+    amounts = dict(amount_minor=back, recover_minor=recover, platform_error=platform_error)
+    outcome = movements.judge(deps, uow, _movement(deps, r, p, back),
+                              subject=(p.owner_type, p.owner_id))
+    if outcome is MonitorOutcome.DECLINE:
+        return dom.with_status(r, RefundStatus.REJECTED, now, failure_code=movements.DECLINED,
+                               **amounts, **common)
     legs = [Leg(source=TREASURY, destination=wallet_ref(p.sender_wallet_id),
                 code=p.sell_code, amount_minor=back)]
     if recover:
         assert recipient is not None
         legs.insert(0, Leg(source=wallet_ref(recipient.id), destination=TREASURY,
                            code=p.buy_code, amount_minor=recover))
+    held = outcome is not MonitorOutcome.APPROVE
     t = settlement.queue(deps, uow, purpose=Purpose.REFUND, ref_id=r.id, source=TREASURY,
-                         legs=legs, memo=f"refund {p.uetr}")
-    return dom.with_status(r, RefundStatus.PROCESSING, now, amount_minor=back,
-                           recover_minor=recover, platform_error=platform_error,
-                           transfer_id=t.id, **common)
+                         legs=legs, memo=f"refund {p.uetr}", held=held)
+    return dom.with_status(r, RefundStatus.HELD if held else RefundStatus.PROCESSING, now,
+                           transfer_id=t.id, **amounts, **common)
+
+
+def _movement(deps: Deps, r: Refund, p: Payment, back_minor: int) -> Movement:
+    """A refund as the monitors see it: the original payment reversed, its recipient's
+    side sending and its sender (whose name is screened) receiving."""
+    sender = p.recipient_user_id or (f"addr:{p.recipient_address}" if p.recipient_address
+                                     else f"payee:{p.id}")
+    return Movement(id=r.id, kind=MovementKind.REFUND, at_ms=deps.clock.now_ms(),
+                    sender=sender, sender_country=None, receiver=p.owner_id,
+                    receiver_country=None, receiver_name=p.sender_name,
+                    amount_minor=back_minor, currency=p.sell_code,
+                    usd_minor=movements.usd_minor(deps, back_minor, p.sell_code))
+
+
+# --- a compliance case's decisions (services/case_holds.py) ------------------------------
+
+
+def _held(uow: UnitOfWork, refund_id: str) -> tuple[Refund, Transfer]:
+    r = uow.repo(Refund).get(refund_id, for_update=True)
+    assert r is not None and r.status == RefundStatus.HELD and r.transfer_id, r
+    t = uow.repo(Transfer).get(r.transfer_id, for_update=True)
+    assert t is not None and t.status == TransferStatus.HELD, f"refund {r.id}: {t}"
+    return r, t
+
+
+def release_held(deps: Deps, uow: UnitOfWork, refund_id: str) -> Refund:
+    """An officer released a held refund: its return transfer joins the outbox
+    (processing) and settles as any other. Inside the case's unit of work."""
+    r, t = _held(uow, refund_id)
+    now = deps.clock.now_ms()
+    uow.repo(Transfer).update(dataclasses.replace(t, status=TransferStatus.QUEUED,
+                                                  updated_ms=now))
+    new = dom.with_status(r, RefundStatus.PROCESSING, now)
+    uow.repo(Refund).update(new)
+    _decided(deps, uow, new, _payment(uow, r.payment_id))
+    return new
+
+
+def return_held(deps: Deps, uow: UnitOfWork, refund_id: str) -> Refund:
+    """An officer refused a held refund: its transfer is refused unsigned (nothing left
+    the treasury or the recipient), the refund is rejected and the payment stands as
+    credited again (it may be asked about anew)."""
+    r, t = _held(uow, refund_id)
+    now = deps.clock.now_ms()
+    uow.repo(Transfer).update(dataclasses.replace(
+        t, status=TransferStatus.REJECTED, result_code=movements.RETURNED,
+        result_message=movements.RETURNED_MESSAGE, updated_ms=now))
+    new = dom.with_status(r, RefundStatus.REJECTED, now, failure_code=movements.RETURNED)
+    uow.repo(Refund).update(new)
+    p = _payment(uow, r.payment_id, for_update=True)
+    if p.status == PaymentStatus.REFUND_REQUESTED:
+        p = moved(p, PaymentStatus.CREDITED, now)
+        uow.repo(Payment).update(p)
+    _decided(deps, uow, new, p)
+    return new
 
 
 # --- the chain's answer ------------------------------------------------------------------

@@ -3,6 +3,9 @@ through the settlement outbox); only a committed burn is paid out by the rail. A
 the rail refuses, fails or later returns is undone by a fresh REVERSAL mint back to the
 wallet (the burn is never edited). The available balance is the wallet's on-chain balance
 less withdrawals whose burn is still on its way, read under a lock on the wallet.
+Before its burn is queued a withdrawal is a movement the compliance monitors evaluate
+(services/movements.py): held (its burn waits unsigned, the amount reserved, until its case
+releases or returns it) or, declined, rejected at once.
 
 A payment to an external bank recipient is paid out by the same machinery: once its money
 reaches the treasury (the payment credited), `payout_payment` records a withdrawal linked
@@ -21,6 +24,7 @@ from typing import Any
 from corridor.platform.domain import idempotency, money
 from corridor.platform.domain import rails as r
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems, not_found
+from corridor.platform.domain.monitoring import Movement, MovementKind, Outcome
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
@@ -29,7 +33,15 @@ from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, Transfer, TransferStatus
 from corridor.platform.domain.transfers import wallet_ref as party
 from corridor.platform.domain.wallets import OwnerType
-from corridor.platform.services import bank_details, freezes, funds, refunds, reviews, settlement
+from corridor.platform.services import (
+    bank_details,
+    freezes,
+    funds,
+    movements,
+    refunds,
+    reviews,
+    settlement,
+)
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 from corridor.platform.services.rail_port import DEFAULT_RAIL, PayoutAccepted, rail_of
@@ -75,20 +87,25 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
                 f"of {money.format_minor(max(0, available), currency)} {currency}")
         now = deps.clock.now_ms()
         withdrawal_id = deps.rand.new_id()
+        outcome = movements.judge(deps, uow, _movement(deps, withdrawal_id, owner_id, bank,
+                                                       currency, amount_minor),
+                                  subject=(owner_type, owner_id))
         burn = settlement.queue(
             deps, uow, purpose=Purpose.WITHDRAWAL, ref_id=withdrawal_id,
             source=party(wallet.id),
             legs=[Leg(source=party(wallet.id), destination=ISSUER, code=currency,
                       amount_minor=amount_minor)],
-            memo=f"withdrawal {withdrawal_id[:8]}")
+            memo=f"withdrawal {withdrawal_id[:8]}", held=outcome is not Outcome.APPROVE)
+        first, why = _screened(deps, uow, burn, outcome)
         w = Withdrawal(
             id=withdrawal_id, uetr=deps.rand.new_id(), owner_type=OwnerType(owner_type),
             owner_id=owner_id, created_by=who.user_id, idempotency_key=key,
             request_hash=hashed, wallet_id=wallet.id, rail=DEFAULT_RAIL, currency=currency,
-            amount_minor=amount_minor, bank=bank_details.masked(bank), status=S.REQUESTED,
-            history=(WithdrawalStep(status=S.REQUESTED, at_ms=now),), transfer_id=burn.id,
+            amount_minor=amount_minor, bank=bank_details.masked(bank), status=first,
+            history=(WithdrawalStep(status=first, at_ms=now),), transfer_id=burn.id,
             tx_id=None, height=None, rail_ref=None, reversal_transfer_id=None,
-            reversal_tx_id=None, reason_code=None, reason_message=None, flagged=False,
+            reversal_tx_id=None, reason_code=why[0] if why else None,
+            reason_message=why[1] if why else None, flagged=False,
             created_ms=now, updated_ms=now, account_sealed=bank_details.seal(
                 deps, bank["account"], bank_details.withdrawal_context(withdrawal_id)),
         )
@@ -96,9 +113,77 @@ def create(deps: Deps, who: Principal, *, currency: str, amount: str, bank: dict
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="withdrawal.create",
                   object_type="withdrawal", object_id=w.id, ip=who.ip,
                   after={"owner_type": owner_type, "owner_id": owner_id, "currency": currency,
-                         "amount_minor": amount_minor,
+                         "amount_minor": amount_minor, "status": w.status,
                          "bank": bank_details.masked(bank)})
+        if w.status == S.REJECTED:
+            _inbox(deps, uow, w, Topic.WITHDRAWAL_FAILED, "compliance")
         uow.commit()
+    return w
+
+
+def _movement(deps: Deps, withdrawal_id: str, owner_id: str, bank: dict[str, str],
+              currency: str, amount_minor: int) -> Movement:
+    """A withdrawal as the monitors see it: the customer sends to the bank beneficiary,
+    whose name is screened."""
+    return Movement(id=withdrawal_id, kind=MovementKind.WITHDRAWAL, at_ms=deps.clock.now_ms(),
+                    sender=owner_id, sender_country=None,
+                    receiver=movements.bank_party(deps, bank["account"]),
+                    receiver_country=bank.get("country") or None,
+                    receiver_name=bank.get("name") or None, amount_minor=amount_minor,
+                    currency=currency,
+                    usd_minor=movements.usd_minor(deps, amount_minor, currency))
+
+
+def _screened(deps: Deps, uow: UnitOfWork, burn: Transfer, outcome: Outcome
+              ) -> tuple[WithdrawalStatus, tuple[str, str] | None]:
+    """The new withdrawal's first state and reason: requested (approved), held (its burn
+    held, the debit reserved, until a case decides), or rejected (declined: the burn is
+    refused before it was ever signed, so nothing is reserved)."""
+    if outcome is Outcome.APPROVE:
+        return S.REQUESTED, None
+    if outcome is not Outcome.DECLINE:
+        return S.HELD, (movements.COMPLIANCE_HOLD, movements.HELD_MESSAGE)
+    uow.repo(Transfer).update(dataclasses.replace(
+        burn, status=TransferStatus.REJECTED, result_code=movements.DECLINED,
+        result_message=movements.DECLINED_MESSAGE, updated_ms=deps.clock.now_ms()))
+    return S.REJECTED, (movements.DECLINED, movements.DECLINED_MESSAGE)
+
+
+# --- a compliance case's decisions (services/case_holds.py) ---------------------------------
+
+
+def _held(uow: UnitOfWork, withdrawal_id: str) -> tuple[Withdrawal, Transfer]:
+    w = uow.repo(Withdrawal).get(withdrawal_id, for_update=True)
+    assert w is not None and w.status == S.HELD, f"withdrawal {withdrawal_id}: {w}"
+    t = uow.repo(Transfer).get(w.transfer_id, for_update=True)
+    assert t is not None and t.status == TransferStatus.HELD, f"withdrawal {w.id}: {t}"
+    return w, t
+
+
+def release_held(deps: Deps, uow: UnitOfWork, withdrawal_id: str) -> Withdrawal:
+    """An officer released a held withdrawal: its burn joins the outbox (requested), and
+    it goes on as any other. Inside the case's unit of work (it audits the decision)."""
+    w, t = _held(uow, withdrawal_id)
+    now = deps.clock.now_ms()
+    uow.repo(Transfer).update(dataclasses.replace(t, status=TransferStatus.QUEUED,
+                                                  updated_ms=now))
+    w = r.moved_withdrawal(w, S.REQUESTED, now, reason_code=None, reason_message=None)
+    uow.repo(Withdrawal).update(w)
+    return w
+
+
+def return_held(deps: Deps, uow: UnitOfWork, withdrawal_id: str) -> Withdrawal:
+    """An officer returned a held withdrawal's funds: the burn is refused unsigned, so the
+    reservation on the balance ends and nothing reached the chain (rejected)."""
+    w, t = _held(uow, withdrawal_id)
+    now = deps.clock.now_ms()
+    uow.repo(Transfer).update(dataclasses.replace(
+        t, status=TransferStatus.REJECTED, result_code=movements.RETURNED,
+        result_message=movements.RETURNED_MESSAGE, updated_ms=now))
+    w = r.moved_withdrawal(w, S.REJECTED, now, reason_code=movements.RETURNED,
+                           reason_message=movements.RETURNED_MESSAGE)
+    uow.repo(Withdrawal).update(w)
+    _inbox(deps, uow, w, Topic.WITHDRAWAL_FAILED, "compliance")
     return w
 
 
@@ -226,7 +311,7 @@ def payout_payment(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
 
 
 # Withdrawals that moved no money, or whose money came back, use up no daily limit.
-_NOT_COUNTED = frozenset({S.FAILED, S.REVERSED})
+_NOT_COUNTED = frozenset({S.FAILED, S.REVERSED, S.REJECTED})
 DAY_MS = 86_400_000
 DAY_SCAN_PAGE = 200
 
