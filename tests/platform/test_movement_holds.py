@@ -24,7 +24,7 @@ from corridor.platform.domain.rails import Deposit
 from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import Wallet
-from corridor.platform.services import funds, screening
+from corridor.platform.services import funds, screening, supervision
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
 from tests.platform.payment_records import make_payment, make_wallet, payment
 from tests.platform.rails_fakes import (
@@ -207,6 +207,9 @@ def test_a_withdrawal_to_a_listed_name_is_held_then_released_and_burns_once(
     (entry,) = audited(platform, "withdrawal.released")
     assert (entry.actor_id, entry.object_id) == (officer.user.id, w["id"])
     assert entry.after is not None and entry.after["transfer_id"] == burn.id
+    # the regulator's live feed shows the hold and its release (services/supervision.py)
+    events, _ = supervision.feed_after(platform.deps, None, 0)
+    assert [e.kind for e in events if e.object_id == w["id"]] == ["hold", "release"]
 
 
 def test_a_returned_withdrawal_is_rejected_and_the_balance_is_whole(

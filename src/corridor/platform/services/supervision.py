@@ -362,6 +362,17 @@ def _held(e: AuditEntry) -> str | None:
     return "hold" if (e.after or {}).get("status") == PaymentStatus.ON_HOLD else None
 
 
+def _held_status(status: str, reason_code: str | None = None
+                 ) -> Callable[[AuditEntry], str | None]:
+    """A record entering `status` (with `reason_code`, when given) is a hold."""
+    def kind(e: AuditEntry) -> str | None:
+        after = e.after or {}
+        held = after.get("status") == status and (
+            reason_code is None or after.get("reason_code") == reason_code)
+        return "hold" if held else None
+    return kind
+
+
 def _always(kind: str) -> Callable[[AuditEntry], str | None]:
     return lambda e: kind
 
@@ -374,6 +385,13 @@ FEED_ACTIONS: dict[str, Callable[[AuditEntry], str | None]] = {
     "payment.create": _held,
     "payment.released": _always("release"),
     "payment.returned": _always("return"),
+    # deposits, withdrawals and refunds held by the monitors (services/movements.py); a
+    # deposit held over its owner's limits is the `hold.open` below
+    "deposit.held": _held_status("held", "COMPLIANCE_HOLD"),
+    "withdrawal.create": _held_status("held"),
+    "refund.decide": _held_status("held"),
+    **{f"{kind}.{done}": _always(event) for kind in ("deposit", "withdrawal", "refund")
+       for done, event in (("released", "release"), ("returned", "return"))},
     "hold.open": _always("hold"),  # inbound money held over the customer's limits
     "hold.release": _always("release"),
     "hold.return": _always("return"),
