@@ -19,6 +19,7 @@
 | CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
 | CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
+| CORRIDOR_AUTHENTICITY_USD_MINOR | 500000 (US cents): trade payments abroad need documents |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -83,6 +84,9 @@ class Settings:
     # The AML rules engine in the payment path (bootstrap.monitors_of); off until its
     # history window is rebuilt from the store at start.
     aml_monitoring: bool = False
+    # Cross-border payments of a trade or service purpose from this USD equivalent (cents)
+    # are held for supporting documents (domain/authenticity.py; issue 16).
+    authenticity_usd_minor: int = 500_000
 
     @property
     def production(self) -> bool:
@@ -104,7 +108,7 @@ def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
     if name in ("upload_bytes_max", "db_pool_max", "orgs_per_customer_max",
-                "wallets_per_org_max"):
+                "wallets_per_org_max", "authenticity_usd_minor"):
         try:
             return int(str(value))
         except ValueError:

@@ -38,6 +38,12 @@ class Movement:
     amount_minor: int  # in `currency`'s minor units
     currency: str  # ISO 4217
     usd_minor: int | None = None  # the amount in US cents at the quote's rate, when known
+    # A payment's stated purpose (ISO 20022 purpose code, domain/authenticity.Purpose).
+    purpose: str | None = None
+    # Travel-rule data (domain/travel_rule.py), when the payment carries it: each side's
+    # items by name (name, account, address, national_id, birth_date, ...). None: not given.
+    originator: Mapping[str, str] | None = None
+    beneficiary: Mapping[str, str] | None = None
 
 
 class Outcome(enum.IntEnum):

@@ -35,6 +35,8 @@ class Topic(enum.StrEnum):
     WITHDRAWAL_FAILED = "withdrawal.failed"
     KYC_DECIDED = "kyc.decided"
     INFO_REQUESTED = "compliance.info_requested"  # an officer asks; `message` says what
+    # a payment held for supporting documents (outcome "inconsistent": they did not agree)
+    DOCUMENTS_REQUESTED = "payment.documents_requested"
     REFUND_DECIDED = "refund.decided"
     SIGNED_IN = "security.signed_in"
     PASSWORD_CHANGED = "security.password_changed"

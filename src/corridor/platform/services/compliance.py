@@ -34,9 +34,9 @@ from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.transfers import Transfer, TransferStatus
+from corridor.platform.services import authenticity, payments
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import payments
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 S = PaymentStatus
@@ -274,6 +274,7 @@ def _release(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
              req: DecisionRequest, note: str) -> Acted:
     now = deps.clock.now_ms()
     held = _held(view)
+    authenticity.check_releasable(uow, held)  # documents found in agreement first
     for p in held:
         t = _held_transfer(uow, p)
         uow.repo(Transfer).update(dataclasses.replace(t, status=TransferStatus.QUEUED,
