@@ -97,7 +97,7 @@ def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
     documents: Monitor = AuthenticityMonitor(deps.settings.authenticity_usd_minor)
     if not deps.settings.aml_monitoring:
         return (screener, documents)
-    return (screener, documents, monitoring.Serialised(AmlEngine()))
+    return (screener, monitoring.Serialised(AmlEngine()), documents)
 
 
 @dataclasses.dataclass
