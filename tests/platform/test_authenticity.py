@@ -385,3 +385,30 @@ def test_the_monitor_and_the_aml_travel_rule_use_the_movement_fields() -> None:
                                   originator={"name": "Alice", "account": "c1"})
     (rule,) = [f for f in engine.evaluate(lacking) if f.typology == "travel_rule"]
     assert "originator.identification" in json.dumps(dict(rule.explanation))
+
+
+def test_the_cli_lists_and_shows_payments_held_for_documents(
+        client: TestClient, platform: bootstrap.Platform, settings: Settings,
+        world: World) -> None:
+    from typer.testing import CliRunner
+
+    from corridor.cli.main import app as cli_app
+
+    p = held(client, world)
+    assert upload(client, world.alice, p["id"]).status_code == 201
+    where = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url]
+    runner = CliRunner()
+    out = runner.invoke(cli_app, ["compliance", "documents", "list", *where])
+    assert out.exit_code == 0, out.output
+    assert p["id"] in out.output and "GB->CN" in out.output
+    out = runner.invoke(cli_app, ["compliance", "documents", "list", "--state", "agreed",
+                                  *where])
+    assert out.exit_code == 0 and "(no payments)" in out.output
+    out = runner.invoke(cli_app, ["compliance", "documents", "show", p["id"], *where])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert shown["review"]["state"] == "documents_received"
+    assert shown["documents"][0]["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert shown["travel_rule"]["originator"]["name"] == "Alice Trader"
+    bad = runner.invoke(cli_app, ["compliance", "documents", "list", "--state", "x", *where])
+    assert bad.exit_code != 0

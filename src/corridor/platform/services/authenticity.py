@@ -93,8 +93,9 @@ def _sender_side(uow: UnitOfWork, who: Principal, p: Payment, perm: Perm) -> Non
         raise not_found("payment")
 
 
-def _officer(who: Principal) -> None:
-    if not who.staff_can(Perm.COMPLIANCE_REVIEW):
+def _officer(who: Principal | None) -> None:
+    """A compliance officer, or None: the operator's own shell (the CLI reads)."""
+    if who is not None and not who.staff_can(Perm.COMPLIANCE_REVIEW):
         raise forbidden()
 
 
@@ -220,16 +221,17 @@ def travel_rule_of(deps: Deps, who: Principal, payment_id: str) -> TravelRule | 
 # --- the officer's side ------------------------------------------------------------------------
 
 
-def staff_view(deps: Deps, who: Principal, payment_id: str) -> View:
+def staff_view(deps: Deps, who: Principal | None, payment_id: str) -> View:
     """A payment's review with its documents, checks and travel-rule record (audited: it
     shows personal data)."""
     _officer(who)
     with deps.uow() as uow:
         p = _payment(uow, payment_id)
         view = _view(deps, uow, p, officer=True)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value,
+        uow.audit(actor_id=who.user_id if who else None,
+                  actor_kind=who.kind.value if who else "system",
                   action="payment.authenticity.view", object_type="payment", object_id=p.id,
-                  ip=who.ip)
+                  ip=who.ip if who else "")
         uow.commit()
     return view
 
@@ -333,7 +335,7 @@ def record_check(deps: Deps, who: Principal, payment_id: str, req: CheckRequest,
     return view
 
 
-def queue(deps: Deps, who: Principal, *, state: str | None = None,
+def queue(deps: Deps, who: Principal | None, *, state: str | None = None,
           limit: int = 50) -> list[dom.Review]:
     """Reviews by state (default: documents received, waiting for a check), oldest first."""
     _officer(who)
