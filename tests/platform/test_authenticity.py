@@ -229,6 +229,8 @@ def test_held_without_documents_released_after_upload_and_check_settles_once(
     assert [h["status"] for h in done["history"]].count("credited") == 1
     assert error(upload(client, world.alice, p["id"], JPEG, "image/jpeg")) == (
         409, "DOCUMENTS_NOT_EXPECTED")  # released: nothing more to upload
+    late_retry = upload(client, world.alice, p["id"])  # the first upload, retried late
+    assert late_retry.status_code == 200 and late_retry.json()["id"] == first.json()["id"]
     note = case_of(client, world.officer)["notes"]
     assert any("agree" in n["text"] for n in note)
 

@@ -163,6 +163,10 @@ def upload(deps: Deps, who: Principal, payment_id: str, *, kind: str, data: byte
         if kind not in tuple(dom.DocumentKind):
             problems.add("kind", f"one of {', '.join(dom.DocumentKind)}")
         problems.raise_if_any()
+        sha = hashlib.sha256(data).hexdigest()
+        same = uow.repo(dom.PaymentDocument).one(payment_id=p.id, sha256=sha)
+        if same is not None:  # a retried upload: its first answer, whatever happened since
+            return same, False
         review = uow.repo(dom.Review).get(p.id, for_update=True)
         if review is None or p.status != S.ON_HOLD or review.state not in dom.UPLOADABLE:
             raise Err.DOCUMENTS_NOT_EXPECTED.error()
@@ -172,10 +176,6 @@ def upload(deps: Deps, who: Principal, payment_id: str, *, kind: str, data: byte
             raise Err.FILE_TOO_LARGE.error(f"files may be at most {size_max} bytes",
                                            {"file": f"at most {size_max} bytes"})
         found_kind = file_kind(data, content_type)  # by its bytes, agreeing with the label
-        sha = hashlib.sha256(data).hexdigest()
-        same = uow.repo(dom.PaymentDocument).one(payment_id=p.id, sha256=sha)
-        if same is not None:
-            return same, False
         if uow.repo(dom.PaymentDocument).count(payment_id=p.id) \
                 >= dom.DOCUMENTS_PER_PAYMENT_MAX:
             raise Err.DOCUMENTS_LIMIT.error(
