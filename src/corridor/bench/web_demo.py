@@ -163,6 +163,8 @@ PAGES: tuple[WebPage, ...] = (
             needs="a screening hit in a case"),
     WebPage(name="staff-customer-freeze", path="/staff/customers/{customer_id}",
             who=COMPLIANCE, needs="a customer (the freeze form)"),
+    WebPage(name="payment-held", path="/payments/{documents_payment_id}", who=CUSTOMER,
+            needs="a payment held for supporting documents, with travel-rule data"),
     WebPage(name="payment-documents", path="/payments/{documents_payment_id}/documents",
             who=CUSTOMER, needs="a payment held for supporting documents"),
     WebPage(name="staff-payment-review", path="/staff/compliance/payments/"
