@@ -27,9 +27,9 @@ def large(i: int) -> Movement:
 def test_the_aml_engine_joins_the_monitors_only_when_switched_on(
         settings: Settings) -> None:  # noqa: F811
     off = bootstrap.monitors_of(_deps(settings))
-    assert [m.name for m in off] == ["screening"]
+    assert [m.name for m in off] == ["screening", "authenticity"]
     on = bootstrap.monitors_of(_deps(dataclasses.replace(settings, aml_monitoring=True)))
-    assert [m.name for m in on] == ["screening", "aml"]
+    assert [m.name for m in on] == ["screening", "aml", "authenticity"]
     findings = on[1].evaluate(large(1))
     large_value = [f for f in findings if f.typology == "large_value"]
     assert large_value and large_value[0].outcome >= Outcome.REVIEW

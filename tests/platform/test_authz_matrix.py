@@ -120,6 +120,9 @@ NOT_MONEY_WRITES = {
     ("PUT", "/v1/orgs/{org_id}/kyc"),  # a suspended business may still answer compliance
     ("POST", "/v1/kyc/files"),  # its documents, likewise
     ("POST", "/v1/orgs/{org_id}/webhooks"),  # notifications, no money
+    # a held payment's supporting documents: answering compliance moves no money (its
+    # release is an officer's decision)
+    ("POST", "/v1/payment-documents/{payment_id}"),
 }
 
 

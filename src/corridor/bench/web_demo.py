@@ -24,6 +24,7 @@ from corridor.bench.demo_chain import ALICE, FakeChain, addr
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn
+from corridor.platform.domain.authenticity import Purpose
 from corridor.platform.domain.compliance import Case
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.kyc import Decision
@@ -35,6 +36,7 @@ from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import JobStatus, LedgerJob, Wallet
 from corridor.platform.services import (
+    authenticity,
     codes,
     deposits,
     kyc,
@@ -186,6 +188,12 @@ PAGES: tuple[WebPage, ...] = (
             needs="audit entries"),
     WebPage(name="regulator-feed", path="/regulator/feed", who=REGULATOR,
             needs="alerts and holds"),
+    WebPage(name="payment-held", path="/payments/{documents_payment_id}", who=CUSTOMER,
+            needs="a payment held for supporting documents, with travel-rule data"),
+    WebPage(name="payment-documents", path="/payments/{documents_payment_id}/documents",
+            who=CUSTOMER, needs="a payment held for supporting documents"),
+    WebPage(name="staff-payment-review", path="/staff/compliance/payments/"
+            "{documents_payment_id}", who=COMPLIANCE, needs="a document and travel-rule data"),
 )
 
 
@@ -434,6 +442,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     ids["case_id"] = _listed_customer(s)
     ids["report_id"] = _report(s, officer, ids["case_id"])
     ids["held_case_id"] = _held_withdrawal(s, ann)
+    ids["documents_payment_id"] = _held_for_documents(s, ann)
     ids["customer_id"] = s.principal(ann).user_id
     chain = FakeChain()  # what build() gives the platform: the same values
     ids["block_height"] = "2"
@@ -488,6 +497,23 @@ def _held_withdrawal(s: _Seeder, owner: str) -> str:
         case = uow.repo(Case).one(subject_id=who.user_id, state="open")
     assert case is not None, "the listed beneficiary raised no case"
     return case.id
+
+
+def _held_for_documents(s: _Seeder, token: str) -> str:
+    """A payment for goods to a bank in China, above the authenticity threshold: held for
+    supporting documents, with an invoice uploaded (the payment's id)."""
+    s.deposit(token, "USD", "6000.00", arrive=True)
+    who = s.principal(token)
+    req = PaymentRequest(recipient={"type": "external", "name": "Shenzhen Demo Parts Co",
+                                    "country": "CN", "account_number": "6222020200112233",
+                                    "bank_code": "102100099996"},
+                         asset="USD", amount="5500.00", memo="order 2026-118",
+                         purpose=Purpose.GDDS)
+    payment, _new = payments.create(s.deps, who, req, s.key())
+    assert payment.status == "on_hold", payment.status
+    authenticity.upload(s.deps, who, payment.id, kind="invoice", data=JPEG,
+                        content_type="image/jpeg")
+    return payment.id
 
 
 def _org(s: _Seeder, owner: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from corridor.cli.compliance_documents import documents_app
 from corridor.cli.compliance_reports import reports_app, retention
 from corridor.cli.platform import DatabaseUrl, DataDir, _build, _existing, _fail, _settings
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="Compliance: sanctions lists, screening, freezes.",
 lists_app = typer.Typer(help="Sanctions and watch lists: import and show.",
                         no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
+app.add_typer(documents_app, name="documents")  # supporting documents (compliance_documents.py)
 
 FORMATS = ("ofac", "csl", "ftm")
 KINDS = {"person": "person", "org": "org", "organization": "org", "company": "org",

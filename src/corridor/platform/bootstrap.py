@@ -44,6 +44,7 @@ from corridor.platform.config import (
 )
 from corridor.platform.domain import fx
 from corridor.platform.domain.aml.engine import AmlEngine
+from corridor.platform.domain.authenticity import AuthenticityMonitor
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
@@ -93,9 +94,12 @@ def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
     store at start: today a restart forgets it, and rules that compare with the past
     (structuring, velocity, fan-in/out, cycles, dormancy) would start blind."""
     screener: Monitor = monitoring.ScreeningMonitor(screening.Screener(deps))
+    # supporting documents for trade and service payments abroad (always on: a rule, not
+    # a model)
+    documents: Monitor = AuthenticityMonitor(deps.settings.authenticity_usd_minor)
     if not deps.settings.aml_monitoring:
-        return (screener,)
-    return (screener, monitoring.Serialised(AmlEngine()))
+        return (screener, documents)
+    return (screener, monitoring.Serialised(AmlEngine()), documents)
 
 
 @dataclasses.dataclass

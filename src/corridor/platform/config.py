@@ -21,6 +21,7 @@
 | CORRIDOR_RETENTION_YEARS    | 5 years records are kept after a relationship ends (5 at least) |
 | CORRIDOR_REPORT_ENTITY_ID / _NAME | the reporting institution in suspicious-transaction reports |
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
+| CORRIDOR_AUTHENTICITY_USD_MINOR | 500000 (US cents): trade payments abroad need documents |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -92,6 +93,9 @@ class Settings:
     # Years CDD records, transactions and reports are kept after the relationship ends
     # (domain/retention.py): the law's five at least, configurable upward only.
     retention_years: int = RETENTION_YEARS_MIN
+    # Cross-border payments of a trade or service purpose from this USD equivalent (cents)
+    # are held for supporting documents (domain/authenticity.py; issue 16).
+    authenticity_usd_minor: int = 500_000
 
     @property
     def production(self) -> bool:
@@ -113,7 +117,7 @@ def _convert(name: str, value: object) -> object:
     if name in ("data_dir", "keyring", "issuer_key", "operator_key"):
         return Path(str(value)) if value not in (None, "") else None
     if name in ("upload_bytes_max", "db_pool_max", "orgs_per_customer_max",
-                "wallets_per_org_max", "retention_years"):
+                "wallets_per_org_max", "retention_years", "authenticity_usd_minor"):
         try:
             return int(str(value))
         except ValueError:

@@ -3,6 +3,7 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 
 from __future__ import annotations
 
+from corridor.platform.domain.authenticity import Purpose, ReviewState
 from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
 from corridor.platform.domain.identity import UserStatus
@@ -164,11 +165,30 @@ FREEZE = {
     FreezeStatus.RELEASING: N_("Being unfrozen, waiting for the ledger"),
     FreezeStatus.RELEASED: N_("Unfrozen"),
 }
+# Why money moves (ISO 20022 purpose codes) and where a payment's supporting documents
+# stand (issue 16, authenticity review).
+PURPOSE = {
+    Purpose.GDDS: N_("Goods (purchase or sale)"),
+    Purpose.SCVE: N_("Services (purchase or sale)"),
+    Purpose.SUPP: N_("Payment to a supplier"),
+    Purpose.SALA: N_("Salary"),
+    Purpose.FAMI: N_("Family support"),
+    Purpose.EDUC: N_("Education"),
+    Purpose.GIFT: N_("Gift"),
+    Purpose.OTHR: N_("Other"),
+}
+DOCUMENTS = {
+    ReviewState.REQUIRED: N_("Supporting documents needed"),
+    ReviewState.RECEIVED: N_("Documents received, being checked"),
+    ReviewState.AGREED: N_("Documents checked: they agree"),
+    ReviewState.INCONSISTENT: N_("Documents do not agree with the payment"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
           "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK,
-          "staff_role": STAFF_ROLE, "account": ACCOUNT, "freeze": FREEZE}
+          "staff_role": STAFF_ROLE, "account": ACCOUNT, "freeze": FREEZE,
+          "purpose": PURPOSE, "documents": DOCUMENTS}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

@@ -28,6 +28,11 @@ BY_CODE = {
                       "one first."),
     "REPORT_STATE": N_("The report is not at a step that allows this."),
     "REPORT_FILED": N_("This report is filed: it cannot be changed."),
+    "DOCUMENTS_NOT_EXPECTED": N_("This payment is not waiting for supporting documents."),
+    "DOCUMENTS_LIMIT": N_("This payment has as many documents as it may have."),
+    "DOCUMENTS_MISSING": N_("No supporting document has been sent for this payment yet."),
+    "DOCUMENTS_NOT_VERIFIED": N_("A payment held for supporting documents is released only "
+                                 "once its documents were checked and found to agree."),
     "AUTH_FAILED": N_("The sign-in details are wrong, or the account is blocked for a while "
                       "after too many attempts."),
     "MFA_FAILED": N_("The code is wrong, or the sign-in attempt has expired. Start again."),
@@ -171,6 +176,9 @@ BY_FIELD = {
     "note": N_("Say why, in at most 2000 characters."),
     "message": N_("Say what the customer should send, in at most 120 characters."),
     "alert_id": N_("Choose an open screening alert of this case."),
+    "purpose": N_("Choose one of the purposes offered."),
+    "document": N_("Upload a PDF, JPEG or PNG file."),
+    "check_reason": N_("Say what you checked, in at most 1000 characters."),
 }
 FIELD_FALLBACK = N_("Check this answer.")
 

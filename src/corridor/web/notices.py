@@ -39,6 +39,11 @@ TEXT: dict[tuple[Topic, str], str] = {
         "it is accepted it can receive money but not send or withdraw it."),
     (Topic.INFO_REQUESTED, ""): N_(
         "We need more information from you: %(message)s"),
+    (Topic.DOCUMENTS_REQUESTED, ""): N_(
+        "Your payment of %(amount)s is on hold until you send its supporting documents "
+        "(an invoice or a contract)."),
+    (Topic.DOCUMENTS_REQUESTED, "inconsistent"): N_(
+        "The documents of your payment of %(amount)s do not agree with it: %(message)s"),
     (Topic.REFUND_DECIDED, "approve"): N_(
         "Your refund request was approved: %(amount)s is on its way back."),
     (Topic.REFUND_DECIDED, "reject"): N_("Your refund request was not approved."),

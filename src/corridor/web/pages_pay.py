@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from corridor.platform.domain import money
+from corridor.platform.domain.authenticity import Purpose
 from corridor.platform.domain.errors import Err, Kind, PlatformError, Problems
 from corridor.platform.domain.principal import Principal
 from corridor.platform.services import payments, quotes
@@ -34,10 +35,10 @@ def _lookup(page: Page, who: Principal) -> None:
 
 
 def _values(recipient: str, send_currency: str, receive_currency: str, amount: str,
-            memo: str) -> dict[str, str]:
+            memo: str, purpose: str = "") -> dict[str, str]:
     return {"recipient": recipient.strip(), "send_currency": send_currency,
             "receive_currency": receive_currency, "amount": amount.strip(),
-            "memo": memo.strip()}
+            "memo": memo.strip(), "purpose": purpose.strip()}
 
 
 # The services' field names as this form names them (so the error summary links to them).
@@ -50,7 +51,8 @@ def _form(page: Page, values: dict[str, str], exc: PlatformError | None = None) 
     if exc is not None and exc.fields:
         fields = {FORM_FIELDS.get(k, k): v for k, v in exc.fields.items()}
         exc = PlatformError(exc.err, exc.message, fields)
-    return render.form(page, "pay.html", exc, values=values, currencies=money.CURRENCIES)
+    return render.form(page, "pay.html", exc, values=values, currencies=money.CURRENCIES,
+                       purposes=tuple(Purpose))
 
 
 @router.get("/pay", response_class=HTMLResponse)
@@ -70,22 +72,25 @@ def _request(page: Page, who: Principal, v: dict[str, str], quote_id: str) -> Pa
     p.raise_if_any()
     recipient = {"type": "user",
                  ("email" if "@" in v["recipient"] else "phone"): v["recipient"]}
+    purpose = v["purpose"] or None  # not stated: no purpose (the API's default)
     if v["send_currency"] == v["receive_currency"]:
         return PaymentRequest(recipient=recipient, asset=v["send_currency"],
-                              amount=v["amount"], memo=v["memo"])
+                              amount=v["amount"], memo=v["memo"], purpose=purpose)
     if not quote_id:
         # Each review asks for a new firm quote: a key of its own (a reload is a new quote).
         quote_id = quotes.create(page.deps, who, sell_asset=v["send_currency"],
                                  buy_asset=v["receive_currency"], sell_amount=v["amount"],
                                  idempotency_key=page.deps.rand.token()).id
-    return PaymentRequest(recipient=recipient, quote_id=quote_id, memo=v["memo"])
+    return PaymentRequest(recipient=recipient, quote_id=quote_id, memo=v["memo"],
+                          purpose=purpose)
 
 
 @router.post("/pay/review")
 def review(page: PageDep, recipient: Text = "", send_currency: Text = "USD",
-           receive_currency: Text = "CNY", amount: Text = "", memo: Text = "") -> Response:
+           receive_currency: Text = "CNY", amount: Text = "", memo: Text = "",
+           purpose: Text = "") -> Response:
     who = page.customer()
-    values = _values(recipient, send_currency, receive_currency, amount, memo)
+    values = _values(recipient, send_currency, receive_currency, amount, memo, purpose)
     try:
         req = _request(page, who, values, "")
         try:
@@ -114,9 +119,9 @@ def quote_seconds_left(expires_ms: int | None, now_ms: int) -> int | None:
 @router.post("/pay/confirm")
 def confirm(page: PageDep, recipient: Text = "", send_currency: Text = "USD",
             receive_currency: Text = "CNY", amount: Text = "", memo: Text = "",
-            quote_id: Text = "", key: Text = "") -> Response:
+            quote_id: Text = "", key: Text = "", purpose: Text = "") -> Response:
     who = page.customer()
-    values = _values(recipient, send_currency, receive_currency, amount, memo)
+    values = _values(recipient, send_currency, receive_currency, amount, memo, purpose)
     try:
         if send_currency != receive_currency and not quote_id:
             raise Err.INVALID_REQUEST.error("the quote is missing")

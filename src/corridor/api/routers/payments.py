@@ -56,13 +56,18 @@ class PaymentIn(Strict):
                                description="... and what the recipient receives.")
     memo: str = Field(default="", max_length=payments.MEMO_LEN_MAX)
     org_id: str | None = Field(default=None, max_length=64)
+    purpose: str | None = Field(
+        default=None, max_length=4,
+        description="ISO 20022 purpose code: GDDS goods, SCVE services, SUPP supplier, "
+        "SALA salary, FAMI family, EDUC education, GIFT, OTHR. A trade or service purpose "
+        "abroad from the configured amount holds the payment for supporting documents.")
 
     def request(self) -> PaymentRequest:
         return PaymentRequest(
             recipient={k: str(v) for k, v in self.recipient.model_dump().items()
                        if v is not None},
             quote_id=self.quote_id, asset=self.asset, amount=self.amount, memo=self.memo,
-            org_id=self.org_id)
+            org_id=self.org_id, purpose=self.purpose)
 
 
 class PreviewOut(BaseModel):
@@ -141,6 +146,7 @@ class PaymentOut(BaseModel):
     buy_asset: str
     buy_amount: str
     price: str
+    purpose: str | None = None
     recipient_type: str
     recipient_name: str
     recipient_address: str | None

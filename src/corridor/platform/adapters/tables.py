@@ -18,3 +18,4 @@ from corridor.platform.adapters import tables_freezes
 from corridor.platform.adapters import tables_compliance
 from corridor.platform.adapters import tables_reports
 from corridor.platform.adapters import tables_risk
+from corridor.platform.adapters import tables_authenticity

@@ -92,6 +92,8 @@ payments = sa.Table(
     sa.Column("updated_ms", MS, nullable=False),
     sa.Column("recipient_account_sealed", sa.Text),  # the full account, sealed by the vault
     sa.Column("sender_name", sa.String(200)),
+    sa.Column("purpose", sa.String(4)),  # ISO 20022 purpose code (domain/authenticity.py)
+    sa.Column("travel_rule_sealed", sa.Text),  # travel-rule data, sealed by the vault
     # one payment per (owner, key): the database enforces idempotency under concurrency
     sa.UniqueConstraint("owner_type", "owner_id", "idempotency_key"),
 )

@@ -260,6 +260,16 @@ class Err(enum.Enum):
     # raised by the retention guard: no API route deletes a record in scope
     RETENTION_HELD = ("RETENTION_HELD", _C,
                       "the record is within its retention period and cannot be deleted", True)
+    # --- authenticity of cross-border business (supporting documents) ----------------------
+    DOCUMENTS_NOT_EXPECTED = ("DOCUMENTS_NOT_EXPECTED", _C,
+                              "this payment is not waiting for supporting documents")
+    DOCUMENTS_LIMIT = ("DOCUMENTS_LIMIT", _C,
+                       "the payment has as many supporting documents as it may have")
+    DOCUMENTS_MISSING = ("DOCUMENTS_MISSING", _C,
+                         "no supporting document has been uploaded for this payment yet")
+    DOCUMENTS_NOT_VERIFIED = ("DOCUMENTS_NOT_VERIFIED", _C,
+                              "a payment held for supporting documents is released only "
+                              "once an officer found them in agreement")
     # --- history ---------------------------------------------------------------------------
     INVALID_FILTERS = "INVALID_FILTERS", _I, "the filters are not valid"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE", _I, "the export is too large: narrow the filters"

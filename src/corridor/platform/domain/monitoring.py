@@ -41,6 +41,12 @@ class Movement:
     # the sending side's name to screen, when it is not a customer's own (a deposit's
     # remitter, as the rail reports it); None: nothing to screen on that side
     sender_name: str | None = None
+    # A payment's stated purpose (ISO 20022 purpose code, domain/authenticity.Purpose).
+    purpose: str | None = None
+    # Travel-rule data (domain/travel_rule.py), when the payment carries it: each side's
+    # items by name (name, account, address, national_id, birth_date, ...). None: not given.
+    originator: Mapping[str, str] | None = None
+    beneficiary: Mapping[str, str] | None = None
 
 
 class Outcome(enum.IntEnum):

@@ -36,6 +36,8 @@ class Topic(enum.StrEnum):
     KYC_DECIDED = "kyc.decided"
     KYC_REVIEW_DUE = "kyc.review_due"  # a periodic re-review opened (services/reviews.py)
     INFO_REQUESTED = "compliance.info_requested"  # an officer asks; `message` says what
+    # a payment held for supporting documents (outcome "inconsistent": they did not agree)
+    DOCUMENTS_REQUESTED = "payment.documents_requested"
     REFUND_DECIDED = "refund.decided"
     SIGNED_IN = "security.signed_in"
     PASSWORD_CHANGED = "security.password_changed"

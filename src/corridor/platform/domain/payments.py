@@ -163,6 +163,12 @@ class Payment:
     # KYB) established when the payment was made; None when unverified (then the display
     # name, chosen freely, is all there is).
     sender_name: str | None = None
+    # Why the money moves (ISO 20022 purpose code, domain/authenticity.Purpose); None: not
+    # stated (payments made before purposes were asked, or through a client that omits it).
+    purpose: str | None = None
+    # Travel-rule data (domain/travel_rule.py) of a payment of 1,000 USD-equivalent or more,
+    # sealed (services/travel_rule.py); None below the threshold.
+    travel_rule_sealed: str | None = None
 
 
 def can_move(old: PaymentStatus, new: PaymentStatus) -> bool:

@@ -33,7 +33,7 @@ from corridor.platform.domain.orgs import Organisation
 from corridor.platform.domain.payments import Payment, PaymentStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import case_holds, movements, risk
+from corridor.platform.services import authenticity, case_holds, movements, risk
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -281,6 +281,8 @@ def _settle_held(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView, *,
 
 def _release(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
              req: DecisionRequest, note: str) -> Acted:
+    # a payment held for supporting documents goes on once an officer found them agreeing
+    authenticity.check_releasable(uow, [r.id for r in view.held if r.kind == "payment"])
     ids = _settle_held(deps, uow, who, view, release=True)
     return dataclasses.replace(view.case, released_by=who.user_id), ids
 

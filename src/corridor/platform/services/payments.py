@@ -31,6 +31,7 @@ from typing import Any
 
 from corridor.platform.domain import bank, fx, idempotency, money
 from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain.authenticity import Purpose as PaymentPurpose
 from corridor.platform.domain.errors import (
     Err,
     PlatformError,
@@ -60,6 +61,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
+    authenticity,
     bank_details,
     freezes,
     funds,
@@ -70,6 +72,7 @@ from corridor.platform.services import (
     rates,
     reviews,
     settlement,
+    travel_rule,
     wallets,
     webhooks,
 )
@@ -103,11 +106,15 @@ class PaymentRequest:
     amount: str | None = None
     memo: str = ""
     org_id: str | None = None
+    purpose: str | None = None  # ISO 20022 purpose code (domain/authenticity.Purpose)
 
     def digest(self) -> str:
         """The request's hash (idempotency). An account number or IBAN enters it masked:
-        a plain hash of a short number can be searched; `account()` is compared apart."""
+        a plain hash of a short number can be searched; `account()` is compared apart. An
+        unstated purpose leaves the hash as it was before purposes were asked."""
         doc = {**dataclasses.asdict(self), "recipient": bank_details.masked(self.recipient)}
+        if doc["purpose"] is None:
+            del doc["purpose"]
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -281,6 +288,8 @@ def _prepare(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     spec = payment_recipients.recipient_shape(req.recipient, problems)
     if len(req.memo) > MEMO_LEN_MAX or not req.memo.isprintable():
         problems.add("memo", f"at most {MEMO_LEN_MAX} printable characters")
+    if req.purpose is not None and req.purpose not in tuple(PaymentPurpose):
+        problems.add("purpose", f"one of {', '.join(PaymentPurpose)}")
     priced, quote = _priced(deps, uow, req, owner, problems)
     idempotency.raise_if_any(problems)
     assert priced is not None
@@ -353,11 +362,18 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         freezes.check_not_frozen(uow, *owner)
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
         sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
+        usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
+        # countries and travel-rule data, read only when the payment's size or purpose
+        # needs them (services/travel_rule.py)
+        parties = travel_rule.capture(deps, uow, owner=owner, wallet=wallet,
+                                      recipient=shown.recipient, usd_minor=usd,
+                                      purpose=req.purpose, sender_name=sender_name)
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
     payment_id = _new_id(deps)
-    findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown))
+    findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown, usd,
+                                                   req.purpose, parties))
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -373,7 +389,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
         p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name,
-                    payment_id, findings)
+                    payment_id, findings, parties)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -406,20 +422,24 @@ def party_of(deps: Deps, r: payment_recipients.Recipient) -> str:
     return f"addr:{r.address}"
 
 
-def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Preview) -> Movement:
+def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Preview,
+              usd: int, purpose: str | None, parties: travel_rule.Parties) -> Movement:
     r = shown.recipient
+    record = parties.record
     return Movement(id=payment_id, kind=MovementKind.PAYMENT, at_ms=deps.clock.now_ms(),
-                    sender=owner[1], sender_country=None, receiver=party_of(deps, r),
-                    receiver_country=None,
+                    sender=owner[1], sender_country=parties.sender_country,
+                    receiver=party_of(deps, r), receiver_country=parties.receiver_country,
                     receiver_name=r.name if r.type != RecipientType.ADDRESS else None,
                     amount_minor=shown.sell_amount_minor, currency=shown.sell_code,
-                    usd_minor=_in_usd(deps, shown.sell_amount_minor, shown.sell_code))
+                    usd_minor=usd, purpose=purpose,
+                    originator=record.originator.as_json() if record else None,
+                    beneficiary=record.beneficiary.as_json() if record else None)
 
 
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
             digest: str, sender_name: str | None, payment_id: str,
-            findings: tuple[Finding, ...] = ()) -> Payment:
+            findings: tuple[Finding, ...], parties: travel_rule.Parties) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
     sealed = (None if r.bank is None else bank_details.seal(
@@ -437,7 +457,8 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         memo=req.memo, status=S.DRAFT, history=(PaymentStep(status=S.DRAFT, at_ms=now),),
         transfer_id=None, tx_id=None, height=None, reason_code=None, reason_message=None,
         expected_arrival_ms=shown.expected_arrival_ms, created_ms=now, updated_ms=now,
-        sender_name=sender_name,
+        sender_name=sender_name, purpose=req.purpose,
+        travel_rule_sealed=travel_rule.seal(deps, payment_id, parties.record),
     )
     legs = [Leg(source=wallet_ref(wallet.id), destination=TREASURY, code=p.sell_code,
                 amount_minor=p.sell_amount_minor)]
@@ -466,6 +487,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     notify(deps, uow, done, steps)
     if acting:
         monitoring.raise_alerts(deps, uow, acting, subject=owner, source=("payment", p.id))
+        authenticity.on_created(deps, uow, done, acting, parties)
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
               object_type="payment", object_id=p.id,
               after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
@@ -550,7 +572,8 @@ def event_view(p: Payment) -> dict[str, Any]:
                                                                      p.sell_code),
         "fee": money.format_minor(p.fee_minor, p.sell_code),
         "buy_asset": p.buy_code, "buy_amount": money.format_minor(p.buy_amount_minor, p.buy_code),
-        "price": p.price, "recipient_type": p.recipient_type, "recipient_name": p.recipient_name,
+        "price": p.price, "purpose": p.purpose,
+        "recipient_type": p.recipient_type, "recipient_name": p.recipient_name,
         "recipient_address": p.recipient_address, "memo": p.memo, "quote_id": p.quote_id,
         "history": steps_json(p.history), "tx_id": p.tx_id, "height": p.height,
         "reason_code": p.reason_code, "reason_message": p.reason_message,

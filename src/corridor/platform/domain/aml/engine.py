@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from corridor.platform.domain import travel_rule
 from corridor.platform.domain.aml.config import (
     BASELINE_DAYS_MAX,
     CYCLE_EXPANSIONS_MAX,
@@ -412,6 +413,8 @@ class AmlEngine:
         missing = [name for name, v in (("sender", m.sender), ("sender_country",
                                         m.sender_country), ("receiver_name", m.receiver_name),
                                         ("receiver_country", m.receiver_country)) if not v]
+        if m.originator is not None or m.beneficiary is not None:  # the payment's own data
+            missing += travel_rule.missing(m.originator, m.beneficiary)
         if not missing:
             return None
         return RuleHit(rule="travel_rule", band=1,
