@@ -6,8 +6,8 @@ what is in scope, how the period is counted, and in which order a purge deletes.
 - **Scope** (`SCOPE`): KYC records and their documents; payments, their transfers,
   deposits, withdrawals, refunds and refund evidence; alerts, cleared hits, cases with
   their notes and decisions, holds of inbound money and freezes on chain; reports. The
-  audit trail is in scope too and is never purged
-  (its hash chain is the record of everything, the purges included).
+  audit trail is in scope too and is never purged (its hash chain is the record of
+  everything, the purges included).
 - **Period**: `years` (at least `YEARS_MIN`; configurable upward only, Settings) counted
   from the end of the relationship: a customer's account disabled. The end is the
   account's last change while disabled, so a later change can only lengthen the period,
