@@ -5,8 +5,9 @@ what is in scope, how the period is counted, and in which order a purge deletes.
 
 - **Scope** (`SCOPE`): KYC records and their documents; payments, their transfers,
   deposits, withdrawals, refunds and refund evidence; alerts, cleared hits, cases with
-  their notes and decisions; reports. The audit trail is in scope too and is never purged
-  (its hash chain is the record of everything, the purges included).
+  their notes and decisions, holds of inbound money and freezes on chain; reports. The
+  audit trail is in scope too and is never purged (its hash chain is the record of
+  everything, the purges included).
 - **Period**: `years` (at least `YEARS_MIN`; configurable upward only, Settings) counted
   from the end of the relationship: a customer's account disabled. The end is the
   account's last change while disabled, so a later change can only lengthen the period,
@@ -23,6 +24,8 @@ import datetime as dt
 import enum
 
 from corridor.platform.domain.compliance import Alert, Case, CaseDecision, CaseNote, Clearance
+from corridor.platform.domain.freezes import Freeze
+from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.identity import User, UserStatus
 from corridor.platform.domain.kyc import KycCustomer, KycFile
 from corridor.platform.domain.payments import Payment
@@ -64,6 +67,8 @@ SCOPE: tuple[ScopeItem, ...] = (
     ScopeItem(name="reports", record=Report, link=Link.SUBJECT),
     ScopeItem(name="alerts", record=Alert, link=Link.SUBJECT),
     ScopeItem(name="cases", record=Case, link=Link.SUBJECT),
+    ScopeItem(name="freezes", record=Freeze, link=Link.OWNER),
+    ScopeItem(name="holds", record=Hold, link=Link.OWNER),
     ScopeItem(name="refund_files", record=RefundFile, link=Link.OWNER),
     ScopeItem(name="refunds", record=Refund, link=Link.OWNER),
     ScopeItem(name="transfers", record=Transfer, link=Link.REF),
