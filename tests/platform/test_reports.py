@@ -333,3 +333,36 @@ def test_the_cli_lists_shows_and_exports(client: TestClient, platform: bootstrap
     assert out.exit_code == 0 and json.loads(out.stdout)["narrative"] == "Listed recipient."
     out = runner.invoke(cli_app, ["compliance", "reports", "show", "nope", *where])
     assert out.exit_code == 1
+
+
+def test_the_regulator_reads_filed_reports_only_and_each_read_is_audited(
+        client: TestClient, platform: bootstrap.Platform, world: World) -> None:
+    case = held_case(client, platform, world)
+    regulator = make_staff(platform, "regulator")
+    rid = post(client, world.officer, f"/cases/{case['case']['id']}/reports",
+               kind="STR").json()["id"]
+    assert put(client, world.officer, rid, narrative="Listed payee.").status_code == 200
+    # a draft is the institution's work in progress: not listed, not readable
+    assert client.get("/v1/regulator/reports", headers=regulator.headers).json()["items"] == []
+    r = client.get(f"/v1/regulator/reports/{rid}", headers=regulator.headers)
+    assert r.status_code == 404
+    assert post(client, world.officer, f"/reports/{rid}/submit").status_code == 200
+    assert post(client, world.second, f"/reports/{rid}/file").status_code == 200
+
+    listed = client.get(f"/v1/regulator/reports?kind=STR&customer={world.alice.user.id}",
+                        headers=regulator.headers)
+    assert listed.status_code == 200, listed.text
+    [row] = listed.json()["items"]
+    assert (row["id"], row["state"]) == (rid, "filed") and row["number"].endswith("-000001")
+    one = client.get(f"/v1/regulator/reports/{rid}", headers=regulator.headers).json()
+    assert one["document"]["content_hash"] == one["content_hash"]
+    assert dom.content_hash(one["document"]) == one["content_hash"]
+    bad = client.get("/v1/regulator/reports?kind=XYZ", headers=regulator.headers)
+    assert bad.status_code == 422 and "kind" in bad.json()["error"]["fields"]
+    with platform.deps.uow() as uow:
+        traced = [(e.object_type, e.object_id) for e in uow.repo(AuditEntry).many(
+            actor_id=regulator.user.id, action="supervise.read", order_by="seq")]
+    assert traced.count(("reports", rid)) == 2 and ("reports", "*") in traced
+    # officers read reports through their own routes, not the regulator's
+    r = client.get("/v1/regulator/reports", headers=world.officer.headers)
+    assert r.status_code == 403

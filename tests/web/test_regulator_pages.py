@@ -14,9 +14,11 @@ from starlette.testclient import TestClient
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
-from corridor.platform.domain.roles import StaffRole
+from corridor.platform.domain.compliance import Case
+from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.roles import StaffRole, UserKind
 from corridor.platform.domain.screening.entries import ListFormat
-from corridor.platform.services import screening
+from corridor.platform.services import reports, screening
 from corridor.web import security
 from tests.platform.conftest import Actor, keyed, make_staff, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, kyc, open_wallet
@@ -156,3 +158,37 @@ def test_customers_and_strangers_are_kept_out(
     customer = make_user(platform, email="erin@example.com")
     site.cookies.set(SESSION, customer.token)
     assert site.get("/regulator/overview").status_code == 403
+
+
+def test_the_regulator_reads_a_filed_report_and_not_a_draft(
+        site: TestClient, platform: bootstrap.Platform, held: tuple[Actor, str]) -> None:
+    regulator, _ = held
+    deps = platform.deps
+    drafter, filer = (make_staff(platform, "compliance_officer", f"officer{i}@corridor.example")
+                      for i in range(2))
+
+    def principal(a: Actor) -> Principal:
+        return Principal(user_id=a.user.id, kind=UserKind.STAFF,
+                         staff_role=StaffRole.COMPLIANCE_OFFICER, session_id="")
+
+    with deps.reader() as uow:
+        case = uow.repo(Case).one(state="open")
+    assert case is not None
+    r = reports.draft(deps, principal(drafter), case.id, "SAR", "k1")
+    reports.edit(deps, principal(drafter), r.id, narrative="Paid a listed person.",
+                 kind=None, idempotency_key="k2")
+    site.cookies.set(SESSION, regulator.token)
+    assert f'data-report="{r.id}"' not in site.get("/regulator/reports").text
+    assert site.get(f"/regulator/reports/{r.id}").status_code == 404
+    reports.submit(deps, principal(drafter), r.id, "k3")
+    filed = reports.file(deps, principal(filer), r.id, "k4")
+    listed = site.get("/regulator/reports?kind=SAR").text
+    assert f'data-report="{r.id}"' in listed and str(filed.number) in listed
+    page = site.get(f"/regulator/reports/{r.id}")
+    assert page.status_code == 200 and "Paid a listed person." in page.text
+    assert str(filed.content_hash) in page.text and "<form" not in page.text.split(
+        '<main id="main">')[1]
+    assert "已报送的报告" in site.get("/regulator/reports", headers=ZH).text
+    assert ("reports", r.id) in _reads(platform, regulator)
+    site.cookies.set(SESSION, drafter.token)
+    assert site.get("/regulator/reports").status_code == 403

@@ -184,6 +184,8 @@ PAGES: tuple[WebPage, ...] = (
     WebPage(name="regulator-cases", path="/regulator/cases", who=REGULATOR, needs="a case"),
     WebPage(name="regulator-case", path="/regulator/cases/{case_id}", who=REGULATOR,
             needs="a screening hit in a case"),
+    WebPage(name="regulator-reports", path="/regulator/reports", who=REGULATOR,
+            needs="filed reports (none in the demo: the list's filters)"),
     WebPage(name="regulator-audit", path="/regulator/audit", who=REGULATOR,
             needs="audit entries"),
     WebPage(name="regulator-feed", path="/regulator/feed", who=REGULATOR,

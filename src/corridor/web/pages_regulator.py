@@ -1,6 +1,7 @@
 """The regulator's pages (issue 16), read-only: an overview, payments (filters, and one
 payment with its timeline, transfer and proof reference), alerts, cases (the officer's
-view of a case without any decision form), the audit trail with its chain verification,
+view of a case without any decision form), filed suspicious-transaction reports, the
+audit trail with its chain verification,
 and the live feed of alerts and holds (the API's SSE stream, opened by
 `static/regulator-feed.js` with the session cookie; without JavaScript the page lists
 the newest events and reloads by hand). The same services as /v1/regulator; each page
@@ -21,7 +22,8 @@ from corridor.platform.domain.compliance import AlertState, CaseState
 from corridor.platform.domain.errors import PlatformError, Problems
 from corridor.platform.domain.payments import PaymentStatus
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import supervision
+from corridor.platform.domain.reports import ReportKind
+from corridor.platform.services import report_export, supervision
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
 
@@ -125,6 +127,23 @@ def case(page: PageDep, case_id: Id) -> Response:
     who = page.staff(Perm.SUPERVISE)
     return render.html(page, "regulator_case.html",
                        view=supervision.case(page.deps, who, case_id))
+
+
+@router.get("/regulator/reports", response_class=HTMLResponse)
+def reports(page: PageDep, kind: Filter = "", customer: Filter = "", case: Filter = "",
+            since: Day = "", until: Day = "", offset: Offset = 0) -> Response:
+    values = {"kind": kind, "customer": customer, "case": case, "since": since,
+              "until": until}
+    return _listed(page, "reports", "regulator_reports.html", values, offset,
+                   kinds=tuple(ReportKind))
+
+
+@router.get("/regulator/reports/{report_id}", response_class=HTMLResponse)
+def report(page: PageDep, report_id: Id) -> Response:
+    who = page.staff(Perm.SUPERVISE)
+    r = supervision.report(page.deps, who, report_id)
+    return render.html(page, "regulator_report.html", report=r,
+                       doc=report_export.json_document(r))
 
 
 @router.get("/regulator/audit", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ AREAS = (
     (Perm.SUPERVISE, "/regulator/payments", N_("Payments under supervision")),
     (Perm.SUPERVISE, "/regulator/alerts", N_("Alerts")),
     (Perm.SUPERVISE, "/regulator/cases", N_("Cases")),
+    (Perm.SUPERVISE, "/regulator/reports", N_("Filed reports")),
     (Perm.SUPERVISE, "/regulator/audit", N_("Audit trail")),
     (Perm.SUPERVISE, "/regulator/feed", N_("Live feed")),
 )

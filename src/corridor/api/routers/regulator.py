@@ -87,17 +87,19 @@ async def feed(who: Supervisor, deps: DepsDep,
 @router.get("/{resource}")
 def records(resource: Resource, who: Supervisor, deps: DepsDep, status: Filter = None,
             state: Filter = None, currency: Filter = None, customer: Filter = None,
-            typology: Filter = None, case: Filter = None, since_ms: Ms = None,
+            typology: Filter = None, case: Filter = None, kind: Filter = None,
+            since_ms: Ms = None,
             until_ms: Ms = None,
             limit: Annotated[int, Query(ge=1, le=supervision.PAGE_MAX)] = 50,
             offset: Offset = 0) -> dict[str, Any]:
     """A resource's records newest first. Filters (each resource takes its own; another is
     refused): payments `status`, `currency` (sent), `customer` (owner id); alerts `state`,
-    `typology`, `customer`, `case`; cases `state`, `customer`. `since_ms` (inclusive) and
-    `until_ms` (exclusive) bound the creation (a case's opening) time."""
+    `typology`, `customer`, `case`; cases `state`, `customer`; filed reports `kind` (STR,
+    SAR), `customer`, `case`. `since_ms` (inclusive) and `until_ms` (exclusive) bound the
+    creation (a case's opening, a report's filing) time."""
     found = supervision.records(deps, who, resource, supervision.Query(
         filters={"status": status, "state": state, "currency": currency,
-                 "customer": customer, "typology": typology, "case": case},
+                 "customer": customer, "typology": typology, "case": case, "kind": kind},
         since_ms=since_ms, until_ms=until_ms, limit=limit, offset=offset))
     return {"items": found.rows(), "limit": found.limit, "offset": found.offset,
             "more": found.more}

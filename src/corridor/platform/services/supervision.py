@@ -8,8 +8,9 @@ else: the role holds no other permission, so every staff write refuses it.
 
 What can be read is one table, `RESOURCES`: a resource names its record type, its time
 column, the filters it accepts (query name -> column) and how a record is shown; its
-detail view may add related records. Adding a resource (the reports' STRs) is one
-`Listing` in that table; the API and the pages take it from there.
+detail view may add related records. Adding a resource is one
+`Listing` in that table; the API takes it from there. A regulator reads filed reports
+only (`Listing.fixed`).
 
 The feed is read from the audit trail, not from memory, so any API process serves it and a
 client resumes where it left off: an event's id is its audit entry's `seq`. The audit
@@ -29,9 +30,10 @@ from corridor.platform.domain.compliance import Alert, AlertState, Case, CaseSta
 from corridor.platform.domain.errors import Problems, forbidden, not_found
 from corridor.platform.domain.payments import Payment, PaymentStatus
 from corridor.platform.domain.principal import Principal
+from corridor.platform.domain.reports import Report, ReportKind, ReportState
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.transfers import Transfer
-from corridor.platform.services import audit, compliance, payments
+from corridor.platform.services import audit, compliance, payments, report_export
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 PAGE_MAX = 100
@@ -131,6 +133,29 @@ def _alert_detail(deps: Deps, uow: UnitOfWork, a: Alert) -> dict[str, Any]:
     return alert_row(a)
 
 
+def report_row(r: Report) -> dict[str, Any]:
+    return {"id": r.id, "number": r.number, "kind": r.kind, "state": r.state,
+            "case_id": r.case_id, "subject_type": r.subject_type, "subject_id": r.subject_id,
+            "subject_name": r.subject_name, "filed_ms": r.filed_ms,
+            "content_hash": r.content_hash}
+
+
+def _report_detail(deps: Deps, uow: UnitOfWork, r: Report) -> dict[str, Any]:
+    # the filed document as the FIU received it (schema corridor.str/1)
+    return {**report_row(r), "document": report_export.json_document(r)}
+
+
+def report(deps: Deps, who: Principal, report_id: str) -> Report:
+    """A filed report (for the pages, which render its document); the read is audited."""
+    _supervisor(who)
+    _traced(deps, who, "reports", report_id, {"id": report_id[:ID_LEN_MAX]})
+    with deps.reader() as uow:
+        found = uow.repo(Report).get(report_id[:ID_LEN_MAX])
+    if found is None or found.state != ReportState.FILED:
+        raise not_found("report")
+    return found
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Listing:
     """A resource the regulator reads: its records, newest first by `time_column`, the
@@ -144,6 +169,9 @@ class Listing:
     choices: Mapping[str, tuple[str, ...]]
     row: Callable[[Any], dict[str, Any]]
     detail: Callable[[Deps, UnitOfWork, Any], dict[str, Any]]
+    # columns every read of the resource is bound to (a regulator receives filed reports
+    # only: a draft is the institution's work in progress)
+    fixed: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 RESOURCES: dict[str, Listing] = {
@@ -160,7 +188,11 @@ RESOURCES: dict[str, Listing] = {
         record=Case, time_column="opened_ms",
         filters={"state": "state", "customer": "subject_id"},
         choices={"state": tuple(CaseState)}, row=case_row, detail=_case_detail),
-    # "reports": the suspicious-transaction reports join here (one Listing).
+    "reports": Listing(
+        record=Report, time_column="filed_ms",
+        filters={"kind": "kind", "customer": "subject_id", "case": "case_id"},
+        choices={"kind": tuple(ReportKind)}, row=report_row, detail=_report_detail,
+        fixed={"state": ReportState.FILED}),
 }
 
 
@@ -233,7 +265,7 @@ def records(deps: Deps, who: Principal, resource: str, q: Query) -> Found:
     with deps.reader() as uow:
         found = uow.repo(spec.record).many(order_by=spec.time_column, descending=True,
                                            limit=limit + 1, offset=offset, above=above,
-                                           below=below, **eq)
+                                           below=below, **eq, **spec.fixed)
     return Found(resource=resource, items=tuple(found[:limit]), limit=limit, offset=offset,
                  more=len(found) > limit)
 
@@ -246,7 +278,7 @@ def record(deps: Deps, who: Principal, resource: str, record_id: str) -> dict[st
     _traced(deps, who, resource, record_id, {"id": record_id[:ID_LEN_MAX]})
     with deps.reader() as uow:
         found = uow.repo(spec.record).get(record_id[:ID_LEN_MAX])
-        if found is None:
+        if found is None or any(getattr(found, k) != v for k, v in spec.fixed.items()):
             raise not_found(resource.rstrip("s"))
         return spec.detail(deps, uow, found)
 
