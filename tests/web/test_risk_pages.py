@@ -118,6 +118,7 @@ def test_a_due_review_is_answered_from_the_verification_page(
     assert "Check your details below" in page.text
     chinese = site.get("/verification", headers={"accept-language": "zh-CN"}).text
     assert "待复审" in chinese and "您的身份验证需要复审" in chinese
+    assert 'id="dashboard-review-due"' in site.get("/dashboard").text
     inbox = html.unescape(site.get("/notifications").text)
     assert "Your verification is due for review: send your details again." in inbox
 
