@@ -7,12 +7,14 @@ counterparty."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.domain.compliance import Alert
 from corridor.platform.domain.payments import RecipientType
+from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.screening.entries import ListFormat
 from corridor.platform.services import bank_details, rescreen, screening
 from corridor.platform.services.screening import ListFiles
@@ -79,12 +81,29 @@ def test_an_import_re_screens_members_and_stored_counterparties_once(
         uow.commit()
     assert bank_details.payment_account(deps, legacy) == IBAN
 
+    withdrawal = Withdrawal(
+        id=str(uuid.uuid4()), uetr=str(uuid.uuid4()), owner_type="user",
+        owner_id=owner.user.id, created_by=owner.user.id, idempotency_key="k",
+        request_hash="h" * 64, wallet_id=wallet.id, rail="sim", currency="USD",
+        amount_minor=100, bank=bank_details.masked({**bank, "name": "Dmitri Khoroshev"}),
+        status="paid", history=(), transfer_id=str(uuid.uuid4()), tx_id=None, height=None,
+        rail_ref=None, reversal_transfer_id=None, reversal_tx_id=None, reason_code=None,
+        reason_message=None, flagged=False, created_ms=0, updated_ms=0)
+    withdrawal = dataclasses.replace(withdrawal, account_sealed=bank_details.seal(
+        deps, IBAN, bank_details.withdrawal_context(withdrawal.id)))
+    with deps.uow() as uow:
+        uow.repo(Withdrawal).add(withdrawal)
+        uow.commit()
+
     out, done = rescreen.import_list(deps, None, files(FIRST, ADDED, FIRM), ListFormat.CSL)
-    assert out.new and (done.members, done.counterparties) == (2, 1)
+    assert out.new and (done.members, done.counterparties) == (2, 2)
     org_alerts = alerts_of(platform, "org", org_id)
     assert [(a.source_type, a.parties) for a in org_alerts] == [
         ("list", (member.user.id,))]
-    [beneficiary] = alerts_of(platform, "user", owner.user.id)
-    assert beneficiary.source_id == out.snapshot.id
-    assert beneficiary.parties == (bank_details.beneficiary_party(deps, IBAN),)
-    assert beneficiary.explanation["hits"][0]["source_id"] == "e1"
+    found = {a.explanation["hits"][0]["source_id"]: a
+             for a in alerts_of(platform, "user", owner.user.id)}
+    assert set(found) == {"e1", "a2"}  # the payments' beneficiary; the withdrawal's holder
+    for alert in found.values():
+        assert alert.source_id == out.snapshot.id
+        assert alert.parties == (bank_details.beneficiary_party(deps, IBAN),)
+    assert found["a2"].explanation["screened_name"] == "Dmitri Khoroshev"

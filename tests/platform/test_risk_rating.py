@@ -1,7 +1,7 @@
 """The customer risk rating as a pure function (issue 16): each factor group gives points
 with its evidence, the thresholds give the level, overrides make a FATF "call for action"
 country or an open sanctions hit high risk, the policy is data, and the level sets the
-re-review interval."""
+re-review interval. PEP entries are told by their list or programme."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import datetime as dt
 import pytest
 
 from corridor.platform.domain import risk
+from corridor.platform.domain.compliance import Alert, AlertState
 from corridor.platform.domain.kyc import Risk
 from corridor.platform.domain.risk import POLICY, RiskInputs, RiskPolicy
+from corridor.platform.services import risk as risk_service
 
 PLAIN = RiskInputs(corporate=False, country="GB", declared_usd_minor=500_000)
 
@@ -103,3 +105,18 @@ def test_higher_of_two_levels() -> None:
     assert risk.higher(Risk.LOW, Risk.HIGH) == Risk.HIGH
     assert risk.higher("medium", Risk.LOW) == Risk.MEDIUM
     assert risk.higher(None, Risk.LOW) == Risk.LOW and risk.higher(None, None) is None
+
+
+@pytest.mark.parametrize(("list_name", "programmes", "pep"), [
+    ("opensanctions-peps", [], True), ("eu-pep", [], True), ("us-csl", ["role.pep"], True),
+    ("us-csl", ["CYBER2"], False), ("ofac-sdn", ["PEPPER-TRADING"], False),
+    ("peppercorn", [], False)])
+def test_pep_entries_are_told_by_list_or_programme(list_name: str, programmes: list[str],
+                                                   pep: bool) -> None:
+    alert = Alert(id="a", case_id="c", monitor="screening", typology="sanctions",
+                  outcome="review", score_milli=900,
+                  explanation={"hits": [{"list": list_name, "programmes": programmes}]},
+                  movement_ids=(), parties=("p",), subject_type="user", subject_id="u",
+                  source_type="kyc", source_id="k", state=AlertState.OPEN, created_ms=0,
+                  updated_ms=0)
+    assert risk_service.is_pep(alert) is pep

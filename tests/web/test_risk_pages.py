@@ -104,9 +104,12 @@ def test_staff_who_may_not_read_kyc_see_no_rating(platform: bootstrap.Platform,
 
 def test_a_due_review_is_answered_from_the_verification_page(
         platform: bootstrap.Platform, site: TestClient, clock: FakeClock) -> None:
-    carol, _, rec = _accepted(platform)
+    carol, officer, rec = _accepted(platform)
     assert rec.review_due_ms is not None
     clock.advance(rec.review_due_ms - clock.now_ms())
+    _signed_in(platform, site, officer)
+    queue = site.get("/staff/kyc").text
+    assert f'<tr data-due-id="{rec.id}">' in queue and "Medium risk" in queue
     assert reviews.run(platform.deps).record_ids == (rec.id,)
     _signed_in(platform, site, carol)
 
@@ -115,6 +118,7 @@ def test_a_due_review_is_answered_from_the_verification_page(
     assert "Check your details below" in page.text
     chinese = site.get("/verification", headers={"accept-language": "zh-CN"}).text
     assert "待复审" in chinese and "您的身份验证需要复审" in chinese
+    assert 'id="dashboard-review-due"' in site.get("/dashboard").text
     inbox = html.unescape(site.get("/notifications").text)
     assert "Your verification is due for review: send your details again." in inbox
 

@@ -48,8 +48,10 @@ def landing(page: PageDep) -> Response:
 def kyc_queue(page: PageDep, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Response:
     who = page.staff(Perm.KYC_READ)
     items, total = kyc.queue(page.deps, who, PAGE_SIZE, offset)
+    due = kyc.due(page.deps, who, PAGE_SIZE, 0)  # most overdue first (re-reviews, issue 16)
     return render.html(page, "staff_kyc_queue.html", records=items, total=total,
-                       offset=offset, page_size=PAGE_SIZE)
+                       offset=offset, page_size=PAGE_SIZE, due=due,
+                       risk_level=lambda level: risk_text.level_text(page.fmt, level))
 
 
 def _record(page: Page, who: Principal, record_id: str, values: Mapping[str, object],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from corridor.platform.domain import kyc, money
@@ -57,12 +58,15 @@ def _usd(deps: Deps, amount_minor: int, code: str) -> int:
     return money.convert(amount_minor, code, kyc.REFERENCE_CURRENCY, price, up=True)
 
 
-def _is_pep(alert: Alert) -> bool:
-    """A hit on an entry of a PEP list (by its list name, programmes or source)."""
+_PEP = re.compile(r"(?<![a-z])peps?(?![a-z])")  # "pep", "peps", "role.pep", "eu-peps"
+
+
+def is_pep(alert: Alert) -> bool:
+    """A hit on a politically exposed person's entry, told by the list's name or the
+    entry's programmes (OpenSanctions PEP datasets, lists named for PEPs)."""
     for hit in alert.explanation.get("hits") or ():
         words = " ".join([str(hit.get("list", "")), *map(str, hit.get("programmes") or ())])
-        if "pep" in words.lower().replace("-", " ").replace("_", " ").split() \
-                or "peps" in words.lower():
+        if _PEP.search(words.lower()):
             return True
     return False
 
@@ -94,7 +98,7 @@ def gather(deps: Deps, uow: UnitOfWork, rec: KycCustomer,
         declared_usd_minor=kyc.limits_for(rec.tier).balance_cap_minor,
         open_hits=sum(a.state == AlertState.OPEN for a in sanctions),
         cleared_hits=sum(a.state == AlertState.CLEARED for a in sanctions),
-        pep_hits=sum(a.state != AlertState.CLEARED and _is_pep(a) for a in sanctions),
+        pep_hits=sum(a.state != AlertState.CLEARED and is_pep(a) for a in sanctions),
         alerts=len(recent), cases=len(cases),
         holds=sum(bool(a.movement_ids) and a.outcome in ("review", "block") for a in recent))
 
@@ -165,10 +169,12 @@ def recompute(deps: Deps, uow: UnitOfWork, subject_type: str, subject_id: str,
     found = uow.repo(KycCustomer).one(subject_type=subject_type, subject_id=subject_id)
     if found is None or found.tier < 1:
         return None
+    row = _store(deps, uow, found, dom.rate(gather(deps, uow, found)), trigger)
+    if applied(found, row) is found:
+        return row  # nothing to change: the record is not locked (this runs on hot paths)
     rec = uow.repo(KycCustomer).get(found.id, for_update=True)
     assert rec is not None
-    row = _store(deps, uow, rec, dom.rate(gather(deps, uow, rec)), trigger)
-    new = applied(rec, row)
+    new = applied(rec, row)  # again, on the locked record
     if new is not rec:
         uow.repo(KycCustomer).update(dataclasses.replace(new, updated_ms=deps.clock.now_ms()))
         uow.audit(actor_id=None, actor_kind="system", action="kyc.risk_raised",
