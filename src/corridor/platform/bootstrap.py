@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
@@ -40,6 +41,7 @@ from corridor.platform.config import (
     production_problems,
     sqlite_path,
 )
+from corridor.platform.domain import cases as cases_domain
 from corridor.platform.domain import fx
 from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.errors import PlatformError
@@ -105,6 +107,7 @@ class Platform:
     worker: OutboxWorker | None = None
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
+    case_sla_worker: CaseSlaWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -149,6 +152,9 @@ class Platform:
             self.start_rail_worker()
             self.start_webhook_worker()
             self.warm_monitors()
+            if self.case_sla_worker is None:  # compliance cases' escalations
+                self.case_sla_worker = CaseSlaWorker(self.deps)
+                self.case_sla_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -173,6 +179,9 @@ class Platform:
         return True
 
     def stop_workers(self) -> None:
+        if self.case_sla_worker is not None:
+            self.case_sla_worker.stop()
+            self.case_sla_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None
@@ -287,6 +296,10 @@ def build(
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
     settings = with_rail_secret(settings)
+    try:  # the compliance cases' SLA setting (domain/cases.py)
+        cases_domain.parse_policy(settings.case_sla)
+    except ValueError as exc:
+        raise ConfigError(f"CORRIDOR_CASE_SLA: {exc}") from None
     engine = make_engine(settings.db_url, pool_max=settings.db_pool_max)
     schema.upgrade(engine)
     clock = clock or SystemClock()

@@ -19,6 +19,7 @@
 | CORRIDOR_ORGS_PER_CUSTOMER_MAX | 5 organisations a customer may create |
 | CORRIDOR_WALLETS_PER_ORG_MAX | 10 wallets of one organisation       |
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
+| CORRIDOR_CASE_SLA           | high=4/24,normal=24/120,info_days=5: compliance case SLA hours |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -83,6 +84,9 @@ class Settings:
     # The AML rules engine in the payment path (bootstrap.monitors_of); off until its
     # history window is rebuilt from the store at start.
     aml_monitoring: bool = False
+    # Compliance cases' SLA (domain/cases.py parse_policy): hours to the first action and
+    # to the resolution per severity, and the days a customer has to answer a request.
+    case_sla: str = ""
 
     @property
     def production(self) -> bool:

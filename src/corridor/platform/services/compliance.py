@@ -34,9 +34,9 @@ from corridor.platform.domain.payments import Payment, PaymentStatus, moved
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.transfers import Transfer, TransferStatus
+from corridor.platform.services import case_actions, payments
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import payments
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
 S = PaymentStatus
@@ -162,6 +162,7 @@ class DecisionRequest:
     alert_id: str | None = None
     officer_id: str | None = None
     message: str | None = None
+    respond_days: int | None = None  # request_info: the customer's deadline (default: SLA)
 
     def asked(self, case_id: str) -> dict[str, object]:
         return {"case_id": case_id, **dataclasses.asdict(self)}
@@ -368,6 +369,8 @@ _ACT = {
     DecisionKind.ASSIGN: _assign, DecisionKind.NOTE: _note, DecisionKind.RELEASE: _release,
     DecisionKind.RETURN: _return, DecisionKind.CLEAR: _clear,
     DecisionKind.REQUEST_INFO: _request_info, DecisionKind.CLOSE: _close,
+    # freezes, exit, the information deadline; release on a frozen customer (cases)
+    **case_actions.ACTIONS,
 }
 assert set(_ACT) == set(DecisionKind)
 

@@ -39,6 +39,7 @@ class Mail(enum.StrEnum):
     PASSWORD_RESET = "notice.password_reset"
     EMAIL_CHANGED = "notice.email_changed"
     PHONE_CHANGED = "notice.phone_changed"
+    RELATIONSHIP_ENDED = "notice.relationship_ended"  # a compliance case's exit decision
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -74,6 +75,11 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
     Mail.PHONE_CHANGED: ("Your phone was changed",
                          "Your account now uses %(address)s. If this was not you, contact "
                          "support."),
+    Mail.RELATIONSHIP_ENDED: ("Corridor has closed your account",
+                              "After a compliance review Corridor has ended its "
+                              "relationship with you. Your account is closed; your holdings "
+                              "stay frozen until they are returned to you. Write to support "
+                              "to arrange their return to an account in your name."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,
