@@ -246,8 +246,8 @@ def decide(case_id: Id, body: DecisionIn, who: Officer, deps: DepsDep,
     lifts the freeze and the payments go on once the chain has; exit: the account
     disabled (an organisation suspended), the holdings frozen, the customer told (409
     CASE_HOLDS_PAYMENTS while payments are held); close: 409 CASE_HOLDS_PAYMENTS while
-    payments are held, 403 FOUR_EYES for the officer who released one. `Idempotency-Key` is required:
-    a retry with the same key returns the case."""
+    payments are held, 403 FOUR_EYES for the officer who released one. `Idempotency-Key`
+    is required: a retry with the same key returns the case."""
     req = compliance.DecisionRequest(kind=body.kind, note=body.note, alert_id=body.alert_id,
                                      officer_id=body.officer_id, message=body.message,
                                      respond_days=body.respond_days)
