@@ -6,8 +6,8 @@ holdings on chain, exit the relationship, note, assign, close), with the case's 
 its freeze's state on chain and the graph of flows around the customer (inline SVG with
 the same figures as a table). The queue lists escalated cases first. The same services as
 the API's /v1/staff/compliance routes; everything needs compliance.review (compliance
-officers), checked before a form is read; freezes and exit need account.freeze too. The forms' idempotency key is made when the
-page is shown, so a resent form decides once."""
+officers), checked before a form is read; freezes and exit need account.freeze too. The
+forms' idempotency key is made when the page is shown, so a resent form decides once."""
 
 from __future__ import annotations
 
