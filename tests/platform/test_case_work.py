@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from corridor.cli.main import app as cli_app
 from corridor.platform import bootstrap
-from corridor.platform.config import Settings
+from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
+from corridor.platform.config import ConfigError, Settings
 from corridor.platform.domain import cases as cdom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.compliance import Case
@@ -192,6 +193,7 @@ def test_information_deadline_and_escalation_once_per_breach(
     assert late["case"]["escalated_ms"] is None  # not escalated until the job runs
     assert case_sla.escalate_due(platform.deps) == len(kinds)
     assert case_sla.escalate_due(platform.deps) == 0  # once per breach
+    assert CaseSlaWorker(platform.deps).run_once() == 0  # the periodic job's round
     for officer in (world.officer, world.second, fresh):
         assert inbox_topics(platform, officer.user.id).count(
             "compliance.case_escalated") == len(kinds)
@@ -284,6 +286,11 @@ def test_the_graph_is_bounded() -> None:
     assert all(e.source in keys and e.target in keys for e in g.edges)
     assert "user:t199" in keys  # the largest flows are kept first
     assert all(0 <= n.x <= g.width and 0 <= n.y <= g.height for n in g.nodes)
+
+
+def test_a_malformed_sla_setting_stops_the_start(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="CORRIDOR_CASE_SLA"):
+        bootstrap.build(dataclasses.replace(settings, case_sla="high=8/2"))
 
 
 def test_sla_policy_is_data() -> None:

@@ -129,14 +129,21 @@ def _officers(uow: UnitOfWork) -> list[User]:
 
 def escalate_due(deps: Deps) -> int:
     """One round: every breach of an open case not yet escalated is escalated now.
-    Returns how many were."""
-    policy = case_actions.policy(deps)
+    Returns how many were. Read first; only a case with a new breach is locked and
+    written, so a quiet round writes nothing."""
+    policy, now = case_actions.policy(deps), deps.clock.now_ms()
     with deps.reader() as uow:
-        candidates = [c.id for c in _scan(uow)]
-    count = 0
-    for case_id in candidates:
-        count += _escalate_case(deps, case_id, policy)
-    return count
+        due = [c.id for c in _scan(uow) if _new_breaches(uow, c, policy, now)]
+    return sum(_escalate_case(deps, case_id, policy) for case_id in due)
+
+
+def _new_breaches(uow: UnitOfWork, c: Case, policy: cdom.SlaPolicy,
+                  now: int) -> list[cdom.Breach]:
+    breaches = sla_in(uow, c, policy, now).breaches
+    if not breaches:
+        return []
+    done = {(e.breach, e.due_ms) for e in uow.repo(CaseEscalation).many(case_id=c.id)}
+    return [b for b in breaches if (b.kind, b.due_ms) not in done]
 
 
 def _escalate_case(deps: Deps, case_id: str, policy: cdom.SlaPolicy) -> int:
@@ -145,9 +152,7 @@ def _escalate_case(deps: Deps, case_id: str, policy: cdom.SlaPolicy) -> int:
         c = uow.repo(Case).get(case_id, for_update=True)
         if c is None or c.state != CaseState.OPEN:
             return 0
-        breaches = sla_in(uow, c, policy, now).breaches
-        done = {(e.breach, e.due_ms) for e in uow.repo(CaseEscalation).many(case_id=c.id)}
-        new = [b for b in breaches if (b.kind, b.due_ms) not in done]
+        new = _new_breaches(uow, c, policy, now)  # again, under the lock
         if not new:
             return 0
         name = cmp._customer_name(uow, c)
