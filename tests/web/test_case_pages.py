@@ -44,7 +44,7 @@ def test_the_case_shows_its_sla_freeze_state_and_graph_in_both_languages(
     page = site.get(_case_path(site)).text
     assert 'data-overdue="no"' in page and "First action due" in page
     assert 'data-freeze="none"' in page
-    svg = re.search(r'<svg viewBox="0 0 640 420" role="img" aria-labelledby="graph-title '
+    svg = re.search(r'<svg viewBox="0 0 480 380" role="img" aria-labelledby="graph-title '
                     r'graph-desc" data-graph="2">', page)
     assert svg, "the graph's picture, named for assistive technology"
     row = re.search(r'<tr data-flow="user:[^"]+>user:[^"]+"><td>Carol Customer</td>'

@@ -224,9 +224,9 @@ class Graph:
     height: int
 
 
-GRAPH_WIDTH = 640
-GRAPH_HEIGHT = 420
-_RINGS = (0, 120, 190)  # radius of each hop's ring
+GRAPH_WIDTH = 480
+GRAPH_HEIGHT = 380
+_RINGS = (0, 105, 160)  # radius of each hop's ring
 
 
 def graph(subject: str, flows: Iterable[Flow], labels: Mapping[str, str], *,
