@@ -19,7 +19,7 @@ from tests.web.test_quality import _blocking, axe_run, with_axe
 SESSION = security.cookie_names(False)[0]
 
 
-def _case(live: Live) -> str:
+def _case(live: Live) -> str:  # noqa: F811
     """Carol's open case: an alert on a payment of hers to Dmitry, and one to Erin."""
     deps = live.platform.deps
     carol = make_user(live.platform, email="carol@example.com", name="Carol Customer")
