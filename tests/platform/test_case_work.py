@@ -21,10 +21,11 @@ from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.config import ConfigError, Settings
 from corridor.platform.domain import cases as cdom
 from corridor.platform.domain.audit import AuditEntry
-from corridor.platform.domain.compliance import Case
+from corridor.platform.domain.compliance import Case, CaseState
 from corridor.platform.domain.freezes import Freeze
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.notifications import Notification
+from corridor.platform.domain.orgs import Organisation
 from corridor.platform.domain.wallets import JobKind, JobStatus, LedgerJob
 from corridor.platform.services import case_sla, freezes
 from tests.platform.conftest import make_staff, make_user
@@ -39,6 +40,7 @@ from tests.platform.test_compliance_cases import (  # noqa: F401  (fixtures)
     platform,
     world,
 )
+from tests.platform.wallet_fakes import make_org
 
 
 def chain_answers(platform: bootstrap.Platform, kind: JobKind) -> int:
@@ -163,6 +165,30 @@ def test_exit_disables_the_account_keeps_holdings_frozen_and_tells_the_customer(
     assert "compliance.relationship_ended" in inbox_topics(platform, world.alice.user.id)
     assert "customer.exit" in audit(platform, world.alice.user.id)
     assert "exit" in [d["kind"] for d in r.json()["decisions"]]
+
+
+def test_exit_of_an_organisation_suspends_it_and_tells_its_creator(
+        client: TestClient, platform: bootstrap.Platform, world: World) -> None:
+    org_id = make_org(platform, world.alice.user.id)
+    deps = platform.deps
+    now = deps.clock.now_ms()
+    case = Case(id=deps.rand.new_id(), subject_type="org", subject_id=org_id,
+                state=CaseState.OPEN, assigned_to=None, released_by=None, opened_ms=now,
+                closed_ms=None, closed_by=None, updated_ms=now)
+    with deps.uow() as uow:  # as a list import's re-screening opens it (no payment held)
+        uow.repo(Case).add(case)
+        uow.commit()
+    r = decide(client, world.officer, case.id, kind="exit", note="shell company")
+    assert r.status_code == 200, r.text
+    assert r.json()["freeze"]["status"] == "frozen"  # no holdings on chain: at once
+    with deps.reader() as uow:
+        org = uow.repo(Organisation).get(org_id)
+        user = uow.repo(User).get(world.alice.user.id)
+    assert org is not None and org.status == "suspended"
+    assert user is not None and user.status == "active"  # the creator keeps their account
+    assert freeze_of(platform, org_id).case_id == case.id
+    assert "compliance.relationship_ended" in inbox_topics(platform, world.alice.user.id)
+    assert {"org.suspend", "customer.exit"} <= set(audit(platform, org_id))
 
 
 def test_information_deadline_and_escalation_once_per_breach(
