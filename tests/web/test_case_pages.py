@@ -101,14 +101,18 @@ def test_an_escalated_case_is_flagged_in_the_queue_and_counted_on_the_dashboard(
     clock = platform.deps.clock
     assert isinstance(clock, FakeClock)
     clock.advance(5 * cdom.DAY_MS + 1)  # past the resolution time of a review
-    assert case_sla.escalate_due(platform.deps) >= 1
     officer = make_staff(platform, "compliance_officer", "late@corridor.example")
+    assert case_sla.escalate_due(platform.deps) >= 1
     site.cookies.set(SESSION, officer.token)
     queue = site.get("/staff/compliance").text
     assert 'data-sla="escalated"' in queue and "Escalated" in queue
     page = site.get(_case_path(site)).text
     assert 'data-overdue="yes"' in page and "not resolved in time" in page
     assert "已逾期" in site.get(_case_path(site), headers=ZH).text
+    inbox = site.get("/notifications").text  # every compliance officer is told
+    assert "Carol Customer is past its resolution time: it is escalated." in inbox
+    assert f'href="{_case_path(site)}"' in inbox
+    assert "已超过结案时限" in site.get("/notifications", headers=ZH).text
     site.cookies.set(SESSION, make_staff(platform, "operator", "ops@corridor.example").token)
     dash = site.get("/staff/dashboard").text
     found = re.search(r'Overdue compliance cases: <strong data-queue="\d+">(\d+)</strong>', dash)
