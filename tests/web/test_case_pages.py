@@ -17,7 +17,9 @@ from corridor.platform import bootstrap
 from corridor.platform.domain import cases as cdom
 from corridor.platform.domain.compliance import Case, CaseDecision
 from corridor.platform.domain.freezes import Freeze
-from corridor.platform.services import case_sla
+from corridor.platform.domain.identity import User
+from corridor.platform.domain.principal import Origin
+from corridor.platform.services import case_sla, sessions
 from tests.platform.conftest import Actor, make_staff
 from tests.platform.payment_fakes import FakeClock
 from tests.web.conftest import csrf_of
@@ -30,6 +32,17 @@ from tests.web.test_compliance_pages import (  # noqa: F401  (fixtures)
 )
 
 ZH = {"accept-language": "zh-CN"}
+
+
+def customer_of(platform: bootstrap.Platform) -> Actor:
+    """Carol, the sender of the held payment, signed in afresh (a new session)."""
+    with platform.deps.reader() as uow:
+        carol = uow.repo(User).one(email="carol@example.com")
+    assert carol is not None
+    with platform.deps.uow() as uow:
+        token = sessions.open_session(platform.deps, uow, carol, Origin(ip="127.0.0.1"))
+        uow.commit()
+    return Actor(user=carol, token=token)
 
 
 def _form(page: str, kind: str, **extra: str) -> dict[str, str]:
@@ -94,6 +107,10 @@ def test_a_bad_deadline_is_refused_with_the_fields_message_and_changes_nothing(
     assert ok.status_code == 303
     shown = site.get(path).text
     assert "data-info-due=" in shown and "The customer's answer is due" in shown
+    site.cookies.set(SESSION, customer_of(platform).token)  # the sender is told the deadline
+    assert "We need more information from you within 3 days: an invoice" in site.get(
+        "/notifications").text
+    assert "我们需要您在 3 天内补充信息：an invoice" in site.get("/notifications", headers=ZH).text
 
 
 def test_an_escalated_case_is_flagged_in_the_queue_and_counted_on_the_dashboard(

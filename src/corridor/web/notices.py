@@ -33,6 +33,8 @@ TEXT: dict[tuple[Topic, str], str] = {
         "We need more information to verify your identity."),
     (Topic.INFO_REQUESTED, ""): N_(
         "We need more information from you: %(message)s"),
+    (Topic.INFO_REQUESTED, "deadline"): N_(
+        "We need more information from you within %(days)s days: %(message)s"),
     (Topic.REFUND_DECIDED, "approve"): N_(
         "Your refund request was approved: %(amount)s is on its way back."),
     (Topic.REFUND_DECIDED, "reject"): N_("Your refund request was not approved."),
@@ -70,7 +72,8 @@ UNKNOWN = N_("Something changed in your account.")
 
 
 def _variant(n: Notification) -> str:
-    return n.params.get("outcome") or n.params.get("change") or ""
+    return (n.params.get("outcome") or n.params.get("change")
+            or ("deadline" if n.params.get("respond_days") else ""))
 
 
 def _amount(fmt: Formats, minor: str | None, code: str | None) -> str:
@@ -88,6 +91,7 @@ def text(fmt: Formats, n: Notification) -> str:
         "received": _amount(fmt, p.get("received_minor"), p.get("received_currency")),
         "reference": p.get("reference", ""), "tier": p.get("tier", ""),
         "message": p.get("message", ""), "customer": p.get("customer", ""),
+        "days": p.get("respond_days", ""),
         "ip": p.get("ip") or "?", "device": p.get("device") or "?"})
     return fmt.gettext(sentence) % values
 

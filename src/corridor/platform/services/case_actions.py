@@ -159,7 +159,9 @@ def request_info(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
     if not cdom.INFO_DAYS_MIN <= days <= cdom.INFO_DAYS_MAX:
         raise Err.INVALID_FIELDS.error(fields={
             "respond_days": f"{cdom.INFO_DAYS_MIN}-{cdom.INFO_DAYS_MAX} days"})
-    c, touched = cmp._request_info(deps, uow, who, view, req, note)
+    # the customer's message says how long they have (notices.py)
+    c, touched = cmp._request_info(deps, uow, who, view,
+                                   dataclasses.replace(req, respond_days=days), note)
     due = deps.clock.now_ms() + days * cdom.DAY_MS
     return dataclasses.replace(c, info_due_ms=due), touched
 

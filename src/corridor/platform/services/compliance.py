@@ -346,7 +346,8 @@ def _request_info(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
                  view.case.subject_id if view.case.subject_type == "user" else None)
     inbox.record(deps, uow, user_id=recipient, topic=Topic.INFO_REQUESTED,
                  subject_type=subject[0], subject_id=subject[1],
-                 event=f"{view.case.id}:{deps.rand.new_id()}", params={"message": message})
+                 event=f"{view.case.id}:{deps.rand.new_id()}",
+                 params={"message": message, "respond_days": req.respond_days})
     return view.case, tuple(p.id for p in held)
 
 
