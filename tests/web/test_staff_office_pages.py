@@ -58,12 +58,13 @@ def test_the_dashboard_shows_figures_charts_and_the_api_the_same(
     assert "$121.50" in text  # the day's USD amount, formatted for the locale
     assert "US$121.50" in site.get("/staff/dashboard", headers=ZH).text
     week = site.get("/staff/dashboard", params={"days": 7}).text
-    assert week.count('<tr><th scope="row">') == 7 + 7 + 4  # per day, USD per day, queues
+    assert week.count('<tr><th scope="row">') == 7 + 7 + 5  # per day, USD per day, queues
     assert '<option value="7" selected>' in week
     assert site.get("/staff/dashboard", params={"days": 91}).status_code == 422
     api = site.get("/v1/staff/dashboard", headers=operator.headers).json()
     assert (api["payments"], api["succeeded"], api["failed"], api["success_rate"]) == (
         2, 1, 1, "50.0")
+    assert api["queues"]["overdue_cases"] == 0
     assert [v["amount_minor"] for v in api["volumes"] if v["count"]] == ["12150"]
     # the navigation offers the operator only what the role may open
     nav = re.search(r'<nav class="staff-nav".*?</nav>', text, re.S)

@@ -364,7 +364,8 @@ def freezes_(
 # --- alerts and cases (read-only here: decisions are an officer's, through the API/pages) ---
 
 alerts_app = typer.Typer(help="Compliance alerts: list and show.", no_args_is_help=True)
-cases_app = typer.Typer(help="Compliance cases: list and show.", no_args_is_help=True)
+cases_app = typer.Typer(help="Compliance cases: list and show; --overdue: the cases past a "
+                        "due time of their SLA.", invoke_without_command=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(cases_app, name="cases")
 
@@ -431,6 +432,37 @@ def alerts_show(alert_id: Annotated[str, typer.Argument(help="The alert's id.")]
     finally:
         platform.close()
     typer.echo(json.dumps(_alert_json(found), ensure_ascii=False, indent=2))
+
+
+@cases_app.callback()
+def cases_overdue(
+    ctx: typer.Context,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="The open cases past a due time (first action, resolution, the "
+        "customer's deadline to answer), oldest first, with what is late.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Compliance cases: list and show; --overdue lists the cases past their SLA."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not overdue:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from corridor.platform.services import case_sla
+
+    platform = _build(_existing(_settings(data_dir, database_url)))
+    try:
+        rows = case_sla.overdue(platform.deps, None)
+    finally:
+        platform.close()
+    if not rows:
+        typer.echo("(no case is overdue)")
+    for r in rows:
+        late = ", ".join(f"{b.kind} due {b.due_ms}" for b in r.sla.breaches)
+        flag = "escalated" if r.case.escalated_ms else "not yet escalated"
+        typer.echo(f"{r.case.id}  {r.customer_name} ({r.case.subject_type} "
+                   f"{r.case.subject_id})  {r.sla.severity}  {late}  [{flag}]")
 
 
 @cases_app.command("list")

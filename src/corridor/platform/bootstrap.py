@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
@@ -42,6 +43,7 @@ from corridor.platform.config import (
     production_problems,
     sqlite_path,
 )
+from corridor.platform.domain import cases as cases_domain
 from corridor.platform.domain import fx
 from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.authenticity import AuthenticityMonitor
@@ -113,6 +115,7 @@ class Platform:
     webhook_worker: WebhookWorker | None = None
     retention_worker: RetentionWorker | None = None
     review_worker: ReviewWorker | None = None
+    case_sla_worker: CaseSlaWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -173,6 +176,9 @@ class Platform:
             self.start_review_worker()
             self.warm_monitors()
             self.start_retention_worker()
+            if self.case_sla_worker is None:  # compliance cases' escalations
+                self.case_sla_worker = CaseSlaWorker(self.deps)
+                self.case_sla_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -203,6 +209,9 @@ class Platform:
         if self.review_worker is not None:
             self.review_worker.stop()
             self.review_worker = None
+        if self.case_sla_worker is not None:
+            self.case_sla_worker.stop()
+            self.case_sla_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None
@@ -317,6 +326,10 @@ def build(
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
     settings = with_rail_secret(settings)
+    try:  # the compliance cases' SLA setting (domain/cases.py)
+        cases_domain.parse_policy(settings.case_sla)
+    except ValueError as exc:
+        raise ConfigError(f"CORRIDOR_CASE_SLA: {exc}") from None
     engine = make_engine(settings.db_url, pool_max=settings.db_pool_max)
     schema.upgrade(engine)
     clock = clock or SystemClock()

@@ -22,6 +22,7 @@
 | CORRIDOR_REPORT_ENTITY_ID / _NAME | the reporting institution in suspicious-transaction reports |
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_AUTHENTICITY_USD_MINOR | 500000 (US cents): trade payments abroad need documents |
+| CORRIDOR_CASE_SLA           | high=4/24,normal=24/120,info_days=5: compliance case SLA hours |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -96,6 +97,9 @@ class Settings:
     # Cross-border payments of a trade or service purpose from this USD equivalent (cents)
     # are held for supporting documents (domain/authenticity.py; issue 16).
     authenticity_usd_minor: int = 500_000
+    # Compliance cases' SLA (domain/cases.py parse_policy): hours to the first action and
+    # to the resolution per severity, and the days a customer has to answer a request.
+    case_sla: str = ""
 
     @property
     def production(self) -> bool:

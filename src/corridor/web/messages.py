@@ -175,6 +175,7 @@ BY_FIELD = {
     "evidence": N_("Upload a JPEG, PNG or PDF file."),
     "note": N_("Say why, in at most 2000 characters."),
     "message": N_("Say what the customer should send, in at most 120 characters."),
+    "respond_days": N_("Enter a number of days from 1 to 30."),
     "alert_id": N_("Choose an open screening alert of this case."),
     "purpose": N_("Choose one of the purposes offered."),
     "document": N_("Upload a PDF, JPEG or PNG file."),

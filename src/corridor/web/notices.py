@@ -44,6 +44,8 @@ TEXT: dict[tuple[Topic, str], str] = {
         "(an invoice or a contract)."),
     (Topic.DOCUMENTS_REQUESTED, "inconsistent"): N_(
         "The documents of your payment of %(amount)s do not agree with it: %(message)s"),
+    (Topic.INFO_REQUESTED, "deadline"): N_(
+        "We need more information from you within %(days)s days: %(message)s"),
     (Topic.REFUND_DECIDED, "approve"): N_(
         "Your refund request was approved: %(amount)s is on its way back."),
     (Topic.REFUND_DECIDED, "reject"): N_("Your refund request was not approved."),
@@ -56,6 +58,16 @@ TEXT: dict[tuple[Topic, str], str] = {
         "Your e-mail address was changed; sign-in codes go to the new one."),
     (Topic.SECOND_FACTOR_CHANGED, "phone"): N_(
         "Your phone number was changed; sign-in codes go to the new one."),
+    (Topic.CASE_ESCALATED, "first_action"): N_(
+        "The compliance case of %(customer)s had no action in time: it is escalated."),
+    (Topic.CASE_ESCALATED, "resolution"): N_(
+        "The compliance case of %(customer)s is past its resolution time: it is escalated."),
+    (Topic.CASE_ESCALATED, "info_deadline"): N_(
+        "%(customer)s did not answer a request for information in time: their compliance "
+        "case is escalated."),
+    (Topic.RELATIONSHIP_ENDED, ""): N_(
+        "Corridor has ended its relationship with you: your account is closed and your "
+        "holdings stay frozen until they are returned to you."),
 }
 # Where each kind of subject is shown ("{id}": the subject's id).
 LINKS = {
@@ -65,12 +77,14 @@ LINKS = {
     SubjectType.KYC: "/verification",
     SubjectType.REFUND: "/payments/{id}",
     SubjectType.SECURITY: "/security",
+    SubjectType.CASE: "/staff/compliance/cases/{id}",
 }
 UNKNOWN = N_("Something changed in your account.")
 
 
 def _variant(n: Notification) -> str:
-    return n.params.get("outcome") or n.params.get("change") or ""
+    return (n.params.get("outcome") or n.params.get("change")
+            or ("deadline" if n.params.get("respond_days") else ""))
 
 
 def _amount(fmt: Formats, minor: str | None, code: str | None) -> str:
@@ -87,7 +101,8 @@ def text(fmt: Formats, n: Notification) -> str:
         "amount": _amount(fmt, p.get("amount_minor"), p.get("currency")),
         "received": _amount(fmt, p.get("received_minor"), p.get("received_currency")),
         "reference": p.get("reference", ""), "tier": p.get("tier", ""),
-        "message": p.get("message", ""),
+        "message": p.get("message", ""), "customer": p.get("customer", ""),
+        "days": p.get("respond_days", ""),
         "ip": p.get("ip") or "?", "device": p.get("device") or "?"})
     return fmt.gettext(sentence) % values
 

@@ -21,8 +21,8 @@ from corridor.api import sse
 from corridor.platform.domain.compliance import AlertState, CaseState
 from corridor.platform.domain.errors import PlatformError, Problems
 from corridor.platform.domain.payments import PaymentStatus
-from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.reports import ReportKind
+from corridor.platform.domain.roles import Perm
 from corridor.platform.services import report_export, supervision
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of

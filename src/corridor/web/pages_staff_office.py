@@ -71,6 +71,8 @@ def dashboard(page: PageDep, days: Annotated[int, Query(ge=1, le=backoffice.DAYS
                   (page.gettext("Refunds waiting"), q.refunds_waiting, "/staff/refunds",
                    Perm.REFUND_REVIEW),
                   (page.gettext("Held deposits"), q.held_deposits, "", None),
+                  (page.gettext("Overdue compliance cases"), q.overdue_cases,
+                   "/staff/compliance", Perm.COMPLIANCE_REVIEW),
                   (page.gettext("Outbox backlog"), q.outbox_backlog, "", None)]
     queues = [(name, n, href if perm is not None and who.staff_can(perm) else "")
               for name, n, href, perm in queue_rows]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from corridor.api.deps import DepsDep
 from corridor.api.deps import staff as staff_only
@@ -42,6 +42,7 @@ class QueuesOut(BaseModel):
     refunds_waiting: int
     held_deposits: int
     outbox_backlog: int
+    overdue_cases: int = Field(0, description="Open compliance cases escalated past their SLA.")
 
 
 class DashboardOut(BaseModel):
@@ -75,7 +76,8 @@ def dashboard(who: Operator, deps: DepsDep,
         success_rate=str(d.success_rate) if d.success_rate is not None else None,
         credit_ms_median=d.credit_ms_median, credit_ms_p95=d.credit_ms_p95,
         queues=QueuesOut(kyc_waiting=q.kyc_waiting, refunds_waiting=q.refunds_waiting,
-                         held_deposits=q.held_deposits, outbox_backlog=q.outbox_backlog),
+                         held_deposits=q.held_deposits, outbox_backlog=q.outbox_backlog,
+                         overdue_cases=q.overdue_cases),
         truncated=d.truncated)
 
 

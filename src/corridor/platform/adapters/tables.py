@@ -19,3 +19,4 @@ from corridor.platform.adapters import tables_compliance
 from corridor.platform.adapters import tables_reports
 from corridor.platform.adapters import tables_risk
 from corridor.platform.adapters import tables_authenticity
+from corridor.platform.adapters import tables_cases

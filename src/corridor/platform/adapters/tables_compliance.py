@@ -27,6 +27,9 @@ compliance_cases = sa.Table(
     sa.Column("closed_ms", MS),
     sa.Column("closed_by", ID, sa.ForeignKey("users.id")),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("escalated_ms", MS),
+    sa.Column("info_due_ms", MS),
+    sa.Column("pending_release_by", ID, sa.ForeignKey("users.id")),
     # a customer's open case is found by this index; the queue reads open cases by age
     sa.Index("ix_compliance_cases_subject", "subject_type", "subject_id", "state"),
     sa.Index("ix_compliance_cases_queue", "state", "opened_ms"),

@@ -34,6 +34,7 @@ freezes = sa.Table(
     sa.Column("release_requested_ms", MS),
     sa.Column("released_ms", MS),
     sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("case_id", ID, sa.ForeignKey("compliance_cases.id")),
     sa.Index("ix_freezes_owner", "owner_type", "owner_id", "created_ms"),
 )
 register(Freeze, freezes)

@@ -47,6 +47,10 @@ class DecisionKind(enum.StrEnum):
     CLEAR = "clear"  # a screening hit is a false positive
     REQUEST_INFO = "request_info"  # a message to the customer's inbox
     CLOSE = "close"
+    # services/case_actions.py (cases, issue 16)
+    FREEZE = "freeze"  # the customer's holdings frozen on chain, linked to the case
+    UNFREEZE = "unfreeze"  # that freeze lifted (another officer than the one who froze)
+    EXIT = "exit"  # the relationship ended: account disabled, holdings frozen
 
 
 # Decisions that need something on hold.
@@ -95,6 +99,12 @@ class Case:
     closed_ms: int | None
     closed_by: str | None
     updated_ms: int
+    # SLA and decisions taken in steps (domain/cases.py, services/case_actions.py):
+    escalated_ms: int | None = None  # first escalated (a due time passed): queued first
+    info_due_ms: int | None = None  # the customer's deadline to answer a request
+    # a release decided on a frozen customer waits for the unfreeze on chain; this officer
+    # made it, and the held payments go on once the chain has lifted the freeze
+    pending_release_by: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

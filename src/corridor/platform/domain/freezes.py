@@ -78,6 +78,7 @@ last, so the counts never mix."""
     release_requested_ms: int | None
     released_ms: int | None
     updated_ms: int
+    case_id: str | None = None  # the compliance case that decided it, if one did
 
     @property
     def active(self) -> bool:

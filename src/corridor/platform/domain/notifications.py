@@ -42,6 +42,9 @@ class Topic(enum.StrEnum):
     SIGNED_IN = "security.signed_in"
     PASSWORD_CHANGED = "security.password_changed"
     SECOND_FACTOR_CHANGED = "security.second_factor_changed"
+    # compliance cases (services/case_sla.py, case_actions.py)
+    CASE_ESCALATED = "compliance.case_escalated"  # to officers; `outcome`: the breach
+    RELATIONSHIP_ENDED = "compliance.relationship_ended"  # to the customer (exit)
 
 
 class SubjectType(enum.StrEnum):
@@ -53,6 +56,7 @@ class SubjectType(enum.StrEnum):
     KYC = "kyc"
     REFUND = "refund"
     SECURITY = "security"
+    CASE = "case"  # a compliance case (staff)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,7 @@ from corridor.platform.domain.refunds import Refund, RefundStatus
 from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import JobStatus, LedgerJob, OwnerType
-from corridor.platform.services import wallets
+from corridor.platform.services import case_sla, wallets
 from corridor.platform.services.access import require_staff
 from corridor.platform.services.ports import Deps, UnitOfWork
 
@@ -66,6 +66,7 @@ class Queues:
     refunds_waiting: int  # refund requests waiting for a decision
     held_deposits: int  # inbound money held over a customer's limits, undecided
     outbox_backlog: int  # on-chain work (transfers and ledger jobs) not yet decided
+    overdue_cases: int = 0  # open compliance cases escalated past their SLA (case_sla.py)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +157,7 @@ def _queues(uow: UnitOfWork) -> Queues:
         held_deposits=uow.repo(Hold).count(status=HoldStatus.OPEN.value, subject_type="deposit"),
         outbox_backlog=(uow.repo(Transfer).count(status=BACKLOG)
                         + uow.repo(LedgerJob).count(status=JOB_BACKLOG)),
+        overdue_cases=case_sla.overdue_count(uow),
     )
 
 

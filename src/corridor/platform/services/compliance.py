@@ -33,7 +33,7 @@ from corridor.platform.domain.orgs import Organisation
 from corridor.platform.domain.payments import Payment, PaymentStatus
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import authenticity, case_holds, movements, risk
+from corridor.platform.services import authenticity, case_actions, case_holds, movements, risk
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import notifications as inbox
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
@@ -164,6 +164,7 @@ class DecisionRequest:
     alert_id: str | None = None
     officer_id: str | None = None
     message: str | None = None
+    respond_days: int | None = None  # request_info: the customer's deadline (default: SLA)
 
     def asked(self, case_id: str) -> dict[str, object]:
         return {"case_id": case_id, **dataclasses.asdict(self)}
@@ -323,7 +324,8 @@ def _request_info(deps: Deps, uow: UnitOfWork, who: Principal, view: CaseView,
                  view.case.subject_id if view.case.subject_type == "user" else None)
     inbox.record(deps, uow, user_id=recipient, topic=Topic.INFO_REQUESTED,
                  subject_type=subject[0], subject_id=subject[1],
-                 event=f"{view.case.id}:{deps.rand.new_id()}", params={"message": message})
+                 event=f"{view.case.id}:{deps.rand.new_id()}",
+                 params={"message": message, "respond_days": req.respond_days})
     return view.case, tuple(p.id for p in held)
 
 
@@ -346,6 +348,8 @@ _ACT = {
     DecisionKind.ASSIGN: _assign, DecisionKind.NOTE: _note, DecisionKind.RELEASE: _release,
     DecisionKind.RETURN: _return, DecisionKind.CLEAR: _clear,
     DecisionKind.REQUEST_INFO: _request_info, DecisionKind.CLOSE: _close,
+    # freezes, exit, the information deadline; release on a frozen customer (cases)
+    **case_actions.ACTIONS,
 }
 assert set(_ACT) == set(DecisionKind)
 

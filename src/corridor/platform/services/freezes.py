@@ -81,7 +81,7 @@ def _check_text(reason: str, reference: str | None, problems: Problems) -> tuple
     return reason, reference
 
 
-def _check_owner(uow: UnitOfWork, owner_type: str, owner_id: str, *,
+def check_owner(uow: UnitOfWork, owner_type: str, owner_id: str, *,
                  lock: bool = False) -> None:
     """The owner exists: a customer (not staff), or an organisation. With `lock`, its row
     is locked, so two decisions on one owner (two officers at once) queue behind each
@@ -156,33 +156,43 @@ def freeze(deps: Deps, who: Principal, owner_type: str, owner_id: str, *, reason
     asked = {"owner_type": owner_type, "owner_id": owner_id, "reason": reason,
              "reference": reference}
     with deps.uow() as uow:
-        _check_owner(uow, owner_type, owner_id, lock=True)
+        check_owner(uow, owner_type, owner_id, lock=True)
         first = replay.prior(uow, who.user_id, key, "freeze.create", asked)
         if first is not None:
             before = uow.repo(Freeze).get(first)
             assert before is not None, "a freeze is never deleted"
             return before
-        if active_of(uow, owner_type, owner_id) is not None:
-            raise Err.ALREADY_FROZEN.error()
-        now = deps.clock.now_ms()
-        f = Freeze(id=deps.rand.new_id(), owner_type=OwnerType(owner_type), owner_id=owner_id,
-                   status=FreezeStatus.REQUESTED, phase=Phase.FREEZE, reason=reason,
-                   reference=reference, asset_codes="", frozen_by=who.user_id, jobs_total=0,
-                   jobs_done=0, jobs_failed=0, tx_id=None, height=None, error_code=None,
-                   release_reason=None, released_by=None, release_tx_id=None,
-                   release_height=None, created_ms=now, frozen_ms=None,
-                   release_requested_ms=None, released_ms=None, updated_ms=now)
-        count, codes = _queue(deps, uow, f, Phase.FREEZE)
-        f = dataclasses.replace(f, jobs_total=count, asset_codes=",".join(codes))
-        if count == 0:  # nothing held on chain: frozen on the platform at once
-            f = dataclasses.replace(f, status=FreezeStatus.FROZEN, frozen_ms=now)
-        uow.repo(Freeze).add(f)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="freeze.request",
-                  object_type=f"{owner_type}", object_id=owner_id, ip=who.ip,
-                  after={"freeze_id": f.id, "reason": reason, "reference": reference,
-                         "asset_codes": list(codes), "jobs": count, "status": f.status})
+        f = freeze_in(deps, uow, who, owner_type, owner_id, reason=reason,
+                      reference=reference)
         replay.remember(deps, uow, who.user_id, key, "freeze.create", asked, f.id)
         uow.commit()
+    return f
+
+
+def freeze_in(deps: Deps, uow: UnitOfWork, who: Principal, owner_type: str, owner_id: str, *,
+              reason: str, reference: str | None, case_id: str | None = None) -> Freeze:
+    """The freeze itself, inside the caller's unit of work (the owner's row locked by the
+    caller, the text checked): recorded, its ledger jobs queued, audited. A compliance
+    case's decision passes its id (`case_id`)."""
+    if active_of(uow, owner_type, owner_id) is not None:
+        raise Err.ALREADY_FROZEN.error()
+    now = deps.clock.now_ms()
+    f = Freeze(id=deps.rand.new_id(), owner_type=OwnerType(owner_type), owner_id=owner_id,
+               status=FreezeStatus.REQUESTED, phase=Phase.FREEZE, reason=reason,
+               reference=reference, case_id=case_id, asset_codes="", frozen_by=who.user_id,
+               jobs_total=0, jobs_done=0, jobs_failed=0, tx_id=None, height=None, error_code=None,
+               release_reason=None, released_by=None, release_tx_id=None,
+               release_height=None, created_ms=now, frozen_ms=None,
+               release_requested_ms=None, released_ms=None, updated_ms=now)
+    count, codes = _queue(deps, uow, f, Phase.FREEZE)
+    f = dataclasses.replace(f, jobs_total=count, asset_codes=",".join(codes))
+    if count == 0:  # nothing held on chain: frozen on the platform at once
+        f = dataclasses.replace(f, status=FreezeStatus.FROZEN, frozen_ms=now)
+    uow.repo(Freeze).add(f)
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="freeze.request",
+              object_type=f"{owner_type}", object_id=owner_id, ip=who.ip,
+              after={"freeze_id": f.id, "reason": reason, "reference": reference,
+                     "asset_codes": list(codes), "jobs": count, "status": f.status})
     return f
 
 
@@ -199,31 +209,39 @@ def unfreeze(deps: Deps, who: Principal, owner_type: str, owner_id: str, *, reas
     idempotency.raise_if_any(problems)
     asked = {"owner_type": owner_type, "owner_id": owner_id, "reason": reason}
     with deps.uow() as uow:
-        _check_owner(uow, owner_type, owner_id, lock=True)
+        check_owner(uow, owner_type, owner_id, lock=True)
         first = replay.prior(uow, who.user_id, key, "freeze.release", asked)
         if first is not None:
             before = uow.repo(Freeze).get(first)
             assert before is not None, "a freeze is never deleted"
             return before
-        f = _releasable(uow, owner_type, owner_id)
-        if f.frozen_by == who.user_id:
-            raise Err.FOUR_EYES_REQUIRED.error(
-                "another compliance officer must lift a freeze you asked for")
-        now = deps.clock.now_ms()
-        f = dataclasses.replace(f, status=FreezeStatus.RELEASING, phase=Phase.UNFREEZE,
-                                release_reason=reason, released_by=who.user_id,
-                                release_requested_ms=now, error_code=None, updated_ms=now)
-        count, codes = _queue(deps, uow, f, Phase.UNFREEZE)
-        f = dataclasses.replace(f, jobs_total=count, jobs_done=0, jobs_failed=0)
-        if count == 0:
-            f = dataclasses.replace(f, status=FreezeStatus.RELEASED, released_ms=now)
-        uow.repo(Freeze).update(f)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="freeze.release",
-                  object_type=f"{owner_type}", object_id=owner_id, ip=who.ip,
-                  after={"freeze_id": f.id, "reason": reason, "asset_codes": list(codes),
-                         "jobs": count, "status": f.status})
+        f = unfreeze_in(deps, uow, who, owner_type, owner_id, reason=reason)
         replay.remember(deps, uow, who.user_id, key, "freeze.release", asked, f.id)
         uow.commit()
+    return f
+
+
+def unfreeze_in(deps: Deps, uow: UnitOfWork, who: Principal, owner_type: str, owner_id: str,
+                *, reason: str) -> Freeze:
+    """The release itself, inside the caller's unit of work (the owner's row locked by the
+    caller, the reason checked): four eyes, the unfreeze jobs queued, audited."""
+    f = _releasable(uow, owner_type, owner_id)
+    if f.frozen_by == who.user_id:
+        raise Err.FOUR_EYES_REQUIRED.error(
+            "another compliance officer must lift a freeze you asked for")
+    now = deps.clock.now_ms()
+    f = dataclasses.replace(f, status=FreezeStatus.RELEASING, phase=Phase.UNFREEZE,
+                            release_reason=reason, released_by=who.user_id,
+                            release_requested_ms=now, error_code=None, updated_ms=now)
+    count, codes = _queue(deps, uow, f, Phase.UNFREEZE)
+    f = dataclasses.replace(f, jobs_total=count, jobs_done=0, jobs_failed=0)
+    if count == 0:
+        f = dataclasses.replace(f, status=FreezeStatus.RELEASED, released_ms=now)
+    uow.repo(Freeze).update(f)
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="freeze.release",
+              object_type=f"{owner_type}", object_id=owner_id, ip=who.ip,
+              after={"freeze_id": f.id, "reason": reason, "asset_codes": list(codes),
+                     "jobs": count, "status": f.status})
     return f
 
 
@@ -256,7 +274,7 @@ def history(deps: Deps, who: Principal, owner_type: str, owner_id: str, *, limit
         raise forbidden()
     limit, offset = page_bounds(limit, offset, dom.HISTORY_PAGE_MAX)
     with deps.reader() as uow:
-        _check_owner(uow, owner_type, owner_id)
+        check_owner(uow, owner_type, owner_id)
         repo = uow.repo(Freeze)
         return (repo.many(owner_type=owner_type, owner_id=owner_id, order_by="created_ms",
                           descending=True,
@@ -292,6 +310,11 @@ def record_done(deps: Deps, uow: UnitOfWork, job: LedgerJob, height: int | None)
         return
     after = dom.job_done(f, tx_id=job.tx_id, height=height, now_ms=now)
     uow.repo(Freeze).update(after)
+    if after.status == FreezeStatus.RELEASED and f.status != FreezeStatus.RELEASED:
+        # a case's release waiting for this unfreeze goes on now; imported here, as the
+        # case's decisions call this module (services/case_actions.py)
+        from corridor.platform.services import case_actions
+        case_actions.unfrozen(deps, uow, after)
     if after.status != f.status:
         uow.audit(actor_id=None, actor_kind="system", action=f"freeze.{after.status}",
                   object_type=f.owner_type.value, object_id=f.owner_id,

@@ -40,6 +40,7 @@ class Mail(enum.StrEnum):
     EMAIL_CHANGED = "notice.email_changed"
     PHONE_CHANGED = "notice.phone_changed"
     KYC_REVIEW_DUE = "notice.kyc_review_due"
+    RELATIONSHIP_ENDED = "notice.relationship_ended"  # a compliance case's exit decision
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -80,6 +81,11 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
                           "verification and send your details again (change what has "
                           "changed). Until we accept them you can receive money but not send "
                           "or withdraw it."),
+    Mail.RELATIONSHIP_ENDED: ("Corridor has closed your account",
+                              "After a compliance review Corridor has ended its "
+                              "relationship with you. Your account is closed; your holdings "
+                              "stay frozen until they are returned to you. Write to support "
+                              "to arrange their return to an account in your name."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,

@@ -257,7 +257,7 @@ def records(deps: Deps, who: Principal, resource: str, q: Query) -> Found:
     """One page of a resource's records, newest first, filtered; the read is audited."""
     _supervisor(who)
     spec = _listing(resource)
-    eq = _checked(spec, q)
+    eq: dict[str, Any] = {**_checked(spec, q), **spec.fixed}
     limit, offset = page_bounds(q.limit, q.offset, PAGE_MAX)
     _traced(deps, who, resource, "*", q.asked())
     above = {spec.time_column: q.since_ms - 1} if q.since_ms is not None else None
@@ -265,7 +265,7 @@ def records(deps: Deps, who: Principal, resource: str, q: Query) -> Found:
     with deps.reader() as uow:
         found = uow.repo(spec.record).many(order_by=spec.time_column, descending=True,
                                            limit=limit + 1, offset=offset, above=above,
-                                           below=below, **eq, **spec.fixed)
+                                           below=below, **eq)
     return Found(resource=resource, items=tuple(found[:limit]), limit=limit, offset=offset,
                  more=len(found) > limit)
 
