@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from corridor.platform import bootstrap
 from corridor.platform.adapters.db import IN_FAST_MAX, SqlUnitOfWork, table_of
 from corridor.platform.adapters.record_codec import codec
+from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.wallets import Wallet
+from corridor.platform.services import retention
 from tests.platform.payment_records import make_payment, make_wallet
 
 
@@ -74,7 +76,13 @@ def test_filters_bounds_paging_and_tallies_agree(platform: bootstrap.Platform) -
         tally = dict(repo.tally(("status", "sell_code"), owner_id="u1",
                                 above={"created_ms": 1_007}))
         assert tally == {("expired", "USD"): 1, ("rejected", "USD"): 1}
-    with platform.deps.uow() as uow:
+    # a payment is in the retention scope: a plain delete is refused and changes nothing
+    with platform.deps.uow() as uow, pytest.raises(PlatformError) as refused:
+        uow.repo(Payment).delete(made[0].id)
+    assert refused.value.code == "RETENTION_HELD"
+    assert len(_plain(platform, Payment)) == len(statuses)
+    # the guard's own permit lets the adapter delete it (what the retention purge does)
+    with platform.deps.uow() as uow, retention._permit(Payment, made[0].id):
         uow.repo(Payment).delete(made[0].id)
         uow.commit()
     assert len(_plain(platform, Payment)) == len(statuses) - 1

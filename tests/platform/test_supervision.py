@@ -239,8 +239,9 @@ def test_the_regulator_changes_nothing_through_any_endpoint(
     for method, path, template in writes:
         op = doc["paths"][template][method.lower()]
         body = _plausible(doc, op)
-        if body is _MULTIPART:
+        if isinstance(body, _Multipart):
             r = client.request(method, path, headers=keyed(world.regulator.headers),
+                               data=body.fields,
                                files={"file": ("e.jpg", b"\xff\xd8\xff", "image/jpeg")})
         else:
             r = client.request(method, path, json=body,
@@ -253,7 +254,11 @@ def test_the_regulator_changes_nothing_through_any_endpoint(
     assert [e.action for e in later if e.actor_id == world.regulator.user.id] == []
 
 
-_MULTIPART: dict[str, Any] = {}
+@dataclasses.dataclass
+class _Multipart:
+    """A form upload: the file, and a value for each other required field."""
+
+    fields: dict[str, Any]
 _SAMPLES = {"email": "dave@example.com", "date": "2026-01-01", "uri": "https://example.com/h"}
 
 
@@ -284,7 +289,8 @@ def _sample(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
 def _plausible(doc: dict[str, Any], op: dict[str, Any]) -> Any:
     content = op.get("requestBody", {}).get("content", {})
     if "multipart/form-data" in content:
-        return _MULTIPART
+        form = _sample(doc, content["multipart/form-data"]["schema"])
+        return _Multipart({k: v for k, v in form.items() if k != "file"})
     if "application/json" not in content:
         return {}
     return _sample(doc, content["application/json"]["schema"])

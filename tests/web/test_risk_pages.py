@@ -96,7 +96,7 @@ def test_staff_who_may_not_read_kyc_see_no_rating(platform: bootstrap.Platform,
     support = make_staff(platform, "support_agent")
     _signed_in(platform, site, support)
     lookup = site.get(f"/staff/customers/{carol.user.id}")
-    assert lookup.status_code == 200 and 'id="risk"' not in lookup.text
+    assert lookup.status_code == 200 and 'id="risk-rating"' not in lookup.text
     assert site.get(f"/staff/kyc/{rec.id}").status_code == 403
     _signed_in(platform, site, carol)
     assert site.get(f"/staff/kyc/{rec.id}").status_code in (403, 404)
