@@ -41,12 +41,12 @@ from corridor.platform.config import (
     sqlite_path,
 )
 from corridor.platform.domain import fx
-from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
+    aml_window,
     bank_details,
     deposits,
     funds,
@@ -85,15 +85,19 @@ HANDLERS = Handlers(
 
 def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
     """What evaluates every movement before the chain (issue 16), in order: the one place
-    monitors are listed. The sanctions screener over the recipient's name, then, when
-    `settings.aml_monitoring` is on, the AML rules engine (domain/aml), one per process
-    behind a lock. It is off by default until its window of history is rebuilt from the
-    store at start: today a restart forgets it, and rules that compare with the past
-    (structuring, velocity, fan-in/out, cycles, dormancy) would start blind."""
+    monitors are listed. The sanctions screener over the recipient's name, then, unless
+    `settings.aml_monitoring` is off, the AML rules engine (domain/aml), one per process,
+    its window rebuilt from the store's records at start and kept up with other processes'
+    (services/aml_window.py). `settings.compliance_off` (the payments benchmark's "off" leg
+    only) lists none."""
+    if deps.settings.compliance_off:
+        return ()
     screener: Monitor = monitoring.ScreeningMonitor(screening.Screener(deps))
     if not deps.settings.aml_monitoring:
         return (screener,)
-    return (screener, monitoring.Serialised(AmlEngine()))
+    window = aml_window.AmlWindow(aml_window.UowMovementLog(deps.read_uow or deps.uow),
+                                  deps.clock)
+    return (screener, window)
 
 
 @dataclasses.dataclass
@@ -118,8 +122,9 @@ class Platform:
         self.rail_worker.start()
 
     def warm_monitors(self) -> None:
-        """Builds the screening index in the background (seconds for a large list), so the
-        first payment after a start does not wait for it."""
+        """Builds the screening index and rebuilds the AML window from the store in the
+        background (seconds for a large list or a long history), so the first payment after
+        a start does not wait for them."""
         def warm(monitor: monitoring.ScreeningMonitor) -> None:
             try:
                 monitor.index()
@@ -127,6 +132,8 @@ class Platform:
                 log.warning("screening index not built in advance", exc_info=True)
 
         for monitor in self.deps.monitors:
+            if isinstance(monitor, aml_window.AmlWindow):
+                monitor.warm()  # its own thread; evaluations meanwhile say "partial"
             if isinstance(monitor, monitoring.ScreeningMonitor):
                 threading.Thread(target=warm, args=(monitor,), name="screening-index",
                                  daemon=True).start()
@@ -188,6 +195,9 @@ class Platform:
 
     def close(self) -> None:
         self.stop_workers()
+        for monitor in self.deps.monitors:
+            if isinstance(monitor, aml_window.AmlWindow):
+                monitor.close()  # its rebuild reads the store: done before it closes
         ledger = self.deps.ledger
         if isinstance(ledger, LedgerClient):
             ledger.close()

@@ -16,3 +16,4 @@ from corridor.platform.adapters import tables_notifications
 from corridor.platform.adapters import tables_screening
 from corridor.platform.adapters import tables_freezes
 from corridor.platform.adapters import tables_compliance
+from corridor.platform.adapters import tables_aml

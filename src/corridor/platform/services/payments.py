@@ -60,6 +60,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
+    aml_window,
     bank_details,
     freezes,
     funds,
@@ -355,7 +356,8 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
     payment_id = _new_id(deps)
-    findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown))
+    movement = _movement(deps, payment_id, owner, shown)
+    findings = monitoring.evaluate(deps, movement)
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -371,7 +373,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
         p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name,
-                    payment_id, findings)
+                    payment_id, findings, movement)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -418,7 +420,7 @@ def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Previe
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
             digest: str, sender_name: str | None, payment_id: str,
-            findings: tuple[Finding, ...] = ()) -> Payment:
+            findings: tuple[Finding, ...] = (), movement: Movement | None = None) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
     sealed = (None if r.bank is None else bank_details.seal(
@@ -453,6 +455,8 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         t = None
     else:  # held: the transfer waits unsigned, its debit reserved, until a decision
         held = outcome is not Outcome.APPROVE
+        if movement is not None and deps.monitors:  # for every process's AML window
+            aml_window.remember(uow, movement)
         t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
                              source=wallet_ref(wallet.id), legs=legs, memo=p.uetr, held=held)
         if held:

@@ -13,6 +13,7 @@ thousand or a million movements of history. No clock, no I/O: time is the moveme
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,6 +52,10 @@ AMOUNT: Final = 5
 CURRENCY: Final = 6
 
 
+def _at(edge: Edge) -> int:
+    return edge[AT]
+
+
 class _Party:
     """One party's window. Mutable, owned by the engine alone."""
 
@@ -84,18 +89,44 @@ class _Party:
                 del q[:i]
 
     def add(self, q: list[Edge], edge: Edge, day: int, index: int) -> None:
-        q.append(edge)
+        at = edge[AT]
+        if not q or q[-1][AT] <= at:
+            q.append(edge)
+        else:  # out of order (another process's movement, learned late): kept in time order
+            bisect.insort(q, edge, key=_at)
         if len(q) > EDGES_PER_PARTY_MAX:
             del q[:len(q) - EDGES_PER_PARTY_MAX]
-        self.last_ms = edge[AT]
+        self.seen(at)
         days = self.days
         if not days or days[-1][0] < day:
             days.append([day, 0, 0])
             if len(days) > BASELINE_DAYS_MAX + 1:
                 del days[0]
-        # (a movement dated before the newest bucket, out of order, counts in that bucket:
-        # the buckets stay in day order, which `count` relies on)
-        days[-1][index] += 1
+            days[-1][index] += 1
+            return
+        # out of order: its own day's bucket, made in place (the buckets stay in day order,
+        # which `count` relies on); a day older than the baseline keeps is not counted
+        for i in range(len(days) - 1, -1, -1):
+            if days[i][0] == day:
+                days[i][index] += 1
+                return
+            if days[i][0] < day:
+                days.insert(i + 1, [day, 0, 0])
+                days[i + 1][index] += 1
+                break
+        else:
+            if len(days) <= BASELINE_DAYS_MAX:
+                days.insert(0, [day, 0, 0])
+                days[0][index] += 1
+        if len(days) > BASELINE_DAYS_MAX + 1:
+            del days[0]
+
+    def seen(self, at_ms: int) -> None:
+        """Active at `at_ms`: its first and last activity include it."""
+        if self.last_ms is None or at_ms > self.last_ms:
+            self.last_ms = at_ms
+        if at_ms < self.first_ms:
+            self.first_ms = at_ms
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -488,8 +519,22 @@ class AmlEngine:
         return p
 
     def learn(self, m: Movement) -> None:
-        """Adds `m` to the history of its parties (what `evaluate` does after the rules)."""
+        """Adds `m` to the history of its parties (what `evaluate` does after the rules).
+        Movements may come a little out of time order (another process's, learned late):
+        each party's edges and day buckets stay in time order."""
         self._learn(m, self.usd_of(m))
+
+    def learn_activity(self, m: Movement) -> None:
+        """Only that its parties were active at `m.at_ms`: for movements older than the
+        window keeps (`history_ms`), which still tell a dormant account from a new one."""
+        self._party(m.sender, m.at_ms).seen(m.at_ms)
+        self._party(m.receiver, m.at_ms).seen(m.at_ms)
+
+    @property
+    def lookback_ms(self) -> int:
+        """How far back the rules look: the movements a rebuilt window needs (the full
+        window, and activity as far back as the dormancy and new-account rules ask)."""
+        return max(self.rules.history_ms, self.rules.dormant_ms, self.rules.new_account_ms)
 
     def _learn(self, m: Movement, usd: int | None) -> None:
         edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
@@ -501,6 +546,10 @@ class AmlEngine:
         r = self._party(m.receiver, m.at_ms)
         r.prune(before)
         r.add(r.inn, edge, day, 2)
+
+    @property
+    def parties(self) -> int:
+        return len(self._parties)
 
     def stats(self) -> dict[str, int]:
         """How much the window holds: parties and edges (each edge counted per side)."""
