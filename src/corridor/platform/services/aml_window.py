@@ -195,8 +195,9 @@ class AmlWindow:
         now = self.clock.now_ms()
         full_from = now - engine.rules.history_ms
         seen: dict[str, int] = {}
-        newest = n = 0
-        for m in read_since(self.movements, now - engine.lookback_ms):
+        since = newest = now - engine.lookback_ms
+        n = 0
+        for m in read_since(self.movements, since):
             if self._closed:
                 return
             if m.at_ms >= full_from:

@@ -372,6 +372,20 @@ def verified_name(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -
     return name or None
 
 
+def country_of(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
+    """The country of the address an accepted verification established (a person's, an
+    organisation's registered one), ISO 3166 alpha-2; None if none is known. The travel
+    rule's originator and beneficiary country on a payment between customers."""
+    rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
+    if rec is None or rec.tier < 1:
+        return None
+    values = _open(deps, rec)
+    key = "organization.address_country_code" if owner_type == SubjectType.ORG \
+        else "address_country_code"
+    country = str(values.get(key) or "").strip().upper()
+    return country if len(country) == 2 and country.isalpha() else None
+
+
 def risk_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:
     """The risk rating of the last acceptance (kyc.Risk), or None if never accepted."""
     rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)

@@ -352,11 +352,13 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         freezes.check_not_frozen(uow, *owner)
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
         sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
+        # the travel rule's originator and beneficiary countries, for the monitors
+        countries = (kyc.country_of(deps, uow, *owner), _recipient_country(deps, uow, shown))
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
     payment_id = _new_id(deps)
-    movement = _movement(deps, payment_id, owner, shown)
+    movement = _movement(deps, payment_id, owner, shown, countries)
     findings = monitoring.evaluate(deps, movement)
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
@@ -407,11 +409,23 @@ def party_of(deps: Deps, r: payment_recipients.Recipient) -> str:
     return f"addr:{r.address}"
 
 
-def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Preview) -> Movement:
+def _recipient_country(deps: Deps, uow: UnitOfWork, shown: Preview) -> str | None:
+    """A customer recipient's verified country, a bank beneficiary's bank country; None for
+    an address (whose holder the platform does not know)."""
+    r = shown.recipient
+    if r.owner is not None:
+        return kyc.country_of(deps, uow, *r.owner)
+    if r.bank is not None:
+        return (r.bank.get("country") or "").upper() or None
+    return None
+
+
+def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Preview,
+              countries: tuple[str | None, str | None] = (None, None)) -> Movement:
     r = shown.recipient
     return Movement(id=payment_id, kind=MovementKind.PAYMENT, at_ms=deps.clock.now_ms(),
-                    sender=owner[1], sender_country=None, receiver=party_of(deps, r),
-                    receiver_country=None,
+                    sender=owner[1], sender_country=countries[0], receiver=party_of(deps, r),
+                    receiver_country=countries[1],
                     receiver_name=r.name if r.type != RecipientType.ADDRESS else None,
                     amount_minor=shown.sell_amount_minor, currency=shown.sell_code,
                     usd_minor=_in_usd(deps, shown.sell_amount_minor, shown.sell_code))

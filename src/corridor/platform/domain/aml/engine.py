@@ -533,8 +533,11 @@ class AmlEngine:
     @property
     def lookback_ms(self) -> int:
         """How far back the rules look: the movements a rebuilt window needs (the full
-        window, and activity as far back as the dormancy and new-account rules ask)."""
-        return max(self.rules.history_ms, self.rules.dormant_ms, self.rules.new_account_ms)
+        window, and parties' activity as far back as the new-account rule asks, and twice
+        the dormancy period: an account idle for up to that long is known as dormant, not
+        taken for a new one)."""
+        return max(self.rules.history_ms, 2 * self.rules.dormant_ms,
+                   self.rules.new_account_ms)
 
     def _learn(self, m: Movement, usd: int | None) -> None:
         edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
