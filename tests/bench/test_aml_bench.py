@@ -35,5 +35,7 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert {"aml_eval_p99_ms", "aml_evals_per_s", "aml_detection_tune",
             "aml_background_flagged_tune"} == set(doc["targets"])
     (d,) = doc["aml_detection"]
-    assert d["settings"] == "tune" and d["instances"] == 20
+    assert d["settings"] == "tune" and d["instances"] == 24  # two of each of 12 typologies
+    assert {"terrorist_financing_small_payments", "terrorist_financing_new_account"} <= \
+        set(d["by_typology"])
     assert 0 <= d["detection_rate"] <= 1

@@ -37,12 +37,14 @@ PARTIES_MAX = 2_000_000
 RULE_VERSIONS: Mapping[str, int] = {
     "large_amount": 1, "structuring": 1, "velocity": 1, "rapid_in_out": 1, "fan_in": 1,
     "fan_out": 1, "cycle": 1, "high_risk_country": 1, "dormant": 1, "round_amount": 1,
-    "travel_rule": 1, "new_account": 1,
+    "travel_rule": 1, "new_account": 1, "in_profile": 1, "small_high_risk": 1,
+    "new_account_fan_out": 1,
 }
 
 # An edge of the movement graph: (at_ms, id, sender, receiver, usd_minor, amount_minor,
-# currency). One tuple is shared by the sender's `out` and the receiver's `inn`.
-Edge = tuple[int, str, str, str, int | None, int, str]
+# currency, receiver_country). One tuple is shared by the sender's `out` and the
+# receiver's `inn`.
+Edge = tuple[int, str, str, str, int | None, int, str, str | None]
 AT: Final = 0
 ID: Final = 1
 SENDER: Final = 2
@@ -50,6 +52,7 @@ RECEIVER: Final = 3
 USD: Final = 4
 AMOUNT: Final = 5
 CURRENCY: Final = 6
+COUNTRY: Final = 7  # the receiver's
 
 
 def _at(edge: Edge) -> int:
@@ -183,7 +186,9 @@ class AmlEngine:
         self._rule_fns: tuple[Callable[[_Ctx], RuleHit | None], ...] = (
             self._large_amount, self._structuring, self._velocity, self._rapid_in_out,
             self._fan_in, self._fan_out, self._cycle, self._high_risk_country,
-            self._dormant, self._round_amount, self._travel_rule, self._new_account)
+            self._dormant, self._round_amount, self._travel_rule, self._new_account,
+            self._in_profile, self._small_high_risk, self._new_account_fan_out)
+        self._high_risk = self.rules.fatf_black | self.rules.fatf_grey | self.rules.cft_regions
 
     # -- the Monitor port ---------------------------------------------------------------
 
@@ -457,6 +462,75 @@ class AmlEngine:
         return RuleHit(rule="new_account", band=1,
                        values={"age_ms": c.m.at_ms - c.s.first_ms}, parties=(c.m.sender,))
 
+    def _in_profile(self, c: _Ctx) -> RuleHit | None:
+        """A large amount like several the sender made before: its usual business."""
+        if c.usd is None or 2 * c.usd < c.amounts.large_usd_minor:
+            return None  # only large amounts are weighed against the profile
+        floor = c.usd * self.rules.profile_share_percent // 100
+        like = [e for e in c.s.out if (e[USD] or 0) >= floor]
+        known = [e for e in like if e[RECEIVER] == c.m.receiver]
+        if len(like) < self.rules.profile_count_min and not known:
+            return None
+        return RuleHit(rule="in_profile", band=1,
+                       values={"comparable": len(like), "to_this_receiver": len(known),
+                               "floor_usd_minor": floor, "history_ms": self.rules.history_ms},
+                       movement_ids=tuple(e[ID] for e in like[-5:]), parties=(c.m.sender,))
+
+    def _small_high_risk(self, c: _Ctx) -> RuleHit | None:
+        """CFT: small payments, frequent, to high-risk regions (FATF lists, CFT regions)."""
+        small = c.amounts.cft_small_usd_minor
+        if c.m.receiver_country not in self._high_risk or c.usd is None or c.usd > small:
+            return None
+        window = [e for e in _recent(c.s.out, c.m.at_ms - self.rules.cft_window_ms)
+                  if e[COUNTRY] in self._high_risk and e[USD] is not None and e[USD] <= small]
+        n = len(window) + 1
+        lo, hi = self.rules.cft_count
+        if n < lo:
+            return None
+        return RuleHit(rule="small_high_risk", band=2 if n >= hi else 1,
+                       values={"count": n, "window_ms": self.rules.cft_window_ms,
+                               "small_usd_minor": small,
+                               "countries": sorted({e[COUNTRY] or "" for e in window}
+                                                   | {c.m.receiver_country}),
+                               "total_usd_minor": sum(e[USD] or 0 for e in window) + c.usd},
+                       movement_ids=_ids(window, c.m),
+                       parties=tuple(dict.fromkeys((c.m.sender, *(e[RECEIVER] for e in window),
+                                                    c.m.receiver))))
+
+    def _new_account_fan_out(self, c: _Ctx) -> RuleHit | None:
+        """CFT: a new account funding many beneficiaries."""
+        age = c.m.at_ms - c.s.first_ms
+        if c.s.last_ms is not None and age >= self.rules.cft_new_account_ms:
+            return None
+        out = _recent(c.s.out, c.s.first_ms)
+        lo, hi = self.rules.cft_beneficiaries
+        if len(out) + 1 < lo:
+            return None
+        # beneficiaries, not merchants: receivers few others pay
+        payers_max = self.rules.cft_beneficiary_payers_max
+        beneficiaries = {r: None for r in (*(e[RECEIVER] for e in out), c.m.receiver)
+                         if self._payers(r, payers_max + 1) <= payers_max}
+        n = len(beneficiaries)
+        if n < lo:
+            return None
+        return RuleHit(rule="new_account_fan_out", band=2 if n >= hi else 1,
+                       values={"beneficiaries": n, "age_ms": age,
+                               "funded_usd_minor": sum(e[USD] or 0 for e in c.s.inn),
+                               "paid_usd_minor": sum(e[USD] or 0 for e in out) + (c.usd or 0)},
+                       movement_ids=_ids(out, c.m), parties=(c.m.sender, *beneficiaries))
+
+    def _payers(self, party: str, stop: int) -> int:
+        """Distinct senders in `party`'s window (counted up to `stop`)."""
+        p = self._parties.get(party)
+        if p is None:
+            return 0
+        seen: set[str] = set()
+        for e in reversed(p.inn):
+            seen.add(e[SENDER])
+            if len(seen) >= stop:
+                break
+        return len(seen)
+
     # -- typologies ---------------------------------------------------------------------
 
     def _score(self, m: Movement, hits: list[RuleHit]) -> list[Finding]:
@@ -540,7 +614,8 @@ class AmlEngine:
                    self.rules.new_account_ms)
 
     def _learn(self, m: Movement, usd: int | None) -> None:
-        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
+        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency,
+                      m.receiver_country)
         day = m.at_ms // DAY_MS
         before = m.at_ms - self.rules.history_ms
         s = self._party(m.sender, m.at_ms)
