@@ -1,7 +1,8 @@
 """The AML rules engine in the payment path's list of monitors (bootstrap.monitors_of):
 present by default after the sanctions screener, absent when switched off, no monitor at
-all for the benchmark's "off" leg, and what it finds is what the engine finds (tests/platform/test_compliance_cases.py shows any
-monitor's findings hold or reject a payment)."""
+all for the benchmark's "off" leg, and what it finds is what the engine finds
+(tests/platform/test_compliance_cases.py shows any monitor's findings hold or reject a
+payment)."""
 
 from __future__ import annotations
 

@@ -351,15 +351,17 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
             return existing, False
         freezes.check_not_frozen(uow, *owner)
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
-        sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
-        # the travel rule's originator and beneficiary countries, for the monitors
-        countries = (kyc.country_of(deps, uow, *owner), _recipient_country(deps, uow, shown))
+        # the name the recipient sees; the originator's and beneficiary's countries (the
+        # travel rule's) for the monitors, when there are any
+        sender_name, sender_country = kyc.verified_identity(deps, uow, *owner)
+        countries = (sender_country, _recipient_country(deps, uow, shown)) \
+            if deps.monitors else (None, None)
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
     payment_id = _new_id(deps)
     movement = _movement(deps, payment_id, owner, shown, countries)
-    findings = monitoring.evaluate(deps, movement)
+    findings = monitoring.evaluate(deps, movement) if deps.monitors else ()
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -414,7 +416,7 @@ def _recipient_country(deps: Deps, uow: UnitOfWork, shown: Preview) -> str | Non
     an address (whose holder the platform does not know)."""
     r = shown.recipient
     if r.owner is not None:
-        return kyc.country_of(deps, uow, *r.owner)
+        return kyc.verified_identity(deps, uow, *r.owner)[1]
     if r.bank is not None:
         return (r.bank.get("country") or "").upper() or None
     return None
