@@ -49,6 +49,9 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert document["compliance_ratio"] == pytest.approx(
         document["payments_per_s"] / document["payments_per_s_compliance_off"])
     assert document["compliance_off"]["cpu"]["platform_cores"] > 0
+    assert document["compliance_cpu_ratio"] == pytest.approx(
+        document["compliance_off"]["platform_cpu_ms_per_payment"]
+        / document["throughput"]["platform_cpu_ms_per_payment"])
     for run in (sqlite, pg):
         assert _positive(run["payments_per_s"]) and _positive(run["created_per_s"])
         latency = run["credited_latency_ms"]

@@ -394,6 +394,20 @@ class PaymentsFigures:
         off = self.compliance_off.throughput.payments_per_s
         return self.sqlite.throughput.payments_per_s / off if off else 0.0
 
+    @property
+    def compliance_cpu_ratio(self) -> float | None:
+        """The platform's CPU per credited payment off / on: what compliance costs the
+        platform itself, less swayed than throughput by other work on a shared machine
+        between the two legs."""
+        on, off = (_platform_cpu_ms(d.throughput) for d in (self.sqlite, self.compliance_off))
+        return off / on if on and off else None
+
+
+def _platform_cpu_ms(t: ThroughputFigures) -> float | None:
+    if not t.credited_in_window or "platform" not in t.cpu.named:
+        return None
+    return t.cpu.named["platform"] * t.cpu.wall_s * 1000 / t.credited_in_window
+
 
 def run(
     config: PaymentsBenchConfig,

@@ -16,27 +16,12 @@ from typing import Any
 
 from corridor.platform.domain import compliance as dom
 from corridor.platform.domain.compliance import Alert, AlertState, Case, CaseState, Clearance
-from corridor.platform.domain.monitoring import Finding, Monitor, Movement, Outcome
+from corridor.platform.domain.monitoring import Finding, Movement, Outcome
 from corridor.platform.domain.screening.entries import EntityKind, is_terrorist
 from corridor.platform.domain.screening.index import ScreeningIndex
 from corridor.platform.domain.screening.matcher import THRESHOLD, Hit, Query
 from corridor.platform.services.ports import Deps, UnitOfWork
 from corridor.platform.services.screening import Screener
-
-
-class Serialised:
-    """A monitor with state of its own (the AML engine's window) made safe to share
-    between the API's threads: one evaluation at a time."""
-
-    def __init__(self, inner: Monitor) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._lock = threading.Lock()
-
-    def evaluate(self, movement: Movement) -> Sequence[Finding]:
-        with self._lock:
-            return self.inner.evaluate(movement)
-
 
 SCREENING = "screening"
 SANCTIONS = "sanctions"
