@@ -114,6 +114,29 @@ def test_a_second_engine_catches_up_with_the_first_and_learns_each_movement_once
     assert edges == 6  # three movements, each an edge of its sender and its receiver
 
 
+def test_the_timer_catches_up_only_once_warm_and_until_closed() -> None:
+    log, clock = MemoryMovementLog(), Clock(T0)
+    window = AmlWindow(log, clock)
+    log.add(move(1, T0))
+    assert window.tick() == 0  # cold: the rebuild reads the store, not the timer
+    window.warm(background=False)
+    assert window.status().learned == 1
+    log.add(move(2, T0 + 1))
+    assert window.tick() == 1 and window.tick() == 0
+    window.close()
+    log.add(move(3, T0 + 2))
+    assert window.tick() == 0
+
+
+def test_a_started_platform_keeps_its_window_caught_up_on_a_timer(sides: Sides) -> None:
+    side = sides.open()
+    side.platform.warm_monitors()
+    timer = side.platform.aml_catch_up
+    assert timer is not None and timer.running and timer.window is side.window
+    side.platform.stop_workers()
+    assert side.platform.aml_catch_up is None and not timer.running
+
+
 class _Gated(MemoryMovementLog):
     """A store whose first read waits for the test's word: the window stays warming."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.aml_catch_up import AmlCatchUp
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
@@ -109,6 +110,7 @@ class Platform:
     worker: OutboxWorker | None = None
     rail_worker: RailWorker | None = None
     webhook_worker: WebhookWorker | None = None
+    aml_catch_up: AmlCatchUp | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -134,6 +136,9 @@ class Platform:
         for monitor in self.deps.monitors:
             if isinstance(monitor, aml_window.AmlWindow):
                 monitor.warm()  # its own thread; evaluations meanwhile say "partial"
+                if self.aml_catch_up is None:  # then other processes' movements each second
+                    self.aml_catch_up = AmlCatchUp(monitor)
+                    self.aml_catch_up.start()
             if isinstance(monitor, monitoring.ScreeningMonitor):
                 threading.Thread(target=warm, args=(monitor,), name="screening-index",
                                  daemon=True).start()
@@ -180,6 +185,9 @@ class Platform:
         return True
 
     def stop_workers(self) -> None:
+        if self.aml_catch_up is not None:
+            self.aml_catch_up.stop()
+            self.aml_catch_up = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

@@ -219,6 +219,12 @@ class AmlWindow:
         log.info("AML window warm: %d movements learned from the store in %.1f s", n,
                  self._rebuild_s)
 
+    def tick(self) -> int:
+        """The periodic catch-up (adapters/aml_catch_up.py): once warm, and not closed."""
+        if self._state != WARM or self._closed:
+            return 0
+        return self.catch_up()
+
     def catch_up(self) -> int:
         """Learns the movements other processes recorded since the last read; how many."""
         if not self._reading.acquire(blocking=False):
