@@ -45,8 +45,8 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
         Row(
             name="compliance_cpu_ratio",
             value=f.compliance_cpu_ratio,
-            note="the platform's CPU per payment, compliance off / on: the same comparison "
-            "with other load on the machine between the legs left out",
+            note="the platform's CPU per payment, compliance off / on: the same comparison, "
+            "less swayed by other work on the machine between the legs",
         ),
         Row(
             name="payments_per_s_compliance_off",
