@@ -32,8 +32,14 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert key in result.stdout
     assert doc["aml_eval_p50_ms"] <= doc["aml_eval_p99_ms"]
     assert doc["aml_parties"] > 300 and doc["aml_edges"] > 0
+    # the window rebuilt from the same history stored: every payment read back once
+    assert doc["aml_rebuild_movements"] == 3_000
+    assert 0 < doc["aml_rebuild_in_window"] < 3_000  # the rest older than the window
+    assert doc["aml_rebuild_s"] > 0 and doc["aml_rebuild_movements_per_s"] > 0
     assert {"aml_eval_p99_ms", "aml_evals_per_s", "aml_detection_tune",
             "aml_background_flagged_tune"} == set(doc["targets"])
     (d,) = doc["aml_detection"]
-    assert d["settings"] == "tune" and d["instances"] == 20
+    assert d["settings"] == "tune" and d["instances"] == 24  # two of each of 12 typologies
+    assert {"terrorist_financing_small_payments", "terrorist_financing_new_account"} <= \
+        set(d["by_typology"])
     assert 0 <= d["detection_rate"] <= 1

@@ -26,7 +26,12 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(compliance_bench, "QUICK", TINY)
     monkeypatch.setattr(aml_bench, "QUICK", TINY_AML)
     out = tmp_path / "bench-compliance.json"
-    result = CliRunner().invoke(app, ["bench", "compliance", "--quick", "--json", str(out)])
+    payments = tmp_path / "bench-payments.json"  # what `bench payments` measured
+    payments.write_text(json.dumps({"quick": True, "compliance_ratio": 0.9125,
+                                    "payments_per_s": 73.0,
+                                    "payments_per_s_compliance_off": 80.0}))
+    result = CliRunner().invoke(app, ["bench", "compliance", "--quick", "--json", str(out),
+                                      "--payments-json", str(payments)])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["entries"] == 600 and doc["queries"] == 40 and doc["names"] > 600
@@ -37,8 +42,20 @@ def test_bench_writes_every_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert key in result.stdout
     assert doc["screening_p50_ms"] <= doc["screening_p99_ms"]
     assert set(doc["targets"]) == {"screening_p99_ms", "index_recall", "aml_eval_p99_ms",
-                                   "aml_evals_per_s"}
+                                   "aml_evals_per_s", "compliance_ratio"}
+    # the AML window rebuilt from a store of the same history
+    assert doc["aml_rebuild_movements"] == 3_000 and doc["aml_rebuild_s"] > 0
+    assert doc["aml_rebuild_movements_per_s"] > 0 and "aml_rebuild_s" in result.stdout
+    # compliance_ratio as the payments bench measured it, and where it comes from
+    assert doc["compliance_ratio"] == 0.912 and str(payments) in doc["compliance_ratio_source"]
+    assert doc["targets"]["compliance_ratio"]["met"] is True
+
     # the AML figures were measured with the AML bench's quick history
     assert doc["aml_history_payments"] == 3_000 and doc["aml_evals"] == 200
     assert 0 < doc["index_recall"] <= 1
     assert doc["mean_hits"] > 0  # half the queries are variations of listed names
+
+
+def test_without_a_payments_run_the_ratio_is_none_and_says_why(tmp_path: Path) -> None:
+    ratio = compliance_bench.compliance_ratio(tmp_path / "missing.json")
+    assert ratio.value is None and "corridor bench payments" in ratio.source

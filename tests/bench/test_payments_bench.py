@@ -1,5 +1,6 @@
 """`corridor bench payments --quick` runs end to end (a node, the platform API, real HTTP),
-on SQLite and on a throw-away PostgreSQL server in the same run, and writes every figure.
+on SQLite, on SQLite with compliance off and on a throw-away PostgreSQL server in the same
+run, and writes every figure.
 
 Timings depend on the machine and its load: no test here asserts a timing or a target.
 """
@@ -43,6 +44,14 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert document["credited_latency_ms_pg"] == pg["credited_latency_ms"]
     assert document["pg_ratio"] == pytest.approx(
         pg["payments_per_s"] / document["payments_per_s"])
+    # the same SQLite pass with no monitor, and the share of its throughput compliance keeps
+    assert _positive(document["payments_per_s_compliance_off"])
+    assert document["compliance_ratio"] == pytest.approx(
+        document["payments_per_s"] / document["payments_per_s_compliance_off"])
+    assert document["compliance_off"]["cpu"]["platform_cores"] > 0
+    assert document["compliance_cpu_ratio"] == pytest.approx(
+        document["compliance_off"]["platform_cpu_ms_per_payment"]
+        / document["throughput"]["platform_cpu_ms_per_payment"])
     for run in (sqlite, pg):
         assert _positive(run["payments_per_s"]) and _positive(run["created_per_s"])
         latency = run["credited_latency_ms"]
@@ -57,13 +66,14 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert pg["throughput"]["cpu"]["postgres_cores"] > 0
     assert _positive(document["pg_statements_per_payment"])
     assert pg["statements"]["statements"] > 0 and pg["statements"]["top"]
-    for name in ("payments_per_s", "payments_per_s_pg", "pg_ratio", "credited_latency_ms.p99",
+    for name in ("payments_per_s", "payments_per_s_pg", "pg_ratio", "compliance_ratio",
+                 "payments_per_s_compliance_off", "credited_latency_ms.p99",
                  "credited_latency_ms_pg.p99", "pg_statements_per_payment", "db_commits_per_s",
                  "cpu_platform_cores", "cpu_postgres_cores"):
         assert name in result.stdout  # the table names every headline figure
     assert set(document["targets"]) == {
-        "payments_per_s", "pg_ratio", "credited_latency_ms.p50", "credited_latency_ms.p99",
-        "credited_latency_ms_pg.p50", "credited_latency_ms_pg.p99"}
+        "payments_per_s", "pg_ratio", "compliance_ratio", "credited_latency_ms.p50",
+        "credited_latency_ms.p99", "credited_latency_ms_pg.p50", "credited_latency_ms_pg.p99"}
     for target in document["targets"].values():
         assert isinstance(target["met"], bool)
     assert list(tmp_path.joinpath("out").iterdir()) == [out]

@@ -249,9 +249,10 @@ def test_thresholds_per_corridor_and_customer_risk() -> None:
     assert "large_value" in typologies(e.evaluate(mv("risky", "c", "5000.00")))
     assert "large_value" not in typologies(e.evaluate(mv("calm", "c", "5000.00")))
     # in a currency with its own threshold too (EUR 10,000 -> 5,000)
-    assert "large_value" in typologies(e.evaluate(mv("risky", "c", "5000.00",
+    # (to another receiver: a second such sum to "c" would be in the sender's profile)
+    assert "large_value" in typologies(e.evaluate(mv("risky", "d", "5000.00",
                                                      currency="EUR")))
-    assert "large_value" not in typologies(e.evaluate(mv("calm", "c", "5000.00",
+    assert "large_value" not in typologies(e.evaluate(mv("calm", "d", "5000.00",
                                                          currency="EUR")))
 
 
@@ -348,3 +349,76 @@ def test_stream_amounts_exact_and_every_bad_line_named() -> None:
                      "line 4: amount '10.5' has more decimals than JPY",
                      "line 5: id 'c' appears twice"):
         assert expected in text, text
+
+
+def test_a_large_amount_in_the_senders_profile_alerts_only_when_very_large() -> None:
+    e = AmlEngine()
+    assert "large_value" in typologies(e.evaluate(mv("biz", "supplier", "12000.00")))
+    # the same supplier again, a like sum: its usual business
+    again = e.evaluate(mv("biz", "supplier", "11000.00", at_h=200))
+    assert "large_value" not in typologies(again)
+    # a like sum to someone new, after three like ones: in profile too
+    e.evaluate(mv("biz", "other", "9000.00", at_h=300))
+    assert "large_value" not in typologies(e.evaluate(mv("biz", "new", "12500.00", at_h=400)))
+    # five times its usual: out of profile, and very large
+    huge = next(f for f in e.evaluate(mv("biz", "supplier", "60000.00", at_h=500))
+                if f.typology == "large_value")
+    assert "in_profile" not in [r["rule"] for r in huge.explanation["rules"]]
+    # in profile: a grey-listed country is not enough; a black-listed one still is, the
+    # mitigation shown with its weight
+    assert "large_value" not in typologies(
+        e.evaluate(mv("biz", "supplier", "11234.56", rc="KE", at_h=600)))
+    risky = next(f for f in e.evaluate(mv("biz", "supplier", "11234.56", rc="IR", at_h=700))
+                 if f.typology == "large_value")
+    weights = {r["rule"]: r["weight"] for r in risky.explanation["rules"]}
+    assert weights == {"large_amount": 100, "high_risk_country": 400, "in_profile": -60}
+    f = next(iter(e.evaluate(mv("person", "family", "15234.56", at_h=500))))
+    assert f.typology == "large_value"
+    assert [r["rule"] for r in f.explanation["rules"]] == ["large_amount"]
+
+
+def test_small_frequent_payments_to_high_risk_regions_are_terrorist_financing() -> None:
+    e = AmlEngine()
+    # four small sums to Somalia and Yemen in a few days: below the count
+    for k in range(4):
+        assert not typologies(e.evaluate(mv("s", f"r{k % 2}", "300.00", rc="SO" if k % 2
+                                            else "YE", at_h=10 * k)))
+    got = e.evaluate(mv("s", "r0", "250.00", rc="YE", at_h=45))
+    tf = next(f for f in got if f.typology == "terrorist_financing_small_payments")
+    rule = tf.explanation["rules"][0]
+    assert rule["rule"] == "small_high_risk" and rule["values"]["count"] == 5
+    assert rule["values"]["countries"] == ["SO", "YE"]
+    assert len(tf.movement_ids) == 5
+    # the same rhythm home to a country on no list, or in large sums, is not
+    calm = AmlEngine()
+    for k in range(8):
+        assert not typologies(calm.evaluate(mv("m", "mum", "300.00", rc="PH", at_h=10 * k)))
+    big = AmlEngine()
+    for k in range(6):
+        found = typologies(big.evaluate(mv("b", "x", "2500.00", rc="YE", at_h=10 * k)))
+        assert "terrorist_financing_small_payments" not in found
+
+
+def test_a_new_account_funding_many_beneficiaries_is_terrorist_financing() -> None:
+    e = AmlEngine()
+    e.evaluate(mv("funder", "fresh", "5000.00", at_h=0))
+    got: set[str] = set()
+    for k in range(6):
+        got = typologies(e.evaluate(mv("fresh", f"b{k}", "700.00", rc="PK", at_h=2 + 5 * k)))
+        if k < 5:
+            assert "terrorist_financing_new_account" not in got
+    assert "terrorist_financing_new_account" in got
+    # paying six merchants many others pay is a new customer's shopping, not funding
+    shop = AmlEngine()
+    for m in range(6):
+        for k in range(4):
+            shop.evaluate(mv(f"other{k}", f"shop{m}", "40.00", at_h=-100))
+    for m in range(6):
+        got = typologies(shop.evaluate(mv("newbie", f"shop{m}", "40.00", at_h=m)))
+    assert "terrorist_financing_new_account" not in got
+    # an old account paying six people is not new
+    old = AmlEngine()
+    old.evaluate(mv("old", "x", "10.00", at_h=0))
+    for k in range(6):
+        got = typologies(old.evaluate(mv("old", f"p{k}", "700.00", rc="PK", at_h=24 * 20 + k)))
+    assert "terrorist_financing_new_account" not in got

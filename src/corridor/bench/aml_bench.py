@@ -21,14 +21,23 @@ import gc
 import random
 import resource
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from corridor.bench.report import Row, Target, machine_json, percentile, targets_json
+from corridor.platform.adapters import schema
+from corridor.platform.adapters.db import SqlUnitOfWork, make_engine, table_of
+from corridor.platform.adapters.record_codec import codec
 from corridor.platform.domain.aml import stream
+from corridor.platform.domain.aml.config import RuleSet
 from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.monitoring import Movement, MovementKind
+from corridor.platform.services.aml_window import AmlWindow, UowMovementLog
 from corridor.sim import aml_traffic
 
 Log = Callable[[str], None]
@@ -72,8 +81,21 @@ class AmlFigures:
     parties: int
     edges: int
     rss_mb: float
+    rebuild: RebuildFigures
     detection: tuple[dict[str, Any], ...]
     elapsed_s: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RebuildFigures:
+    """The window rebuilt from the store at start (services/aml_window.py): the history's
+    records in a SQLite database, read back in time order and learnt."""
+
+    movements: int  # records read
+    learned_in_full: int  # of them, inside the window's history (the rest: activity only)
+    seconds: float
+    per_s: float
+    store_s: float  # writing the records (not a platform cost: they are written one by one)
 
 
 class _Traffic:
@@ -162,15 +184,63 @@ def run(config: AmlBenchConfig, log: Log) -> AmlFigures:
     learn_s = time.perf_counter() - t2
     latencies.sort()
     cpu.sort()
+    evals, learnt = len(todo), len(more)
+    del engine, todo, more  # the rebuild makes a window of its own
+    gc.collect()
+    rebuild = measure_rebuild(config, log)
     detection = tuple(_detection(label, s, log) for label, s in config.detection)
     return AmlFigures(
         config=config, load_s=round(load_s, 2),
-        learn_per_s=round(len(more) / learn_s, 1), evals_per_s=round(len(todo) / total, 1),
+        learn_per_s=round(learnt / learn_s, 1), evals_per_s=round(evals / total, 1),
         p50_ms=round(statistics.median(latencies), 3),
         p99_ms=round(percentile(latencies, 99), 3), p99_cpu_ms=round(percentile(cpu, 99), 3),
-        findings_per_eval=round(findings / len(todo), 3), parties=stats["parties"],
-        edges=stats["edges"], rss_mb=round(rss_mb, 1), detection=detection,
+        findings_per_eval=round(findings / evals, 3), parties=stats["parties"],
+        edges=stats["edges"], rss_mb=round(rss_mb, 1), rebuild=rebuild, detection=detection,
         elapsed_s=round(time.perf_counter() - started, 1))
+
+
+def measure_rebuild(config: AmlBenchConfig, log: Log) -> RebuildFigures:
+    """The same history as the speed run's, written to a fresh SQLite store's
+    `aml_movements` (untimed), then a window rebuilt from it as a platform does at start."""
+    with tempfile.TemporaryDirectory(prefix="corridor-bench-aml-") as tmp:
+        db = make_engine(f"sqlite:///{Path(tmp) / 'platform.db'}")
+        try:
+            schema.upgrade(db)
+            traffic = _Traffic(config, config.history + config.evals)
+            history = [traffic.next() for _ in range(config.history)]
+            end_ms = history[-1].at_ms
+            full = sum(1 for m in history if m.at_ms > end_ms - RuleSet().history_ms)
+            t0 = time.perf_counter()
+            with db.begin() as conn:
+                conn.execute(sa.insert(table_of(Movement)),
+                             [codec(Movement).values(m) for m in history])
+            store_s = time.perf_counter() - t0
+            del history
+            log(f"{config.history:,} payments stored in {store_s:.1f} s; rebuilding a "
+                "window from them")
+            clock = _Fixed(end_ms + 1)
+            window = AmlWindow(UowMovementLog(
+                lambda: SqlUnitOfWork(db, clock, read_only=True)), clock)
+            t1 = time.perf_counter()
+            window.warm(background=False)
+            seconds = time.perf_counter() - t1
+            status = window.status()
+            del window
+            gc.collect()
+        finally:
+            db.dispose()
+    log(f"rebuilt in {seconds:.1f} s ({status.learned:,} movements)")
+    return RebuildFigures(movements=status.learned, learned_in_full=full,
+                          seconds=round(seconds, 2), per_s=round(status.learned / seconds, 1),
+                          store_s=round(store_s, 2))
+
+
+class _Fixed:
+    def __init__(self, now_ms: int) -> None:
+        self.now = now_ms
+
+    def now_ms(self) -> int:
+        return self.now
 
 
 def table_rows(f: AmlFigures) -> list[Row]:
@@ -190,6 +260,7 @@ def table_rows(f: AmlFigures) -> list[Row]:
         Row(name="aml_window_mb", value=f.rss_mb, unit="MB",
             note=f"resident memory of {f.parties:,} parties' windows "
                  f"({f.edges:,} edge entries)"),
+        *rebuild_rows(f.rebuild),
     ]
     for d in f.detection:
         tag = d["settings"].replace("-", "")
@@ -202,6 +273,22 @@ def table_rows(f: AmlFigures) -> list[Row]:
                         note=f"{d['background_flagged']:,} of "
                              f"{d['background_payments']:,} background payments"))
     return rows
+
+
+def rebuild_rows(r: RebuildFigures) -> list[Row]:
+    return [
+        Row(name="aml_rebuild_s", value=r.seconds, unit="s",
+            note=f"a window rebuilt from {r.movements:,} stored payments (SQLite), "
+                 f"{r.learned_in_full:,} of them in the history window"),
+        Row(name="aml_rebuild_movements_per_s", value=r.per_s, unit="/s",
+            note="read in time order and learnt; in the background at a platform's start"),
+    ]
+
+
+def rebuild_json(r: RebuildFigures) -> dict[str, Any]:
+    return {"aml_rebuild_s": r.seconds, "aml_rebuild_movements_per_s": r.per_s,
+            "aml_rebuild_movements": r.movements,
+            "aml_rebuild_in_window": r.learned_in_full, "aml_rebuild_store_s": r.store_s}
 
 
 def json_document(f: AmlFigures, rows: list[Row]) -> dict[str, Any]:
@@ -221,6 +308,7 @@ def json_document(f: AmlFigures, rows: list[Row]) -> dict[str, Any]:
         "aml_findings_per_eval": f.findings_per_eval,
         "aml_parties": f.parties,
         "aml_edges": f.edges,
+        **rebuild_json(f.rebuild),
         "aml_detection": list(f.detection),
         "elapsed_s": f.elapsed_s,
         "targets": targets_json(rows),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import random
 import statistics
 import time
@@ -41,6 +42,7 @@ from corridor.platform.domain.screening.names import name_form, scripts_of
 
 Log = Callable[[str], None]
 TARGET_P99_MS = Target(op="<=", value=20.0)
+TARGET_COMPLIANCE_RATIO = Target(op=">=", value=0.80)
 ZIPF_S = 0.8
 TIE_HITS = 10
 TARGET_INDEX_RECALL = Target(op=">=", value=0.99)  # blocking loses (almost) nothing
@@ -227,7 +229,33 @@ def run(config: ComplianceBenchConfig, log: Log, lists: Path | None = None
         elapsed_s=round(time.perf_counter() - started, 1))
 
 
-AML_ROWS = ("aml_evals_per_s", "aml_eval_p99_ms")
+AML_ROWS = ("aml_evals_per_s", "aml_eval_p99_ms", "aml_rebuild_s",
+            "aml_rebuild_movements_per_s")
+PAYMENTS_JSON = Path("out/bench-payments.json")  # where `corridor bench payments` writes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComplianceRatio:
+    """`compliance_ratio` as `corridor bench payments` measured it (its two SQLite legs,
+    compliance on and off, in one run): this bench reads that run's JSON rather than run
+    a node and the platform twice more. None when no such run is there."""
+
+    value: float | None
+    source: str
+
+
+def compliance_ratio(path: Path = PAYMENTS_JSON) -> ComplianceRatio:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ComplianceRatio(value=None, source=f"no {path}: run corridor bench payments")
+    value = doc.get("compliance_ratio")
+    if not isinstance(value, int | float):
+        return ComplianceRatio(value=None, source=f"{path} has no compliance_ratio (older run)")
+    return ComplianceRatio(value=round(float(value), 3),
+                           source=f"{path}, quick={doc.get('quick')}, "
+                                  f"on {doc.get('payments_per_s', 0):.1f}/s, off "
+                                  f"{doc.get('payments_per_s_compliance_off', 0):.1f}/s")
 
 
 def run_aml(config: aml_bench.AmlBenchConfig, log: Log) -> aml_bench.AmlFigures:
@@ -237,9 +265,11 @@ def run_aml(config: aml_bench.AmlBenchConfig, log: Log) -> aml_bench.AmlFigures:
     return aml_bench.run(dataclasses.replace(config, detection=()), log)
 
 
-def table_rows(f: ComplianceFigures, aml: aml_bench.AmlFigures) -> list[Row]:
+def table_rows(f: ComplianceFigures, aml: aml_bench.AmlFigures,
+               ratio: ComplianceRatio | None = None) -> list[Row]:
     aml_rows = [r for r in aml_bench.table_rows(aml) if r.name in AML_ROWS]
-    assert [r.name for r in aml_rows] == list(AML_ROWS), aml_rows
+    assert sorted(r.name for r in aml_rows) == sorted(AML_ROWS), aml_rows
+    ratio = ratio or ComplianceRatio(value=None, source="not read")
     return [
         Row(name="screenings_per_s", value=f.screenings_per_s, unit="/s",
             note=f"one core, {f.entries:,} entries ({f.names:,} names and aliases)"),
@@ -254,11 +284,14 @@ def table_rows(f: ComplianceFigures, aml: aml_bench.AmlFigures) -> list[Row]:
         Row(name="index_recall", value=f.index_recall, target=TARGET_INDEX_RECALL,
             note=f"varied listed names the matcher matches, found (or {TIE_HITS}+ as good)"),
         *aml_rows,
+        Row(name="compliance_ratio", value=ratio.value, target=TARGET_COMPLIANCE_RATIO,
+            note=ratio.source),
     ]
 
 
-def json_document(f: ComplianceFigures, aml: aml_bench.AmlFigures, rows: list[Row]
-                  ) -> dict[str, Any]:
+def json_document(f: ComplianceFigures, aml: aml_bench.AmlFigures, rows: list[Row],
+                  ratio: ComplianceRatio | None = None) -> dict[str, Any]:
+    ratio = ratio or ComplianceRatio(value=None, source="not read")
     return {
         "bench": "compliance",
         "quick": f.config.quick,
@@ -277,6 +310,9 @@ def json_document(f: ComplianceFigures, aml: aml_bench.AmlFigures, rows: list[Ro
         "aml_history_payments": aml.config.history,
         "aml_customers": aml.config.customers,
         "aml_evals": aml.config.evals,
+        **aml_bench.rebuild_json(aml.rebuild),
+        "compliance_ratio": ratio.value,
+        "compliance_ratio_source": ratio.source,
         "elapsed_s": round(f.elapsed_s + aml.elapsed_s, 1),
         "targets": targets_json(rows),
         "machine": machine_json(),

@@ -48,7 +48,8 @@ class ChildProcess:
     once GET `ready_path` on `port` answers 200 (or raises with the log's tail)."""
 
     def __init__(self, name: str, cmd: Sequence[str], *, port: int, log_path: Path,
-                 ready_path: str, start_timeout_s: float) -> None:
+                 ready_path: str, start_timeout_s: float,
+                 env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.port = port
         self.log_path = log_path
@@ -58,7 +59,7 @@ class ChildProcess:
                 list(cmd),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
         self._wait_ready(ready_path, start_timeout_s)
         self.startup_s = time.perf_counter() - started

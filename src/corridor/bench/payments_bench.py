@@ -87,6 +87,8 @@ TARGET_LATENCY_P50_MS = Target(op="<=", value=1_500)
 TARGET_LATENCY_P99_MS = Target(op="<=", value=1_500)  # on each database
 # PostgreSQL is the production path: it should not cost much more than SQLite (issue 13).
 TARGET_PG_RATIO = Target(op=">=", value=0.8)
+# Compliance (screening, AML monitoring) on keeps most of the throughput off (issue 16).
+TARGET_COMPLIANCE_RATIO = Target(op=">=", value=0.8)
 
 Log = Callable[[str], None]
 
@@ -139,7 +141,7 @@ class PlatformProcess(ChildProcess):
     """`corridor platform serve` with its workers, as a child process; stopped with SIGTERM."""
 
     def __init__(self, data_dir: Path, database_url: str, node: NodeProcess,
-                 db_pid: int | None = None) -> None:
+                 db_pid: int | None = None, *, compliance_off: bool = False) -> None:
         self.database_url = database_url
         self.db_pid = db_pid  # the database server's process (PostgreSQL), if ours
         port = free_port()
@@ -153,8 +155,11 @@ class PlatformProcess(ChildProcess):
             "--issuer-key", str(wallets_dir / "issuer.json"),
             "--operator-key", str(wallets_dir / "treasury.json"),
         ]
+        # the "off" leg: no monitor at all (config.Settings.compliance_off, benchmarks only)
+        env = {"CORRIDOR_COMPLIANCE_OFF": "1" if compliance_off else "0"}
         super().__init__("platform", cmd, port=port, log_path=data_dir.parent / "platform.log",
-                         ready_path="/v1/health", start_timeout_s=SERVER_START_TIMEOUT_S)
+                         ready_path="/v1/health", start_timeout_s=SERVER_START_TIMEOUT_S,
+                         env=env)
 
 
 def _meter(server: PlatformProcess, node: NodeProcess) -> CpuMeter:
@@ -358,7 +363,7 @@ class DatabaseFigures:
 
     database: str  # "sqlite" or "postgresql"
     throughput: ThroughputFigures
-    latency: LatencyFigures
+    latency: LatencyFigures | None  # None: the compliance-off leg (throughput only)
     setup_s: float
     load_avg_1m: float  # when the pass began
     statements: StatementFigures | None  # PostgreSQL's count over the throughput window
@@ -370,6 +375,7 @@ class PaymentsFigures:
     config: PaymentsBenchConfig
     sqlite: DatabaseFigures
     pg: DatabaseFigures
+    compliance_off: DatabaseFigures  # SQLite again, with no monitor (throughput only)
     pg_server: str  # "throw-away PostgreSQL 15.x" or the URL's host (password left out)
     db_commits_per_s: float
     sign_per_s: float
@@ -380,6 +386,27 @@ class PaymentsFigures:
     def pg_ratio(self) -> float:
         sqlite = self.sqlite.throughput.payments_per_s
         return self.pg.throughput.payments_per_s / sqlite if sqlite else 0.0
+
+    @property
+    def compliance_ratio(self) -> float:
+        """Throughput with compliance on (the SQLite pass) / with it off (the same pass
+        with no monitor)."""
+        off = self.compliance_off.throughput.payments_per_s
+        return self.sqlite.throughput.payments_per_s / off if off else 0.0
+
+    @property
+    def compliance_cpu_ratio(self) -> float | None:
+        """The platform's CPU per credited payment off / on: what compliance costs the
+        platform itself, less swayed than throughput by other work on a shared machine
+        between the two legs."""
+        on, off = (_platform_cpu_ms(d.throughput) for d in (self.sqlite, self.compliance_off))
+        return off / on if on and off else None
+
+
+def _platform_cpu_ms(t: ThroughputFigures) -> float | None:
+    if not t.credited_in_window or "platform" not in t.cpu.named:
+        return None
+    return t.cpu.named["platform"] * t.cpu.wall_s * 1000 / t.credited_in_window
 
 
 def run(
@@ -412,6 +439,10 @@ def run(
         log("SQLite")
         sqlite_url = f"sqlite:///{root / 'sqlite' / 'platform' / 'platform.db'}"
         on_sqlite = measure_database(config, root / "sqlite", sqlite_url, None, log, profile)
+        log("SQLite, compliance off (no screening, no AML monitoring)")
+        off_url = f"sqlite:///{root / 'sqlite-off' / 'platform' / 'platform.db'}"
+        off = measure_database(config, root / "sqlite-off", off_url, None, log, False,
+                               compliance_off=True)
         with contextlib.ExitStack() as stack:
             if database_url is None:
                 url, server = stack.enter_context(throwaway_database())
@@ -425,6 +456,7 @@ def run(
         config=config,
         sqlite=on_sqlite,
         pg=on_pg,
+        compliance_off=off,
         pg_server=where,
         db_commits_per_s=db_commits,
         sign_per_s=sign,
@@ -440,9 +472,12 @@ def measure_database(
     db_pid: int | None,
     log: Log,
     profile: bool,
+    *,
+    compliance_off: bool = False,
 ) -> DatabaseFigures:
     """One pass: a fresh node and platform on `url`, customers seeded, then the throughput
-    and latency phases (`db_pid`: the database server's process, whose CPU is counted)."""
+    and latency phases (`db_pid`: the database server's process, whose CPU is counted).
+    `compliance_off`: the platform runs with no monitor, and only throughput is measured."""
     started = time.perf_counter()
     load_avg_1m = os.getloadavg()[0]
     home = init_demo_home(root / "home", genesis_time_ms=int(time.time() * 1000))
@@ -455,7 +490,7 @@ def measure_database(
     try:
         log(f"  seeding {config.customers} customers")
         customers = seed_customers(p, config.customers)
-        server = PlatformProcess(data_dir, url, node, db_pid)
+        server = PlatformProcess(data_dir, url, node, db_pid, compliance_off=compliance_off)
         alive = server.alive
         ids = [c.wallet_id for c in customers]
         wait_for("the wallets to open on chain", lambda: wallets_ready(p, ids),
@@ -481,6 +516,12 @@ def measure_database(
         if timer is not None:
             timer.join()
         summary = profilers[0].summary() if profilers else []
+        latency = None
+        if compliance_off:
+            return DatabaseFigures(database="sqlite" if url.startswith("sqlite") else
+                                   "postgresql", throughput=throughput, latency=None,
+                                   setup_s=setup_s, load_avg_1m=load_avg_1m,
+                                   statements=statements, profile=summary)
         rate = max(1.0, LATENCY_LOAD * throughput.payments_per_s)
         log(f"  latency: paced at {rate:,.1f} payments/s for "
             f"{config.latency_warmup_s + config.latency_duration_s:.0f} s")

@@ -9,6 +9,7 @@ from typing import Any
 
 from corridor.bench.payments_bench import (
     BLOCK_INTERVAL_MS,
+    TARGET_COMPLIANCE_RATIO,
     TARGET_LATENCY_P50_MS,
     TARGET_LATENCY_P99_MS,
     TARGET_PAYMENTS_PER_S,
@@ -24,6 +25,8 @@ from corridor.bench.report import Row, targets_json
 
 def table_rows(f: PaymentsFigures) -> list[Row]:
     pg = f.pg
+    off_ms = _cpu_ms_per_payment(f.compliance_off.throughput, "platform")
+    on_ms = _cpu_ms_per_payment(f.sqlite.throughput, "platform")
     return [
         *_database_rows(f, f.sqlite, ""),
         Row(
@@ -31,6 +34,25 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
             value=f.pg_ratio,
             target=TARGET_PG_RATIO,
             note=f"payments_per_s_pg / payments_per_s; PostgreSQL: {f.pg_server}",
+        ),
+        Row(
+            name="compliance_ratio",
+            value=f.compliance_ratio,
+            target=TARGET_COMPLIANCE_RATIO,
+            note="payments_per_s / payments_per_s_compliance_off: the SQLite pass again "
+            "with no monitor (CORRIDOR_COMPLIANCE_OFF), same load",
+        ),
+        Row(
+            name="compliance_cpu_ratio",
+            value=f.compliance_cpu_ratio,
+            note="the platform's CPU per payment, compliance off / on: the same comparison, "
+            "less swayed by other work on the machine between the legs",
+        ),
+        Row(
+            name="payments_per_s_compliance_off",
+            value=f.compliance_off.throughput.payments_per_s,
+            unit="/s",
+            note=f"platform CPU {off_ms or 0:.2f} ms/payment (compliance on: {on_ms or 0:.2f})",
         ),
         *_database_rows(f, pg, "_pg"),
         Row(
@@ -80,6 +102,7 @@ def table_rows(f: PaymentsFigures) -> list[Row]:
 def _database_rows(f: PaymentsFigures, d: DatabaseFigures, suffix: str) -> list[Row]:
     """The figures of one database's pass, named with `suffix` ("" for SQLite)."""
     t, lat = d.throughput, d.latency
+    assert lat is not None, "a pass with its latency phase"
     return [
         Row(
             name=f"payments_per_s{suffix}",
@@ -147,6 +170,7 @@ def _statements_per_payment(d: DatabaseFigures) -> float | None:
 
 def _database_json(d: DatabaseFigures, f: PaymentsFigures) -> dict[str, Any]:
     t, lat = d.throughput, d.latency
+    assert lat is not None, "a pass with its latency phase"
     return {
         "database": d.database,
         "payments_per_s": t.payments_per_s,
@@ -195,8 +219,19 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
         "quick": f.config.quick,
         **{k: v for k, v in sqlite.items() if k not in ("database", "load_avg_1m", "setup_s")},
         "payments_per_s_pg": f.pg.throughput.payments_per_s,
-        "credited_latency_ms_pg": {"p50": f.pg.latency.p50_ms, "p99": f.pg.latency.p99_ms},
+        "credited_latency_ms_pg": _latency_json(f.pg),
         "pg_ratio": f.pg_ratio,
+        "compliance_ratio": f.compliance_ratio,
+        "compliance_cpu_ratio": f.compliance_cpu_ratio,
+        "payments_per_s_compliance_off": f.compliance_off.throughput.payments_per_s,
+        "compliance_off": {
+            "created_per_s": f.compliance_off.throughput.created_per_s,
+            "credited_in_window": f.compliance_off.throughput.credited_in_window,
+            "load_avg_1m": f.compliance_off.load_avg_1m,
+            "cpu": f.compliance_off.throughput.cpu.as_json(),
+            "platform_cpu_ms_per_payment": _cpu_ms_per_payment(f.compliance_off.throughput,
+                                                               "platform"),
+        },
         "pg_statements_per_payment": _statements_per_payment(f.pg),
         "pg": {**_database_json(f.pg, f), "server": f.pg_server},
         "db_commits_per_s": f.db_commits_per_s,
@@ -218,6 +253,11 @@ def json_document(f: PaymentsFigures, rows: Sequence[Row]) -> dict[str, Any]:
         },
         "targets": targets_json(rows),
     }
+
+
+def _latency_json(d: DatabaseFigures) -> dict[str, float]:
+    assert d.latency is not None
+    return {"p50": d.latency.p50_ms, "p99": d.latency.p99_ms}
 
 
 def profile_lines(f: PaymentsFigures) -> list[str]:

@@ -189,9 +189,15 @@ def bench_compliance(
         bool, typer.Option("--quick", help="5,000 entries, 300 screenings; the AML quick "
                                    "history (50,000 payments): seconds.")
     ] = False,
+    payments_json: Annotated[
+        Path, typer.Option("--payments-json", help="The `corridor bench payments` JSON whose "
+                           "compliance_ratio (compliance on / off, measured there) is "
+                           "reported here.")
+    ] = Path("out/bench-payments.json"),
 ) -> None:
     """Sanctions screening against 100,000 list entries: screenings/s, p50/p99 latency;
-    AML evaluation with the `bench aml` history: evaluations/s, p99 latency."""
+    AML evaluation with the `bench aml` history: evaluations/s, p99 latency, the window's
+    rebuild from the store; `compliance_ratio` as `bench payments` last measured it."""
     from corridor.bench import aml_bench, compliance_bench, report
 
     def log(line: str) -> None:
@@ -200,9 +206,11 @@ def bench_compliance(
     config = compliance_bench.QUICK if quick else compliance_bench.FULL
     figures = compliance_bench.run(config, log=log, lists=lists)
     aml = compliance_bench.run_aml(aml_bench.QUICK if quick else aml_bench.FULL, log=log)
-    rows = compliance_bench.table_rows(figures, aml)
+    ratio = compliance_bench.compliance_ratio(payments_json)
+    rows = compliance_bench.table_rows(figures, aml, ratio)
     report.print_table(rows, "corridor bench compliance" + (" --quick" if quick else ""))
-    report.write_json_atomic(json_path, compliance_bench.json_document(figures, aml, rows))
+    report.write_json_atomic(json_path, compliance_bench.json_document(figures, aml, rows,
+                                                                       ratio))
     typer.echo(f"wrote {json_path}")
 
 @bench.command("aml")

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.aml_catch_up import AmlCatchUp
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
@@ -45,13 +46,13 @@ from corridor.platform.config import (
 )
 from corridor.platform.domain import cases as cases_domain
 from corridor.platform.domain import fx
-from corridor.platform.domain.aml.engine import AmlEngine
 from corridor.platform.domain.authenticity import AuthenticityMonitor
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.monitoring import Monitor
 from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
+    aml_window,
     bank_details,
     deposits,
     funds,
@@ -90,18 +91,22 @@ HANDLERS = Handlers(
 
 def monitors_of(deps: Deps) -> tuple[Monitor, ...]:
     """What evaluates every movement before the chain (issue 16), in order: the one place
-    monitors are listed. The sanctions screener over the recipient's name, then, when
-    `settings.aml_monitoring` is on, the AML rules engine (domain/aml), one per process
-    behind a lock. It is off by default until its window of history is rebuilt from the
-    store at start: today a restart forgets it, and rules that compare with the past
-    (structuring, velocity, fan-in/out, cycles, dormancy) would start blind."""
+    monitors are listed. The sanctions screener over the recipient's name, then, unless
+    `settings.aml_monitoring` is off, the AML rules engine (domain/aml), one per process,
+    its window rebuilt from the store's records at start and kept up with other processes'
+    (services/aml_window.py). `settings.compliance_off` (the payments benchmark's "off" leg
+    only) lists none."""
+    if deps.settings.compliance_off:
+        return ()
     screener: Monitor = monitoring.ScreeningMonitor(screening.Screener(deps))
     # supporting documents for trade and service payments abroad (always on: a rule, not
     # a model)
     documents: Monitor = AuthenticityMonitor(deps.settings.authenticity_usd_minor)
     if not deps.settings.aml_monitoring:
         return (screener, documents)
-    return (screener, monitoring.Serialised(AmlEngine()), documents)
+    window = aml_window.AmlWindow(aml_window.UowMovementLog(deps.read_uow or deps.uow),
+                                  deps.clock)
+    return (screener, window, documents)
 
 
 @dataclasses.dataclass
@@ -116,6 +121,7 @@ class Platform:
     retention_worker: RetentionWorker | None = None
     review_worker: ReviewWorker | None = None
     case_sla_worker: CaseSlaWorker | None = None
+    aml_catch_up: AmlCatchUp | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -129,8 +135,9 @@ class Platform:
         self.rail_worker.start()
 
     def warm_monitors(self) -> None:
-        """Builds the screening index in the background (seconds for a large list), so the
-        first payment after a start does not wait for it."""
+        """Builds the screening index and rebuilds the AML window from the store in the
+        background (seconds for a large list or a long history), so the first payment after
+        a start does not wait for them."""
         def warm(monitor: monitoring.ScreeningMonitor) -> None:
             try:
                 monitor.index()
@@ -138,6 +145,11 @@ class Platform:
                 log.warning("screening index not built in advance", exc_info=True)
 
         for monitor in self.deps.monitors:
+            if isinstance(monitor, aml_window.AmlWindow):
+                monitor.warm()  # its own thread; evaluations meanwhile say "partial"
+                if self.aml_catch_up is None:  # then other processes' movements each second
+                    self.aml_catch_up = AmlCatchUp(monitor)
+                    self.aml_catch_up.start()
             if isinstance(monitor, monitoring.ScreeningMonitor):
                 threading.Thread(target=warm, args=(monitor,), name="screening-index",
                                  daemon=True).start()
@@ -212,6 +224,9 @@ class Platform:
         if self.case_sla_worker is not None:
             self.case_sla_worker.stop()
             self.case_sla_worker = None
+        if self.aml_catch_up is not None:
+            self.aml_catch_up.stop()
+            self.aml_catch_up = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None
@@ -227,6 +242,9 @@ class Platform:
 
     def close(self) -> None:
         self.stop_workers()
+        for monitor in self.deps.monitors:
+            if isinstance(monitor, aml_window.AmlWindow):
+                monitor.close()  # its rebuild reads the store: done before it closes
         ledger = self.deps.ledger
         if isinstance(ledger, LedgerClient):
             ledger.close()

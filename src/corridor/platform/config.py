@@ -23,6 +23,8 @@
 | CORRIDOR_WEBHOOK_ALLOW_NETWORKS | (none) CIDRs webhooks may reach though internal (dev) |
 | CORRIDOR_AUTHENTICITY_USD_MINOR | 500000 (US cents): trade payments abroad need documents |
 | CORRIDOR_CASE_SLA           | high=4/24,normal=24/120,info_days=5: compliance case SLA hours |
+| CORRIDOR_AML_MONITORING     | true (0: the AML rules engine off; screening stays on) |
+| CORRIDOR_COMPLIANCE_OFF     | false (true: no monitor at all; the payments bench only) |
 | CORRIDOR_CONFIG             | a TOML file with the same keys in lower case, no prefix |
 """
 
@@ -85,9 +87,13 @@ class Settings:
     # Internal networks (e.g. "127.0.0.1/32") webhooks may target anyway: a local receiver
     # in development and tests. Empty: only public addresses (refused in production).
     webhook_allow_networks: tuple[str, ...] = ()
-    # The AML rules engine in the payment path (bootstrap.monitors_of); off until its
-    # history window is rebuilt from the store at start.
-    aml_monitoring: bool = False
+    # The AML rules engine in the payment path (bootstrap.monitors_of), its window of
+    # history rebuilt from the store at start. CORRIDOR_AML_MONITORING=0 turns it off.
+    aml_monitoring: bool = True
+    # No monitor at all (no screening, no AML): only for `corridor bench payments`' leg that
+    # measures the platform without compliance, to report `compliance_ratio`. Refused in
+    # production.
+    compliance_off: bool = False
     # Suspicious-transaction reports (issue 16): the reporting institution, as the FIU knows it.
     report_entity_id: str = "corridor"
     report_entity_name: str = "Corridor"
@@ -126,7 +132,7 @@ def _convert(name: str, value: object) -> object:
             return int(str(value))
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if name in ("fast_password_hashing", "dev_sim_bank", "aml_monitoring"):
+    if name in ("fast_password_hashing", "dev_sim_bank", "aml_monitoring", "compliance_off"):
         return str(value).lower() in ("1", "true", "yes")
     if name in ("trusted_proxies", "webhook_allow_networks"):
         return _networks(name, value)
@@ -236,6 +242,8 @@ def production_problems(settings: Settings, *, keyring_is_development: bool) -> 
                         "(development only)")
     if settings.dev_sim_bank:
         problems.append("the simulated bank is open to every user (dev_sim_bank)")
+    if settings.compliance_off:
+        problems.append("compliance monitoring is off (compliance_off: benchmarks only)")
     if not settings.rail_webhook_secret:
         problems.append("no rail webhook secret is set (CORRIDOR_RAIL_WEBHOOK_SECRET)")
     elif len(settings.rail_webhook_secret) < RAIL_WEBHOOK_SECRET_LEN_MIN:

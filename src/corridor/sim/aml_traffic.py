@@ -47,7 +47,11 @@ CURRENCY_OF = {"US": "USD", "SG": "SGD", "HK": "HKD", "GB": "GBP", "DE": "EUR", 
 EXPONENT = {"JPY": 0, "VND": 0, "KRW": 0, "ISK": 0}
 TYPOLOGIES = ("large_value", "structuring", "velocity_spike", "rapid_in_out", "fan_in",
               "fan_out", "cycle", "high_risk_jurisdiction", "dormant_reactivation",
-              "travel_rule")
+              "travel_rule", "terrorist_financing_small_payments",
+              "terrorist_financing_new_account")
+# Where terrorist groups raise and move money, as a typology's author knows them (the
+# generator's own list: it does not read the monitor's).
+CONFLICT_REGIONS = ("SY", "YE", "SO", "AF", "IQ", "LY", "ML", "NE", "BF", "SD")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,7 +233,8 @@ class _Gen:
             "velocity_spike": self._velocity, "rapid_in_out": self._rapid,
             "fan_in": self._fan_in, "fan_out": self._fan_out, "cycle": self._cycle,
             "high_risk_jurisdiction": self._high_risk, "dormant_reactivation": self._dormant,
-            "travel_rule": self._travel}
+            "travel_rule": self._travel, "terrorist_financing_small_payments": self._tf_small,
+            "terrorist_financing_new_account": self._tf_new_account}
         for typology in TYPOLOGIES:
             for _ in range(self.s.instances):
                 tag = len(self.labels)
@@ -346,6 +351,42 @@ class _Gen:
         drop_sender = rng.random() < 0.5
         self.add(self._when(), p.name, "" if drop_sender else p.country, who,
                  home if drop_sender else "", rng.uniform(1_100, 6_000), tag=tag)
+
+
+    def _tf_small(self, tag: int, x: str, people: list[_Person]) -> None:
+        """Small, frequent payments to a few people in conflict regions, by an established
+        customer (half the time) or one of its own: sums too small to stand out alone."""
+        rng = self.rng
+        if rng.random() < 0.5:
+            p = rng.choice(people)
+            sender, country = p.name, p.country
+        else:
+            sender, country = x, rng.choice(self.s.hosts)
+        receivers = [(f"{x}r{k}", rng.choice(CONFLICT_REGIONS))
+                     for k in range(rng.choice((1, 2, 3, 4)))]
+        t = self._when()
+        for _ in range(rng.randrange(6, 14)):
+            who, where = rng.choice(receivers)
+            self.add(t, sender, country, who, where, rng.uniform(40, 700), tag=tag)
+            t += self._hours(3, 18)
+
+    def _tf_new_account(self, tag: int, x: str, people: list[_Person]) -> None:
+        """A new account, funded by one or two payments in, pays many beneficiaries small
+        sums within days of opening."""
+        rng = self.rng
+        country = rng.choice(self.s.hosts)
+        t = self._when()
+        n = rng.randrange(7, 16)
+        amounts = [rng.uniform(150, 1_500) for _ in range(n)]
+        funders = rng.choice((1, 2))
+        for k in range(funders):
+            share = sum(amounts) / funders * rng.uniform(1.0, 1.1)
+            self.add(t, f"{x}s{k}", rng.choice(self.s.hosts), x, country, share, tag=tag)
+            t += self._hours(1, 12)
+        for k, usd in enumerate(amounts):
+            where = rng.choice((*CONFLICT_REGIONS, *self.s.homes))
+            self.add(t, x, country, f"{x}b{k}", where, usd, tag=tag)
+            t += self._hours(1, 16)
 
 
 def generate(settings: TrafficSettings = TUNE) -> Traffic:

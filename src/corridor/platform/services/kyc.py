@@ -354,16 +354,27 @@ def verified_name(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str) -
     """The name an accepted verification established (a person's first and last name, an
     organisation's registered name): what counterparties are shown, since a display name
     is chosen freely. None if the owner holds no granted tier."""
+    return verified_identity(deps, uow, owner_type, owner_id)[0]
+
+
+def verified_identity(deps: Deps, uow: UnitOfWork, owner_type: str, owner_id: str
+                      ) -> tuple[str | None, str | None]:
+    """The verified name (see `verified_name`) and the country of the verified address
+    (a person's, an organisation's registered one; ISO 3166 alpha-2), each None if not
+    known: a payment's originator or beneficiary for the travel rule. One record opened."""
     rec = uow.repo(KycCustomer).one(subject_type=owner_type, subject_id=owner_id)
     if rec is None or rec.tier < 1:
-        return None
+        return None, None
     values = _open(deps, rec)
     if owner_type == SubjectType.ORG:
         name = str(values.get("organization.name") or "")
+        country = str(values.get("organization.address_country_code") or "")
     else:
         name = " ".join(str(values.get(k) or "") for k in ("first_name", "last_name"))
+        country = str(values.get("address_country_code") or "")
     name = " ".join(name.split())[:VERIFIED_NAME_LEN_MAX]
-    return name or None
+    country = country.strip().upper()
+    return name or None, country if len(country) == 2 and country.isalpha() else None
 
 
 def risk_of(uow: UnitOfWork, owner_type: str, owner_id: str) -> str | None:

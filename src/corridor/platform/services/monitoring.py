@@ -16,31 +16,18 @@ from typing import Any
 
 from corridor.platform.domain import compliance as dom
 from corridor.platform.domain.compliance import Alert, AlertState, Case, CaseState, Clearance
-from corridor.platform.domain.monitoring import Finding, Monitor, Movement, Outcome
-from corridor.platform.domain.screening.entries import EntityKind
+from corridor.platform.domain.monitoring import Finding, Movement, Outcome
+from corridor.platform.domain.screening.entries import EntityKind, is_terrorist
 from corridor.platform.domain.screening.index import ScreeningIndex
 from corridor.platform.domain.screening.matcher import THRESHOLD, Hit, Query
 from corridor.platform.services import risk
 from corridor.platform.services.ports import Deps, UnitOfWork
 from corridor.platform.services.screening import Screener
 
-
-class Serialised:
-    """A monitor with state of its own (the AML engine's window) made safe to share
-    between the API's threads: one evaluation at a time."""
-
-    def __init__(self, inner: Monitor) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._lock = threading.Lock()
-
-    def evaluate(self, movement: Movement) -> Sequence[Finding]:
-        with self._lock:
-            return self.inner.evaluate(movement)
-
-
 SCREENING = "screening"
 SANCTIONS = "sanctions"
+TERRORIST_FINANCING = "terrorist_financing"  # a hit on a terrorist designation (CFT)
+SCREENING_TYPOLOGIES = (SANCTIONS, TERRORIST_FINANCING)
 LISTS_CHECK_MS = 1_000  # how stale the screening index may be after another process imports
 BLOCK_SCORE = 0.95  # a hit this sure is flagged as one the rules would refuse
 
@@ -62,6 +49,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     return {
         "list": e.list_name, "source_id": e.source_id, "fingerprint": e.fingerprint(),
         "entry_name": e.name, "kind": str(e.kind), "programmes": list(e.programmes),
+        "terrorist": is_terrorist(e),
         "score": round(hit.score, 4), "name_score": round(hit.name_score, 4),
         "matched_name": hit.matched_name, "is_alias": hit.is_alias,
         "tokens": [{"query": t.query, "listed": t.listed, "how": t.how,
@@ -76,8 +64,9 @@ def hit_json(hit: Hit) -> dict[str, Any]:
 def screening_finding(name: str, party: str, hits: Sequence[Hit],
                       movement_ids: tuple[str, ...] = ()) -> Finding:
     best = max(h.score for h in hits)
+    typology = TERRORIST_FINANCING if any(is_terrorist(h.entry) for h in hits) else SANCTIONS
     return Finding(monitor=SCREENING, outcome=Outcome.BLOCK if best >= BLOCK_SCORE
-                   else Outcome.REVIEW, typology=SANCTIONS, score=round(best, 4),
+                   else Outcome.REVIEW, typology=typology, score=round(best, 4),
                    explanation={"screened_name": name, "party": party,
                                 "hits": [hit_json(h) for h in hits]},
                    movement_ids=movement_ids, parties=(party,))
@@ -143,7 +132,7 @@ def acting(uow: UnitOfWork, findings: Sequence[Finding]) -> list[Finding]:
     same party under the same name; a screening finding left with no hit goes."""
     out: list[Finding] = []
     for f in findings:
-        hits = f.explanation.get("hits") if f.typology == SANCTIONS else None
+        hits = f.explanation.get("hits") if f.typology in SCREENING_TYPOLOGIES else None
         if not hits:
             out.append(f)
             continue
@@ -154,7 +143,9 @@ def acting(uow: UnitOfWork, findings: Sequence[Finding]) -> list[Finding]:
         if len(left) == len(hits):
             out.append(f)
         elif left:
-            out.append(Finding(monitor=f.monitor, outcome=f.outcome, typology=f.typology,
+            typology = TERRORIST_FINANCING if any(h.get("terrorist") for h in left) \
+                else SANCTIONS
+            out.append(Finding(monitor=f.monitor, outcome=f.outcome, typology=typology,
                                score=max(float(h["score"]) for h in left),
                                explanation={**f.explanation, "hits": left},
                                movement_ids=f.movement_ids, parties=f.parties,

@@ -61,6 +61,7 @@ from corridor.platform.domain.transfers import (
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
+    aml_window,
     authenticity,
     bank_details,
     freezes,
@@ -363,17 +364,18 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         shown, _, limits = _prepare(deps, uow, who, req, owner, wallet, problems)
         sender_name = kyc.verified_name(deps, uow, *owner)  # what the recipient sees
         usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
-        # countries and travel-rule data, read only when the payment's size or purpose
-        # needs them (services/travel_rule.py)
+        # countries and travel-rule data, read when the monitors look at every payment's
+        # countries (the AML engine) or its size or purpose needs them (travel_rule.py)
         parties = travel_rule.capture(deps, uow, owner=owner, wallet=wallet,
                                       recipient=shown.recipient, usd_minor=usd,
-                                      purpose=req.purpose, sender_name=sender_name)
+                                      purpose=req.purpose, sender_name=sender_name,
+                                      countries=bool(deps.monitors))
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
     payment_id = _new_id(deps)
-    findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown, usd,
-                                                   req.purpose, parties))
+    movement = _movement(deps, payment_id, owner, shown, usd, req.purpose, parties)
+    findings = monitoring.evaluate(deps, movement) if deps.monitors else ()
 
     def locked(uow: UnitOfWork) -> tuple[Payment, bool]:
         sender = _sender_wallet(uow, owner)  # locked: this owner's creations queue here
@@ -389,7 +391,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
         p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name,
-                    payment_id, findings, parties)
+                    payment_id, findings, parties, movement)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -439,7 +441,8 @@ def _movement(deps: Deps, payment_id: str, owner: tuple[str, str], shown: Previe
 def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
             digest: str, sender_name: str | None, payment_id: str,
-            findings: tuple[Finding, ...], parties: travel_rule.Parties) -> Payment:
+            findings: tuple[Finding, ...], parties: travel_rule.Parties,
+            movement: Movement | None = None) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
     sealed = (None if r.bank is None else bank_details.seal(
@@ -475,6 +478,8 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
         t = None
     else:  # held: the transfer waits unsigned, its debit reserved, until a decision
         held = outcome is not Outcome.APPROVE
+        if movement is not None and deps.monitors:  # for every process's AML window
+            aml_window.remember(uow, movement)
         t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
                              source=wallet_ref(wallet.id), legs=legs, memo=p.uetr, held=held)
         if held:

@@ -92,12 +92,14 @@ def _beneficiary(r: payment_recipients.Recipient, country: str | None) -> dom.Pa
 
 def capture(deps: Deps, uow: UnitOfWork, *, owner: tuple[str, str], wallet: Wallet,
             recipient: payment_recipients.Recipient, usd_minor: int | None,
-            purpose: str | None, sender_name: str | None) -> Parties:
+            purpose: str | None, sender_name: str | None,
+            countries: bool = False) -> Parties:
     """The payment's parties as far as its size and purpose need them: the travel-rule
     record from 1,000 USD-equivalent, the countries also when the authenticity rule could
-    apply (a trade or service purpose at or above its threshold)."""
+    apply (a trade or service purpose at or above its threshold), or when asked
+    (`countries`: the AML engine judges every payment's corridor)."""
     record_needed = dom.applies(usd_minor)
-    countries_needed = record_needed or (
+    countries_needed = countries or record_needed or (
         purpose in authenticity.TRADE_PURPOSES and (
             usd_minor is None or usd_minor >= deps.settings.authenticity_usd_minor))
     if not countries_needed:

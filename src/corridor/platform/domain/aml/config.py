@@ -26,13 +26,20 @@ CYCLE_EXPANSIONS_MAX = 400  # edges one cycle search may visit
 
 RULES = ("large_amount", "structuring", "velocity", "rapid_in_out", "fan_in", "fan_out",
          "cycle", "high_risk_country", "dormant", "round_amount", "travel_rule",
-         "new_account")
+         "new_account", "in_profile", "small_high_risk", "new_account_fan_out")
 
 # FATF public statements, October 2025 plenary: "call for action" (black) and "increased
 # monitoring" (grey). Data, replaced when the FATF publishes (three times a year).
 FATF_BLACK = frozenset({"KP", "IR", "MM"})
 FATF_GREY = frozenset({"DZ", "AO", "BO", "BG", "CM", "CI", "CD", "HT", "KE", "LA", "LB",
                        "MC", "NA", "NP", "SS", "SY", "VE", "VN", "VG", "YE"})
+
+# Counter-terrorist financing: regions where designated terrorist organisations operate and
+# raise or move funds (UN 1267/1988/2368 monitoring team reports, FATF's 2015 "Emerging
+# terrorist financing risks" and its ISIL/AQ/affiliates updates). With the FATF lists they
+# are the destinations of the CFT typologies. Data, reviewed with the FATF lists.
+CFT_REGIONS = frozenset({"AF", "BF", "CF", "IQ", "LY", "ML", "MZ", "NE", "NG", "PK", "PS",
+                         "SD", "SO", "SY", "YE"})
 
 
 def _canonical(value: object) -> object:
@@ -60,6 +67,8 @@ class Amounts:
     rapid_min_usd_minor: int = 200_000  # inflows worth watching pass through
     cycle_min_usd_minor: int = 100_000
     dormant_min_usd_minor: int = 100_000
+    # CFT: "small" payments to high-risk regions (terrorist financing is mostly small sums)
+    cft_small_usd_minor: int = 100_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,13 +86,17 @@ class Typology:
     def __post_init__(self) -> None:
         assert self.weights and set(self.weights) <= set(RULES), self.weights
         assert all(1 <= len(w) <= 2 for w in self.weights.values())
+        assert min(next(iter(self.weights.values()))) > 0, "the anchor rule weighs for"
         assert self.block is None or self.block >= self.alert
         assert self.decline is None or self.decline >= (self.block or self.alert)
 
 
 DEFAULT_TYPOLOGIES: tuple[Typology, ...] = (
+    # a large amount like several the sender made before (`in_profile`: a business paying
+    # its suppliers) alerts only when very large or with another signal
     Typology(name="large_value", weights={"large_amount": (100, 200), "round_amount": (10, 20),
-                                          "high_risk_country": (50, 400)}, block=400),
+                                          "high_risk_country": (50, 400),
+                                          "in_profile": (-60,)}, block=400),
     Typology(name="structuring", weights={"structuring": (100, 200), "round_amount": (10, 20)},
              block=300),
     Typology(name="velocity_spike", weights={"velocity": (100, 200), "dormant": (50, 50)},
@@ -97,10 +110,18 @@ DEFAULT_TYPOLOGIES: tuple[Typology, ...] = (
     Typology(name="high_risk_jurisdiction",
              weights={"high_risk_country": (40, 400), "large_amount": (60, 100),
                       "round_amount": (10, 20), "travel_rule": (60, 60),
-                      "velocity": (60, 60), "fan_out": (60, 60)}, block=400),
+                      "velocity": (60, 60), "fan_out": (60, 60), "in_profile": (-60,)},
+             block=400),
     Typology(name="dormant_reactivation", weights={"dormant": (100, 150), "velocity": (50, 100),
                                                    "fan_out": (50, 100)}, block=300),
     Typology(name="travel_rule", weights={"travel_rule": (100, 100)}),
+    # Counter-terrorist financing (issue 16): typologies of their own
+    Typology(name="terrorist_financing_small_payments",
+             weights={"small_high_risk": (100, 200), "new_account": (20, 20),
+                      "high_risk_country": (0, 100)}, block=300),
+    Typology(name="terrorist_financing_new_account",
+             weights={"new_account_fan_out": (100, 200), "small_high_risk": (40, 80),
+                      "high_risk_country": (20, 100)}, block=300),
 )
 
 
@@ -142,6 +163,22 @@ class RuleSet:
     round_units: tuple[int, int] = (100, 1_000)  # major units: bands 1 and 2
     round_min_units: int = 500
     new_account_ms: int = 7 * DAY_MS
+    # in profile: the sender made at least this many payments of at least this share of the
+    # amount in its window, or one to the same receiver (a large amount it makes routinely,
+    # or to a counterparty it pays such sums)
+    profile_count_min: int = 3
+    profile_share_percent: int = 50
+    # CFT, small payments: to a high-risk region (FATF lists and `cft_regions`), each at most
+    # `Amounts.cft_small_usd_minor`, this many (bands 1 and 2) by one sender in the window
+    cft_regions: frozenset[str] = CFT_REGIONS
+    cft_window_ms: int = 7 * DAY_MS
+    cft_count: tuple[int, int] = (5, 10)
+    # CFT, a new account funding many beneficiaries: distinct receivers (bands 1 and 2)
+    # paid by an account younger than `cft_new_account_ms`, each paid by at most
+    # `cft_beneficiary_payers_max` parties (people, not the merchants everyone pays)
+    cft_new_account_ms: int = 14 * DAY_MS
+    cft_beneficiaries: tuple[int, int] = (6, 12)
+    cft_beneficiary_payers_max: int = 3
     history_ms: int = 40 * DAY_MS  # how long a party's movements are kept
     typologies: tuple[Typology, ...] = DEFAULT_TYPOLOGIES
     shadow_rules: frozenset[str] = frozenset()
@@ -150,7 +187,8 @@ class RuleSet:
     def __post_init__(self) -> None:
         assert self.history_ms <= HISTORY_MS_MAX
         for w in (self.structuring_window_ms, self.velocity_window_ms, self.rapid_window_ms,
-                  self.fan_window_ms, self.cycle_window_ms):
+                  self.fan_window_ms, self.cycle_window_ms, self.cft_window_ms,
+                  self.cft_new_account_ms):
             assert 0 < w <= self.history_ms, w
         assert self.velocity_baseline_days <= BASELINE_DAYS_MAX
         assert 2 <= self.cycle_edges[0] <= self.cycle_edges[1] <= CYCLE_DEPTH_MAX

@@ -13,6 +13,7 @@ thousand or a million movements of history. No clock, no I/O: time is the moveme
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,12 +38,14 @@ PARTIES_MAX = 2_000_000
 RULE_VERSIONS: Mapping[str, int] = {
     "large_amount": 1, "structuring": 1, "velocity": 1, "rapid_in_out": 1, "fan_in": 1,
     "fan_out": 1, "cycle": 1, "high_risk_country": 1, "dormant": 1, "round_amount": 1,
-    "travel_rule": 1, "new_account": 1,
+    "travel_rule": 1, "new_account": 1, "in_profile": 1, "small_high_risk": 1,
+    "new_account_fan_out": 1,
 }
 
 # An edge of the movement graph: (at_ms, id, sender, receiver, usd_minor, amount_minor,
-# currency). One tuple is shared by the sender's `out` and the receiver's `inn`.
-Edge = tuple[int, str, str, str, int | None, int, str]
+# currency, receiver_country). One tuple is shared by the sender's `out` and the
+# receiver's `inn`.
+Edge = tuple[int, str, str, str, int | None, int, str, str | None]
 AT: Final = 0
 ID: Final = 1
 SENDER: Final = 2
@@ -50,6 +53,11 @@ RECEIVER: Final = 3
 USD: Final = 4
 AMOUNT: Final = 5
 CURRENCY: Final = 6
+COUNTRY: Final = 7  # the receiver's
+
+
+def _at(edge: Edge) -> int:
+    return edge[AT]
 
 
 class _Party:
@@ -85,18 +93,44 @@ class _Party:
                 del q[:i]
 
     def add(self, q: list[Edge], edge: Edge, day: int, index: int) -> None:
-        q.append(edge)
+        at = edge[AT]
+        if not q or q[-1][AT] <= at:
+            q.append(edge)
+        else:  # out of order (another process's movement, learned late): kept in time order
+            bisect.insort(q, edge, key=_at)
         if len(q) > EDGES_PER_PARTY_MAX:
             del q[:len(q) - EDGES_PER_PARTY_MAX]
-        self.last_ms = edge[AT]
+        self.seen(at)
         days = self.days
         if not days or days[-1][0] < day:
             days.append([day, 0, 0])
             if len(days) > BASELINE_DAYS_MAX + 1:
                 del days[0]
-        # (a movement dated before the newest bucket, out of order, counts in that bucket:
-        # the buckets stay in day order, which `count` relies on)
-        days[-1][index] += 1
+            days[-1][index] += 1
+            return
+        # out of order: its own day's bucket, made in place (the buckets stay in day order,
+        # which `count` relies on); a day older than the baseline keeps is not counted
+        for i in range(len(days) - 1, -1, -1):
+            if days[i][0] == day:
+                days[i][index] += 1
+                return
+            if days[i][0] < day:
+                days.insert(i + 1, [day, 0, 0])
+                days[i + 1][index] += 1
+                break
+        else:
+            if len(days) <= BASELINE_DAYS_MAX:
+                days.insert(0, [day, 0, 0])
+                days[0][index] += 1
+        if len(days) > BASELINE_DAYS_MAX + 1:
+            del days[0]
+
+    def seen(self, at_ms: int) -> None:
+        """Active at `at_ms`: its first and last activity include it."""
+        if self.last_ms is None or at_ms > self.last_ms:
+            self.last_ms = at_ms
+        if at_ms < self.first_ms:
+            self.first_ms = at_ms
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +187,9 @@ class AmlEngine:
         self._rule_fns: tuple[Callable[[_Ctx], RuleHit | None], ...] = (
             self._large_amount, self._structuring, self._velocity, self._rapid_in_out,
             self._fan_in, self._fan_out, self._cycle, self._high_risk_country,
-            self._dormant, self._round_amount, self._travel_rule, self._new_account)
+            self._dormant, self._round_amount, self._travel_rule, self._new_account,
+            self._in_profile, self._small_high_risk, self._new_account_fan_out)
+        self._high_risk = self.rules.fatf_black | self.rules.fatf_grey | self.rules.cft_regions
 
     # -- the Monitor port ---------------------------------------------------------------
 
@@ -429,6 +465,75 @@ class AmlEngine:
         return RuleHit(rule="new_account", band=1,
                        values={"age_ms": c.m.at_ms - c.s.first_ms}, parties=(c.m.sender,))
 
+    def _in_profile(self, c: _Ctx) -> RuleHit | None:
+        """A large amount like several the sender made before: its usual business."""
+        if c.usd is None or 2 * c.usd < c.amounts.large_usd_minor:
+            return None  # only large amounts are weighed against the profile
+        floor = c.usd * self.rules.profile_share_percent // 100
+        like = [e for e in c.s.out if (e[USD] or 0) >= floor]
+        known = [e for e in like if e[RECEIVER] == c.m.receiver]
+        if len(like) < self.rules.profile_count_min and not known:
+            return None
+        return RuleHit(rule="in_profile", band=1,
+                       values={"comparable": len(like), "to_this_receiver": len(known),
+                               "floor_usd_minor": floor, "history_ms": self.rules.history_ms},
+                       movement_ids=tuple(e[ID] for e in like[-5:]), parties=(c.m.sender,))
+
+    def _small_high_risk(self, c: _Ctx) -> RuleHit | None:
+        """CFT: small payments, frequent, to high-risk regions (FATF lists, CFT regions)."""
+        small = c.amounts.cft_small_usd_minor
+        if c.m.receiver_country not in self._high_risk or c.usd is None or c.usd > small:
+            return None
+        window = [e for e in _recent(c.s.out, c.m.at_ms - self.rules.cft_window_ms)
+                  if e[COUNTRY] in self._high_risk and e[USD] is not None and e[USD] <= small]
+        n = len(window) + 1
+        lo, hi = self.rules.cft_count
+        if n < lo:
+            return None
+        return RuleHit(rule="small_high_risk", band=2 if n >= hi else 1,
+                       values={"count": n, "window_ms": self.rules.cft_window_ms,
+                               "small_usd_minor": small,
+                               "countries": sorted({e[COUNTRY] or "" for e in window}
+                                                   | {c.m.receiver_country}),
+                               "total_usd_minor": sum(e[USD] or 0 for e in window) + c.usd},
+                       movement_ids=_ids(window, c.m),
+                       parties=tuple(dict.fromkeys((c.m.sender, *(e[RECEIVER] for e in window),
+                                                    c.m.receiver))))
+
+    def _new_account_fan_out(self, c: _Ctx) -> RuleHit | None:
+        """CFT: a new account funding many beneficiaries."""
+        age = c.m.at_ms - c.s.first_ms
+        if c.s.last_ms is not None and age >= self.rules.cft_new_account_ms:
+            return None
+        out = _recent(c.s.out, c.s.first_ms)
+        lo, hi = self.rules.cft_beneficiaries
+        if len(out) + 1 < lo:
+            return None
+        # beneficiaries, not merchants: receivers few others pay
+        payers_max = self.rules.cft_beneficiary_payers_max
+        beneficiaries = {r: None for r in (*(e[RECEIVER] for e in out), c.m.receiver)
+                         if self._payers(r, payers_max + 1) <= payers_max}
+        n = len(beneficiaries)
+        if n < lo:
+            return None
+        return RuleHit(rule="new_account_fan_out", band=2 if n >= hi else 1,
+                       values={"beneficiaries": n, "age_ms": age,
+                               "funded_usd_minor": sum(e[USD] or 0 for e in c.s.inn),
+                               "paid_usd_minor": sum(e[USD] or 0 for e in out) + (c.usd or 0)},
+                       movement_ids=_ids(out, c.m), parties=(c.m.sender, *beneficiaries))
+
+    def _payers(self, party: str, stop: int) -> int:
+        """Distinct senders in `party`'s window (counted up to `stop`)."""
+        p = self._parties.get(party)
+        if p is None:
+            return 0
+        seen: set[str] = set()
+        for e in reversed(p.inn):
+            seen.add(e[SENDER])
+            if len(seen) >= stop:
+                break
+        return len(seen)
+
     # -- typologies ---------------------------------------------------------------------
 
     def _score(self, m: Movement, hits: list[RuleHit]) -> list[Finding]:
@@ -491,11 +596,29 @@ class AmlEngine:
         return p
 
     def learn(self, m: Movement) -> None:
-        """Adds `m` to the history of its parties (what `evaluate` does after the rules)."""
+        """Adds `m` to the history of its parties (what `evaluate` does after the rules).
+        Movements may come a little out of time order (another process's, learned late):
+        each party's edges and day buckets stay in time order."""
         self._learn(m, self.usd_of(m))
 
+    def learn_activity(self, m: Movement) -> None:
+        """Only that its parties were active at `m.at_ms`: for movements older than the
+        window keeps (`history_ms`), which still tell a dormant account from a new one."""
+        self._party(m.sender, m.at_ms).seen(m.at_ms)
+        self._party(m.receiver, m.at_ms).seen(m.at_ms)
+
+    @property
+    def lookback_ms(self) -> int:
+        """How far back the rules look: the movements a rebuilt window needs (the full
+        window, and parties' activity as far back as the new-account rule asks, and twice
+        the dormancy period: an account idle for up to that long is known as dormant, not
+        taken for a new one)."""
+        return max(self.rules.history_ms, 2 * self.rules.dormant_ms,
+                   self.rules.new_account_ms)
+
     def _learn(self, m: Movement, usd: int | None) -> None:
-        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency)
+        edge: Edge = (m.at_ms, m.id, m.sender, m.receiver, usd, m.amount_minor, m.currency,
+                      m.receiver_country)
         day = m.at_ms // DAY_MS
         before = m.at_ms - self.rules.history_ms
         s = self._party(m.sender, m.at_ms)
@@ -504,6 +627,10 @@ class AmlEngine:
         r = self._party(m.receiver, m.at_ms)
         r.prune(before)
         r.add(r.inn, edge, day, 2)
+
+    @property
+    def parties(self) -> int:
+        return len(self._parties)
 
     def stats(self) -> dict[str, int]:
         """How much the window holds: parties and edges (each edge counted per side)."""

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -73,6 +74,28 @@ class ListEntry:
         change of the entry."""
         text = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Designations that make a listed subject a terrorist or a terrorist organisation: OFAC's
+# SDGT/SDT/FTO programmes (also in the CSL's `programs`), the UN 1267/1988 regimes, and
+# OpenSanctions' topic `crime.terror` (kept among an FtM entry's programmes, readers.py).
+TF_PROGRAMMES = frozenset({"SDGT", "SDT", "FTO", "UNSC-1267", "UNSC-1988", "crime.terror"})
+_TF_UPPER = frozenset(p.upper() for p in TF_PROGRAMMES)
+# A list imported under a name that says so (`--list un-terrorists`, `--list tf-lists`)
+# is a terrorist-financing list as a whole.
+_TF_LIST_WORDS = frozenset({"tf", "cft", "terror", "terrorist", "terrorists", "terrorism",
+                            "sdgt", "fto", "1267", "1988"})
+
+
+def is_terrorist(entry: ListEntry) -> bool:
+    """Whether the entry designates a terrorist or terrorist organisation: a programme of
+    TF_PROGRAMMES (its first word: OFAC may qualify one), or a list whose name says it is
+    a terrorist-financing list."""
+    for programme in entry.programmes:
+        words = programme.strip().upper().split()
+        if words and words[0] in _TF_UPPER:
+            return True
+    return any(w in _TF_LIST_WORDS for w in re.split(r"[^0-9a-z]+", entry.list_name.lower()))
 
 
 def make_entry(*, list_name: str, source_id: str, kind: EntityKind, names: Iterable[str],

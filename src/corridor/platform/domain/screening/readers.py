@@ -240,6 +240,10 @@ _FTM_NAMES = ("name", "alias", "previousName", "weakAlias")
 _FTM_COUNTRIES = ("country", "nationality", "citizenship", "jurisdiction")
 
 
+# OpenSanctions topics kept as programmes: they designate terrorists (entries.is_terrorist)
+FTM_TF_TOPICS = frozenset({"crime.terror"})
+
+
 def read_ftm(data: bytes, *, list_name: str = "opensanctions") -> list[ListEntry]:
     """FollowTheMoney entities, one JSON object per line. Only subjects that can be
     screened (people, organisations, companies, legal entities, vessels, aircraft) are kept,
@@ -274,7 +278,8 @@ def read_ftm(data: bytes, *, list_name: str = "opensanctions") -> list[ListEntry
             dates_of_birth=[d[:10] for d in _strings(props.get("birthDate"))
                             if re.match(r"\d{4}", d)],
             countries=[c for c in countries if c],
-            programmes=_strings(props.get("programId")) or _strings(props.get("program")),
+            programmes=[*(_strings(props.get("programId")) or _strings(props.get("program"))),
+                        *(t for t in _strings(props.get("topics")) if t in FTM_TF_TOPICS)],
             source=", ".join(_strings(obj.get("datasets")))))
     return out
 
