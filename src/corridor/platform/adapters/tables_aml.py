@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from corridor.platform.adapters.db import metadata, register
 from corridor.platform.adapters.tables_core import MS
-from corridor.platform.domain.monitoring import Movement
+from corridor.platform.domain.monitoring import LearnedMovement
 
 PARTY = sa.String(64)  # a customer's or organisation's id, or `ext:` + a keyed hash
 
@@ -27,4 +27,4 @@ aml_movements = sa.Table(
     sa.Column("usd_minor", sa.BigInteger),
     sa.Index("ix_aml_movements_at", "at_ms", "id"),
 )
-register(Movement, aml_movements)
+register(LearnedMovement, aml_movements)

@@ -49,6 +49,39 @@ class Movement:
     beneficiary: Mapping[str, str] | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LearnedMovement:
+    """A movement as the AML window keeps it for every process (services/aml_window.py):
+    parties, countries and amounts only: no name, no purpose, no travel-rule data (those
+    stay sealed with their payment)."""
+
+    id: str
+    kind: MovementKind
+    at_ms: int
+    sender: str
+    sender_country: str | None
+    receiver: str
+    receiver_country: str | None
+    receiver_name: str | None  # always None (a column kept from the first schema)
+    amount_minor: int
+    currency: str
+    usd_minor: int | None
+
+    @classmethod
+    def of(cls, m: Movement) -> LearnedMovement:
+        return cls(id=m.id, kind=m.kind, at_ms=m.at_ms, sender=m.sender,
+                   sender_country=m.sender_country, receiver=m.receiver,
+                   receiver_country=m.receiver_country, receiver_name=None,
+                   amount_minor=m.amount_minor, currency=m.currency, usd_minor=m.usd_minor)
+
+    def movement(self) -> Movement:
+        return Movement(id=self.id, kind=MovementKind(self.kind), at_ms=self.at_ms,
+                        sender=self.sender, sender_country=self.sender_country,
+                        receiver=self.receiver, receiver_country=self.receiver_country,
+                        receiver_name=None, amount_minor=self.amount_minor,
+                        currency=self.currency, usd_minor=self.usd_minor)
+
+
 class Outcome(enum.IntEnum):
     """Ordered by strictness: the movement's outcome is the maximum of its findings'."""
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from corridor.platform.domain.aml.engine import MONITOR, AmlEngine
-from corridor.platform.domain.monitoring import Finding, Movement
+from corridor.platform.domain.monitoring import Finding, LearnedMovement, Movement
 from corridor.platform.services.ports import Clock, UnitOfWork
 
 log = logging.getLogger("corridor.platform.aml")
@@ -54,19 +54,20 @@ class MovementLog(Protocol):
 def remember(uow: UnitOfWork, movement: Movement) -> None:
     """Records a movement that goes on or is held, for every process's AML window (call it
     in the transaction that records the movement; not for one refused at once)."""
-    uow.repo(Movement).add(dataclasses.replace(movement, receiver_name=None))
+    uow.repo(LearnedMovement).add(LearnedMovement.of(movement))
 
 
 class UowMovementLog:
-    """The records through read-only units of work (the `Movement` repository)."""
+    """The records through read-only units of work (the `LearnedMovement` repository)."""
 
     def __init__(self, read_uow: Callable[[], UnitOfWork]) -> None:
         self.read_uow = read_uow
 
     def page(self, since_ms: int, *, offset: int, limit: int) -> Sequence[Movement]:
         with self.read_uow() as uow:
-            return uow.repo(Movement).many(order_by="at_ms", above={"at_ms": since_ms - 1},
-                                           offset=offset, limit=limit)
+            found = uow.repo(LearnedMovement).many(
+                order_by="at_ms", above={"at_ms": since_ms - 1}, offset=offset, limit=limit)
+        return [r.movement() for r in found]
 
 
 class MemoryMovementLog:
