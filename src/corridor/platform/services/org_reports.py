@@ -177,7 +177,9 @@ def _parse_day(text: str | None, field: str, problems: Problems) -> dt.date | No
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text.strip()[:10]) if len(text) <= 40 else None
+        if len(text) > 10:
+            raise ValueError(text)
+        return dt.date.fromisoformat(text.strip())
     except ValueError:
         problems.add(field, "a date as YYYY-MM-DD")
         return None
