@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -57,7 +58,7 @@ def _show(page: Page, org_id: str, kind: str, values: dict[str, str],
             return _refused(page, exc)
         return render.form(page, "org_reports.html", exc, 422, **ctx, kind=kind,
                            values=values, report=None, charts={}, query="")
-    query = "&".join(f"{k}={v}" for k, v in values.items() if v)
+    query = urlencode({k: v for k, v in values.items() if v})
     return render.html(page, "org_reports.html", **ctx, kind=kind, values=values,
                        report=report, charts=draw(report), query=query, errors={},
                        summary="", printed_ms=page.deps.clock.now_ms())
