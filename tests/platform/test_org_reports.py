@@ -15,6 +15,15 @@ from corridor.platform import bootstrap
 from corridor.platform.domain.errors import PlatformError
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import UserKind
+from corridor.platform.domain.transfers import (
+    TREASURY,
+    Leg,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
+from corridor.platform.domain.wallets import OwnerType, Wallet, WalletStatus
 from corridor.platform.services import org_reports as reports
 from tests.platform.conftest import Actor
 from tests.platform.report_history import History, pin_clock, seed
@@ -179,3 +188,41 @@ def test_api_answers_json_csv_and_xlsx(client: TestClient, h: History) -> None:
     assert r.status_code == 404
     r = client.get(f"{base}/fees?from=2026-12-09", headers=h.owner.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "INVALID_FILTERS")
+
+
+def _wallet(wallet_id: str, address: str) -> Wallet:
+    return Wallet(id=wallet_id, owner_type=OwnerType.ORG, owner_id="org", address=address,
+                  public_key="p", custodial=True, key_sealed="s", label=wallet_id,
+                  status=WalletStatus.OPEN, created_ms=0, updated_ms=0)
+
+
+def _t(status: TransferStatus, created: int, updated: int, *legs: Leg) -> Transfer:
+    return Transfer(id=f"t{created}-{status}", purpose=Purpose.REFUND, ref_id="r",
+                    source=legs[0].source, legs=legs, memo="", status=status, sequence=None,
+                    tx_id=None, tx_hex=None, height=None, result_code=None,
+                    result_message=None, attempts=0, created_ms=created, updated_ms=updated)
+
+
+def test_position_rows_follow_each_transfer_through_time() -> None:
+    """Pure: a refund credited to the wallet's address, a debit the chain rejected (in
+    flight until its rejection was recorded, then nothing), a debit still undecided."""
+    w = _wallet("w1", "cADDR")
+    ref = wallet_ref("w1")
+    transfers = [
+        _t(TransferStatus.COMMITTED, 10, 20, Leg(source=TREASURY, destination="cADDR",
+                                                 code="EUR", amount_minor=5_000)),
+        _t(TransferStatus.REJECTED, 30, 40, Leg(source=ref, destination=TREASURY,
+                                                code="EUR", amount_minor=1_000)),
+        _t(TransferStatus.SUBMITTED, 50, 50, Leg(source=ref, destination=TREASURY,
+                                                 code="EUR", amount_minor=700)),
+    ]
+
+    def at(ms: int) -> list[tuple[int, int, int]]:
+        return [(r.balance_minor, r.reserved_minor, r.in_flight_minor)
+                for r in reports.position_rows([w], transfers, [], ms)]
+
+    assert at(15) == []  # the credit was not recorded yet: no row at all
+    assert at(21) == [(5_000, 0, 0)]
+    assert at(35) == [(5_000, 0, 1_000)]  # rejected only at 40
+    assert at(45) == [(5_000, 0, 0)]
+    assert at(60) == [(5_000, 0, 700)]
