@@ -244,6 +244,7 @@ def _register() -> None:
         light,
         localnet,
         node,
+        org_reports,
         platform,
         wallet,
     )
@@ -262,6 +263,7 @@ def _register() -> None:
     app.add_typer(compliance.app, name="compliance")
     compliance.app.add_typer(compliance_reviews.app, name="reviews")
     compliance.app.command("risk")(compliance_reviews.risk_show)
+    app.add_typer(org_reports.app, name="org")
 
 
 _register()

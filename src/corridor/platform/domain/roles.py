@@ -39,6 +39,7 @@ class Perm(enum.StrEnum):
     PAY_INITIATE = "pay.initiate"
     PAY_APPROVE = "pay.approve"
     ORG_AUDIT = "org.audit"  # read the organisation's audit trail
+    ORG_REPORTS = "org.reports"  # treasury reports: cash, payments, fees, forecast
     # staff scope
     KYC_READ = "kyc.read"
     KYC_REVIEW = "kyc.review"
@@ -77,16 +78,16 @@ _ORG_READ_ALL = frozenset({Perm.ORG_READ})
 ORG_PERMS: dict[OrgRole, frozenset[Perm]] = {
     OrgRole.OWNER: frozenset(
         {Perm.ORG_READ, Perm.ORG_MANAGE, Perm.ORG_MEMBERS, Perm.ORG_KYC, Perm.ORG_WALLETS,
-         Perm.PAY_INITIATE, Perm.PAY_APPROVE, Perm.ORG_AUDIT}
+         Perm.PAY_INITIATE, Perm.PAY_APPROVE, Perm.ORG_AUDIT, Perm.ORG_REPORTS}
     ),
     OrgRole.ADMIN: frozenset(
         {Perm.ORG_READ, Perm.ORG_MANAGE, Perm.ORG_MEMBERS, Perm.ORG_KYC, Perm.ORG_WALLETS,
-         Perm.ORG_AUDIT}
+         Perm.ORG_AUDIT, Perm.ORG_REPORTS}
     ),
     OrgRole.INITIATOR: _ORG_READ_ALL | {Perm.PAY_INITIATE},
-    OrgRole.APPROVER: _ORG_READ_ALL | {Perm.PAY_APPROVE},
+    OrgRole.APPROVER: _ORG_READ_ALL | {Perm.PAY_APPROVE, Perm.ORG_REPORTS},
     OrgRole.VIEWER: _ORG_READ_ALL,
-    OrgRole.AUDITOR: _ORG_READ_ALL | {Perm.ORG_AUDIT},
+    OrgRole.AUDITOR: _ORG_READ_ALL | {Perm.ORG_AUDIT, Perm.ORG_REPORTS},
 }
 
 STAFF_PERMS: dict[StaffRole, frozenset[Perm]] = {
