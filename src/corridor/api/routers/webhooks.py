@@ -78,9 +78,9 @@ class EventTypes(BaseModel):
 
 
 @router.get("/webhooks/event-types", response_model=EventTypes)
-def event_types() -> EventTypes:
+def event_types(_who: PrincipalDep) -> EventTypes:
     """Every event type an endpoint may subscribe to, by family ("<family>.*" subscribes
-    to a whole family)."""
+    to a whole family). Signed-in callers only, as every operation but sign-up's."""
     return EventTypes(families={k: list(v) for k, v in dom.EVENT_TYPES.items()})
 
 
