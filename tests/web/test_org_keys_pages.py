@@ -147,6 +147,13 @@ def test_the_delivery_log_page_and_sending_again(
         assert worker.run_once() == 1
     finally:
         worker.close()
+    form = _form(site, f"/org/{org_id}/webhooks")
+    r = site.post(f"/org/{org_id}/webhooks", data={**form, "url": "https://b.example/h",
+                                                   "events": "batch.*, nope.thing"})
+    assert r.status_code == 422 and 'href="#events"' in r.text
+    r = site.post(f"/org/{org_id}/webhooks", data={**form, "url": "https://b.example/h",
+                                                   "events": "batch.*, checkout.paid"})
+    assert r.status_code == 200 and "batch.*, checkout.paid" in r.text
     hooks = site.get(f"/org/{org_id}/webhooks").text
     log_url = f"/org/{org_id}/webhooks/{endpoint.id}/deliveries"
     assert f'href="{log_url}"' in hooks

@@ -332,24 +332,27 @@ def _webhooks(page: Page, org_id: str, values: Mapping[str, str],
 
 @router.get("/org/{org_id}/webhooks", response_class=HTMLResponse)
 def webhook_list(page: PageDep, org_id: OrgId) -> Response:
-    return _guarded(page, _webhooks, org_id, {"url": ""})
+    return _guarded(page, _webhooks, org_id, {"url": "", "events": ""})
 
 
 @router.post("/org/{org_id}/webhooks")
-def webhook_create(page: PageDep, org_id: OrgId, url: Url = "", key: Text = "") -> Response:
+def webhook_create(page: PageDep, org_id: OrgId, url: Url = "", key: Text = "",
+                   events: Text = "") -> Response:
     """The signing secret is shown on the answer to this form only (never stored in clear
     in a page that can be reloaded): the answer is the page itself, not a redirect. A
-    resent form is the same registration, and shows the same secret."""
+    resent form is the same registration, and shows the same secret. `events`: the
+    subscription filter, separated by commas or spaces (empty: every event)."""
     who = page.customer()
     try:
         _endpoint, secret = webhooks.register(page.deps, who, org_id, url,
-                                             idempotency_key=key or None)
+                                             idempotency_key=key or None,
+                                             events=events.replace(",", " ").split())
     except PlatformError as exc:
         if not _form_error(exc):
             return _refused(page, exc)
-        values = {"url": url, "key": key}
+        values = {"url": url, "key": key, "events": events}
         return _guarded(page, _webhooks, org_id, values, exc)
-    return _guarded(page, _webhooks, org_id, {"url": ""}, None, secret)
+    return _guarded(page, _webhooks, org_id, {"url": "", "events": ""}, None, secret)
 
 
 # --- audit trail -----------------------------------------------------------------------
