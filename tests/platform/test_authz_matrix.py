@@ -126,6 +126,7 @@ NOT_MONEY_WRITES = {
     ("POST", "/v1/orgs/{org_id}/api-keys/{key_id}/rotate"),
     ("POST", "/v1/orgs/{org_id}/api-keys/{key_id}/revoke"),
     ("POST", "/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
+    ("POST", "/v1/orgs/{org_id}/webhooks/{webhook_id}/rotate-secret"),
     # a held payment's supporting documents: answering compliance moves no money (its
     # release is an officer's decision)
     ("POST", "/v1/payment-documents/{payment_id}"),

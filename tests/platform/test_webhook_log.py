@@ -18,6 +18,7 @@ from corridor.platform.domain.payments import PaymentStatus
 from corridor.platform.services import webhooks
 from tests.platform.conftest import Actor, make_user
 from tests.platform.payment_fakes import FakeClock
+from tests.platform.test_apikeys import signed_in_again
 from tests.platform.wallet_fakes import make_org
 from tests.platform.webhook_fakes import (
     Receiver,
@@ -125,3 +126,43 @@ def test_the_delivery_log_and_redelivery(
     assert client.get(f"/v1/orgs/{org2}/webhooks/{hook['id']}/deliveries",
                       headers=customer.headers).status_code == 404
     assert client.post(f"{base}/nope/redeliver", headers=customer.headers).status_code == 404
+
+
+def test_a_rotated_secret_signs_beside_the_new_one_for_the_overlap(
+        client: TestClient, platform: bootstrap.Platform, customer: Actor, org: str,
+        receiver: Receiver, clock: FakeClock) -> None:
+    hook = register(client, customer, org, receiver.url, ["payment.draft"]).json()
+    old_secret = hook["secret"].encode()
+    receiver.secret = old_secret  # the receiver has not switched yet
+    receiver.clock_ms = clock.now_ms
+    url = f"/v1/orgs/{org}/webhooks/{hook['id']}/rotate-secret"
+    headers = customer.creating
+    r = client.post(url, headers=headers, json={"overlap_hours": 1})
+    again = client.post(url, headers=headers, json={"overlap_hours": 1})
+    assert r.status_code == again.status_code == 200, r.text
+    new_secret = r.json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret.encode() != old_secret
+    assert again.json()["secret"] == new_secret  # a retry rotates once
+    r = client.post(url, headers=customer.creating, json={"overlap_hours": 10_000})
+    assert r.status_code == 422
+    worker = WebhookWorker(platform.deps)
+    try:
+        org_pay(client, customer, org, "k1")
+        assert worker.run_once() == 1
+        assert receiver.bad_signatures == 0 and len(receiver.received) == 1  # old verifies
+        clock.advance(3_600_000)  # the overlap is over: only the new secret signs
+        org_pay(client, signed_in_again(platform, customer), org, "k2")
+        assert worker.run_once() == 1
+        assert receiver.bad_signatures == 1
+        receiver.secret = new_secret.encode()
+        clock.advance(dom.BACKOFF_BASE_MS)
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    assert receiver.bad_signatures == 1 and len(receiver.received) == 2
+    body = b'{"x":1}'
+    both = dom.signature_header(b"new", 5, body, b"old")
+    assert both.count("v1=") == 2
+    assert dom.verify(b"old", both, body, 5) and dom.verify(b"new", both, body, 5)
+    assert not dom.verify(b"other", both, body, 5)
+    assert not dom.verify(b"new", "t=5,t=6," + both.split(",", 1)[1], body, 5)

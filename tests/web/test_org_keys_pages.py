@@ -155,6 +155,18 @@ def test_the_delivery_log_page_and_sending_again(
                                                    "events": "batch.*, checkout.paid"})
     assert r.status_code == 200 and "batch.*, checkout.paid" in r.text
     hooks = site.get(f"/org/{org_id}/webhooks").text
+    rotate = re.search(rf'/webhooks/{endpoint.id}/rotate-secret" class="inline-form">\s*'
+                       r'<input type="hidden" name="csrf_token" value="([^"]+)">\s*'
+                       r'<input type="hidden" name="key" value="([^"]+)">', hooks)
+    assert rotate is not None
+    data = {"csrf_token": rotate.group(1), "key": rotate.group(2)}
+    first = site.post(f"/org/{org_id}/webhooks/{endpoint.id}/rotate-secret", data=data)
+    again = site.post(f"/org/{org_id}/webhooks/{endpoint.id}/rotate-secret", data=data)
+    shown = re.compile(r'<p class="mono">(whsec_[^<]+)</p>')
+    new_secret, repeated = shown.search(first.text), shown.search(again.text)
+    assert first.status_code == 200 and "new signing secret" in first.text
+    assert new_secret is not None and repeated is not None
+    assert new_secret.group(1) != _secret and repeated.group(1) == new_secret.group(1)
     log_url = f"/org/{org_id}/webhooks/{endpoint.id}/deliveries"
     assert f'href="{log_url}"' in hooks
     page = site.get(log_url)

@@ -322,12 +322,16 @@ def wallet_create(page: PageDep, org_id: OrgId, label: Text = "", key: Text = ""
 
 
 def _webhooks(page: Page, org_id: str, values: Mapping[str, str],
-              exc: PlatformError | None = None, secret: str = "") -> Response:
+              exc: PlatformError | None = None, secret: str = "",
+              rotated: bool = False) -> Response:
     who = page.customer()
     ctx = _context(page, who, org_id)
     found = webhooks.endpoints(page.deps, who, org_id)
+    # each endpoint's "new signing secret" form has its own idempotency key
+    # (pages_org_keys.webhook_rotate_secret)
     return render.form(page, "org_webhooks.html", exc, **ctx, endpoints=found, secret=secret,
-                       values=_fresh(values, page))
+                       values=_fresh(values, page), rotated=rotated,
+                       rotate_keys={e.id: page.deps.rand.token() for e in found})
 
 
 @router.get("/org/{org_id}/webhooks", response_class=HTMLResponse)

@@ -21,7 +21,14 @@ from corridor.platform.services import apikeys, webhooks
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
 from corridor.web.messages import N_
-from corridor.web.pages_org import _context, _form_error, _fresh, _guarded, _refused
+from corridor.web.pages_org import (
+    _context,
+    _form_error,
+    _fresh,
+    _guarded,
+    _refused,
+    _webhooks,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PageDep = Annotated[Page, Depends(page_of)]
@@ -170,3 +177,17 @@ def delivery_redeliver(page: PageDep, org_id: OrgId, endpoint_id: ItemId,
     except PlatformError as exc:
         return _refused(page, exc)
     return _guarded(page, _deliveries, org_id, endpoint_id, delivery_id)
+
+
+@router.post("/org/{org_id}/webhooks/{endpoint_id}/rotate-secret")
+def webhook_rotate_secret(page: PageDep, org_id: OrgId, endpoint_id: ItemId,
+                          key: Text = "") -> Response:
+    """A new signing secret, shown on the answer (the webhooks page); the previous one
+    also signs for the default overlap (24 hours). A resent form rotates once."""
+    who = page.customer()
+    try:
+        _endpoint, secret = webhooks.rotate_secret(page.deps, who, org_id, endpoint_id,
+                                                   idempotency_key=key or None)
+    except PlatformError as exc:
+        return _refused(page, exc)
+    return _guarded(page, _webhooks, org_id, {"url": "", "events": ""}, None, secret, True)

@@ -150,3 +150,23 @@ def redeliver(org_id: OrgId, webhook_id: ItemId, delivery_id: ItemId, deps: Deps
     """Sends the delivery again: same id and body (receivers de-duplicate by the id), due
     now. A delivery still waiting to be sent is left as it is."""
     return DeliveryOut.of(webhooks.redeliver(deps, who, org_id, webhook_id, delivery_id))
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: int = Field(default=dom.SECRET_OVERLAP_HOURS_DEFAULT, ge=0,
+                               le=dom.SECRET_OVERLAP_HOURS_MAX,
+                               description="how long the previous secret also signs")
+
+
+@router.post("/orgs/{org_id}/webhooks/{webhook_id}/rotate-secret", response_model=WebhookOut)
+def rotate_secret(org_id: OrgId, webhook_id: ItemId, body: RotateIn, deps: DepsDep,
+                  who: PrincipalDep, idempotency_key: IdempotencyKey = None) -> WebhookOut:
+    """A new signing secret (in this answer only, and a retry's with the same
+    `Idempotency-Key`); for `overlap_hours` deliveries carry a signature by each secret
+    (`Corridor-Signature: t=…,v1=<new>,v1=<previous>`)."""
+    endpoint, secret = webhooks.rotate_secret(deps, who, org_id, webhook_id,
+                                              overlap_hours=body.overlap_hours,
+                                              idempotency_key=idempotency_key)
+    return WebhookOut.of(endpoint, secret)

@@ -69,7 +69,8 @@ class WebhookWorker(Periodic):
         ts = self.deps.clock.now_ms()
         headers = {"Content-Type": "application/json", dom.EVENT_HEADER: d.event,
                    dom.DELIVERY_HEADER: d.id,
-                   dom.SIGNATURE_HEADER: dom.signature_header(item.secret, ts, body)}
+                   dom.SIGNATURE_HEADER: dom.signature_header(
+                       item.secret, ts, body, *([item.previous] if item.previous else []))}
         target = self._target(item.url)
         if isinstance(target, str):
             webhooks.record_attempt(self.deps, d.id, ok=False, status_code=None, error=target)

@@ -73,7 +73,9 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
                    "collection.matched", "collection.expired", "collection.cancelled"),
     "checkout": ("checkout.paid", "checkout.refunded"),
 }
-EVENTS_PER_ENDPOINT_MAX = 40  # entries of one endpoint's filter
+EVENTS_PER_ENDPOINT_MAX = 40
+SECRET_OVERLAP_HOURS_MAX = 7 * 24  # how long a rotated secret keeps signing
+SECRET_OVERLAP_HOURS_DEFAULT = 24  # entries of one endpoint's filter
 EVENT_LEN_MAX = 64
 
 
@@ -121,6 +123,10 @@ class WebhookEndpoint:
     created_ms: int
     updated_ms: int
     events: tuple[str, ...] = ()  # the subscription filter (check_events); empty: all
+    # The secret before the last rotation, still signing (beside the new one) until
+    # `previous_until_ms`, so receivers can switch without refusing a delivery.
+    previous_secret_sealed: str | None = None
+    previous_until_ms: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,21 +231,27 @@ def sign(secret: bytes, timestamp_ms: int, body: bytes) -> str:
     return hmac.new(secret, f"{timestamp_ms}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: bytes, timestamp_ms: int, body: bytes) -> str:
-    return f"t={timestamp_ms},v1={sign(secret, timestamp_ms, body)}"
+def signature_header(secret: bytes, timestamp_ms: int, body: bytes, *more: bytes) -> str:
+    """`t=<ms>,v1=<hex>`, with one more `v1=` per secret in `more` (during a rotation's
+    overlap: the previous secret's signature, after the new one's)."""
+    signed = ",".join(f"v1={sign(s, timestamp_ms, body)}" for s in (secret, *more))
+    return f"t={timestamp_ms},{signed}"
 
 
 def verify(secret: bytes, header: str, body: bytes, now_ms: int,
            tolerance_ms: int = SIGNATURE_TOLERANCE_MS) -> bool:
-    """What a receiver does: the signature matches and the timestamp is fresh."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    """What a receiver does: one of the `v1` signatures matches and the timestamp is
+    fresh (a receiver still holding the previous secret verifies during the overlap)."""
+    pairs = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in pairs if k == "t"]
     try:
-        ts = int(parts.get("t", ""))
+        ts = int(stamps[0]) if len(stamps) == 1 else None
     except ValueError:
         return False
-    if abs(now_ms - ts) > tolerance_ms:
+    if ts is None or abs(now_ms - ts) > tolerance_ms:
         return False
-    return hmac.compare_digest(parts.get("v1", ""), sign(secret, ts, body))
+    expected = sign(secret, ts, body)
+    return any(hmac.compare_digest(v, expected) for k, v in pairs if k == "v1")
 
 
 def backoff_ms(attempts: int) -> int:

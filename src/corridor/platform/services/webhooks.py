@@ -13,7 +13,7 @@ from typing import Any
 
 from corridor.platform.domain import idempotency
 from corridor.platform.domain import webhooks as dom
-from corridor.platform.domain.errors import Err, not_found
+from corridor.platform.domain.errors import Err, Problems, not_found
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.webhooks import (
@@ -37,6 +37,7 @@ class Due:
     delivery: WebhookDelivery
     url: str
     secret: bytes
+    previous: bytes | None = None  # the rotated-out secret, during its overlap
 
 
 def _check_url(deps: Deps, url: str) -> str:
@@ -114,6 +115,38 @@ def register(deps: Deps, who: Principal, org_id: str, url: str, *,
     return e, secret
 
 
+def rotate_secret(deps: Deps, who: Principal, org_id: str, endpoint_id: str, *,
+                  overlap_hours: int = dom.SECRET_OVERLAP_HOURS_DEFAULT,
+                  idempotency_key: str | None) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret, shown in this answer (and a retry's, under the same
+    Idempotency-Key); for `overlap_hours` each delivery is signed with the new and the
+    previous secret (two `v1=` in the header), so the receiver may switch at its pace."""
+    problems = Problems()
+    key = idempotency.check_key(idempotency_key, problems)
+    if not 0 <= overlap_hours <= dom.SECRET_OVERLAP_HOURS_MAX:
+        problems.add("overlap_hours", f"0 to {dom.SECRET_OVERLAP_HOURS_MAX} hours")
+    idempotency.raise_if_any(problems)
+    asked = {"org_id": org_id, "endpoint_id": endpoint_id, "overlap_hours": overlap_hours}
+    with deps.uow() as uow:
+        require_org(uow, who, org_id, Perm.ORG_MANAGE)
+        e = _endpoint(uow, org_id, endpoint_id)
+        if replay.prior(uow, who.user_id, key, "webhook.rotate_secret", asked) is not None:
+            return e, deps.sealer.open(e.secret_sealed, dom.secret_context(e.id)).decode()
+        now = deps.clock.now_ms()
+        secret = "whsec_" + deps.rand.token()
+        e = dataclasses.replace(
+            e, secret_sealed=deps.sealer.seal(secret.encode(), dom.secret_context(e.id)),
+            previous_secret_sealed=e.secret_sealed,
+            previous_until_ms=now + overlap_hours * 3_600_000, updated_ms=now)
+        uow.repo(WebhookEndpoint).update(e)
+        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value,
+                  action="webhook.rotate_secret", object_type="org", object_id=org_id,
+                  after={"endpoint_id": e.id, "previous_until_ms": e.previous_until_ms})
+        replay.remember(deps, uow, who.user_id, key, "webhook.rotate_secret", asked, e.id)
+        uow.commit()
+    return e, secret
+
+
 def endpoints(deps: Deps, who: Principal, org_id: str) -> list[WebhookEndpoint]:
     with deps.uow() as uow:
         require_org(uow, who, org_id, Perm.ORG_MANAGE)
@@ -158,7 +191,10 @@ def due(deps: Deps, limit: int = DUE_BATCH_MAX) -> list[Due]:
             e = uow.repo(WebhookEndpoint).get(d.endpoint_id)
             assert e is not None, d.endpoint_id
             secret = deps.sealer.open(e.secret_sealed, dom.secret_context(e.id))
-            out.append(Due(delivery=d, url=e.url, secret=secret))
+            previous = None
+            if e.previous_secret_sealed and now < (e.previous_until_ms or 0):
+                previous = deps.sealer.open(e.previous_secret_sealed, dom.secret_context(e.id))
+            out.append(Due(delivery=d, url=e.url, secret=secret, previous=previous))
     return out
 
 
