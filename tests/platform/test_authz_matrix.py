@@ -120,6 +120,13 @@ NOT_MONEY_WRITES = {
     ("PUT", "/v1/orgs/{org_id}/kyc"),  # a suspended business may still answer compliance
     ("POST", "/v1/kyc/files"),  # its documents, likewise
     ("POST", "/v1/orgs/{org_id}/webhooks"),  # notifications, no money
+    # API keys (issue 17): a key moves money only through the payment endpoints, which
+    # refuse a suspended organisation themselves; revoking reduces risk
+    ("POST", "/v1/orgs/{org_id}/api-keys"),
+    ("POST", "/v1/orgs/{org_id}/api-keys/{key_id}/rotate"),
+    ("POST", "/v1/orgs/{org_id}/api-keys/{key_id}/revoke"),
+    ("POST", "/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
+    ("POST", "/v1/orgs/{org_id}/webhooks/{webhook_id}/rotate-secret"),
     # a held payment's supporting documents: answering compliance moves no money (its
     # release is an officer's decision)
     ("POST", "/v1/payment-documents/{payment_id}"),

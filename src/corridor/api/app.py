@@ -26,6 +26,7 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
            "staff_compliance", "staff_reports",
            "regulator",
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
+           "apikeys",
            "notifications", "payment_documents", "staff_authenticity",
            "org_reports")
 

@@ -16,10 +16,11 @@ from fastapi import Depends, Header, Request
 from corridor.api.statuses import refuses
 from corridor.platform.adapters.rate_limits import SqlRateLimits
 from corridor.platform.bootstrap import Platform
-from corridor.platform.domain.errors import Kind, forbidden, rate_limited
+from corridor.platform.domain import apikeys as apikey_dom
+from corridor.platform.domain.errors import Err, Kind, forbidden, rate_limited
 from corridor.platform.domain.principal import Origin, Principal
 from corridor.platform.domain.roles import Perm
-from corridor.platform.services import sessions
+from corridor.platform.services import apikeys, sessions
 from corridor.platform.services.ports import Deps
 
 # The dependencies that only read the request are `async def`: FastAPI runs a plain `def`
@@ -97,9 +98,54 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@refuses(Kind.UNAUTHENTICATED, Kind.FORBIDDEN, security="bearer")
+# The operations an organisation's API key may call (issue 17; docs/architecture.md, "API
+# keys"), as (method, route template): reading the organisation, and pricing, sending and
+# reading its payments. Everything else (a person's own account, members, keys, webhooks,
+# approvals, staff) answers API_KEY_ROUTE_REFUSED to a key, whatever its scopes; within
+# these, the services check the organisation and the key's scopes (access.require_org).
+# An area whose operations keys should reach adds them here.
+KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/v1/orgs/{org_id}"),
+    ("GET", "/v1/orgs/{org_id}/wallets"),
+    ("GET", "/v1/orgs/{org_id}/deposits"),
+    ("POST", "/v1/quotes"),
+    ("GET", "/v1/quotes/{quote_id}"),
+    ("POST", "/v1/payments/preview"),
+    ("POST", "/v1/payments"),
+    ("GET", "/v1/payments"),
+    ("GET", "/v1/payments/{payment_id}"),
+    ("POST", "/v1/payments/{payment_id}/cancel"),
+    ("GET", "/v1/payments/{payment_id}/receipt"),
+})
+
+
+def _route(request: Request) -> str:
+    """"<METHOD> <route template>" of the request, e.g. "GET /v1/orgs/{org_id}" (the
+    routers' templates are relative to the /v1 mount)."""
+    template = str(getattr(request.scope.get("route"), "path", ""))
+    if not template:
+        return f"{request.method} {request.url.path}"
+    if not template.startswith("/v1/"):
+        template = "/v1" + template
+    return f"{request.method} {template}"
+
+
+@refuses(Kind.UNAUTHENTICATED, Kind.FORBIDDEN, Kind.RATE_LIMITED, security="bearer")
 def principal(request: Request) -> Principal:
-    return sessions.authenticate(_platform(request).deps, _bearer(request), _origin(request))
+    token = _bearer(request)
+    if not apikey_dom.is_key_token(token):
+        return sessions.authenticate(_platform(request).deps, token, _origin(request))
+    route = _route(request)
+    method, _, template = route.partition(" ")
+    if (method, template) not in KEY_ROUTES:
+        raise Err.API_KEY_ROUTE_REFUSED.error()
+    who = apikeys.authenticate(_platform(request).deps, token, _origin(request).ip, route)
+    assert who.key is not None
+    # Per key, in the database (every API worker counts against the same window).
+    limiter: Limiter = request.app.state.limiter
+    limiter.hit("apikey", who.key.key_id, apikey_dom.REQUESTS_PER_WINDOW_MAX,
+                apikey_dom.RATE_WINDOW_S)
+    return who
 
 
 DepsDep = Annotated[Deps, Depends(deps)]

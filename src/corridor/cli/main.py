@@ -244,7 +244,7 @@ def _register() -> None:
         light,
         localnet,
         node,
-        org_reports,
+        org,
         platform,
         wallet,
     )
@@ -263,7 +263,7 @@ def _register() -> None:
     app.add_typer(compliance.app, name="compliance")
     compliance.app.add_typer(compliance_reviews.app, name="reviews")
     compliance.app.command("risk")(compliance_reviews.risk_show)
-    app.add_typer(org_reports.app, name="org")
+    app.add_typer(org.app, name="org")
 
 
 _register()

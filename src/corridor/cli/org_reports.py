@@ -13,10 +13,8 @@ import typer
 
 from corridor.cli.platform import DatabaseUrl, DataDir, _build, _existing, _fail, _settings
 
-app = typer.Typer(help="Organisations (institutions).", no_args_is_help=True)
 report_app = typer.Typer(help="Treasury reports: cash, payments, fees, forecast.",
                          no_args_is_help=True)
-app.add_typer(report_app, name="report")
 
 OrgId = Annotated[str, typer.Argument(help="The organisation's id.")]
 Format = Annotated[str, typer.Option(

@@ -45,7 +45,8 @@ AUDIT_PAGE_SIZE = 50
 SECTIONS: tuple[tuple[str, Perm], ...] = (
     ("departments", Perm.ORG_READ), ("members", Perm.ORG_READ),
     ("wallets", Perm.ORG_READ), ("webhooks", Perm.ORG_MANAGE), ("audit", Perm.ORG_AUDIT),
-    ("reports", Perm.ORG_REPORTS))
+    ("reports", Perm.ORG_REPORTS),
+    ("api-keys", Perm.ORG_MANAGE))  # pages_org_keys.py
 REFUSED_FORBIDDEN = N_("Your role in this organisation does not allow this.")
 KYC_FIRST = N_("Verify your own identity before creating an organisation.")
 # The services' own words for this console's fields, in the catalogue so that a Chinese
@@ -322,34 +323,41 @@ def wallet_create(page: PageDep, org_id: OrgId, label: Text = "", key: Text = ""
 
 
 def _webhooks(page: Page, org_id: str, values: Mapping[str, str],
-              exc: PlatformError | None = None, secret: str = "") -> Response:
+              exc: PlatformError | None = None, secret: str = "",
+              rotated: bool = False) -> Response:
     who = page.customer()
     ctx = _context(page, who, org_id)
     found = webhooks.endpoints(page.deps, who, org_id)
+    # each endpoint's "new signing secret" form has its own idempotency key
+    # (pages_org_keys.webhook_rotate_secret)
     return render.form(page, "org_webhooks.html", exc, **ctx, endpoints=found, secret=secret,
-                       values=_fresh(values, page))
+                       values=_fresh(values, page), rotated=rotated,
+                       rotate_keys={e.id: page.deps.rand.token() for e in found})
 
 
 @router.get("/org/{org_id}/webhooks", response_class=HTMLResponse)
 def webhook_list(page: PageDep, org_id: OrgId) -> Response:
-    return _guarded(page, _webhooks, org_id, {"url": ""})
+    return _guarded(page, _webhooks, org_id, {"url": "", "events": ""})
 
 
 @router.post("/org/{org_id}/webhooks")
-def webhook_create(page: PageDep, org_id: OrgId, url: Url = "", key: Text = "") -> Response:
+def webhook_create(page: PageDep, org_id: OrgId, url: Url = "", key: Text = "",
+                   events: Text = "") -> Response:
     """The signing secret is shown on the answer to this form only (never stored in clear
     in a page that can be reloaded): the answer is the page itself, not a redirect. A
-    resent form is the same registration, and shows the same secret."""
+    resent form is the same registration, and shows the same secret. `events`: the
+    subscription filter, separated by commas or spaces (empty: every event)."""
     who = page.customer()
     try:
         _endpoint, secret = webhooks.register(page.deps, who, org_id, url,
-                                             idempotency_key=key or None)
+                                             idempotency_key=key or None,
+                                             events=events.replace(",", " ").split())
     except PlatformError as exc:
         if not _form_error(exc):
             return _refused(page, exc)
-        values = {"url": url, "key": key}
+        values = {"url": url, "key": key, "events": events}
         return _guarded(page, _webhooks, org_id, values, exc)
-    return _guarded(page, _webhooks, org_id, {"url": ""}, None, secret)
+    return _guarded(page, _webhooks, org_id, {"url": "", "events": ""}, None, secret)
 
 
 # --- audit trail -----------------------------------------------------------------------

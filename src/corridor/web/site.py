@@ -27,6 +27,7 @@ from corridor.web import (
     pages_money,
     pages_notifications,
     pages_org,
+    pages_org_keys,
     pages_org_reports,
     pages_pay,
     pages_recover,
@@ -49,7 +50,8 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_staff.router, pages_org.router, pages_notifications.router,
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
                 pages_staff_reports.router, pages_regulator.router,
-                pages_authenticity.router, pages_org_reports.router)
+                pages_authenticity.router, pages_org_reports.router,
+                pages_org_keys.router)
 
 
 def create_site(platform: Platform) -> FastAPI:

@@ -21,3 +21,4 @@ from corridor.platform.adapters import tables_risk
 from corridor.platform.adapters import tables_authenticity
 from corridor.platform.adapters import tables_cases
 from corridor.platform.adapters import tables_aml
+from corridor.platform.adapters import tables_apikeys

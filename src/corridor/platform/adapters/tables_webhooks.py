@@ -18,6 +18,11 @@ webhook_endpoints = sa.Table(
     sa.Column("created_by", ID, nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
+    # the subscription filter (issue 17, migration 0026): a JSON list; empty: every event
+    sa.Column("events", Json, nullable=False, server_default=sa.text("'[]'")),
+    # the secret before the last rotation and until when it still signs (0026)
+    sa.Column("previous_secret_sealed", sa.Text),
+    sa.Column("previous_until_ms", MS),
 )
 register(WebhookEndpoint, webhook_endpoints)
 

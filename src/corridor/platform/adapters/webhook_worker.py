@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable
 
 import httpx
@@ -68,22 +69,26 @@ class WebhookWorker(Periodic):
         ts = self.deps.clock.now_ms()
         headers = {"Content-Type": "application/json", dom.EVENT_HEADER: d.event,
                    dom.DELIVERY_HEADER: d.id,
-                   dom.SIGNATURE_HEADER: dom.signature_header(item.secret, ts, body)}
+                   dom.SIGNATURE_HEADER: dom.signature_header(
+                       item.secret, ts, body, *([item.previous] if item.previous else []))}
         target = self._target(item.url)
         if isinstance(target, str):
             webhooks.record_attempt(self.deps, d.id, ok=False, status_code=None, error=target)
             return
         headers["Host"] = target.host_header
+        # Latency on the monotonic clock of this process (the log's figure, not a rule's).
+        started = time.monotonic()
         try:
             r = self._http.post(target.url, content=body, headers=headers,
                                 extensions={"sni_hostname": target.server_name})
         except httpx.HTTPError as exc:
             webhooks.record_attempt(self.deps, d.id, ok=False, status_code=None,
-                                    error=type(exc).__name__)
+                                    error=type(exc).__name__, latency_ms=_ms_since(started))
             return
         webhooks.record_attempt(self.deps, d.id, ok=200 <= r.status_code < 300,
                                 status_code=r.status_code,
-                                error=None if r.is_success else f"HTTP {r.status_code}")
+                                error=None if r.is_success else f"HTTP {r.status_code}",
+                                latency_ms=_ms_since(started), excerpt=_excerpt(r))
 
     def _target(self, url_text: str) -> _Target | str:
         """The checked address to connect to, or why not (recorded as the attempt's error)."""
@@ -107,3 +112,13 @@ class WebhookWorker(Periodic):
     def close(self) -> None:
         self.stop()
         self._http.close()
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _excerpt(r: httpx.Response) -> str:
+    """The start of the receiver's answer, as printable text (for the delivery log)."""
+    text = r.content[:dom.EXCERPT_LEN_MAX].decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else " " for c in text)

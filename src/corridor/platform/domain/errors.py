@@ -283,6 +283,16 @@ class Err(enum.Enum):
                      "the timestamp is outside the tolerance (a replay?)")
     WEBHOOK_EVENT_INVALID = ("WEBHOOK_EVENT_INVALID", _I,
                              "an object with id, type and data")
+    # organisations' API keys (issue 17)
+    API_KEY_INVALID = ("API_KEY_INVALID", _A,
+                       "the API key is unknown, expired or revoked")
+    API_KEY_IP_REFUSED = ("API_KEY_IP_REFUSED", _F,
+                          "this API key may not be used from this address")
+    API_KEY_ROUTE_REFUSED = ("API_KEY_ROUTE_REFUSED", _F,
+                             "API keys may not call this operation: sign in as a person")
+    API_KEY_SCOPE = ("API_KEY_SCOPE", _F, "the API key's scopes do not allow this")
+    API_KEY_NOT_LIVE = ("API_KEY_NOT_LIVE", _C, "the API key is revoked or expired")
+    TOO_MANY_API_KEYS = ("TOO_MANY_API_KEYS", _C, "as many live API keys as allowed")
 
 
 class PlatformError(Exception):

@@ -54,6 +54,62 @@ class EndpointStatus(enum.StrEnum):
     ACTIVE = "active"  # the only state so far
 
 
+# --- event types (issue 17) -------------------------------------------------------------
+# Every event an organisation may receive, by family. The services that change the state
+# enqueue them (payments here; batches, approvals, collections and merchants in their own
+# services); an endpoint subscribes to all (no filter), to exact types, or to a family
+# with "<family>.*". A family not listed here is a bug (enqueue asserts it).
+PAYMENT_STATES = ("draft", "pending_approval", "screening", "on_hold", "ready", "submitted",
+                  "included", "final", "credited", "rejected", "failed", "expired",
+                  "cancelled", "refund_requested", "refunded")
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    # payment.<state> on each state change, and the approval flow's decisions
+    "payment": (*(f"payment.{s}" for s in PAYMENT_STATES),
+                "payment.approval_required", "payment.approved"),
+    "batch": ("batch.created", "batch.validated", "batch.invalid", "batch.approval_required",
+              "batch.approved", "batch.rejected", "batch.executing", "batch.completed",
+              "batch.failed", "batch.item_failed"),
+    "collection": ("collection.created", "collection.reminded", "collection.paid",
+                   "collection.matched", "collection.expired", "collection.cancelled"),
+    "checkout": ("checkout.paid", "checkout.refunded"),
+}
+EVENTS_PER_ENDPOINT_MAX = 40
+SECRET_OVERLAP_HOURS_MAX = 7 * 24  # how long a rotated secret keeps signing
+SECRET_OVERLAP_HOURS_DEFAULT = 24  # entries of one endpoint's filter
+EVENT_LEN_MAX = 64
+
+
+def family(event: str) -> str:
+    return event.split(".", 1)[0]
+
+
+def known_event(event: str) -> bool:
+    """A registered type, or a type of a registered family (a new one of its services)."""
+    return family(event) in EVENT_TYPES and "." in event and len(event) <= EVENT_LEN_MAX
+
+
+def check_events(entries: Iterable[str]) -> tuple[tuple[str, ...], list[str]]:
+    """(the filter, normalised; the entries refused): each a registered type or a family
+    wildcard "<family>.*". Empty: every event."""
+    out: list[str] = []
+    bad: list[str] = []
+    for raw in entries:
+        e = raw.strip()
+        if not e:
+            continue
+        ok = (e.endswith(".*") and e[:-2] in EVENT_TYPES) or e in EVENT_TYPES.get(family(e), ())
+        if not ok:
+            bad.append(e[:EVENT_LEN_MAX])
+        elif e not in out:
+            out.append(e)
+    return tuple(out), bad
+
+
+def subscribed(events: Sequence[str], event: str) -> bool:
+    """Whether an endpoint with filter `events` receives `event` (no filter: all)."""
+    return not events or event in events or f"{family(event)}.*" in events
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEndpoint:
     """Where an organisation wants its events; the secret is sealed (context webhook:<id>)."""
@@ -66,6 +122,11 @@ class WebhookEndpoint:
     created_by: str
     created_ms: int
     updated_ms: int
+    events: tuple[str, ...] = ()  # the subscription filter (check_events); empty: all
+    # The secret before the last rotation, still signing (beside the new one) until
+    # `previous_until_ms`, so receivers can switch without refusing a delivery.
+    previous_secret_sealed: str | None = None
+    previous_until_ms: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +145,27 @@ class WebhookDelivery:
     last_error: str | None
     created_ms: int
     updated_ms: int
+
+
+EXCERPT_LEN_MAX = 500  # of a receiver's answer, kept in the delivery log
+ATTEMPTS_PAGE_MAX = 100
+DELIVERIES_PAGE_MAX = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookAttempt:
+    """One attempt of a delivery, as the delivery log shows it: when, the receiver's HTTP
+    status (None: no answer), how long it took, and the start of its answer or the error."""
+
+    id: str
+    delivery_id: str
+    endpoint_id: str
+    org_id: str
+    at_ms: int
+    status_code: int | None
+    latency_ms: int
+    excerpt: str
+    error: str | None
 
 
 def networks(texts: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -149,27 +231,40 @@ def sign(secret: bytes, timestamp_ms: int, body: bytes) -> str:
     return hmac.new(secret, f"{timestamp_ms}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: bytes, timestamp_ms: int, body: bytes) -> str:
-    return f"t={timestamp_ms},v1={sign(secret, timestamp_ms, body)}"
+def signature_header(secret: bytes, timestamp_ms: int, body: bytes, *more: bytes) -> str:
+    """`t=<ms>,v1=<hex>`, with one more `v1=` per secret in `more` (during a rotation's
+    overlap: the previous secret's signature, after the new one's)."""
+    signed = ",".join(f"v1={sign(s, timestamp_ms, body)}" for s in (secret, *more))
+    return f"t={timestamp_ms},{signed}"
 
 
 def verify(secret: bytes, header: str, body: bytes, now_ms: int,
            tolerance_ms: int = SIGNATURE_TOLERANCE_MS) -> bool:
-    """What a receiver does: the signature matches and the timestamp is fresh."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    """What a receiver does: one of the `v1` signatures matches and the timestamp is
+    fresh (a receiver still holding the previous secret verifies during the overlap)."""
+    pairs = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in pairs if k == "t"]
     try:
-        ts = int(parts.get("t", ""))
+        ts = int(stamps[0]) if len(stamps) == 1 else None
     except ValueError:
         return False
-    if abs(now_ms - ts) > tolerance_ms:
+    if ts is None or abs(now_ms - ts) > tolerance_ms:
         return False
-    return hmac.compare_digest(parts.get("v1", ""), sign(secret, ts, body))
+    expected = sign(secret, ts, body)
+    return any(hmac.compare_digest(v, expected) for k, v in pairs if k == "v1")
 
 
 def backoff_ms(attempts: int) -> int:
     """The wait after the `attempts`-th failed attempt."""
     assert attempts >= 1
     return int(min(BACKOFF_BASE_MS * 2 ** (attempts - 1), BACKOFF_MAX_MS))
+
+
+def redelivered(d: WebhookDelivery, now_ms: int) -> WebhookDelivery:
+    """The same delivery (same id, the event id receivers de-duplicate by) due again now,
+    with a fresh round of attempts."""
+    return dataclasses.replace(d, status=DeliveryStatus.PENDING, attempts=0,
+                               next_attempt_ms=now_ms, updated_ms=now_ms)
 
 
 def after_attempt(d: WebhookDelivery, *, ok: bool, now_ms: int, status_code: int | None,

@@ -29,13 +29,15 @@ def require_org(uow: UnitOfWork, who: Principal, org_id: str, perm: Perm) -> Org
     money permission (`MONEY_PERMS`) also needs the organisation and the caller in good
     standing (ORG_SUSPENDED, ACCOUNT_SUSPENDED)."""
     org = uow.repo(Organisation).get(org_id) if len(org_id) <= 64 else None
-    if org is None:
+    if org is None or (who.key is not None and who.key.org_id != org_id):
         raise not_found("organisation")
     role = member_role(uow, org_id, who.user_id)
-    if role is None:
+    if role is None:  # for a key: its creator left, and took its rights along
         raise not_found("organisation")
     if not org_allows(role, perm):
         raise forbidden(f"the {role.value} role may not do this")
+    if who.key is not None and perm not in who.key.perms:
+        raise Err.API_KEY_SCOPE.error(f"the API key's scopes do not include {perm.value}")
     if perm in MONEY_PERMS:
         _require_active_user(uow, who.user_id)
         if org.status != OrgStatus.ACTIVE:
@@ -55,8 +57,16 @@ def acting_owner(uow: UnitOfWork, who: Principal, org_id: str | None,
         return OwnerType.ORG, org_id
     if who.kind is not UserKind.CUSTOMER:
         raise forbidden("only customers move money")
+    require_person(who)
     _require_active_user(uow, who.user_id)
     return OwnerType.USER, who.user_id
+
+
+def require_person(who: Principal) -> None:
+    """An organisation's API key acts for the organisation only: never with its creator's
+    own money or data."""
+    if who.key is not None:
+        raise Err.API_KEY_SCOPE.error("an API key acts for its organisation only: give org_id")
 
 
 def _require_active_user(uow: UnitOfWork, user_id: str) -> None:

@@ -37,6 +37,8 @@ from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 def _visible(uow: UnitOfWork, who: Principal, p: Payment) -> bool:
     if quotes.may_read(uow, who, p.owner_type, p.owner_id):
         return True
+    if who.key is not None:  # an organisation's key sees its organisation's payments only
+        return False
     if p.recipient_user_id is not None and p.recipient_user_id == who.user_id:
         return True
     if p.recipient_wallet_id is not None:

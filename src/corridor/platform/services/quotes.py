@@ -20,7 +20,7 @@ from corridor.platform.domain.roles import MONEY_PERMS, Perm, UserKind
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import idempotency as replay
 from corridor.platform.services import rates
-from corridor.platform.services.access import acting_owner, require_org
+from corridor.platform.services.access import acting_owner, require_org, require_person
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 
@@ -34,12 +34,13 @@ def owner_of(uow: UnitOfWork, who: Principal, org_id: str | None, perm: Perm) ->
         return OwnerType.ORG, org_id
     if who.kind is not UserKind.CUSTOMER:
         raise forbidden("only customers make payments")
+    require_person(who)
     return OwnerType.USER, who.user_id
 
 
 def may_read(uow: UnitOfWork, who: Principal, owner_type: str, owner_id: str) -> bool:
     if owner_type == OwnerType.USER:
-        return owner_id == who.user_id
+        return owner_id == who.user_id and who.key is None
     try:
         require_org(uow, who, owner_id, Perm.ORG_READ)
     except PlatformError:
