@@ -17,6 +17,7 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
+from corridor.platform.adapters.collections_worker import CollectionsWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
@@ -53,6 +54,7 @@ from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     bank_details,
+    collections,
     deposits,
     funds,
     monitoring,
@@ -75,7 +77,10 @@ HANDLERS = Handlers(
     transfer_outcome={
         # committed -> included, final, credited (a bank payout: payout_requested below);
         # refused -> failed, and its money released back to the sender at once.
-        Purpose.PAYMENT: (payments.on_transfer, refunds.release_refused_payment),
+        # ... then the payment request it paid is settled (or reopened), or it is matched
+        # to an open request by its reference (services/collections.py).
+        Purpose.PAYMENT: (payments.on_transfer, refunds.release_refused_payment,
+                          collections.on_payment_transfer),
         Purpose.REFUND: (refunds.on_transfer,),  # then refund_settled below
         Purpose.DEPOSIT: (deposits.on_mint_outcome,),
         Purpose.WITHDRAWAL: (withdrawals.on_burn_outcome,),  # burned: ready for its payout
@@ -116,6 +121,7 @@ class Platform:
     retention_worker: RetentionWorker | None = None
     review_worker: ReviewWorker | None = None
     case_sla_worker: CaseSlaWorker | None = None
+    collections_worker: CollectionsWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -179,6 +185,9 @@ class Platform:
             if self.case_sla_worker is None:  # compliance cases' escalations
                 self.case_sla_worker = CaseSlaWorker(self.deps)
                 self.case_sla_worker.start()
+            if self.collections_worker is None:  # payment requests' reminders
+                self.collections_worker = CollectionsWorker(self.deps)
+                self.collections_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -212,6 +221,9 @@ class Platform:
         if self.case_sla_worker is not None:
             self.case_sla_worker.stop()
             self.case_sla_worker = None
+        if self.collections_worker is not None:
+            self.collections_worker.stop()
+            self.collections_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

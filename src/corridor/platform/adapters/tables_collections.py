@@ -44,6 +44,7 @@ payment_requests = sa.Table(
     # A payment pays one request at most (NULLs never collide in a unique index).
     sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), unique=True),
     sa.Column("paid_ms", MS),
+    sa.Column("settled_ms", MS),
     sa.Column("matched", sa.Boolean, nullable=False),
     sa.Column("mismatch_payment_id", ID),
     sa.Column("mismatch_note", sa.String(160)),

@@ -83,6 +83,7 @@ class CollectionRequest:
     claimed_ms: int | None
     payment_id: str | None
     paid_ms: int | None
+    settled_ms: int | None  # its payment credited to the requester (then the webhook)
     matched: bool  # paid by a payment matched by reference (not from the request's page)
     mismatch_payment_id: str | None
     mismatch_note: str | None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0025'
 down_revision: str | Sequence[str] | None = '0020'
 branch_labels: str | Sequence[str] | None = None
@@ -54,6 +53,7 @@ def upgrade() -> None:
     sa.Column('claimed_ms', sa.BigInteger(), nullable=True),
     sa.Column('payment_id', sa.String(length=36), nullable=True),
     sa.Column('paid_ms', sa.BigInteger(), nullable=True),
+    sa.Column('settled_ms', sa.BigInteger(), nullable=True),
     sa.Column('matched', sa.Boolean(), nullable=False),
     sa.Column('mismatch_payment_id', sa.String(length=36), nullable=True),
     sa.Column('mismatch_note', sa.String(length=160), nullable=True),
