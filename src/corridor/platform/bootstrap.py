@@ -17,8 +17,8 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
-from corridor.platform.adapters.collections_worker import CollectionsWorker
 from corridor.platform.adapters.chain_events import EventStream
+from corridor.platform.adapters.collections_worker import CollectionsWorker
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.history import SqlHistory
