@@ -331,7 +331,7 @@ def paid_order(client: TestClient, platform: bootstrap.Platform, chain: FakeChai
     order = checkout(client, shop, **body).json()
     token = order["link_path"].rsplit("/", 1)[1]
     shown = client.get(f"/v1/collections/links/{token}", headers=payer.headers).json()
-    assert (shown["requester_name"], shown["reference"]) == ("Acme Remit", order["reference"])
+    assert (shown["requester_name"], shown["reference"]) == ("Tea House", order["reference"])
     p = pay(client, payer, order["id"], token=token)
     assert p.status_code == 201, p.text
     commit(platform, chain, p.json()["id"])

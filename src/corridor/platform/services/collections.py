@@ -29,6 +29,7 @@ from corridor.platform.domain.collections import (
 )
 from corridor.platform.domain.errors import Err, PlatformError, Problems, forbidden, not_found
 from corridor.platform.domain.identity import User, UserStatus, normalise_email, normalise_phone
+from corridor.platform.domain.merchants import Merchant
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.orgs import Organisation
 from corridor.platform.domain.payments import Payment, PaymentStatus
@@ -76,6 +77,11 @@ def _may_read_sent(uow: UnitOfWork, who: Principal, r: CollectionRequest) -> boo
 
 
 def requester_name(uow: UnitOfWork, r: CollectionRequest) -> str:
+    """Who asks, as the payer sees them: a merchant's shop name, an organisation's name,
+    or a customer's."""
+    if r.merchant_id is not None:
+        m = uow.repo(Merchant).get(r.merchant_id)
+        return m.name if m is not None else ""
     if r.requester_type == OwnerType.ORG:
         org = uow.repo(Organisation).get(r.requester_id)
         return org.name if org is not None else ""
