@@ -432,3 +432,55 @@ def test_merchant_roles_and_states_are_enforced(
     viewer_refund = refund(client, shop, paid["id"], "1.00", who=shop.viewer)
     assert viewer_refund.status_code == 403
     assert rows(platform, Payment, owner_id=shop.org_id) == []
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+class _Bound:
+    """The API client the CLI opens, bound to the test's app and the member's token."""
+
+    def __init__(self, c: TestClient, token: str) -> None:
+        self.c, self.token = c, token
+
+    def __enter__(self) -> _Bound:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {self.token}"}
+        return self.c.request(method, path, headers=headers, **kw)
+
+
+def test_the_cli_makes_checkouts_and_requests_as_the_member_the_token_belongs_to(
+        client: TestClient, platform: bootstrap.Platform, shop: Shop, bob: Party,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any, clock: FakeClock) -> None:
+    from typer.testing import CliRunner
+
+    from corridor.cli import org_collections
+    from corridor.cli.main import app
+
+    monkeypatch.setattr(org_collections, "client", lambda api, token: _Bound(client, token))
+    run = CliRunner().invoke
+    common = ["--org", shop.org_id, "--api", "http://api.test", "--token", shop.owner.token]
+    qr = tmp_path / "qr.svg"
+    out = run(app, ["org", "merchant", "checkout", "--order", "C-1", "--amount", "9.90",
+                    "--currency", "USD", "--qr", str(qr), *common])
+    assert out.exit_code == 0, out.output
+    assert "C-1" in out.output and "link: http://api.test/checkout/" in out.output
+    assert qr.read_text().startswith("<svg")
+    listed = run(app, ["org", "merchant", "orders", *common])
+    assert listed.exit_code == 0 and "9.90 USD" in listed.output
+    # a viewer's token is refused with the API's code, and nothing is made
+    as_viewer = [*common[:-1], shop.viewer.token]
+    refused = run(app, ["org", "merchant", "checkout", "--order", "C-2", "--amount", "1",
+                        "--currency", "USD", *as_viewer])
+    assert refused.exit_code == 1 and "FORBIDDEN" in refused.output
+    made = run(app, ["org", "requests", "create", "--amount", "5.00", "--currency", "USD",
+                     "--due", today(clock, 3), "--reference", "R-1", "--payer-email",
+                     "bob@example.com", *common])
+    assert made.exit_code == 0, made.output
+    assert [r.reference for r in rows(platform, CollectionRequest)
+            if r.merchant_id is None] == ["R-1"]

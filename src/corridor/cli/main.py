@@ -236,6 +236,7 @@ def _register() -> None:
         light,
         localnet,
         node,
+        org,
         platform,
         wallet,
     )
@@ -254,6 +255,7 @@ def _register() -> None:
     app.add_typer(compliance.app, name="compliance")
     compliance.app.add_typer(compliance_reviews.app, name="reviews")
     compliance.app.command("risk")(compliance_reviews.risk_show)
+    app.add_typer(org.app, name="org")
 
 
 _register()
