@@ -484,3 +484,78 @@ def test_the_cli_makes_checkouts_and_requests_as_the_member_the_token_belongs_to
     assert made.exit_code == 0, made.output
     assert [r.reference for r in rows(platform, CollectionRequest)
             if r.merchant_id is None] == ["R-1"]
+
+
+# --- crashes between the steps, payments refused after a hold ---------------------------------
+
+
+def _principal(p: Party) -> Any:
+    from corridor.platform.domain.principal import Principal
+    from corridor.platform.domain.roles import UserKind
+
+    return Principal(user_id=p.id, kind=UserKind.CUSTOMER, staff_role=None, session_id="t")
+
+
+def _crashed_claim(platform: bootstrap.Platform, request_id: str, payer: Party) -> None:
+    """`payer`'s claim, written as `collections.pay` writes it, then the process died."""
+    owner = ("user", payer.id)
+    platform.deps.write(lambda uow: collections._claim(platform.deps, uow, request_id, owner,
+                                                       _principal(payer)))
+
+
+def test_a_claim_left_by_a_crash_blocks_others_until_it_expires(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, erin: Party,
+        bob: Party, clock: FakeClock) -> None:
+    req = ask(client, bob, clock, link=True).json()
+    token = req["link_path"].rsplit("/", 1)[1]
+    _crashed_claim(platform, req["id"], alice)  # before any payment was made
+    busy = pay(client, erin, req["id"], token=token)
+    assert busy.status_code == 409 and code(busy) == "REQUEST_BEING_PAID"
+    cancel = client.post(f"/v1/collections/requests/{req['id']}/cancel", headers=bob.headers)
+    assert cancel.status_code == 409 and code(cancel) == "REQUEST_BEING_PAID"
+    clock.advance(cdom.CLAIM_MS + 1)
+    ok = pay(client, erin, req["id"], token=token)
+    assert ok.status_code == 201, ok.text
+    assert request_of(platform, req["id"]).paying_owner_id == erin.id
+
+
+def test_a_payment_made_before_a_crash_pays_the_request_and_nobody_pays_twice(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, erin: Party,
+        bob: Party, clock: FakeClock) -> None:
+    from corridor.platform.services import payments
+
+    req = ask(client, bob, clock, link=True).json()
+    token = req["link_path"].rsplit("/", 1)[1]
+    _crashed_claim(platform, req["id"], alice)
+    made, _ = payments.create(platform.deps, _principal(alice), payments.PaymentRequest(
+        recipient={"type": "address", "address": bob.address}, asset="USD", amount="25.00",
+        memo="INV-1"), collections.payment_key(req["id"]))  # and then the process died
+    clock.advance(cdom.CLAIM_MS + 1)
+    late = pay(client, erin, req["id"], token=token)
+    assert late.status_code == 409 and code(late) == "REQUEST_NOT_OPEN"
+    r = request_of(platform, req["id"])
+    assert (r.status, r.payment_id) == ("paid", made.id)
+    assert len(rows(platform, Payment)) == 1
+    # alice's retry finds her payment
+    assert pay(client, alice, req["id"], token=token).json()["id"] == made.id
+
+
+def test_a_request_whose_payment_is_refused_after_a_hold_opens_again(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, bob: Party,
+        clock: FakeClock) -> None:
+    import dataclasses as dc
+
+    from corridor.platform.domain.payments import PaymentStatus
+
+    req = ask(client, bob, clock, payer_email="alice@example.com").json()
+    p = pay(client, alice, req["id"]).json()
+    assert collections.reopen_unpaid(platform.deps) == 0  # its payment is on its way
+    with platform.deps.uow() as uow:  # as an officer's rejection of a held payment leaves it
+        row = uow.repo(Payment).get(p["id"])
+        assert row is not None
+        uow.repo(Payment).update(dc.replace(row, status=PaymentStatus.REJECTED))
+        uow.commit()
+    assert collections.reopen_unpaid(platform.deps) == 1
+    assert collections.reopen_unpaid(platform.deps) == 0
+    r = request_of(platform, req["id"])
+    assert (r.status, r.payment_id, r.paying_owner_id) == ("open", None, None)
