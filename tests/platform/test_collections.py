@@ -559,3 +559,24 @@ def test_a_request_whose_payment_is_refused_after_a_hold_opens_again(
     assert collections.reopen_unpaid(platform.deps) == 0
     r = request_of(platform, req["id"])
     assert (r.status, r.payment_id, r.paying_owner_id) == ("open", None, None)
+
+
+def test_a_slow_payer_overtaken_after_the_claim_expired_is_reported_not_lost(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, erin: Party,
+        bob: Party, clock: FakeClock) -> None:
+    from corridor.platform.services import payments
+
+    req = ask(client, bob, clock, link=True).json()
+    token = req["link_path"].rsplit("/", 1)[1]
+    _crashed_claim(platform, req["id"], alice)
+    clock.advance(cdom.CLAIM_MS + 1)
+    won = pay(client, erin, req["id"], token=token).json()
+    # alice's creation was only slow: it finishes now and records itself
+    slow, _ = payments.create(platform.deps, _principal(alice), payments.PaymentRequest(
+        recipient={"type": "address", "address": bob.address}, asset="USD", amount="25.00",
+        memo="INV-1"), collections.payment_key(req["id"]))
+    platform.deps.write(lambda uow: collections._paid(platform.deps, uow, _principal(alice),
+                                                      req["id"], ("user", alice.id), slow))
+    r = request_of(platform, req["id"])
+    assert (r.status, r.payment_id, r.mismatch_payment_id) == ("paid", won["id"], slow.id)
+    assert r.mismatch_note == f"paid twice: payment {slow.id} came after {won['id']}"

@@ -16,6 +16,7 @@ that failed gives its request back to the open state.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from typing import Any
 
 from corridor.platform.domain import collections as dom
@@ -287,7 +288,7 @@ def pay(deps: Deps, who: Principal, request_id: str, *, org_id: str | None = Non
 
 def _may_pay(who: Principal, r: CollectionRequest, token: str | None) -> bool:
     if r.channel == Channel.LINK:
-        return token is not None and token == r.link_token
+        return token is not None and hmac.compare_digest(token.encode(), r.link_token.encode())
     return r.payer_user_id == who.user_id
 
 
@@ -345,16 +346,27 @@ def _as_paid(r: CollectionRequest, p: Payment, now_ms: int, *,
 
 def _paid(deps: Deps, uow: UnitOfWork, who: Principal, request_id: str,
           owner: tuple[str, str], p: Payment) -> Payment:
+    """Records the payment on its request. Normally the caller holds the claim; a payer
+    whose creation outlasted CLAIM_MS may find another's claim or payment instead: their
+    money moved all the same, so it is recorded (a second payment as a reported
+    mismatch), never dropped."""
     repo = uow.repo(CollectionRequest)
     r = repo.get(request_id, for_update=True)
     assert r is not None
     now = deps.clock.now_ms()
-    if r.status == RequestStatus.PAID:
-        assert r.payment_id == p.id, (r.id, r.payment_id, p.id)  # the claim made it ours
-        return p
-    assert (r.paying_owner_type, r.paying_owner_id) == owner, "paid without the claim"
+    if r.status == RequestStatus.PAID and r.payment_id == p.id:
+        return p  # a retry
+    mine = (r.paying_owner_type, r.paying_owner_id) == owner
     if p.status in UNPAID:  # refused at once (compliance): the request stays open
-        repo.update(_unclaimed(r, now))
+        if mine and r.status == RequestStatus.OPEN:
+            repo.update(_unclaimed(r, now))
+        return p
+    if r.status != RequestStatus.OPEN:
+        note = f"paid twice: payment {p.id} came after {r.payment_id or r.status}"
+        flagged = dataclasses.replace(r, mismatch_payment_id=p.id, mismatch_note=note[:160],
+                                      updated_ms=now)
+        repo.update(flagged)
+        _audit(uow, who, "collection.paid_twice", flagged, mismatch_payment_id=p.id)
         return p
     paid = _as_paid(r, p, now)
     repo.update(paid)
