@@ -24,7 +24,7 @@ from corridor.platform.domain.collections import CollectionRequest
 from corridor.platform.domain.notifications import Notification
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.webhooks import WebhookDelivery, WebhookEndpoint
-from corridor.platform.services import collections
+from corridor.platform.services import codes, collections
 from tests.platform.conftest import Actor, keyed, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet, reject
 from tests.platform.wallet_fakes import CountingKeyGen, make_org
@@ -266,6 +266,12 @@ def test_reminders_are_sent_once_before_and_once_after_the_due_date(
     assert collections.run_round(deps) == 0
     r = request_of(platform, req["id"])
     assert r.reminded_before_ms is not None and r.reminded_after_ms is not None
+    mails = [n.subject for n in codes.outbox(deps, "alice@example.com", 20)]
+    assert sorted(mails) == ["A payment request for you", "A payment request is due soon",
+                             "A payment request is overdue"]
+    body = next(n.body for n in codes.outbox(deps, "alice@example.com", 20)
+                if n.subject == "A payment request is overdue")
+    assert "Bob's request for 25.00 USD (reference INV-1) was due on" in body
 
 
 def test_incoming_payments_are_matched_by_reference_and_a_wrong_amount_is_reported(

@@ -157,6 +157,11 @@ def day_ms(text: str) -> int | None:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 1000
 
 
+def day_text(at_ms: int) -> str:
+    """YYYY-MM-DD (UTC) of an instant."""
+    return dt.datetime.fromtimestamp(at_ms // 1000, dt.UTC).date().isoformat()
+
+
 def end_of_due_day(r: CollectionRequest) -> int:
     return r.due_ms + DAY_MS
 

@@ -38,8 +38,8 @@ from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.domain.transfers import Transfer
 from corridor.platform.domain.wallets import OwnerType, Wallet
+from corridor.platform.services import codes, mail_text, payment_recipients, payments, webhooks
 from corridor.platform.services import notifications as inbox
-from corridor.platform.services import payment_recipients, payments, webhooks
 from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.ports import Deps, UnitOfWork, page_bounds
 
@@ -170,8 +170,19 @@ def create(deps: Deps, who: Principal, new: NewRequest, *, org_id: str | None = 
     return deps.write(work)
 
 
+_MAIL = {"": mail_text.Mail.COLLECTION_REQUESTED, "before": mail_text.Mail.COLLECTION_DUE_SOON,
+         "after": mail_text.Mail.COLLECTION_OVERDUE}
+
+
 def _tell_payer(deps: Deps, uow: UnitOfWork, r: CollectionRequest, name: str,
                 outcome: str) -> None:
+    """The payer's inbox and e-mail/SMS (in their language): asked, due soon, overdue."""
+    payer = uow.repo(User).get(r.payer_user_id) if r.payer_user_id else None
+    if payer is not None:
+        codes.notify_user(deps, uow, payer, _MAIL[outcome], requester=name,
+                          amount=money.format_minor(r.amount_minor, r.currency),
+                          currency=r.currency, reference=r.reference,
+                          due=dom.day_text(r.due_ms))
     inbox.record(deps, uow, user_id=r.payer_user_id, topic=Topic.PAYMENT_REQUESTED,
                  subject_type=SubjectType.REQUEST, subject_id=r.id,
                  event=f"{r.id}:{outcome or 'asked'}",
