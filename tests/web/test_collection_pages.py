@@ -148,6 +148,7 @@ def test_merchant_checkout_qr_pay_refund_and_settlement(
     assert f'href="/signin?next={path}"' in public.text and "30.00" in public.text
 
     as_(site, viewer)
+    assert 'action="/org/' not in site.get(console).text  # no form a viewer may not use
     refused = post(site, f"{console}/checkouts", console, order_ref="T-43", currency="USD",
                    amount="1.00")
     assert refused.status_code == 403

@@ -22,6 +22,7 @@ from corridor.platform.domain import collections as dom
 from corridor.platform.domain import money
 from corridor.platform.domain.collections import Channel, NewRequest
 from corridor.platform.domain.errors import Err, Kind, PlatformError
+from corridor.platform.domain.roles import OrgRole, Perm, org_allows
 from corridor.platform.services import collections, merchants, orgs
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
@@ -227,12 +228,18 @@ def _console(page: Page, org_id: str, offset: int, values: Mapping[str, str],
         if missing.err is not Err.NO_MERCHANT:
             raise
         return render.form(page, "merchant.html", exc, org=org, role=role, merchant=None,
-                           values=values, **_common(page))
+                           values=values, may=_may(role), **_common(page))
     items, total = merchants.orders(page.deps, who, org_id, limit=PAGE_SIZE, offset=offset)
     day = _day(page)
     return render.form(page, "merchant.html", exc, org=org, role=role, merchant=m,
                        orders=items, total=total, offset=offset, page_size=PAGE_SIZE,
-                       values=values, day=day, **_common(page))
+                       values=values, day=day, may=_may(role), **_common(page))
+
+
+def _may(role: OrgRole) -> dict[str, bool]:
+    """Which of the console's forms the reader's role may use (the services check again)."""
+    return {"manage": org_allows(role, Perm.ORG_MANAGE),
+            "pay": org_allows(role, Perm.PAY_INITIATE)}
 
 
 def _checkout_blank() -> dict[str, str]:
@@ -284,7 +291,8 @@ def _order(page: Page, org_id: str, order_id: str, values: Mapping[str, str],
     return render.form(page, "merchant_order.html", exc, org=org, role=role, r=r,
                        refunds=refunds, link=link, qr=merchants.qr_svg(link),
                        left_minor=r.amount_minor - refunded if r.status == "paid" else 0,
-                       values={**values, "key": page.form_key(values)}, **_common(page))
+                       values={**values, "key": page.form_key(values)}, may=_may(role),
+                       **_common(page))
 
 
 @router.get("/org/{org_id}/merchant/orders/{order_id}", response_class=HTMLResponse)
