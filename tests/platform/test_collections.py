@@ -195,6 +195,23 @@ def test_a_link_request_is_paid_exactly_once_by_two_payers_at_once(
     assert request_of(platform, req["id"]).payment_id == payments[0].id
 
 
+def test_the_payer_paying_twice_at_once_makes_one_payment(
+        client: TestClient, platform: bootstrap.Platform, alice: Party, bob: Party,
+        clock: FakeClock) -> None:
+    req = ask(client, bob, clock, payer_email="alice@example.com").json()
+    start = threading.Barrier(6)
+
+    def attempt(_: int) -> Any:
+        start.wait()
+        return pay(client, alice, req["id"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(attempt, range(6)))
+    assert {a.status_code for a in answers} == {201}  # a double click is one payment
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(rows(platform, Payment)) == 1
+
+
 def test_a_refused_payment_leaves_the_request_open_and_a_failed_one_reopens_it(
         client: TestClient, platform: bootstrap.Platform, alice: Party, bob: Party,
         clock: FakeClock, chain: FakeChain) -> None:

@@ -534,6 +534,7 @@ def remind_due(deps: Deps) -> int:
     with deps.reader() as uow:
         candidates = uow.repo(CollectionRequest).many(
             status=RequestStatus.OPEN.value, channel=Channel.USER.value,
+            reminded_after_ms=None,  # done with: out of the window, which stays small
             below={"due_ms": now + dom.REMIND_BEFORE_MS + 1}, order_by="due_ms",
             limit=dom.ROUND_MAX)
     sent_n = 0
