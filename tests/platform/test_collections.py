@@ -241,6 +241,10 @@ def test_decline_and_cancel_only_by_their_side(
     assert client.post(f"{base}/{two['id']}/cancel", headers=alice.headers).status_code == 404
     c = client.post(f"{base}/{two['id']}/cancel", headers=bob.headers)
     assert c.status_code == 200 and c.json()["status"] == "cancelled"
+    again = client.post(f"{base}/{two['id']}/cancel", headers=bob.headers)
+    assert again.status_code == 200 and again.json() == c.json()  # a retry changes nothing
+    late = client.post(f"{base}/{one['id']}/cancel", headers=bob.headers)
+    assert late.status_code == 409 and code(late) == "REQUEST_NOT_OPEN"  # declined already
     refused = pay(client, alice, two["id"])
     assert refused.status_code == 409 and code(refused) == "REQUEST_NOT_OPEN"
     assert rows(platform, Payment) == []

@@ -419,6 +419,8 @@ def _locked(uow: UnitOfWork, request_id: str) -> CollectionRequest | None:
 
 def _close(deps: Deps, uow: UnitOfWork, who: Principal, r: CollectionRequest,
            status: RequestStatus) -> CollectionRequest:
+    if r.status == status:
+        return r  # a retry: done already
     if r.status != RequestStatus.OPEN:
         raise Err.REQUEST_NOT_OPEN.error(f"this request is {r.status}")
     now = deps.clock.now_ms()
