@@ -16,6 +16,7 @@ Adding a page is one line in `PAGES`: its name, its path (`{placeholders}` are f
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain import identity as idn
 from corridor.platform.domain.authenticity import Purpose
+from corridor.platform.domain.collections import NewRequest
 from corridor.platform.domain.compliance import Case
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.kyc import Decision
@@ -38,8 +40,10 @@ from corridor.platform.domain.wallets import JobStatus, LedgerJob, Wallet
 from corridor.platform.services import (
     authenticity,
     codes,
+    collections,
     deposits,
     kyc,
+    merchants,
     monitoring,
     orgs,
     payments,
@@ -146,6 +150,17 @@ PAGES: tuple[WebPage, ...] = (
     WebPage(name="org-reports-payments", path="/org/{org_id}/reports/payments", who=CUSTOMER),
     WebPage(name="org-reports-fees", path="/org/{org_id}/reports/fees", who=CUSTOMER),
     WebPage(name="org-reports-forecast", path="/org/{org_id}/reports/forecast", who=CUSTOMER),
+    WebPage(name="requests", path="/requests", who=CUSTOMER,
+            needs="a request to and a request by the customer"),
+    WebPage(name="request-payer", path="/requests/{request_id}", who=CUSTOMER,
+            needs="an open request to the customer"),
+    WebPage(name="request-link", path="/requests/{link_request_id}", who=CUSTOMER,
+            needs="the customer's open link request (its QR code)"),
+    WebPage(name="checkout", path="/checkout/{checkout_token}", needs="a link request"),
+    WebPage(name="merchant", path="/org/{org_id}/merchant", who=CUSTOMER,
+            needs="a merchant account"),
+    WebPage(name="merchant-settlement", path="/org/{org_id}/merchant/settlement?day={today}",
+            who=CUSTOMER, needs="a merchant account"),
     WebPage(name="staff", path="/staff", who=COMPLIANCE),
     WebPage(name="staff-kyc-queue", path="/staff/kyc", who=COMPLIANCE,
             needs="a KYC record waiting"),
@@ -445,6 +460,7 @@ def _seed(platform: bootstrap.Platform, ledger: DemoLedger) -> Demo:
     s.commit_transfers()
     ids["moving_payment_id"] = s.pay(ann, "bo@example.com", "USD", "CNY", "20.00").id
     ids.update(_org(s, ann))
+    ids.update(_collections(s, ann, bo, ids["org_id"]))
     ids["case_id"] = _listed_customer(s)
     ids["report_id"] = _report(s, officer, ids["case_id"])
     ids["held_case_id"] = _held_withdrawal(s, ann)
@@ -532,6 +548,23 @@ def _org(s: _Seeder, owner: str) -> dict[str, str]:
     orgs.add_member(s.deps, who, org.id, email="bo@example.com", role="approver",
                     department_id=department.id, idempotency_key=s.key())
     return {"org_id": org.id}
+
+
+def _collections(s: _Seeder, ann: str, bo: str, org_id: str) -> dict[str, str]:
+    """Bo asks Ann for money; Ann makes a link anyone may pay; her organisation opens a
+    merchant account (issue 17)."""
+    day = s.deps.clock.now_ms() // 86_400_000
+    due = dt.datetime.fromtimestamp((day + 7) * 86_400, dt.UTC).date().isoformat()
+    asked, _ = collections.create(s.deps, s.principal(bo), NewRequest(
+        currency="CNY", amount="88.00", due_date=due, reference="BO-2026-7",
+        description="Concert tickets", payer_email="ann@example.com"))
+    link, _ = collections.create(s.deps, s.principal(ann), NewRequest(
+        currency="USD", amount="45.00", due_date=due, reference="ANN-CLUB-1",
+        description="Book club"), link=True)
+    merchants.open_account(s.deps, s.principal(ann), org_id, "Example Trading Shop")
+    today = dt.datetime.fromtimestamp(day * 86_400, dt.UTC).date().isoformat()
+    return {"request_id": asked.id, "link_request_id": link.id,
+            "checkout_token": link.link_token, "today": today}
 
 
 def check(demo: Demo) -> None:

@@ -1,4 +1,6 @@
-"""`corridor org`: the organisations' commands. Here `keys create|list|rotate|revoke`, an
+"""`corridor org`: the organisations' commands (issue 17; each area adds its group: `report`
+in cli/org_reports.py, `requests` and `merchant` in cli/org_collections.py). Here `keys
+create|list|rotate|revoke`, an
 organisation's API keys, managed by an
 owner or admin through the platform API with their own session (the same use cases and
 checks as the web console's and the API's; nothing here touches the database).
@@ -17,14 +19,17 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from corridor.cli import org_reports
+from corridor.cli import org_collections, org_reports
 from corridor.cli.common import fail
 
-app = typer.Typer(help="Organisations: API keys, treasury reports.", no_args_is_help=True)
+app = typer.Typer(help="Organisations: API keys, payment requests, merchant account, "
+                       "treasury reports.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for an organisation's servers: create, list, rotate, "
                             "revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_reports.report_app, name="report")
+app.add_typer(org_collections.requests_app, name="requests")
+app.add_typer(org_collections.merchant_app, name="merchant")
 
 API_DEFAULT = "http://127.0.0.1:8000"
 TIMEOUT_S = 30.0

@@ -19,6 +19,7 @@ from corridor.platform.adapters import schema
 from corridor.platform.adapters.aml_catch_up import AmlCatchUp
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
+from corridor.platform.adapters.collections_worker import CollectionsWorker
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
 from corridor.platform.adapters.group_commit import GroupCommitter
 from corridor.platform.adapters.history import SqlHistory
@@ -54,6 +55,7 @@ from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     aml_window,
     bank_details,
+    collections,
     deposits,
     funds,
     monitoring,
@@ -76,7 +78,10 @@ HANDLERS = Handlers(
     transfer_outcome={
         # committed -> included, final, credited (a bank payout: payout_requested below);
         # refused -> failed, and its money released back to the sender at once.
-        Purpose.PAYMENT: (payments.on_transfer, refunds.release_refused_payment),
+        # ... then the payment request it paid is settled (or reopened), or it is matched
+        # to an open request by its reference (services/collections.py).
+        Purpose.PAYMENT: (payments.on_transfer, refunds.release_refused_payment,
+                          collections.on_payment_transfer),
         Purpose.REFUND: (refunds.on_transfer,),  # then refund_settled below
         Purpose.DEPOSIT: (deposits.on_mint_outcome,),
         Purpose.WITHDRAWAL: (withdrawals.on_burn_outcome,),  # burned: ready for its payout
@@ -122,6 +127,7 @@ class Platform:
     review_worker: ReviewWorker | None = None
     case_sla_worker: CaseSlaWorker | None = None
     aml_catch_up: AmlCatchUp | None = None
+    collections_worker: CollectionsWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -191,6 +197,9 @@ class Platform:
             if self.case_sla_worker is None:  # compliance cases' escalations
                 self.case_sla_worker = CaseSlaWorker(self.deps)
                 self.case_sla_worker.start()
+            if self.collections_worker is None:  # payment requests' reminders
+                self.collections_worker = CollectionsWorker(self.deps)
+                self.collections_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -227,6 +236,9 @@ class Platform:
         if self.aml_catch_up is not None:
             self.aml_catch_up.stop()
             self.aml_catch_up = None
+        if self.collections_worker is not None:
+            self.collections_worker.stop()
+            self.collections_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

@@ -133,6 +133,16 @@ BY_CODE = {
     "FREEZE_PENDING": N_("The ledger has not carried out the freeze yet. Try again in a "
                          "moment."),
     "FOUR_EYES_REQUIRED": N_("Another compliance officer must make this decision."),
+    # collections and merchants (pages_collections.py)
+    "REQUEST_NOT_OPEN": N_("This request is no longer open: it was paid, declined or "
+                           "cancelled."),
+    "REQUEST_BEING_PAID": N_("Someone is paying this request right now. Look again in a few "
+                             "minutes."),
+    "REFERENCE_TAKEN": N_("You already have a request with this reference: choose another."),
+    "MERCHANT_EXISTS": N_("This organisation already has a merchant account."),
+    "NO_MERCHANT": N_("This organisation has no merchant account yet."),
+    "ORDER_NOT_PAID": N_("This order is not paid yet: there is nothing to refund."),
+    "REFUND_ABOVE_PAID": N_("Refunds of an order cannot add up to more than was paid for it."),
 }
 BY_KIND = {
     Kind.INVALID: N_("Some answers need correcting."),

@@ -68,6 +68,17 @@ TEXT: dict[tuple[Topic, str], str] = {
     (Topic.RELATIONSHIP_ENDED, ""): N_(
         "Corridor has ended its relationship with you: your account is closed and your "
         "holdings stay frozen until they are returned to you."),
+    (Topic.PAYMENT_REQUESTED, ""): N_(
+        "%(customer)s asks you to pay %(amount)s (reference %(reference)s)."),
+    (Topic.PAYMENT_REQUESTED, "before"): N_(
+        "Reminder: %(customer)s's request for %(amount)s (reference %(reference)s) is due "
+        "soon."),
+    (Topic.PAYMENT_REQUESTED, "after"): N_(
+        "%(customer)s's request for %(amount)s (reference %(reference)s) is overdue."),
+    (Topic.REQUEST_PAID, ""): N_(
+        "Your request for %(amount)s (reference %(reference)s) was paid."),
+    (Topic.REQUEST_PAID, "mismatch"): N_(
+        "A payment named your request %(reference)s with another amount: %(message)s"),
 }
 # Where each kind of subject is shown ("{id}": the subject's id).
 LINKS = {
@@ -78,6 +89,7 @@ LINKS = {
     SubjectType.REFUND: "/payments/{id}",
     SubjectType.SECURITY: "/security",
     SubjectType.CASE: "/staff/compliance/cases/{id}",
+    SubjectType.REQUEST: "/requests/{id}",
 }
 UNKNOWN = N_("Something changed in your account.")
 

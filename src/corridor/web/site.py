@@ -19,6 +19,7 @@ from corridor.web import (
     context,
     pages_auth,
     pages_authenticity,
+    pages_collections,
     pages_deposits,
     pages_explorer,
     pages_help,
@@ -51,7 +52,7 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
                 pages_staff_reports.router, pages_regulator.router,
                 pages_authenticity.router, pages_org_reports.router,
-                pages_org_keys.router)
+                pages_org_keys.router, pages_collections.router)
 
 
 def create_site(platform: Platform) -> FastAPI:

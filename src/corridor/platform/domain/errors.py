@@ -293,6 +293,18 @@ class Err(enum.Enum):
     API_KEY_SCOPE = ("API_KEY_SCOPE", _F, "the API key's scopes do not allow this")
     API_KEY_NOT_LIVE = ("API_KEY_NOT_LIVE", _C, "the API key is revoked or expired")
     TOO_MANY_API_KEYS = ("TOO_MANY_API_KEYS", _C, "as many live API keys as allowed")
+    # --- collections and merchants (issue 17) --------------------------------------------
+    REQUEST_NOT_OPEN = ("REQUEST_NOT_OPEN", _C,
+                        "this payment request is no longer open (paid, declined or cancelled)")
+    REQUEST_BEING_PAID = ("REQUEST_BEING_PAID", _C,
+                          "someone else is paying this request right now")
+    REFERENCE_TAKEN = ("REFERENCE_TAKEN", _C,
+                       "another request of yours already uses this reference")
+    MERCHANT_EXISTS = "MERCHANT_EXISTS", _C, "this organisation already has a merchant account"
+    NO_MERCHANT = "NO_MERCHANT", _N, "this organisation has no merchant account"
+    ORDER_NOT_PAID = "ORDER_NOT_PAID", _C, "the order is not paid: nothing to refund"
+    REFUND_ABOVE_PAID = ("REFUND_ABOVE_PAID", _I,
+                         "refunds of an order cannot exceed what was paid for it")
 
 
 class PlatformError(Exception):

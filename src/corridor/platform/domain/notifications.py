@@ -45,6 +45,9 @@ class Topic(enum.StrEnum):
     # compliance cases (services/case_sla.py, case_actions.py)
     CASE_ESCALATED = "compliance.case_escalated"  # to officers; `outcome`: the breach
     RELATIONSHIP_ENDED = "compliance.relationship_ended"  # to the customer (exit)
+    # collections (issue 17): to the payer; `outcome`: "" asked, "before"/"after" reminders
+    PAYMENT_REQUESTED = "collection.requested"
+    REQUEST_PAID = "collection.paid"  # to the requester; `outcome` "mismatch": wrong amount
 
 
 class SubjectType(enum.StrEnum):
@@ -57,6 +60,7 @@ class SubjectType(enum.StrEnum):
     REFUND = "refund"
     SECURITY = "security"
     CASE = "case"  # a compliance case (staff)
+    REQUEST = "request"  # a payment request (collections)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

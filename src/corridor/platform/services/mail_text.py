@@ -41,6 +41,10 @@ class Mail(enum.StrEnum):
     PHONE_CHANGED = "notice.phone_changed"
     KYC_REVIEW_DUE = "notice.kyc_review_due"
     RELATIONSHIP_ENDED = "notice.relationship_ended"  # a compliance case's exit decision
+    # collections (issue 17): to the payer of a request, and its reminders
+    COLLECTION_REQUESTED = "notice.collection_requested"
+    COLLECTION_DUE_SOON = "notice.collection_due_soon"
+    COLLECTION_OVERDUE = "notice.collection_overdue"
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -86,6 +90,18 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
                               "relationship with you. Your account is closed; your holdings "
                               "stay frozen until they are returned to you. Write to support "
                               "to arrange their return to an account in your name."),
+    Mail.COLLECTION_REQUESTED: ("A payment request for you",
+                                "%(requester)s asks you to pay %(amount)s %(currency)s "
+                                "(reference %(reference)s) by %(due)s. Sign in and open "
+                                "Requests to pay or decline it."),
+    Mail.COLLECTION_DUE_SOON: ("A payment request is due soon",
+                               "%(requester)s's request for %(amount)s %(currency)s "
+                               "(reference %(reference)s) is due on %(due)s. Sign in and open "
+                               "Requests to pay or decline it."),
+    Mail.COLLECTION_OVERDUE: ("A payment request is overdue",
+                              "%(requester)s's request for %(amount)s %(currency)s "
+                              "(reference %(reference)s) was due on %(due)s. Sign in and open "
+                              "Requests to pay or decline it."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,
