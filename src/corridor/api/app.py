@@ -26,7 +26,8 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
            "staff_compliance", "staff_reports",
            "regulator",
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
-           "notifications", "payment_documents", "staff_authenticity")
+           "notifications", "payment_documents", "staff_authenticity",
+           "approvals")
 
 
 class BodyLimit:

@@ -56,6 +56,7 @@ from corridor.platform.services import (
     deposits,
     funds,
     monitoring,
+    payment_approvals,
     payments,
     refunds,
     screening,
@@ -85,6 +86,8 @@ HANDLERS = Handlers(
     refund_settled=(withdrawals.on_payment_refund_settled,),
     hold_decision={deposits.HOLD_SUBJECT: HoldHandlers(release=deposits.release_held,
                                                        give_back=deposits.return_held)},
+    # what approving or refusing each kind of subject does (services/approvals.py)
+    approval_subjects={payment_approvals.KIND: payment_approvals.SUBJECT},
 )
 
 

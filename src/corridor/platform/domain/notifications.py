@@ -45,6 +45,10 @@ class Topic(enum.StrEnum):
     # compliance cases (services/case_sla.py, case_actions.py)
     CASE_ESCALATED = "compliance.case_escalated"  # to officers; `outcome`: the breach
     RELATIONSHIP_ENDED = "compliance.relationship_ended"  # to the customer (exit)
+    # approvals (issue 17, services/approvals.py): to each approver of the level deciding;
+    # to the initiator, `outcome` approved | rejected | expired | consent (re-quote)
+    APPROVAL_REQUIRED = "approval.required"
+    APPROVAL_DECIDED = "approval.decided"
 
 
 class SubjectType(enum.StrEnum):
@@ -57,6 +61,7 @@ class SubjectType(enum.StrEnum):
     REFUND = "refund"
     SECURITY = "security"
     CASE = "case"  # a compliance case (staff)
+    APPROVAL = "approval"  # an organisation's approval (issue 17)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

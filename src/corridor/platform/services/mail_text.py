@@ -41,6 +41,7 @@ class Mail(enum.StrEnum):
     PHONE_CHANGED = "notice.phone_changed"
     KYC_REVIEW_DUE = "notice.kyc_review_due"
     RELATIONSHIP_ENDED = "notice.relationship_ended"  # a compliance case's exit decision
+    APPROVAL_REQUIRED = "notice.approval_required"  # to an approver (services/approvals.py)
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -86,6 +87,10 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
                               "relationship with you. Your account is closed; your holdings "
                               "stay frozen until they are returned to you. Write to support "
                               "to arrange their return to an account in your name."),
+    Mail.APPROVAL_REQUIRED: ("A payment is waiting for your approval",
+                             "%(summary)s is waiting for your approval (level %(level)s). "
+                             "Sign in and open Approvals in your organisation to approve or "
+                             "reject it."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,
