@@ -413,7 +413,7 @@ class View:
 
 
 def _view(uow: UnitOfWork, who: Principal, a: Approval, now_ms: int) -> View:
-    votes = sorted(uow.repo(Vote).many(approval_id=a.id), key=lambda v: (v.created_ms, v.id))
+    votes = sorted(uow.repo(Vote).many(approval_id=a.id), key=lambda v: (v.level, v.created_ms, v.id))
     names = {u.id: u.name for u in (uow.repo(User).get(v.user_id) for v in votes) if u}
     steps = tuple(Step(level=v.level + 1, user_id=v.user_id, name=names.get(v.user_id, ""),
                        decision=v.decision, note=v.note, at_ms=v.created_ms) for v in votes)

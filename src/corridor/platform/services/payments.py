@@ -30,8 +30,8 @@ import json
 from typing import Any
 
 from corridor.platform.domain import bank, fx, idempotency, money
-from corridor.platform.domain.approvals import Action, Route
 from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain.approvals import Action, Route
 from corridor.platform.domain.authenticity import Purpose as PaymentPurpose
 from corridor.platform.domain.errors import (
     Err,
