@@ -347,3 +347,63 @@ def test_retried_creation_opens_one_approval(client: TestClient, org: Org) -> No
     assert first.json()["id"] == second.json()["id"]
     queue = client.get(f"/v1/orgs/{org.id}/approvals", headers=org.owner.headers).json()
     assert len(queue["items"]) == 1 and queue["items"][0]["can_decide"] is False
+
+
+# --- the beneficiary book --------------------------------------------------------------------
+
+ACME_BANK = {"type": "external", "name": "Acme Ltd", "country": "GB",
+             "iban": "GB82WEST12345698765432", "bank_code": "WESTGB2L"}
+NEW_BANK = {"name": "Acme Ltd", "country": "DE", "iban": "DE89370400440532013000",
+            "bank_code": "COBADEFFXXX"}
+
+
+def add_beneficiary(client: TestClient, o: Org, name: str, recipient: dict[str, str]) -> Any:
+    return client.post(f"/v1/orgs/{o.id}/beneficiaries", headers=o.owner.creating,
+                       json={"name": name, "recipient": recipient})
+
+
+def test_new_beneficiaries_need_approval_until_cooled_off(
+        client: TestClient, platform: bootstrap.Platform, org: Org, clock: FakeClock) -> None:
+    doc = {"groups": [{"name": "heads", "members": [a.user.id for a in org.heads]}],
+           "rules": [{"action": "approve", "beneficiary": "new",
+                      "levels": [{"group": "heads", "required": 1}]},
+                     {"action": "allow"}],
+           "cooling_off_ms": 60_000}
+    assert set_policy(client, org, doc).status_code == 200
+    assert pay(client, org, "5").json()["status"] == "pending_approval"  # not in the book
+    saved = add_beneficiary(client, org, "Bob", TO_BOB)
+    assert saved.status_code == 201 and saved.json()["cooling_off"] is True
+    assert code_of(add_beneficiary(client, org, "Bob again", TO_BOB)) == "BENEFICIARY_EXISTS"
+    assert pay(client, org, "5").json()["status"] == "pending_approval"  # cooling off
+    clock.advance(60_000)
+    assert pay(client, org, "5").json()["status"] == "submitted"  # known now
+
+
+def test_bank_details_are_verified_and_changed_by_a_second_member(
+        client: TestClient, platform: bootstrap.Platform, org: Org) -> None:
+    bad = add_beneficiary(client, org, "Acme", {**ACME_BANK, "iban": "GB00WEST1234",
+                                                "country": "XX"})
+    assert bad.status_code == 422
+    assert {"recipient.iban", "recipient.country"} <= set(bad.json()["error"]["fields"])
+    b = add_beneficiary(client, org, "Acme", ACME_BANK).json()
+    assert b["details"]["iban"].endswith("5432") and "1234569876" not in b["details"]["iban"]
+    url = f"/v1/orgs/{org.id}/beneficiaries/{b['id']}/bank-details"
+    proposed = client.post(url, headers=org.owner.creating, json=NEW_BANK)
+    assert proposed.status_code == 200 and proposed.json()["status"] == "change_pending"
+    assert code_of(client.post(url, headers=org.owner.creating, json=NEW_BANK)
+                   ) == "CHANGE_PENDING"
+    listed = client.get(f"/v1/orgs/{org.id}/beneficiaries", headers=org.viewer.headers)
+    assert listed.json()["items"][0]["details"]["country"] == "GB"  # not applied yet
+    queue = client.get(f"/v1/orgs/{org.id}/approvals", headers=org.cfo.headers).json()
+    change = next(i["approval"] for i in queue["items"]
+                  if i["approval"]["subject_kind"] == "beneficiary_change")
+    own = client.post(f"/v1/approvals/{change['id']}/approve", headers=org.owner.creating,
+                      json={})
+    assert code_of(own) == "MAKER_CHECKER"
+    ok = client.post(f"/v1/approvals/{change['id']}/approve", headers=org.cfo.creating,
+                     json={})
+    assert ok.status_code == 200 and ok.json()["approval"]["state"] == "approved"
+    after = client.get(f"/v1/orgs/{org.id}/beneficiaries", headers=org.viewer.headers)
+    item = after.json()["items"][0]
+    assert item["details"]["country"] == "DE" and item["status"] == "active"
+    assert item["cooling_off"] is True  # a changed account is new again

@@ -53,6 +53,7 @@ from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     bank_details,
+    beneficiaries,
     deposits,
     funds,
     monitoring,
@@ -87,7 +88,8 @@ HANDLERS = Handlers(
     hold_decision={deposits.HOLD_SUBJECT: HoldHandlers(release=deposits.release_held,
                                                        give_back=deposits.return_held)},
     # what approving or refusing each kind of subject does (services/approvals.py)
-    approval_subjects={payment_approvals.KIND: payment_approvals.SUBJECT},
+    approval_subjects={payment_approvals.KIND: payment_approvals.SUBJECT,
+                       beneficiaries.KIND: beneficiaries.SUBJECT},
 )
 
 

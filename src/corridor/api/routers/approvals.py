@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import approvals as dom
-from corridor.platform.services import approvals, payment_reads
+from corridor.platform.services import approvals, beneficiaries, payment_reads
 
 router = APIRouter(route_class=JsonRoute, tags=["approvals"])
 
@@ -134,3 +134,64 @@ def payment_approval(payment_id: Id, deps: DepsDep, who: PrincipalDep) -> Approv
 @router.get("/approvals/{approval_id}", response_model=ApprovalOut)
 def get_approval(approval_id: Id, deps: DepsDep, who: PrincipalDep) -> ApprovalOut:
     return ApprovalOut.of(approvals.get(deps, who, approval_id))
+
+
+@router.post("/approvals/{approval_id}/{decision}", response_model=ApprovalOut)
+def decide_approval(approval_id: Id, decision: Annotated[str, Path(pattern="^(approve|reject)$")],
+                    body: DecisionIn, deps: DepsDep, who: PrincipalDep,
+                    idempotency_key: IdempotencyKey = None) -> ApprovalOut:
+    """Approves or rejects any approval by its id (a payment's, a batch's, a change of a
+    beneficiary's bank details), under the same rules as a payment's."""
+    a = approvals.decide_by_id(deps, who, approval_id, decision, note=body.note,
+                               idempotency_key=idempotency_key)
+    return ApprovalOut.of(approvals.get(deps, who, a.id))
+
+
+# --- the beneficiary book --------------------------------------------------------------------
+
+
+class BeneficiaryIn(Strict):
+    name: str = Field(min_length=1, max_length=beneficiaries.NAME_LEN_MAX)
+    recipient: dict[str, str] = Field(description="as a payment's recipient: "
+                                                  "{type: user|address|external, ...}")
+
+
+class BankIn(Strict):
+    name: str = Field(max_length=200)
+    country: str = Field(max_length=2)
+    iban: str | None = Field(default=None, max_length=64)
+    account_number: str | None = Field(default=None, max_length=64)
+    bank_code: str | None = Field(default=None, max_length=16)
+
+
+class BeneficiaryList(BaseModel):
+    items: list[dict[str, Any]]
+
+
+@router.get("/orgs/{org_id}/beneficiaries", response_model=BeneficiaryList)
+def list_beneficiaries(org_id: Id, deps: DepsDep, who: PrincipalDep) -> BeneficiaryList:
+    now = deps.clock.now_ms()
+    return BeneficiaryList(items=[beneficiaries.as_json(b, now)
+                                  for b in beneficiaries.book(deps, who, org_id)])
+
+
+@router.post("/orgs/{org_id}/beneficiaries", status_code=201)
+def add_beneficiary(org_id: Id, body: BeneficiaryIn, deps: DepsDep, who: PrincipalDep,
+                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Saves a beneficiary (bank details verified: IBAN, BIC). It counts as a new
+    beneficiary for the approval policy until its cooling-off period has passed."""
+    b = beneficiaries.add(deps, who, org_id, name=body.name, recipient=body.recipient,
+                          idempotency_key=idempotency_key)
+    return beneficiaries.as_json(b, deps.clock.now_ms())
+
+
+@router.post("/orgs/{org_id}/beneficiaries/{beneficiary_id}/bank-details")
+def change_bank_details(org_id: Id, beneficiary_id: Id, body: BankIn, deps: DepsDep,
+                        who: PrincipalDep,
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Proposes new bank details: they apply once another member approves (the approval
+    `pending_change_id` names, kind `beneficiary_change`)."""
+    bank = {k: v for k, v in body.model_dump().items() if v is not None}
+    b = beneficiaries.propose_change(deps, who, org_id, beneficiary_id, bank,
+                                     idempotency_key=idempotency_key)
+    return beneficiaries.as_json(b, deps.clock.now_ms())

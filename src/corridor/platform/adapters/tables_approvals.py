@@ -79,6 +79,7 @@ beneficiaries = sa.Table(
     sa.Column("pending_details", Json),
     sa.Column("pending_sealed", sa.Text),
     sa.Column("pending_by", ID, sa.ForeignKey("users.id")),
+    sa.Column("pending_change_id", ID),
     sa.Column("cooling_until_ms", MS, nullable=False),
     sa.Column("created_by", ID, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_ms", MS, nullable=False),

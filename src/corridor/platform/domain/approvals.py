@@ -529,6 +529,7 @@ class SavedBeneficiary:
     pending_details: dict[str, str] | None  # proposed bank details, masked
     pending_sealed: str | None
     pending_by: str | None
+    pending_change_id: str | None  # the approval's subject id for the proposed change
     cooling_until_ms: int
     created_by: str
     created_ms: int

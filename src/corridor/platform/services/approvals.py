@@ -315,6 +315,17 @@ def decide(deps: Deps, who: Principal, kind: str, subject_id: str, decision: str
     return a
 
 
+def decide_by_id(deps: Deps, who: Principal, approval_id: str, decision: str, *,
+                 note: str = "", idempotency_key: str | None) -> Approval:
+    """`decide` on the approval `approval_id`, whatever its subject's kind."""
+    with deps.reader() as uow:
+        a = uow.repo(Approval).get(approval_id[:64])
+        if a is None:
+            raise not_found("approval")
+    return decide(deps, who, a.subject_kind, a.subject_id, decision, note=note,
+                  idempotency_key=idempotency_key)
+
+
 def _after_vote(deps: Deps, uow: UnitOfWork, a: Approval, votes: list[Vote],
                 state: ApprovalState) -> Approval:
     now = deps.clock.now_ms()
@@ -413,7 +424,8 @@ class View:
 
 
 def _view(uow: UnitOfWork, who: Principal, a: Approval, now_ms: int) -> View:
-    votes = sorted(uow.repo(Vote).many(approval_id=a.id), key=lambda v: (v.level, v.created_ms, v.id))
+    votes = sorted(uow.repo(Vote).many(approval_id=a.id),
+                   key=lambda v: (v.level, v.created_ms, v.id))
     names = {u.id: u.name for u in (uow.repo(User).get(v.user_id) for v in votes) if u}
     steps = tuple(Step(level=v.level + 1, user_id=v.user_id, name=names.get(v.user_id, ""),
                        decision=v.decision, note=v.note, at_ms=v.created_ms) for v in votes)

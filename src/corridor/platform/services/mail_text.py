@@ -87,7 +87,7 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
                               "relationship with you. Your account is closed; your holdings "
                               "stay frozen until they are returned to you. Write to support "
                               "to arrange their return to an account in your name."),
-    Mail.APPROVAL_REQUIRED: ("A payment is waiting for your approval",
+    Mail.APPROVAL_REQUIRED: ("Waiting for your approval",
                              "%(summary)s is waiting for your approval (level %(level)s). "
                              "Sign in and open Approvals in your organisation to approve or "
                              "reject it."),

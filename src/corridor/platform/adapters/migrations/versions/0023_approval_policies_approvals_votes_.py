@@ -2,7 +2,7 @@
 
 Revision ID: 0023
 Revises: 0020
-Create Date: 2026-12-07 16:00:07.987686
+Create Date: 2026-12-07 16:06:19.864222
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def upgrade() -> None:
     sa.Column('pending_details', sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
     sa.Column('pending_sealed', sa.Text(), nullable=True),
     sa.Column('pending_by', sa.String(length=36), nullable=True),
+    sa.Column('pending_change_id', sa.String(length=36), nullable=True),
     sa.Column('cooling_until_ms', sa.BigInteger(), nullable=False),
     sa.Column('created_by', sa.String(length=36), nullable=False),
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
