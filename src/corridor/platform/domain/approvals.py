@@ -46,6 +46,48 @@ QUEUE_PAGE_MAX = 100
 
 assert LEVELS_MAX * GROUP_MEMBERS_MAX <= 1000  # the voters of one approval stay few
 
+# What validation says, field by field: fixed words (the field names the rule or group),
+# so that pages can show each in the reader's language (web/pages_approvals.py lists them
+# for the catalogue; a test checks the two lists agree).
+M_NAME = "a name of 1 to 64 printable characters"
+M_MEMBERS_OR_ROLE = "give members or a role, not both"
+M_ROLE = "one of the organisation's roles"
+M_ROLE_EMPTY = "no member holds this role"
+M_NO_MEMBERS = "a group needs members (or a role)"
+M_MEMBERS_MAX = "at most 100 members"
+M_TWICE = "a member is listed twice"
+M_NOT_MEMBERS = "not all are members of the organisation"
+M_ZERO_OR_MORE = "zero or more"
+M_ABOVE_MIN = "must be above the minimum"
+M_CURRENCY = "an unknown currency"
+M_RECIPIENT_TYPE = "one of user, address, external"
+M_DEPARTMENTS = "not departments of the organisation"
+M_LEVELS_NEEDED = "an approval rule needs at least one level"
+M_LEVELS_ONLY = "only an approval rule has levels"
+M_LEVELS_MAX = "at most 5 levels"
+M_NO_GROUP = "no such group"
+M_AT_LEAST_1 = "at least 1"
+M_N_OVER_M = "more approvals than the group has members"
+M_RULES_EMPTY = "at least the default rule"
+M_RULES_MAX = "at most 50 rules"
+M_GROUPS_MAX = "at most 20 groups"
+M_GROUP_NAMES = "two groups have the same name"
+M_UNREACHABLE = "unreachable: an earlier rule takes every payment it would"
+M_DEFAULT_LAST = "the last rule is the default: it must have no conditions"
+M_TTL = "between one minute and 30 days"
+M_TOLERANCE = "0 to 10000 basis points"
+M_COOLING = "0 to 30 days"
+M_RULES_LIST = "a list of rules"
+M_RULE_SHAPE = "not a valid rule"
+M_GROUPS_LIST = "a list of groups"
+M_GROUP_SHAPE = "a group: a name, and members (user ids) or a role"
+M_WHOLE = "a whole number"
+MESSAGES = tuple(v for k, v in dict(globals()).items() if k.startswith("M_"))
+assert (NAME_LEN_MAX, GROUP_MEMBERS_MAX, LEVELS_MAX, RULES_MAX, GROUPS_MAX) == (
+    64, 100, 5, 50, 20)  # the words above say so
+assert (APPROVAL_TTL_MS_MIN, APPROVAL_TTL_MS_MAX, TOLERANCE_BP_MAX, COOLING_OFF_MS_MAX) == (
+    60_000, 30 * 86_400_000, 10_000, 30 * 86_400_000)
+
 
 class Action(enum.StrEnum):
     ALLOW = "allow"
@@ -282,26 +324,25 @@ def _check_group(i: int, g: Group, role_members: Mapping[str, Sequence[str]],
     """Adds the group's problems; returns its size M."""
     field = f"groups[{i}]"
     if not g.name or len(g.name) > NAME_LEN_MAX or not g.name.isprintable():
-        problems.add(f"{field}.name", f"a name of 1-{NAME_LEN_MAX} printable characters")
+        problems.add(f"{field}.name", M_NAME)
     if g.role is not None:
         if g.members:
-            problems.add(field, "give members or a role, not both")
+            problems.add(field, M_MEMBERS_OR_ROLE)
         if g.role not in tuple(OrgRole):
-            problems.add(f"{field}.role", f"one of {', '.join(OrgRole)}")
+            problems.add(f"{field}.role", M_ROLE)
             return 0
         size = len(role_members.get(g.role, ()))
         if size == 0:
-            problems.add(f"{field}.role", f"no member holds the {g.role} role")
+            problems.add(f"{field}.role", M_ROLE_EMPTY)
         return size
     if not g.members:
-        problems.add(f"{field}.members", "a group needs members (or a role)")
+        problems.add(f"{field}.members", M_NO_MEMBERS)
     elif len(g.members) > GROUP_MEMBERS_MAX:
-        problems.add(f"{field}.members", f"at most {GROUP_MEMBERS_MAX} members")
+        problems.add(f"{field}.members", M_MEMBERS_MAX)
     elif len(set(g.members)) != len(g.members):
-        problems.add(f"{field}.members", "a member is listed twice")
+        problems.add(f"{field}.members", M_TWICE)
     elif set(g.members) - member_ids:
-        problems.add(f"{field}.members", "not members of the organisation: "
-                     + ", ".join(sorted(set(g.members) - member_ids)))
+        problems.add(f"{field}.members", M_NOT_MEMBERS)
     return len(g.members)
 
 
@@ -311,36 +352,34 @@ def _check_rule(i: int, r: Rule, sizes: Mapping[str, int], department_ids: froze
     for name in ("usd_min_minor", "usd_max_minor"):
         value = getattr(r, name)
         if value is not None and value < 0:
-            problems.add(f"{field}.{name}", "zero or more")
+            problems.add(f"{field}.{name}", M_ZERO_OR_MORE)
     if (r.usd_min_minor is not None and r.usd_max_minor is not None
             and r.usd_min_minor >= r.usd_max_minor):
-        problems.add(f"{field}.usd_max_minor", "must be above the minimum")
+        problems.add(f"{field}.usd_max_minor", M_ABOVE_MIN)
     bad = [c for c in r.currencies if not money.is_currency(c)]
     if bad:
-        problems.add(f"{field}.currencies", f"unknown currency {', '.join(bad)}: one of "
-                     f"{', '.join(money.CURRENCIES)}")
+        problems.add(f"{field}.currencies", M_CURRENCY)
     bad = [t for t in r.recipient_types if t not in RECIPIENT_TYPES]
     if bad:
-        problems.add(f"{field}.recipient_types", f"one of {', '.join(RECIPIENT_TYPES)}")
+        problems.add(f"{field}.recipient_types", M_RECIPIENT_TYPE)
     if set(r.departments) - department_ids:
-        problems.add(f"{field}.departments", "not departments of the organisation")
+        problems.add(f"{field}.departments", M_DEPARTMENTS)
     if set(r.initiators) - member_ids:
-        problems.add(f"{field}.initiators", "not members of the organisation")
+        problems.add(f"{field}.initiators", M_NOT_MEMBERS)
     if r.action is Action.APPROVE and not r.levels:
-        problems.add(f"{field}.levels", "an approval rule needs at least one level")
+        problems.add(f"{field}.levels", M_LEVELS_NEEDED)
     if r.action is not Action.APPROVE and r.levels:
-        problems.add(f"{field}.levels", "only an approval rule has levels")
+        problems.add(f"{field}.levels", M_LEVELS_ONLY)
     if len(r.levels) > LEVELS_MAX:
-        problems.add(f"{field}.levels", f"at most {LEVELS_MAX} levels")
+        problems.add(f"{field}.levels", M_LEVELS_MAX)
     for j, lv in enumerate(r.levels):
         where = f"{field}.levels[{j}]"
         if lv.group not in sizes:
-            problems.add(f"{where}.group", "no such group")
+            problems.add(f"{where}.group", M_NO_GROUP)
         elif lv.required < 1:
-            problems.add(f"{where}.required", "at least 1")
+            problems.add(f"{where}.required", M_AT_LEAST_1)
         elif lv.required > sizes[lv.group]:
-            problems.add(f"{where}.required",
-                         f"{lv.required} of {sizes[lv.group]}: more than the group has")
+            problems.add(f"{where}.required", M_N_OVER_M)
 
 
 def check_policy(rules: Sequence[Rule], groups: Sequence[Group], *, approval_ttl_ms: int,
@@ -350,32 +389,29 @@ def check_policy(rules: Sequence[Rule], groups: Sequence[Group], *, approval_ttl
     """Adds every problem of a policy to `problems` (field -> message)."""
     member_ids = frozenset(m for ms in role_members.values() for m in ms)
     if not rules:
-        problems.add("rules", "at least the default rule")
+        problems.add("rules", M_RULES_EMPTY)
     if len(rules) > RULES_MAX:
-        problems.add("rules", f"at most {RULES_MAX} rules")
+        problems.add("rules", M_RULES_MAX)
     if len(groups) > GROUPS_MAX:
-        problems.add("groups", f"at most {GROUPS_MAX} groups")
+        problems.add("groups", M_GROUPS_MAX)
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
-        problems.add("groups", "two groups have the same name")
+        problems.add("groups", M_GROUP_NAMES)
     sizes = {g.name: _check_group(i, g, role_members, member_ids, problems)
              for i, g in enumerate(groups)}
     for i, r in enumerate(rules):
         _check_rule(i, r, sizes, department_ids, member_ids, problems)
         earlier = next((k for k in range(i) if _covers(rules[k], r)), None)
         if earlier is not None:
-            problems.add(f"rules[{i}]", f"unreachable: rule {earlier + 1} takes every "
-                         "payment it would")
+            problems.add(f"rules[{i}]", M_UNREACHABLE)
     if rules and not rules[-1].is_default():
-        problems.add(f"rules[{len(rules) - 1}]",
-                     "the last rule is the default: it must have no conditions")
+        problems.add(f"rules[{len(rules) - 1}]", M_DEFAULT_LAST)
     if not APPROVAL_TTL_MS_MIN <= approval_ttl_ms <= APPROVAL_TTL_MS_MAX:
-        problems.add("approval_ttl_ms", f"between {APPROVAL_TTL_MS_MIN} and "
-                     f"{APPROVAL_TTL_MS_MAX} ms")
+        problems.add("approval_ttl_ms", M_TTL)
     if not 0 <= tolerance_bp <= TOLERANCE_BP_MAX:
-        problems.add("tolerance_bp", f"0-{TOLERANCE_BP_MAX} basis points")
+        problems.add("tolerance_bp", M_TOLERANCE)
     if not 0 <= cooling_off_ms <= COOLING_OFF_MS_MAX:
-        problems.add("cooling_off_ms", f"0-{COOLING_OFF_MS_MAX} ms")
+        problems.add("cooling_off_ms", M_COOLING)
 
 
 # --- deciding ----------------------------------------------------------------------------
@@ -423,31 +459,31 @@ def moved_beyond(old_price: str, new_price: str, tolerance_bp: int) -> bool:
 def parse_rules(doc: object, problems: Problems) -> tuple[Rule, ...]:
     """Rules from their JSON form (a list of objects), every problem reported."""
     if not isinstance(doc, list):
-        problems.add("rules", "a list of rules")
+        problems.add("rules", M_RULES_LIST)
         return ()
     out = []
     for i, item in enumerate(doc):
         try:
             out.append(_rule(item))
-        except (TypeError, ValueError, KeyError, PlatformError) as exc:
-            problems.add(f"rules[{i}]", f"not a valid rule: {exc}")
+        except (TypeError, ValueError, KeyError, PlatformError):
+            problems.add(f"rules[{i}]", M_RULE_SHAPE)
     return tuple(out)
 
 
 def parse_groups(doc: object, problems: Problems) -> tuple[Group, ...]:
     if not isinstance(doc, list):
-        problems.add("groups", "a list of groups")
+        problems.add("groups", M_GROUPS_LIST)
         return ()
     out = []
     for i, item in enumerate(doc):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            problems.add(f"groups[{i}]", "an object with a name")
+            problems.add(f"groups[{i}]", M_GROUP_SHAPE)
             continue
         role = item.get("role")
         members = item.get("members") or []
         if (role is not None and not isinstance(role, str)) or not isinstance(members, list) \
                 or not all(isinstance(m, str) for m in members):
-            problems.add(f"groups[{i}]", "members: a list of user ids; role: a role name")
+            problems.add(f"groups[{i}]", M_GROUP_SHAPE)
             continue
         out.append(Group(name=item["name"].strip(), members=tuple(members), role=role))
     return tuple(out)

@@ -94,7 +94,7 @@ def set_policy(deps: Deps, who: Principal, org_id: str, doc: Mapping[str, Any]) 
                           ("cooling_off_ms", dom.COOLING_OFF_MS_DEFAULT)):
         value = doc.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.add(name, "a whole number")
+            problems.add(name, dom.M_WHOLE)
             value = default
         numbers[name] = value
     with deps.uow() as uow:
