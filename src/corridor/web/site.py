@@ -17,6 +17,7 @@ from corridor.platform.bootstrap import Platform
 from corridor.platform.domain.errors import Err
 from corridor.web import (
     context,
+    pages_approvals,
     pages_auth,
     pages_authenticity,
     pages_deposits,
@@ -48,7 +49,7 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_staff.router, pages_org.router, pages_notifications.router,
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
                 pages_staff_reports.router, pages_regulator.router,
-                pages_authenticity.router)
+                pages_authenticity.router, pages_approvals.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
