@@ -318,6 +318,10 @@ def _save(page: Page, org_id: str, form: FormData) -> Response:
     problems = Problems()
     doc, rule_rows, group_rows = _document(values, problems)
     try:
+        if problems:  # the service's problems too, all at once
+            for name, message in approvals.check_policy(page.deps, who, org_id,
+                                                        doc).items():
+                problems.add(name, message)
         problems.raise_if_any(Err.POLICY_INVALID)
         saved = approvals.set_policy(page.deps, who, org_id, doc)
     except PlatformError as exc:

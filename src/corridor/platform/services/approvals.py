@@ -33,7 +33,7 @@ from corridor.platform.domain.approvals import (
     Route,
     Vote,
 )
-from corridor.platform.domain.errors import Err, Problems, not_found
+from corridor.platform.domain.errors import Err, PlatformError, Problems, not_found
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.notifications import SubjectType, Topic
 from corridor.platform.domain.orgs import Department, Membership
@@ -81,10 +81,25 @@ def get_policy(deps: Deps, who: Principal, org_id: str) -> Policy:
         return current_policy(uow, org_id)
 
 
-def set_policy(deps: Deps, who: Principal, org_id: str, doc: Mapping[str, Any]) -> Policy:
+def check_policy(deps: Deps, who: Principal, org_id: str,
+                 doc: Mapping[str, Any]) -> dict[str, str]:
+    """Every problem `doc` has (field -> message), nothing saved: a page adds these to
+    the problems of its own fields (Perm.ORG_MANAGE)."""
+    try:
+        set_policy(deps, who, org_id, doc, save=False)
+    except PlatformError as exc:
+        if exc.err is not Err.POLICY_INVALID:
+            raise
+        return exc.fields
+    return {}
+
+
+def set_policy(deps: Deps, who: Principal, org_id: str, doc: Mapping[str, Any], *,
+               save: bool = True) -> Policy:
     """Saves `doc` (rules, groups, approval_ttl_ms, tolerance_bp, cooling_off_ms) as the
     organisation's next policy version; every problem is reported at once
-    (POLICY_INVALID, field -> message). Owners and admins (Perm.ORG_MANAGE)."""
+    (POLICY_INVALID, field -> message). Owners and admins (Perm.ORG_MANAGE). Without
+    `save`, only checks (and writes nothing)."""
     problems = Problems()
     rules = dom.parse_rules(doc.get("rules"), problems)
     groups = dom.parse_groups(doc.get("groups", []), problems)
@@ -109,6 +124,8 @@ def set_policy(deps: Deps, who: Principal, org_id: str, doc: Mapping[str, Any]) 
         p = Policy(id=deps.rand.new_id(), org_id=org_id, version=before.version + 1,
                    rules=rules, groups=groups, created_by=who.user_id,
                    created_ms=deps.clock.now_ms(), **numbers)
+        if not save:
+            return p
         uow.repo(Policy).add(p)
         uow.audit(actor_id=who.user_id, actor_kind=who.kind.value,
                   action="approval_policy.set", object_type="organisation", object_id=org_id,
