@@ -8,21 +8,36 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
+from corridor.platform.config import Settings
 from corridor.platform.domain.approvals import Policy, SavedBeneficiary, Vote
 from corridor.web import security
 from tests.platform.conftest import Actor, keyed, make_user
-from tests.platform.payment_fakes import kyc, open_wallet
-from tests.platform.wallet_fakes import make_org
+from tests.platform.payment_fakes import FakeChain, FakeClock, kyc, open_wallet
+from tests.platform.wallet_fakes import CountingKeyGen, make_org
 from tests.web.conftest import csrf_of
 
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 SESSION = security.cookie_names(production=False)[0]
 ZH = {"accept-language": "zh-CN"}
+
+
+@pytest.fixture
+def chain() -> FakeChain:
+    return FakeChain()
+
+
+@pytest.fixture
+def platform(settings: Settings, chain: FakeChain) -> Iterator[bootstrap.Platform]:
+    p = bootstrap.build(settings, clock=FakeClock(), ledger=chain, keygen=CountingKeyGen())
+    yield p
+    p.close()
 
 
 def _as(site: TestClient, who: Actor) -> None:
@@ -43,7 +58,7 @@ def _count(platform: bootstrap.Platform, record: type) -> int:
 
 
 class World:
-    def __init__(self, platform: bootstrap.Platform) -> None:
+    def __init__(self, platform: bootstrap.Platform, chain: FakeChain) -> None:
         def user(name: str) -> Actor:
             return make_user(platform, email=f"{name}@acme.example", name=name.title())
         self.owner, self.approver, self.viewer, self.bob = (
@@ -51,7 +66,8 @@ class World:
         self.org_id = make_org(platform, self.owner.user.id, {
             self.approver.user.id: "approver", self.viewer.user.id: "viewer"})
         kyc(platform, self.org_id, 3, owner_type="org")
-        open_wallet(platform, self.org_id, owner_type="org")
+        chain.fund(open_wallet(platform, self.org_id, owner_type="org").address, "USD",
+                   1_000_00)
         kyc(platform, self.bob.user.id, 2)
         open_wallet(platform, self.bob.user.id)
 
@@ -64,8 +80,8 @@ def _policy_form(site: TestClient, w: World, **fields: Any) -> Any:
 
 
 def test_the_policy_editor_saves_and_reports_every_problem(
-        site: TestClient, platform: bootstrap.Platform) -> None:
-    w = World(platform)
+        site: TestClient, platform: bootstrap.Platform, chain: FakeChain) -> None:
+    w = World(platform, chain)
     _as(site, w.owner)
     bad = _policy_form(site, w, **{
         "group-0-name": "leads", "rule-0-action": "approve", "rule-0-usd_min": "abc",
@@ -96,8 +112,8 @@ def test_the_policy_editor_saves_and_reports_every_problem(
 
 
 def test_an_approver_approves_from_the_queue_and_the_payment_shows_it(
-        site: TestClient, platform: bootstrap.Platform) -> None:
-    w = World(platform)
+        site: TestClient, platform: bootstrap.Platform, chain: FakeChain) -> None:
+    w = World(platform, chain)
     _as(site, w.owner)
     assert _policy_form(site, w, **{
         "group-0-name": "approvers", "group-0-members": w.approver.user.id,
@@ -116,7 +132,7 @@ def test_an_approver_approves_from_the_queue_and_the_payment_shows_it(
     approval_id = re.search(rf'/org/{w.org_id}/approvals/([0-9a-f-]+)"', queue.text)
     assert approval_id is not None
     decide = f"/org/{w.org_id}/approvals/{approval_id.group(1)}/decide"
-    refused = site.post(decide, data={"csrf_token": csrf_of(queue.text),
+    refused = site.post(decide, data={"csrf_token": csrf_of(queue.text), "key": "try",
                                       "decision": "approve"})
     assert refused.status_code == 403 and _count(platform, Vote) == 0
     _as(site, w.approver)
@@ -128,7 +144,8 @@ def test_an_approver_approves_from_the_queue_and_the_payment_shows_it(
                      follow_redirects=False)
     assert done.status_code == 303, done.text
     again = site.post(decide, data={"csrf_token": form["csrf_token"], "key": form["key"],
-                                    "decision": "approve"}, follow_redirects=False)
+                                    "decision": "approve", "note": "within budget"},
+                      follow_redirects=False)
     assert again.status_code == 303 and _count(platform, Vote) == 1  # a resent form
     _as(site, w.owner)
     shown = site.get(f"/payments/{pid}")
@@ -139,8 +156,8 @@ def test_an_approver_approves_from_the_queue_and_the_payment_shows_it(
 
 
 def test_the_beneficiary_book_verifies_bank_details(
-        site: TestClient, platform: bootstrap.Platform) -> None:
-    w = World(platform)
+        site: TestClient, platform: bootstrap.Platform, chain: FakeChain) -> None:
+    w = World(platform, chain)
     _as(site, w.owner)
     page = site.get(f"/org/{w.org_id}/beneficiaries")
     assert page.status_code == 200
@@ -160,3 +177,10 @@ def test_the_beneficiary_book_verifies_bank_details(
     no_token = site.post(f"/org/{w.org_id}/beneficiaries", data={
         "key": "k2", "name": "Other", "type": "user", "email": "bob@acme.example"})
     assert no_token.status_code == 403 and _count(platform, SavedBeneficiary) == 1
+
+
+def test_every_validation_word_of_the_policy_is_in_the_catalogue() -> None:
+    from corridor.platform.domain import approvals as dom
+    from corridor.web import pages_approvals
+
+    assert set(pages_approvals.POLICY_WORDS) == set(dom.MESSAGES)

@@ -3,7 +3,13 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 
 from __future__ import annotations
 
-from corridor.platform.domain.approvals import Action, ApprovalState, BeneficiaryStatus
+from corridor.platform.domain.approvals import (
+    Action,
+    ApprovalState,
+    BeneficiaryStatus,
+    Decision,
+    SubjectKind,
+)
 from corridor.platform.domain.authenticity import Purpose, ReviewState
 from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
@@ -192,13 +198,14 @@ APPROVAL = {
     ApprovalState.REJECTED: N_("Rejected"),
     ApprovalState.EXPIRED: N_("Expired"),
 }
-APPROVAL_DECISION = {"approve": N_("Approved"), "reject": N_("Rejected")}
+APPROVAL_DECISION = {Decision.APPROVE: N_("Approved"), Decision.REJECT: N_("Rejected")}
 POLICY_ACTION = {Action.ALLOW: N_("Allow"), Action.BLOCK: N_("Block"),
                  Action.APPROVE: N_("Needs approval")}
 BENEFICIARY = {BeneficiaryStatus.ACTIVE: N_("Active"),
                BeneficiaryStatus.CHANGE_PENDING: N_("New bank details wait for approval")}
-APPROVAL_KIND = {"payment": N_("Payment"), "beneficiary_change": N_("Change of bank details"),
-                 "batch": N_("Batch of payments")}
+APPROVAL_KIND = {SubjectKind.PAYMENT: N_("Payment"),
+                 SubjectKind.BENEFICIARY_CHANGE: N_("Change of bank details"),
+                 SubjectKind.BATCH: N_("Batch of payments")}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,

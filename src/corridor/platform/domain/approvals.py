@@ -116,6 +116,15 @@ class ApprovalState(enum.StrEnum):
 OPEN_STATES = frozenset({ApprovalState.PENDING, ApprovalState.AWAITING_CONSENT})
 
 
+class SubjectKind(enum.StrEnum):
+    """What approvals are opened for; each has an entry in bootstrap.HANDLERS
+    (approval_subjects) saying what approving or refusing it does."""
+
+    PAYMENT = "payment"
+    BENEFICIARY_CHANGE = "beneficiary_change"  # new bank details of a saved beneficiary
+    BATCH = "batch"  # a batch of payments (issue 17's batches; registered by that area)
+
+
 class Decision(enum.StrEnum):
     APPROVE = "approve"
     REJECT = "reject"

@@ -35,7 +35,7 @@ from corridor.platform.services.access import require_org
 from corridor.platform.services.handlers import ApprovalSubject
 from corridor.platform.services.ports import Deps, UnitOfWork
 
-KIND = "beneficiary_change"
+KIND = dom.SubjectKind.BENEFICIARY_CHANGE
 BOOK_MAX = 1000  # beneficiaries of one organisation
 NAME_LEN_MAX = 200
 

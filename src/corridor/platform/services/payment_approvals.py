@@ -32,7 +32,7 @@ from corridor.platform.services.handlers import ApprovalSubject
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 S = PaymentStatus
-KIND = "payment"
+KIND = dom.SubjectKind.PAYMENT
 HOLDING_OUTCOMES = frozenset({"review", "block"})  # domain/monitoring.Outcome, as stored
 REFUSED_CODES = {dom.ApprovalState.REJECTED: "APPROVAL_REJECTED",
                  dom.ApprovalState.EXPIRED: "APPROVAL_EXPIRED"}
