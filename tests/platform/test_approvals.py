@@ -407,3 +407,63 @@ def test_bank_details_are_verified_and_changed_by_a_second_member(
     item = after.json()["items"][0]
     assert item["details"]["country"] == "DE" and item["status"] == "active"
     assert item["cooling_off"] is True  # a changed account is new again
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+class _Via:
+    """The CLI's HTTP client, played by the test client with a member's token."""
+
+    def __init__(self, client: TestClient, who: Actor) -> None:
+        self.client, self.headers = client, who.headers
+
+    def __enter__(self) -> _Via:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def _call(self, method: str, url: str, **kw: Any) -> Any:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.request(method, url, headers=headers, **kw)
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self._call("GET", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> Any:
+        return self._call("PUT", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self._call("POST", url, **kw)
+
+
+def test_the_cli_sets_shows_and_lists(client: TestClient, org: Org, tmp_path: Any,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from corridor.cli import org as cli
+    from corridor.cli.main import app
+
+    runner = CliRunner()
+    monkeypatch.setattr(cli, "client", lambda api: _Via(client, org.owner))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rules": [{"action": "allow"}, {"action": "block"}]}')
+    refused = runner.invoke(app, ["org", "policy", "set", org.id, str(bad)])
+    assert refused.exit_code == 1 and "POLICY_INVALID" in refused.output
+    assert "rules[1]: unreachable" in refused.output
+    good = tmp_path / "policy.json"
+    good.write_text(__import__("json").dumps(three_levels(org)))
+    saved = runner.invoke(app, ["org", "policy", "set", org.id, str(good)])
+    assert saved.exit_code == 0 and "saved version 1 (3 rules)" in saved.output
+    shown = runner.invoke(app, ["org", "policy", "show", org.id])
+    assert '"version": 1' in shown.output
+    pid = pay(client, org, "600").json()["id"]
+    listed = runner.invoke(app, ["org", "approvals", org.id])
+    assert pid in listed.output and "601.70 USD" in listed.output  # fee included
+    monkeypatch.setattr(cli, "client", lambda api: _Via(client, org.heads[0]))
+    listed = runner.invoke(app, ["org", "approvals", org.id])
+    assert "yours to decide" in listed.output
+    approval_id = listed.output.split()[0]
+    done = runner.invoke(app, ["org", "decide", approval_id, "approve"])
+    assert done.exit_code == 0 and "pending, level 2/3" in done.output
