@@ -467,3 +467,19 @@ def test_the_cli_sets_shows_and_lists(client: TestClient, org: Org, tmp_path: An
     approval_id = listed.output.split()[0]
     done = runner.invoke(app, ["org", "decide", approval_id, "approve"])
     assert done.exit_code == 0 and "pending, level 2/3" in done.output
+
+
+def test_a_suspended_organisation_approves_nothing(client: TestClient,
+                                                   platform: bootstrap.Platform,
+                                                   org: Org) -> None:
+    from tests.platform.conftest import make_staff
+
+    assert set_policy(client, org, three_levels(org)).status_code == 200
+    pid = pay(client, org, "600").json()["id"]
+    admin = make_staff(platform, "admin")
+    assert client.post(f"/v1/staff/orgs/{org.id}/suspend", headers=admin.headers
+                       ).status_code == 200
+    assert code_of(decide(client, org.heads[0], pid)) == "ORG_SUSPENDED"
+    assert client.post(f"/v1/staff/orgs/{org.id}/unsuspend", headers=admin.headers
+                       ).status_code == 200
+    assert decide(client, org.heads[0], pid).status_code == 200
