@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from corridor.api.app import create_app
 from corridor.platform import bootstrap
+from corridor.platform.adapters.approval_worker import ApprovalExpiryWorker
 from corridor.platform.adapters.static_rates import DEMO_PER_USD
 from corridor.platform.config import Settings
 from corridor.platform.domain import approvals as dom
@@ -25,7 +26,8 @@ from corridor.platform.domain.errors import Problems
 from corridor.platform.domain.notifications import Notification, Topic
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.transfers import Transfer, TransferStatus
-from corridor.platform.services import approvals
+from corridor.platform.domain.webhooks import EndpointStatus, WebhookDelivery, WebhookEndpoint
+from corridor.platform.services import codes
 from tests.platform.conftest import Actor, keyed, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet
 from tests.platform.wallet_fakes import CountingKeyGen, make_org
@@ -159,8 +161,25 @@ def code_of(r: Any) -> str:
     return str(r.json()["error"]["code"])
 
 
+def _hook(platform: bootstrap.Platform, o: Org) -> None:
+    """An active webhook endpoint of the organisation (its deliveries are what we read)."""
+    deps = platform.deps
+    with deps.uow() as uow:
+        uow.repo(WebhookEndpoint).add(WebhookEndpoint(
+            id=deps.rand.new_id(), org_id=o.id, url="https://hooks.acme.example/corridor",
+            secret_sealed="x", status=EndpointStatus.ACTIVE, created_by=o.owner.user.id,
+            created_ms=0, updated_ms=0))
+        uow.commit()
+
+
+def _events(platform: bootstrap.Platform) -> list[str]:
+    with platform.deps.uow() as uow:
+        return [d.event for d in uow.repo(WebhookDelivery).many(order_by="id")]
+
+
 def test_three_levels_end_to_end(client: TestClient, platform: bootstrap.Platform,
                                  org: Org, chain: FakeChain) -> None:
+    _hook(platform, org)
     saved = set_policy(client, org, three_levels(org))
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 1
@@ -175,6 +194,11 @@ def test_three_levels_end_to_end(client: TestClient, platform: bootstrap.Platfor
     with platform.deps.uow() as uow:  # the first level's approvers were told, no one else
         told = {n.user_id for n in uow.repo(Notification).many(topic=Topic.APPROVAL_REQUIRED)}
     assert told == {a.user.id for a in org.heads}
+    mail = codes.outbox(platform.deps, "hana@acme.example", 10)
+    assert [m.subject for m in mail] == ["Waiting for your approval"]
+    assert not codes.outbox(platform.deps, "fay@acme.example", 10)  # not their level yet
+    assert _events(platform)[-2:] == ["payment.pending_approval",
+                                      "payment.approval_required"]
 
     assert code_of(decide(client, org.owner, pid)) == "MAKER_CHECKER"
     assert code_of(decide(client, org.finance[0], pid)) == "NOT_AN_APPROVER"
@@ -194,6 +218,10 @@ def test_three_levels_end_to_end(client: TestClient, platform: bootstrap.Platfor
     assert [h.status for h in p.history] == ["draft", "pending_approval", "screening", "ready",
                                             "submitted"]
     assert transfer(platform, pid).status == TransferStatus.QUEUED
+    events = _events(platform)
+    assert events.count("payment.approval_required") == 3  # one per level
+    assert events[-4:] == ["payment.approved", "payment.screening", "payment.ready",
+                           "payment.submitted"]
     commit(platform, chain, pid)
     assert payment(platform, pid).status == "credited"
     timeline = client.get(f"/v1/payments/{pid}/approval", headers=org.viewer.headers).json()
@@ -231,12 +259,18 @@ def test_rejection_releases_the_reservation(client: TestClient, platform: bootst
     pid = pay(client, org, "600").json()["id"]
     # 1,000.00 held, 600.00 (and its fee) reserved: another 600.00 does not fit
     assert code_of(pay(client, org, "600")) == "INSUFFICIENT_FUNDS"
+    _hook(platform, org)
     rejected = decide(client, org.heads[1], pid, "reject")
     assert rejected.status_code == 200 and rejected.json()["approval"]["state"] == "rejected"
     p = payment(platform, pid)
     assert p.status == "rejected" and p.reason_code == "APPROVAL_REJECTED"
     assert transfer(platform, pid).status == TransferStatus.REJECTED
     assert code_of(decide(client, org.heads[0], pid)) == "APPROVAL_CLOSED"
+    assert _events(platform) == ["payment.approval_rejected", "payment.rejected"]
+    with platform.deps.uow() as uow:
+        told = uow.repo(Notification).many(user_id=org.owner.user.id,
+                                           topic=Topic.APPROVAL_DECIDED)
+    assert [n.params["outcome"] for n in told] == ["rejected"]
     assert pay(client, org, "600").status_code == 201  # the money is free again
 
 
@@ -250,8 +284,9 @@ def test_expiry_releases_the_reservation(client: TestClient, platform: bootstrap
     assert payment(platform, first).status == "expired"  # the late decision expired it
     second = pay(client, org, "600").json()["id"]
     clock.advance(60_000)
-    assert approvals.expire_due(platform.deps) == 1
-    assert approvals.expire_due(platform.deps) == 0
+    worker = ApprovalExpiryWorker(platform.deps)  # the background round, run once here
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0
     p = payment(platform, second)
     assert p.status == "expired" and p.reason_code == "APPROVAL_EXPIRED"
     assert transfer(platform, second).status == TransferStatus.REJECTED

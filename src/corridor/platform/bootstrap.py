@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
+from corridor.platform.adapters.approval_worker import ApprovalExpiryWorker
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.db import SqlUnitOfWork, make_engine
@@ -121,6 +122,7 @@ class Platform:
     retention_worker: RetentionWorker | None = None
     review_worker: ReviewWorker | None = None
     case_sla_worker: CaseSlaWorker | None = None
+    approval_worker: ApprovalExpiryWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -184,6 +186,9 @@ class Platform:
             if self.case_sla_worker is None:  # compliance cases' escalations
                 self.case_sla_worker = CaseSlaWorker(self.deps)
                 self.case_sla_worker.start()
+            if self.approval_worker is None:  # approvals past their time (issue 17)
+                self.approval_worker = ApprovalExpiryWorker(self.deps)
+                self.approval_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -217,6 +222,9 @@ class Platform:
         if self.case_sla_worker is not None:
             self.case_sla_worker.stop()
             self.case_sla_worker = None
+        if self.approval_worker is not None:
+            self.approval_worker.stop()
+            self.approval_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

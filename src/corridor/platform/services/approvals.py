@@ -277,12 +277,15 @@ def _close(deps: Deps, uow: UnitOfWork, a: Approval, state: ApprovalState) -> Ap
     done = dataclasses.replace(a, state=state, decided_ms=now, updated_ms=now)
     uow.repo(Approval).update(done)
     kind = _kind(deps, a)
+    # the approval's event first, then whatever the subject does next (its own events)
     if state is ApprovalState.APPROVED:
-        kind.approved(deps, uow, done)
         _event(deps, uow, done, "approved")
+        kind.approved(deps, uow, done)
     else:
+        # `<kind>.approval_rejected|approval_expired`: a payment's own state event
+        # (`payment.rejected`, `payment.expired`) follows from its handler
+        _event(deps, uow, done, f"approval_{state}")
         kind.refused(deps, uow, done)
-        _event(deps, uow, done, "rejected" if state is ApprovalState.REJECTED else "expired")
     _tell_initiator(deps, uow, done, str(state))
     return done
 
