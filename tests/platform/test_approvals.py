@@ -518,3 +518,16 @@ def test_a_suspended_organisation_approves_nothing(client: TestClient,
     assert client.post(f"/v1/staff/orgs/{org.id}/unsuspend", headers=admin.headers
                        ).status_code == 200
     assert decide(client, org.heads[0], pid).status_code == 200
+
+
+def test_cancelling_a_waiting_payment_ends_its_approval_and_frees_its_money(
+        client: TestClient, platform: bootstrap.Platform, org: Org) -> None:
+    assert set_policy(client, org, three_levels(org)).status_code == 200
+    pid = pay(client, org, "600").json()["id"]
+    r = client.post(f"/v1/payments/{pid}/cancel", headers=org.owner.headers)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert transfer(platform, pid).status == TransferStatus.REJECTED
+    state = client.get(f"/v1/payments/{pid}/approval", headers=org.owner.headers).json()
+    assert state["approval"]["state"] == "rejected"
+    assert code_of(decide(client, org.heads[0], pid)) == "APPROVAL_CLOSED"
+    assert pay(client, org, "600").status_code == 201  # the money is free again

@@ -404,6 +404,26 @@ def consent(deps: Deps, who: Principal, kind: str, subject_id: str, *, accept: b
     return a
 
 
+def withdrawn(deps: Deps, uow: UnitOfWork, kind: str, subject_id: str,
+              who: Principal) -> None:
+    """The subject was withdrawn by its side (a payment cancelled while it waited): its
+    open approval ends (rejected, no more decisions) in the caller's unit of work; the
+    caller releases what the subject reserved. Nothing to do without an open approval."""
+    found = uow.repo(Approval).one(subject_kind=kind, subject_id=subject_id[:64])
+    if found is None:
+        return
+    a = uow.repo(Approval).get(found.id, for_update=True)
+    assert a is not None
+    if a.state not in dom.OPEN_STATES:
+        return
+    now = deps.clock.now_ms()
+    done = dataclasses.replace(a, state=ApprovalState.REJECTED, decided_ms=now, updated_ms=now)
+    uow.repo(Approval).update(done)
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="approval.withdrawn",
+              object_type=kind, object_id=subject_id, after={"approval_id": a.id})
+    _event(deps, uow, done, "approval_withdrawn")
+
+
 def expire_due(deps: Deps) -> int:
     """Expires open approvals past their time (their subjects release what they hold);
     returns how many. Run periodically; idempotent."""
