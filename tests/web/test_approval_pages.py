@@ -174,6 +174,26 @@ def test_the_beneficiary_book_verifies_bank_details(
     book = site.get(f"/org/{w.org_id}/beneficiaries").text
     assert "Acme Ltd" in book and "5432" in book and "12345698765432" not in book
     assert "New bank details for Acme Ltd" in book
+    b_id = re.search(r'/beneficiaries/([0-9a-f-]+)/bank-details', book)
+    assert b_id is not None
+    change = _hidden(book.split(f"/beneficiaries/{b_id.group(1)}/bank-details")[1])
+    proposed = site.post(f"/org/{w.org_id}/beneficiaries/{b_id.group(1)}/bank-details",
+                         data={"csrf_token": form["csrf_token"], "key": change["key"],
+                               "name": "Acme Ltd", "country": "DE",
+                               "iban": "DE89370400440532013000", "bank_code": "COBADEFFXXX"},
+                         follow_redirects=False)
+    assert proposed.status_code == 303, proposed.text
+    pending = site.get(f"/org/{w.org_id}/beneficiaries").text
+    assert "New bank details wait for approval" in pending and "3000" in pending
+    _as(site, w.approver)  # the change waits in the approver's queue; the link leads there
+    queue = site.get(f"/org/{w.org_id}/approvals").text
+    assert "Change of bank details" in queue
+    approval_id = re.search(rf'/org/{w.org_id}/approvals/([0-9a-f-]+)"', queue)
+    assert approval_id is not None
+    link = site.get(f"/approvals/{approval_id.group(1)}", follow_redirects=False)
+    assert link.status_code == 303
+    assert link.headers["location"] == f"/org/{w.org_id}/approvals/{approval_id.group(1)}"
+    _as(site, w.owner)
     no_token = site.post(f"/org/{w.org_id}/beneficiaries", data={
         "key": "k2", "name": "Other", "type": "user", "email": "bob@acme.example"})
     assert no_token.status_code == 403 and _count(platform, SavedBeneficiary) == 1
