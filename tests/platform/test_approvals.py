@@ -531,3 +531,32 @@ def test_cancelling_a_waiting_payment_ends_its_approval_and_frees_its_money(
     assert state["approval"]["state"] == "rejected"
     assert code_of(decide(client, org.heads[0], pid)) == "APPROVAL_CLOSED"
     assert pay(client, org, "600").status_code == 201  # the money is free again
+
+
+def test_a_role_group_and_an_initiator_rule(client: TestClient, platform: bootstrap.Platform,
+                                            org: Org) -> None:
+    """A group named by role takes every member holding it when the payment is routed; a
+    rule on the initiator sends only their payments for approval."""
+    clerk = make_user(platform, email="clerk@acme.example", name="Clerk")
+    with platform.deps.uow() as uow:
+        from corridor.platform.domain.orgs import Membership
+        uow.repo(Membership).add(Membership(
+            id=platform.deps.rand.new_id(), org_id=org.id, user_id=clerk.user.id,
+            role="initiator", department_id=None, created_ms=0, updated_ms=0))
+        uow.commit()
+    doc = {"groups": [{"name": "approvers", "role": "approver"}],
+           "rules": [{"action": "approve", "initiators": [clerk.user.id],
+                      "levels": [{"group": "approvers", "required": 2}]},
+                     {"action": "allow"}]}
+    assert set_policy(client, org, doc).status_code == 200
+    assert pay(client, org, "5").json()["status"] == "submitted"  # the owner's: allowed
+    body = {"recipient": TO_BOB, "asset": "USD", "amount": "5", "org_id": org.id}
+    r = client.post("/v1/payments", headers=clerk.creating, json=body)
+    assert r.status_code == 201 and r.json()["status"] == "pending_approval", r.text
+    pid = r.json()["id"]
+    view = client.get(f"/v1/payments/{pid}/approval", headers=org.viewer.headers).json()
+    approvers = set(view["approval"]["levels"][0]["approvers"])
+    assert approvers == {a.user.id for a in (*org.heads, *org.finance, org.cfo)}
+    assert decide(client, org.cfo, pid).json()["approval"]["state"] == "pending"
+    assert decide(client, org.heads[1], pid).json()["approval"]["state"] == "approved"
+    assert payment(platform, pid).status == "submitted"

@@ -168,6 +168,7 @@ def _rule_values(i: int, r: dom.Rule) -> dict[str, Any]:
             f"rule-{i}-recipient_type": r.recipient_types[0] if r.recipient_types else "",
             f"rule-{i}-beneficiary": r.beneficiary.value if r.beneficiary else "",
             f"rule-{i}-department": r.departments[0] if r.departments else "",
+            f"rule-{i}-initiator": r.initiators[0] if r.initiators else "",
             f"rule-{i}-levels": ", ".join(f"{lv.group}:{lv.required}" for lv in r.levels)}
 
 
@@ -271,7 +272,8 @@ def _document(values: Mapping[str, Any], problems: Problems) -> tuple[dict[str, 
                 except PlatformError:
                     problems.add(f"rule-{i}-{edge}", AMOUNT_FORMAT)
         rule["currencies"] = list(values.get(f"rule-{i}-currencies", []))
-        for name, key in (("recipient_type", "recipient_types"), ("department", "departments")):
+        for name, key in (("recipient_type", "recipient_types"), ("department", "departments"),
+                          ("initiator", "initiators")):
             chosen = values.get(f"rule-{i}-{name}", "")
             rule[key] = [chosen] if chosen else []
         rule["beneficiary"] = values.get(f"rule-{i}-beneficiary") or None
@@ -303,7 +305,7 @@ def _form_field(name: str, rule_rows: list[int], group_rows: list[int]) -> str:
             attr = rest.split(".")[0].split("[")[0]
             attr = {"usd_min_minor": "usd_min", "usd_max_minor": "usd_max",
                     "recipient_types": "recipient_type", "departments": "department",
-                    "initiators": "action", "": "action" if form == "rule" else "name",
+                    "initiators": "initiator", "": "action" if form == "rule" else "name",
                     "group": "levels", "required": "levels"}.get(attr, attr)
             if form == "rule" and rest.startswith("levels"):
                 attr = "levels"
