@@ -130,6 +130,16 @@ NOT_MONEY_WRITES = {
     # a held payment's supporting documents: answering compliance moves no money (its
     # release is an officer's decision)
     ("POST", "/v1/payment-documents/{payment_id}"),
+    # approvals (issue 17): the policy and the beneficiary book move no money; deciding on
+    # a payment's approval does, and is refused while suspended (pay.approve and
+    # pay.initiate are money permissions) once the payment has an approval to decide:
+    # tests/platform/test_approvals.py, since the payments here have none
+    ("PUT", "/v1/orgs/{org_id}/approval-policy"),
+    ("POST", "/v1/orgs/{org_id}/beneficiaries"),
+    ("POST", "/v1/orgs/{org_id}/beneficiaries/{beneficiary_id}/bank-details"),
+    ("POST", "/v1/payments/{payment_id}/approve"),
+    ("POST", "/v1/payments/{payment_id}/reject"),
+    ("POST", "/v1/payments/{payment_id}/requote-consent"),
 }
 
 

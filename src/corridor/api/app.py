@@ -28,7 +28,7 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
            "apikeys",
            "notifications", "payment_documents", "staff_authenticity",
-           "org_reports", "collections")
+           "org_reports", "collections", "approvals")
 
 
 class BodyLimit:

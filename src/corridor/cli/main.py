@@ -253,6 +253,7 @@ def _register() -> None:
     app.add_typer(node.app, name="node")
     app.add_typer(localnet.app, name="localnet")
     app.add_typer(platform.app, name="platform")
+    app.add_typer(org.app, name="org")
     app.command("up")(node.up)
     app.add_typer(wallet.keys_app, name="keys")
     app.add_typer(genesis.genesis_app, name="genesis")

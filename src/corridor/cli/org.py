@@ -1,5 +1,6 @@
 """`corridor org`: the organisations' commands (issue 17; each area adds its group: `report`
-in cli/org_reports.py, `requests` and `merchant` in cli/org_collections.py). Here `keys
+in cli/org_reports.py, `requests` and `merchant` in cli/org_collections.py, `policy`,
+`approvals` and `decide` in cli/org_approvals.py). Here `keys
 create|list|rotate|revoke`, an
 organisation's API keys, managed by an
 owner or admin through the platform API with their own session (the same use cases and
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from corridor.cli import org_collections, org_reports
+from corridor.cli import org_approvals, org_collections, org_reports
 from corridor.cli.common import fail
 
 app = typer.Typer(help="Organisations: API keys, payment requests, merchant account, "
@@ -30,6 +31,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(org_reports.report_app, name="report")
 app.add_typer(org_collections.requests_app, name="requests")
 app.add_typer(org_collections.merchant_app, name="merchant")
+# `policy show|set`, `approvals`, `decide` (cli/org_approvals.py)
+app.registered_groups += org_approvals.app.registered_groups
+app.registered_commands += org_approvals.app.registered_commands
 
 API_DEFAULT = "http://127.0.0.1:8000"
 TIMEOUT_S = 30.0

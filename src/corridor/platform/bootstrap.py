@@ -17,6 +17,7 @@ from corridor.ledger.errors import DecodeError
 from corridor.ledger.keys import KeyPair, keypair_from_keyfile_json
 from corridor.platform.adapters import schema
 from corridor.platform.adapters.aml_catch_up import AmlCatchUp
+from corridor.platform.adapters.approval_worker import ApprovalExpiryWorker
 from corridor.platform.adapters.case_sla_worker import CaseSlaWorker
 from corridor.platform.adapters.chain_events import EventStream
 from corridor.platform.adapters.collections_worker import CollectionsWorker
@@ -55,10 +56,12 @@ from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     aml_window,
     bank_details,
+    beneficiaries,
     collections,
     deposits,
     funds,
     monitoring,
+    payment_approvals,
     payments,
     refunds,
     screening,
@@ -91,6 +94,9 @@ HANDLERS = Handlers(
     refund_settled=(withdrawals.on_payment_refund_settled,),
     hold_decision={deposits.HOLD_SUBJECT: HoldHandlers(release=deposits.release_held,
                                                        give_back=deposits.return_held)},
+    # what approving or refusing each kind of subject does (services/approvals.py)
+    approval_subjects={payment_approvals.KIND: payment_approvals.SUBJECT,
+                       beneficiaries.KIND: beneficiaries.SUBJECT},
 )
 
 
@@ -128,6 +134,7 @@ class Platform:
     case_sla_worker: CaseSlaWorker | None = None
     aml_catch_up: AmlCatchUp | None = None
     collections_worker: CollectionsWorker | None = None
+    approval_worker: ApprovalExpiryWorker | None = None
 
     def start_rail_worker(self, *, dispatch: bool = True) -> None:
         """Payouts of burned withdrawals (`dispatch`: one process of a deployment), and
@@ -200,6 +207,9 @@ class Platform:
             if self.collections_worker is None:  # payment requests' reminders
                 self.collections_worker = CollectionsWorker(self.deps)
                 self.collections_worker.start()
+            if self.approval_worker is None:  # approvals past their time (issue 17)
+                self.approval_worker = ApprovalExpiryWorker(self.deps)
+                self.approval_worker.start()
         if not chain:
             return False
         if self.worker is not None and self.worker.running:
@@ -239,6 +249,9 @@ class Platform:
         if self.collections_worker is not None:
             self.collections_worker.stop()
             self.collections_worker = None
+        if self.approval_worker is not None:
+            self.approval_worker.stop()
+            self.approval_worker = None
         if self.webhook_worker is not None:
             self.webhook_worker.close()
             self.webhook_worker = None

@@ -3,6 +3,13 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 
 from __future__ import annotations
 
+from corridor.platform.domain.approvals import (
+    Action,
+    ApprovalState,
+    BeneficiaryStatus,
+    Decision,
+    SubjectKind,
+)
 from corridor.platform.domain.authenticity import Purpose, ReviewState
 from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
@@ -183,12 +190,31 @@ DOCUMENTS = {
     ReviewState.AGREED: N_("Documents checked: they agree"),
     ReviewState.INCONSISTENT: N_("Documents do not agree with the payment"),
 }
+# approvals (issue 17)
+APPROVAL = {
+    ApprovalState.PENDING: N_("Waiting for approval"),
+    ApprovalState.AWAITING_CONSENT: N_("Approved; the new price waits for the payer"),
+    ApprovalState.APPROVED: N_("Approved"),
+    ApprovalState.REJECTED: N_("Rejected"),
+    ApprovalState.EXPIRED: N_("Expired"),
+}
+APPROVAL_DECISION = {Decision.APPROVE: N_("Approved"), Decision.REJECT: N_("Rejected")}
+POLICY_ACTION = {Action.ALLOW: N_("Allow"), Action.BLOCK: N_("Block"),
+                 Action.APPROVE: N_("Needs approval")}
+BENEFICIARY = {BeneficiaryStatus.ACTIVE: N_("Active"),
+               BeneficiaryStatus.CHANGE_PENDING: N_("New bank details wait for approval")}
+APPROVAL_KIND = {SubjectKind.PAYMENT: N_("Payment"),
+                 SubjectKind.BENEFICIARY_CHANGE: N_("Change of bank details"),
+                 SubjectKind.BATCH: N_("Batch of payments")}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
           "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK,
           "staff_role": STAFF_ROLE, "account": ACCOUNT, "freeze": FREEZE,
-          "purpose": PURPOSE, "documents": DOCUMENTS}
+          "purpose": PURPOSE, "documents": DOCUMENTS,
+          "approval": APPROVAL, "approval_decision": APPROVAL_DECISION,
+          "policy_action": POLICY_ACTION, "beneficiary": BENEFICIARY,
+          "approval_kind": APPROVAL_KIND}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

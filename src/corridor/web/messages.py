@@ -19,6 +19,20 @@ def N_(message: str) -> str:
 
 
 BY_CODE = {
+    # approvals (issue 17)
+    "POLICY_INVALID": N_("The approval policy has problems: see each one below."),
+    "PAYMENT_BLOCKED": N_("The organisation's approval policy blocks this payment."),
+    "APPROVERS_TOO_FEW": N_("The approval policy needs more approvers than the organisation "
+                            "has: whoever initiates never approves."),
+    "MAKER_CHECKER": N_("You initiated this: someone else must approve it."),
+    "ALREADY_DECIDED": N_("You have already decided on this."),
+    "NOT_AN_APPROVER": N_("You are not an approver of the level now deciding."),
+    "APPROVAL_CLOSED": N_("This approval is closed: it takes no more decisions."),
+    "APPROVAL_EXPIRED": N_("The time to approve has passed: the money it reserved is "
+                           "released."),
+    "CONSENT_NOT_NEEDED": N_("This payment is not waiting for you to accept a new rate."),
+    "BENEFICIARY_EXISTS": N_("This beneficiary is already in the organisation's book."),
+    "CHANGE_PENDING": N_("New bank details for this beneficiary already wait for approval."),
     "CASE_CLOSED": N_("This case is closed: it takes no more decisions."),
     "NOTHING_HELD": N_("No payment of this case is on hold."),
     "CASE_HOLDS_PAYMENTS": N_("Release or return the payments on hold before closing the "

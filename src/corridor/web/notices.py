@@ -65,6 +65,16 @@ TEXT: dict[tuple[Topic, str], str] = {
     (Topic.CASE_ESCALATED, "info_deadline"): N_(
         "%(customer)s did not answer a request for information in time: their compliance "
         "case is escalated."),
+    (Topic.APPROVAL_REQUIRED, ""): N_(
+        "Waiting for your approval (level %(level)s): %(summary)s."),
+    (Topic.APPROVAL_DECIDED, "approved"): N_("Approved: %(summary)s."),
+    (Topic.APPROVAL_DECIDED, "rejected"): N_(
+        "Rejected by an approver: %(summary)s. Any money it reserved is free again."),
+    (Topic.APPROVAL_DECIDED, "expired"): N_(
+        "Not approved in time: %(summary)s. Any money it reserved is free again."),
+    (Topic.APPROVAL_DECIDED, "consent"): N_(
+        "Approved, but the exchange rate moved: accept the new rate for it to go on "
+        "(%(summary)s)."),
     (Topic.RELATIONSHIP_ENDED, ""): N_(
         "Corridor has ended its relationship with you: your account is closed and your "
         "holdings stay frozen until they are returned to you."),
@@ -90,6 +100,7 @@ LINKS = {
     SubjectType.SECURITY: "/security",
     SubjectType.CASE: "/staff/compliance/cases/{id}",
     SubjectType.REQUEST: "/requests/{id}",
+    SubjectType.APPROVAL: "/approvals/{id}",
 }
 UNKNOWN = N_("Something changed in your account.")
 
@@ -115,6 +126,7 @@ def text(fmt: Formats, n: Notification) -> str:
         "reference": p.get("reference", ""), "tier": p.get("tier", ""),
         "message": p.get("message", ""), "customer": p.get("customer", ""),
         "days": p.get("respond_days", ""),
+        "summary": p.get("summary", ""), "level": p.get("level", ""),
         "ip": p.get("ip") or "?", "device": p.get("device") or "?"})
     return fmt.gettext(sentence) % values
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from corridor.platform.domain.payments import TERMINAL, Payment, PaymentStatus
 from corridor.platform.domain.wallets import OwnerType
 from corridor.platform.services import freezes, kyc, payment_reads, wallets
-from corridor.web import pages_authenticity, pages_refunds, render
+from corridor.web import pages_authenticity, pages_refunds, payment_approval, render
 from corridor.web.context import Page, PageRoute, page_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -73,7 +73,8 @@ def payment_detail(page: PageDep, payment_id: PaymentId) -> Response:
     p = payment_reads.get(page.deps, who, payment_id)
     return render.html(page, "payment.html", receipt=receipt, proof=receipt.get("proof"),
                        **_timeline(page, p), **pages_refunds.payment_refunds(page, who, p),
-                       **pages_authenticity.payment_documents(page, who, p))
+                       **pages_authenticity.payment_documents(page, who, p),
+                       **payment_approval.payment_approval(page, who, p))
 
 
 @router.get("/payments/{payment_id}/timeline", response_class=HTMLResponse)

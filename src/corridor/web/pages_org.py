@@ -46,7 +46,9 @@ SECTIONS: tuple[tuple[str, Perm], ...] = (
     ("departments", Perm.ORG_READ), ("members", Perm.ORG_READ),
     ("wallets", Perm.ORG_READ), ("webhooks", Perm.ORG_MANAGE), ("audit", Perm.ORG_AUDIT),
     ("reports", Perm.ORG_REPORTS),
-    ("api-keys", Perm.ORG_MANAGE))  # pages_org_keys.py
+    ("api-keys", Perm.ORG_MANAGE),  # pages_org_keys.py
+    # approvals (issue 17, web/pages_approvals.py)
+    ("approvals", Perm.ORG_READ), ("policy", Perm.ORG_READ), ("beneficiaries", Perm.ORG_READ))
 REFUSED_FORBIDDEN = N_("Your role in this organisation does not allow this.")
 KYC_FIRST = N_("Verify your own identity before creating an organisation.")
 # The services' own words for this console's fields, in the catalogue so that a Chinese

@@ -17,6 +17,7 @@ from corridor.platform.bootstrap import Platform
 from corridor.platform.domain.errors import Err
 from corridor.web import (
     context,
+    pages_approvals,
     pages_auth,
     pages_authenticity,
     pages_collections,
@@ -52,7 +53,7 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
                 pages_staff_reports.router, pages_regulator.router,
                 pages_authenticity.router, pages_org_reports.router,
-                pages_org_keys.router, pages_collections.router)
+                pages_org_keys.router, pages_collections.router, pages_approvals.router)
 
 
 def create_site(platform: Platform) -> FastAPI:

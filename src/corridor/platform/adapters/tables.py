@@ -23,3 +23,4 @@ from corridor.platform.adapters import tables_cases
 from corridor.platform.adapters import tables_aml
 from corridor.platform.adapters import tables_apikeys
 from corridor.platform.adapters import tables_collections
+from corridor.platform.adapters import tables_approvals

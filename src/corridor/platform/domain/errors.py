@@ -305,6 +305,25 @@ class Err(enum.Enum):
     ORDER_NOT_PAID = "ORDER_NOT_PAID", _C, "the order is not paid: nothing to refund"
     REFUND_ABOVE_PAID = ("REFUND_ABOVE_PAID", _I,
                          "refunds of an order cannot exceed what was paid for it")
+    # --- approval policies and approvals (issue 17; domain/approvals.py) ---------------------
+    POLICY_INVALID = "POLICY_INVALID", _I, "the approval policy has problems"
+    PAYMENT_BLOCKED = ("PAYMENT_BLOCKED", _C,
+                       "the organisation's approval policy blocks this payment")
+    APPROVERS_TOO_FEW = ("APPROVERS_TOO_FEW", _C,
+                         "the approval policy needs more approvers than the organisation has "
+                         "(the initiator never approves)")
+    MAKER_CHECKER = ("MAKER_CHECKER", _F, "you initiated it: someone else must approve it")
+    ALREADY_DECIDED = "ALREADY_DECIDED", _C, "you have already decided on this"
+    NOT_AN_APPROVER = ("NOT_AN_APPROVER", _F,
+                       "you are not an approver of the level now deciding")
+    APPROVAL_CLOSED = "APPROVAL_CLOSED", _C, "this approval is no longer open"
+    APPROVAL_EXPIRED = "APPROVAL_EXPIRED", _C, "the time to approve has passed"
+    CONSENT_NOT_NEEDED = ("CONSENT_NOT_NEEDED", _C,
+                          "this payment is not waiting for consent to a new price")
+    BENEFICIARY_EXISTS = ("BENEFICIARY_EXISTS", _C,
+                          "this beneficiary is already in the organisation's book")
+    CHANGE_PENDING = ("CHANGE_PENDING", _C,
+                      "a change of this beneficiary's bank details is waiting for approval")
 
 
 class PlatformError(Exception):

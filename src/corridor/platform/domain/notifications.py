@@ -48,6 +48,10 @@ class Topic(enum.StrEnum):
     # collections (issue 17): to the payer; `outcome`: "" asked, "before"/"after" reminders
     PAYMENT_REQUESTED = "collection.requested"
     REQUEST_PAID = "collection.paid"  # to the requester; `outcome` "mismatch": wrong amount
+    # approvals (issue 17, services/approvals.py): to each approver of the level deciding;
+    # to the initiator, `outcome` approved | rejected | expired | consent (re-quote)
+    APPROVAL_REQUIRED = "approval.required"
+    APPROVAL_DECIDED = "approval.decided"
 
 
 class SubjectType(enum.StrEnum):
@@ -61,6 +65,7 @@ class SubjectType(enum.StrEnum):
     SECURITY = "security"
     CASE = "case"  # a compliance case (staff)
     REQUEST = "request"  # a payment request (collections)
+    APPROVAL = "approval"  # an organisation's approval (issue 17)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

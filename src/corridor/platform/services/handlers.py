@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from corridor.platform.domain.approvals import Approval
 from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.principal import Principal
@@ -32,6 +33,22 @@ RefundHandler = Callable[["Deps", "UnitOfWork", Refund], None]
 # release(deps, uow, hold, staff) -> None; give back(deps, uow, hold, staff) -> the rail's ref
 HoldRelease = Callable[["Deps", "UnitOfWork", Hold, Principal], None]
 HoldGiveBack = Callable[["Deps", "UnitOfWork", Hold, Principal], str]
+# what an approval's outcome does to its subject (services/approvals.py, issue 17)
+ApprovalHandler = Callable[["Deps", "UnitOfWork", Approval], None]
+# whether the subject's price moved beyond `tolerance_bp` since it was made
+PriceMoved = Callable[["Deps", "UnitOfWork", Approval, int], bool]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalSubject:
+    """One kind of subject approvals are opened for (a payment, a batch, a change of a
+    beneficiary's bank details): what each outcome does to it. Each runs in the unit of
+    work that records the decision, on a subject the approval still holds open."""
+
+    approved: ApprovalHandler  # every level approved (and, when asked, the new price)
+    refused: ApprovalHandler  # rejected or expired: release whatever it reserved
+    price_moved: PriceMoved | None = None  # None: the subject has no price to re-check
+    requote: ApprovalHandler | None = None  # the payer consented: take the price of now
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +68,7 @@ class Handlers:
     payout_requested: tuple[PaymentHandler, ...] = ()
     refund_settled: tuple[RefundHandler, ...] = ()
     hold_decision: Mapping[str, HoldHandlers] = dataclasses.field(default_factory=dict)
+    approval_subjects: Mapping[str, ApprovalSubject] = dataclasses.field(default_factory=dict)
 
     def on_transfer(self, purpose: str) -> tuple[TransferHandler, ...]:
         """The handlers of a transfer's outcome; none for a purpose nobody listed (a test's

@@ -45,6 +45,7 @@ class Mail(enum.StrEnum):
     COLLECTION_REQUESTED = "notice.collection_requested"
     COLLECTION_DUE_SOON = "notice.collection_due_soon"
     COLLECTION_OVERDUE = "notice.collection_overdue"
+    APPROVAL_REQUIRED = "notice.approval_required"  # to an approver (services/approvals.py)
 
 
 _CODE_BODY = ("Your Corridor code is %(code)s. It expires in %(minutes)s minutes. "
@@ -102,6 +103,10 @@ MESSAGES: dict[Mail, tuple[str, str]] = {
                               "%(requester)s's request for %(amount)s %(currency)s "
                               "(reference %(reference)s) was due on %(due)s. Sign in and open "
                               "Requests to pay or decline it."),
+    Mail.APPROVAL_REQUIRED: ("Waiting for your approval",
+                             "%(summary)s is waiting for your approval (level %(level)s). "
+                             "Sign in and open Approvals in your organisation to approve or "
+                             "reject it."),
 }
 CODE_MAIL = {
     idn.Purpose.VERIFY_EMAIL: Mail.CODE_VERIFY_EMAIL,

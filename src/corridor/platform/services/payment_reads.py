@@ -3,6 +3,7 @@ cancelling before submission, and the receipt with the chain's inclusion proof."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from corridor.ledger import merkle
@@ -23,8 +24,10 @@ from corridor.platform.domain.payments import (
 from corridor.platform.domain.principal import Principal
 from corridor.platform.domain.roles import Perm
 from corridor.platform.domain.steps import steps_json
+from corridor.platform.domain.transfers import Transfer, TransferStatus
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
+    approvals,
     payments,
     quotes,
     wallets,
@@ -82,6 +85,9 @@ def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
                         Perm.PAY_INITIATE)
         if p.status not in CANCELLABLE:
             raise Err.NOT_CANCELLABLE.error(f"a {p.status} payment can no longer be cancelled")
+        if p.status == payments.S.PENDING_APPROVAL:  # its approval ends, its money is free
+            approvals.withdrawn(deps, uow, "payment", p.id, who)
+            _refuse_held(deps, uow, p)
         p = moved(p, payments.S.CANCELLED, deps.clock.now_ms())
         uow.repo(Payment).update(p)
         payments.notify(deps, uow, p, (payments.S.CANCELLED,))
@@ -89,6 +95,17 @@ def cancel(deps: Deps, who: Principal, payment_id: str) -> Payment:
                   object_type="payment", object_id=p.id)
         uow.commit()
     return p
+
+
+def _refuse_held(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
+    """A waiting payment's held transfer refused: never signed, its debit no longer
+    reserved."""
+    assert p.transfer_id is not None, f"payment {p.id} waits without a transfer"
+    t = uow.repo(Transfer).get(p.transfer_id, for_update=True)
+    assert t is not None and t.status == TransferStatus.HELD, f"payment {p.id}: {t}"
+    uow.repo(Transfer).update(dataclasses.replace(
+        t, status=TransferStatus.REJECTED, result_code="CANCELLED",
+        result_message="cancelled before approval", updated_ms=deps.clock.now_ms()))
 
 
 def receipt(deps: Deps, who: Principal, payment_id: str) -> dict[str, Any]:

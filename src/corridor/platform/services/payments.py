@@ -31,6 +31,7 @@ from typing import Any
 
 from corridor.platform.domain import bank, fx, idempotency, money
 from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain.approvals import Action, Route
 from corridor.platform.domain.authenticity import Purpose as PaymentPurpose
 from corridor.platform.domain.errors import (
     Err,
@@ -62,6 +63,7 @@ from corridor.platform.domain.transfers import (
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.services import (
     aml_window,
+    approvals,
     authenticity,
     bank_details,
     freezes,
@@ -390,8 +392,9 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
         _check_daily(deps, uow, owner, limits, shown)
         _check_balance(deps, uow, sender, shown.sell_code, shown.sell_amount_minor, snapshot,
                        recent=recent)
+        routed = _route(deps, uow, who, owner, shown, usd, payment_id)
         p = _submit(deps, uow, who, req, owner, sender, shown, key, digest, sender_name,
-                    payment_id, findings, parties, movement)
+                    payment_id, findings, parties, routed, movement)
         if quote is not None:
             quotes.use(uow, quote, p.id)
         return p, True
@@ -399,6 +402,28 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     # On SQLite this transaction may be shared with other creations (group commit): the
     # write lock is taken once for all of them; a refusal undoes this one's writes only.
     return deps.write(locked)
+
+
+def _route(deps: Deps, uow: UnitOfWork, who: Principal, owner: tuple[str, str],
+           shown: Preview, usd: int,
+           payment_id: str) -> tuple[approvals.Subject, Route] | None:
+    """What the organisation's approval policy says of the payment (issue 17): None to
+    go on as today (a customer's own payment, or allowed), the subject to open an
+    approval for, or a refusal (PAYMENT_BLOCKED; APPROVERS_TOO_FEW)."""
+    if owner[0] != OwnerType.ORG:
+        return None
+    r = shown.recipient
+    subject = approvals.Subject(
+        kind="payment", id=payment_id, org_id=owner[1], initiator_id=who.user_id,
+        usd_minor=usd, amount_minor=shown.sell_amount_minor, currency=shown.sell_code,
+        recipient_type=str(r.type), party=party_of(deps, r), summary=r.name)
+    routed = approvals.route(deps, uow, subject)
+    if routed.action is Action.BLOCK:
+        raise Err.PAYMENT_BLOCKED.error(
+            f"the organisation's approval policy (rule {routed.rule_index + 1}) blocks it")
+    if routed.action is Action.ALLOW:
+        return None
+    return subject, routed
 
 
 def _replayed(deps: Deps, uow: UnitOfWork, owner: tuple[str, str], key: str, digest: str,
@@ -442,6 +467,7 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             owner: tuple[str, str], wallet: Wallet, shown: Preview, key: str,
             digest: str, sender_name: str | None, payment_id: str,
             findings: tuple[Finding, ...], parties: travel_rule.Parties,
+            routed: tuple[approvals.Subject, Route] | None = None,
             movement: Movement | None = None) -> Payment:
     now = deps.clock.now_ms()
     r = shown.recipient
@@ -471,18 +497,22 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
     screening = moved(p, S.SCREENING, now)
     acting = monitoring.acting(uow, findings) if findings else []
     outcome = outcome_of(acting)
+    held = outcome is not Outcome.APPROVE
     if outcome is Outcome.DECLINE:  # refused at once: nothing queued, nothing reserved
         done = moved(screening, S.REJECTED, now, reason_code="COMPLIANCE_DECLINED",
                      reason_message="refused by compliance")
         steps: tuple[PaymentStatus, ...] = (S.DRAFT, S.SCREENING, S.REJECTED)
         t = None
     else:  # held: the transfer waits unsigned, its debit reserved, until a decision
-        held = outcome is not Outcome.APPROVE
         if movement is not None and deps.monitors:  # for every process's AML window
             aml_window.remember(uow, movement)
         t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
-                             source=wallet_ref(wallet.id), legs=legs, memo=p.uetr, held=held)
-        if held:
+                             source=wallet_ref(wallet.id), legs=legs, memo=p.uetr,
+                             held=held or routed is not None)
+        if routed is not None:  # approvers first; the monitors' outcome applies after
+            done = moved(p, S.PENDING_APPROVAL, now, transfer_id=t.id)
+            steps = (S.DRAFT, S.PENDING_APPROVAL)
+        elif held:
             done = moved(screening, S.ON_HOLD, now, transfer_id=t.id)
             steps = (S.DRAFT, S.SCREENING, S.ON_HOLD)
         else:
@@ -490,9 +520,14 @@ def _submit(deps: Deps, uow: UnitOfWork, who: Principal, req: PaymentRequest,
             steps = (S.DRAFT, S.SCREENING, S.READY, S.SUBMITTED)
     uow.repo(Payment).add(done)
     notify(deps, uow, done, steps)
+    if routed is not None and done.status == S.PENDING_APPROVAL:
+        approvals.open_approval(deps, uow, *routed)
     if acting:
         monitoring.raise_alerts(deps, uow, acting, subject=owner, source=("payment", p.id))
-        authenticity.on_created(deps, uow, done, acting, parties)
+        # a payment the monitors hold asks for its documents now, approvals or not
+        as_held = (dataclasses.replace(done, status=S.ON_HOLD)
+                   if done.status == S.PENDING_APPROVAL and held else done)
+        authenticity.on_created(deps, uow, as_held, acting, parties)
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
               object_type="payment", object_id=p.id,
               after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
