@@ -53,6 +53,7 @@ from corridor.platform.domain.transfers import Purpose
 from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     bank_details,
+    batches,
     deposits,
     funds,
     monitoring,
@@ -80,6 +81,7 @@ HANDLERS = Handlers(
         Purpose.DEPOSIT: (deposits.on_mint_outcome,),
         Purpose.WITHDRAWAL: (withdrawals.on_burn_outcome,),  # burned: ready for its payout
         Purpose.REVERSAL: (withdrawals.on_reversal_outcome,),
+        Purpose.BATCH: (batches.on_transfer,),  # each chunk's payments settled
     },
     payout_requested=(withdrawals.payout_payment,),
     refund_settled=(withdrawals.on_payment_refund_settled,),

@@ -20,3 +20,4 @@ from corridor.platform.adapters import tables_reports
 from corridor.platform.adapters import tables_risk
 from corridor.platform.adapters import tables_authenticity
 from corridor.platform.adapters import tables_cases
+from corridor.platform.adapters import tables_batches

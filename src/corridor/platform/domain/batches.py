@@ -8,7 +8,9 @@ A batch moves along `BATCH_TRANSITIONS`:
     approved   a member with pay.approve (not the uploader) approved it: its items are
                payments now, settled in as few ledger transactions as the ledger allows
     rejected   an approver refused it (or the uploader withdrew it): the reservation ends
-    completed  every item reached an end (credited, failed, returned by compliance)
+
+An approved batch is done when every item reached an end (credited, failed, returned by
+compliance): each item follows its payment, so that is read, not stored.
 
 Items are `BatchItem`s; an approved item has a payment (services/payments.py's record) and
 follows it. Everything here is pure: the file readers live in domain/iso20022 and
@@ -27,7 +29,7 @@ from corridor.platform.domain import money
 from corridor.platform.domain.payments import RecipientType
 
 ITEMS_MAX = 20_000  # items in one batch (the benchmark's file has 10,000)
-FILE_BYTES_MAX = 16 * 1024 * 1024  # an upload: 10,000 pain.001 items are ~6 MiB
+FILE_BYTES_MAX = 5 * 1024 * 1024  # as every upload (config.UPLOAD_BYTES_MAX); 10,000 items ~3 MiB
 PROBLEMS_MAX = 2_000  # problems reported for one file (every item's, up to this many)
 CURRENCIES_MAX = 5  # distinct currencies in one batch (a reservation leg each)
 # Items per ledger transaction: the ledger takes OPERATIONS_MAX (100) operations, one of
@@ -51,16 +53,14 @@ class BatchStatus(enum.StrEnum):
     INVALID = "invalid"
     APPROVED = "approved"
     REJECTED = "rejected"
-    COMPLETED = "completed"
 
 
 B = BatchStatus
 BATCH_TRANSITIONS: dict[BatchStatus, frozenset[BatchStatus]] = {
     B.VALIDATED: frozenset({B.APPROVED, B.REJECTED}),
     B.INVALID: frozenset(),
-    B.APPROVED: frozenset({B.COMPLETED}),
+    B.APPROVED: frozenset(),
     B.REJECTED: frozenset(),
-    B.COMPLETED: frozenset(),
 }
 
 
@@ -188,7 +188,8 @@ class BatchItem:
     currency: str
     amount_minor: int
     fee_minor: int
-    recipient: dict[str, str]
+    recipient: dict[str, str]  # as shown: a bank account masked
+    recipient_sealed: str | None  # the recipient as given (sealed: bank details), if valid
     recipient_name: str
     memo: str
     status: ItemStatus

@@ -331,7 +331,8 @@ def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
     return shown
 
 
-def _new_id(deps: Deps) -> str:
+def new_id(deps: Deps) -> str:
+    """A new payment's id: PMT, the UTC day and 12 random digits."""
     day = dt.datetime.fromtimestamp(deps.clock.now_ms() // 1000, dt.UTC).strftime("%Y%m%d")
     return f"PMT{day}{deps.rand.digits(12)}"
 
@@ -371,7 +372,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
-    payment_id = _new_id(deps)
+    payment_id = new_id(deps)
     findings = monitoring.evaluate(deps, _movement(deps, payment_id, owner, shown, usd,
                                                    req.purpose, parties))
 
@@ -508,6 +509,12 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     handed to the table's `payout_requested` handlers (its money now sits in the treasury)."""
     p = uow.repo(Payment).get(t.ref_id, for_update=True)
     assert p is not None, f"transfer {t.id} serves no payment {t.ref_id}"
+    settle(deps, uow, p, t)
+
+
+def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer) -> None:
+    """Records the chain's decision on `p` (locked by the caller), whose money `t` moved:
+    its own transfer, or a batch's chunk shared with other items (services/batches.py)."""
     if p.status != S.SUBMITTED or p.transfer_id != t.id:
         return  # a replayed outcome: already recorded
     now = deps.clock.now_ms()
