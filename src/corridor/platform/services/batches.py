@@ -137,7 +137,7 @@ def upload(deps: Deps, who: Principal, org_id: str, data: bytes, file_name: str,
         sender = payment_recipients.open_wallet(uow, *owner, for_update=True)
         if sender is None:
             raise Err.NO_OPEN_WALLET.error()
-        file_problems = list(parsed.problems) + _funds_problems(deps, uow, sender, checked)
+        file_problems = list(parsed.problems) or _funds_problems(deps, uow, sender, checked)
         batch = _record(deps, uow, who, org_id, batch_id, key, sha, file_name, parsed,
                         checked, file_problems, sender)
         return batch, True
