@@ -236,6 +236,7 @@ def _register() -> None:
         light,
         localnet,
         node,
+        org,
         platform,
         wallet,
     )
@@ -244,6 +245,7 @@ def _register() -> None:
     app.add_typer(node.app, name="node")
     app.add_typer(localnet.app, name="localnet")
     app.add_typer(platform.app, name="platform")
+    app.add_typer(org.app, name="org")  # batch payments through the API (cli/org.py)
     app.command("up")(node.up)
     app.add_typer(wallet.keys_app, name="keys")
     app.add_typer(genesis.genesis_app, name="genesis")
