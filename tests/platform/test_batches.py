@@ -6,6 +6,7 @@ item exactly once across replays and a restart, pain.002 (schema-valid) and resu
 from __future__ import annotations
 
 import csv
+import json
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -261,3 +262,34 @@ def test_a_rejected_batch_releases_its_reservation(
     assert held.status == TransferStatus.REJECTED
     late = client.post(f"/v1/batches/{b['id']}/approve", headers=org.checker.headers)
     assert late.status_code == 409
+
+
+def test_the_cli_uploads_approves_and_reports_through_the_api(
+        client: TestClient, platform: bootstrap.Platform, org: Org, payees: list[Actor],
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from corridor.cli import org as org_cli
+
+    def through_client(method: str, url: str, **kw: Any) -> Any:
+        kw.pop("timeout", None)
+        return client.request(method, url.removeprefix("http://api"), **kw)
+
+    monkeypatch.setattr(org_cli.httpx, "request", through_client)
+    path = tmp_path / "batch.csv"
+    path.write_bytes(rows(4))
+    run = CliRunner()
+    up = run.invoke(org_cli.app, ["batch", "upload", str(path), "--org", org.id, "--json",
+                                  "--api", "http://api", "--token", org.maker.token])
+    assert up.exit_code == 0, up.output
+    batch_id = json.loads(up.output)["id"]
+    own = run.invoke(org_cli.app, ["batch", "approve", batch_id, "--api", "http://api",
+                                   "--token", org.maker.token])
+    assert own.exit_code == 1 and "BATCH_SELF_APPROVAL" in own.output
+    ok = run.invoke(org_cli.app, ["batch", "approve", batch_id, "--api", "http://api",
+                                  "--token", org.checker.token])
+    assert ok.exit_code == 0 and "approved" in ok.output and "submitted: 4" in ok.output
+    out = tmp_path / "r.xml"
+    rep = run.invoke(org_cli.app, ["batch", "report", batch_id, "--out", str(out),
+                                   "--api", "http://api", "--token", org.viewer.token])
+    assert rep.exit_code == 0 and out.read_bytes().count(b"<TxSts>ACSP</TxSts>") == 4
