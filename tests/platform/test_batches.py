@@ -6,8 +6,8 @@ item exactly once across replays and a restart, pain.002 (schema-valid) and resu
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
