@@ -4,6 +4,7 @@ state has one (`tests/web/test_i18n.py` checks each enum member is listed and tr
 from __future__ import annotations
 
 from corridor.platform.domain.authenticity import Purpose, ReviewState
+from corridor.platform.domain.batches import BatchStatus, ItemStatus
 from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
 from corridor.platform.domain.identity import UserStatus
@@ -183,12 +184,29 @@ DOCUMENTS = {
     ReviewState.AGREED: N_("Documents checked: they agree"),
     ReviewState.INCONSISTENT: N_("Documents do not agree with the payment"),
 }
+# Batch payments (issue 17, pages_batches.py): a batch's states and its items'.
+BATCH = {
+    BatchStatus.VALIDATED: N_("Checked: waiting for approval"),
+    BatchStatus.INVALID: N_("Has problems: cannot be paid"),
+    BatchStatus.APPROVED: N_("Approved: being paid"),
+    BatchStatus.REJECTED: N_("Rejected: nothing paid"),
+}
+BATCH_ITEM = {
+    ItemStatus.VALID: N_("Checked"),
+    ItemStatus.INVALID: N_("Has problems"),
+    ItemStatus.SUBMITTED: N_("Sent to the network"),
+    ItemStatus.ON_HOLD: N_("On hold for a compliance check"),
+    ItemStatus.CREDITED: N_("Credited to the recipient"),
+    ItemStatus.FAILED: N_("Failed"),
+    ItemStatus.CANCELLED: N_("Cancelled"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
           "org_role": ORG_ROLE, "org_status": ORG_STATUS, "webhook": WEBHOOK,
           "staff_role": STAFF_ROLE, "account": ACCOUNT, "freeze": FREEZE,
-          "purpose": PURPOSE, "documents": DOCUMENTS}
+          "purpose": PURPOSE, "documents": DOCUMENTS, "batch": BATCH,
+          "batch_item": BATCH_ITEM}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

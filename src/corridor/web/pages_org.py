@@ -44,7 +44,8 @@ AUDIT_PAGE_SIZE = 50
 # What each section needs (the services check the same permissions).
 SECTIONS: tuple[tuple[str, Perm], ...] = (
     ("departments", Perm.ORG_READ), ("members", Perm.ORG_READ),
-    ("wallets", Perm.ORG_READ), ("webhooks", Perm.ORG_MANAGE), ("audit", Perm.ORG_AUDIT))
+    ("wallets", Perm.ORG_READ), ("webhooks", Perm.ORG_MANAGE), ("audit", Perm.ORG_AUDIT),
+    ("batches", Perm.ORG_READ))  # batch payments: pages_batches.py
 REFUSED_FORBIDDEN = N_("Your role in this organisation does not allow this.")
 KYC_FIRST = N_("Verify your own identity before creating an organisation.")
 # The services' own words for this console's fields, in the catalogue so that a Chinese

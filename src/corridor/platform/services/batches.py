@@ -670,7 +670,7 @@ def _follow(item: BatchItem, p: Payment | None) -> BatchItem:
 def list_batches(deps: Deps, who: Principal, org_id: str, limit: int = 50) -> list[Batch]:
     with deps.reader() as uow:
         require_org(uow, who, org_id, Perm.ORG_READ)
-        return uow.repo(Batch).many(org_id=org_id, order_by="-created_ms",
+        return uow.repo(Batch).many(org_id=org_id, order_by="created_ms", descending=True,
                                     limit=min(max(limit, 1), 100))
 
 
