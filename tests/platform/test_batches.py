@@ -19,7 +19,7 @@ from corridor.bench.batch_file import Line, pain001
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
 from corridor.platform.domain.batches import BatchItem
-from corridor.platform.domain.iso20022 import schema
+from corridor.platform.domain.iso20022 import errors, parse
 from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.transfers import Purpose, Transfer, TransferStatus
 from corridor.platform.services import settlement
@@ -144,7 +144,7 @@ def test_a_valid_csv_is_reserved_then_approved_and_executed_in_chunks(
         assert uow.repo(Payment).count(owner_id=org.id, status="credited") == 120
     report = client.get(f"{url}/pain002", headers=org.viewer.headers)
     assert report.status_code == 200 and b"<TxSts>ACSC</TxSts>" in report.content
-    schema("pain.002.001.10").validate(report.text)
+    assert not errors("pain.002.001.10", parse(report.content))
     lines = list(csv.DictReader(io.StringIO(client.get(f"{url}/result.csv",
                                                        headers=org.viewer.headers).text)))
     assert len(lines) == 120 and {x["status"] for x in lines} == {"credited"}
@@ -179,12 +179,26 @@ def test_bad_files_are_refused_with_their_reason(client: TestClient, org: Org,
                                                 payees: list[Actor]) -> None:
     r = upload(client, org.maker, org.id, b"ref,amount\n1,2\n")
     assert [p["code"] for p in r.json()["problems"]] == ["HEADER_INVALID"]
-    bad = pain001([Line("r1", "1.00", "USD", email="payee0@example.com")]).replace(
-        b"<PmtMtd>TRF</PmtMtd>", b"<PmtMtd>XXX</PmtMtd>")
+    bad = pain001([Line(f"r{n}", "1.00", "USD", email="payee0@example.com")
+                   for n in range(3)]).replace(b"<PmtMtd>TRF</PmtMtd>", b"<PmtMtd>XXX</PmtMtd>"
+                                               ).replace(b'<InstdAmt Ccy="USD">1.00<',
+                                                         b'<InstdAmt Ccy="USD">-1<', 2)
     r = upload(client, org.maker, org.id, bad, name="b.xml")
     assert r.json()["status"] == "invalid"
-    assert [p["code"] for p in r.json()["problems"]] == ["SCHEMA_INVALID"]
-    assert "PmtMtd" in r.json()["problems"][0]["field"]
+    # every schema error, each with its element's path and the item (row) it is in
+    assert [(p["code"], p["row"], p["field"].rsplit("/", 1)[-1])
+            for p in r.json()["problems"]] == [("SCHEMA_INVALID", 0, "PmtMtd"),
+                                               ("SCHEMA_INVALID", 1, "InstdAmt"),
+                                               ("SCHEMA_INVALID", 2, "InstdAmt")]
+    assert r.json()["problems"][0]["field"] == "/Document/CstmrCdtTrfInitn/PmtInf/PmtMtd"
+    broken = upload(client, org.maker, org.id, b"<Document xmlns='urn:iso:std:iso:20022:"
+                    b"tech:xsd:pain.001.001.09'><unclosed>", name="c.xml")
+    assert [p["code"] for p in broken.json()["problems"]] == ["FILE_UNREADABLE"]
+    entity = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+              b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.001.001.09'>&x;"
+              b"</Document>")
+    refused = upload(client, org.maker, org.id, entity, name="d.xml").json()
+    assert refused["status"] == "invalid" and "root:" not in str(refused)
     short = upload(client, org.maker, org.id, rows(3, "5000.00"))  # 15,000 > 10,000 held
     assert short.json()["status"] == "invalid"
     assert [p["code"] for p in short.json()["problems"]] == ["INSUFFICIENT_FUNDS"]
@@ -219,7 +233,7 @@ def test_pain001_versions_pay_customers_and_answer_in_pain002(
     report = client.get(f"/v1/batches/{b['id']}/pain002", headers=org.maker.headers).text
     answer = "pain.002.001.03" if version.endswith("03") else (
         "pain.002.001.14" if version.endswith("12") else "pain.002.001.10")
-    schema(answer).validate(report)
+    assert not errors(answer, parse(report.encode()))
     assert report.count("<TxSts>ACSC</TxSts>") == 3 and "<GrpSts>ACSC</GrpSts>" in report
 
 

@@ -20,9 +20,8 @@ GrpHdr/NbOfTxs and CtrlSum are checked against the items.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from xml.etree import ElementTree
 
-import xmlschema
+from lxml import etree
 
 from corridor.platform.domain.batches import (
     ITEMS_MAX,
@@ -33,7 +32,7 @@ from corridor.platform.domain.batches import (
     Problem,
     RawItem,
 )
-from corridor.platform.domain.iso20022 import NS_PREFIX, PAIN_001_VERSIONS, local, schema
+from corridor.platform.domain.iso20022 import NS_PREFIX, PAIN_001_VERSIONS, errors, local, parse
 
 CORRIDOR_SCHEME = "CORRIDOR"  # CdtrAcct/Id/Othr/SchmeNm/Prtry naming a ledger address
 
@@ -55,23 +54,35 @@ def read(data: bytes) -> ParsedFile:
         return _file_problem(version or "pain.001", Code.VERSION_UNSUPPORTED,
                              f"a pain.001 document of one of {', '.join(PAIN_001_VERSIONS)}")
     try:
-        resource = xmlschema.XMLResource(data, defuse="always")
-    except (xmlschema.XMLResourceError, ElementTree.ParseError, ValueError) as exc:
+        root = parse(data)
+    except (etree.XMLSyntaxError, ValueError) as exc:
         return _file_problem(version, Code.FILE_UNREADABLE, f"not well-formed XML: {exc}")
-    errors = []
-    for err in schema(version).iter_errors(resource):
-        errors.append(Problem(row=0, field=str(err.path or "/"), code=Code.SCHEMA_INVALID,
-                              message=_reason(err)))
-        if len(errors) >= PROBLEMS_MAX:
-            break
-    if errors:
+    if root.getroottree().docinfo.doctype:  # ISO 20022 has none; entities are a risk
+        return _file_problem(version, Code.FILE_UNREADABLE, "a DOCTYPE is not allowed")
+    found = errors(version, root)
+    if found:
+        rows = _rows(root)
+        problems = tuple(Problem(row=_row_of(e.element, rows), field=e.path,
+                                 code=Code.SCHEMA_INVALID, message=e.message)
+                         for e in found[:PROBLEMS_MAX])
         return ParsedFile(format=BatchFormat.PAIN_001, version=version, message_id=None,
-                          items=(), problems=tuple(errors))
-    return _items(resource.root, version)
+                          items=(), problems=problems)
+    return _items(root, version)
 
 
-def _reason(err: xmlschema.XMLSchemaValidationError) -> str:
-    return str(err.reason or err.message).splitlines()[0][:300]
+def _rows(root: etree._Element) -> dict[etree._Element, int]:
+    """Each CdtTrfTxInf's item number (1-based, in document order)."""
+    return {tx: n for n, tx in enumerate(
+        (el for el in root.iter() if local(el.tag) == "CdtTrfTxInf"), start=1)}
+
+
+def _row_of(element: etree._Element | None, rows: dict[etree._Element, int]) -> int:
+    """The item a schema error is in (0: outside any item, the file's own)."""
+    while element is not None:
+        if element in rows:
+            return rows[element]
+        element = element.getparent()
+    return 0
 
 
 def _file_problem(version: str, code: Code, message: str) -> ParsedFile:
@@ -80,7 +91,7 @@ def _file_problem(version: str, code: Code, message: str) -> ParsedFile:
                                                   message=message),))
 
 
-def _child(el: ElementTree.Element | None, *path: str) -> ElementTree.Element | None:
+def _child(el: etree._Element | None, *path: str) -> etree._Element | None:
     for name in path:
         if el is None:
             return None
@@ -88,12 +99,12 @@ def _child(el: ElementTree.Element | None, *path: str) -> ElementTree.Element | 
     return el
 
 
-def _text(el: ElementTree.Element | None, *path: str) -> str:
+def _text(el: etree._Element | None, *path: str) -> str:
     found = _child(el, *path)
     return (found.text or "").strip() if found is not None else ""
 
 
-def _items(root: ElementTree.Element, version: str) -> ParsedFile:
+def _items(root: etree._Element, version: str) -> ParsedFile:
     doc = _child(root, "CstmrCdtTrfInitn")
     assert doc is not None  # the schema requires it
     header = _child(doc, "GrpHdr")
@@ -114,7 +125,7 @@ def _items(root: ElementTree.Element, version: str) -> ParsedFile:
                       problems=tuple(problems))
 
 
-def _item(row: int, group: str, tx: ElementTree.Element) -> RawItem:
+def _item(row: int, group: str, tx: etree._Element) -> RawItem:
     amount_el = _child(tx, "Amt", "InstdAmt")
     currency = amount_el.get("Ccy", "") if amount_el is not None else ""
     amount = (amount_el.text or "").strip() if amount_el is not None else ""
@@ -130,7 +141,7 @@ def _plain_amount(text: str) -> str:
     return text[1:] if text.startswith("+") else text
 
 
-def _recipient(tx: ElementTree.Element) -> dict[str, str]:
+def _recipient(tx: etree._Element) -> dict[str, str]:
     name = _text(tx, "Cdtr", "Nm")
     account = _child(tx, "CdtrAcct", "Id")
     bic = _text(tx, "CdtrAgt", "FinInstnId", "BICFI") or _text(tx, "CdtrAgt", "FinInstnId",
@@ -151,7 +162,7 @@ def _recipient(tx: ElementTree.Element) -> dict[str, str]:
             "country": country}
 
 
-def _header_checks(header: ElementTree.Element | None, items: list[RawItem]) -> list[Problem]:
+def _header_checks(header: etree._Element | None, items: list[RawItem]) -> list[Problem]:
     out = []
     field = "/Document/CstmrCdtTrfInitn/GrpHdr"
     stated = _text(header, "NbOfTxs")

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from xml.etree import ElementTree
 
-from corridor.platform.domain.iso20022 import NS_PREFIX, PAIN_002_VERSIONS, schema
+from corridor.platform.domain.iso20022 import NS_PREFIX, PAIN_002_VERSIONS, errors, parse
 
 ADDITIONAL_INFO_LEN_MAX = 105  # Max105Text
 TEXT35_MAX = 35
@@ -98,7 +98,8 @@ def write(*, version: str, message_id: str, created_iso: str, original_message_i
             if m.reason_code is not None:
                 _reason(el, tx, m.reason_code, m.reason_text or "")
     data: bytes = ElementTree.tostring(doc, encoding="utf-8", xml_declaration=True)
-    schema(version).validate(data.decode())  # in pairs: what we write, its schema accepts
+    wrong = errors(version, parse(data))  # in pairs: what we write, its schema accepts
+    assert not wrong, f"pain.002 {version} not schema-valid: {wrong[:3]}"
     return data
 
 
