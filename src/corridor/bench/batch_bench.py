@@ -51,6 +51,7 @@ from corridor.platform.domain.batches import BatchItem
 from corridor.platform.domain.identity import User
 from corridor.platform.domain.kyc import KycCustomer, KycStatus, Risk, SubjectType
 from corridor.platform.domain.orgs import Membership, Organisation, OrgStatus
+from corridor.platform.domain.payments import Payment
 from corridor.platform.domain.roles import OrgRole
 from corridor.platform.domain.transfers import ISSUER, Leg, Purpose, wallet_ref
 from corridor.platform.services import settlement, wallets
@@ -219,7 +220,9 @@ def _batch(p: bootstrap.Platform, server: pb.PlatformProcess, org: Org,
     done, _ = drain(p, ids, config.drain_timeout_s, server.alive)
     credited = [o.credited_ms for o in done.values() if o.credited_ms is not None]
     total_s = (max(credited) - start_ms) / 1000 if credited else float("inf")
-    n_tx = len({i.transfer_id for i in items if i.transfer_id})
+    with p.deps.uow() as uow:
+        n_tx = len({x.transfer_id for n in range(0, len(ids), 500)
+                    for x in uow.repo(Payment).many(id=tuple(ids[n:n + 500]))})
     log(f"  {len(credited):,} credited in {total_s:.1f} s from the upload, "
         f"{n_tx} ledger transactions")
     return BatchFigures(config=config, batch_items=config.items, batch_credited=len(credited),

@@ -52,8 +52,9 @@ batch_items = sa.Table(
     sa.Column("memo", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("problems", Json, nullable=False),
-    # one item, one payment: a replayed approval cannot make a second
-    sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), unique=True),
+    # one item, one payment: the id is given at upload and the payment inserted on approval
+    # (so no foreign key: the payment does not exist before), unique either way
+    sa.Column("payment_id", ID, unique=True),
     sa.Column("transfer_id", ID),
     sa.Column("reason_code", sa.String(64)),
     sa.Column("created_ms", MS, nullable=False),

@@ -177,7 +177,9 @@ class Batch:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class BatchItem:
-    """One payment of a batch; `payment_id` once approved (the item follows its payment).
+    """One payment of a batch. `status` is what validation (or a rejection) made of it;
+    a valid item's payment gets `payment_id` at upload and exists once the batch is
+    approved, and from then on the item follows its payment's state.
     `amount_minor` is what the recipient receives, `fee_minor` comes on top."""
 
     id: str

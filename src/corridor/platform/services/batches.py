@@ -50,6 +50,7 @@ from corridor.platform.domain.batches import (
 from corridor.platform.domain.errors import Err, PlatformError, Problems
 from corridor.platform.domain.iso20022 import pain001, pain002
 from corridor.platform.domain.monitoring import Movement, MovementKind, Outcome, outcome_of
+from corridor.platform.domain.payments import TRANSITIONS as payment_transitions
 from corridor.platform.domain.payments import (
     Payment,
     PaymentKind,
@@ -69,6 +70,7 @@ from corridor.platform.domain.transfers import (
     wallet_ref,
 )
 from corridor.platform.domain.wallets import OwnerType, Wallet
+from corridor.platform.domain.webhooks import EndpointStatus, WebhookEndpoint
 from corridor.platform.services import (
     bank_details,
     funds,
@@ -341,7 +343,9 @@ def _record(deps: Deps, uow: UnitOfWork, who: Principal, org_id: str, batch_id: 
             recipient=bank_details.masked(c.spec) if c.spec else {},
             recipient_name=_shown_name(c)[:200], memo=c.raw.memo[:200],
             status=I.INVALID if c.problems else I.VALID, problems=c.problems,
-            payment_id=None, transfer_id=None,
+            # the id its payment will have: approval only inserts payments, and a replayed
+            # approval finds them (the id is unique)
+            payment_id=None if c.problems else payments.new_id(deps), transfer_id=None,
             reason_code=c.problems[0].code if c.problems else None,
             created_ms=now, updated_ms=now))
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.upload",
@@ -498,7 +502,8 @@ def _recipient_context(item_id: str) -> str:
 def _screen(deps: Deps, batch: Batch, item: BatchItem, recipient: payment_recipients.Recipient,
             sender_name: str | None) -> _Screened:
     """The item through the compliance monitors, as a payment is (outside the lock)."""
-    payment_id = payments.new_id(deps)
+    assert item.payment_id is not None, f"a valid item {item.id} has its payment's id"
+    payment_id = item.payment_id
     sell = item.amount_minor + item.fee_minor
     usd = money.convert(sell, item.currency, kyc_domain.REFERENCE_CURRENCY,
                         rates.mid(deps, item.currency, kyc_domain.REFERENCE_CURRENCY), up=True)
@@ -527,30 +532,24 @@ def _execute(deps: Deps, uow: UnitOfWork, who: Principal, batch: Batch,
         if outcome is Outcome.DECLINE:
             p = _moved(p, now, S.SCREENING, S.REJECTED, reason_code="COMPLIANCE_DECLINED",
                        reason_message="refused by compliance")
-            status = I.FAILED
         else:  # held: its own held transfer, so an officer's decision moves it alone
             t = settlement.queue(deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
                                  source=wallet_ref(wallet.id), legs=_legs(wallet, [item], {
                                      item.id: s.recipient}), memo=p.uetr, held=True)
             p = _moved(p, now, S.SCREENING, S.ON_HOLD, transfer_id=t.id)
-            status = I.ON_HOLD
         uow.repo(Payment).add(p)
         if acting:
             monitoring.raise_alerts(deps, uow, acting, subject=(OwnerType.ORG, batch.org_id),
                                     source=("payment", p.id))
-        _item_moved(uow, item, status, now, payment_id=p.id,
-                    transfer_id=p.transfer_id, reason_code=p.reason_code)
     recipients = {i.id: screened[i.id].recipient for i in clear}
     for chunk in dom.chunks(clear):
         t = settlement.queue(deps, uow, purpose=Purpose.BATCH, ref_id=batch.id,
                              source=wallet_ref(wallet.id), legs=_legs(wallet, chunk, recipients),
                              memo=f"batch {batch.id}")
-        for item in chunk:
+        for item in chunk:  # built in their state at once (10,000 of them: no steps)
             p = _payment(deps, who, batch, item, wallet, screened[item.id], sender_name, now)
-            p = _moved(p, now, S.SCREENING, S.READY, S.SUBMITTED, transfer_id=t.id)
-            uow.repo(Payment).add(p)
-            _item_moved(uow, item, I.SUBMITTED, now, payment_id=p.id, transfer_id=t.id,
-                        reason_code=None)
+            uow.repo(Payment).add(dataclasses.replace(
+                p, status=S.SUBMITTED, transfer_id=t.id, history=_submitted_steps(now)))
 
 
 def _legs(wallet: Wallet, chunk: list[BatchItem],
@@ -598,10 +597,15 @@ def _moved(p: Payment, now: int, *steps: PaymentStatus, **changes: Any) -> Payme
     return p
 
 
-def _item_moved(uow: UnitOfWork, item: BatchItem, status: ItemStatus, now: int,
-                **changes: Any) -> None:
-    uow.repo(BatchItem).update(dataclasses.replace(item, status=status, updated_ms=now,
-                                                   **changes))
+def _submitted_steps(now: int) -> tuple[PaymentStep, ...]:
+    """A cleared item's payment history: the steps a single payment passes to submitted."""
+    return tuple(PaymentStep(status=x, at_ms=now)
+                 for x in (S.DRAFT, S.SCREENING, S.READY, S.SUBMITTED))
+
+
+assert all(b in payment_transitions[a] for a, b in ((S.DRAFT, S.SCREENING),
+                                                    (S.SCREENING, S.READY),
+                                                    (S.READY, S.SUBMITTED)))
 
 
 # --- the chain's outcome ------------------------------------------------------------------
@@ -613,10 +617,13 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     left the payer: the transaction is atomic). Replays change nothing."""
     if t.result_code == RESERVATION_ENDED:
         return
-    for p in uow.repo(Payment).many(transfer_id=t.id, order_by="created_ms"):
-        locked = uow.repo(Payment).get(p.id, for_update=True)
-        assert locked is not None
-        payments.settle(deps, uow, locked, t)
+    chunk = uow.repo(Payment).many(transfer_id=t.id, order_by="created_ms", for_update=True)
+    if not chunk:
+        return
+    org_id = chunk[0].owner_id
+    hooks = uow.repo(WebhookEndpoint).count(org_id=org_id, status=EndpointStatus.ACTIVE) > 0
+    for p in chunk:
+        payments.settle(deps, uow, p, t, tell_sender=False, webhooks_on=hooks)
         if t.status == TransferStatus.REJECTED:
             failed = uow.repo(Payment).get(p.id, for_update=True)
             if failed is not None and failed.status == S.FAILED:

@@ -512,9 +512,12 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     settle(deps, uow, p, t)
 
 
-def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer) -> None:
+def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer, *,
+           tell_sender: bool = True, webhooks_on: bool = True) -> None:
     """Records the chain's decision on `p` (locked by the caller), whose money `t` moved:
-    its own transfer, or a batch's chunk shared with other items (services/batches.py)."""
+    its own transfer, or a batch's chunk shared with other items (services/batches.py,
+    which follows its items on the batch's page instead of telling the sender per item
+    (`tell_sender`), and says once per chunk whether the organisation has webhooks)."""
     if p.status != S.SUBMITTED or p.transfer_id != t.id:
         return  # a replayed outcome: already recorded
     now = deps.clock.now_ms()
@@ -529,8 +532,9 @@ def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer) -> None:
                   reason_message=t.result_message)
         steps = (S.FAILED,)
     uow.repo(Payment).update(p)
-    notify(deps, uow, p, steps)
-    _inbox(deps, uow, p)
+    if webhooks_on:
+        notify(deps, uow, p, steps)
+    _inbox(deps, uow, p, tell_sender=tell_sender)
     uow.audit(actor_id=None, actor_kind="system", action=f"payment.{p.status}",
               object_type="payment", object_id=p.id,
               after={"tx_id": p.tx_id, "height": p.height, "reason_code": p.reason_code})
@@ -541,9 +545,9 @@ def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer) -> None:
             handler(deps, uow, p)
 
 
-def _inbox(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
+def _inbox(deps: Deps, uow: UnitOfWork, p: Payment, *, tell_sender: bool = True) -> None:
     """The sender's (and a customer recipient's) notification of the chain's outcome."""
-    sender = inbox.user_of(p.owner_type, p.owner_id, p.created_by)
+    sender = inbox.user_of(p.owner_type, p.owner_id, p.created_by) if tell_sender else None
     sent = {"amount_minor": p.sell_amount_minor, "currency": p.sell_code}
     if p.status == S.CREDITED:
         inbox.record(deps, uow, user_id=sender, topic=Topic.PAYMENT_SETTLED,

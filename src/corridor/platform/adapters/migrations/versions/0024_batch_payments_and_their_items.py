@@ -72,7 +72,6 @@ def upgrade() -> None:
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
     sa.Column('updated_ms', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_batch_items_batch_id_batches')),
-    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_batch_items_payment_id_payments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batch_items')),
     sa.UniqueConstraint('batch_id', 'row', name='uq_batch_items_row'),
     sa.UniqueConstraint('payment_id', name=op.f('uq_batch_items_payment_id'))
