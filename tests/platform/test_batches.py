@@ -92,11 +92,12 @@ def transfers(platform: bootstrap.Platform, purpose: Purpose) -> list[Transfer]:
         return uow.repo(Transfer).many(purpose=purpose, order_by="created_ms")
 
 
-def commit_all(platform: bootstrap.Platform, chain: FakeChain, ts: list[Transfer]) -> None:
+def commit_all(platform: bootstrap.Platform, chain: FakeChain, ts: list[Transfer],
+               first_height: int = 10) -> None:
     for n, t in enumerate(ts):
-        stx = chain.include(10 + n)
+        stx = chain.include(first_height + n)
         settlement.record_outcome(platform.deps, t.id, committed=True,
-                                  tx_id=stx.tx_id.hex(), height=10 + n)
+                                  tx_id=stx.tx_id.hex(), height=first_height + n)
 
 
 def test_a_valid_csv_is_reserved_then_approved_and_executed_in_chunks(
@@ -307,3 +308,40 @@ def test_the_cli_uploads_approves_and_reports_through_the_api(
     rep = run.invoke(org_cli.app, ["batch", "report", batch_id, "--out", str(out),
                                    "--api", "http://api", "--token", org.viewer.token])
     assert rep.exit_code == 0 and out.read_bytes().count(b"<TxSts>ACSP</TxSts>") == 4
+
+
+def test_an_item_held_by_compliance_does_not_block_the_rest(
+        client: TestClient, platform: bootstrap.Platform, chain: FakeChain, org: Org,
+        payees: list[Actor]) -> None:
+    from corridor.platform.domain.screening.entries import ListFormat
+    from corridor.platform.services import screening
+    from tests.platform.conftest import make_staff
+    from tests.platform.test_compliance_cases import LIST, LISTED, decide, only_case
+
+    screening.import_list(platform.deps, None, LIST, ListFormat.CSL)
+    listed = make_user(platform, email="listed@example.com", name=LISTED)
+    kyc(platform, listed.user.id, 2)
+    open_wallet(platform, listed.user.id)
+    data = (CSV_HEAD + "a,USD,1.00,user,payee0@example.com,,,,,\n"
+            "b,USD,2.00,user,listed@example.com,,,,,\n"
+            "c,USD,3.00,user,payee1@example.com,,,,,\n").encode()
+    b = upload(client, org.maker, org.id, data).json()
+    r = client.post(f"/v1/batches/{b['id']}/approve", headers=org.checker.headers)
+    assert r.json()["counts"] == {"submitted": 2, "on_hold": 1}
+    [chunk] = [t for t in transfers(platform, Purpose.BATCH)
+               if t.status == TransferStatus.QUEUED]
+    assert [leg.amount_minor for leg in chunk.legs[1:]] == [1_00, 3_00]
+    [held] = [t for t in transfers(platform, Purpose.PAYMENT)]
+    assert held.status == TransferStatus.HELD and held.legs[1].amount_minor == 2_00
+    commit_all(platform, chain, [chunk])
+    view = client.get(f"/v1/batches/{b['id']}", headers=org.maker.headers).json()
+    assert view["counts"] == {"credited": 2, "on_hold": 1} and not view["done"]
+    officer = make_staff(platform, "compliance_officer")
+    case = only_case(client, officer)
+    assert decide(client, officer, case["case"]["id"], kind="release").status_code == 200
+    released = [t for t in transfers(platform, Purpose.PAYMENT)
+                if t.status == TransferStatus.QUEUED]
+    assert [t.id for t in released] == [held.id]
+    commit_all(platform, chain, released, first_height=50)
+    done = client.get(f"/v1/batches/{b['id']}", headers=org.maker.headers).json()
+    assert done["counts"] == {"credited": 3} and done["done"]
