@@ -345,3 +345,19 @@ def test_an_item_held_by_compliance_does_not_block_the_rest(
     commit_all(platform, chain, released, first_height=50)
     done = client.get(f"/v1/batches/{b['id']}", headers=org.maker.headers).json()
     assert done["counts"] == {"credited": 3} and done["done"]
+
+
+def test_the_reservation_holds_the_money_until_the_batch_is_decided(
+        client: TestClient, platform: bootstrap.Platform, org: Org,
+        payees: list[Actor]) -> None:
+    b = upload(client, org.maker, org.id, rows(3, "3000.00")).json()  # 9,000 of 10,000
+    assert b["status"] == "validated"
+    body = {"recipient": {"type": "user", "email": "payee0@example.com"}, "asset": "USD",
+            "amount": "2000.00", "org_id": org.id}
+    r = client.post("/v1/payments", headers=keyed(org.maker.headers), json=body)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
+    second = upload(client, org.maker, org.id, rows(1, "2000.00")).json()
+    assert [p["code"] for p in second["problems"]] == ["INSUFFICIENT_FUNDS"]
+    client.post(f"/v1/batches/{b['id']}/reject", headers=org.maker.headers)  # withdrawn
+    r = client.post("/v1/payments", headers=keyed(org.maker.headers), json=body)
+    assert r.status_code == 201, r.text

@@ -90,6 +90,7 @@ S = PaymentStatus
 I = ItemStatus  # noqa: E741
 RESERVATION_ENDED = "BATCH_RESERVATION_ENDED"
 READ_CHUNK = 500  # payments read per statement when items follow their payments
+PENDING_MAX = 1_000  # batches of one organisation waiting for approval, counted per day
 ITEM_OF_PAYMENT: dict[PaymentStatus, ItemStatus] = {
     S.DRAFT: I.SUBMITTED, S.SCREENING: I.ON_HOLD, S.PENDING_APPROVAL: I.SUBMITTED,
     S.ON_HOLD: I.ON_HOLD, S.READY: I.SUBMITTED, S.SUBMITTED: I.SUBMITTED,
@@ -289,13 +290,13 @@ def _funds_problems(deps: Deps, uow: UnitOfWork, sender: Wallet, checked: list[C
                         message=f"at most {dom.CURRENCIES_MAX} currencies in one batch")]
     out = []
     limits = kyc_domain.limits_for(kyc.tier_of(uow, sender.owner_type, sender.owner_id))
-    usd = sum(money.convert(v, code, kyc_domain.REFERENCE_CURRENCY,
-                            rates.mid(deps, code, kyc_domain.REFERENCE_CURRENCY), up=True)
-              for code, v in totals.items())
-    if usd > limits.per_day_minor:
+    usd = _usd(deps, totals)
+    used = _used_today_usd(deps, uow, sender)
+    if used + usd > limits.per_day_minor:
         out.append(Problem(row=0, field="total", code=Code.LIMIT_EXCEEDED,
                            message="the batch is above the daily limit of "
-                                   f"{money.format_minor(limits.per_day_minor, 'USD')} USD"))
+                                   f"{money.format_minor(limits.per_day_minor, 'USD')} USD "
+                                   f"({money.format_minor(used, 'USD')} USD used today)"))
     if wallets.ledger_node(deps) is not None:
         for code, need in sorted(totals.items()):
             available = funds.available_minor(deps, uow, sender, code)
@@ -305,6 +306,22 @@ def _funds_problems(deps: Deps, uow: UnitOfWork, sender: Wallet, checked: list[C
                     message=f"needs {money.format_minor(need, code)} {code}, "
                             f"{money.format_minor(max(available, 0), code)} available"))
     return out
+
+
+def _usd(deps: Deps, totals: dict[str, int]) -> int:
+    return sum(money.convert(v, code, kyc_domain.REFERENCE_CURRENCY,
+                             rates.mid(deps, code, kyc_domain.REFERENCE_CURRENCY), up=True)
+               for code, v in totals.items())
+
+
+def _used_today_usd(deps: Deps, uow: UnitOfWork, sender: Wallet) -> int:
+    """What counts against the daily limit already: today's payments (approved batches'
+    items are payments) and the totals of batches reserved today and not decided yet."""
+    owner = (sender.owner_type, sender.owner_id)
+    start = deps.clock.now_ms() // payments.DAY_MS * payments.DAY_MS
+    waiting = uow.repo(Batch).many(org_id=sender.owner_id, status=BatchStatus.VALIDATED,
+                                   above={"created_ms": start - 1}, limit=PENDING_MAX)
+    return payments.today_minor(deps, uow, owner) + sum(_usd(deps, b.totals) for b in waiting)
 
 
 def _record(deps: Deps, uow: UnitOfWork, who: Principal, org_id: str, batch_id: str,

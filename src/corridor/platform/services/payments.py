@@ -173,7 +173,7 @@ def _in_usd(deps: Deps, amount_minor: int, code: str) -> int:
     return money.convert(amount_minor, code, REFERENCE, rates.mid(deps, code, REFERENCE), up=True)
 
 
-def _today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
+def today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
     """What the owner's payments since 00:00 UTC count against the daily limit, in USD:
     each payment converted on its own (rounded up, as a single payment is), counted per
     distinct (status, currency, amount) by the database instead of loading every row."""
@@ -220,7 +220,7 @@ def _check_daily(deps: Deps, uow: UnitOfWork, owner: tuple[str, str],
     """This payment on top of today's stays within the daily limit. Call with the sender's
     wallet locked, so two creations of one owner cannot both pass on the same total."""
     usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
-    today = _today_minor(deps, uow, owner)
+    today = today_minor(deps, uow, owner)
     if today + usd > limits.per_day_minor:
         raise Err.LIMIT_EXCEEDED.error(
             f"above your daily limit of "
