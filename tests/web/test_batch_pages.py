@@ -80,6 +80,8 @@ def test_upload_report_approve_and_download(site: TestClient, platform: bootstra
         assert uow.repo(Batch).count() == 1
     report = site.get(sent[0].headers["location"])
     assert 'data-status="validated"' in report.text and 'id="approve"' not in report.text
+    # a customer is shown as typed, masked, until paid (no registered name before)
+    assert "p***@example.com" in report.text and "Pat Payee" not in report.text
     with platform.deps.uow() as uow:
         [b] = uow.repo(Batch).many()
     totals = re.search(r'id="batch-totals">([^<]*)<', report.text)
@@ -97,6 +99,7 @@ def test_upload_report_approve_and_download(site: TestClient, platform: bootstra
     assert done.status_code == 303
     after = site.get(sent[0].headers["location"])
     assert 'data-status="approved"' in after.text and 'data-status="submitted"' in after.text
+    assert "Pat Payee" in after.text
     pain002 = site.get(sent[0].headers["location"] + "/pain002")
     assert pain002.status_code == 200 and b"<TxSts>ACSP</TxSts>" in pain002.content
     result = site.get(sent[0].headers["location"] + "/result.csv")

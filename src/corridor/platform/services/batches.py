@@ -374,12 +374,14 @@ def _record(deps: Deps, uow: UnitOfWork, who: Principal, org_id: str, batch_id: 
 
 
 def _shown_name(c: Checked) -> str:
-    if c.recipient is not None and c.recipient.name:
-        return c.recipient.name
+    """The recipient as the file names it: a customer by their e-mail or phone masked
+    (never the registered name before anything is paid, as a payment's preview), an
+    address, or the bank account holder's name. Once paid, the payment's name shows."""
     spec = c.spec or c.raw.recipient
-    return spec.get("name") or payment_recipients.masked_contact(spec) \
-        if spec.get("type") == RecipientType.USER else spec.get("name") or \
-        spec.get("address", "")
+    if spec.get("type") == RecipientType.USER:
+        return payment_recipients.masked_contact(spec) if spec.keys() & {"email", "phone"} \
+            else ""
+    return spec.get("name") or spec.get("address", "")
 
 
 # --- approval and execution --------------------------------------------------------------
@@ -688,7 +690,8 @@ def _follow(item: BatchItem, p: Payment | None) -> BatchItem:
     if p is None:
         return item
     return dataclasses.replace(item, status=ITEM_OF_PAYMENT[p.status],
-                               reason_code=p.reason_code, transfer_id=p.transfer_id)
+                               reason_code=p.reason_code, transfer_id=p.transfer_id,
+                               recipient_name=p.recipient_name or item.recipient_name)
 
 
 def list_batches(deps: Deps, who: Principal, org_id: str, limit: int = 50) -> list[Batch]:
