@@ -18,6 +18,7 @@ from corridor.api.app import create_app
 from corridor.bench.batch_file import Line, pain001
 from corridor.platform import bootstrap
 from corridor.platform.config import Settings
+from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.batches import BatchItem
 from corridor.platform.domain.iso20022 import errors, parse
 from corridor.platform.domain.payments import Payment
@@ -143,6 +144,11 @@ def test_a_valid_csv_is_reserved_then_approved_and_executed_in_chunks(
     assert done["done"] and done["counts"] == {"credited": 120}
     with platform.deps.uow() as uow:
         assert uow.repo(Payment).count(owner_id=org.id, status="credited") == 120
+        # each payment audited as made (and credited), the batch as uploaded and approved
+        assert uow.repo(AuditEntry).count(action="payment.create") == 120
+        assert uow.repo(AuditEntry).count(action="payment.credited") == 120
+        assert uow.repo(AuditEntry).count(action="batch.approve",
+                                          actor_id=org.checker.user.id) == 1
     report = client.get(f"{url}/pain002", headers=org.viewer.headers)
     assert report.status_code == 200 and b"<TxSts>ACSC</TxSts>" in report.content
     assert not errors("pain.002.001.10", parse(report.content))

@@ -557,6 +557,7 @@ def _execute(deps: Deps, uow: UnitOfWork, who: Principal, batch: Batch,
                                      item.id: s.recipient}), memo=p.uetr, held=True)
             p = _moved(p, now, S.SCREENING, S.ON_HOLD, transfer_id=t.id)
         uow.repo(Payment).add(p)
+        _audit_created(uow, who, batch, p)
         if acting:
             monitoring.raise_alerts(deps, uow, acting, subject=(OwnerType.ORG, batch.org_id),
                                     source=("payment", p.id))
@@ -566,9 +567,24 @@ def _execute(deps: Deps, uow: UnitOfWork, who: Principal, batch: Batch,
                              source=wallet_ref(wallet.id), legs=_legs(wallet, chunk, recipients),
                              memo=f"batch {batch.id}")
         for item in chunk:  # built in their state at once (10,000 of them: no steps)
-            p = _payment(deps, who, batch, item, wallet, screened[item.id], sender_name, now)
-            uow.repo(Payment).add(dataclasses.replace(
-                p, status=S.SUBMITTED, transfer_id=t.id, history=_submitted_steps(now)))
+            p = dataclasses.replace(
+                _payment(deps, who, batch, item, wallet, screened[item.id], sender_name, now),
+                status=S.SUBMITTED, transfer_id=t.id, history=_submitted_steps(now))
+            uow.repo(Payment).add(p)
+            _audit_created(uow, who, batch, p)
+
+
+def _audit_created(uow: UnitOfWork, who: Principal, batch: Batch, p: Payment) -> None:
+    """As payments.create records a payment: who made it (the batch's uploader) and who
+    approved it (the approver, acting here), with the batch it came from."""
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="payment.create",
+              object_type="payment", object_id=p.id,
+              after={"uetr": p.uetr, "owner_type": p.owner_type, "owner_id": p.owner_id,
+                     "batch_id": batch.id, "created_by": p.created_by,
+                     "sell": f"{money.format_minor(p.sell_amount_minor, p.sell_code)} "
+                             f"{p.sell_code}",
+                     "recipient_type": p.recipient_type, "transfer_id": p.transfer_id,
+                     "status": p.status})
 
 
 def _legs(wallet: Wallet, chunk: list[BatchItem],
@@ -710,7 +726,7 @@ def status_report(deps: Deps, who: Principal, batch_id: str) -> bytes:
     """The batch's pain.002 (XSD-validated as it is written)."""
     view = show(deps, who, batch_id)
     b = view.batch
-    original = b.version if b.format == BatchFormat.PAIN_001 else "pain.001.001.09"
+    original = b.version if b.format == BatchFormat.PAIN_001 else "csv"  # answered in .10
     lines = []
     for i in view.items:
         iso = _ISO_OF[i.status]
