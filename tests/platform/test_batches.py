@@ -367,3 +367,28 @@ def test_the_reservation_holds_the_money_until_the_batch_is_decided(
     client.post(f"/v1/batches/{b['id']}/reject", headers=org.maker.headers)  # withdrawn
     r = client.post("/v1/payments", headers=keyed(org.maker.headers), json=body)
     assert r.status_code == 201, r.text
+
+
+def test_a_bank_recipient_is_paid_out_through_the_rails_once_its_chunk_settles(
+        client: TestClient, platform: bootstrap.Platform, chain: FakeChain, org: Org,
+        payees: list[Actor]) -> None:
+    data = (CSV_HEAD + "a,USD,4.00,user,payee0@example.com,,,,,\n"
+            "b,USD,6.00,external,,Hans Schmidt,GB82WEST12345698765432,WESTGB2L,GB,\n"
+            ).encode()
+    b = upload(client, org.maker, org.id, data).json()
+    assert b["status"] == "validated", b["problems"]
+    # the account is stored masked on the item, sealed for the payment
+    assert all("12345698765432" not in str(i) for i in b["items"])
+    client.post(f"/v1/batches/{b['id']}/approve", headers=org.checker.headers)
+    [chunk] = [t for t in transfers(platform, Purpose.BATCH)
+               if t.status == TransferStatus.QUEUED]
+    # one debit for both (fees included), one on-chain credit: the bank's money stays in
+    # the treasury for its payout
+    assert len(chunk.legs) == 2 and chunk.legs[1].amount_minor == 4_00
+    commit_all(platform, chain, [chunk])
+    view = client.get(f"/v1/batches/{b['id']}", headers=org.maker.headers).json()
+    assert view["counts"] == {"credited": 2}
+    external = next(i for i in view["items"] if i["recipient_type"] == "external")
+    with platform.deps.uow() as uow:
+        assert [e.action for e in uow.repo(AuditEntry).many(
+            object_id=external["payment_id"], action="payment.payout_requested")]
