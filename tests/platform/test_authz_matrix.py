@@ -100,6 +100,7 @@ MONEY_WRITES: dict[tuple[str, str], dict[str, Any] | None] = {
         "bank": {"name": "Acme", "account": "GB82WEST12345698765432", "country": "GB",
                  "bank_code": "WESTGB2L"}},
     ("POST", "/v1/orgs/{org_id}/wallets"): {"label": "payouts"},
+    ("POST", "/v1/batches"): None,  # a batch upload (multipart): reserves money
     ("POST", "/v1/orgs/{org_id}/wallets/external/challenges"): {
         "public_key": UNPROVEN_KEY["public_key"]},
     ("POST", "/v1/orgs/{org_id}/wallets/external"): UNPROVEN_KEY,
@@ -184,6 +185,10 @@ def _call(client: TestClient, who: Actor, method: str, template: str, org_id: st
           payment_id: str, n: int) -> Any:
     path = template.replace("{org_id}", org_id).replace("{payment_id}", payment_id)
     headers = {**who.headers, "Idempotency-Key": f"k-{n}"}
+    if template == "/v1/batches":
+        return client.post(path, headers=headers, data={"org_id": org_id}, files={"file": (
+            "b.csv", b"reference,currency,amount,recipient_type,email\n"
+                     b"r1,USD,1.00,user,dave@example.com\n", "text/csv")})
     if template == "/v1/refunds/files":
         return client.post(path, headers=who.headers, data={"org_id": org_id},
                            files={"file": ("e", JPEG, "image/jpeg")})

@@ -17,7 +17,8 @@ from corridor.platform.domain.errors import Err
 
 API_VERSION = "1"
 BODY_BYTES_MAX = 1024 * 1024  # JSON bodies; uploads have their own, larger limit
-UPLOAD_PATH_PREFIXES = ("/v1/kyc/files", "/v1/refunds/files", "/v1/payment-documents/")
+UPLOAD_PATH_PREFIXES = ("/v1/kyc/files", "/v1/refunds/files", "/v1/payment-documents/",
+                        "/v1/batches")
 
 # Each area's router module (corridor.api.routers.<name>), mounted under /v1.
 ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallets",
@@ -28,7 +29,7 @@ ROUTERS = ("health", "auth", "me", "staff_audit", "orgs", "staff_admin", "wallet
            "history", "deposits", "withdrawals", "rails", "quotes", "payments", "webhooks",
            "apikeys",
            "notifications", "payment_documents", "staff_authenticity",
-           "org_reports", "collections", "approvals")
+           "org_reports", "collections", "approvals", "batches")
 
 
 class BodyLimit:

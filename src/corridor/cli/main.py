@@ -234,6 +234,28 @@ def bench_aml(
     typer.echo(f"wrote {json_path}")
 
 
+@bench.command("batch")
+def bench_batch(
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write the JSON result.")
+    ] = Path("out/bench-batch.json"),
+    quick: Annotated[bool, typer.Option("--quick", help="A small batch (smoke run).")] = False,
+) -> None:
+    """A batch of 10,000 payments from a pain.001 file (uploaded, validated, approved,
+    executed until every item is credited) against single payments through the API in the
+    same run: `batch_ratio` (target >= 2.0)."""
+    from corridor.bench import batch_bench, report
+
+    config = batch_bench.QUICK if quick else batch_bench.FULL
+    figures = batch_bench.run(config, log=lambda line: typer.echo(line, err=True))
+    rows = batch_bench.table_rows(figures)
+    report.print_table(rows, "corridor bench batch" + (" --quick" if quick else ""))
+    report.write_json_atomic(json_path, batch_bench.json_document(figures, rows))
+    typer.echo(f"wrote {json_path}")
+    if figures.batch_credited != figures.batch_items:
+        raise typer.Exit(1)
+
+
 def _register() -> None:
     """Sub-apps that live in their own modules."""
     from corridor.cli import (

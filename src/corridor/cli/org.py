@@ -1,6 +1,6 @@
 """`corridor org`: the organisations' commands (issue 17; each area adds its group: `report`
 in cli/org_reports.py, `requests` and `merchant` in cli/org_collections.py, `policy`,
-`approvals` and `decide` in cli/org_approvals.py). Here `keys
+`approvals` and `decide` in cli/org_approvals.py, `batch` in cli/org_batches.py). Here `keys
 create|list|rotate|revoke`, an
 organisation's API keys, managed by an
 owner or admin through the platform API with their own session (the same use cases and
@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from corridor.cli import org_approvals, org_collections, org_reports
+from corridor.cli import org_approvals, org_batches, org_collections, org_reports
 from corridor.cli.common import fail
 
 app = typer.Typer(help="Organisations: API keys, payment requests, merchant account, "
@@ -31,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(org_reports.report_app, name="report")
 app.add_typer(org_collections.requests_app, name="requests")
 app.add_typer(org_collections.merchant_app, name="merchant")
+app.add_typer(org_batches.batch_app, name="batch")
 # `policy show|set`, `approvals`, `decide` (cli/org_approvals.py)
 app.registered_groups += org_approvals.app.registered_groups
 app.registered_commands += org_approvals.app.registered_commands

@@ -56,6 +56,7 @@ from corridor.platform.domain.wallets import Signer
 from corridor.platform.services import (
     aml_window,
     bank_details,
+    batches,
     beneficiaries,
     collections,
     deposits,
@@ -89,6 +90,7 @@ HANDLERS = Handlers(
         Purpose.DEPOSIT: (deposits.on_mint_outcome,),
         Purpose.WITHDRAWAL: (withdrawals.on_burn_outcome,),  # burned: ready for its payout
         Purpose.REVERSAL: (withdrawals.on_reversal_outcome,),
+        Purpose.BATCH: (batches.on_transfer,),  # each chunk's payments settled
     },
     payout_requested=(withdrawals.payout_payment,),
     refund_settled=(withdrawals.on_payment_refund_settled,),

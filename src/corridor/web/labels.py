@@ -11,6 +11,7 @@ from corridor.platform.domain.approvals import (
     SubjectKind,
 )
 from corridor.platform.domain.authenticity import Purpose, ReviewState
+from corridor.platform.domain.batches import BatchStatus, ItemStatus
 from corridor.platform.domain.freezes import FreezeStatus
 from corridor.platform.domain.history import RowType
 from corridor.platform.domain.identity import UserStatus
@@ -206,6 +207,23 @@ BENEFICIARY = {BeneficiaryStatus.ACTIVE: N_("Active"),
 APPROVAL_KIND = {SubjectKind.PAYMENT: N_("Payment"),
                  SubjectKind.BENEFICIARY_CHANGE: N_("Change of bank details"),
                  SubjectKind.BATCH: N_("Batch of payments")}
+
+# Batch payments (issue 17, pages_batches.py): a batch's states and its items'.
+BATCH = {
+    BatchStatus.VALIDATED: N_("Checked: waiting for approval"),
+    BatchStatus.INVALID: N_("Has problems: cannot be paid"),
+    BatchStatus.APPROVED: N_("Approved: being paid"),
+    BatchStatus.REJECTED: N_("Rejected: nothing paid"),
+}
+BATCH_ITEM = {
+    ItemStatus.VALID: N_("Checked"),
+    ItemStatus.INVALID: N_("Has problems"),
+    ItemStatus.SUBMITTED: N_("Sent to the network"),
+    ItemStatus.ON_HOLD: N_("On hold for a compliance check"),
+    ItemStatus.CREDITED: N_("Credited to the recipient"),
+    ItemStatus.FAILED: N_("Failed"),
+    ItemStatus.CANCELLED: N_("Cancelled"),
+}
 TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, "kyc": KYC,
           "kyc_field_status": KYC_FIELD_STATUS, "deposit": DEPOSIT, "withdrawal": WITHDRAWAL,
           "refund": REFUND, "history_type": HISTORY_TYPE,
@@ -214,7 +232,7 @@ TABLES = {"payment": PAYMENT, "wallet": WALLET, "authorisation": AUTHORISATION, 
           "purpose": PURPOSE, "documents": DOCUMENTS,
           "approval": APPROVAL, "approval_decision": APPROVAL_DECISION,
           "policy_action": POLICY_ACTION, "beneficiary": BENEFICIARY,
-          "approval_kind": APPROVAL_KIND}
+          "approval_kind": APPROVAL_KIND, "batch": BATCH, "batch_item": BATCH_ITEM}
 # Which table names a history row's status, by the row's type (the rest are payments).
 ROW_STATUS_TABLE: dict[str, str] = {RowType.DEPOSIT.value: "deposit",
                                     RowType.WITHDRAWAL.value: "withdrawal",

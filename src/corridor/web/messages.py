@@ -84,6 +84,9 @@ BY_CODE = {
     "QUOTE_USED": N_("This price was already used for a payment."),
     "INVALID_AMOUNT": N_("Enter an amount such as 100.00."),
     "SAME_WALLET": N_("You cannot pay your own wallet."),
+    # batch payments (issue 17)
+    "BATCH_SELF_APPROVAL": N_("You uploaded this batch: another member must approve it."),
+    "BATCH_STATE": N_("This batch cannot be approved or rejected now."),
     "RATE_UNAVAILABLE": N_("No exchange rate is available just now. Try again shortly."),
     "UNKNOWN_CURRENCY": N_("Choose one of the currencies offered."),
     "SECOND_FACTOR_REQUIRED": N_("This account has an authenticator app: enter its code or "

@@ -48,7 +48,8 @@ SECTIONS: tuple[tuple[str, Perm], ...] = (
     ("reports", Perm.ORG_REPORTS),
     ("api-keys", Perm.ORG_MANAGE),  # pages_org_keys.py
     # approvals (issue 17, web/pages_approvals.py)
-    ("approvals", Perm.ORG_READ), ("policy", Perm.ORG_READ), ("beneficiaries", Perm.ORG_READ))
+    ("approvals", Perm.ORG_READ), ("policy", Perm.ORG_READ), ("beneficiaries", Perm.ORG_READ),
+    ("batches", Perm.ORG_READ))  # batch payments: pages_batches.py
 REFUSED_FORBIDDEN = N_("Your role in this organisation does not allow this.")
 KYC_FIRST = N_("Verify your own identity before creating an organisation.")
 # The services' own words for this console's fields, in the catalogue so that a Chinese

@@ -21,6 +21,7 @@ from corridor.web import (
     pages_auth,
     pages_authenticity,
     pages_collections,
+    pages_batches,
     pages_deposits,
     pages_explorer,
     pages_help,
@@ -53,13 +54,15 @@ PAGE_ROUTERS = (pages_auth.router, pages_recover.router, pages_money.router, pag
                 pages_help.router, pages_refunds.router, pages_staff_compliance.router,
                 pages_staff_reports.router, pages_regulator.router,
                 pages_authenticity.router, pages_org_reports.router,
-                pages_org_keys.router, pages_collections.router, pages_approvals.router)
+                pages_org_keys.router, pages_collections.router, pages_approvals.router,
+                pages_batches.router)
 
 
 def create_site(platform: Platform) -> FastAPI:
     app = create_app(platform, form_uploads={**pages_kyc.FORM_UPLOADS,
                                               **pages_refunds.FORM_UPLOADS,
-                                              **pages_authenticity.FORM_UPLOADS})
+                                              **pages_authenticity.FORM_UPLOADS,
+                                              **pages_batches.FORM_UPLOADS})
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

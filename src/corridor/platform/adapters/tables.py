@@ -24,3 +24,4 @@ from corridor.platform.adapters import tables_aml
 from corridor.platform.adapters import tables_apikeys
 from corridor.platform.adapters import tables_collections
 from corridor.platform.adapters import tables_approvals
+from corridor.platform.adapters import tables_batches

@@ -233,6 +233,10 @@ class Err(enum.Enum):
     RECIPIENT_NOT_RECOVERABLE = ("RECIPIENT_NOT_RECOVERABLE", _C,
                                  "the payee is outside the platform: the money can only be "
                                  "returned by the payee")
+    # --- batch payments (issue 17) -----------------------------------------------------
+    BATCH_SELF_APPROVAL = ("BATCH_SELF_APPROVAL", _F,
+                           "the member who uploaded a batch cannot approve it")
+    BATCH_STATE = "BATCH_STATE", _C, "the batch cannot do this in its current state"
     INVALID_DECISION = "INVALID_DECISION", _I, "the decision is not valid"
     HOLD_DECIDED = "HOLD_DECIDED", _C, "this hold is already decided"
     # --- freezes (issue 16) ------------------------------------------------------------------

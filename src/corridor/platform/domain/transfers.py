@@ -16,6 +16,9 @@ import dataclasses
 import enum
 
 LEGS_MAX = 10
+# A batch's chunk (issue 17): the payer's debit and one credit per item, as many as the
+# ledger takes in one transaction (its OPERATIONS_MAX, ledger/limits.py).
+BATCH_LEGS_MAX = 100
 MEMO_LEN_MAX = 64  # bytes on chain (the ledger's memo limit is larger; we keep it short)
 
 # A party in a leg: a wallet of the platform, or one of the system accounts whose keys the
@@ -37,6 +40,9 @@ class Purpose(enum.StrEnum):
     # A bare mint with no record of its own and no outcome to follow (the payments
     # benchmark funds its wallets with it).
     MINT = "mint"
+    # A batch payment's reservation (held, never signed) or one chunk of its items
+    # (services/batches.py): ref_id is the batch.
+    BATCH = "batch"
 
 
 class TransferStatus(enum.StrEnum):

@@ -176,7 +176,7 @@ def _in_usd(deps: Deps, amount_minor: int, code: str) -> int:
     return money.convert(amount_minor, code, REFERENCE, rates.mid(deps, code, REFERENCE), up=True)
 
 
-def _today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
+def today_minor(deps: Deps, uow: UnitOfWork, owner: tuple[str, str]) -> int:
     """What the owner's payments since 00:00 UTC count against the daily limit, in USD:
     each payment converted on its own (rounded up, as a single payment is), counted per
     distinct (status, currency, amount) by the database instead of loading every row."""
@@ -223,7 +223,7 @@ def _check_daily(deps: Deps, uow: UnitOfWork, owner: tuple[str, str],
     """This payment on top of today's stays within the daily limit. Call with the sender's
     wallet locked, so two creations of one owner cannot both pass on the same total."""
     usd = _in_usd(deps, shown.sell_amount_minor, shown.sell_code)
-    today = _today_minor(deps, uow, owner)
+    today = today_minor(deps, uow, owner)
     if today + usd > limits.per_day_minor:
         raise Err.LIMIT_EXCEEDED.error(
             f"above your daily limit of "
@@ -334,7 +334,8 @@ def preview(deps: Deps, who: Principal, req: PaymentRequest) -> Preview:
     return shown
 
 
-def _new_id(deps: Deps) -> str:
+def new_id(deps: Deps) -> str:
+    """A new payment's id: PMT, the UTC day and 12 random digits."""
     day = dt.datetime.fromtimestamp(deps.clock.now_ms() // 1000, dt.UTC).strftime("%Y%m%d")
     return f"PMT{day}{deps.rand.digits(12)}"
 
@@ -375,7 +376,7 @@ def create(deps: Deps, who: Principal, req: PaymentRequest,
     snapshot, recent = _sender_snapshot(deps, wallet)  # before taking the lock
     # The monitors look at it before the lock too (screening costs an index lookup): a
     # payment refused afterwards (balance, limit) was an attempt they saw.
-    payment_id = _new_id(deps)
+    payment_id = new_id(deps)
     movement = _movement(deps, payment_id, owner, shown, usd, req.purpose, parties)
     findings = monitoring.evaluate(deps, movement) if deps.monitors else ()
 
@@ -548,6 +549,15 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
     handed to the table's `payout_requested` handlers (its money now sits in the treasury)."""
     p = uow.repo(Payment).get(t.ref_id, for_update=True)
     assert p is not None, f"transfer {t.id} serves no payment {t.ref_id}"
+    settle(deps, uow, p, t)
+
+
+def settle(deps: Deps, uow: UnitOfWork, p: Payment, t: Transfer, *,
+           tell_sender: bool = True, webhooks_on: bool = True) -> None:
+    """Records the chain's decision on `p` (locked by the caller), whose money `t` moved:
+    its own transfer, or a batch's chunk shared with other items (services/batches.py,
+    which follows its items on the batch's page instead of telling the sender per item
+    (`tell_sender`), and says once per chunk whether the organisation has webhooks)."""
     if p.status != S.SUBMITTED or p.transfer_id != t.id:
         return  # a replayed outcome: already recorded
     now = deps.clock.now_ms()
@@ -562,8 +572,9 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
                   reason_message=t.result_message)
         steps = (S.FAILED,)
     uow.repo(Payment).update(p)
-    notify(deps, uow, p, steps)
-    _inbox(deps, uow, p)
+    if webhooks_on:
+        notify(deps, uow, p, steps)
+    _inbox(deps, uow, p, tell_sender=tell_sender)
     uow.audit(actor_id=None, actor_kind="system", action=f"payment.{p.status}",
               object_type="payment", object_id=p.id,
               after={"tx_id": p.tx_id, "height": p.height, "reason_code": p.reason_code})
@@ -574,9 +585,9 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
             handler(deps, uow, p)
 
 
-def _inbox(deps: Deps, uow: UnitOfWork, p: Payment) -> None:
+def _inbox(deps: Deps, uow: UnitOfWork, p: Payment, *, tell_sender: bool = True) -> None:
     """The sender's (and a customer recipient's) notification of the chain's outcome."""
-    sender = inbox.user_of(p.owner_type, p.owner_id, p.created_by)
+    sender = inbox.user_of(p.owner_type, p.owner_id, p.created_by) if tell_sender else None
     sent = {"amount_minor": p.sell_amount_minor, "currency": p.sell_code}
     if p.status == S.CREDITED:
         inbox.record(deps, uow, user_id=sender, topic=Topic.PAYMENT_SETTLED,

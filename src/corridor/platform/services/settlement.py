@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from corridor.platform.domain.errors import Err
 from corridor.platform.domain.transfers import (
+    BATCH_LEGS_MAX,
     LEGS_MAX,
     MEMO_LEN_MAX,
     Leg,
@@ -27,8 +28,9 @@ def queue(deps: Deps, uow: UnitOfWork, *, purpose: Purpose, ref_id: str, source:
           legs: Sequence[Leg], memo: str = "", held: bool = False) -> Transfer:
     """Adds a transfer to the outbox inside the caller's unit of work; `held`: waiting for
     compliance (TransferStatus.HELD), its debit reserved but never signed until released."""
-    if not 1 <= len(legs) <= LEGS_MAX or any(leg.amount_minor <= 0 for leg in legs):
-        raise Err.INVALID_TRANSFER.error(f"1-{LEGS_MAX} legs with positive amounts")
+    legs_max = BATCH_LEGS_MAX if purpose == Purpose.BATCH else LEGS_MAX
+    if not 1 <= len(legs) <= legs_max or any(leg.amount_minor <= 0 for leg in legs):
+        raise Err.INVALID_TRANSFER.error(f"1-{legs_max} legs with positive amounts")
     memo_bytes = memo.encode()[:MEMO_LEN_MAX]
     now = deps.clock.now_ms()
     t = Transfer(
