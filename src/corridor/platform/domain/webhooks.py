@@ -62,15 +62,22 @@ class EndpointStatus(enum.StrEnum):
 PAYMENT_STATES = ("draft", "pending_approval", "screening", "on_hold", "ready", "submitted",
                   "included", "final", "credited", "rejected", "failed", "expired",
                   "cancelled", "refund_requested", "refunded")
+# what an approval tells about its subject (services/approvals.py: "<kind>.<what>")
+APPROVAL_EVENTS = ("approval_required", "approved", "consent_required", "approval_rejected",
+                   "approval_expired", "approval_withdrawn")
+
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
     # payment.<state> on each state change, and the approval flow's decisions
     "payment": (*(f"payment.{s}" for s in PAYMENT_STATES),
-                "payment.approval_required", "payment.approved"),
-    "batch": ("batch.created", "batch.validated", "batch.invalid", "batch.approval_required",
-              "batch.approved", "batch.rejected", "batch.executing", "batch.completed",
-              "batch.failed", "batch.item_failed"),
+                *(f"payment.{e}" for e in APPROVAL_EVENTS)),
+    "batch": ("batch.created", "batch.validated", "batch.invalid", "batch.rejected",
+              "batch.executing", "batch.completed", "batch.failed", "batch.item_failed",
+              *(f"batch.{e}" for e in APPROVAL_EVENTS)),
+    # a change of a saved beneficiary's bank details, approved by a second member
+    "beneficiary_change": tuple(f"beneficiary_change.{e}" for e in APPROVAL_EVENTS),
     "collection": ("collection.created", "collection.reminded", "collection.paid",
-                   "collection.matched", "collection.expired", "collection.cancelled"),
+                   "collection.matched", "collection.mismatch", "collection.declined",
+                   "collection.expired", "collection.cancelled"),
     "checkout": ("checkout.paid", "checkout.refunded"),
 }
 EVENTS_PER_ENDPOINT_MAX = 40
