@@ -25,11 +25,12 @@ from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.errors import Problems
 from corridor.platform.domain.notifications import Notification, Topic
 from corridor.platform.domain.payments import Payment
-from corridor.platform.domain.transfers import Transfer, TransferStatus
+from corridor.platform.domain.transfers import Purpose, Transfer, TransferStatus
 from corridor.platform.domain.webhooks import EndpointStatus, WebhookDelivery, WebhookEndpoint
 from corridor.platform.services import codes
 from tests.platform.conftest import Actor, keyed, make_user
 from tests.platform.payment_fakes import FakeChain, FakeClock, commit, kyc, open_wallet
+from tests.platform.test_batches import commit_all, rows, transfers, upload
 from tests.platform.wallet_fakes import CountingKeyGen, make_org
 
 
@@ -560,3 +561,85 @@ def test_a_role_group_and_an_initiator_rule(client: TestClient, platform: bootst
     assert decide(client, org.cfo, pid).json()["approval"]["state"] == "pending"
     assert decide(client, org.heads[1], pid).json()["approval"]["state"] == "approved"
     assert payment(platform, pid).status == "submitted"
+
+
+# --- a batch under the policy (services/batches.py routes it through the same approvals) ---
+
+
+@pytest.fixture
+def payees(platform: bootstrap.Platform) -> list[Actor]:
+    """The recipients batches.rows names (payee0..2@example.com)."""
+    out = []
+    for n in range(3):
+        a = make_user(platform, email=f"payee{n}@example.com", name=f"Payee {n}")
+        kyc(platform, a.user.id, 2)
+        open_wallet(platform, a.user.id)
+        out.append(a)
+    return out
+
+
+def approve_batch(client: TestClient, who: Actor, batch_id: str) -> Any:
+    return client.post(f"/v1/batches/{batch_id}/approve", headers=who.headers)
+
+
+def test_a_batch_needs_every_level_then_runs_on_the_last_vote(
+        client: TestClient, platform: bootstrap.Platform, chain: FakeChain, org: Org,
+        payees: list[Actor]) -> None:
+    assert set_policy(client, org, three_levels(org)).status_code == 200
+    r = upload(client, org.owner, org.id, rows(3, "200.00"))
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert b["status"] == "validated"
+    [held] = transfers(platform, Purpose.BATCH)
+    assert held.status == TransferStatus.HELD  # the whole total reserved meanwhile
+    own = approve_batch(client, org.owner, b["id"])
+    assert own.status_code == 403 and own.json()["error"]["code"] == "BATCH_SELF_APPROVAL"
+    assert approve_batch(client, org.viewer, b["id"]).status_code == 403
+
+    for voter in (org.heads[0], org.finance[0]):  # a department head, then finance (1 of 2)
+        step = approve_batch(client, voter, b["id"])
+        assert step.status_code == 200, step.text
+        assert step.json()["status"] == "validated"  # waiting for the next level
+    again = approve_batch(client, org.finance[0], b["id"])  # a retry: counted once
+    assert again.status_code == 200 and again.json()["status"] == "validated"
+    late_head = approve_batch(client, org.heads[1], b["id"])  # level 1 is done: not theirs now
+    assert late_head.status_code in (403, 409), late_head.text
+    assert approve_batch(client, org.finance[1], b["id"]).json()["status"] == "validated"
+    assert len(transfers(platform, Purpose.BATCH)) == 1  # nothing ran before the last level
+
+    done = approve_batch(client, org.cfo, b["id"])
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "approved" and done.json()["counts"] == {"submitted": 3}
+    chunks = [t for t in transfers(platform, Purpose.BATCH) if t.id != held.id]
+    assert len(chunks) == 1 and sum(leg.amount_minor for leg in chunks[0].legs[1:]) == 600_00
+    commit_all(platform, chain, chunks)
+    seen = client.get(f"/v1/batches/{b['id']}", headers=org.viewer.headers).json()
+    assert seen["done"] and seen["counts"] == {"credited": 3}
+    a = client.get(f"/v1/orgs/{org.id}/approvals", headers=org.cfo.headers,
+                   params={"state": "approved"}).json()
+    assert [(x["approval"]["subject_id"], len(x["steps"])) for x in a["items"]
+            if x["approval"]["subject_kind"] == "batch"] == [(b["id"], 4)]
+
+
+def test_a_refusal_at_any_level_rejects_the_batch_and_frees_its_money(
+        client: TestClient, platform: bootstrap.Platform, org: Org,
+        payees: list[Actor]) -> None:
+    assert set_policy(client, org, three_levels(org)).status_code == 200
+    b = upload(client, org.owner, org.id, rows(3, "200.00")).json()
+    assert approve_batch(client, org.heads[0], b["id"]).status_code == 200
+    refused = client.post(f"/v1/batches/{b['id']}/reject", headers=org.finance[1].headers,
+                          json={"reason": "not budgeted"})
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "rejected"
+    [held] = transfers(platform, Purpose.BATCH)
+    assert held.status == TransferStatus.REJECTED  # the reservation ended
+    late = approve_batch(client, org.cfo, b["id"])
+    assert late.status_code == 409 and late.json()["error"]["code"] == "BATCH_STATE"
+
+
+def test_a_small_batch_the_policy_allows_needs_one_other_member(
+        client: TestClient, org: Org, payees: list[Actor]) -> None:
+    assert set_policy(client, org, three_levels(org)).status_code == 200
+    b = upload(client, org.owner, org.id, rows(3, "10.00")).json()  # under 500.00
+    ok = approve_batch(client, org.heads[0], b["id"])
+    assert ok.status_code == 200 and ok.json()["status"] == "approved"

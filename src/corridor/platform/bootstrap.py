@@ -98,7 +98,8 @@ HANDLERS = Handlers(
                                                        give_back=deposits.return_held)},
     # what approving or refusing each kind of subject does (services/approvals.py)
     approval_subjects={payment_approvals.KIND: payment_approvals.SUBJECT,
-                       beneficiaries.KIND: beneficiaries.SUBJECT},
+                       beneficiaries.KIND: beneficiaries.SUBJECT,
+                       batches.APPROVAL_KIND: batches.SUBJECT},
 )
 
 

@@ -8,9 +8,11 @@
   every problem recorded per row with a stable code. A batch with no problem has its
   total per currency (fees included) reserved by one held transfer (`Purpose.BATCH`,
   never signed: its debit counts in funds.available_minor like a held payment's).
-- `approve` / `reject`: a member with pay.approve who is not the uploader decides for the
-  whole batch. `_decide_approval` is the one place the decision is checked, so an
-  approval-policy engine can take it over.
+- Approval: at upload the organisation's approval policy routes the whole batch (its
+  total in US dollars, several recipients: services/approvals.py): blocked, it is refused;
+  sent to approval, each level's approvers vote through `approve` / `reject` (or the
+  approvals queue) and the last level's vote runs it (`SUBJECT`, in the vote's unit of
+  work); allowed, one member with pay.approve who is not the uploader approves it.
 - Execution (in the approval's unit of work): the reservation ends and, in its place,
   each item becomes a payment (services/payments.py's record, screened by the same
   monitors). Items the monitors let through are settled in as few ledger transactions
@@ -37,6 +39,7 @@ from typing import Any
 from corridor.platform.domain import batches as dom
 from corridor.platform.domain import fx, idempotency, money
 from corridor.platform.domain import kyc as kyc_domain
+from corridor.platform.domain.approvals import OPEN_STATES, Action, Approval, Vote
 from corridor.platform.domain.batches import (
     Batch,
     BatchFormat,
@@ -60,7 +63,7 @@ from corridor.platform.domain.payments import (
 )
 from corridor.platform.domain.payments import moved as payment_moved
 from corridor.platform.domain.principal import Principal
-from corridor.platform.domain.roles import Perm
+from corridor.platform.domain.roles import Perm, UserKind
 from corridor.platform.domain.transfers import (
     TREASURY,
     Leg,
@@ -72,6 +75,7 @@ from corridor.platform.domain.transfers import (
 from corridor.platform.domain.wallets import OwnerType, Wallet
 from corridor.platform.domain.webhooks import EndpointStatus, WebhookEndpoint
 from corridor.platform.services import (
+    approvals,
     bank_details,
     funds,
     kyc,
@@ -84,6 +88,7 @@ from corridor.platform.services import (
     wallets,
 )
 from corridor.platform.services.access import acting_owner, require_org
+from corridor.platform.services.handlers import ApprovalSubject
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 S = PaymentStatus
@@ -91,6 +96,7 @@ I = ItemStatus  # noqa: E741
 RESERVATION_ENDED = "BATCH_RESERVATION_ENDED"
 READ_CHUNK = 500  # payments read per statement when items follow their payments
 PENDING_MAX = 1_000  # batches of one organisation waiting for approval, counted per day
+APPROVAL_KIND = "batch"  # domain/approvals.SubjectKind.BATCH
 ITEM_OF_PAYMENT: dict[PaymentStatus, ItemStatus] = {
     S.DRAFT: I.SUBMITTED, S.SCREENING: I.ON_HOLD, S.PENDING_APPROVAL: I.SUBMITTED,
     S.ON_HOLD: I.ON_HOLD, S.READY: I.SUBMITTED, S.SUBMITTED: I.SUBMITTED,
@@ -365,6 +371,8 @@ def _record(deps: Deps, uow: UnitOfWork, who: Principal, org_id: str, batch_id: 
             payment_id=None if c.problems else payments.new_id(deps), transfer_id=None,
             reason_code=c.problems[0].code if c.problems else None,
             created_ms=now, updated_ms=now))
+    if valid:  # the organisation's approval policy decides who approves it
+        _open_approval(deps, uow, batch)
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.upload",
               object_type="batch", object_id=batch_id,
               after={"org_id": org_id, "status": batch.status, "items": len(checked),
@@ -387,13 +395,51 @@ def _shown_name(c: Checked) -> str:
 # --- approval and execution --------------------------------------------------------------
 
 
+def _subject(deps: Deps, batch: Batch) -> approvals.Subject:
+    """The batch as the approval policy sees it: its whole total (fees included) in US
+    dollars, its currency (US dollars when it mixes several), several recipients."""
+    every = {code: batch.totals.get(code, 0) + batch.fees.get(code, 0)
+             for code in set(batch.totals) | set(batch.fees)}
+    usd = _usd(deps, every)
+    single = next(iter(every)) if len(every) == 1 else None
+    return approvals.Subject(
+        kind=APPROVAL_KIND, id=batch.id, org_id=batch.org_id, initiator_id=batch.created_by,
+        usd_minor=usd, amount_minor=every[single] if single else usd,
+        currency=single or kyc_domain.REFERENCE_CURRENCY, recipient_type=None, party=None,
+        summary=f"batch of {batch.item_count} payments ({batch.file_name})")
+
+
+def _open_approval(deps: Deps, uow: UnitOfWork, batch: Batch) -> None:
+    """At upload: a batch the policy blocks is refused (nothing recorded); one it sends to
+    approval waits for its levels (services/approvals.py); one it allows waits for one
+    other member with pay.approve (maker != checker), as without a policy."""
+    routed = approvals.route(deps, uow, _subject(deps, batch))
+    if routed.action is Action.BLOCK:
+        raise Err.PAYMENT_BLOCKED.error(
+            f"the organisation's approval policy (rule {routed.rule_index + 1}) blocks it")
+    if routed.action is Action.APPROVE:
+        approvals.open_approval(deps, uow, _subject(deps, batch), routed)
+
+
+def _policy_approval(uow: UnitOfWork, batch_id: str) -> Approval | None:
+    return uow.repo(Approval).one(subject_kind=APPROVAL_KIND, subject_id=batch_id)
+
+
 def _decide_approval(uow: UnitOfWork, who: Principal, batch: Batch) -> None:
-    """Whether `who` may approve (or reject) `batch` now: the one place the decision is
-    checked (an approval-policy engine replaces this body). pay.approve in the
-    organisation, and not the batch's uploader (maker != checker)."""
+    """Whether `who` may approve (or reject) a batch no policy level governs: pay.approve
+    in the organisation, and not the batch's uploader (maker != checker)."""
     acting_owner(uow, who, batch.org_id, Perm.PAY_APPROVE)
     if who.user_id == batch.created_by:
         raise Err.BATCH_SELF_APPROVAL.error()
+
+
+def _vote(deps: Deps, who: Principal, batch: Batch, a: Approval, decision: str) -> Approval:
+    """`who`'s vote on the batch's policy approval (services/approvals.decide: maker !=
+    checker, each level's N distinct approvers, expiry). The key is the voter's at this
+    level, so a retried request is answered, not counted twice."""
+    key = hashlib.sha256(f"batch-{decision}:{batch.id}:{a.level}:{who.user_id}".encode())
+    return approvals.decide(deps, who, APPROVAL_KIND, batch.id, decision,
+                            idempotency_key=key.hexdigest()[:48])
 
 
 def _batch_for(uow: UnitOfWork, who: Principal, batch_id: str, *, lock: bool = False
@@ -406,19 +452,29 @@ def _batch_for(uow: UnitOfWork, who: Principal, batch_id: str, *, lock: bool = F
 
 def approve(deps: Deps, who: Principal, batch_id: str) -> Batch:
     """Approves a validated batch and starts its execution, in one unit of work.
-    Approving an approved batch again is answered with it (a retried request)."""
+    Approving an approved batch again is answered with it (a retried request). A batch
+    its organisation's policy sent to approval takes `who`'s vote instead: the vote of its
+    last level carries the execution out (`_approved`); before that it waits, reserved."""
     with deps.reader() as uow:
         batch = _batch_for(uow, who, batch_id)
         _decide_approval(uow, who, batch)
         if batch.status == BatchStatus.APPROVED:
             return batch
         _check_state(batch, BatchStatus.APPROVED)
-        items = uow.repo(BatchItem).many(batch_id=batch_id, order_by="row")
-        sender = payment_recipients.open_wallet(uow, OwnerType.ORG, batch.org_id)
-        if sender is None:
-            raise Err.NO_OPEN_WALLET.error()
-        sender_name = kyc.verified_name(deps, uow, OwnerType.ORG, batch.org_id)
-        recipients = _recipients(deps, uow, items)
+        policy = _policy_approval(uow, batch_id)
+        if policy is None:
+            items = uow.repo(BatchItem).many(batch_id=batch_id, order_by="row")
+            sender = payment_recipients.open_wallet(uow, OwnerType.ORG, batch.org_id)
+            if sender is None:
+                raise Err.NO_OPEN_WALLET.error()
+            sender_name = kyc.verified_name(deps, uow, OwnerType.ORG, batch.org_id)
+            recipients = _recipients(deps, uow, items)
+    if policy is not None:
+        _vote(deps, who, batch, policy, "approve")
+        with deps.reader() as uow:
+            return _batch_for(uow, who, batch_id)
+    assert sender is not None
+    # screened before the write lock (10,000 items: seconds of index lookups)
     screened = {i.id: _screen(deps, batch, i, recipients[i.id], sender_name) for i in items}
 
     def write(uow: UnitOfWork) -> Batch:
@@ -429,23 +485,69 @@ def approve(deps: Deps, who: Principal, batch_id: str) -> Batch:
         wallet = payment_recipients.open_wallet(uow, OwnerType.ORG, batch.org_id,
                                                 for_update=True)
         assert wallet is not None and wallet.id == sender.id
-        _end_reservation(deps, uow, current)
-        _execute(deps, uow, who, current, items, wallet, screened, sender_name)
-        now = deps.clock.now_ms()
-        done = dom.moved(current, BatchStatus.APPROVED, now, decided_by=who.user_id,
-                         decided_ms=now)
-        uow.repo(Batch).update(done)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.approve",
-                  object_type="batch", object_id=batch_id,
-                  after={"items": len(items), "status": done.status})
-        return done
+        return _run(deps, uow, who, current, items, wallet, screened, sender_name)
 
     return deps.write(write)
 
 
+def _run(deps: Deps, uow: UnitOfWork, who: Principal, batch: Batch, items: list[BatchItem],
+         wallet: Wallet, screened: dict[str, _Screened], sender_name: str | None) -> Batch:
+    """The approved batch executed: the reservation gives way to the items' payments."""
+    _end_reservation(deps, uow, batch)
+    _execute(deps, uow, who, batch, items, wallet, screened, sender_name)
+    now = deps.clock.now_ms()
+    done = dom.moved(batch, BatchStatus.APPROVED, now, decided_by=who.user_id,
+                     decided_ms=now)
+    uow.repo(Batch).update(done)
+    uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.approve",
+              object_type="batch", object_id=batch.id,
+              after={"items": len(items), "status": done.status})
+    return done
+
+
+def _approved(deps: Deps, uow: UnitOfWork, a: Approval) -> None:
+    """The policy's last level approved (in the decision's unit of work, from the batch
+    page or the approvals queue alike): the batch runs now, as its last approver."""
+    batch = uow.repo(Batch).get(a.subject_id, for_update=True)
+    if batch is None or batch.status != BatchStatus.VALIDATED:
+        return
+    votes = uow.repo(Vote).many(approval_id=a.id, order_by="created_ms")
+    who = Principal(user_id=votes[-1].user_id, kind=UserKind.CUSTOMER, staff_role=None,
+                    session_id="")
+    items = uow.repo(BatchItem).many(batch_id=batch.id, order_by="row")
+    wallet = payment_recipients.open_wallet(uow, OwnerType.ORG, batch.org_id, for_update=True)
+    if wallet is None:
+        raise Err.NO_OPEN_WALLET.error()
+    sender_name = kyc.verified_name(deps, uow, OwnerType.ORG, batch.org_id)
+    recipients = _recipients(deps, uow, items)
+    screened = {i.id: _screen(deps, batch, i, recipients[i.id], sender_name) for i in items}
+    _run(deps, uow, who, batch, items, wallet, screened, sender_name)
+
+
+def _refused(deps: Deps, uow: UnitOfWork, a: Approval) -> None:
+    """Rejected by an approver or expired: the batch is refused, its reservation ends."""
+    batch = uow.repo(Batch).get(a.subject_id, for_update=True)
+    if batch is not None and batch.status == BatchStatus.VALIDATED:
+        _rejected(deps, uow, None, batch, f"approval {a.state}")
+
+
+# What approving or refusing a batch does (bootstrap.HANDLERS.approval_subjects).
+SUBJECT = ApprovalSubject(approved=_approved, refused=_refused)
+
+
 def reject(deps: Deps, who: Principal, batch_id: str, reason: str = "") -> Batch:
     """Refuses a validated batch: its reservation ends, nothing moves. The uploader may
-    withdraw their own batch; anyone else needs pay.approve."""
+    withdraw their own batch; anyone else needs pay.approve, and under a policy approval
+    their refusal is their vote (which rejects it: `_refused`)."""
+    with deps.reader() as uow:
+        batch = _batch_for(uow, who, batch_id)
+        policy = _policy_approval(uow, batch_id)
+    if (policy is not None and policy.state in OPEN_STATES
+            and who.user_id != batch.created_by and batch.status == BatchStatus.VALIDATED):
+        _vote(deps, who, batch, policy, "reject")
+        with deps.reader() as uow:
+            return _batch_for(uow, who, batch_id)
+
     def write(uow: UnitOfWork) -> Batch:
         batch = _batch_for(uow, who, batch_id, lock=True)
         if who.user_id == batch.created_by:
@@ -455,20 +557,28 @@ def reject(deps: Deps, who: Principal, batch_id: str, reason: str = "") -> Batch
         if batch.status == BatchStatus.REJECTED:
             return batch
         _check_state(batch, BatchStatus.REJECTED)
-        _end_reservation(deps, uow, batch)
-        now = deps.clock.now_ms()
-        for item in uow.repo(BatchItem).many(batch_id=batch_id):
-            uow.repo(BatchItem).update(dataclasses.replace(item, status=I.CANCELLED,
-                                                           updated_ms=now))
-        done = dom.moved(batch, BatchStatus.REJECTED, now, decided_by=who.user_id,
-                         decided_ms=now)
-        uow.repo(Batch).update(done)
-        uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.reject",
-                  object_type="batch", object_id=batch_id,
-                  after={"reason": reason[:500], "status": done.status})
-        return done
+        approvals.withdrawn(deps, uow, APPROVAL_KIND, batch_id, who)  # an open approval ends
+        return _rejected(deps, uow, who, batch, reason)
 
     return deps.write(write)
+
+
+def _rejected(deps: Deps, uow: UnitOfWork, who: Principal | None, batch: Batch,
+              reason: str) -> Batch:
+    """The batch refused: its reservation ends, its items are cancelled, nothing moves."""
+    _end_reservation(deps, uow, batch)
+    now = deps.clock.now_ms()
+    for item in uow.repo(BatchItem).many(batch_id=batch.id):
+        uow.repo(BatchItem).update(dataclasses.replace(item, status=I.CANCELLED,
+                                                       updated_ms=now))
+    done = dom.moved(batch, BatchStatus.REJECTED, now,
+                     decided_by=who.user_id if who else None, decided_ms=now)
+    uow.repo(Batch).update(done)
+    uow.audit(actor_id=who.user_id if who else None,
+              actor_kind=who.kind.value if who else "system", action="batch.reject",
+              object_type="batch", object_id=batch.id,
+              after={"reason": reason[:500], "status": done.status})
+    return done
 
 
 def _check_state(batch: Batch, target: BatchStatus) -> None:
