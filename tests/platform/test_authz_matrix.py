@@ -143,6 +143,21 @@ NOT_MONEY_WRITES = {
     ("POST", "/v1/payments/{payment_id}/requote-consent"),
 }
 
+# Writes that move an organisation's money only through payments.create (whose
+# acting_owner refuses a suspended organisation, tested above through /v1/payments) and
+# need a record of theirs first (a request to pay, a paid order to refund), so the sweep
+# below cannot reach them with a made-up id (issue 17's collections and merchants).
+MONEY_VIA_PAYMENTS = {
+    ("POST", "/v1/collections/requests/{request_id}/pay"),
+    ("POST", "/v1/orgs/{org_id}/merchant/orders/{order_id}/refunds"),
+}
+# A request for money, a merchant account and its checkout links move none.
+NOT_MONEY_WRITES |= {
+    ("POST", "/v1/collections/requests"),
+    ("POST", "/v1/orgs/{org_id}/merchant"),
+    ("POST", "/v1/orgs/{org_id}/merchant/checkouts"),
+}
+
 
 def _org_writes(client: TestClient) -> set[tuple[str, str]]:
     """Every write route of the app that acts for an organisation: an {org_id} or
@@ -176,9 +191,8 @@ def test_every_org_write_is_classified_as_moving_money_or_not(client: TestClient
     """A new endpoint acting for an organisation must say whether it moves money, so the
     suspended-state test below covers it the day it is added."""
     writes = _org_writes(client)
-    assert writes == set(MONEY_WRITES) | NOT_MONEY_WRITES, (
-        "unclassified:", writes - set(MONEY_WRITES) - NOT_MONEY_WRITES,
-        "gone:", (set(MONEY_WRITES) | NOT_MONEY_WRITES) - writes)
+    known = set(MONEY_WRITES) | NOT_MONEY_WRITES | MONEY_VIA_PAYMENTS
+    assert writes == known, ("unclassified:", writes - known, "gone:", known - writes)
 
 
 def _call(client: TestClient, who: Actor, method: str, template: str, org_id: str,

@@ -5,11 +5,14 @@ customer as a state of their deposit."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
+from corridor.platform.config import Settings
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.holds import Hold
 from corridor.platform.domain.rails import Deposit
@@ -29,6 +32,14 @@ from tests.platform.rails_fakes import (
 from tests.platform.wallet_fakes import use_ledger
 
 QUEUE = "/v1/staff/holds"
+
+@pytest.fixture(name="settings")
+def limits_alone(settings: Settings) -> Settings:
+    """The limits on their own: the AML engine (on by default) would hold these large
+    amounts for review before the limits are reached (tests/platform/test_movement_holds.py
+    covers monitors and limits together)."""
+    return dataclasses.replace(settings, aml_monitoring=False)
+
 
 
 def arrive(client: TestClient, platform: bootstrap.Platform, who: Actor, reference: str,

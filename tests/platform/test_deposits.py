@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
+from corridor.platform.config import Settings
 from corridor.platform.domain import rails as dom
 from corridor.platform.domain.audit import AuditEntry
 from corridor.platform.domain.rails import Deposit
@@ -28,6 +30,15 @@ from tests.platform.rails_fakes import (
     transfers,
 )
 from tests.platform.wallet_fakes import make_org, use_ledger
+
+
+@pytest.fixture(name="settings")
+def limits_alone(settings: Settings) -> Settings:
+    """The limits on their own: the AML engine (on by default) would hold these large
+    amounts for review before the limits are reached (tests/platform/test_movement_holds.py
+    covers monitors and limits together)."""
+    return dataclasses.replace(settings, aml_monitoring=False)
+
 
 
 def deposits_in_db(platform: bootstrap.Platform) -> list[Deposit]:

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from corridor.platform import bootstrap
 from corridor.platform.adapters.vault import VaultError
+from corridor.platform.config import Settings
 from corridor.platform.domain.rails import Withdrawal
 from corridor.platform.domain.transfers import ISSUER, wallet_ref
 from corridor.platform.domain.wallets import Wallet
@@ -33,6 +34,15 @@ from tests.platform.rails_fakes import (
     transfers,
 )
 from tests.platform.wallet_fakes import make_org, use_ledger
+
+
+@pytest.fixture(name="settings")
+def limits_alone(settings: Settings) -> Settings:
+    """The limits on their own: the AML engine (on by default) would hold these large
+    amounts for review before the limits are reached (tests/platform/test_movement_holds.py
+    covers monitors and limits together)."""
+    return dataclasses.replace(settings, aml_monitoring=False)
+
 
 
 def bank(account: str = IBAN_OK, **changes: str) -> dict[str, str]:

@@ -45,6 +45,8 @@ def create(deps: Deps, who: Principal, org_id: str, *, name: str, scopes: Sequen
     Idempotency-Key answers the same key without its token (the secret is kept nowhere):
     if the first answer was lost, revoke that key or rotate it."""
     require_person(who)
+    with deps.reader() as uow:  # who may, before what they sent is judged
+        require_org(uow, who, org_id, Perm.ORG_MANAGE)
     problems = Problems()
     key = idempotency.check_key(idempotency_key, problems)
     name = dom.check_name(name, problems)

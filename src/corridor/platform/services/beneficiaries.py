@@ -56,6 +56,8 @@ def add(deps: Deps, who: Principal, org_id: str, *, name: str, recipient: dict[s
         idempotency_key: str | None) -> SavedBeneficiary:
     """Saves a beneficiary (Perm.PAY_INITIATE); every problem with it reported at once.
     It counts as new until the policy's cooling-off period has passed."""
+    with deps.reader() as uow:  # who may, before what they sent is judged
+        require_org(uow, who, org_id, Perm.PAY_INITIATE)
     key = idempotency.check_key(idempotency_key)
     problems = Problems()
     label = check_display_name(name, problems, "name", NAME_LEN_MAX)
@@ -121,6 +123,8 @@ def propose_change(deps: Deps, who: Principal, org_id: str, beneficiary_id: str,
                    bank: dict[str, str], *, idempotency_key: str | None) -> SavedBeneficiary:
     """Proposes new bank details for a bank beneficiary; they apply once a second member
     approves (an approval of kind `beneficiary_change`)."""
+    with deps.reader() as uow:  # who may, before what they sent is judged
+        require_org(uow, who, org_id, Perm.PAY_INITIATE)
     key = idempotency.check_key(idempotency_key)
     problems = Problems()
     checked = payment_recipients.check_bank(bank, problems)

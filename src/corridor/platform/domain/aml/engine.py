@@ -30,9 +30,12 @@ from corridor.platform.domain.aml.config import (
     Typology,
 )
 from corridor.platform.domain.aml.rates import UsdRates, exponent
-from corridor.platform.domain.monitoring import Finding, Movement, Outcome
+from corridor.platform.domain.monitoring import Finding, Movement, MovementKind, Outcome
 
 MONITOR = "aml"
+# the movements the travel rule asks originator/beneficiary data of: transfers Corridor
+# itself originates (a deposit or withdrawal carries the bank rail's)
+TRAVEL_RULE_KINDS = frozenset({MovementKind.PAYMENT, MovementKind.REFUND})
 PARTIES_MAX = 2_000_000
 # The version of each rule's logic (its thresholds are versioned by the RuleSet's id).
 RULE_VERSIONS: Mapping[str, int] = {
@@ -443,6 +446,10 @@ class AmlEngine:
                        movement_ids=(c.m.id,), parties=(c.m.sender,))
 
     def _travel_rule(self, c: _Ctx) -> RuleHit | None:
+        # a transfer Corridor originates: deposits and withdrawals carry the bank rail's
+        # originator and beneficiary data, not the platform's
+        if c.m.kind not in TRAVEL_RULE_KINDS:
+            return None
         if c.usd is not None and c.usd < c.amounts.travel_rule_usd_minor:
             return None
         m = c.m
