@@ -36,7 +36,7 @@ from corridor.platform.adapters.record_codec import codec
 from corridor.platform.domain.aml import stream
 from corridor.platform.domain.aml.config import RuleSet
 from corridor.platform.domain.aml.engine import AmlEngine
-from corridor.platform.domain.monitoring import Movement, MovementKind
+from corridor.platform.domain.monitoring import LearnedMovement, Movement, MovementKind
 from corridor.platform.services.aml_window import AmlWindow, UowMovementLog
 from corridor.sim import aml_traffic
 
@@ -212,8 +212,9 @@ def measure_rebuild(config: AmlBenchConfig, log: Log) -> RebuildFigures:
             full = sum(1 for m in history if m.at_ms > end_ms - RuleSet().history_ms)
             t0 = time.perf_counter()
             with db.begin() as conn:
-                conn.execute(sa.insert(table_of(Movement)),
-                             [codec(Movement).values(m) for m in history])
+                conn.execute(sa.insert(table_of(LearnedMovement)),
+                             [codec(LearnedMovement).values(LearnedMovement.of(m))
+                              for m in history])
             store_s = time.perf_counter() - t0
             del history
             log(f"{config.history:,} payments stored in {store_s:.1f} s; rebuilding a "
