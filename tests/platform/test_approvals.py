@@ -586,6 +586,7 @@ def test_a_batch_needs_every_level_then_runs_on_the_last_vote(
         client: TestClient, platform: bootstrap.Platform, chain: FakeChain, org: Org,
         payees: list[Actor]) -> None:
     assert set_policy(client, org, three_levels(org)).status_code == 200
+    _hook(platform, org)
     r = upload(client, org.owner, org.id, rows(3, "200.00"))
     assert r.status_code == 201, r.text
     b = r.json()
@@ -612,6 +613,9 @@ def test_a_batch_needs_every_level_then_runs_on_the_last_vote(
     assert done.json()["status"] == "approved" and done.json()["counts"] == {"submitted": 3}
     chunks = [t for t in transfers(platform, Purpose.BATCH) if t.id != held.id]
     assert len(chunks) == 1 and sum(leg.amount_minor for leg in chunks[0].legs[1:]) == 600_00
+    assert [e for e in _events(platform) if e.startswith("batch.")] == [
+        "batch.approval_required", "batch.validated", "batch.approval_required",
+        "batch.approval_required", "batch.approved", "batch.executing"]
     commit_all(platform, chain, chunks)
     seen = client.get(f"/v1/batches/{b['id']}", headers=org.viewer.headers).json()
     assert seen["done"] and seen["counts"] == {"credited": 3}
@@ -625,6 +629,7 @@ def test_a_refusal_at_any_level_rejects_the_batch_and_frees_its_money(
         client: TestClient, platform: bootstrap.Platform, org: Org,
         payees: list[Actor]) -> None:
     assert set_policy(client, org, three_levels(org)).status_code == 200
+    _hook(platform, org)
     b = upload(client, org.owner, org.id, rows(3, "200.00")).json()
     assert approve_batch(client, org.heads[0], b["id"]).status_code == 200
     refused = client.post(f"/v1/batches/{b['id']}/reject", headers=org.finance[1].headers,
@@ -635,6 +640,7 @@ def test_a_refusal_at_any_level_rejects_the_batch_and_frees_its_money(
     assert held.status == TransferStatus.REJECTED  # the reservation ended
     late = approve_batch(client, org.cfo, b["id"])
     assert late.status_code == 409 and late.json()["error"]["code"] == "BATCH_STATE"
+    assert "batch.rejected" in _events(platform)
 
 
 def test_a_small_batch_the_policy_allows_needs_one_other_member(

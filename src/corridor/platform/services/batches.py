@@ -86,6 +86,7 @@ from corridor.platform.services import (
     refunds,
     settlement,
     wallets,
+    webhooks,
 )
 from corridor.platform.services.access import acting_owner, require_org
 from corridor.platform.services.handlers import ApprovalSubject
@@ -373,6 +374,7 @@ def _record(deps: Deps, uow: UnitOfWork, who: Principal, org_id: str, batch_id: 
             created_ms=now, updated_ms=now))
     if valid:  # the organisation's approval policy decides who approves it
         _open_approval(deps, uow, batch)
+    _event(deps, uow, batch, "validated" if valid else "invalid")
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.upload",
               object_type="batch", object_id=batch_id,
               after={"org_id": org_id, "status": batch.status, "items": len(checked),
@@ -393,6 +395,17 @@ def _shown_name(c: Checked) -> str:
 
 
 # --- approval and execution --------------------------------------------------------------
+
+
+def _event(deps: Deps, uow: UnitOfWork, batch: Batch, what: str) -> None:
+    """The organisation's webhooks hear of the batch (`batch.<what>`, domain/webhooks)."""
+    event = f"batch.{what}"
+    webhooks.enqueue(deps, uow, batch.org_id, event, {
+        "event": event, "at_ms": deps.clock.now_ms(),
+        "batch": {"id": batch.id, "status": batch.status, "item_count": batch.item_count,
+                  "problem_count": batch.problem_count,
+                  "totals": {k: money.format_minor(v, k) for k, v in batch.totals.items()},
+                  "message_id": batch.message_id}})
 
 
 def _subject(deps: Deps, batch: Batch) -> approvals.Subject:
@@ -502,6 +515,7 @@ def _run(deps: Deps, uow: UnitOfWork, who: Principal, batch: Batch, items: list[
     uow.audit(actor_id=who.user_id, actor_kind=who.kind.value, action="batch.approve",
               object_type="batch", object_id=batch.id,
               after={"items": len(items), "status": done.status})
+    _event(deps, uow, done, "executing")
     return done
 
 
@@ -578,6 +592,7 @@ def _rejected(deps: Deps, uow: UnitOfWork, who: Principal | None, batch: Batch,
               actor_kind=who.kind.value if who else "system", action="batch.reject",
               object_type="batch", object_id=batch.id,
               after={"reason": reason[:500], "status": done.status})
+    _event(deps, uow, done, "rejected")
     return done
 
 
