@@ -4,13 +4,24 @@ possible exactly where the table has an edge to `cancelled`, and a refund is ref
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from corridor.platform import bootstrap
 from corridor.platform.domain import refunds as refunds_domain
 from corridor.platform.domain.errors import PlatformError
-from corridor.platform.domain.payments import TRANSITIONS, PaymentStatus
-from corridor.platform.services import payment_reads
+from corridor.platform.domain.payments import TRANSITIONS, Payment, PaymentStatus
+from corridor.platform.domain.transfers import (
+    TREASURY,
+    Leg,
+    Purpose,
+    Transfer,
+    TransferStatus,
+    wallet_ref,
+)
+from corridor.platform.domain.wallets import Wallet
+from corridor.platform.services import payment_reads, settlement
 from tests.platform.conftest import Actor
 from tests.platform.payment_fakes import open_wallet
 from tests.platform.payment_records import make_payment
@@ -22,6 +33,8 @@ def test_cancel_follows_the_transition_table(platform: bootstrap.Platform, custo
                                              status: PaymentStatus) -> None:
     wallet = open_wallet(platform, customer.user.id)
     p = make_payment(platform, wallet, status=status.value)
+    if status is PaymentStatus.PENDING_APPROVAL:  # it waits with its debit held, as made
+        p = _with_held_transfer(platform, p, wallet)
     allowed = PaymentStatus.CANCELLED in TRANSITIONS[status]
     if allowed:
         cancelled = payment_reads.cancel(platform.deps, principal(customer), p.id)
@@ -30,6 +43,22 @@ def test_cancel_follows_the_transition_table(platform: bootstrap.Platform, custo
         with pytest.raises(PlatformError) as refused:
             payment_reads.cancel(platform.deps, principal(customer), p.id)
         assert refused.value.code == "NOT_CANCELLABLE"
+    if status is PaymentStatus.PENDING_APPROVAL:  # and cancelled, it reserves nothing
+        with platform.deps.uow() as uow:
+            t = uow.repo(Transfer).get(str(p.transfer_id))
+        assert t is not None and t.status == TransferStatus.REJECTED
+
+
+def _with_held_transfer(platform: bootstrap.Platform, p: Payment, wallet: Wallet) -> Payment:
+    with platform.deps.uow() as uow:
+        t = settlement.queue(platform.deps, uow, purpose=Purpose.PAYMENT, ref_id=p.id,
+                             source=wallet_ref(wallet.id), held=True,
+                             legs=[Leg(source=wallet_ref(wallet.id), destination=TREASURY,
+                                       code=p.sell_code, amount_minor=p.sell_amount_minor)])
+        p = dataclasses.replace(p, transfer_id=t.id)
+        uow.repo(Payment).update(p)
+        uow.commit()
+    return p
 
 
 def test_a_refund_is_refused_as_cancel_instead_exactly_before_submission(
