@@ -3,8 +3,8 @@
 sender in the case and the node shows the holdings frozen (the freeze carrying the case,
 its transaction and block); a second officer releases, which lifts the freeze first —
 the payment waits on hold until the node shows the holdings unfrozen, then settles; the
-releasing officer may not close the case, the first one closes it (four eyes). Runs on
-SQLite and on PostgreSQL."""
+releasing officer may not close the case, the first one closes it (four eyes). SQLite in
+the default run, PostgreSQL in the long one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.node.conftest import NodeProcess
 from tests.platform.conftest import PASSWORD, keyed
@@ -82,6 +83,12 @@ def decide(api: httpx.Client, who: dict[str, str], case_id: str, kind: str) -> h
                     json={"kind": kind, "note": f"{kind}: listed recipient under review"})
 
 
+# One database in the default run (SQLite: the embedded default a new user starts on);
+# the PostgreSQL variant is `slow`, run by `bash scripts/test-long.sh` (every platform test
+# below the processes, the cases' included, runs on both databases).
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql",
+                                                           marks=pytest.mark.slow)],
+                         indirect=True)
 def test_a_held_payment_frozen_in_its_case_is_released_and_unfrozen_on_chain(
         service: Platform, node: NodeProcess, api: httpx.Client, tmp_path: Path) -> None:
     import_list(service, tmp_path)
