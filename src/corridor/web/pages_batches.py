@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from corridor.platform.domain import batches as dom
 from corridor.platform.domain.errors import Err, Kind, PlatformError
-from corridor.platform.services import batches
+from corridor.platform.services import batch_reads, batches
 from corridor.web import render
 from corridor.web.context import Page, PageRoute, page_of
 from corridor.web.messages import N_
@@ -71,7 +71,7 @@ def _batches_page(page: Page, org_id: str, values: dict[str, str],
                   exc: PlatformError | None = None) -> Response:
     who = page.customer()
     ctx = _context(page, who, org_id)
-    found = batches.list_batches(page.deps, who, org_id)
+    found = batch_reads.list_batches(page.deps, who, org_id)
     key = page.form_key(values)
     return render.form(page, "org_batches.html", exc, **ctx, batches=found,
                        values={**values, "key": key}, columns=dom.CSV_COLUMNS,
@@ -114,7 +114,7 @@ def _batch_page(page: Page, org_id: str, batch_id: str,
                 exc: PlatformError | None = None) -> Response:
     who = page.customer()
     ctx = _context(page, who, org_id)
-    view = batches.show(page.deps, who, batch_id)
+    view = batch_reads.show(page.deps, who, batch_id)
     if view.batch.org_id != org_id:
         raise Err.NOT_FOUND.error("no such batch")
     b = view.batch
@@ -163,7 +163,7 @@ def _decide(page: Page, org_id: str, batch_id: str, *, approve: bool) -> Respons
 def batch_pain002(page: PageDep, org_id: Id, batch_id: Id) -> Response:
     who = page.customer()
     try:
-        data = batches.status_report(page.deps, who, batch_id)
+        data = batch_reads.status_report(page.deps, who, batch_id)
     except PlatformError as exc:
         return _refused(page, exc)
     return Response(data, media_type="application/xml", headers={
@@ -174,7 +174,7 @@ def batch_pain002(page: PageDep, org_id: Id, batch_id: Id) -> Response:
 def batch_result(page: PageDep, org_id: Id, batch_id: Id) -> Response:
     who = page.customer()
     try:
-        text = batches.result_csv(page.deps, who, batch_id)
+        text = batch_reads.result_csv(page.deps, who, batch_id)
     except PlatformError as exc:
         return _refused(page, exc)
     return Response(text.encode(), media_type="text/csv; charset=utf-8", headers={

@@ -13,8 +13,8 @@ from corridor.api.deps import DepsDep, IdempotencyKey, PrincipalDep
 from corridor.api.json_body import JsonRoute
 from corridor.platform.domain import money
 from corridor.platform.domain.batches import Batch, BatchItem
-from corridor.platform.services import batches
-from corridor.platform.services.batches import View
+from corridor.platform.services import batch_reads, batches
+from corridor.platform.services.batch_reads import View
 
 router = APIRouter(route_class=JsonRoute, tags=["batches"])
 
@@ -109,7 +109,7 @@ def upload_batch(
     b, created = batches.upload(deps, who, org_id, data, file.filename or "batch", key)
     if not created:
         response.status_code = status.HTTP_200_OK
-    view = batches.show(deps, who, b.id)
+    view = batch_reads.show(deps, who, b.id)
     return BatchOut.of(b, view, 0, 100)
 
 
@@ -117,7 +117,7 @@ def upload_batch(
 def list_batches(who: PrincipalDep, deps: DepsDep,
                  org_id: Annotated[str, Query(max_length=64)]) -> list[BatchOut]:
     """The organisation's latest batches (org.read), newest first."""
-    return [BatchOut.of(b) for b in batches.list_batches(deps, who, org_id)]
+    return [BatchOut.of(b) for b in batch_reads.list_batches(deps, who, org_id)]
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)
@@ -125,7 +125,7 @@ def show_batch(batch_id: BatchId, who: PrincipalDep, deps: DepsDep,
                offset: Annotated[int, Query(ge=0)] = 0,
                limit: Annotated[int, Query(ge=0, le=ITEMS_PAGE_MAX)] = 100) -> BatchOut:
     """The batch, its items' progress (each follows its payment) and a page of items."""
-    view = batches.show(deps, who, batch_id)
+    view = batch_reads.show(deps, who, batch_id)
     return BatchOut.of(view.batch, view, offset, limit)
 
 
@@ -135,7 +135,7 @@ def approve_batch(batch_id: BatchId, who: PrincipalDep, deps: DepsDep) -> BatchO
     items become payments, settled in as few ledger transactions as the ledger allows.
     Approving again answers the approved batch."""
     batches.approve(deps, who, batch_id)
-    view = batches.show(deps, who, batch_id)
+    view = batch_reads.show(deps, who, batch_id)
     return BatchOut.of(view.batch, view, 0, 100)
 
 
@@ -156,7 +156,7 @@ def reject_batch(batch_id: BatchId, who: PrincipalDep, deps: DepsDep,
             responses={200: {"content": {"application/xml": {}}}})
 def batch_pain002(batch_id: BatchId, who: PrincipalDep, deps: DepsDep) -> Any:
     """The ISO 20022 pain.002 status report of every item (schema-valid)."""
-    data = batches.status_report(deps, who, batch_id)
+    data = batch_reads.status_report(deps, who, batch_id)
     return Response(content=data, media_type="application/xml", headers={
         "Content-Disposition": f'attachment; filename="{batch_id}-pain002.xml"'})
 
@@ -165,6 +165,6 @@ def batch_pain002(batch_id: BatchId, who: PrincipalDep, deps: DepsDep) -> Any:
             responses={200: {"content": {"text/csv": {}}}})
 def batch_result_csv(batch_id: BatchId, who: PrincipalDep, deps: DepsDep) -> Any:
     """The result file: one line per item with its status and reason."""
-    text = batches.result_csv(deps, who, batch_id)
+    text = batch_reads.result_csv(deps, who, batch_id)
     return Response(content=text.encode(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{batch_id}-result.csv"'})

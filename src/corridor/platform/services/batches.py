@@ -42,7 +42,6 @@ from corridor.platform.domain import kyc as kyc_domain
 from corridor.platform.domain.approvals import OPEN_STATES, Action, Approval, Vote
 from corridor.platform.domain.batches import (
     Batch,
-    BatchFormat,
     BatchItem,
     BatchStatus,
     Code,
@@ -51,7 +50,7 @@ from corridor.platform.domain.batches import (
     RawItem,
 )
 from corridor.platform.domain.errors import Err, PlatformError, Problems
-from corridor.platform.domain.iso20022 import pain001, pain002
+from corridor.platform.domain.iso20022 import pain001
 from corridor.platform.domain.monitoring import Movement, MovementKind, Outcome, outcome_of
 from corridor.platform.domain.payments import TRANSITIONS as payment_transitions
 from corridor.platform.domain.payments import (
@@ -88,24 +87,15 @@ from corridor.platform.services import (
     wallets,
     webhooks,
 )
-from corridor.platform.services.access import acting_owner, require_org
+from corridor.platform.services.access import acting_owner
 from corridor.platform.services.handlers import ApprovalSubject
 from corridor.platform.services.ports import Deps, UnitOfWork
 
 S = PaymentStatus
 I = ItemStatus  # noqa: E741
 RESERVATION_ENDED = "BATCH_RESERVATION_ENDED"
-READ_CHUNK = 500  # payments read per statement when items follow their payments
 PENDING_MAX = 1_000  # batches of one organisation waiting for approval, counted per day
 APPROVAL_KIND = "batch"  # domain/approvals.SubjectKind.BATCH
-ITEM_OF_PAYMENT: dict[PaymentStatus, ItemStatus] = {
-    S.DRAFT: I.SUBMITTED, S.SCREENING: I.ON_HOLD, S.PENDING_APPROVAL: I.SUBMITTED,
-    S.ON_HOLD: I.ON_HOLD, S.READY: I.SUBMITTED, S.SUBMITTED: I.SUBMITTED,
-    S.INCLUDED: I.SUBMITTED, S.FINAL: I.SUBMITTED, S.CREDITED: I.CREDITED,
-    S.REFUND_REQUESTED: I.CREDITED, S.REFUNDED: I.CREDITED, S.REJECTED: I.FAILED,
-    S.FAILED: I.FAILED, S.EXPIRED: I.FAILED, S.CANCELLED: I.FAILED,
-}
-assert set(ITEM_OF_PAYMENT) == set(PaymentStatus)
 
 
 # --- upload and validation -------------------------------------------------------------
@@ -455,7 +445,7 @@ def _vote(deps: Deps, who: Principal, batch: Batch, a: Approval, decision: str) 
                             idempotency_key=key.hexdigest()[:48])
 
 
-def _batch_for(uow: UnitOfWork, who: Principal, batch_id: str, *, lock: bool = False
+def batch_for(uow: UnitOfWork, who: Principal, batch_id: str, *, lock: bool = False
                ) -> Batch:
     b = uow.repo(Batch).get(batch_id, for_update=lock)
     if b is None or not funds.may_read(uow, who, OwnerType.ORG, b.org_id):
@@ -469,7 +459,7 @@ def approve(deps: Deps, who: Principal, batch_id: str) -> Batch:
     its organisation's policy sent to approval takes `who`'s vote instead: the vote of its
     last level carries the execution out (`_approved`); before that it waits, reserved."""
     with deps.reader() as uow:
-        batch = _batch_for(uow, who, batch_id)
+        batch = batch_for(uow, who, batch_id)
         _decide_approval(uow, who, batch)
         if batch.status == BatchStatus.APPROVED:
             return batch
@@ -485,13 +475,13 @@ def approve(deps: Deps, who: Principal, batch_id: str) -> Batch:
     if policy is not None:
         _vote(deps, who, batch, policy, "approve")
         with deps.reader() as uow:
-            return _batch_for(uow, who, batch_id)
+            return batch_for(uow, who, batch_id)
     assert sender is not None
     # screened before the write lock (10,000 items: seconds of index lookups)
     screened = {i.id: _screen(deps, batch, i, recipients[i.id], sender_name) for i in items}
 
     def write(uow: UnitOfWork) -> Batch:
-        current = _batch_for(uow, who, batch_id, lock=True)
+        current = batch_for(uow, who, batch_id, lock=True)
         if current.status == BatchStatus.APPROVED:
             return current
         _check_state(current, BatchStatus.APPROVED)
@@ -554,16 +544,16 @@ def reject(deps: Deps, who: Principal, batch_id: str, reason: str = "") -> Batch
     withdraw their own batch; anyone else needs pay.approve, and under a policy approval
     their refusal is their vote (which rejects it: `_refused`)."""
     with deps.reader() as uow:
-        batch = _batch_for(uow, who, batch_id)
+        batch = batch_for(uow, who, batch_id)
         policy = _policy_approval(uow, batch_id)
     if (policy is not None and policy.state in OPEN_STATES
             and who.user_id != batch.created_by and batch.status == BatchStatus.VALIDATED):
         _vote(deps, who, batch, policy, "reject")
         with deps.reader() as uow:
-            return _batch_for(uow, who, batch_id)
+            return batch_for(uow, who, batch_id)
 
     def write(uow: UnitOfWork) -> Batch:
-        batch = _batch_for(uow, who, batch_id, lock=True)
+        batch = batch_for(uow, who, batch_id, lock=True)
         if who.user_id == batch.created_by:
             acting_owner(uow, who, batch.org_id, Perm.PAY_INITIATE)
         else:
@@ -788,89 +778,3 @@ def on_transfer(deps: Deps, uow: UnitOfWork, t: Transfer) -> None:
             failed = uow.repo(Payment).get(p.id, for_update=True)
             if failed is not None and failed.status == S.FAILED:
                 refunds.release_not_included(deps, uow, failed)
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class View:
-    """A batch with its items, each item's status following its payment's."""
-
-    batch: Batch
-    items: tuple[BatchItem, ...]
-    counts: dict[str, int]
-
-    @property
-    def done(self) -> bool:
-        return self.batch.status != BatchStatus.VALIDATED and all(
-            i.status in dom.ITEM_ENDS for i in self.items)
-
-
-def show(deps: Deps, who: Principal, batch_id: str) -> View:
-    with deps.reader() as uow:
-        batch = _batch_for(uow, who, batch_id)
-        items = uow.repo(BatchItem).many(batch_id=batch_id, order_by="row")
-        by_payment = _payments_of(uow, [i.payment_id for i in items if i.payment_id])
-    followed = tuple(_follow(i, by_payment.get(i.payment_id or "")) for i in items)
-    counts: dict[str, int] = {}
-    for i in followed:
-        counts[i.status] = counts.get(i.status, 0) + 1
-    return View(batch=batch, items=followed, counts=counts)
-
-
-def _payments_of(uow: UnitOfWork, ids: list[str]) -> dict[str, Payment]:
-    out: dict[str, Payment] = {}
-    for start in range(0, len(ids), READ_CHUNK):
-        for p in uow.repo(Payment).many(id=tuple(ids[start:start + READ_CHUNK])):
-            out[p.id] = p
-    return out
-
-
-def _follow(item: BatchItem, p: Payment | None) -> BatchItem:
-    if p is None:
-        return item
-    return dataclasses.replace(item, status=ITEM_OF_PAYMENT[p.status],
-                               reason_code=p.reason_code, transfer_id=p.transfer_id,
-                               recipient_name=p.recipient_name or item.recipient_name)
-
-
-def list_batches(deps: Deps, who: Principal, org_id: str, limit: int = 50) -> list[Batch]:
-    with deps.reader() as uow:
-        require_org(uow, who, org_id, Perm.ORG_READ)
-        return uow.repo(Batch).many(org_id=org_id, order_by="created_ms", descending=True,
-                                    limit=min(max(limit, 1), 100))
-
-
-_ISO_OF = {I.VALID: "ACTC", I.INVALID: "RJCT", I.SUBMITTED: "ACSP", I.ON_HOLD: "PDNG",
-           I.CREDITED: "ACSC", I.FAILED: "RJCT", I.CANCELLED: "RJCT"}
-assert set(_ISO_OF) == set(ItemStatus)
-
-
-def status_report(deps: Deps, who: Principal, batch_id: str) -> bytes:
-    """The batch's pain.002 (XSD-validated as it is written)."""
-    view = show(deps, who, batch_id)
-    b = view.batch
-    original = b.version if b.format == BatchFormat.PAIN_001 else "csv"  # answered in .10
-    lines = []
-    for i in view.items:
-        iso = _ISO_OF[i.status]
-        code = text = None
-        if iso == "RJCT":
-            first = i.problems[0] if i.problems else None
-            code = first.code if first else (i.reason_code or str(i.status).upper())
-            text = first.message if first else None
-        lines.append(pain002.TxStatus(group=i.group_id, reference=i.reference, status=iso,
-                                      reason_code=code, reason_text=text))
-    at = dt.datetime.fromtimestamp(deps.clock.now_ms() / 1000, dt.UTC)
-    return pain002.write(
-        version=pain002.answer_version(original), message_id=f"{b.id}-{deps.rand.digits(6)}",
-        created_iso=at.strftime("%Y-%m-%dT%H:%M:%S"), original_message_id=b.message_id or b.id,
-        original_version=original, lines=lines,
-        file_problems=[(p.code, p.message) for p in b.problems if p.row == 0])
-
-
-def result_csv(deps: Deps, who: Principal, batch_id: str) -> str:
-    view = show(deps, who, batch_id)
-    return dom.result_csv(view.batch, list(view.items))
-
